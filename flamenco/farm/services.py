@@ -1,0 +1,146 @@
+"""Start the local data store (FerretDB on SQLite) and Redis as child processes.
+
+Used by the test fixtures and by ``flamenco farm``, so that both run the exact
+same services the same way. Production points ``MONGO_URI``/``REDIS_URL`` at
+real servers and never calls this module.
+
+FerretDB is built from our own small Go wrapper (``tools/ferretdb-embed``)
+because ``go install .../cmd/ferretdb`` produces a binary that panics for a
+missing ``version.txt`` (see ../shared/reference/ferretdb-eve.md §1.2).
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pymongo
+import redis
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+FERRETDB_SRC = REPO_ROOT / "tools" / "ferretdb-embed"
+DEFAULT_DATA_DIR = Path(os.environ.get("FLAMENCO_DATA_DIR", REPO_ROOT / ".data"))
+# A store that is up answers a ping within this many seconds; FerretDB opens
+# its SQLite files lazily, so start-up is normally well under a second.
+SERVICE_START_TIMEOUT = 30.0
+
+
+class ServiceError(RuntimeError):
+    """A local service could not be built or started."""
+
+
+def free_port() -> int:
+    """Return a TCP port that is free on 127.0.0.1 right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def ferretdb_binary(cache_dir: Path | None = None) -> Path:
+    """Return the path of the FerretDB wrapper binary, building it if needed.
+
+    ``FERRETDB_BIN`` overrides the lookup. The binary is cached under
+    ``<data dir>/bin`` and rebuilt when the wrapper's sources are newer.
+    """
+    env_bin = os.environ.get("FERRETDB_BIN")
+    if env_bin:
+        return Path(env_bin)
+    cache_dir = cache_dir or DEFAULT_DATA_DIR / "bin"
+    binary = cache_dir / "ferretdb-embed"
+    newest_src = max(p.stat().st_mtime for p in FERRETDB_SRC.iterdir() if p.is_file())
+    if binary.exists() and binary.stat().st_mtime >= newest_src:
+        return binary
+    if not shutil.which("go"):
+        raise ServiceError("Go toolchain not found: needed once to build FerretDB (tools/ferretdb-embed)")
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    tmp = binary.with_suffix(".tmp")
+    env = dict(os.environ, CGO_ENABLED="0")
+    proc = subprocess.run(
+        ["go", "build", "-trimpath", "-o", str(tmp), "."],
+        cwd=FERRETDB_SRC, env=env, capture_output=True, text=True,
+    )
+    if proc.returncode != 0:
+        raise ServiceError(f"building FerretDB failed:\n{proc.stderr[-4000:]}")
+    tmp.replace(binary)
+    return binary
+
+
+@dataclass
+class Service:
+    """A child process serving on ``url``; ``stop()`` ends it."""
+
+    name: str
+    url: str
+    process: subprocess.Popen
+    log_path: Path
+    extra: dict = field(default_factory=dict)
+
+    def stop(self, timeout: float = 10.0) -> None:
+        if self.process.poll() is not None:
+            return
+        self.process.terminate()
+        try:
+            self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+def _wait_until(check, proc: subprocess.Popen, log_path: Path, what: str) -> None:
+    deadline = time.monotonic() + SERVICE_START_TIMEOUT
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise ServiceError(f"{what} exited with {proc.returncode}:\n{log_path.read_text()[-4000:]}")
+        try:
+            check()
+            return
+        except Exception:  # noqa: BLE001 - any failure means "not up yet"
+            time.sleep(0.1)
+    proc.kill()
+    raise ServiceError(f"{what} did not come up in {SERVICE_START_TIMEOUT}s:\n{log_path.read_text()[-4000:]}")
+
+
+def mongo_uri_for(port: int, database: str = "") -> str:
+    """The URI options FerretDB needs: no replica-set discovery, no retried writes."""
+    return f"mongodb://127.0.0.1:{port}/{database}?directConnection=true&retryWrites=false"
+
+
+def start_ferretdb(data_dir: Path, port: int | None = None) -> Service:
+    """Start FerretDB (SQLite backend) with its files in ``data_dir``."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    port = port or free_port()
+    log_path = data_dir / "ferretdb.log"
+    proc = subprocess.Popen(
+        [str(ferretdb_binary()), f"--listen-addr=127.0.0.1:{port}", f"--data-dir={data_dir / 'sqlite'}"],
+        stdout=log_path.open("ab"), stderr=subprocess.STDOUT, start_new_session=True,
+    )
+    url = mongo_uri_for(port)
+
+    def ping() -> None:
+        with pymongo.MongoClient(url, serverSelectionTimeoutMS=300) as client:
+            client.admin.command("ping")
+
+    _wait_until(ping, proc, log_path, "FerretDB")
+    return Service("ferretdb", url, proc, log_path, {"port": port})
+
+
+def start_redis(data_dir: Path, port: int | None = None) -> Service:
+    """Start Debian's redis-server on loopback with its files in ``data_dir``."""
+    binary = shutil.which("redis-server")
+    if not binary:
+        raise ServiceError("redis-server not found: install Debian's redis-server package")
+    data_dir.mkdir(parents=True, exist_ok=True)
+    port = port or free_port()
+    log_path = data_dir / "redis.log"
+    proc = subprocess.Popen(
+        [binary, "--port", str(port), "--bind", "127.0.0.1", "--dir", str(data_dir),
+         "--save", "60 1", "--appendonly", "no", "--daemonize", "no"],
+        stdout=log_path.open("ab"), stderr=subprocess.STDOUT, start_new_session=True,
+    )
+    url = f"redis://127.0.0.1:{port}"
+    _wait_until(lambda: redis.Redis.from_url(url, socket_timeout=0.5).ping(), proc, log_path, "Redis")
+    return Service("redis", url, proc, log_path, {"port": port})

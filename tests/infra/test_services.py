@@ -1,0 +1,24 @@
+"""The session services are real: FerretDB speaks MongoDB, Redis answers."""
+import pymongo
+import pytest
+import redis
+
+
+def test_each_test_gets_a_fresh_database(mongo_db):
+    assert mongo_db.list_collection_names() == []
+    mongo_db.things.insert_one({"_id": 1})
+    assert mongo_db.things.count_documents({}) == 1
+
+
+def test_unique_index_decides_a_claim(mongo_db):
+    """The claim pattern the manager's scheduler relies on: insert wins once."""
+    mongo_db.claims.insert_one({"_id": "task-1", "worker": "a"})
+    with pytest.raises(pymongo.errors.DuplicateKeyError):
+        mongo_db.claims.insert_one({"_id": "task-1", "worker": "b"})
+
+
+def test_redis_is_flushed_per_test(redis_url):
+    client = redis.Redis.from_url(redis_url)
+    assert client.dbsize() == 0
+    client.set("k", "v")
+    assert client.get("k") == b"v"
