@@ -1,0 +1,146 @@
+"""Flamenco submission add-on: render the open .blend file on a Flamenco farm.
+
+Install ``addon/flamenco_submit`` as a Blender add-on (or put ``addon/`` on
+``sys.path`` and enable ``flamenco_submit``). Set the server URL and an API
+token in the add-on preferences (project and Manager too when you have more
+than one), then press *Submit to Flamenco* in Output Properties, or call
+``bpy.ops.flamenco.submit_job()`` from a script. The job's frames, output path,
+image format and frame rate come from the scene; chunk size, video and
+priority from the Flamenco panel (``scene.flamenco``).
+
+The file must be on storage the workers share: the job names its path.
+"""
+from __future__ import annotations
+
+import bpy
+
+from . import job as job_doc
+from .server import ServerAPI, SubmitError
+
+bl_info = {
+    "name": "Flamenco Submit",
+    "author": "Flamenco developers",
+    "version": (3, 0, 0),
+    "blender": (3, 4, 0),
+    "location": "Properties > Output > Flamenco",
+    "description": "Submit the open file as a blender-render job to a Flamenco server",
+    "category": "Render",
+}
+
+# Defaults shared with the CLI (flamenco/client/defaults.py): five frames per
+# task amortise Blender's start-up on each worker; priority 50 of 1..100.
+DEFAULT_CHUNK_SIZE = 5
+DEFAULT_PRIORITY = 50
+DEFAULT_SERVER_URL = "http://127.0.0.1:8080"
+
+
+class FlamencoPreferences(bpy.types.AddonPreferences):
+    """Where to submit: server, token, and optionally project and Manager."""
+
+    bl_idname = __package__
+
+    server_url: bpy.props.StringProperty(name="Server URL", default=DEFAULT_SERVER_URL)
+    token: bpy.props.StringProperty(name="Token", subtype="PASSWORD",
+                                    description="API token (an administrator creates one with "
+                                                "`flamenco create-token USER`)")
+    project: bpy.props.StringProperty(name="Project", description="Project id, URL or name; "
+                                                                  "empty: your only project")
+    manager: bpy.props.StringProperty(name="Manager", description="Manager id or name; "
+                                                                  "empty: the project's only Manager")
+
+    def draw(self, context: bpy.types.Context) -> None:
+        for prop in ("server_url", "token", "project", "manager"):
+            self.layout.prop(self, prop)
+
+
+class FlamencoJobSettings(bpy.types.PropertyGroup):
+    """Per-scene job options, saved with the file."""
+
+    job_name: bpy.props.StringProperty(name="Job Name", description="Empty: the file's name")
+    chunk_size: bpy.props.IntProperty(name="Chunk Size", default=DEFAULT_CHUNK_SIZE, min=1,
+                                      description="Frames per render task")
+    create_video: bpy.props.BoolProperty(name="Create Video", default=False,
+                                         description="Also encode the frames into a video at the scene's fps")
+    priority: bpy.props.IntProperty(name="Priority", default=DEFAULT_PRIORITY, min=1, max=100,
+                                    description="Higher runs first")
+
+
+class FLAMENCO_OT_submit_job(bpy.types.Operator):
+    """Save the file if needed and submit it as a blender-render job"""
+
+    bl_idname = "flamenco.submit_job"
+    bl_label = "Submit to Flamenco"
+
+    def execute(self, context: bpy.types.Context) -> set[str]:
+        try:
+            created = submit(context)
+        except SubmitError as ex:
+            self.report({"ERROR"}, f"Flamenco: {ex}")
+            return {"CANCELLED"}
+        context.window_manager.flamenco_last_job_id = created["_id"]
+        self.report({"INFO"}, f"Flamenco job {created['_id']} submitted: {created.get('status', '')}")
+        return {"FINISHED"}
+
+
+def submit(context: bpy.types.Context) -> dict:
+    """Build the job from the open file and POST it; returns the stored job."""
+    if not bpy.data.filepath:
+        raise SubmitError("save the file first: the farm renders it from disk")
+    prefs = context.preferences.addons[__package__].preferences
+    api = ServerAPI(prefs.server_url, prefs.token)
+    if bpy.data.is_dirty:
+        bpy.ops.wm.save_mainfile()
+    scene = context.scene
+    render = scene.render
+    settings = scene.flamenco
+    project, manager = api.choose_target(prefs.project, prefs.manager)
+    document = job_doc.build_job(
+        blend_path=bpy.path.abspath(bpy.data.filepath),
+        name=settings.job_name,
+        frames=job_doc.frame_range(scene.frame_start, scene.frame_end, scene.frame_step),
+        output=job_doc.render_output(bpy.path.abspath(render.filepath)),
+        file_format=render.image_settings.file_format,
+        file_extension=render.file_extension,
+        fps=render.fps / render.fps_base,
+        chunk_size=settings.chunk_size,
+        create_video=settings.create_video,
+        priority=settings.priority,
+        project_id=project["_id"],
+        manager_id=manager["_id"],
+    )
+    return api.submit_job(document)
+
+
+class FLAMENCO_PT_submit(bpy.types.Panel):
+    """Job options and the submit button, next to the render output settings."""
+
+    bl_label = "Flamenco"
+    bl_space_type = "PROPERTIES"
+    bl_region_type = "WINDOW"
+    bl_context = "output"
+
+    def draw(self, context: bpy.types.Context) -> None:
+        layout = self.layout
+        for prop in ("job_name", "chunk_size", "create_video", "priority"):
+            layout.prop(context.scene.flamenco, prop)
+        layout.operator(FLAMENCO_OT_submit_job.bl_idname, icon="RENDER_ANIMATION")
+        last = context.window_manager.flamenco_last_job_id
+        if last:
+            layout.label(text=f"Last job: {last}")
+
+
+CLASSES = (FlamencoPreferences, FlamencoJobSettings, FLAMENCO_OT_submit_job, FLAMENCO_PT_submit)
+
+
+def register() -> None:
+    for cls in CLASSES:
+        bpy.utils.register_class(cls)
+    bpy.types.Scene.flamenco = bpy.props.PointerProperty(type=FlamencoJobSettings)
+    bpy.types.WindowManager.flamenco_last_job_id = bpy.props.StringProperty(name="Last Flamenco Job")
+
+
+def unregister() -> None:
+    del bpy.types.WindowManager.flamenco_last_job_id
+    del bpy.types.Scene.flamenco
+    for cls in reversed(CLASSES):
+        bpy.utils.unregister_class(cls)

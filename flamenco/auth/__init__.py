@@ -1,0 +1,147 @@
+"""Who is calling: token/session authentication and the current user.
+
+Every request runs :func:`load_current_user` (a ``before_request`` hook): it
+reads a token from ``Authorization: Bearer <token>`` or from HTTP Basic with
+the token as username (what Flamenco 2 Managers send), or else the dashboard's
+Flask-Login session, and stores a :class:`CurrentUser` in ``flask.g``.
+Authorisation decisions live in the resource packages and in
+``flamenco.projects``; this package only says who the caller is and what
+capabilities their roles give.
+"""
+from __future__ import annotations
+
+import base64
+import binascii
+import dataclasses
+
+import flask
+import flask_login
+from bson import ObjectId
+from flask_wtf.csrf import CSRFError, CSRFProtect
+
+from flamenco.auth import roles
+from flamenco.auth.tokens import user_for_token
+
+
+@dataclasses.dataclass(frozen=True)
+class CurrentUser:
+    """The authenticated caller of this request."""
+
+    user_id: ObjectId
+    username: str
+    roles: frozenset[str]
+    capabilities: frozenset[str]
+    doc: dict
+    via_session: bool = False
+
+    @classmethod
+    def from_doc(cls, doc: dict, *, via_session: bool = False) -> "CurrentUser":
+        user_roles = frozenset(doc.get("roles") or ())
+        return cls(user_id=doc["_id"], username=doc.get("username", ""), roles=user_roles,
+                   capabilities=roles.capabilities_for(user_roles), doc=doc,
+                   via_session=via_session)
+
+    def has_cap(self, *caps: str) -> bool:
+        """True if the user has any of ``caps``."""
+        return any(c in self.capabilities for c in caps)
+
+    @property
+    def is_superuser(self) -> bool:
+        """Global admins see and change everything, regardless of project membership."""
+        return roles.CAP_SUPERUSER in self.capabilities
+
+    @property
+    def is_manager(self) -> bool:
+        """Manager service accounts are confined to their own Manager's data."""
+        return roles.ROLE_MANAGER in self.roles and "flamenco_manager" in (self.doc.get("service") or {})
+
+    @property
+    def display_name(self) -> str:
+        """'Full Name (@username)', as used in status reasons."""
+        full = self.doc.get("full_name") or self.username
+        return f"{full} (@{self.username})"
+
+
+def token_from_request(request: flask.Request) -> str | None:
+    """The token a request carries, as Bearer or as Basic username, or None."""
+    header = request.headers.get("Authorization", "")
+    scheme, _, value = header.partition(" ")
+    scheme = scheme.lower()
+    value = value.strip()
+    if scheme == "bearer" and value:
+        return value
+    if scheme == "basic" and value:
+        try:
+            decoded = base64.b64decode(value, validate=True).decode("utf-8")
+        except (binascii.Error, UnicodeDecodeError):
+            return None
+        username, _, _password = decoded.partition(":")
+        return username or None
+    return None
+
+
+class SessionUser(flask_login.UserMixin):
+    """What Flask-Login keeps in the dashboard session: just the user id.
+
+    The dashboard logs a user in with ``flask_login.login_user(SessionUser(doc))``.
+    """
+
+    def __init__(self, doc: dict) -> None:
+        self.doc = doc
+        self.id = str(doc["_id"])
+
+
+def _load_session_user(user_id: str) -> SessionUser | None:
+    if not ObjectId.is_valid(user_id):
+        return None
+    doc = flask.current_app.data.driver.db["users"].find_one({"_id": ObjectId(user_id)})
+    return SessionUser(doc) if doc is not None else None
+
+
+# Methods that change state; session-authenticated ones need a CSRF token
+# (the token-authenticated API is not exposed to cross-site requests).
+UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+def load_current_user() -> None:
+    """``before_request`` hook: put the caller (or None) in ``g.current_user``."""
+    flask.g.current_user = None
+    token = token_from_request(flask.request)
+    if token:
+        doc = user_for_token(flask.current_app.data.driver.db, token)
+        if doc is not None:
+            flask.g.current_user = CurrentUser.from_doc(doc)
+        return
+    session_user = flask_login.current_user
+    if session_user and session_user.is_authenticated:
+        if flask.request.method in UNSAFE_METHODS:
+            flask.current_app.extensions["csrf"].protect()
+        flask.g.current_user = CurrentUser.from_doc(session_user.doc, via_session=True)
+
+
+def _csrf_failed(error: CSRFError) -> flask.Response:
+    from flamenco import errors
+
+    return errors.error_response(400, f"CSRF check failed: {error.description}")
+
+
+def setup_app(app: flask.Flask) -> None:
+    """Identify the caller on every request; sessions via Flask-Login; token indexes."""
+    login_manager = flask_login.LoginManager()
+    login_manager.user_loader(_load_session_user)
+    login_manager.init_app(app)
+    # CSRF is checked explicitly in load_current_user, for session requests only.
+    app.config.setdefault("WTF_CSRF_CHECK_DEFAULT", False)
+    CSRFProtect(app)
+    app.register_error_handler(CSRFError, _csrf_failed)
+    app.before_request(load_current_user)
+    with app.app_context():
+        db = app.data.driver.db
+        db["tokens"].create_index([("token_hashed", 1)])
+        db["tokens"].create_index([("user", 1)])
+        db["users"].create_index([("username", 1)], unique=True)
+
+
+def current_user() -> CurrentUser | None:
+    """The caller of the current request, or None when anonymous."""
+    return flask.g.get("current_user")

@@ -1,0 +1,43 @@
+"""Roles and the capabilities they grant (docs/contracts.md).
+
+Capabilities decide *what kind* of action a user may take at all; project
+membership (``flamenco.projects``) decides *which* jobs it applies to.
+"""
+from __future__ import annotations
+
+from typing import Iterable
+
+CAP_USE = "flamenco-use"
+CAP_VIEW = "flamenco-view"
+CAP_VIEW_LOGS = "flamenco-view-logs"
+CAP_ADMIN = "flamenco-admin"
+# The global superuser capability; only role ``admin`` has it.
+CAP_SUPERUSER = "admin"
+
+ALL_CAPS = frozenset({CAP_USE, CAP_VIEW, CAP_VIEW_LOGS, CAP_ADMIN, CAP_SUPERUSER})
+
+ROLE_ADMIN = "admin"
+ROLE_FLAMENCO_ADMIN = "flamenco-admin"
+ROLE_USER = "flamenco-user"
+ROLE_VIEWER = "flamenco-viewer"
+# Manager service accounts carry both roles, as in Flamenco 2.
+ROLE_MANAGER = "flamenco_manager"
+ROLE_SERVICE = "service"
+
+ROLE_CAPS: dict[str, frozenset[str]] = {
+    ROLE_ADMIN: ALL_CAPS,
+    ROLE_FLAMENCO_ADMIN: frozenset({CAP_USE, CAP_VIEW, CAP_VIEW_LOGS, CAP_ADMIN}),
+    ROLE_USER: frozenset({CAP_USE, CAP_VIEW, CAP_VIEW_LOGS}),
+    ROLE_VIEWER: frozenset({CAP_VIEW}),
+    ROLE_MANAGER: frozenset(),
+    ROLE_SERVICE: frozenset(),
+}
+KNOWN_ROLES = frozenset(ROLE_CAPS)
+
+
+def capabilities_for(roles: Iterable[str]) -> frozenset[str]:
+    """Union of the capabilities of all roles; unknown roles grant nothing."""
+    caps: set[str] = set()
+    for role in roles:
+        caps |= ROLE_CAPS.get(role, frozenset())
+    return frozenset(caps)

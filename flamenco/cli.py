@@ -1,0 +1,168 @@
+"""The ``flamenco`` command: run the server and administer users, projects, Managers.
+
+Other parts add subcommands from their own packages: any ``flamenco.<package>.cli``
+module is imported when the command starts and registers commands on
+:data:`main` (``from flamenco.cli import main`` then ``@main.command()``),
+or lists them in a module-level ``commands`` sequence.
+"""
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import logging
+import pkgutil
+import sys
+
+import click
+import pymongo
+
+import flamenco
+from flamenco import app as server_app
+from flamenco import defaults
+
+log = logging.getLogger(__name__)
+
+
+@click.group()
+@click.option("--log-level", default="INFO", show_default=True,
+              type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False))
+def main(log_level: str) -> None:
+    """Flamenco render-farm server and tools."""
+    logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+def _database():
+    """The configured database (MONGO_URI from the environment or defaults)."""
+    cfg = server_app.load_config()
+    client = pymongo.MongoClient(cfg["MONGO_URI"], tz_aware=True)
+    return client.get_default_database()
+
+
+@main.command()
+@click.option("--host", default=None, help=f"Address to listen on [default: HOST or {defaults.HOST}]")
+@click.option("--port", default=None, type=int, help=f"Port to listen on [default: PORT or {defaults.PORT}]")
+@click.option("--threads", default=None, type=int, help="Waitress worker threads [default: SERVER_THREADS]")
+def server(host: str | None, port: int | None, threads: int | None) -> None:
+    """Run the server with waitress (configuration from environment variables)."""
+    import waitress
+
+    application = server_app.create_app()
+    cfg = application.config
+    host = host or cfg["HOST"]
+    port = port or cfg["PORT"]
+    if not cfg["TESTING"] and cfg["SECRET_KEY"] == defaults.SECRET_KEY and host not in ("127.0.0.1", "localhost"):
+        raise click.ClickException("set SECRET_KEY before serving on a non-local address")
+    click.echo(f"Flamenco server on http://{host}:{port}/", err=True)
+    waitress.serve(application, host=host, port=port, threads=threads or cfg["SERVER_THREADS"],
+                   ident="flamenco")
+
+
+@main.command("create-user")
+@click.argument("username")
+@click.option("--role", "roles_", multiple=True, default=("flamenco-user",), show_default=True,
+              help="Role to grant; repeat for several (admin, flamenco-admin, flamenco-user, flamenco-viewer).")
+@click.option("--password", default=None, help="Dashboard password (omit for token-only accounts).")
+@click.option("--full-name", default="")
+@click.option("--email", default="")
+def create_user(username: str, roles_: tuple[str, ...], password: str | None, full_name: str, email: str) -> None:
+    """Create a user account and print its id."""
+    from flamenco import users
+
+    try:
+        doc = users.create_user(_database(), username, roles_=roles_, password=password,
+                                full_name=full_name, email=email)
+    except users.UserError as ex:
+        raise click.ClickException(str(ex)) from None
+    click.echo(str(doc["_id"]))
+
+
+@main.command("create-token")
+@click.argument("username")
+@click.option("--days", default=defaults.TOKEN_EXPIRY_DAYS, show_default=True, type=float)
+def create_token(username: str, days: float) -> None:
+    """Issue an API token for a user and print it (it is shown only once)."""
+    from flamenco.auth import tokens
+
+    db = _database()
+    user = db["users"].find_one({"username": username})
+    if user is None:
+        raise click.ClickException(f"no user {username!r}")
+    click.echo(tokens.generate_token(db, user["_id"], days=days))
+
+
+@main.command("create-project")
+@click.argument("name")
+@click.option("--url", default=None, help="URL slug [default: derived from the name]")
+@click.option("--member", "members", multiple=True, metavar="USERNAME[:ROLE]",
+              help="Member to add (role admin, member or viewer; default admin); repeatable.")
+def create_project(name: str, url: str | None, members: tuple[str, ...]) -> None:
+    """Create a Flamenco project and print its id."""
+    from flamenco import projects
+
+    db = _database()
+    member_list = []
+    for spec in members:
+        username, _, role = spec.partition(":")
+        user = db["users"].find_one({"username": username}, {"_id": 1})
+        if user is None:
+            raise click.ClickException(f"no user {username!r}")
+        member_list.append((user["_id"], role or projects.ROLE_ADMIN))
+    try:
+        doc = projects.create_project(db, name, url=url, members=member_list)
+    except projects.ProjectError as ex:
+        raise click.ClickException(str(ex)) from None
+    click.echo(str(doc["_id"]))
+
+
+@main.command("create-manager")
+@click.argument("name")
+@click.option("--owner", default=None, help="Username of the owner.")
+@click.option("--project", "project_urls", multiple=True, help="URL slug of a project to assign; repeatable.")
+@click.option("--description", default="")
+def create_manager(name: str, owner: str | None, project_urls: tuple[str, ...], description: str) -> None:
+    """Create a Manager with its service account; print its id and token."""
+    from flamenco import managers
+
+    db = _database()
+    owner_id = None
+    if owner:
+        user = db["users"].find_one({"username": owner}, {"_id": 1})
+        if user is None:
+            raise click.ClickException(f"no user {owner!r}")
+        owner_id = user["_id"]
+    project_ids = []
+    for url in project_urls:
+        project = db["projects"].find_one({"url": url}, {"_id": 1})
+        if project is None:
+            raise click.ClickException(f"no project with url {url!r}")
+        project_ids.append(project["_id"])
+    try:
+        doc, token = managers.create_manager(db, name, description=description, owner=owner_id,
+                                             projects=project_ids, enforce_limit=False)
+    except managers.ManagerError as ex:
+        raise click.ClickException(str(ex)) from None
+    click.echo(f"manager_id: {doc['_id']}")
+    click.echo(f"token: {token}")
+
+
+def load_command_modules() -> None:
+    """Import every ``flamenco.<package>.cli`` so its commands join :data:`main`."""
+    for info in pkgutil.iter_modules(flamenco.__path__):
+        if not info.ispkg:
+            continue
+        name = f"flamenco.{info.name}.cli"
+        if importlib.util.find_spec(name) is None:
+            continue
+        module = importlib.import_module(name)
+        for command in getattr(module, "commands", ()):
+            main.add_command(command)
+
+
+if __name__ == "__main__":
+    # Under `python -m flamenco.cli` this file is `__main__`, a second copy;
+    # run the canonical module's group, on which command modules register.
+    from flamenco.cli import main as canonical_main
+
+    sys.exit(canonical_main())
+else:
+    load_command_modules()

@@ -1,0 +1,122 @@
+"""Job documents as the server's job POST expects them (reference v2-server.md §2.2, §4.5).
+
+Validation here repeats the server's rules that a user most often gets wrong,
+so the CLI can name the bad option before a request is made; the server
+remains the authority.
+"""
+from __future__ import annotations
+
+import dataclasses
+import posixpath
+from pathlib import PurePath
+
+from flamenco.client import defaults
+from flamenco.client.errors import InvalidInput
+from flamenco.client.frames import normalise_frame_range, parse_frame_range
+
+# Blender's image formats (``scene.render.image_settings.file_format``) and the
+# file extension Blender gives them; the compiler's create-video task globs for it.
+FILE_EXTENSIONS: dict[str, str] = {
+    "PNG": ".png",
+    "JPEG": ".jpg",
+    "JPEG2000": ".jp2",
+    "BMP": ".bmp",
+    "TARGA": ".tga",
+    "TARGA_RAW": ".tga",
+    "TIFF": ".tif",
+    "WEBP": ".webp",
+    "IRIS": ".rgb",
+    "CINEON": ".cin",
+    "DPX": ".dpx",
+    "HDR": ".hdr",
+    "OPEN_EXR": ".exr",
+    "OPEN_EXR_MULTILAYER": ".exr",
+}
+# Formats the create-video step cannot encode (reference §4.5, step 3).
+NO_VIDEO_FORMATS = frozenset({"OPEN_EXR", "OPEN_EXR_MULTILAYER"})
+# A video needs at least this many frames (reference §4.5, step 3).
+MIN_VIDEO_FRAMES = 2
+
+
+@dataclasses.dataclass(frozen=True)
+class BlenderRenderJob:
+    """What a user asks for when rendering a .blend file on the farm."""
+
+    filepath: str
+    frames: str
+    render_output: str
+    chunk_size: int = defaults.CHUNK_SIZE
+    image_format: str = defaults.IMAGE_FORMAT
+    create_video: bool = False
+    fps: float = defaults.FPS
+    name: str = ""
+    priority: int = defaults.PRIORITY
+    start_paused: bool = False
+
+    def validate(self) -> None:
+        """Raise :class:`InvalidInput` for the first setting the server would reject."""
+        if not self.filepath.lower().endswith(".blend"):
+            raise InvalidInput("filepath", f"{self.filepath!r} is not a .blend file")
+        frame_count = len(parse_frame_range(self.frames))
+        if self.chunk_size < 1:
+            raise InvalidInput("chunk_size", f"must be at least 1, got {self.chunk_size}")
+        if self.image_format not in FILE_EXTENSIONS:
+            raise InvalidInput("format", f"{self.image_format!r} is not one of {', '.join(FILE_EXTENSIONS)}")
+        check_render_output(self.render_output)
+        if not defaults.PRIORITY_MIN <= self.priority <= defaults.PRIORITY_MAX:
+            raise InvalidInput("priority", f"must be {defaults.PRIORITY_MIN}..{defaults.PRIORITY_MAX}, got {self.priority}")
+        if self.create_video:
+            if self.image_format in NO_VIDEO_FORMATS:
+                raise InvalidInput("video", f"cannot make a video from {self.image_format} frames; use e.g. PNG")
+            if frame_count < MIN_VIDEO_FRAMES:
+                raise InvalidInput("video", f"needs at least {MIN_VIDEO_FRAMES} frames, got {frame_count}")
+            if self.fps <= 0:
+                raise InvalidInput("fps", f"must be positive, got {self.fps}")
+
+    def settings(self) -> dict:
+        """The job's ``settings`` for the blender-render compiler.
+
+        ``fps`` is sent only with a video: the compiler adds its create-video
+        task exactly when ``fps`` is present (reference §4.5).
+        """
+        settings = {
+            "filepath": self.filepath,
+            "frames": normalise_frame_range(self.frames),
+            "chunk_size": self.chunk_size,
+            "render_output": self.render_output,
+            "format": self.image_format,
+            "output_file_extension": FILE_EXTENSIONS[self.image_format],
+            "images_or_video": "images",
+        }
+        if self.create_video:
+            settings["fps"] = self.fps
+        return settings
+
+    def document(self, project_id: str, manager_id: str) -> dict:
+        """The JSON body of ``POST /api/flamenco/jobs``."""
+        self.validate()
+        doc = {
+            "name": self.name or PurePath(self.filepath).stem,
+            "job_type": defaults.JOB_TYPE_BLENDER_RENDER,
+            "project": project_id,
+            "manager": manager_id,
+            "priority": self.priority,
+            "settings": self.settings(),
+        }
+        if self.start_paused:
+            doc["start_paused"] = True
+        return doc
+
+
+def check_render_output(render_output: str) -> None:
+    """``render_output`` must be a directory plus a file name pattern, e.g. ``/render/shot/frames-######``."""
+    if not render_output or not render_output.strip():
+        raise InvalidInput("render_output", "must not be empty; use e.g. /render/shot/frames-######")
+    normalised = render_output.replace("\\", "/")
+    directory, filename = posixpath.split(normalised)
+    if not filename:
+        raise InvalidInput("render_output", f"{render_output!r} has no file name pattern after the last '/'; "
+                                            "use e.g. /render/shot/frames-######")
+    if not directory:
+        raise InvalidInput("render_output", f"{render_output!r} has no directory; "
+                                            "the final frames go into its parent directory")

@@ -1,0 +1,174 @@
+"""The API's error shape, in one place.
+
+Every error under ``/api`` is JSON ``{"_status": "ERR", "_code": N,
+"_message": "..."}`` (Pillar's shape, reference v2-server.md §1.4), plus
+``"_issues": {field: reason}`` when specific fields are at fault. Eve's own
+error bodies (``_error``) are rewritten to that shape so clients see one form.
+"""
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import re
+from typing import Iterator, Mapping, NoReturn
+
+import flask
+from bson import ObjectId
+from werkzeug.exceptions import HTTPException
+
+log = logging.getLogger(__name__)
+
+# Paths of Eve items (``/api/<resource>/<id>``); a 404 on such a path whose id
+# is not an ObjectId is really a malformed request.
+_ITEM_PATH = re.compile(r"^/api/(?:flamenco/)?[a-z_]+/(?P<item_id>[^/]+)/?$")
+
+
+def error_response(code: int, message: str, issues: Mapping[str, str] | None = None,
+                   headers: Mapping[str, str] | None = None) -> flask.Response:
+    """A JSON error response in the API's shape."""
+    body: dict = {"_status": "ERR", "_code": code, "_message": message}
+    if issues:
+        body["_issues"] = dict(issues)
+    resp = flask.Response(json.dumps(body), status=code, mimetype="application/json")
+    for key, value in (headers or {}).items():
+        resp.headers[key] = value
+    return resp
+
+
+def abort(code: int, message: str, issues: Mapping[str, str] | None = None,
+          headers: Mapping[str, str] | None = None) -> NoReturn:
+    """Stop the request with an error in the API's shape."""
+    flask.abort(error_response(code, message, issues, headers))
+
+
+def parse_object_id(value: object, field: str) -> ObjectId:
+    """``value`` as an ObjectId, or a 400 naming ``field``."""
+    if isinstance(value, ObjectId):
+        return value
+    if isinstance(value, str) and ObjectId.is_valid(value):
+        return ObjectId(value)
+    abort(400, f"{field} is not a valid ObjectId", {field: "must be a 24-character hex ObjectId"})
+
+
+def handle_http_exception(error: HTTPException) -> flask.Response:
+    """Render any HTTPException (Eve's aborts included) in the API's shape."""
+    if error.code == 404:
+        match = _ITEM_PATH.match(flask.request.path)
+        if match and not ObjectId.is_valid(match.group("item_id")):
+            return error_response(400, "invalid ObjectId in URL",
+                                  {"_id": f"{match.group('item_id')!r} is not a 24-character hex ObjectId"})
+    headers = {}
+    if error.code == 401:
+        headers["WWW-Authenticate"] = 'Bearer realm="flamenco"'
+    if error.code == 405 and error.valid_methods:  # type: ignore[attr-defined]
+        headers["Allow"] = ", ".join(error.valid_methods)  # type: ignore[attr-defined]
+    message = error.description if isinstance(error.description, str) else str(error)
+    return error_response(error.code or 500, message, headers=headers)
+
+
+def handle_unexpected(error: Exception) -> flask.Response:
+    """Log and hide the traceback of an unexpected exception."""
+    if isinstance(error, HTTPException):
+        return handle_http_exception(error)
+    log.exception("unhandled error on %s %s", flask.request.method, flask.request.path)
+    return error_response(500, "internal server error")
+
+
+def normalise_error_body(response: flask.Response) -> flask.Response:
+    """``after_request``: give Eve's own error bodies ``_code``/``_message``.
+
+    Eve answers validation failures with ``{_status, _issues, _error: {code,
+    message}}`` without going through an error handler; add the Pillar keys.
+    """
+    if response.status_code < 400 or response.mimetype != "application/json" or response.direct_passthrough:
+        return response
+    try:
+        body = json.loads(response.get_data())
+    except ValueError:
+        return response
+    if not isinstance(body, dict) or "_code" in body:
+        return response
+    err = body.pop("_error", None) or {}
+    body["_status"] = "ERR"
+    body["_code"] = response.status_code
+    body["_message"] = err.get("message") or _summarise_issues(body.get("_issues")) or response.status
+    response.set_data(json.dumps(body, default=str))
+    return response
+
+
+def _summarise_issues(issues: object) -> str:
+    if isinstance(issues, dict) and issues:
+        return "; ".join(f"{k}: {v}" for k, v in issues.items())
+    return ""
+
+
+@contextlib.contextmanager
+def status_errors() -> Iterator[None]:
+    """Turn ``flamenco.status`` refusals into 4xx responses with field and reason."""
+    from flamenco import status
+
+    try:
+        yield
+    except status.IllegalTransition as ex:
+        abort(409, str(ex), {ex.field: ex.reason})
+    except status.StatusConflict as ex:
+        abort(409, str(ex), {"status": "changed concurrently; reload and retry"})
+    except status.NotFound as ex:
+        abort(404, str(ex))
+
+
+# Query operators whose operands are compared with the field's values.
+_VALUE_OPERATORS = ("$eq", "$ne", "$in", "$nin", "$all", "$gt", "$gte", "$lt", "$lte")
+
+
+def _objectid_fields(schema: Mapping[str, dict]) -> set[str]:
+    """Names of top-level fields holding ObjectIds (or lists of them)."""
+    fields = {"_id"}
+    for name, rules in schema.items():
+        if rules.get("type") == "objectid" or (rules.get("type") == "list"
+                                               and (rules.get("schema") or {}).get("type") == "objectid"):
+            fields.add(name)
+    return fields
+
+
+def _bad_ids(value: object) -> list[str]:
+    """The strings in a filter value that are not valid ObjectIds."""
+    if isinstance(value, str):
+        return [] if ObjectId.is_valid(value) else [value]
+    if isinstance(value, list):
+        return [v for item in value for v in _bad_ids(item)]
+    if isinstance(value, dict):
+        return [v for op, operand in value.items() if op in _VALUE_OPERATORS for v in _bad_ids(operand)]
+    return []
+
+
+def _check_where(where: object, id_fields: set[str]) -> None:
+    if isinstance(where, list):
+        for clause in where:
+            _check_where(clause, id_fields)
+        return
+    if not isinstance(where, dict):
+        return
+    for key, value in where.items():
+        if key in ("$and", "$or", "$nor"):
+            _check_where(value, id_fields)
+        elif key in id_fields:
+            bad = _bad_ids(value)
+            if bad:
+                abort(400, f"invalid ObjectId in where.{key}",
+                      {key: f"{bad[0]!r} is not a 24-character hex ObjectId"})
+
+
+def check_where_object_ids(resource: str, request: flask.Request, lookup: dict) -> None:
+    """Eve ``on_pre_GET``: 400 for malformed ObjectIds in ``where`` instead of an
+    empty result (a typo in an id should not look like "no such jobs")."""
+    raw = request.args.get(flask.current_app.config["QUERY_WHERE"])
+    if not raw:
+        return
+    try:
+        where = json.loads(raw)
+    except ValueError:
+        abort(400, "where is not valid JSON", {"where": "must be a JSON object"})
+    schema = flask.current_app.config["DOMAIN"][resource].get("schema", {})
+    _check_where(where, _objectid_fields(schema))

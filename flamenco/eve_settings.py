@@ -1,0 +1,44 @@
+"""Global Eve settings (per-resource definitions live in each resource package).
+
+Chosen for FerretDB v1.24 as well as MongoDB (../shared/reference/ferretdb-eve.md §5).
+"""
+from __future__ import annotations
+
+from flamenco import defaults
+
+URL_PREFIX = "api"
+# Writes go through named hooks and PATCH operations; PUT would let a client
+# rewrite status fields behind flamenco.status's back (reference §14.9).
+RESOURCE_METHODS = ["GET"]
+ITEM_METHODS = ["GET"]
+PAGINATION_DEFAULT = defaults.PAGINATION_DEFAULT
+PAGINATION_LIMIT = defaults.PAGINATION_LIMIT
+HATEOAS = False
+IF_MATCH = True
+ENFORCE_IF_MATCH = True
+SOFT_DELETE = False
+# FerretDB runs every count as a full scan; totals are computed only where a
+# resource asks for them (small collections).
+OPTIMIZE_PAGINATION_FOR_SPEED = True
+# Operators FerretDB lacks or that let a client run code or slow scans: 400, not 500.
+MONGO_QUERY_BLACKLIST = [
+    "$where", "$regex", "$text", "$expr", "$near", "$nearSphere",
+    "$geoWithin", "$geoIntersects", "$function", "$accumulator", "$jsonSchema",
+]
+# Eve's '?where=name=="x"' Python syntax goes through eval-like parsing; JSON only.
+QUERY_WHERE = "where"
+MONGO_WRITE_CONCERN = {"w": 1}
+X_DOMAINS = None
+# Item URLs take 24-hex ObjectIds only; others are answered 400 by flamenco.errors.
+ITEM_URL = 'regex("[a-f0-9]{24}")'
+BANDWIDTH_SAVER = True
+EMBEDDING = False
+VERSIONING = False
+# Eve serves an unauthenticated schema endpoint when this is set; keep it off.
+SCHEMA_ENDPOINT = None
+DATE_FORMAT = "%a, %d %b %Y %H:%M:%S GMT"
+
+
+def settings() -> dict:
+    """These settings as a dict for ``Eve(settings=...)``."""
+    return {k: v for k, v in globals().items() if k.isupper()}

@@ -1,0 +1,233 @@
+"""``flamenco farm``: a whole render farm on one machine, started by one command.
+
+Starts, in order: the data store (FerretDB on SQLite, unless ``MONGO_URI`` is
+set), Redis (unless ``REDIS_URL`` is set), the server, a Celery worker with
+beat, one manager linked to the server, and N workers. On first run it creates
+an admin user, a project, the manager's account and an API token, and keeps
+them (and all data) in one data dir, so the next run continues where the last
+one stopped. Ctrl-C stops every process it started, newest first.
+
+Crashed server, Celery and manager processes are restarted (what systemd's
+``Restart=on-failure`` would do in production); crashed workers are not, so a
+dead render node shows up as a dead node and its task fails over by timeout.
+"""
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import signal
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import requests
+
+from flamenco.farm import bootstrap, services
+from flamenco.farm.supervisor import Child, Supervisor, python_module
+
+# Seconds between a crashed server/manager/Celery process and its restart.
+# Long enough not to spin on a crash loop, short enough for a test to wait out.
+DEFAULT_RESTART_DELAY = 2.0
+# Children that are restarted when they die; workers are deliberately absent.
+RESTARTED_ROLES = ("server", "celery", "manager")
+
+
+@dataclass
+class FarmConfig:
+    """Every knob of the local farm; defaults come from the environment."""
+
+    data_dir: Path = field(default_factory=lambda: services.DEFAULT_DATA_DIR)
+    workers: int = 2
+    host: str = "127.0.0.1"
+    server_port: int = int(os.environ.get("FLAMENCO_SERVER_PORT", "8080"))
+    manager_port: int = int(os.environ.get("FLAMENCO_MANAGER_PORT", "8081"))
+    mongo_uri: str | None = os.environ.get("MONGO_URI")
+    redis_url: str | None = os.environ.get("REDIS_URL")
+    # Manager timeouts, shortened by the fault tests so a dead worker's task
+    # is requeued in seconds instead of the production default of minutes.
+    active_task_timeout: str | None = None
+    active_worker_timeout: str | None = None
+    restart_delay: float = DEFAULT_RESTART_DELAY
+
+    @property
+    def server_url(self) -> str:
+        return f"http://{self.host}:{self.server_port}"
+
+    @property
+    def manager_url(self) -> str:
+        return f"http://{self.host}:{self.manager_port}"
+
+
+@dataclass
+class FarmState:
+    """What ``<data dir>/farm-state.json`` tells scripts and tests about a running farm."""
+
+    server_url: str
+    manager_url: str
+    dashboard_url: str
+    token: str
+    username: str
+    password: str
+    project_id: str
+    manager_id: str
+    pids: dict[str, int]
+
+
+class Farm:
+    """The running farm: its config, supervisor and credentials."""
+
+    def __init__(self, config: FarmConfig) -> None:
+        self.config = config
+        self.data_dir = config.data_dir.resolve()
+        self.supervisor = Supervisor(self.data_dir / "logs")
+        self.env: dict[str, str] = {}
+        self.creds: bootstrap.Credentials | None = None
+        self.starters: dict[str, callable] = {}
+
+    # -- services ---------------------------------------------------------
+    def start_stores(self) -> None:
+        mongo = self.config.mongo_uri
+        if not mongo:
+            svc = services.start_ferretdb(self.data_dir / "ferretdb")
+            self.supervisor.adopt("ferretdb", svc.process, svc.log_path)
+            mongo = services.mongo_uri_for(svc.extra["port"])
+        redis_url = self.config.redis_url
+        if not redis_url:
+            svc = services.start_redis(self.data_dir / "redis")
+            self.supervisor.adopt("redis", svc.process, svc.log_path)
+            redis_url = svc.url + "/0"
+        secret_file = self.data_dir / "secret_key"
+        if not secret_file.exists():
+            secret_file.write_text(secrets.token_hex(32))
+        self.env = {
+            "MONGO_URI": bootstrap.with_database(mongo, "flamenco"),
+            "REDIS_URL": redis_url,
+            "SECRET_KEY": secret_file.read_text().strip(),
+            "FLAMENCO_STORAGE_DIR": str(self.data_dir / "storage"),
+        }
+        self.manager_mongo_uri = bootstrap.with_database(mongo, "flamenco_manager")
+
+    # -- tiers --------------------------------------------------------------
+    def start_server(self) -> Child:
+        return self.supervisor.start(
+            "server",
+            python_module("flamenco.cli", "server", "--host", self.config.host,
+                          "--port", str(self.config.server_port)),
+            env=self.env,
+        )
+
+    def start_celery(self) -> Child:
+        return self.supervisor.start(
+            "celery",
+            python_module("celery", "-A", "flamenco.celery", "worker", "--beat",
+                          "--concurrency=1", "--loglevel=INFO",
+                          f"--schedule={self.data_dir / 'celerybeat-schedule'}"),
+            env=self.env,
+        )
+
+    def start_manager(self) -> Child:
+        assert self.creds is not None
+        config_path = bootstrap.write_manager_config(self.data_dir / "manager", self.config, self.creds,
+                                                     self.manager_mongo_uri)
+        return self.supervisor.start(
+            "manager", python_module("flamenco_manager.cli", "run", "--config", str(config_path)),
+            cwd=config_path.parent,
+        )
+
+    def start_worker(self, index: int) -> Child:
+        worker_dir = self.data_dir / f"worker-{index}"
+        config_path = bootstrap.write_worker_config(worker_dir, self.config)
+        return self.supervisor.start(
+            f"worker-{index}", python_module("flamenco_worker.cli", "--config", str(config_path)),
+            cwd=worker_dir,
+        )
+
+    def start(self) -> FarmState:
+        """Start everything and return the farm's state (also written to disk)."""
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.start_stores()
+        self.creds = bootstrap.ensure_credentials(self.env["MONGO_URI"], self.data_dir / "credentials.json",
+                                                  self.config.manager_url)
+        self.start_server()
+        self.supervisor.wait_until(lambda: http_ok(self.config.server_url + "/api/"), "the server")
+        self.start_celery()
+        self.start_manager()
+        self.supervisor.wait_until(lambda: http_ok(self.config.manager_url + "/"), "the manager")
+        for index in range(1, self.config.workers + 1):
+            self.start_worker(index)
+        return self.write_state()
+
+    def write_state(self) -> FarmState:
+        assert self.creds is not None
+        state = FarmState(
+            server_url=self.config.server_url,
+            manager_url=self.config.manager_url,
+            dashboard_url=self.config.server_url + "/",
+            token=self.creds.token,
+            username=self.creds.username,
+            password=self.creds.password,
+            project_id=self.creds.project_id,
+            manager_id=self.creds.manager_id,
+            pids={c.name: c.process.pid for c in self.supervisor.children},
+        )
+        path = self.data_dir / "farm-state.json"
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(asdict(state), indent=2))
+        tmp.replace(path)
+        return state
+
+    def restart_crashed(self) -> list[str]:
+        """Restart dead server/Celery/manager children; return their names."""
+        restarted = []
+        for child in self.supervisor.exited():
+            if child.name not in RESTARTED_ROLES:
+                continue
+            self.supervisor.children.remove(child)
+            time.sleep(self.config.restart_delay)
+            getattr(self, f"start_{child.name}")()
+            restarted.append(child.name)
+        if restarted:
+            self.write_state()
+        return restarted
+
+    def stop(self) -> None:
+        self.supervisor.stop_all()
+        (self.data_dir / "farm-state.json").unlink(missing_ok=True)
+
+
+def http_ok(url: str) -> bool:
+    """True when ``url`` answers at all (any status below 500)."""
+    return requests.get(url, timeout=2).status_code < 500
+
+
+def print_banner(state: FarmState, config: FarmConfig) -> None:
+    print(f"""
+Flamenco farm is running ({config.workers} workers). Data: {config.data_dir}
+  Dashboard: {state.dashboard_url}   (user {state.username!r}, password {state.password!r})
+  API token: {state.token}
+  Manager:   {state.manager_url}
+Submit a job:  FLAMENCO_SERVER={state.server_url} FLAMENCO_TOKEN={state.token} flamenco submit blender-render FILE.blend ...
+Press Ctrl-C to stop everything.""", flush=True)
+
+
+def run_farm(config: FarmConfig) -> None:
+    """Start the farm, keep crashed services up, stop everything on Ctrl-C/SIGTERM."""
+    farm = Farm(config)
+    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    try:
+        state = farm.start()
+        print_banner(state, config)
+        while True:
+            time.sleep(1)
+            for name in farm.restart_crashed():
+                print(f"{name} exited; restarted it (log: {config.data_dir / 'logs' / (name + '.log')})",
+                      flush=True)
+    except KeyboardInterrupt:
+        print("\nStopping the farm...", flush=True)
+    except RuntimeError as err:
+        print(f"flamenco farm: {err}", file=sys.stderr, flush=True)
+        farm.stop()
+        raise SystemExit(1) from None
+    farm.stop()

@@ -1,0 +1,34 @@
+"""Hand a job to the Celery archival task, by name.
+
+The task itself (``flamenco.celery.archive_job``) lives with the Celery app;
+the server only needs a broker connection to enqueue it, so this module keeps
+a send-only Celery client per Flask app instead of importing the worker side.
+"""
+from __future__ import annotations
+
+import logging
+
+import celery
+import flask
+from bson import ObjectId
+
+log = logging.getLogger(__name__)
+
+
+def _client(app: flask.Flask) -> celery.Celery:
+    client = app.extensions.get("flamenco_celery_sender")
+    if client is None:
+        broker = app.config["CELERY_BROKER_URL"] or app.config["REDIS_URL"]
+        client = celery.Celery("flamenco-server", broker=broker)
+        app.extensions["flamenco_celery_sender"] = client
+    return client
+
+
+def enqueue_archival(app: flask.Flask, job_id: ObjectId) -> bool:
+    """Queue archival of ``job_id``; False when Celery is disabled (the job stays
+    ``archiving`` and the periodic resume task picks it up later)."""
+    if not app.config["CELERY_ENABLED"]:
+        log.info("Celery disabled; job %s stays archiving until resumed", job_id)
+        return False
+    _client(app).send_task(app.config["CELERY_ARCHIVE_TASK"], args=[str(job_id)])
+    return True

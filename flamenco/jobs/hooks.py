@@ -1,0 +1,113 @@
+"""Eve hooks of ``flamenco_jobs``: scoping of reads; checks on submission and deletion.
+
+Submission (reference §3.7, fixing §14.3 and §14.17): the caller must be able
+to use the project, the job's Manager must be assigned to that project, the
+job's ``user`` is the caller, and the settings must suit the job type (422
+with field and reason). Compilation then runs in ``flamenco.jobs.construction``.
+"""
+from __future__ import annotations
+
+import flask
+from pymongo.database import Database
+
+from flamenco import errors, job_compilers, projects
+from flamenco.auth import CurrentUser, roles, scoping
+from flamenco.jobs import JOBS, TASK_LOGS, TASKS, construction
+from flamenco.managers import MANAGERS
+
+# Statuses a client may submit a job in; `queued` is accepted and means "compile now".
+SUBMIT_STATUSES = frozenset({"under-construction", "queued", "waiting-for-files"})
+# A job may be deleted only when nothing of it can be running on a Manager.
+DELETABLE_JOB_STATES = frozenset({"completed", "canceled", "failed", "construction-failed", "paused",
+                                  "waiting-for-files", "archived"})
+
+
+def _db() -> Database:
+    return flask.current_app.data.driver.db
+
+
+def job_filter() -> dict | None:
+    """The query restricting jobs to what the caller may see (None: all)."""
+    user = scoping.require_user()
+    return scoping.project_scoped_filter(_db(), user)
+
+
+def on_pre_get(request: flask.Request, lookup: dict) -> None:
+    scoping.restrict(lookup, job_filter())
+
+
+def require_job_user(user: CurrentUser) -> None:
+    """People with ``flamenco-use`` may change jobs; Manager accounts may not."""
+    if user.is_manager:
+        errors.abort(403, "a Manager cannot submit or change jobs")
+    scoping.require_cap(user, roles.CAP_USE)
+
+
+def check_submission(db: Database, user: CurrentUser, job: dict) -> None:
+    """Abort unless ``user`` may submit ``job`` as it is; normalise ``user`` and ``status``."""
+    if not projects.may_use(db, user, job["project"]):
+        errors.abort(403, "you may not submit jobs to this project", {"project": "not a member with use rights"})
+    manager = db[MANAGERS].find_one({"_id": job["manager"]}, {"projects": 1})
+    if manager is None or job["project"] not in (manager.get("projects") or []):
+        errors.abort(422, "the Manager is not assigned to this project",
+                     {"manager": "must be a Manager assigned to the job's project"})
+    if job.get("user", user.user_id) != user.user_id:
+        errors.abort(422, "a job must be submitted by its own user", {"user": "must be the submitting user"})
+    job["user"] = user.user_id
+    if job.get("status") not in SUBMIT_STATUSES:
+        errors.abort(422, "invalid initial job status",
+                     {"status": "may only be 'waiting-for-files' (or omitted) on submission"})
+    if job["status"] != "waiting-for-files":
+        job["status"] = "under-construction"
+    check_settings(job)
+
+
+def check_settings(job: dict) -> None:
+    """422 naming the offending field when the job's settings cannot be compiled."""
+    try:
+        construction.validate_settings(job)
+    except job_compilers.JobSettingsError as ex:
+        errors.abort(422, f"invalid job: {ex}", {ex.field: ex.reason})
+
+
+def on_insert(items: list[dict]) -> None:
+    user = scoping.require_user()
+    require_job_user(user)
+    db = _db()
+    for job in items:
+        check_submission(db, user, job)
+
+
+def on_inserted(items: list[dict]) -> None:
+    user = scoping.require_user()
+    db = _db()
+    for job in items:
+        if job["status"] != "waiting-for-files":
+            construction.construct_job(db, job, f"Job submitted by {user.display_name}")
+
+
+def on_delete_item(job: dict) -> None:
+    user = scoping.require_user()
+    require_job_user(user)
+    if not projects.may_use(_db(), user, job["project"]):
+        errors.abort(403, "you may not change jobs of this project")
+    if job.get("status") not in DELETABLE_JOB_STATES:
+        errors.abort(409, f"a {job.get('status')} job cannot be deleted",
+                     {"status": f"must be one of {', '.join(sorted(DELETABLE_JOB_STATES))}"})
+
+
+def on_deleted_item(job: dict) -> None:
+    """Remove the job's tasks and their logs too (Flamenco 2 left them, §14.14)."""
+    db = _db()
+    task_ids = [t["_id"] for t in db[TASKS].find({"job": job["_id"]}, {"_id": 1})]
+    if task_ids:
+        db[TASK_LOGS].delete_many({"task": {"$in": task_ids}})
+    db[TASKS].delete_many({"job": job["_id"]})
+
+
+def setup_app(app: flask.Flask) -> None:
+    app.on_pre_GET_flamenco_jobs += on_pre_get
+    app.on_insert_flamenco_jobs += on_insert
+    app.on_inserted_flamenco_jobs += on_inserted
+    app.on_delete_item_flamenco_jobs += on_delete_item
+    app.on_deleted_item_flamenco_jobs += on_deleted_item

@@ -1,0 +1,108 @@
+"""PATCH operations on jobs (reference §5.2); status changes go through flamenco.status.
+
+Every operation needs ``flamenco-use`` and use rights on the job's project
+(members and admins); Manager accounts get 403.
+"""
+from __future__ import annotations
+
+import logging
+
+import flask
+from pymongo.database import Database
+
+from flamenco import errors, projects, status
+from flamenco.auth import CurrentUser, tokens
+from flamenco.extension import PatchOps
+from flamenco.jobs import JOBS, TASKS, construction
+from flamenco.jobs.hooks import check_settings, job_filter, require_job_user
+from flamenco.defaults import JOB_PRIORITY_MAX, JOB_PRIORITY_MIN
+
+log = logging.getLogger(__name__)
+
+patch_ops = PatchOps("flamenco_jobs_patch", "/api/flamenco/jobs", JOBS, job_filter)
+blueprint = patch_ops.blueprint
+
+
+def _db() -> Database:
+    return flask.current_app.data.driver.db
+
+
+def _require_use(user: CurrentUser, job: dict) -> None:
+    require_job_user(user)
+    if not projects.may_use(_db(), user, job["project"]):
+        errors.abort(403, "Denied Flamenco use on this project")
+
+
+@patch_ops.op("set-job-status")
+def set_job_status(job: dict, payload: dict, user: CurrentUser) -> None:
+    _require_use(user, job)
+    new_status = payload.get("status")
+    if not isinstance(new_status, str) or not new_status:
+        errors.abort(422, "status is required", {"status": "must be a job status string"})
+    with errors.status_errors():
+        status.set_job_status(_db(), job["_id"], new_status, actor=status.Actor.USER,
+                              reason=f"Set to {new_status} by {user.display_name}")
+
+
+@patch_ops.op("set-job-priority")
+def set_job_priority(job: dict, payload: dict, user: CurrentUser) -> None:
+    """Set the job's priority and every task's ``job_priority`` with one shared etag/timestamp."""
+    _require_use(user, job)
+    priority = payload.get("priority")
+    if isinstance(priority, bool) or not isinstance(priority, int):
+        errors.abort(422, "priority must be an integer", {"priority": "must be an integer"})
+    if not JOB_PRIORITY_MIN <= priority <= JOB_PRIORITY_MAX:
+        errors.abort(422, "priority out of range",
+                     {"priority": f"must be between {JOB_PRIORITY_MIN} and {JOB_PRIORITY_MAX}"})
+    if priority == job.get("priority"):
+        return
+    stamp = {"_updated": tokens.utcnow(), "_etag": status.new_etag()}
+    db = _db()
+    db[JOBS].update_one({"_id": job["_id"]}, {"$set": {"priority": priority, **stamp}})
+    db[TASKS].update_many({"job": job["_id"]}, {"$set": {"job_priority": priority, **stamp}})
+
+
+@patch_ops.op("requeue-failed-tasks")
+def requeue_failed_tasks(job: dict, payload: dict, user: CurrentUser) -> None:
+    _require_use(user, job)
+    with errors.status_errors():
+        status.requeue_failed_tasks(_db(), job["_id"], actor=status.Actor.USER)
+
+
+@patch_ops.op("archive-job")
+def archive_job(job: dict, payload: dict, user: CurrentUser) -> None:
+    """Mark the job ``archiving`` and hand it to the Celery archival task."""
+    _require_use(user, job)
+    current = job.get("status")
+    if current not in status.ARCHIVEABLE_JOB_STATES:
+        errors.abort(409, f"a {current} job cannot be archived",
+                     {"status": f"must be one of {', '.join(sorted(status.ARCHIVEABLE_JOB_STATES))}"})
+    db = _db()
+    db[JOBS].update_one({"_id": job["_id"]}, {"$set": {"pre_archive_status": current}})
+    with errors.status_errors():
+        status.set_job_status(db, job["_id"], "archiving", actor=status.Actor.USER,
+                              reason=f"Archived by {user.display_name}")
+    from flamenco.jobs import archival
+
+    archival.enqueue_archival(flask.current_app, job["_id"])
+
+
+@patch_ops.op("construct")
+def construct(job: dict, payload: dict, user: CurrentUser) -> None:
+    """Compile a ``waiting-for-files`` job, optionally merging new ``settings`` first."""
+    _require_use(user, job)
+    if job.get("status") != "waiting-for-files":
+        errors.abort(409, f"a {job.get('status')} job cannot be constructed",
+                     {"status": "must be waiting-for-files"})
+    new_settings = payload.get("settings", {})
+    if not isinstance(new_settings, dict):
+        errors.abort(422, "settings must be an object", {"settings": "must be a JSON object"})
+    job = {**job, "settings": {**(job.get("settings") or {}), **new_settings}}
+    # Validate as the compiler will see it: everything required must be there now.
+    check_settings({**job, "status": "under-construction"})
+    db = _db()
+    db[JOBS].update_one({"_id": job["_id"]}, {"$set": {"settings": job["settings"]}})
+    reason = f"Construction initiated by {user.display_name}"
+    with errors.status_errors():
+        status.set_job_status(db, job["_id"], "under-construction", actor=status.Actor.SYSTEM, reason=reason)
+    construction.construct_job(db, job, reason)

@@ -1,0 +1,46 @@
+"""Eve resource ``flamenco_jobs`` (``/api/flamenco/jobs``), fields of reference §2.2.
+
+POST submits a job (``flamenco.jobs.hooks`` validates, compiles and flips it);
+changes go through PATCH operations (``flamenco.jobs.patch``); DELETE removes
+a finished job with its tasks and logs.
+"""
+from flamenco import defaults
+
+# Reference §2.2: the 13 job statuses plus the transient `requeued`.
+JOB_STATUSES = [
+    "waiting-for-files", "under-construction", "construction-failed",
+    "paused", "queued", "requeued", "active", "completed",
+    "cancel-requested", "canceled", "fail-requested", "failed",
+    "archiving", "archived",
+]
+# A client may only submit a job as compiled-now or as waiting for its files.
+SUBMITTABLE_STATUSES = ["under-construction", "queued", "waiting-for-files"]
+
+RESOURCE = {
+    "url": "flamenco/jobs",
+    "datasource": {"source": "flamenco_jobs", "default_sort": [("_created", -1)]},
+    "resource_methods": ["GET", "POST"],
+    "item_methods": ["GET", "DELETE"],
+    "mongo_indexes": {
+        "project": [("project", 1)],
+        "manager_status": [("manager", 1), ("status", 1)],
+        "status": [("status", 1)],
+    },
+    "schema": {
+        "name": {"type": "string", "required": True, "empty": False, "maxlength": 256},
+        "job_type": {"type": "string", "required": True, "empty": False, "maxlength": 64},
+        "description": {"type": "string", "maxlength": 4096},
+        "project": {"type": "objectid", "required": True},
+        # Filled in with the caller when absent; must be the caller when given.
+        "user": {"type": "objectid"},
+        "manager": {"type": "objectid", "required": True},
+        "status": {"type": "string", "allowed": JOB_STATUSES, "default": "under-construction"},
+        "status_reason": {"type": "string"},
+        "start_paused": {"type": "boolean", "default": False},
+        "priority": {"type": "integer", "min": defaults.JOB_PRIORITY_MIN, "max": defaults.JOB_PRIORITY_MAX,
+                     "default": defaults.JOB_PRIORITY_DEFAULT},
+        "settings": {"type": "dict", "allow_unknown": True, "default": {}},
+        "archive_blob_name": {"type": "string", "readonly": True},
+        "pre_archive_status": {"type": "string", "readonly": True},
+    },
+}

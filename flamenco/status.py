@@ -1,0 +1,690 @@
+"""Every job and task status rule of the server, in one module (reference v2-server.md §3).
+
+Nothing else in the server writes a ``status`` field: HTTP hooks, PATCH handlers,
+the Manager API, Celery jobs and the dashboard call the functions below and react
+to what they return (the new job status, how many tasks changed, ...).
+
+Functions take a PyMongo ``Database`` (collections ``flamenco_jobs`` and
+``flamenco_tasks``) and ids.  Each rule is one ``update_many`` with a filter, and
+task statuses are counted with one aggregation, so a rule costs a fixed number
+of round trips whatever the size of the job (FerretDB scans on every query).
+Every write sets ``_updated`` (tz-aware UTC) and a fresh random ``_etag``.
+
+Deviations from Flamenco 2, each a fix of reference §14:
+
+- Transitions are validated per actor (user, manager, system); illegal ones
+  raise :class:`IllegalTransition` (§14.8, §14.13).
+- A job status change always runs its chained follow-up transitions, whoever
+  calls it, so ``requeued`` never sticks (§14.9).
+- Task ``_updated`` is the server's clock, never the Manager's (§14.10).
+- The rest is documented on the function that implements it (§14.11, §14.14,
+  §14.15).
+"""
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import enum
+import secrets
+from typing import Any, Iterable, Mapping
+
+from bson import ObjectId
+from pymongo.database import Database
+
+from flamenco import job_compilers
+
+# --- Status vocabularies (reference §2.2, §2.3) ---------------------------------
+
+JOB_STATUSES: tuple[str, ...] = (
+    "waiting-for-files", "under-construction", "construction-failed",
+    "paused", "queued", "requeued",
+    "active", "completed",
+    "cancel-requested", "canceled",
+    "fail-requested", "failed",
+    "archiving", "archived",
+)
+TASK_STATUSES: tuple[str, ...] = (
+    "under-construction", "paused", "queued", "claimed-by-manager",
+    "active", "completed",
+    "cancel-requested", "canceled",
+    "failed", "soft-failed",
+)
+
+# --- Named sets (reference §3.3) ------------------------------------------------
+
+# UI "Cancel Job"; a paused job can be cancelled too (it would otherwise be stuck).
+CANCELABLE_JOB_STATES = frozenset({"active", "queued", "failed", "paused"})
+# UI "Re-queue Job" / "Queue Job" (paused).
+REQUEABLE_JOB_STATES = frozenset({"completed", "canceled", "failed", "paused"})
+# Recreate deletes all tasks, so nothing may be running.
+RECREATABLE_JOB_STATES = frozenset({"canceled", "completed", "paused", "construction-failed"})
+ARCHIVE_JOB_STATES = frozenset({"archiving", "archived"})
+# Archival deletes the tasks, so only jobs with nothing running may be archived
+# (Flamenco 2 allowed archiving an active job, §14.8).
+ARCHIVEABLE_JOB_STATES = REQUEABLE_JOB_STATES | {"construction-failed"}
+FAILED_TASKS_REQUEABLE_JOB_STATES = frozenset({"active", "queued"})
+CHANGE_PRIORITY_JOB_STATES = RECREATABLE_JOB_STATES | REQUEABLE_JOB_STATES | CANCELABLE_JOB_STATES
+ALLOWED_JOB_STATUSES_FROM_WEB = frozenset({"cancel-requested", "queued", "requeued"})
+# Jobs whose tasks the depsgraph hands out. Flamenco 2 also listed the task
+# status 'soft-failed' here, which could never match a job (§14.11).
+DEPSGRAPH_RUNNABLE_JOB_STATUSES = frozenset({"queued", "active", "cancel-requested"})
+
+REQUEABLE_TASK_STATES = frozenset({"completed", "canceled", "failed"})
+# "+ Successors" may also start from a queued task (reference §3.3).
+REQUEABLE_WITH_SUCCESSORS_TASK_STATES = REQUEABLE_TASK_STATES | {"queued"}
+CANCELABLE_TASK_STATES = frozenset({"queued", "claimed-by-manager", "active", "soft-failed"})
+FAILED_TASK_STATES = frozenset({"canceled", "failed"})
+QUEUED_TASK_STATES = frozenset({"queued", "claimed-by-manager", "soft-failed"})
+LOG_UPLOAD_REQUESTABLE_TASK_STATES = frozenset({
+    "canceled", "cancel-requested", "failed", "completed", "claimed-by-manager", "soft-failed",
+})
+ALLOWED_TASK_STATUSES_FROM_WEB = frozenset({"cancel-requested", "queued"})
+ACCEPTED_AFTER_CANCEL_REQUESTED = frozenset({"canceled", "failed", "completed"})
+DEPSGRAPH_CLEAN_SLATE_TASK_STATUSES = frozenset({
+    "queued", "claimed-by-manager", "active", "cancel-requested", "soft-failed",
+})
+DEPSGRAPH_MODIFIED_SINCE_TASK_STATUSES = frozenset({"queued", "claimed-by-manager", "soft-failed"})
+# Tasks a Manager or Worker may be working on: requeueing them would hand the
+# same work out twice (Flamenco 2's task requeue did that, §14.13).
+IN_FLIGHT_TASK_STATES = frozenset({"claimed-by-manager", "active", "cancel-requested"})
+
+# A job fails once this percentage of its tasks failed (Flamenco 3's
+# taskFailJobPercentage; reference §3.5).
+TASK_FAIL_JOB_PERCENTAGE = 10
+
+# Statuses a Manager may report for a task. It never owns the server-side
+# statuses (under-construction, paused, queued) nor may it request a cancel.
+MANAGER_SETTABLE_TASK_STATUSES = frozenset({
+    "claimed-by-manager", "active", "completed", "failed", "soft-failed", "canceled",
+})
+
+# Depth limit of the successor walk of a task requeue (Flamenco 2 used 10 000);
+# guards against cycles a hand-edited task could create.
+MAX_SUCCESSOR_DEPTH = 10_000
+
+JOBS = "flamenco_jobs"
+TASKS = "flamenco_tasks"
+TASK_LOGS = "flamenco_task_logs"
+
+
+class Actor(str, enum.Enum):
+    """Who asks for a status change; decides which transitions are legal."""
+
+    USER = "user"          # a person through the web UI or the REST API
+    MANAGER = "manager"    # a Flamenco Manager reporting on its tasks
+    SYSTEM = "system"      # the server itself: compilers, rules, Celery jobs
+
+
+class IllegalTransition(ValueError):
+    """A status change that the rules forbid; HTTP layers turn it into a 4xx.
+
+    ``field`` names the offending field (``status`` or ``job_type`` ...),
+    ``old``/``new`` are the statuses, ``reason`` a human-readable explanation.
+    """
+
+    def __init__(self, field: str, old: str | None, new: str, reason: str) -> None:
+        super().__init__(f"{field}: cannot go from {old!r} to {new!r}: {reason}")
+        self.field = field
+        self.old = old
+        self.new = new
+        self.reason = reason
+
+
+class NotFound(LookupError):
+    """The job or task to change does not exist (HTTP 404)."""
+
+
+@dataclasses.dataclass
+class JobStatusChange:
+    """What a job status change did: callers publish events from this."""
+
+    job_id: ObjectId
+    old_status: str
+    status: str                      # final status, after follow-ups
+    steps: list[str] = dataclasses.field(default_factory=list)  # every status written, in order
+    tasks_modified: int = 0          # task documents whose status changed
+
+
+@dataclasses.dataclass
+class TaskStatusChange:
+    """What a task status change did, including its effect on the job."""
+
+    task_id: ObjectId
+    job_id: ObjectId | None
+    old_status: str
+    status: str
+    job_change: JobStatusChange | None = None
+
+
+# --- Small helpers ----------------------------------------------------------------
+
+
+def utcnow() -> datetime.datetime:
+    """Timezone-aware UTC now, truncated to milliseconds as BSON stores it."""
+    now = datetime.datetime.now(datetime.timezone.utc)
+    return now.replace(microsecond=now.microsecond // 1000 * 1000)
+
+
+def new_etag() -> str:
+    """A fresh random etag; Eve compares etags verbatim, so any unique hex will do."""
+    return secrets.token_hex(20)
+
+
+def _stamp(now: datetime.datetime, fields: Mapping[str, Any] | None = None) -> dict:
+    """The ``$set`` body of a write: the given fields plus ``_updated``/``_etag``."""
+    return {**(fields or {}), "_updated": now, "_etag": new_etag()}
+
+
+def _load(db: Database, collection: str, doc_id: ObjectId, projection: Iterable[str] | None) -> dict:
+    """The document (only the ``projection`` fields, or all when None), or :class:`NotFound`."""
+    doc = db[collection].find_one({"_id": doc_id}, projection=None if projection is None else list(projection))
+    if doc is None:
+        kind = "job" if collection == JOBS else "task"
+        raise NotFound(f"{kind} {doc_id} does not exist")
+    return doc
+
+
+def count_task_statuses(db: Database, job_id: ObjectId) -> dict[str, int]:
+    """Number of tasks of the job per status, in one aggregation round trip."""
+    pipeline = [
+        {"$match": {"job": job_id}},
+        {"$group": {"_id": "$status", "count": {"$sum": 1}}},
+    ]
+    return {row["_id"]: row["count"] for row in db[TASKS].aggregate(pipeline)}
+
+
+def _set_tasks_status(db: Database, job_id: ObjectId, from_statuses: Iterable[str], new_status: str,
+                      now: datetime.datetime, *, unset: Iterable[str] = ()) -> int:
+    """One ``update_many``: tasks of the job in ``from_statuses`` get ``new_status``."""
+    update: dict[str, Any] = {"$set": _stamp(now, {"status": new_status})}
+    if unset:
+        update["$unset"] = {name: "" for name in unset}
+    result = db[TASKS].update_many({"job": job_id, "status": {"$in": sorted(from_statuses)}}, update)
+    return result.modified_count
+
+
+# --- Transition validation ----------------------------------------------------------
+
+# Job transitions a user may ask for: new status -> statuses it may come from.
+_USER_JOB_TRANSITIONS: dict[str, frozenset[str]] = {
+    "queued": REQUEABLE_JOB_STATES,
+    "requeued": REQUEABLE_JOB_STATES,
+    "cancel-requested": CANCELABLE_JOB_STATES,
+    "paused": frozenset({"queued", "active"}),
+    "archiving": ARCHIVEABLE_JOB_STATES,
+}
+# Statuses that only the server itself may leave (by finishing the work).
+_SYSTEM_ONLY_JOB_SOURCES = frozenset({"archiving", "archived"})
+
+
+def check_job_transition(old: str, new: str, actor: Actor) -> None:
+    """Raise :class:`IllegalTransition` unless ``actor`` may move a job from ``old`` to ``new``.
+
+    Flamenco 2 let API users set any job status (§14.8, §3.9). Here users may
+    only queue, requeue, cancel, pause or archive, each from the statuses where
+    it makes sense; Managers never set job statuses; the system may do anything
+    except leave ``archived`` (its tasks are gone) or enter a status that is
+    not in the vocabulary.
+    """
+    if new not in JOB_STATUSES:
+        raise IllegalTransition("status", old, new, f"unknown job status; allowed: {', '.join(JOB_STATUSES)}")
+    if old == "archived" and new != "archived":
+        raise IllegalTransition("status", old, new, "an archived job is read-only")
+    if actor is Actor.SYSTEM:
+        return
+    if actor is Actor.MANAGER:
+        raise IllegalTransition("status", old, new, "a Manager cannot change job statuses")
+    allowed_from = _USER_JOB_TRANSITIONS.get(new)
+    if allowed_from is None:
+        raise IllegalTransition("status", old, new,
+                                f"users may only set {', '.join(sorted(_USER_JOB_TRANSITIONS))}")
+    if old not in allowed_from:
+        raise IllegalTransition("status", old, new,
+                                f"only possible from {', '.join(sorted(allowed_from))}")
+
+
+def check_task_transition(old: str, new: str, actor: Actor) -> None:
+    """Raise :class:`IllegalTransition` unless ``actor`` may move a task from ``old`` to ``new``.
+
+    Users may cancel a cancelable task or requeue a finished one (not an
+    in-flight one, §14.13). Managers follow :func:`determine_new_task_status`.
+    The system may set any known status.
+    """
+    if new not in TASK_STATUSES:
+        raise IllegalTransition("status", old, new, f"unknown task status; allowed: {', '.join(TASK_STATUSES)}")
+    if actor is Actor.SYSTEM:
+        return
+    if actor is Actor.MANAGER:
+        if determine_new_task_status(old, new) is None and old != new:
+            raise IllegalTransition("status", old, new, _manager_rejection_reason(old, new))
+        return
+    if new == "cancel-requested":
+        if old not in CANCELABLE_TASK_STATES:
+            raise IllegalTransition("status", old, new,
+                                    f"only possible from {', '.join(sorted(CANCELABLE_TASK_STATES))}")
+    elif new == "queued":
+        if old not in REQUEABLE_TASK_STATES:
+            raise IllegalTransition("status", old, new,
+                                    f"only possible from {', '.join(sorted(REQUEABLE_TASK_STATES))}")
+    else:
+        raise IllegalTransition("status", old, new,
+                                f"users may only set {', '.join(sorted(ALLOWED_TASK_STATUSES_FROM_WEB))}")
+
+
+def _manager_rejection_reason(current: str, reported: str) -> str:
+    if current == "cancel-requested":
+        return f"a cancel-requested task only accepts {', '.join(sorted(ACCEPTED_AFTER_CANCEL_REQUESTED))}"
+    return f"a Manager may only report {', '.join(sorted(MANAGER_SETTABLE_TASK_STATUSES))}"
+
+
+def determine_new_task_status(current: str, reported: str | None) -> str | None:
+    """The status to store for a Manager-reported ``reported`` status, or None to keep ``current``.
+
+    As Flamenco 2 (§3.6): no status, or the same status, changes nothing; a
+    ``cancel-requested`` task only accepts canceled/failed/completed. Unlike
+    Flamenco 2, a Manager may not set server-owned statuses (under-construction,
+    paused, queued, cancel-requested): those are ignored like unknown ones. The
+    caller still applies the rest of the update (activity, log, progress).
+    """
+    if not reported or reported == current:
+        return None
+    if current == "cancel-requested":
+        return reported if reported in ACCEPTED_AFTER_CANCEL_REQUESTED else None
+    if reported not in MANAGER_SETTABLE_TASK_STATUSES:
+        return None
+    return reported
+
+
+class StatusConflict(RuntimeError):
+    """The document's status changed between reading and writing it (HTTP 409).
+
+    Each write is conditional on the status it was decided from, so two
+    concurrent changes cannot both apply on MongoDB (FerretDB does not
+    guarantee this, reference ferretdb-eve.md §5).
+    """
+
+
+# --- Job status changes (reference §3.4) ----------------------------------------------
+
+# Jobs whose requeue would rewrite tasks that do not exist yet or are gone.
+_NOT_REQUEUEABLE_JOB_STATES = frozenset({"waiting-for-files", "under-construction", "construction-failed",
+                                         "archiving", "archived"})
+_REQUESTED_TO_FINAL = {"cancel-requested": "canceled", "fail-requested": "failed"}
+_CANCEL_STEP_JOB_STATES = frozenset({"cancel-requested", "fail-requested", "failed"})
+# Tasks the cancel step hands to the Manager to stop (reference §3.4 step b).
+_RUNNING_TASK_STATES = frozenset({"active", "claimed-by-manager", "soft-failed"})
+
+
+def set_job_status(db: Database, job_id: ObjectId, new_status: str, *, actor: Actor = Actor.SYSTEM,
+                   reason: str = "", now: datetime.datetime | None = None) -> JobStatusChange:
+    """Validate and apply a job status change, its task changes and its follow-ups.
+
+    The chain of follow-up statuses (``requeued`` -> ``queued`` -> ``completed``,
+    ``cancel-requested`` -> ``canceled`` ...) always runs, whoever calls this
+    (Flamenco 2's PUT dropped it, §14.9). ``reason`` is stored as
+    ``status_reason`` with the first step only, as Flamenco 2 did.
+    """
+    now = now or utcnow()
+    old = _load(db, JOBS, job_id, ["status"])["status"]
+    check_job_transition(old, new_status, actor)
+    if new_status == "requeued" and old in _NOT_REQUEUEABLE_JOB_STATES:
+        raise IllegalTransition("status", old, new_status, "the job has no tasks to requeue")
+    change = JobStatusChange(job_id=job_id, old_status=old, status=old)
+    _run_job_status_chain(db, change, new_status, reason, now)
+    return change
+
+
+def _run_job_status_chain(db: Database, change: JobStatusChange, new_status: str, reason: str,
+                          now: datetime.datetime) -> None:
+    """Write ``new_status``, apply its task effects, then repeat for each follow-up status."""
+    old = change.status
+    while new_status:
+        _write_job_status(db, change.job_id, old, new_status, now, reason if not change.steps else "")
+        change.steps.append(new_status)
+        change.status = new_status
+        follow_up, modified = handle_job_status_change(db, change.job_id, old, new_status, now)
+        change.tasks_modified += modified
+        old, new_status = new_status, follow_up
+
+
+def _write_job_status(db: Database, job_id: ObjectId, old: str, new: str, now: datetime.datetime,
+                      reason: str) -> None:
+    fields: dict[str, Any] = {"status": new}
+    if reason:
+        fields["status_reason"] = reason
+    result = db[JOBS].update_one({"_id": job_id, "status": old}, {"$set": _stamp(now, fields)})
+    if result.matched_count == 0:
+        raise StatusConflict(f"job {job_id} is no longer {old!r}; not setting it to {new!r}")
+
+
+def handle_job_status_change(db: Database, job_id: ObjectId, old: str, new: str,
+                             now: datetime.datetime) -> tuple[str, int]:
+    """Apply the task effects of a job going ``old`` -> ``new``; return (follow-up status or '', tasks changed).
+
+    Deviations from Flamenco 2 (§14.11):
+
+    - ``paused`` pauses the job's queued tasks, and ``queued`` from ``paused``
+      queues them again (Flamenco 2 left them queued, so a paused job only
+      stopped because the depsgraph skipped it).
+    - A ``*-requested`` job is finalised when no task of the job is
+      ``cancel-requested`` any more, counting pre-existing ones (Flamenco 2
+      counted only tasks it had just modified).
+    - ``queued`` completes a job only when it has tasks and all are completed
+      (Flamenco 2 called a job with 0 tasks completed).
+    """
+    if new in _CANCEL_STEP_JOB_STATES:
+        return _cancel_step(db, job_id, new, now)
+    if new == "requeued":
+        return "queued", _requeue_job_tasks(db, job_id, old, now)
+    if new == "queued":
+        modified = _set_tasks_status(db, job_id, {"paused"}, "queued", now) if old == "paused" else 0
+        return ("completed" if _all_tasks_completed(count_task_statuses(db, job_id)) else ""), modified
+    if new == "paused":
+        return "", _set_tasks_status(db, job_id, {"queued"}, "paused", now)
+    return "", 0
+
+
+def _cancel_step(db: Database, job_id: ObjectId, new: str, now: datetime.datetime) -> tuple[str, int]:
+    """Cancel queued tasks, ask the Manager to stop running ones, explain why (reference §3.4)."""
+    modified = _set_tasks_status(db, job_id, {"queued"}, "canceled", now)
+    modified += _set_tasks_status(db, job_id, _RUNNING_TASK_STATES, "cancel-requested", now)
+    activity = f"Server cancelled this task because the job got status {new!r}."
+    db[TASKS].update_many(
+        {"job": job_id, "status": {"$in": ["cancel-requested", "canceled"]},
+         "$or": [{"activity": {"$exists": False}}, {"activity": ""}]},
+        {"$set": _stamp(now, {"activity": activity})},
+    )
+    final = _REQUESTED_TO_FINAL.get(new, "")
+    if final and count_task_statuses(db, job_id).get("cancel-requested", 0) == 0:
+        return final, modified
+    return "", modified
+
+
+def _requeue_job_tasks(db: Database, job_id: ObjectId, old: str, now: datetime.datetime) -> int:
+    """Queue the job's tasks again (all of them when the job was completed) and forget failing Workers."""
+    keep = {"cancel-requested"} if old == "completed" else {"completed", "cancel-requested"}
+    requeue = set(TASK_STATUSES) - keep - {"under-construction"}
+    return _set_tasks_status(db, job_id, requeue, "queued", now, unset=["failed_by_workers"])
+
+
+def _all_tasks_completed(counts: Mapping[str, int]) -> bool:
+    """True when the job has tasks and every one of them is completed."""
+    return bool(counts) and set(counts) == {"completed"}
+
+
+# --- Task status change -> job change (reference §3.5) ---------------------------------
+
+
+def job_status_after_task_change(job_id: ObjectId, job_status: str, task_status: str,
+                                 counts: Mapping[str, int]) -> tuple[str, str] | None:
+    """Decide the job's new (status, reason) after a task got ``task_status``; None for no change.
+
+    ``counts`` are the job's task counts per status *after* the task change.
+    Pure, so the rule table is easy to test. Deviations from Flamenco 2
+    (§14.11): a running task only activates a ``queued`` job, so it no longer
+    resurrects completed, canceled, failed, paused or archived jobs; a
+    ``*-requested`` job is finalised whichever way its last cancel-requested
+    task ends (Flamenco 2 stayed stuck when it completed or failed); the
+    failure threshold is computed in integers (no float rounding at 10 %).
+    """
+    if job_status in ARCHIVE_JOB_STATES:
+        return None
+    if task_status == "queued":
+        return ("queued", "") if job_status == "completed" else None
+    if task_status == "claimed-by-manager":
+        if job_status == "active" and counts.get("active", 0) == 0:
+            return "queued", ""
+        return None
+    if task_status in ("active", "processing", "soft-failed"):
+        return ("active", "") if job_status == "queued" else None
+    if task_status == "completed" and _all_tasks_completed(counts) and job_status != "completed":
+        return "completed", ""
+    if task_status in ("canceled", "failed", "completed") and job_status in _REQUESTED_TO_FINAL:
+        if counts.get("cancel-requested", 0) == 0:
+            return _REQUESTED_TO_FINAL[job_status], ""
+        return None
+    if task_status == "failed" and job_status in ("queued", "active", "paused"):
+        failure = _failure_reason(job_id, counts)
+        if failure:
+            return "failed", failure
+    if task_status in ("failed", "completed") and job_status == "queued":
+        return "active", ""
+    return None
+
+
+def _failure_reason(job_id: ObjectId, counts: Mapping[str, int]) -> str:
+    """The reason to fail the job when >= TASK_FAIL_JOB_PERCENTAGE of its tasks failed, else ''."""
+    failed = counts.get("failed", 0)
+    total = sum(counts.values())
+    if total == 0 or failed * 100 < total * TASK_FAIL_JOB_PERCENTAGE:
+        return ""
+    return f"Failing job {job_id} because {failed} of its {total} tasks ({failed * 100 // total}%) failed"
+
+
+def update_job_after_task_status_change(db: Database, job_id: ObjectId, task_status: str, *,
+                                        now: datetime.datetime | None = None) -> JobStatusChange | None:
+    """Apply the task -> job rule for a task of ``job_id`` that just got ``task_status``.
+
+    Returns the job change, or None when the job does not change (or is gone,
+    or changed concurrently: the other change's own rule then decides).
+    """
+    now = now or utcnow()
+    job = db[JOBS].find_one({"_id": job_id}, projection=["status"])
+    if job is None:
+        return None
+    decision = job_status_after_task_change(job_id, job["status"], task_status, count_task_statuses(db, job_id))
+    if decision is None:
+        return None
+    new_status, reason = decision
+    change = JobStatusChange(job_id=job_id, old_status=job["status"], status=job["status"])
+    try:
+        _run_job_status_chain(db, change, new_status, reason, now)
+    except StatusConflict:
+        return change if change.steps else None
+    return change
+
+
+# --- Task status changes ------------------------------------------------------------
+
+
+def set_task_status(db: Database, task_id: ObjectId, new_status: str, *, actor: Actor = Actor.USER,
+                    extra_fields: Mapping[str, Any] | None = None,
+                    now: datetime.datetime | None = None) -> TaskStatusChange:
+    """Validate and write one task's status (plus ``extra_fields`` in the same write), then update its job.
+
+    For Manager updates call :func:`determine_new_task_status` first and write
+    the other fields yourself when it returns None. Deviations from Flamenco 2:
+    a user cancelling a ``queued`` task cancels it at once (no Manager has it,
+    so nobody would confirm a cancel-requested); a user requeue clears
+    ``failed_by_workers`` like every other requeue path (§14.13).
+    """
+    now = now or utcnow()
+    task = _load(db, TASKS, task_id, ["status", "job"])
+    old = task["status"]
+    check_task_transition(old, new_status, actor)
+    if actor is Actor.USER and new_status == "cancel-requested" and old == "queued":
+        new_status = "canceled"
+    update: dict[str, Any] = {"$set": _stamp(now, {**(extra_fields or {}), "status": new_status})}
+    if actor is Actor.USER and new_status == "queued":
+        update["$unset"] = {"failed_by_workers": ""}
+    result = db[TASKS].update_one({"_id": task_id, "status": old}, update)
+    if result.matched_count == 0:
+        raise StatusConflict(f"task {task_id} is no longer {old!r}; not setting it to {new_status!r}")
+    change = TaskStatusChange(task_id=task_id, job_id=task.get("job"), old_status=old, status=new_status)
+    if old != new_status and change.job_id is not None:
+        change.job_change = update_job_after_task_status_change(db, change.job_id, new_status, now=now)
+    return change
+
+
+@dataclasses.dataclass
+class RequeueResult:
+    """What a requeue did: how many tasks were queued and the job's reaction."""
+
+    tasks_modified: int
+    job_change: JobStatusChange | None = None
+
+
+def requeue_failed_tasks(db: Database, job_id: ObjectId, *, actor: Actor = Actor.USER,
+                         now: datetime.datetime | None = None) -> RequeueResult:
+    """Queue every ``failed`` task of the job again in one write, forgetting the Workers that failed it.
+
+    Flamenco 2 did this task by task (§14.15) and offered it only in the UI for
+    active or queued jobs; here users are held to those job statuses too.
+    """
+    now = now or utcnow()
+    job_status = _load(db, JOBS, job_id, ["status"])["status"]
+    if actor is not Actor.SYSTEM and job_status not in FAILED_TASKS_REQUEABLE_JOB_STATES:
+        raise IllegalTransition("status", job_status, job_status,
+                                "failed tasks can only be requeued while the job is "
+                                + " or ".join(sorted(FAILED_TASKS_REQUEABLE_JOB_STATES)))
+    modified = _set_tasks_status(db, job_id, {"failed"}, "queued", now, unset=["failed_by_workers"])
+    job_change = update_job_after_task_status_change(db, job_id, "queued", now=now) if modified else None
+    return RequeueResult(tasks_modified=modified, job_change=job_change)
+
+
+def find_successors(db: Database, task_id: ObjectId, job_id: ObjectId) -> list[ObjectId]:
+    """Ids of the tasks that depend on ``task_id``, directly or not (one query per DAG level)."""
+    seen = {task_id}
+    frontier = [task_id]
+    for _depth in range(MAX_SUCCESSOR_DEPTH):
+        if not frontier:
+            break
+        children = db[TASKS].find({"job": job_id, "parents": {"$in": frontier}}, projection=["_id"])
+        frontier = [c["_id"] for c in children if c["_id"] not in seen]
+        seen.update(frontier)
+    seen.discard(task_id)
+    return sorted(seen)
+
+
+def requeue_task_with_successors(db: Database, task_id: ObjectId, *, actor: Actor = Actor.USER,
+                                 now: datetime.datetime | None = None) -> RequeueResult:
+    """Queue a task and every task depending on it again, in one write.
+
+    Fixes of §14.13: in-flight tasks (claimed, active, cancel-requested) are
+    left alone so their work is not handed out twice, and ``failed_by_workers``
+    is cleared as in every other requeue.
+    """
+    now = now or utcnow()
+    task = _load(db, TASKS, task_id, ["status", "job"])
+    if actor is not Actor.SYSTEM and task["status"] not in REQUEABLE_WITH_SUCCESSORS_TASK_STATES:
+        raise IllegalTransition("status", task["status"], "queued",
+                                f"only possible from {', '.join(sorted(REQUEABLE_WITH_SUCCESSORS_TASK_STATES))}")
+    ids = [task_id, *find_successors(db, task_id, task["job"])]
+    result = db[TASKS].update_many(
+        {"_id": {"$in": ids}, "status": {"$nin": sorted(IN_FLIGHT_TASK_STATES | {"under-construction"})}},
+        {"$set": _stamp(now, {"status": "queued"}), "$unset": {"failed_by_workers": ""}},
+    )
+    job_change = update_job_after_task_status_change(db, task["job"], "queued", now=now)
+    return RequeueResult(tasks_modified=result.modified_count, job_change=job_change)
+
+
+def mark_tasks_claimed(db: Database, manager_id: ObjectId, task_ids: Iterable[ObjectId]) -> int:
+    """Depsgraph claim (reference §6.3): the Manager's ``queued`` tasks become ``claimed-by-manager``.
+
+    Deliberately keeps ``_updated`` and ``_etag``, as the protocol requires:
+    the Manager's next incremental depsgraph (``_updated`` > its last one) must
+    not resend what it just received, and its cached etags stay valid. A stale
+    uploaded log file is dropped because the task will run again.
+    """
+    result = db[TASKS].update_many(
+        {"_id": {"$in": list(task_ids)}, "manager": manager_id, "status": "queued"},
+        {"$set": {"status": "claimed-by-manager"}, "$unset": {"log_file": ""}},
+    )
+    return result.modified_count
+
+
+# --- Construction (reference §3.7) ------------------------------------------------------
+
+# Statuses from which (re)construction may start.
+_CONSTRUCTIBLE_JOB_STATES = frozenset({"waiting-for-files", "under-construction"}) | RECREATABLE_JOB_STATES
+
+
+def flip_compiled_job(db: Database, job_id: ObjectId, *, paused: bool = False,
+                      now: datetime.datetime | None = None) -> JobStatusChange:
+    """Queue (or, for ``start_paused`` jobs, pause) all ``under-construction`` tasks, then the job, at one time.
+
+    One ``update_many`` instead of Flamenco 2's per-task updates (§14.15); the
+    shared ``_updated`` keeps a Manager's incremental depsgraph from missing
+    tasks. A job that compiled to no task becomes ``construction-failed``
+    instead of silently ``completed`` (§14.11).
+    """
+    now = now or utcnow()
+    new_status = "paused" if paused else "queued"
+    modified = _set_tasks_status(db, job_id, {"under-construction"}, new_status, now)
+    change = JobStatusChange(job_id=job_id, old_status="under-construction", status="under-construction")
+    if modified == 0:
+        _run_job_status_chain(db, change, "construction-failed", "compilation produced no tasks", now)
+        return change
+    _write_job_status(db, job_id, "under-construction", new_status, now, "")
+    change.steps.append(new_status)
+    change.status = new_status
+    change.tasks_modified = modified
+    return change
+
+
+def mark_construction_failed(db: Database, job_id: ObjectId, reason: str, *,
+                             now: datetime.datetime | None = None) -> JobStatusChange:
+    """Set ``construction-failed`` and delete the tasks the failed compilation left behind (§14.14)."""
+    now = now or utcnow()
+    db[TASKS].delete_many({"job": job_id, "status": "under-construction"})
+    old = _load(db, JOBS, job_id, ["status"])["status"]
+    change = JobStatusChange(job_id=job_id, old_status=old, status=old)
+    _run_job_status_chain(db, change, "construction-failed", reason, now)
+    return change
+
+
+def construct_job(db: Database, job_id: ObjectId, *, reason: str,
+                  new_settings: Mapping[str, Any] | None = None,
+                  now: datetime.datetime | None = None) -> JobStatusChange:
+    """Compile a job into tasks and queue them: Flamenco 2's ``api_construct_job``.
+
+    Merges ``new_settings`` into ``job.settings`` (PATCH ``construct``), sets
+    ``under-construction`` with ``reason``, compiles, inserts all tasks with
+    one ``insert_many``, then flips them. Any compile error leads to
+    ``construction-failed`` with reason ``"<reason>; compilation failed: <error>"``
+    and no leftover tasks. Returns the job change (final status
+    ``queued``/``paused`` or ``construction-failed``).
+    """
+    now = now or utcnow()
+    job = _load(db, JOBS, job_id, ["status", "settings"])
+    if job["status"] not in _CONSTRUCTIBLE_JOB_STATES:
+        raise IllegalTransition("status", job["status"], "under-construction",
+                                f"only possible from {', '.join(sorted(_CONSTRUCTIBLE_JOB_STATES))}")
+    if new_settings:
+        db[JOBS].update_one({"_id": job_id},
+                            {"$set": _stamp(now, {f"settings.{key}": value for key, value in new_settings.items()})})
+    _begin_construction(db, job_id, job["status"], reason, now)
+    return _compile_and_flip(db, job_id, reason, now)
+
+
+def recreate_job(db: Database, job_id: ObjectId, *, reason: str,
+                 now: datetime.datetime | None = None) -> JobStatusChange:
+    """Delete a finished job's tasks (and their logs, which Flamenco 2 orphaned) and compile it again."""
+    now = now or utcnow()
+    status = _load(db, JOBS, job_id, ["status"])["status"]
+    if status not in RECREATABLE_JOB_STATES:
+        raise IllegalTransition("status", status, "under-construction",
+                                f"only {', '.join(sorted(RECREATABLE_JOB_STATES))} jobs can be recreated")
+    _begin_construction(db, job_id, status, reason, now)
+    task_ids = [task["_id"] for task in db[TASKS].find({"job": job_id}, projection=["_id"])]
+    db[TASK_LOGS].delete_many({"task": {"$in": task_ids}})
+    db[TASKS].delete_many({"job": job_id})
+    return _compile_and_flip(db, job_id, reason, now)
+
+
+def _begin_construction(db: Database, job_id: ObjectId, old: str, reason: str, now: datetime.datetime) -> None:
+    _write_job_status(db, job_id, old, "under-construction", now, reason)
+
+
+def _compile_and_flip(db: Database, job_id: ObjectId, reason: str, now: datetime.datetime) -> JobStatusChange:
+    job = _load(db, JOBS, job_id, None)
+    try:
+        manager = db["flamenco_managers"].find_one({"_id": job.get("manager")}, projection=["worker_task_types"])
+        tasks = job_compilers.compile_job(job, manager=manager, now=now)
+        if tasks:
+            db[TASKS].insert_many(tasks, ordered=False)
+    except Exception as ex:  # noqa: BLE001 - any failure must end in construction-failed, never a stuck job
+        change = mark_construction_failed(db, job_id, f"{reason}; compilation failed: {ex}", now=now)
+        change.old_status = "under-construction"
+        return change
+    return flip_compiled_job(db, job_id, paused=bool(job.get("start_paused")), now=now)

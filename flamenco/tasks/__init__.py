@@ -1,0 +1,3 @@
+"""Tasks: read over Eve, changed by PATCH operations and the Manager API."""
+
+TASKS = "flamenco_tasks"

@@ -1,0 +1,176 @@
+"""What the dashboard's buttons do to jobs and tasks.
+
+Every status change goes through ``flamenco.status`` (which validates it and
+applies the follow-up rules) and is then announced with ``flamenco.events``.
+An action on several jobs is applied job by job; a job it does not apply to is
+skipped with the reason, and the others still change.
+"""
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+import flask
+from bson import ObjectId
+from bson.errors import InvalidId
+from pymongo.database import Database
+
+from flamenco import events, status
+from flamenco.web.access import ProjectAccess
+
+JOB_STATUSES = status.JOB_STATUSES
+# At most this many jobs per multi-select action: one page of the job list.
+MAX_JOBS_PER_ACTION = 500
+
+
+@dataclasses.dataclass(frozen=True)
+class Action:
+    """A button: its name in requests, its label, and the statuses it applies to."""
+
+    name: str
+    label: str
+    from_statuses: frozenset[str]
+    confirm: str = ""
+
+    def applies_to(self, current: str | None) -> bool:
+        return current in self.from_statuses
+
+
+JOB_ACTIONS = (
+    Action("cancel", "Cancel", status.CANCELABLE_JOB_STATES),
+    Action("requeue", "Requeue", status.REQUEABLE_JOB_STATES),
+    Action("pause", "Pause", frozenset({"queued", "active"})),
+    Action("archive", "Archive", status.ARCHIVEABLE_JOB_STATES,
+           confirm="Archive the selected jobs? Their tasks and logs move into a ZIP archive."),
+    Action("delete-archived", "Delete archived", frozenset({"archived"}),
+           confirm="Delete the selected archived jobs for good?"),
+)
+TASK_ACTIONS = (
+    Action("cancel", "Cancel task", status.CANCELABLE_TASK_STATES),
+    Action("requeue", "Requeue task", status.REQUEABLE_TASK_STATES),
+)
+# The job status each status-changing action asks for.
+JOB_ACTION_STATUS = {"cancel": "cancel-requested", "requeue": "requeued", "pause": "paused"}
+TASK_ACTION_STATUS = {"cancel": "cancel-requested", "requeue": "queued"}
+
+
+class ActionError(ValueError):
+    """The request names no valid action or jobs; shown as a 400 with the field."""
+
+    def __init__(self, field: str, reason: str) -> None:
+        super().__init__(f"{field}: {reason}")
+        self.field = field
+        self.reason = reason
+
+
+def parse_job_ids(raw: Any) -> list[ObjectId]:
+    if not isinstance(raw, list) or not raw:
+        raise ActionError("jobs", "select at least one job")
+    if len(raw) > MAX_JOBS_PER_ACTION:
+        raise ActionError("jobs", f"at most {MAX_JOBS_PER_ACTION} jobs at a time")
+    try:
+        return list(dict.fromkeys(ObjectId(str(j)) for j in raw))
+    except InvalidId:
+        raise ActionError("jobs", "contains an invalid job id") from None
+
+
+def reason_text(acc: ProjectAccess, verb: str) -> str:
+    return f"{verb} by {acc.user.display_name} from the dashboard"
+
+
+def publish_job(db: Database, job_id: ObjectId) -> None:
+    """Announce a job's new state (and, through the cache key, its tasks')."""
+    job = db["flamenco_jobs"].find_one({"_id": job_id}, {f: 1 for f in ("project", *events.EVENT_FIELDS)})
+    if job is not None:
+        events.publish("job", job)
+
+
+def change_job_status(db: Database, acc: ProjectAccess, job: dict, action: str) -> None:
+    new_status = JOB_ACTION_STATUS[action]
+    status.set_job_status(db, job["_id"], new_status, reason=reason_text(acc, action.capitalize() + "d"),
+                          actor=status.Actor.USER)
+    publish_job(db, job["_id"])
+
+
+def archive_job(db: Database, acc: ProjectAccess, job: dict, action: str) -> None:
+    """Mark the job ``archiving`` and queue the Celery job that builds the archive."""
+    status.set_job_status(db, job["_id"], "archiving", reason=reason_text(acc, "Archived"),
+                          actor=status.Actor.USER)
+    db["flamenco_jobs"].update_one({"_id": job["_id"]}, {"$set": {"pre_archive_status": job.get("status")}})
+    config = flask.current_app.config
+    if config.get("CELERY_ENABLED"):
+        from celery import Celery
+
+        broker = config.get("CELERY_BROKER_URL") or config.get("REDIS_URL")
+        Celery(broker=broker).send_task(config["CELERY_ARCHIVE_TASK"], args=[str(job["_id"])])
+    publish_job(db, job["_id"])
+
+
+def delete_archived_job(db: Database, acc: ProjectAccess, job: dict, action: str) -> None:
+    if job.get("status") != "archived":
+        raise status.IllegalTransition("status", job.get("status"), "deleted", "only archived jobs can be deleted")
+    db["flamenco_jobs"].delete_one({"_id": job["_id"], "status": "archived"})
+    events.publish("job", {**job, "status": "deleted"})
+
+
+JOB_ACTION_HANDLERS: dict[str, Callable[[Database, ProjectAccess, dict, str], None]] = {
+    "cancel": change_job_status,
+    "requeue": change_job_status,
+    "pause": change_job_status,
+    "archive": archive_job,
+    "delete-archived": delete_archived_job,
+}
+
+
+def apply_job_action(db: Database, acc: ProjectAccess, action: str, raw_ids: Iterable[Any]) -> dict:
+    """Apply ``action`` to each job of the project; ``{done: [...], skipped: [{_id, reason}]}``."""
+    handler = JOB_ACTION_HANDLERS.get(action)
+    if handler is None:
+        raise ActionError("action", f"must be one of {', '.join(JOB_ACTION_HANDLERS)}")
+    job_ids = parse_job_ids(raw_ids)
+    found = {j["_id"]: j for j in db["flamenco_jobs"].find(
+        {"_id": {"$in": job_ids}, "project": acc.project["_id"]}, {"status": 1, "name": 1, "project": 1})}
+    done: list[str] = []
+    skipped: list[dict] = []
+    for job_id in job_ids:
+        job = found.get(job_id)
+        if job is None:
+            skipped.append({"_id": str(job_id), "reason": "no such job in this project"})
+            continue
+        try:
+            handler(db, acc, job, action)
+        except status.IllegalTransition as ex:
+            skipped.append({"_id": str(job_id), "reason": f"{job.get('name', job_id)}: {ex.reason}"})
+        except (status.StatusConflict, status.NotFound) as ex:
+            skipped.append({"_id": str(job_id), "reason": f"{job.get('name', job_id)}: {ex}"})
+        else:
+            done.append(str(job_id))
+    return {"action": action, "done": done, "skipped": skipped}
+
+
+def apply_task_action(db: Database, acc: ProjectAccess, action: str, task: dict) -> dict:
+    """Cancel or requeue one task; same answer shape as :func:`apply_job_action`."""
+    new_status = TASK_ACTION_STATUS.get(action)
+    if new_status is None:
+        raise ActionError("action", f"must be one of {', '.join(TASK_ACTION_STATUS)}")
+    try:
+        status.set_task_status(db, task["_id"], new_status, actor=status.Actor.USER)
+    except status.IllegalTransition as ex:
+        return {"action": action, "done": [], "skipped": [{"_id": str(task["_id"]), "reason": ex.reason}]}
+    except status.StatusConflict as ex:
+        return {"action": action, "done": [], "skipped": [{"_id": str(task["_id"]), "reason": str(ex)}]}
+    fields = {f: 1 for f in ("project", "job", *events.EVENT_FIELDS)}
+    events.publish("task", db["flamenco_tasks"].find_one({"_id": task["_id"]}, fields) or task)
+    publish_job(db, task["job"])
+    return {"action": action, "done": [str(task["_id"])], "skipped": []}
+
+
+def archive_path(job: dict) -> Path | None:
+    """The job's archive ZIP on this server's storage, if it is archived and the file exists."""
+    name = job.get("archive_blob_name")
+    storage = flask.current_app.config.get("STORAGE_DIR")
+    if job.get("status") != "archived" or not name or not storage:
+        return None
+    path = Path(storage) / name
+    return path if path.is_file() else None

@@ -1,0 +1,30 @@
+"""Every default of the web dashboard in one place."""
+from __future__ import annotations
+
+from pathlib import Path
+
+# gulp builds src/ into this folder (gitignored); templates and assets come from there.
+DIST_DIR = Path(__file__).resolve().parent.parent / "static" / "dist"
+TEMPLATES_DIR = DIST_DIR / "templates"
+ASSETS_DIR = DIST_DIR / "assets"
+# Served under its own prefix so it never collides with the app's /static.
+ASSETS_URL_PATH = "/dashboard-static"
+
+# A laptop screen shows about this many rows; more makes the page slower on
+# FerretDB, which decodes every returned document in Go.
+JOB_PAGE_SIZE = 50
+TASK_PAGE_SIZE = 50
+# The job list's choice of sort keys (a whitelist: never sort on user input).
+JOB_SORT_FIELDS = ("_updated", "_created", "name", "priority", "status", "job_type")
+JOB_SORT_DEFAULT = "-_updated"
+# Jobs with this status only show when the filter asks for it (Flamenco 2 had a
+# separate "archive" list for them).
+HIDDEN_BY_DEFAULT_STATUSES = ("archived",)
+# Cached per-job task-status counts also expire after this many seconds, a
+# safety net for a writer that changes tasks without calling events.publish().
+TASK_COUNTS_CACHE_SECONDS = 300
+# How many parents/children the dependency graph shows at most; bigger jobs
+# show the graph around the requested task only.
+DEPSGRAPH_MAX_NODES = 400
+# The last lines of a task log shown on the task page.
+LOG_TAIL_MAX_CHARS = 20000

@@ -1,0 +1,172 @@
+"""Job pages of a project: the job list, one job, its tasks and dependency graph."""
+from __future__ import annotations
+
+from typing import Iterable
+
+import flask
+from bson import ObjectId
+
+from flamenco.web import access, actions, defaults, joblist, store, task_counts
+
+bp = flask.Blueprint("jobs", __name__, url_prefix="/p/<project_url>/jobs")
+
+TASK_ROW_PROJECTION = {"name": 1, "status": 1, "task_type": 1, "worker": 1, "activity": 1,
+                       "priority": 1, "_updated": 1, "task_progress_percentage": 1}
+DEPSGRAPH_PROJECTION = {"name": 1, "status": 1, "parents": 1}
+
+
+def names_by_id(collection: str, ids: Iterable, field: str) -> dict[ObjectId, str]:
+    """Display names of the documents with these ids (users, managers)."""
+    wanted = [i for i in set(ids) if i is not None]
+    if not wanted:
+        return {}
+    docs = store.db()[collection].find({"_id": {"$in": wanted}}, {field: 1, "username": 1})
+    return {d["_id"]: d.get(field) or d.get("username") or str(d["_id"]) for d in docs}
+
+
+def filter_choices(acc: access.ProjectAccess) -> dict:
+    """What the job list's filter menus offer: this project's types, managers, members."""
+    db = store.db()
+    pid = acc.project["_id"]
+    managers = {m["_id"]: m.get("name") or str(m["_id"])
+                for m in db["flamenco_managers"].find({"projects": pid}, {"name": 1})}
+    members = names_by_id("users", [m.get("user") for m in acc.project.get("members") or ()], "full_name")
+    return {
+        "statuses": actions.JOB_STATUSES,
+        "job_types": sorted(t for t in db["flamenco_jobs"].distinct("job_type", {"project": pid}) if t),
+        "managers": sorted(managers.items(), key=lambda kv: kv[1].lower()),
+        "users": sorted(members.items(), key=lambda kv: kv[1].lower()),
+    }
+
+
+def job_list_context(acc: access.ProjectAccess) -> dict:
+    """Everything the job table needs: one page of jobs plus their task counts and names."""
+    query = joblist.parse_query(flask.request.args, actions.JOB_STATUSES)
+    page = joblist.fetch_page(store.db(), acc.project["_id"], query)
+    job_ids = [j["_id"] for j in page.jobs]
+    counts = task_counts.counts_for_jobs(store.db(), store.cache(), job_ids)
+    return {
+        "acc": acc, "project": acc.project, "query": query, "page": page,
+        "counts": counts, "progress": {j: task_counts.progress(c) for j, c in counts.items()},
+        "manager_names": names_by_id("flamenco_managers", [j.get("manager") for j in page.jobs], "name"),
+        "user_names": names_by_id("users", [j.get("user") for j in page.jobs], "full_name"),
+        "job_actions": actions.JOB_ACTIONS,
+        "page_url": lambda n: flask.url_for("web.jobs.job_list", project_url=acc.project["url"],
+                                            **query.query_args(page=n)),
+    }
+
+
+@bp.route("/")
+@access.login_required
+def job_list(project_url: str) -> flask.typing.ResponseReturnValue:
+    acc = access.project_access(project_url)
+    context = job_list_context(acc)
+    return flask.render_template("job_list.html", choices=filter_choices(acc), **context)
+
+
+@bp.route("/rows")
+@access.login_required
+def job_rows(project_url: str) -> flask.typing.ResponseReturnValue:
+    """The job table alone, re-fetched by the page on live updates."""
+    acc = access.project_access(project_url)
+    return flask.render_template("_job_table.html", **job_list_context(acc))
+
+
+@bp.route("/actions", methods=["POST"])
+@access.login_required
+def job_actions(project_url: str) -> flask.typing.ResponseReturnValue:
+    """Apply one action to the selected jobs; JSON ``{done: [ids], skipped: [{_id, reason}]}``."""
+    acc = access.project_access(project_url)
+    access.require_change(acc)
+    body = flask.request.get_json(silent=True) or flask.request.form
+    action = body.get("action") or ""
+    raw_ids = body.get("jobs") if isinstance(body, dict) else body.getlist("jobs")
+    result = actions.apply_job_action(store.db(), acc, action, raw_ids)
+    return flask.jsonify(result)
+
+
+def load_job(acc: access.ProjectAccess, job_id: str) -> dict:
+    """The job with this id in this project, or a 404."""
+    job = store.db()["flamenco_jobs"].find_one({"_id": store.object_id_or_404(job_id),
+                                                "project": acc.project["_id"]})
+    if job is None:
+        flask.abort(404, description="This project has no such job (it may have been deleted).")
+    return job
+
+
+def task_page_number() -> int:
+    try:
+        return max(1, int(flask.request.args.get("page") or 1))
+    except ValueError:
+        flask.abort(400, description="page: must be a whole number")
+
+
+def job_context(acc: access.ProjectAccess, job: dict) -> dict:
+    """The job's summary, actions and one page of its tasks."""
+    counts = task_counts.counts_for_jobs(store.db(), store.cache(), [job["_id"]])[job["_id"]]
+    total = sum(counts.values())
+    page_count = max(1, -(-total // defaults.TASK_PAGE_SIZE))
+    page = min(task_page_number(), page_count)
+    tasks = list(store.db()["flamenco_tasks"]
+                 .find({"job": job["_id"]}, TASK_ROW_PROJECTION)
+                 .sort([("priority", -1), ("_id", 1)])
+                 .skip((page - 1) * defaults.TASK_PAGE_SIZE).limit(defaults.TASK_PAGE_SIZE))
+    return {
+        "acc": acc, "project": acc.project, "job": job, "counts": counts,
+        "progress": task_counts.progress(counts), "tasks": tasks,
+        "task_page": page, "task_page_count": page_count,
+        "task_page_url": lambda n: flask.url_for("web.jobs.job_view", project_url=acc.project["url"],
+                                                 job_id=job["_id"], page=n),
+        "manager_name": names_by_id("flamenco_managers", [job.get("manager")], "name").get(job.get("manager")),
+        "user_name": names_by_id("users", [job.get("user")], "full_name").get(job.get("user")),
+        "job_actions": [a for a in actions.JOB_ACTIONS if a.applies_to(job.get("status"))],
+        "archive_available": actions.archive_path(job) is not None,
+    }
+
+
+@bp.route("/<job_id>")
+@access.login_required
+def job_view(project_url: str, job_id: str) -> flask.typing.ResponseReturnValue:
+    acc = access.project_access(project_url)
+    job = load_job(acc, job_id)
+    return flask.render_template("job.html", **job_context(acc, job))
+
+
+@bp.route("/<job_id>/live")
+@access.login_required
+def job_live(project_url: str, job_id: str) -> flask.typing.ResponseReturnValue:
+    """The job's summary and task table alone, re-fetched by the page on live updates."""
+    acc = access.project_access(project_url)
+    job = load_job(acc, job_id)
+    return flask.render_template("_job_live.html", **job_context(acc, job))
+
+
+@bp.route("/<job_id>/depsgraph.json")
+@access.login_required
+def job_depsgraph(project_url: str, job_id: str) -> flask.typing.ResponseReturnValue:
+    """Nodes and edges of the job's task graph (at most DEPSGRAPH_MAX_NODES tasks)."""
+    acc = access.project_access(project_url)
+    job = load_job(acc, job_id)
+    tasks = list(store.db()["flamenco_tasks"].find({"job": job["_id"]}, DEPSGRAPH_PROJECTION)
+                 .sort("_id", 1).limit(defaults.DEPSGRAPH_MAX_NODES + 1))
+    truncated = len(tasks) > defaults.DEPSGRAPH_MAX_NODES
+    tasks = tasks[:defaults.DEPSGRAPH_MAX_NODES]
+    present = {t["_id"] for t in tasks}
+    return flask.jsonify({
+        "nodes": [{"id": str(t["_id"]), "name": t.get("name", ""), "status": t.get("status", "")} for t in tasks],
+        "edges": [{"source": str(p), "target": str(t["_id"])}
+                  for t in tasks for p in t.get("parents") or () if p in present],
+        "truncated": truncated,
+    })
+
+
+@bp.route("/<job_id>/archive")
+@access.login_required
+def job_archive(project_url: str, job_id: str) -> flask.typing.ResponseReturnValue:
+    """Download the ZIP made when the job was archived."""
+    acc = access.project_access(project_url)
+    job = load_job(acc, job_id)
+    path = actions.archive_path(job)
+    if path is None:
+        flask.abort(404, description="This job has no archive to download (it is not archived yet).")
+    return flask.send_file(path, as_attachment=True, download_name=f"flamenco-job-{job['_id']}.zip")

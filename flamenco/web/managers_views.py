@@ -1,0 +1,112 @@
+"""Managers and the workers they report: list, details, project assignment, token revocation.
+
+A user sees the Managers they own and those assigned to projects they may view;
+only owners (and global admins) may change a Manager. Assigning a Manager to a
+project also requires being an admin of that project.
+"""
+from __future__ import annotations
+
+import flask
+from bson import ObjectId
+
+from flamenco import projects
+from flamenco.auth import tokens
+from flamenco.web import access, store
+
+bp = flask.Blueprint("managers", __name__, url_prefix="/managers")
+
+MANAGERS = "flamenco_managers"
+LIST_PROJECTION = {"name": 1, "description": 1, "url": 1, "projects": 1, "owner_users": 1,
+                   "stats": 1, "worker_task_types": 1, "_updated": 1}
+
+
+def visible_manager_filter(user) -> dict:  # noqa: ANN001 (flamenco.auth.CurrentUser)
+    """Managers the user owns or that serve a project the user may view."""
+    if user.is_superuser:
+        return {}
+    project_ids = projects.visible_project_ids(store.db(), user) or []
+    return {"$or": [{"owner_users": user.user_id}, {"projects": {"$in": project_ids}}]}
+
+
+def is_owner(manager: dict, user) -> bool:  # noqa: ANN001
+    return user.is_superuser or user.user_id in (manager.get("owner_users") or ())
+
+
+def load_manager(manager_id: str) -> dict:
+    """The Manager with this id if the user may see it, else a 404."""
+    user = access.current_user()
+    query = {"_id": store.object_id_or_404(manager_id)} | visible_manager_filter(user)
+    manager = store.db()[MANAGERS].find_one(query)
+    if manager is None:
+        flask.abort(404, description="There is no such Manager that you may view.")
+    return manager
+
+
+def workers_seen(manager_id: ObjectId) -> list[str]:
+    """Workers that ran tasks of this Manager, as the Manager reported them on task updates."""
+    return sorted(w for w in store.db()["flamenco_tasks"].distinct("worker", {"manager": manager_id}) if w)
+
+
+@bp.route("/")
+@access.login_required
+def manager_list() -> flask.typing.ResponseReturnValue:
+    user = access.current_user()
+    managers = list(store.db()[MANAGERS].find(visible_manager_filter(user), LIST_PROJECTION).sort("name", 1))
+    project_names = {p["_id"]: p["name"] for p in access.visible_projects(user)}
+    return flask.render_template("managers.html", managers=managers, project_names=project_names)
+
+
+@bp.route("/<manager_id>")
+@access.login_required
+def manager_view(manager_id: str) -> flask.typing.ResponseReturnValue:
+    user = access.current_user()
+    manager = load_manager(manager_id)
+    visible = access.visible_projects(user)
+    assignable = [p for p in visible if p["_id"] not in (manager.get("projects") or ())
+                  and (user.is_superuser or projects.member_role(p, user.user_id) in projects.ADMIN_ROLES)]
+    return flask.render_template(
+        "manager.html", manager=manager, owner=is_owner(manager, user),
+        project_names={p["_id"]: p["name"] for p in visible}, assignable=assignable,
+        workers=workers_seen(manager["_id"]),
+        token_count=store.db()[tokens.TOKENS].count_documents({"user": manager.get("service_account")}),
+    )
+
+
+def owned_manager_or_403(manager_id: str) -> dict:
+    manager = load_manager(manager_id)
+    if not is_owner(manager, access.current_user()):
+        raise access.AccessDenied("Only the owners of this Manager may change it.")
+    return manager
+
+
+def back_to(manager: dict, message: str) -> flask.Response:
+    flask.flash(message)
+    return flask.redirect(flask.url_for("web.managers.manager_view", manager_id=manager["_id"]))
+
+
+@bp.route("/<manager_id>/projects", methods=["POST"])
+@access.login_required
+def assign_project(manager_id: str) -> flask.typing.ResponseReturnValue:
+    """Assign the Manager to a project (``action=assign``) or remove it (``action=remove``)."""
+    manager = owned_manager_or_403(manager_id)
+    user = access.current_user()
+    project_id = store.object_id_or_404(flask.request.form.get("project", ""))
+    action = flask.request.form.get("action", "assign")
+    if action == "assign":
+        if not projects.may_admin(store.db(), user, project_id):
+            raise access.AccessDenied("Only admins of that project may assign Managers to it.")
+        store.db()[MANAGERS].update_one({"_id": manager["_id"]}, {"$addToSet": {"projects": project_id}})
+        return back_to(manager, "Manager assigned to the project.")
+    if action == "remove":
+        store.db()[MANAGERS].update_one({"_id": manager["_id"]}, {"$pull": {"projects": project_id}})
+        return back_to(manager, "Manager removed from the project.")
+    flask.abort(400, description="action: must be 'assign' or 'remove'")
+
+
+@bp.route("/<manager_id>/revoke-token", methods=["POST"])
+@access.login_required
+def revoke_token(manager_id: str) -> flask.typing.ResponseReturnValue:
+    """Delete every token of the Manager's service account; it must be linked again."""
+    manager = owned_manager_or_403(manager_id)
+    removed = tokens.revoke_tokens(store.db(), manager["service_account"])
+    return back_to(manager, f"Revoked {removed} token{'s' if removed != 1 else ''}: link the Manager again to reconnect it.")

@@ -1,0 +1,58 @@
+"""Task pages: commands, activity, failed-by workers, and the live log tail."""
+from __future__ import annotations
+
+import flask
+
+from flamenco.web import access, actions, defaults, store
+from flamenco.web.jobs_views import names_by_id
+
+bp = flask.Blueprint("tasks", __name__, url_prefix="/p/<project_url>/tasks")
+
+JOB_HEADER_PROJECTION = {"name": 1, "status": 1, "job_type": 1}
+
+
+def load_task(acc: access.ProjectAccess, task_id: str) -> dict:
+    """The task with this id in this project, or a 404."""
+    task = store.db()["flamenco_tasks"].find_one({"_id": store.object_id_or_404(task_id),
+                                                  "project": acc.project["_id"]})
+    if task is None:
+        flask.abort(404, description="This project has no such task (its job may have been archived).")
+    return task
+
+
+def task_context(acc: access.ProjectAccess, task: dict) -> dict:
+    job = store.db()["flamenco_jobs"].find_one({"_id": task.get("job")}, JOB_HEADER_PROJECTION) or {}
+    parents = task.get("parents") or []
+    log_tail = (task.get("log") or "")[-defaults.LOG_TAIL_MAX_CHARS:] if acc.may_view_logs else None
+    return {
+        "acc": acc, "project": acc.project, "task": task, "job": job,
+        "parent_names": names_by_id("flamenco_tasks", parents, "name"),
+        "log_tail": log_tail,
+        "task_actions": [a for a in actions.TASK_ACTIONS if a.applies_to(task.get("status"))],
+    }
+
+
+@bp.route("/<task_id>")
+@access.login_required
+def task_view(project_url: str, task_id: str) -> flask.typing.ResponseReturnValue:
+    acc = access.project_access(project_url)
+    return flask.render_template("task.html", **task_context(acc, load_task(acc, task_id)))
+
+
+@bp.route("/<task_id>/live")
+@access.login_required
+def task_live(project_url: str, task_id: str) -> flask.typing.ResponseReturnValue:
+    """The task's details alone, re-fetched by the page on live updates."""
+    acc = access.project_access(project_url)
+    return flask.render_template("_task_live.html", **task_context(acc, load_task(acc, task_id)))
+
+
+@bp.route("/<task_id>/actions", methods=["POST"])
+@access.login_required
+def task_action(project_url: str, task_id: str) -> flask.typing.ResponseReturnValue:
+    """Cancel or requeue one task; JSON ``{done, skipped}`` like the job actions."""
+    acc = access.project_access(project_url)
+    access.require_change(acc)
+    task = load_task(acc, task_id)
+    body = flask.request.get_json(silent=True) or flask.request.form
+    return flask.jsonify(actions.apply_task_action(store.db(), acc, body.get("action") or "", task))

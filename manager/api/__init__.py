@@ -1,0 +1,1 @@
+"""The HTTP API the workers call (reference A.2.2)."""

@@ -1,0 +1,23 @@
+"""Error responses: JSON with the status code, a message and, for bad input, the field."""
+from __future__ import annotations
+
+from flask import Response, jsonify
+
+
+class BadRequest(Exception):
+    """Invalid input; ``field`` names what was wrong."""
+
+    def __init__(self, message: str, field: str | None = None, code: int = 400) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+        self.code = code
+
+
+def error_response(code: int, message: str, field: str | None = None) -> Response:
+    body: dict = {"_status": "ERR", "_error": {"code": code, "message": message}}
+    if field:
+        body["_issues"] = {field: message}
+    response = jsonify(body)
+    response.status_code = code
+    return response

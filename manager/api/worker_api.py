@@ -1,0 +1,245 @@
+"""Worker endpoints, wire-compatible with Flamenco Manager 2.x (reference A.2.2).
+
+Handlers stay thin: they check input and call the plain functions in
+``workers``, ``scheduler``, ``assignment``, ``blocklist`` and ``update_queue``.
+"""
+from __future__ import annotations
+
+import logging
+
+from flask import Blueprint, Response, g, jsonify
+
+from flamenco_manager import assignment, blocklist, scheduler, statuses, sync_requests, tasks, workers
+from flamenco_manager import variables as variables_mod
+from flamenco_manager.api import validation as v
+from flamenco_manager.api.auth import context, registration_allowed, remote_address, require_worker, user_agent
+from flamenco_manager.api.errors import BadRequest, error_response
+from flamenco_manager.update_queue import queue_update
+
+log = logging.getLogger(__name__)
+blueprint = Blueprint("worker_api", __name__)
+
+# Shortest worker secret accepted: Flamenco 2 workers generate 64 characters.
+MIN_SECRET_LENGTH = 16
+# Task statuses a worker may report.
+WORKER_TASK_STATUSES = (statuses.ACTIVE, statuses.COMPLETED, statuses.FAILED, statuses.CANCELED)
+# Progress fields and the name the Server reads (reference C.3: the worker
+# says current_command_idx, the Server current_command_index).
+PROGRESS_FIELDS = {"task_progress_percentage": "task_progress_percentage",
+                   "current_command_idx": "current_command_index",
+                   "current_command_index": "current_command_index",
+                   "command_progress_percentage": "command_progress_percentage"}
+
+
+def no_content() -> Response:
+    return Response(status=204)
+
+
+@blueprint.errorhandler(BadRequest)
+def bad_request(ex: BadRequest) -> Response:
+    return error_response(ex.code, ex.message, ex.field)
+
+
+def _task_or_404(task_id: str) -> dict:
+    oid = tasks.parse_id(task_id)
+    if oid is None:
+        raise BadRequest(f"Invalid ObjectID used for task: {task_id!r}", field="task_id", code=404)
+    task = tasks.find_task(context(), oid)
+    if task is None:
+        raise BadRequest(f"Task {task_id} is unknown.", code=404)
+    return task
+
+
+@blueprint.post("/register-worker")
+def register_worker() -> Response:
+    ctx = context()
+    refusal = registration_allowed(ctx.config.worker_registration_secret)
+    if refusal:
+        return error_response(403, refusal)
+    body = v.json_body()
+    secret = v.required(body, "secret", str)
+    if len(secret) < MIN_SECRET_LENGTH:
+        raise BadRequest(f"must be at least {MIN_SECRET_LENGTH} characters", field="secret")
+    platform = v.required(body, "platform", str)
+    task_types = v.string_list(body, "supported_task_types") or []
+    nickname = v.optional(body, "nickname", str) or remote_address()
+    worker = workers.register(ctx, secret=secret, platform=platform, task_types=task_types, nickname=nickname,
+                              address=remote_address(), software=user_agent())
+    log.info("registered worker %s (%s)", worker["_id"], nickname)
+    sync_requests.request_update_notification(ctx)
+    return jsonify(workers.to_wire(worker))
+
+
+@blueprint.post("/sign-on")
+@require_worker
+def sign_on() -> Response:
+    ctx = context()
+    body = v.json_body(required=False)
+    task_types = v.string_list(body, "supported_task_types")
+    nickname = v.optional(body, "nickname", str)
+    if workers.sign_on(ctx, g.worker, nickname=nickname, task_types=task_types,
+                       address=remote_address(), software=user_agent()):
+        sync_requests.request_update_notification(ctx)
+    return no_content()
+
+
+@blueprint.post("/sign-off")
+@require_worker
+def sign_off() -> Response:
+    ctx = context()
+    assignment.return_worker_tasks(ctx, g.worker, "worker signed off")
+    workers.mark_offline(ctx, g.worker)
+    return no_content()
+
+
+@blueprint.route("/task", methods=["POST", "GET"])
+@require_worker
+def task() -> Response:
+    ctx = context()
+    worker = g.worker
+    workers.seen(ctx, worker, address=remote_address(), software=user_agent(), set_awake=True)
+    if worker.get("status_requested"):
+        return _status_requested_response(worker)
+    try:
+        claimed = scheduler.claim_next_task(ctx, worker)
+    except scheduler.NoTaskTypes:
+        return error_response(406, "You do not support any task types.")
+    if claimed is None:
+        sync_requests.kick_download(ctx, throttle=ctx.config.download_task_recheck_throttle)
+        return no_content()
+    wire = tasks.to_wire(claimed)
+    wire["commands"] = variables_mod.expand_commands(wire.get("commands") or [], ctx.variables,
+                                                     worker.get("platform", ""))
+    return jsonify(wire)
+
+
+def _status_requested_response(worker: dict) -> Response:
+    response = jsonify({"status_requested": worker["status_requested"]})
+    response.status_code = 423
+    return response
+
+
+@blueprint.post("/tasks/<task_id>/update")
+@require_worker
+def task_update(task_id: str) -> Response:
+    ctx = context()
+    worker = g.worker
+    workers.seen(ctx, worker, address=remote_address(), software=user_agent(), set_awake=False)
+    body = v.json_body()
+    update = _worker_update(body)
+    log_text = v.optional(body, "log", str) or ""
+    task = _task_or_404(task_id)
+    if task.get("worker_id") not in (None, worker["_id"]):
+        return error_response(409, f"Task {task_id} is assigned to another worker.")
+    workers.task_pinged(ctx, worker, task)
+    if not _accepts_worker_status(task, update.get("task_status")):
+        update.pop("task_status", None)
+        update.pop("activity", None)
+    if update.get("task_status") == statuses.FAILED and task.get("status") == statuses.ACTIVE:
+        status, failed_by = blocklist.handle_failure(ctx, worker, task)
+        update["task_status"] = status
+        update["failed_by_workers"] = failed_by
+    update["worker"] = workers.identifier(worker)
+    queue_update(ctx, task, update, log=log_text)
+    return no_content()
+
+
+def _worker_update(body: dict) -> dict:
+    """The TaskUpdate fields a worker may send, checked."""
+    update: dict = {}
+    status = v.optional(body, "task_status", str)
+    if status is not None:
+        if status not in WORKER_TASK_STATUSES:
+            raise BadRequest(f"must be one of {', '.join(WORKER_TASK_STATUSES)}", field="task_status")
+        update["task_status"] = status
+    activity = v.optional(body, "activity", str)
+    if activity is not None:
+        update["activity"] = activity
+    for key, name in PROGRESS_FIELDS.items():
+        value = v.optional(body, key, int)
+        if value is not None:
+            update[name] = value
+    metrics = v.optional(body, "metrics", dict)
+    if metrics is not None:
+        timing = metrics.get("timing")
+        if timing is not None and not isinstance(timing, dict):
+            raise BadRequest("must be an object of name: seconds", field="metrics.timing")
+        update["metrics"] = metrics
+    return update
+
+
+def _accepts_worker_status(task: dict, status: str | None) -> bool:
+    """A worker's status counts for an active task, and ends a cancel-requested one."""
+    if task.get("status") == statuses.ACTIVE:
+        return True
+    return task.get("status") == statuses.CANCEL_REQUESTED and status in statuses.FINAL
+
+
+@blueprint.post("/tasks/<task_id>/return")
+@require_worker
+def task_return(task_id: str) -> Response:
+    ctx = context()
+    task = _task_or_404(task_id)
+    assignment.return_task(ctx, g.worker, task, "returned by worker")
+    return no_content()
+
+
+@blueprint.get("/may-i-run/<task_id>")
+@require_worker
+def may_i_run(task_id: str) -> Response:
+    ctx = context()
+    worker = g.worker
+    workers.seen(ctx, worker, address=remote_address(), software=user_agent(), set_awake=True)
+    answer: dict = {"may_keep_running": False}
+    requested = worker.get("status_requested") or ""
+    if requested:
+        answer["status_requested"] = requested
+    oid = tasks.parse_id(task_id)
+    task = tasks.find_task(ctx, oid) if oid is not None else None
+    if task is None:
+        answer["reason"] = f"unable to find task {task_id}"
+    elif task.get("worker_id") not in (None, worker["_id"]):
+        answer["reason"] = "task reassigned to another worker"
+    elif task.get("status") != statuses.ACTIVE:
+        answer["reason"] = f"task is in non-runnable status {task.get('status')!r}"
+    elif requested and requested not in statuses.RUNNABLE_REQUESTS and not worker.get("lazy_status_request"):
+        answer["reason"] = f"worker status change to {requested} requested"
+    else:
+        answer["may_keep_running"] = True
+        workers.task_pinged(ctx, worker, task)
+    return jsonify(answer)
+
+
+@blueprint.get("/status-change")
+@require_worker
+def status_change() -> Response:
+    ctx = context()
+    worker = g.worker
+    workers.seen(ctx, worker, address=remote_address(), software=user_agent(), set_awake=False)
+    if worker.get("status_requested"):
+        return jsonify({"status_requested": worker["status_requested"]})
+    return no_content()
+
+
+@blueprint.post("/ack-status-change/<ack_status>")
+@require_worker
+def ack_status_change(ack_status: str) -> Response:
+    if ack_status not in statuses.ACKNOWLEDGEABLE:
+        raise BadRequest(f"unknown status; use one of {', '.join(statuses.ACKNOWLEDGEABLE)}", field="status")
+    requested = g.worker.get("status_requested")
+    if requested and requested != ack_status:
+        log.warning("worker %s acknowledged %s but %s was requested", g.worker["_id"], ack_status, requested)
+    workers.acknowledge_status(context(), g.worker, ack_status)
+    return no_content()
+
+
+@blueprint.post("/output-produced")
+@require_worker
+def output_produced() -> Response:
+    body = v.json_body()
+    paths = v.string_list(body, "paths")
+    if not paths:
+        raise BadRequest("at least one path is required", field="paths", code=422)
+    sync_requests.record_output(context(), paths, g.worker.get("nickname", ""))
+    return no_content()
+

@@ -1,0 +1,133 @@
+"""Every default setting of the Manager, in one place.
+
+Durations are in seconds. Keys match the Flamenco 2 ``flamenco-manager.yaml``
+names (reference A.6.2) where those exist, so an old config file still loads.
+A config file or ``FLAMENCO_MANAGER_<KEY>`` environment variable overrides any
+of them (see ``config.py``).
+"""
+from __future__ import annotations
+
+MINUTE = 60.0
+HOUR = 60 * MINUTE
+DAY = 24 * HOUR
+
+DEFAULTS: dict[str, object] = {
+    # Shown on the dashboard.
+    "manager_name": "Flamenco Manager",
+    # The manager's own database; never the Server's.
+    "database_url": "mongodb://127.0.0.1:27017/flamanager",
+    # Root of the task log files: {task_logs_path}/job-XXXX/<job>/task-<task>.txt
+    "task_logs_path": "./task-logs",
+    # Rotated logs kept per task (task-X.txt.1 .. .N); older ones are deleted
+    # so that a task re-run many times cannot fill the disk.
+    "task_log_max_rotations": 5,
+    # host:port the worker API listens on.
+    "listen": "0.0.0.0:8080",
+    # Threads per API process; a /task call holds one for a few DB round trips.
+    "http_threads": 8,
+    # URL the workers use to reach this manager; sent to the Server.
+    "own_url": "http://localhost:8080/",
+    # The Server's base URL and this manager's identity there.
+    "flamenco": "http://localhost:5000/",
+    "manager_id": "",
+    "manager_secret": "",
+    # Upstream HTTP timeouts: a hung Server must never stall a worker call
+    # (the original had none, reference D.1.2).
+    "upstream_connect_timeout": 5.0,
+    "upstream_read_timeout": 30.0,
+    # Periodic depsgraph download; a kick (no task for a worker, dashboard)
+    # downloads sooner, at most once per recheck throttle (-1 = never kick).
+    "download_task_sleep": 10 * MINUTE,
+    "download_task_recheck_throttle": 10.0,
+    # Push queued updates when this many are waiting, or when the oldest has
+    # waited push_max_interval; also the batch size.
+    "task_update_push_max_count": 3000,
+    "task_update_push_max_interval": 5.0,
+    # An empty push doubles as the poll for cancellations.
+    "cancel_task_fetch_max_interval": 10.0,
+    # Back-off after a failed push doubles up to this (original: none, D.1.3).
+    "push_backoff_max": 60.0,
+    # A batch update the Server never acknowledges (e.g. for another manager's
+    # task) is moved aside after this many pushes so it cannot block the queue.
+    "push_max_unacknowledged": 10,
+    # How often the sync daemon wakes up to look for work.
+    "sync_tick_interval": 1.0,
+    # Startup notification retry interval; update notification retry.
+    "startup_notification_retry": 30.0,
+    # Timeouts; the worker timeout must be shorter than the task timeout so
+    # that re-queueing wins over failing (reference A.5.7).
+    "active_task_timeout_interval": 10 * MINUTE,
+    "active_worker_timeout_interval": 1 * MINUTE,
+    # Grace after start-up before the first timeout check, so workers can
+    # reconnect after a manager restart; then every check interval.
+    "timeout_check_grace": 5 * MINUTE,
+    "timeout_check_interval": 1 * MINUTE,
+    # Cached tasks untouched this long are dropped; the Server re-sends them
+    # if they change.
+    "task_cleanup_max_age": 14 * DAY,
+    "task_cleanup_interval": 10 * MINUTE,
+    # Auto-removal of workers in these statuses, not seen for this long (0 = off).
+    "worker_cleanup_max_age": 0.0,
+    "worker_cleanup_status": ["offline"],
+    "worker_cleanup_interval": 30.0,
+    # A claim whose task is no longer active is released after this long
+    # (a process died between claiming and assigning).
+    "stale_claim_age": 1 * MINUTE,
+    # Failures of one worker on one (job, task type) before it is blocklisted.
+    "blacklist_threshold": 3,
+    # Blocklist entries expire after this long (the original used a TTL index).
+    "blacklist_max_age": 7 * DAY,
+    # Failing workers per task before it fails for good.
+    "task_fail_after_softfail_count": 3,
+    # A worker not seen for this long is not counted as "left to run a task"
+    # when deciding soft-fail versus fail (the original counted every worker
+    # ever registered, reference D.1.7).
+    "worker_seen_max_age_for_failover": 1 * DAY,
+    # Sleep schedules are evaluated this often.
+    "sleep_schedule_interval": 1 * MINUTE,
+    # Pre-shared secret for worker registration (HS256 JWT); empty = open.
+    "worker_registration_secret": "",
+    # Dashboard password (HTTP Basic, any user name). Empty = dashboard only
+    # reachable from the manager's own machine (loopback).
+    "dashboard_password": "",
+    # Path variables: name -> {direction, values: [{platform(s), audience, value}]}
+    "variables": {
+        "blender": {
+            "direction": "oneway",
+            "values": [
+                {"platform": "linux", "value": "/usr/bin/blender"},
+                {"platform": "windows", "value": "C:/Program Files/Blender Foundation/Blender/blender.exe"},
+                {"platform": "darwin", "value": "/Applications/Blender.app/Contents/MacOS/Blender"},
+            ],
+        },
+        "ffmpeg": {
+            "direction": "oneway",
+            "values": [
+                {"platform": "linux", "value": "/usr/bin/ffmpeg"},
+                {"platform": "windows", "value": "C:/ffmpeg/ffmpeg.exe"},
+                {"platform": "darwin", "value": "/usr/local/bin/ffmpeg"},
+            ],
+        },
+        "job_storage": {
+            "direction": "twoway",
+            "values": [
+                {"platform": "linux", "value": "/shared/flamenco/jobs"},
+                {"platform": "windows", "value": "S:/flamenco/jobs"},
+                {"platform": "darwin", "value": "/Volumes/shared/flamenco/jobs"},
+            ],
+        },
+        "render": {
+            "direction": "twoway",
+            "values": [
+                {"platform": "linux", "value": "/shared/flamenco/render"},
+                {"platform": "windows", "value": "S:/flamenco/render"},
+                {"platform": "darwin", "value": "/Volumes/shared/flamenco/render"},
+            ],
+        },
+    },
+}
+
+# Name of the config file read from the working directory when none is given.
+CONFIG_FILENAME = "flamenco-manager.yaml"
+# Prefix of the environment variables that override settings.
+ENV_PREFIX = "FLAMENCO_MANAGER_"

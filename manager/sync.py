@@ -1,0 +1,205 @@
+"""The sync daemon: everything the Manager does on its own, in one loop.
+
+Talks to the Server (depsgraph downloads, update pushes, cancellations,
+notifications, log uploads) and does the housekeeping (timeouts, cleanup,
+sleep schedules, stale claims, blocklist expiry). Run it once per manager
+(``flamenco-manager sync``), next to any number of API processes. Each step
+is independent: one that fails is logged and retried, the others go on.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import threading
+from typing import Callable
+
+from flamenco_manager import blocklist, cleanup, scheduler, sleep_schedule, sync_requests, task_logs, tasks
+from flamenco_manager import timeouts, update_queue
+from flamenco_manager.cancellation import handle_cancel_requests
+from flamenco_manager import db as dbmod
+from flamenco_manager.context import ManagerContext
+from flamenco_manager.notifications import build_notification
+from flamenco_manager.upstream import Upstream, UpstreamError
+
+log = logging.getLogger(__name__)
+
+
+def _seconds(value: float) -> dt.timedelta:
+    return dt.timedelta(seconds=value)
+
+
+class Periodic:
+    """A step that is due every ``interval``, the first time after ``first``."""
+
+    def __init__(self, start: dt.datetime, first: float, interval: float) -> None:
+        self.next = start + _seconds(first)
+        self.interval = interval
+
+    def due(self, now: dt.datetime) -> bool:
+        if now < self.next:
+            return False
+        self.next = now + _seconds(self.interval)
+        return True
+
+
+class SyncDaemon:
+    def __init__(self, ctx: ManagerContext, upstream: Upstream | None = None) -> None:
+        self.ctx = ctx
+        self.upstream = upstream or Upstream(ctx.config)
+        cfg, now = ctx.config, ctx.now()
+        self.last_download: dt.datetime | None = None
+        self.last_push_ok = now - _seconds(cfg.cancel_task_fetch_max_interval)
+        self.push_backoff = 0.0
+        self.next_push_allowed = now
+        self.startup_sent = False
+        self.next_notification_try = now
+        self.housekeeping: list[tuple[Periodic, Callable[[ManagerContext], int]]] = [
+            (Periodic(now, cfg.timeout_check_grace, cfg.timeout_check_interval), timeouts.check_worker_timeouts),
+            (Periodic(now, cfg.timeout_check_grace, cfg.timeout_check_interval), timeouts.check_task_timeouts),
+            (Periodic(now, cfg.task_cleanup_interval, cfg.task_cleanup_interval), cleanup.remove_old_tasks),
+            (Periodic(now, cfg.worker_cleanup_interval, cfg.worker_cleanup_interval), cleanup.remove_old_workers),
+            (Periodic(now, 0, cfg.sleep_schedule_interval), sleep_schedule.apply_due),
+            (Periodic(now, cfg.stale_claim_age, cfg.stale_claim_age), scheduler.release_stale_claims),
+            (Periodic(now, 0, cfg.task_cleanup_interval), blocklist.expire),
+        ]
+
+    # -- the loop -----------------------------------------------------------
+
+    def run(self, stop: threading.Event) -> None:
+        """Run until ``stop`` is set."""
+        log.info("sync daemon started; server %s", self.upstream.base)
+        while not stop.is_set():
+            self.run_once()
+            stop.wait(self.ctx.config.sync_tick_interval)
+
+    def run_once(self) -> None:
+        """Do every step that is due now."""
+        for step in (self.send_notifications, self.maybe_download, self.maybe_push, self.housekeep):
+            try:
+                step()
+            except Exception:  # noqa: BLE001 - one failing step must not stop the daemon
+                log.exception("sync step %s failed", step.__name__)
+
+    # -- notifications ------------------------------------------------------
+
+    def send_notifications(self) -> None:
+        """Startup notification until it succeeds; then update notifications when asked."""
+        now = self.ctx.now()
+        if now < self.next_notification_try:
+            return
+        kind = "update" if self.startup_sent else "startup"
+        if self.startup_sent and not sync_requests.update_notification_pending(self.ctx):
+            return
+        try:
+            if kind == "update":
+                sync_requests.clear_update_notification(self.ctx)
+            self.upstream.notify(kind, build_notification(self.ctx))
+        except UpstreamError as ex:
+            if kind == "update":
+                sync_requests.request_update_notification(self.ctx)
+            log.warning("%s notification failed, retrying: %s", kind, ex)
+            self.next_notification_try = now + _seconds(self.ctx.config.startup_notification_retry)
+            return
+        self.startup_sent = True
+
+    # -- downloads ----------------------------------------------------------
+
+    def maybe_download(self) -> None:
+        now = self.ctx.now()
+        periodic = self.last_download is None or now - self.last_download >= _seconds(
+            self.ctx.config.download_task_sleep)
+        if periodic or sync_requests.kicked_since(self.ctx, self.last_download):
+            self.download()
+
+    def download(self) -> int:
+        """Fetch the depsgraph (incremental after the first) into the cache."""
+        started = self.ctx.now()
+        graph = self.upstream.depsgraph(sync_requests.depsgraph_last_modified(self.ctx))
+        self.last_download = started
+        if graph.tasks is None:
+            return 0
+        stored = tasks.store_downloaded(self.ctx, graph.tasks)
+        if graph.last_updated:
+            sync_requests.set_depsgraph_last_modified(self.ctx, graph.last_updated)
+        log.info("downloaded %d tasks", stored)
+        return stored
+
+    # -- pushes -------------------------------------------------------------
+
+    def push_due(self, now: dt.datetime) -> bool:
+        cfg = self.ctx.config
+        if now < self.next_push_allowed:
+            return False
+        since_push = now - self.last_push_ok
+        if since_push >= _seconds(cfg.cancel_task_fetch_max_interval):
+            return True
+        queued = update_queue.queue_size(self.ctx.db)
+        return queued >= cfg.task_update_push_max_count or (
+            queued > 0 and since_push >= _seconds(cfg.task_update_push_max_interval))
+
+    def maybe_push(self) -> None:
+        if self.push_due(self.ctx.now()):
+            self.push_all()
+
+    def push_all(self) -> int:
+        """Push batches until the queue is empty or the Server fails; return updates acknowledged."""
+        acknowledged = 0
+        while True:
+            batch_size, handled = self.push_batch()
+            acknowledged += handled
+            if batch_size < self.ctx.config.task_update_push_max_count or handled == 0:
+                return acknowledged
+
+    def push_batch(self) -> tuple[int, int]:
+        """One push (an empty one polls for cancellations); returns (sent, acknowledged)."""
+        cfg, db = self.ctx.config, self.ctx.db
+        batch = update_queue.pending_batch(db, cfg.task_update_push_max_count)
+        try:
+            reply = self.upstream.push_updates([update_queue.to_wire(doc) for doc in batch])
+        except UpstreamError as ex:
+            self.push_backoff = min(max(self.push_backoff * 2, cfg.sync_tick_interval), cfg.push_backoff_max)
+            self.next_push_allowed = self.ctx.now() + _seconds(self.push_backoff)
+            log.warning("pushing %d updates failed, retrying in %.1fs: %s", len(batch), self.push_backoff, ex)
+            return len(batch), 0
+        self.push_backoff = 0.0
+        self.last_push_ok = self.ctx.now()
+        handled = {oid for oid in map(tasks.parse_id, reply.get("handled_update_ids") or []) if oid}
+        update_queue.acknowledge(db, list(handled))
+        dropped = update_queue.set_aside_unacknowledged(db, batch, handled, cfg.push_max_unacknowledged)
+        if dropped:
+            log.warning("set aside %d updates the Server never acknowledged", dropped)
+        handle_cancel_requests(self.ctx, reply.get("cancel_task_ids") or [])
+        self.upload_logs(reply.get("upload_task_file_queue") or [])
+        return len(batch), len(handled & {d["_id"] for d in batch})
+
+    def upload_logs(self, requests: list[dict]) -> None:
+        """Send the gzipped logs the Server asked for (a stub when there is none)."""
+        for item in requests:
+            task_id = tasks.parse_id(item.get("task"))
+            if task_id is None:
+                continue
+            data = task_logs.gzipped(self.ctx.config.task_logs_path, str(item.get("job") or ""), str(task_id))
+            try:
+                self.upstream.attach_task_log(str(task_id), data)
+            except UpstreamError as ex:
+                log.warning("uploading the log of task %s failed (the Server will ask again): %s", task_id, ex)
+
+    # -- housekeeping -------------------------------------------------------
+
+    def housekeep(self) -> None:
+        now = self.ctx.now()
+        for periodic, step in self.housekeeping:
+            if periodic.due(now):
+                try:
+                    step(self.ctx)
+                except Exception:  # noqa: BLE001 - keep the other steps going
+                    log.exception("housekeeping step %s failed", step.__name__)
+
+
+def clean_slate(ctx: ManagerContext) -> int:
+    """Forget every cached task and the depsgraph timestamp, so the next download is complete."""
+    removed = sum(ctx.db[name].delete_many({}).deleted_count for name in (dbmod.TASKS, dbmod.TASKS_DONE))
+    ctx.db[dbmod.CLAIMS].delete_many({})
+    sync_requests.set_depsgraph_last_modified(ctx, None)
+    return removed
+

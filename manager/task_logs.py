@@ -1,0 +1,89 @@
+"""Task log files on the Manager's disk (reference A.7.1).
+
+The Manager keeps the whole log of every task; the Server gets only the last
+lines (``log_tail``) and, when a user asks, a gzipped copy of the file.
+"""
+from __future__ import annotations
+
+import gzip
+import os
+from pathlib import Path
+
+# Lines of log sent upstream with every update (the Server stores them on the task).
+LOG_TAIL_LINES = 10
+# Serving a log to a browser: files up to this size are sent whole; bigger ones
+# as head + notice + tail, so a page never has to hold a huge log.
+FULL_LOG_MAX_BYTES = 15 * 1024
+HEAD_BYTES = 5 * 1024
+TAIL_BYTES = 10 * 1024
+# Stand-in upload when the Manager has no log, so the Server stops asking.
+MISSING_LOG_TEXT = "log file does not exist on Flamenco Manager\n"
+# Job id used for tasks without a job (e.g. a cancel for an unknown task).
+NO_JOB = "0" * 24
+
+
+def log_path(root: str | os.PathLike, job_id: str | None, task_id: str) -> Path:
+    """``{root}/job-<first 4 of job>/<job>/task-<task>.txt``."""
+    job = str(job_id or NO_JOB)
+    return Path(root) / f"job-{job[:4]}" / job / f"task-{task_id}.txt"
+
+
+def append(root: str | os.PathLike, job_id: str | None, task_id: str, text: str) -> None:
+    """Append ``text`` to the task's log, ending it with a newline."""
+    if not text:
+        return
+    path = log_path(root, job_id, task_id)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not text.endswith("\n"):
+        text += "\n"
+    with path.open("a", encoding="utf-8") as f:
+        f.write(text)
+
+
+def rotate(root: str | os.PathLike, job_id: str | None, task_id: str, max_rotations: int) -> None:
+    """Move ``task-X.txt`` to ``.txt.1``, ``.N`` to ``.N+1``; drop the ones past the limit.
+
+    Called when a task (re)starts, so every run has its own file.
+    """
+    path = log_path(root, job_id, task_id)
+    if not path.exists():
+        return
+    oldest = path.with_name(f"{path.name}.{max_rotations}")
+    oldest.unlink(missing_ok=True)
+    for n in range(max_rotations - 1, 0, -1):
+        src = path.with_name(f"{path.name}.{n}")
+        if src.exists():
+            src.replace(path.with_name(f"{path.name}.{n + 1}"))
+    if max_rotations >= 1:
+        path.replace(path.with_name(f"{path.name}.1"))
+    else:
+        path.unlink()
+
+
+def tail(text: str, lines: int = LOG_TAIL_LINES) -> str:
+    """The last ``lines`` lines of ``text``."""
+    return "\n".join(text.rstrip("\n").split("\n")[-lines:])
+
+
+def excerpt(path: Path) -> bytes:
+    """The whole file if small, else its head, a notice, and its tail from a line start."""
+    size = path.stat().st_size
+    with path.open("rb") as f:
+        if size <= FULL_LOG_MAX_BYTES:
+            return f.read()
+        head = f.read(HEAD_BYTES)
+        f.seek(size - TAIL_BYTES)
+        tail_bytes = f.read()
+    newline = tail_bytes.find(b"\n")
+    if newline >= 0:
+        tail_bytes = tail_bytes[newline + 1:]
+    notice = (f"\n\n... Skipped {size - len(head) - len(tail_bytes)} bytes, "
+              f"use WGet or Curl to download the entire log ...\n\n").encode()
+    return head + notice + tail_bytes
+
+
+def gzipped(root: str | os.PathLike, job_id: str | None, task_id: str) -> bytes:
+    """The gzipped log for upload to the Server; a stub when there is none."""
+    path = log_path(root, job_id, task_id)
+    data = path.read_bytes() if path.exists() else MISSING_LOG_TEXT.encode()
+    return gzip.compress(data, compresslevel=9)

@@ -1,0 +1,63 @@
+"""Task and worker timeouts (reference A.5.7), run by the sync daemon.
+
+A worker not heard from for ``active_worker_timeout_interval`` goes to
+``timeout`` and its tasks are re-queued; a task not pinged for
+``active_task_timeout_interval`` fails. Fixes (reference D.1.11): the timed
+out task gets one ``failed`` update (not re-queued first), its log line goes
+to its log file, and a worker is put in ``timeout`` only if it was awake.
+A ``cancel-requested`` task whose worker went silent is cancelled.
+"""
+from __future__ import annotations
+
+import datetime as dt
+
+from bson import ObjectId
+
+from flamenco_manager import assignment, statuses, workers
+from flamenco_manager import db as dbmod
+from flamenco_manager.context import ManagerContext
+from flamenco_manager.update_queue import queue_update
+
+
+def _older_than(field: str, cutoff: dt.datetime) -> dict:
+    return {"$or": [{field: {"$lt": cutoff}}, {field: None}]}
+
+
+def timeout_worker(ctx: ManagerContext, worker: dict, reason: str, keep: ObjectId | None = None) -> None:
+    """Put an awake worker in ``timeout`` (asking it to return to its status) and re-queue its tasks."""
+    if worker.get("status") == statuses.W_AWAKE:
+        sets = {"status": statuses.W_TIMEOUT}
+        if not worker.get("status_requested"):
+            sets |= {"status_requested": worker["status"], "lazy_status_request": False}
+        ctx.db[dbmod.WORKERS].update_one({"_id": worker["_id"]}, {"$set": sets})
+    for task in ctx.db[dbmod.TASKS].find({"worker_id": worker["_id"], "status": statuses.ACTIVE}):
+        if task["_id"] != keep:
+            assignment.return_task(ctx, worker, task, reason)
+
+
+def check_worker_timeouts(ctx: ManagerContext) -> int:
+    cutoff = ctx.now() - dt.timedelta(seconds=ctx.config.active_worker_timeout_interval)
+    timed_out = list(ctx.db[dbmod.WORKERS].find({"status": statuses.W_AWAKE, **_older_than("last_activity", cutoff)}))
+    for worker in timed_out:
+        timeout_worker(ctx, worker, f"worker {workers.identifier(worker)} timed out")
+    return len(timed_out)
+
+
+def check_task_timeouts(ctx: ManagerContext) -> int:
+    cutoff = ctx.now() - dt.timedelta(seconds=ctx.config.active_task_timeout_interval)
+    stale = list(ctx.db[dbmod.TASKS].find({"status": {"$in": [statuses.ACTIVE, statuses.CANCEL_REQUESTED]},
+                                           **_older_than("last_worker_ping", cutoff)}))
+    for task in stale:
+        worker = ctx.db[dbmod.WORKERS].find_one({"_id": task.get("worker_id")}) if task.get("worker_id") else None
+        ident = workers.identifier(worker) if worker else "unknown worker"
+        if task["status"] == statuses.CANCEL_REQUESTED:
+            message = f"Task cancelled; worker {ident} stopped responding"
+            queue_update(ctx, task, {"task_status": statuses.CANCELED, "activity": message},
+                         log=assignment.log_line(ctx, message))
+            continue
+        if worker is not None:
+            timeout_worker(ctx, worker, f"task {task['_id']} timed out", keep=task["_id"])
+        message = f"Task timed out on worker {ident}"
+        queue_update(ctx, task, {"task_status": statuses.FAILED, "activity": message},
+                     log=assignment.log_line(ctx, message))
+    return len(stale)

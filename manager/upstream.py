@@ -1,0 +1,85 @@
+"""HTTP client for the Server's Manager API (reference A.4, v2-server §5.3, §6).
+
+Every call has a connect and a read timeout (the original had none, so a hung
+Server stalled the whole Manager, reference D.1.2). Authentication is HTTP
+Basic with the manager's token as user name and an empty password.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import requests
+
+from flamenco_manager import __version__
+from flamenco_manager.config import Config
+
+USER_AGENT = f"Flamenco-Manager/{__version__}"
+IF_UPDATED_SINCE = "X-Flamenco-If-Updated-Since"
+LAST_UPDATED = "X-Flamenco-Last-Updated"
+
+
+class UpstreamError(Exception):
+    """The Server could not be reached or answered with an unexpected status."""
+
+
+@dataclass
+class Depsgraph:
+    """A depsgraph download: ``tasks`` is None when nothing changed (304) or no jobs (204)."""
+
+    status_code: int
+    tasks: list[dict] | None
+    last_updated: str | None
+
+
+class Upstream:
+    """One manager's connection to the Server."""
+
+    def __init__(self, config: Config) -> None:
+        self.base = config.flamenco.rstrip("/")
+        self.manager_id = config.manager_id
+        self.timeout = (config.upstream_connect_timeout, config.upstream_read_timeout)
+        self.session = requests.Session()
+        self.session.auth = (config.manager_secret, "")
+        self.session.headers["User-Agent"] = USER_AGENT
+
+    def _url(self, path: str) -> str:
+        return f"{self.base}/api/flamenco/managers/{self.manager_id}/{path}"
+
+    def _request(self, method: str, path: str, ok: tuple[int, ...], **kwargs) -> requests.Response:
+        try:
+            resp = self.session.request(method, self._url(path), timeout=self.timeout, **kwargs)
+        except requests.RequestException as ex:
+            raise UpstreamError(f"{method} {path}: {ex}") from ex
+        if resp.status_code not in ok:
+            raise UpstreamError(f"{method} {path}: HTTP {resp.status_code}: {resp.text[:500]}")
+        return resp
+
+    def depsgraph(self, if_updated_since: str | None) -> Depsgraph:
+        headers = {IF_UPDATED_SINCE: if_updated_since} if if_updated_since else {}
+        resp = self._request("GET", "depsgraph", (200, 204, 304), headers=headers)
+        if resp.status_code != 200:
+            return Depsgraph(resp.status_code, None, None)
+        try:
+            graph = resp.json()["depsgraph"]
+        except (ValueError, KeyError, TypeError) as ex:
+            raise UpstreamError(f"depsgraph: unexpected reply: {ex}") from ex
+        return Depsgraph(200, graph, resp.headers.get(LAST_UPDATED))
+
+    def push_updates(self, updates: list[dict]) -> dict:
+        """POST a task-update batch; returns the TaskUpdateResponse."""
+        resp = self._request("POST", "task-update-batch", (200,), json=updates)
+        try:
+            body = resp.json()
+        except ValueError as ex:
+            raise UpstreamError(f"task-update-batch: reply is not JSON: {ex}") from ex
+        if not isinstance(body, dict):
+            raise UpstreamError("task-update-batch: reply is not a JSON object")
+        return body
+
+    def notify(self, kind: str, document: dict) -> None:
+        """``startup`` or ``update`` notification."""
+        self._request("POST", kind, (200, 204), json=document)
+
+    def attach_task_log(self, task_id: str, gzipped_log: bytes) -> None:
+        files = {"logfile": (f"task-{task_id}.txt.gz", gzipped_log, "text/plain+gzip")}
+        self._request("POST", f"attach-task-log/{task_id}", (200, 201), files=files)

@@ -1,0 +1,68 @@
+"""Path variables: ``{name}`` in command settings, expanded per platform and audience.
+
+Improves on the original (reference D.1.10): expansion reaches strings inside
+lists and nested objects (argument vectors), and it is a single deterministic
+pass, so a value that itself contains ``{x}`` is left as it is.
+"""
+from __future__ import annotations
+
+import re
+from typing import Any, Mapping
+
+AUDIENCES = ("workers", "users")
+DIRECTIONS = ("oneway", "twoway")
+PLATFORMS = ("linux", "windows", "darwin")
+_PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+# audience -> platform -> name -> value
+Lookup = dict[str, dict[str, dict[str, str]]]
+
+
+class VariableError(ValueError):
+    """A variable definition in the config is invalid."""
+
+
+def build_lookup(variables: Mapping[str, Any]) -> Lookup:
+    """Check the ``variables`` setting and index it by audience and platform."""
+    lookup: Lookup = {a: {} for a in AUDIENCES}
+    for name, spec in variables.items():
+        if not isinstance(spec, Mapping):
+            raise VariableError(f"variables.{name}: expected a mapping with direction and values")
+        direction = spec.get("direction", "oneway")
+        if direction not in DIRECTIONS:
+            raise VariableError(f"variables.{name}.direction: must be oneway or twoway, got {direction!r}")
+        for i, value in enumerate(spec.get("values") or []):
+            where = f"variables.{name}.values[{i}]"
+            platforms = list(value.get("platforms") or [])
+            if value.get("platform"):
+                platforms.append(value["platform"])
+            if not platforms:
+                raise VariableError(f"{where}: needs platform or platforms")
+            audience = value.get("audience", "all")
+            if audience not in (*AUDIENCES, "all"):
+                raise VariableError(f"{where}.audience: must be all, workers or users, got {audience!r}")
+            text = str(value.get("value", ""))
+            if direction == "twoway":
+                text = text.rstrip("/")
+            for aud in AUDIENCES if audience == "all" else (audience,):
+                for platform in platforms:
+                    lookup[aud].setdefault(platform.lower(), {})[name] = text
+    return lookup
+
+
+def expand(value: Any, replacements: Mapping[str, str]) -> Any:
+    """``value`` with every known ``{name}`` replaced, recursing into lists and dicts."""
+    if isinstance(value, str):
+        return _PLACEHOLDER.sub(lambda m: replacements.get(m.group(1), m.group(0)), value)
+    if isinstance(value, list):
+        return [expand(v, replacements) for v in value]
+    if isinstance(value, dict):
+        return {k: expand(v, replacements) for k, v in value.items()}
+    return value
+
+
+def expand_commands(commands: list[dict], lookup: Lookup, platform: str,
+                    audience: str = "workers") -> list[dict]:
+    """The task's commands with their settings expanded for one worker platform."""
+    replacements = lookup.get(audience, {}).get((platform or "").lower(), {})
+    return [{**cmd, "settings": expand(cmd.get("settings") or {}, replacements)} for cmd in commands]

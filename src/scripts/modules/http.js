@@ -1,0 +1,44 @@
+// Small fetch helpers: CSRF header for state changes, readable errors.
+
+export function csrfToken() {
+  const meta = document.querySelector('meta[name="csrf-token"]');
+  return meta ? meta.content : "";
+}
+
+// Turn an error response into one readable sentence.
+async function errorMessage(response) {
+  try {
+    const body = await response.json();
+    if (body._issues) {
+      return Object.entries(body._issues).map(([field, reason]) => `${field}: ${reason}`).join("; ");
+    }
+    if (body._message) return body._message;
+  } catch (_) { /* not JSON */ }
+  return `${response.status} ${response.statusText}`;
+}
+
+export async function postJSON(url, body) {
+  const response = await fetch(url, {
+    method: "POST",
+    credentials: "same-origin",
+    headers: { "Content-Type": "application/json", Accept: "application/json", "X-CSRFToken": csrfToken() },
+    body: JSON.stringify(body),
+  });
+  if (!response.ok) throw new Error(await errorMessage(response));
+  return response.json();
+}
+
+export async function getHTML(url) {
+  const response = await fetch(url, { credentials: "same-origin", headers: { Accept: "text/html" } });
+  if (response.redirected && new URL(response.url).pathname === "/login") {
+    throw new Error("Your session ended: please log in again.");
+  }
+  if (!response.ok) throw new Error(await errorMessage(response));
+  return response.text();
+}
+
+export async function getJSON(url) {
+  const response = await fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } });
+  if (!response.ok) throw new Error(await errorMessage(response));
+  return response.json();
+}

@@ -1,0 +1,45 @@
+// Job view: actions, live summary and task table.
+import { getHTML, postJSON } from "./http.js";
+import { flash, replaceContent, setBadge, throttled } from "./ui.js";
+import { onLive } from "./live.js";
+
+export function initJobView() {
+  const live = document.getElementById("job-live");
+  if (!live) return;
+  const jobId = live.dataset.jobId;
+
+  const refresh = throttled(async () => {
+    try {
+      replaceContent(live, await getHTML(live.dataset.liveUrl));
+    } catch (error) {
+      flash(`Could not refresh the job: ${error.message}`, "error");
+    }
+  });
+
+  live.addEventListener("click", async (event) => {
+    const button = event.target.closest("[data-job-action]");
+    if (!button) return;
+    if (button.dataset.confirm && !window.confirm(button.dataset.confirm)) return;
+    button.disabled = true;
+    try {
+      const result = await postJSON(live.dataset.actionsUrl, { action: button.dataset.jobAction, jobs: [jobId] });
+      if (result.skipped.length) flash(result.skipped[0].reason, "warning");
+      else flash(`${button.textContent.trim()}: done.`);
+    } catch (error) {
+      flash(`${button.textContent.trim()} failed: ${error.message}`, "error");
+    }
+    refresh();
+  });
+
+  onLive("job", (event) => {
+    if (event._id !== jobId) return;
+    setBadge(live.querySelector(".job-status-line"), event.status);
+    refresh();
+  });
+  onLive("task", (event) => {
+    if (event.job !== jobId) return;
+    const row = live.querySelector(`tr[data-task-id="${event._id}"]`);
+    if (row) setBadge(row.querySelector(".task-status"), event.status);
+    refresh();
+  });
+}

@@ -1,0 +1,66 @@
+"""Fixtures of the add-on tests: a real server per module and a .blend made by Blender."""
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+from tests.client.support import Account, Site, make_account, module_site
+
+# The test scene of DESIGN.md: Cycles on the CPU, 64x48, 12 frames, 4 samples.
+# Debian's Blender lacks OpenImageDenoise, so denoising must be off.
+MAKE_SCENE = """
+import sys, bpy
+scene = bpy.context.scene
+scene.render.engine = "CYCLES"
+scene.cycles.device = "CPU"
+scene.cycles.samples = 4
+scene.cycles.use_denoising = False
+scene.render.resolution_x, scene.render.resolution_y = 64, 48
+scene.render.resolution_percentage = 100
+scene.frame_start, scene.frame_end = 1, 12
+scene.render.fps, scene.render.fps_base = 24, 1.0
+scene.render.image_settings.file_format = "PNG"
+scene.render.filepath = "//render/frames-######"
+bpy.ops.wm.save_as_mainfile(filepath=sys.argv[sys.argv.index("--") + 1])
+"""
+# Seconds Blender may take to start, run a script and quit (about 1.5 s here).
+BLENDER_TIMEOUT = 120
+
+
+@pytest.fixture(scope="session")
+def blender() -> str:
+    path = shutil.which("blender")
+    if path is None:
+        pytest.fail("Blender is not installed (./dev setup installs Debian's blender)")
+    return path
+
+
+@pytest.fixture(scope="session")
+def scene_template(blender: str, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("scene") / "scene.blend"
+    subprocess.run([blender, "-b", "--factory-startup", "--python-exit-code", "1", "--python-expr", MAKE_SCENE,
+                    "--", str(path)], check=True, capture_output=True, timeout=BLENDER_TIMEOUT)
+    return path
+
+
+@pytest.fixture
+def scene(scene_template: Path, tmp_path: Path) -> Path:
+    """A copy of the test scene for this test (tests may save it)."""
+    path = tmp_path / "shot.blend"
+    shutil.copyfile(scene_template, path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def site(mongo_server: str, redis_server: str) -> Iterator[Site]:
+    with module_site(mongo_server, redis_server) as s:
+        yield s
+
+
+@pytest.fixture
+def account(site: Site) -> Account:
+    return make_account(site.db)

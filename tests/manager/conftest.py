@@ -1,0 +1,78 @@
+"""Fixtures for the Manager: a context on a fresh database, and a real HTTP server for it."""
+from __future__ import annotations
+
+import contextlib
+import threading
+import uuid
+from typing import Iterator
+
+import pymongo
+import pytest
+import waitress
+
+from flamenco.farm.services import free_port
+from flamenco_manager.app import create_app
+from flamenco_manager.config import build_config
+from flamenco_manager.context import ManagerContext
+from tests.conftest import with_database
+from tests.manager.support import SettableClock, TestWorker
+
+
+@pytest.fixture
+def manager_db_uri(mongo_server: str) -> Iterator[str]:
+    """A fresh database for the manager, separate from any server database."""
+    name = "mgr_" + uuid.uuid4().hex[:16]
+    yield with_database(mongo_server, name)
+    with pymongo.MongoClient(mongo_server) as client:
+        client.drop_database(name)
+
+
+@pytest.fixture
+def clock() -> SettableClock:
+    return SettableClock()
+
+
+@pytest.fixture
+def manager_settings(manager_db_uri: str, tmp_path) -> dict:
+    """Settings for a test manager; tests change them before ``ctx`` is built."""
+    return {
+        "database_url": manager_db_uri,
+        "task_logs_path": str(tmp_path / "task-logs"),
+        "flamenco": "http://127.0.0.1:9/",
+        "worker_seen_max_age_for_failover": 3600,
+    }
+
+
+@pytest.fixture
+def ctx(manager_settings: dict, clock: SettableClock) -> Iterator[ManagerContext]:
+    context = ManagerContext.create(build_config(manager_settings), clock=clock)
+    yield context
+    context.db.client.close()
+
+
+@contextlib.contextmanager
+def serving(ctx: ManagerContext) -> Iterator[str]:
+    """Serve the manager's worker API and dashboard over real HTTP (waitress) in a thread."""
+    port = free_port()
+    server = waitress.create_server(create_app(ctx), host="127.0.0.1", port=port, threads=8)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.close()
+        thread.join(timeout=5)
+
+
+@pytest.fixture
+def manager_url(ctx: ManagerContext) -> Iterator[str]:
+    with serving(ctx) as url:
+        yield url
+
+
+@pytest.fixture
+def new_worker(manager_url: str):
+    """Factory: a registered, signed-on test worker."""
+    def make(**kwargs) -> TestWorker:
+        return TestWorker(manager_url, **kwargs).ready()
+    return make

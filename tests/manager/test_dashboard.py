@@ -1,0 +1,114 @@
+"""The manager dashboard over real HTTP: page, JSON report, worker actions, schedules, logs."""
+from __future__ import annotations
+
+import requests
+from bson import ObjectId
+from click.testing import CliRunner
+
+from flamenco_manager import cleanup, sleep_schedule, tasks
+from flamenco_manager import db as dbmod
+from flamenco_manager.cli import main
+from tests.manager.support import server_task
+
+
+def test_page_lists_workers_with_status_task_and_queue(ctx, manager_url, new_worker):
+    worker = new_worker(nickname="render-07")
+    tasks.store_downloaded(ctx, [server_task()])
+    task = worker.get_task().json()
+    page = requests.get(manager_url + "/", timeout=10)
+    assert page.status_code == 200
+    assert "render-07" in page.text and "…" + task["_id"][-4:] in page.text
+    assert "Upstream queue: 1" in page.text
+    report = requests.get(manager_url + "/as-json", timeout=10).json()
+    assert report["nr_of_workers"] == 1 and report["upstream_queue_size"] == 1
+    (entry,) = report["workers"]
+    assert entry["current_task"] == task["_id"] and entry["status"] == "awake"
+    assert "hashed_secret" not in entry
+
+
+def test_worker_actions(ctx, manager_url, new_worker):
+    worker = new_worker()
+    url = f"{manager_url}/worker-action/{worker.worker_id}"
+    assert requests.post(url, data={"action": "set-status", "status": "asleep", "lazy": "true"}, timeout=10).status_code == 204
+    assert worker.get_task().json() == {"status_requested": "asleep"}
+    resp = requests.post(url, data={"action": "set-status", "status": "dancing"}, timeout=10)
+    assert resp.status_code == 400 and "status" in resp.json()["_issues"]
+    assert requests.post(url, data={"action": "explode"}, timeout=10).status_code == 400
+    assert requests.post(url, data={"action": "ack-timeout"}, timeout=10).status_code == 400
+    resp = requests.post(url, data={"action": "shutdown", "from_page": "1"}, allow_redirects=False, timeout=10)
+    assert resp.status_code == 303
+    assert worker.status_change().json() == {"status_requested": "shutdown"}
+    assert requests.post(url, data={"action": "forget-worker"}, timeout=10).status_code == 204
+    assert ctx.db[dbmod.WORKERS].count_documents({}) == 0
+    assert requests.post(url, data={"action": "forget-worker"}, timeout=10).status_code == 404
+    assert requests.post(f"{manager_url}/worker-action/nope", data={}, timeout=10).status_code == 400
+
+
+def test_sleep_schedule_is_applied(ctx, manager_url, new_worker):
+    worker = new_worker()
+    url = f"{manager_url}/set-sleep-schedule/{worker.worker_id}"
+    always = {"schedule_active": True, "days_of_week": "", "time_start": "", "time_end": ""}
+    assert requests.post(url, data="x", timeout=10).status_code == 406
+    resp = requests.post(url, json={**always, "time_start": "99:00"}, timeout=10)
+    assert resp.status_code == 400 and "time_start" in resp.json()["_issues"]
+    assert requests.post(url, json=always, timeout=10).status_code == 204
+    answer = worker.status_change().json()
+    assert answer == {"status_requested": "asleep"}
+    worker.ack("asleep")
+    stored = ctx.db[dbmod.WORKERS].find_one({"_id": ObjectId(worker.worker_id)})
+    assert stored["sleep_schedule"]["next_check"] > ctx.now()
+    assert sleep_schedule.apply_due(ctx) == 0, "nothing due before the next boundary"
+
+
+def test_logfile_and_kick(ctx, manager_url, new_worker):
+    worker = new_worker()
+    doc = server_task()
+    tasks.store_downloaded(ctx, [doc])
+    task = worker.get_task().json()
+    worker.update(task["_id"], log="rendering frame 1")
+    text = requests.get(f"{manager_url}/logfile/{doc['job']}/{doc['_id']}", timeout=10).text
+    assert "Manager assigned task" in text and "rendering frame 1" in text
+    assert requests.get(f"{manager_url}/logfile/{doc['job']}/{ObjectId()}", timeout=10).status_code == 404
+    assert requests.post(f"{manager_url}/kick", timeout=10).text == "Kicked task downloader"
+
+
+def test_dashboard_password(ctx, manager_url):
+    ctx.config = ctx.config.replace(dashboard_password="let-me-in")
+    assert requests.get(manager_url + "/as-json", timeout=10).status_code == 401
+    assert requests.get(manager_url + "/as-json", auth=("admin", "let-me-in"), timeout=10).status_code == 200
+
+
+def test_cleanup_of_old_tasks_and_workers(ctx, new_worker, clock):
+    ctx.config = ctx.config.replace(worker_cleanup_max_age=3600)
+    worker = new_worker()
+    tasks.store_downloaded(ctx, [server_task()])
+    worker.sign_off()
+    clock.advance(ctx.config.task_cleanup_max_age + 1)
+    assert cleanup.remove_old_tasks(ctx) == 1
+    assert cleanup.remove_old_workers(ctx) == 1
+
+
+def test_cli_cleanslate_and_purgequeue(ctx, manager_settings, new_worker):
+    tasks.store_downloaded(ctx, [server_task(), server_task()])
+    new_worker().get_task()
+    env = {f"FLAMENCO_MANAGER_{k.upper()}": str(v) for k, v in manager_settings.items()}
+    result = CliRunner().invoke(main, ["cleanslate", "--yes"], env=env)
+    assert result.exit_code == 0 and "removed 2 cached tasks" in result.output
+    result = CliRunner().invoke(main, ["purgequeue", "--yes"], env=env)
+    assert result.exit_code == 0 and "dropped 1 queued updates" in result.output
+    result = CliRunner().invoke(main, ["serve"], env={**env, "FLAMENCO_MANAGER_LISTEN": "nowhere"})
+    assert result.exit_code == 1 and "listen" in result.output
+
+
+def test_claims_of_dead_processes_are_released(ctx, new_worker, clock):
+    from flamenco_manager import scheduler
+    doc = server_task()
+    tasks.store_downloaded(ctx, [doc])
+    ctx.db[dbmod.CLAIMS].insert_one({"_id": ObjectId(doc["_id"]), "worker_id": ObjectId(), "at": ctx.now()})
+    worker = new_worker()
+    assert worker.get_task().status_code == 204
+    clock.advance(ctx.config.stale_claim_age + 1)
+    assert scheduler.release_stale_claims(ctx) == 1
+    assert worker.get_task().json()["_id"] == doc["_id"]
+    clock.advance(ctx.config.stale_claim_age + 1)
+    assert scheduler.release_stale_claims(ctx) == 0, "the claim of a running task stays"

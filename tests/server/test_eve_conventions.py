@@ -1,0 +1,89 @@
+"""Eve list/item conventions and input errors on the Flamenco resources."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.server.docs import insert_job, insert_task
+
+
+@pytest.fixture
+def jobs(world):
+    return [insert_job(world.db, world.project_a, world.manager_a, world.alice, name=f"job {i}",
+                       priority=10 * (i + 1), status="queued" if i % 2 else "paused")
+            for i in range(5)]
+
+
+def test_where_sort_projection_paging(world, jobs):
+    api = world.api("alice")
+    resp = api.get("/api/flamenco/jobs", query={"where": json.dumps({"status": "paused"}), "sort": "-priority",
+                                                "projection": json.dumps({"name": 1})})
+    body = resp.get_json()
+    assert resp.status_code == 200
+    assert [j["name"] for j in body["_items"]] == ["job 4", "job 2", "job 0"]
+    assert all("priority" not in j for j in body["_items"])
+    page2 = api.get("/api/flamenco/jobs", query={"sort": "priority", "max_results": 2, "page": 2}).get_json()
+    assert [j["name"] for j in page2["_items"]] == ["job 2", "job 3"]
+    assert page2["_meta"]["page"] == 2 and page2["_meta"]["max_results"] == 2
+
+
+def test_item_etag_and_304(world, jobs):
+    task = insert_task(world.db, jobs[0])
+    api = world.api("alice")
+    resp = api.get(f"/api/flamenco/tasks/{task['_id']}")
+    assert resp.status_code == 200
+    etag = resp.headers["ETag"]
+    assert resp.get_json()["_etag"] == etag.strip('"')
+    assert api.get(f"/api/flamenco/tasks/{task['_id']}", headers={"If-None-Match": etag}).status_code == 304
+    assert api.get(f"/api/flamenco/tasks/{task['_id']}", headers={"If-None-Match": '"other"'}).status_code == 200
+
+
+def test_manager_revalidates_its_task_with_etag(world, jobs):
+    task = insert_task(world.db, jobs[0])
+    api = world.api("manager_a")
+    etag = api.get(f"/api/flamenco/tasks/{task['_id']}").headers["ETag"]
+    assert api.get(f"/api/flamenco/tasks/{task['_id']}", headers={"If-None-Match": etag}).status_code == 304
+
+
+@pytest.mark.parametrize("operator", ["$where", "$regex", "$text", "$expr", "$near"])
+def test_blacklisted_operators_are_400(world, jobs, operator):
+    where = json.dumps({"name": {operator: "x"}})
+    resp = world.api("alice").get("/api/flamenco/jobs", query={"where": where})
+    assert resp.status_code == 400
+    body = resp.get_json()
+    assert body["_status"] == "ERR" and body["_code"] == 400 and body["_message"]
+
+
+def test_malformed_where_is_400(world):
+    resp = world.api("alice").get("/api/flamenco/jobs", query={"where": "{not json"})
+    assert resp.status_code == 400
+    assert resp.get_json()["_code"] == 400
+
+
+def test_bad_object_id_in_url_is_400(world):
+    resp = world.api("alice").get("/api/flamenco/jobs/not-an-id")
+    assert resp.status_code == 400
+    assert "_id" in resp.get_json()["_issues"]
+    resp = world.api("alice").patch("/api/flamenco/tasks/1234", json={"op": "requeue"})
+    assert resp.status_code == 400
+
+
+def test_bad_object_id_in_where_is_400(world):
+    resp = world.api("alice").get("/api/flamenco/tasks", query={"where": json.dumps({"job": "nope"})})
+    assert resp.status_code == 400
+    assert "job" in resp.get_json()["_issues"]
+    resp = world.api("alice").get("/api/flamenco/tasks",
+                                  query={"where": json.dumps({"job": {"$in": ["nope"]}})})
+    assert resp.status_code == 400
+
+
+def test_unknown_item_is_404_in_error_shape(world):
+    resp = world.api("alice").get("/api/flamenco/jobs/" + "a" * 24)
+    assert resp.status_code == 404
+    assert resp.get_json()["_status"] == "ERR"
+
+
+def test_max_results_is_capped(world, jobs):
+    body = world.api("alice").get("/api/flamenco/jobs", query={"max_results": 100000}).get_json()
+    assert body["_meta"]["max_results"] == 250

@@ -1,0 +1,75 @@
+"""flamenco.events: publishing on Redis and the per-project SSE stream."""
+from __future__ import annotations
+
+import json
+import threading
+import time
+
+import pytest
+
+import redis
+from bson import ObjectId
+
+from flamenco import events
+from flamenco.farm.services import free_port
+
+
+def read_events(stream, count: int) -> list[str]:
+    """The next ``count`` non-comment messages of an SSE stream."""
+    out = []
+    for chunk in stream:
+        if chunk.startswith(":"):
+            continue
+        out.append(chunk)
+        if len(out) == count:
+            return out
+    return out
+
+
+def test_stream_delivers_only_this_projects_events(redis_url):
+    project, other = ObjectId(), ObjectId()
+    job_id = ObjectId()
+    stream = events.sse_stream(project, url=redis_url, heartbeat=0.2)
+    hello = next(stream)
+    assert "event: hello" in hello and "retry:" in hello
+
+    def publish_soon() -> None:
+        events.publish("job", {"_id": ObjectId(), "project": other, "status": "queued"}, url=redis_url)
+        events.publish("task", {"_id": ObjectId(), "project": project, "job": job_id, "status": "active",
+                                "activity": "rendering", "log": "not sent"}, url=redis_url)
+
+    threading.Timer(0.1, publish_soon).start()
+    [message] = read_events(stream, 1)
+    stream.close()
+    assert message.startswith("event: task\n")
+    payload = json.loads(message.split("data: ", 1)[1])
+    assert payload == {"kind": "task", "_id": payload["_id"], "project": str(project), "job": str(job_id),
+                       "status": "active", "activity": "rendering"}
+
+
+def test_publish_drops_cached_task_counts_of_the_job(redis_url):
+    client = redis.Redis.from_url(redis_url)
+    job_id = ObjectId()
+    client.hset(events.task_counts_key(job_id), mapping={"queued": 3})
+    assert events.publish("task", {"_id": ObjectId(), "project": ObjectId(), "job": job_id, "status": "active"},
+                          url=redis_url)
+    assert not client.exists(events.task_counts_key(job_id))
+
+
+def test_publish_never_fails_the_caller_when_redis_is_down(monkeypatch):
+    monkeypatch.setattr(events, "_publish_paused_until", 0.0)
+    dead = f"redis://127.0.0.1:{free_port()}/0"
+    assert events.publish("job", {"_id": ObjectId(), "project": ObjectId(), "status": "queued"}, url=dead) is False
+    # Backing off: calls in the next seconds do not even try.
+    assert events._publish_paused_until > time.monotonic()
+
+
+def test_stream_says_so_when_redis_is_down():
+    dead = f"redis://127.0.0.1:{free_port()}/0"
+    messages = list(events.sse_stream(ObjectId(), url=dead))
+    assert len(messages) == 1 and "event: error" in messages[0]
+
+
+def test_unknown_kind_is_a_programming_error():
+    with pytest.raises(ValueError, match="kind"):
+        events.make_event("worker", {"_id": 1})

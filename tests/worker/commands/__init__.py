@@ -1,0 +1,1 @@
+"""Tests of flamenco_worker.commands, with real subprocesses, Blender and FFmpeg."""

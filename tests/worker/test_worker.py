@@ -1,0 +1,265 @@
+"""The worker against a fake manager over real HTTP: fetch, run, report, stop, status changes."""
+from __future__ import annotations
+
+from aiohttp import web
+
+from flamenco_worker.config import WorkerConfig
+from flamenco_worker.worker import WorkerState
+from tests.worker.conftest import run, running_worker, until, with_config
+from tests.worker.fake_manager import FakeManager
+
+
+def echo(message: str) -> dict:
+    return {"name": "echo", "settings": {"message": message}}
+
+
+def sleep(seconds: float) -> dict:
+    return {"name": "sleep", "settings": {"time_in_seconds": seconds}}
+
+
+def test_task_runs_and_completes(manager: FakeManager, worker_config: WorkerConfig) -> None:
+    task_id = manager.add_task(echo("hello"), sleep(0.1), echo("goodbye"))
+
+    async def body() -> None:
+        async with running_worker(worker_config):
+            await until(lambda: "completed" in manager.statuses(task_id), what="task completion")
+
+    run(body())
+    assert manager.statuses(task_id) == ["active", "completed"]
+    log = manager.task_log(task_id)
+    assert log.index("hello") < log.index("goodbye")
+    last = manager.updates(task_id)[-1]
+    assert last["task_progress_percentage"] == 100
+    assert last["activity"] == "Task completed"
+    assert "total" in last["metrics"]["timing"]
+    progress = [u["task_progress_percentage"] for u in manager.updates(task_id) if "task_progress_percentage" in u]
+    assert progress == sorted(progress)
+    assert manager.requests("/sign-off"), "clean shutdown signs off"
+
+
+def test_invalid_setting_fails_task_naming_the_setting(manager: FakeManager, worker_config: WorkerConfig) -> None:
+    bad = manager.add_task(echo("never runs"), {"name": "sleep", "settings": {"time_in_seconds": "soon"}})
+    good = manager.add_task(echo("next task"))
+
+    async def body() -> None:
+        async with running_worker(worker_config):
+            await until(lambda: "completed" in manager.statuses(good), what="the next task")
+
+    run(body())
+    assert manager.statuses(bad) == ["active", "failed"]
+    activity = manager.updates(bad)[-1]["activity"]
+    assert "command 1 (sleep)" in activity and "'time_in_seconds'" in activity and "must be a" in activity
+    assert "never runs" not in manager.task_log(bad), "settings are validated before any command runs"
+
+
+def test_unknown_command_fails_the_task_not_the_worker(manager: FakeManager, worker_config: WorkerConfig) -> None:
+    bad = manager.add_task({"name": "make_coffee", "settings": {}})
+    malformed = manager.add_task({"settings": {}})
+    good = manager.add_task(echo("still alive"))
+
+    async def body() -> None:
+        async with running_worker(worker_config):
+            await until(lambda: "completed" in manager.statuses(good), what="the next task")
+
+    run(body())
+    assert manager.statuses(bad) == ["active", "failed"]
+    assert "unknown command 'make_coffee'" in manager.updates(bad)[-1]["activity"]
+    assert manager.statuses(malformed) == ["active", "failed"]
+    assert "'name'" in manager.updates(malformed)[-1]["activity"]
+
+
+def test_failing_command_fails_task(manager: FakeManager, worker_config: WorkerConfig) -> None:
+    task_id = manager.add_task({"name": "exec", "settings": {"cmd": "false"}})
+
+    async def body() -> None:
+        async with running_worker(worker_config):
+            await until(lambda: "failed" in manager.statuses(task_id), what="task failure")
+
+    run(body())
+    assert "command 0 (exec) failed" in manager.updates(task_id)[-1]["activity"]
+
+
+def only_worker(manager: FakeManager) -> str:
+    (worker_id,) = manager.workers
+    return worker_id
+
+
+def returned_after_updates(manager: FakeManager, task_id: str) -> bool:
+    """True when /return came after every update of the task."""
+    paths = [r.path for r in manager.requests(f"/tasks/{task_id}/")]
+    return bool(paths) and paths[-1].endswith("/return") and paths.count(f"/tasks/{task_id}/return") == 1
+
+
+def test_may_i_run_no_stops_and_returns_task_silently(manager: FakeManager, worker_config: WorkerConfig) -> None:
+    withdrawn = manager.add_task(echo("started"), sleep(20))
+    manager.may_i_run = lambda request: _answer({"may_keep_running": False, "reason": "reassigned to another worker"})
+    next_task = manager.add_task(echo("next"))
+
+    async def body() -> None:
+        async with running_worker(worker_config):
+            await until(lambda: "completed" in manager.statuses(next_task), what="the next task")
+
+    run(body())
+    assert manager.statuses(withdrawn) == ["active"], "no canceled/failed status for a withdrawn task"
+    assert returned_after_updates(manager, withdrawn)
+    assert any("no longer allowed to run by Manager: reassigned" in line for line in manager.task_log(withdrawn))
+
+
+async def _answer(body: object, status: int = 200, text: str | None = None) -> web.Response:
+    if text is not None:
+        return web.Response(status=status, text=text, content_type="text/html")
+    return web.json_response(body, status=status)
+
+
+def test_may_i_run_survives_bad_replies(manager: FakeManager, worker_config: WorkerConfig) -> None:
+    bad_replies = [
+        lambda: _answer(None, 200, "<html>proxy error</html>"),
+        lambda: _answer(None, 500, "Internal Server Error"),
+        lambda: _answer(["not", "an", "object"]),
+        lambda: _answer({"may_keep_running": "nope"}),
+        lambda: _answer({"reason": "missing the answer"}),
+    ]
+    calls: list[int] = []
+
+    def may_i_run(request: web.Request) -> object:
+        calls.append(1)
+        if len(calls) <= len(bad_replies):
+            return bad_replies[len(calls) - 1]()
+        return _answer({"may_keep_running": False, "reason": "task canceled"})
+
+    manager.may_i_run = may_i_run
+    task_id = manager.add_task(sleep(20))
+
+    async def body() -> None:
+        async with running_worker(worker_config):
+            await until(lambda: returned_after_updates(manager, task_id), what="the task's return")
+
+    run(body())
+    assert len(calls) > len(bad_replies), "the watcher kept asking after bad replies"
+    assert manager.statuses(task_id) == ["active"]
+
+
+def test_may_i_run_status_request_sends_worker_to_sleep(manager: FakeManager, worker_config: WorkerConfig) -> None:
+    task_id = manager.add_task(sleep(20))
+    later = manager.add_task(echo("after waking"))
+
+    async def body() -> None:
+        async with running_worker(worker_config) as worker:
+            await until(lambda: manager.statuses(task_id), what="the task to start")
+            manager.status_requested[only_worker(manager)] = "asleep"
+            await until(lambda: manager.requests("/ack-status-change/asleep"), what="ack asleep")
+            assert worker.state is WorkerState.ASLEEP
+            await until(lambda: returned_after_updates(manager, task_id), what="the task's return")
+            assert not manager.statuses(later), "no task is fetched while asleep"
+            manager.status_requested[only_worker(manager)] = "awake"
+            await until(lambda: "completed" in manager.statuses(later), what="the task after waking")
+
+    run(body())
+    assert manager.requests("/ack-status-change/awake")
+    assert manager.requests("/status-change"), "asleep, the worker polls for status changes"
+
+
+def test_423_unknown_status_means_asleep(manager: FakeManager, worker_config: WorkerConfig) -> None:
+    async def body() -> None:
+        async with running_worker(worker_config) as worker:
+            await until(lambda: manager.workers, what="registration")
+            manager.status_requested[only_worker(manager)] = "dancing"
+            await until(lambda: worker.state is WorkerState.ASLEEP, what="sleep")
+
+    run(body())
+    assert manager.requests("/ack-status-change/asleep")
+
+
+def test_423_shutdown_stops_the_worker_with_sign_off(manager: FakeManager, worker_config: WorkerConfig) -> None:
+    async def body() -> None:
+        async with running_worker(worker_config) as worker:
+            await until(lambda: manager.workers, what="registration")
+            manager.status_requested[only_worker(manager)] = "shutdown"
+            await until(lambda: worker.state is WorkerState.SHUTTING_DOWN, what="shutdown")
+            await until(lambda: manager.requests("/sign-off"), what="sign-off")
+
+    run(body())
+    assert not manager.requests("/ack-status-change/"), "shutdown is not acknowledged; sign-off stands for it"
+
+
+def test_error_status_then_awake_again(manager: FakeManager, worker_config: WorkerConfig) -> None:
+    async def body() -> None:
+        async with running_worker(worker_config) as worker:
+            await until(lambda: manager.workers, what="registration")
+            manager.status_requested[only_worker(manager)] = "error"
+            await until(lambda: manager.requests("/ack-status-change/error"), what="ack error")
+            assert worker.state in (WorkerState.ERROR, WorkerState.AWAKE)
+            await until(lambda: manager.requests("/ack-status-change/awake"), what="waking after the error wait")
+
+    run(body())
+
+
+def test_sleep_request_from_signal_returns_running_task(manager: FakeManager, worker_config: WorkerConfig) -> None:
+    task_id = manager.add_task(sleep(20))
+
+    async def body() -> None:
+        async with running_worker(worker_config) as worker:
+            await until(lambda: manager.statuses(task_id), what="the task to start")
+            worker.request_status("asleep")
+            await until(lambda: returned_after_updates(manager, task_id), what="the task's return")
+            assert worker.state is WorkerState.ASLEEP
+            worker.request_status("awake")
+            await until(lambda: manager.requests("/ack-status-change/awake"), what="ack awake")
+
+    run(body())
+    assert manager.statuses(task_id) == ["active"]
+
+
+def test_shutdown_during_task_returns_it_before_sign_off(manager: FakeManager, worker_config: WorkerConfig) -> None:
+    task_id = manager.add_task(sleep(20))
+
+    async def body() -> None:
+        async with running_worker(worker_config):
+            await until(lambda: manager.statuses(task_id), what="the task to start")
+
+    run(body())
+    paths = [r.path for r in manager.requests()]
+    assert paths.index(f"/tasks/{task_id}/return") < paths.index("/sign-off")
+    assert manager.statuses(task_id) == ["active"]
+    assert any("worker is shutting down" in line for line in manager.task_log(task_id))
+
+
+def test_single_mode_runs_one_task(manager: FakeManager, worker_config: WorkerConfig) -> None:
+    first = manager.add_task(echo("one"))
+    second = manager.add_task(echo("two"))
+
+    async def body() -> None:
+        async with running_worker(worker_config, single=True) as worker:
+            await until(lambda: worker.state is WorkerState.SHUTTING_DOWN, what="shutdown after one task")
+
+    run(body())
+    assert manager.statuses(first) == ["active", "completed"]
+    assert not manager.statuses(second)
+    assert manager.requests("/sign-off")
+
+
+def test_test_mode_acknowledges_testing(manager: FakeManager, worker_config: WorkerConfig) -> None:
+    async def body() -> None:
+        async with running_worker(worker_config, test_mode=True) as worker:
+            await until(lambda: manager.requests("/ack-status-change/testing"), what="ack testing")
+            assert worker.state is WorkerState.TESTING
+
+    run(body())
+
+
+def test_no_fetch_while_queue_is_backed_up(manager: FakeManager, worker_config: WorkerConfig) -> None:
+    stuck = manager.add_task(echo("first"))
+    config = with_config(worker_config, queue_backpressure_updates=1)
+    manager.update_status = 503
+
+    async def body() -> None:
+        async with running_worker(config):
+            await until(lambda: len(manager.updates(stuck)) >= 6, what="retries of the stuck update")
+            fetches = manager.fetches()
+            await until(lambda: len(manager.updates(stuck)) >= 12, what="more retries")
+            assert manager.fetches() == fetches, "no task fetched while updates are stuck"
+            manager.update_status = None
+            await until(lambda: manager.fetches() > fetches, what="fetching again")
+
+    run(body())
+    assert manager.statuses(stuck)[-1] == "completed"

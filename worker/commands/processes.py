@@ -1,0 +1,262 @@
+"""Running one subprocess for a command: the only place commands spawn processes.
+
+What it guarantees, per Flamenco 2 (reference B.8.2) with its weaknesses fixed:
+
+* stdin is /dev/null, stderr is merged into stdout, ``LD_LIBRARY_PATH`` is
+  removed from the environment (the worker's bundled libraries must not leak
+  into Blender or FFmpeg);
+* every output line is logged as ``pid=N > line``; undecodable bytes are
+  replaced instead of aborting the command (D.2.12);
+* a non-zero exit or a death by signal raises :class:`CommandFailed` quoting
+  the tail of the output, so the task's activity says *why*;
+* the child runs in its own session: on cancellation the whole process group
+  (and any descendant psutil still sees) gets SIGTERM, then SIGKILL after a
+  grace period; when the main process exits, leftovers in its group are
+  killed too. No process outlives its command;
+* the optional PID file keeps two workers on one machine from rendering at
+  once; a PID file naming a process that started *after* the file was
+  written is stale (the PID was reused) and is removed (D.2.12).
+"""
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+import os
+import shlex
+import shutil
+import signal
+from pathlib import Path
+from typing import Awaitable, Callable, Iterator, Sequence
+
+import psutil
+
+from flamenco_worker.commands.base import CommandContext, CommandFailed
+from flamenco_worker.commands.defaults import OUTPUT_TAIL_LINES, CommandConfig
+
+LineHandler = Callable[[str], Awaitable[None]]
+
+STREAM_LIMIT_BYTES = 1024 * 1024
+"""Longest output line kept whole; Blender's Python tracebacks can be long."""
+
+EXIT_POLL_SECONDS = 0.1
+"""How often to check whether the main process exited. Process.wait() cannot
+tell: it also waits for the output pipe, which a leftover child keeps open."""
+
+PID_REUSE_TOLERANCE_SECONDS = 1.0
+"""Slack between a process's start time and its PID file's mtime (clock granularity)."""
+
+
+def subprocess_environment() -> dict[str, str]:
+    """The worker's environment without LD_LIBRARY_PATH (Flamenco 2.5)."""
+    env = dict(os.environ)
+    env.pop("LD_LIBRARY_PATH", None)
+    return env
+
+
+def find_executable(program: str, setting: str) -> str:
+    """The full path of ``program``: a path, or a name looked up on $PATH.
+
+    Flamenco 2 looked ffmpeg up on $PATH but required blender_cmd to be a
+    path (D.2.10); both may now be either.
+    """
+    found = shutil.which(program)
+    if found is None:
+        raise CommandFailed(f'"{setting}": program {program!r} not found or not executable')
+    return found
+
+
+def check_pid_file(pid_file: Path | None) -> None:
+    """Refuse to start while the PID file names a live subprocess; clear stale files."""
+    if pid_file is None or not pid_file.exists():
+        return
+    text = pid_file.read_text().strip()
+    if not text:
+        raise CommandFailed(f"Empty PID file {pid_file}, refusing to start a subprocess")
+    try:
+        process = psutil.Process(int(text.split()[0]))
+        started_after_file = process.create_time() > pid_file.stat().st_mtime + PID_REUSE_TOLERANCE_SECONDS
+    except (ValueError, psutil.NoSuchProcess):
+        started_after_file = True
+    else:
+        if not started_after_file:
+            raise CommandFailed(f"Subprocess from {pid_file} is still running: pid={process.pid} {process.name()}")
+    pid_file.unlink(missing_ok=True)
+
+
+@contextlib.contextmanager
+def holding_pid_file(pid_file: Path | None, pid: int) -> Iterator[None]:
+    """Write ``pid`` to the PID file (exclusive create) for the subprocess's lifetime."""
+    if pid_file is None:
+        yield
+        return
+    try:
+        with pid_file.open("x") as outfile:
+            outfile.write(f"{pid}\n")
+    except FileExistsError as ex:
+        raise CommandFailed(f"PID file {pid_file} appeared while starting pid={pid}: another subprocess runs") from ex
+    try:
+        yield
+    finally:
+        pid_file.unlink(missing_ok=True)
+
+
+def _signal_group(pid: int, sig: signal.Signals, descendants: list[psutil.Process]) -> None:
+    """Send ``sig`` to the process group led by ``pid`` and to known descendants."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pid, sig)
+    for child in descendants:
+        with contextlib.suppress(psutil.Error):
+            child.send_signal(sig)
+
+
+def _descendants(pid: int) -> list[psutil.Process]:
+    """Children that may have left the process group (setsid), found while the leader lives."""
+    try:
+        return psutil.Process(pid).children(recursive=True)
+    except psutil.Error:
+        return []
+
+
+async def terminate(process: asyncio.subprocess.Process, ctx: CommandContext, grace_seconds: float) -> None:
+    """SIGTERM the process and its group, SIGKILL whatever is left after the grace period.
+
+    Returns once the main process is reaped and its output pipe is closed,
+    so nothing of the subprocess is left when the command ends.
+    """
+    descendants = _descendants(process.pid)
+    if process.returncode is None:
+        await ctx.log(f"TERMinating subprocess pid={process.pid}")
+    _signal_group(process.pid, signal.SIGTERM, descendants)
+    try:
+        await asyncio.wait_for(process.wait(), grace_seconds)
+    except TimeoutError:
+        await ctx.log(f"Subprocess pid={process.pid} ignored SIGTERM for {grace_seconds:g} s, killing it")
+    finally:
+        _signal_group(process.pid, signal.SIGKILL, descendants)
+    await process.wait()
+    await _discard_output(process, grace_seconds)
+
+
+async def _discard_output(process: asyncio.subprocess.Process, timeout: float) -> None:
+    """Read the pipe to EOF so asyncio closes it (an unread pipe outlives the event loop)."""
+    assert process.stdout is not None
+    with contextlib.suppress(TimeoutError, ValueError):
+        await asyncio.wait_for(process.stdout.read(), timeout)
+
+
+def _decode(raw: bytes) -> str:
+    return raw.decode("utf-8", errors="replace").rstrip()
+
+
+async def _read_output(
+    process: asyncio.subprocess.Process,
+    ctx: CommandContext,
+    on_line: LineHandler | None,
+    tail: collections.deque[str],
+    timeout: float,
+) -> None:
+    """Log each output line and hand it to ``on_line`` until EOF."""
+    assert process.stdout is not None
+    while True:
+        try:
+            raw = await asyncio.wait_for(process.stdout.readline(), timeout)
+        except TimeoutError as ex:
+            raise CommandFailed(f"Command pid={process.pid} timed out after {timeout:g} seconds without output") from ex
+        except ValueError:
+            await ctx.log(f"pid={process.pid} > (line longer than {STREAM_LIMIT_BYTES} bytes dropped)")
+            continue
+        if not raw:
+            return
+        line = _decode(raw)
+        tail.append(line)
+        await ctx.log(f"pid={process.pid} > {line}")
+        if on_line is not None:
+            await on_line(line)
+
+
+async def _await_exit(
+    process: asyncio.subprocess.Process,
+    ctx: CommandContext,
+    on_line: LineHandler | None,
+    tail: collections.deque[str],
+    timeout: float,
+) -> int:
+    """Read the output while waiting for the process; return its exit code.
+
+    When the main process exits first, background children it left in its
+    group are killed: they must not outlive the command, and they would keep
+    the output pipe open for ever.
+    """
+    reader = asyncio.create_task(_read_output(process, ctx, on_line, tail, timeout))
+    exited = asyncio.create_task(_main_process_exit(process))
+    try:
+        done, _ = await asyncio.wait({reader, exited}, return_when=asyncio.FIRST_COMPLETED)
+        if reader in done:
+            reader.result()
+        await exited
+        _signal_group(process.pid, signal.SIGKILL, [])
+        await reader
+        return await process.wait()
+    finally:
+        for task in (reader, exited):
+            task.cancel()
+
+
+async def _main_process_exit(process: asyncio.subprocess.Process) -> int:
+    """The main process's exit code, as soon as it has exited."""
+    while process.returncode is None:
+        await asyncio.sleep(EXIT_POLL_SECONDS)
+    return process.returncode
+
+
+def _exit_failure(args: Sequence[str], pid: int, returncode: int, tail: collections.deque[str]) -> CommandFailed:
+    if returncode < 0:
+        name = signal.Signals(-returncode).name
+        reason = f"Command {shlex.join(args)} (pid={pid}) terminated by signal {name} ({-returncode})"
+    else:
+        reason = f"Command {shlex.join(args)} (pid={pid}) failed with status {returncode}"
+    if tail:
+        reason += "; last output:\n" + "\n".join(tail)
+    return CommandFailed(reason)
+
+
+async def run_subprocess(
+    args: Sequence[str],
+    ctx: CommandContext,
+    config: CommandConfig,
+    on_line: LineHandler | None = None,
+) -> None:
+    """Run ``args`` (no shell) to completion; raise CommandFailed unless it exits 0."""
+    check_pid_file(config.subprocess_pid_file)
+    await ctx.log(f"Executing {shlex.join(args)}")
+    try:
+        process = await asyncio.create_subprocess_exec(
+            *args,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+            env=subprocess_environment(),
+            start_new_session=True,
+            limit=STREAM_LIMIT_BYTES,
+        )
+    except OSError as ex:
+        raise CommandFailed(f"Cannot execute {shlex.join(args)}: {ex}") from ex
+
+    tail: collections.deque[str] = collections.deque(maxlen=OUTPUT_TAIL_LINES)
+    try:
+        with holding_pid_file(config.subprocess_pid_file, process.pid):
+            returncode = await _await_exit(process, ctx, on_line, tail, config.output_timeout_seconds)
+    except BaseException:
+        await terminate(process, ctx, config.terminate_grace_seconds)
+        raise
+
+    await ctx.log(_exit_description(process.pid, returncode))
+    if returncode != 0:
+        raise _exit_failure(args, process.pid, returncode, tail)
+
+
+def _exit_description(pid: int, returncode: int) -> str:
+    if returncode < 0:
+        return f"Process pid={pid} terminated due to signal {signal.Signals(-returncode).name} ({-returncode})"
+    return f"Process pid={pid} exited with status code {returncode}"

@@ -1,0 +1,195 @@
+"""The worker's configuration: INI files as in Flamenco 2, then environment variables.
+
+Order (later wins): ``./flamenco-worker.cfg`` (or the one ``-c`` file), the
+credentials file written by registration (``~/.flamenco-worker.cfg``), then
+``FLAMENCO_WORKER_<KEY>`` environment variables. Every key is a field of
+:class:`WorkerConfig`; its default lives in :mod:`flamenco_worker.defaults`.
+"""
+from __future__ import annotations
+
+import configparser
+import dataclasses
+import logging.config
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, Mapping
+
+from flamenco_worker import defaults
+
+log = logging.getLogger(__name__)
+
+
+class ConfigError(Exception):
+    """The configuration is missing a value or has an invalid one; the message names the key."""
+
+
+@dataclasses.dataclass(frozen=True)
+class WorkerConfig:
+    """Everything the worker reads from its configuration."""
+
+    manager_url: str = ""
+    worker_id: str = ""
+    worker_secret: str = ""
+    worker_registration_secret: str = ""
+    nickname: str = ""
+    """Shown on the manager's dashboard; empty means the host name."""
+    task_types: tuple[str, ...] = defaults.TASK_TYPES
+    task_update_queue_db: Path = defaults.TASK_UPDATE_QUEUE_DB
+    credentials_file: Path = defaults.CREDENTIALS_FILE
+    subprocess_pid_file: Path | None = None
+    """When set, commands run at most one subprocess per PID file (see the commands' config)."""
+    http_timeout_seconds: float = defaults.HTTP_TIMEOUT_SECONDS
+    task_fetch_timeout_seconds: float = defaults.TASK_FETCH_TIMEOUT_SECONDS
+    register_retry_seconds: float = defaults.REGISTER_RETRY_SECONDS
+    fetch_retry_after_error_seconds: float = defaults.FETCH_RETRY_AFTER_ERROR_SECONDS
+    fetch_retry_no_task_seconds: float = defaults.FETCH_RETRY_NO_TASK_SECONDS
+    fetch_after_task_seconds: float = defaults.FETCH_AFTER_TASK_SECONDS
+    error_state_seconds: float = defaults.ERROR_STATE_SECONDS
+    asleep_poll_seconds: float = defaults.ASLEEP_POLL_SECONDS
+    may_i_run_interval_seconds: float = defaults.MAY_I_RUN_INTERVAL_SECONDS
+    queue_backpressure_updates: int = defaults.QUEUE_BACKPRESSURE_UPDATES
+    queue_backpressure_bytes: int = defaults.QUEUE_BACKPRESSURE_BYTES
+    queue_backpressure_recheck_seconds: float = defaults.QUEUE_BACKPRESSURE_RECHECK_SECONDS
+    queue_backoff_seconds: float = defaults.QUEUE_BACKOFF_SECONDS
+    push_act_max_interval_seconds: float = defaults.PUSH_ACT_MAX_INTERVAL_SECONDS
+    push_log_max_interval_seconds: float = defaults.PUSH_LOG_MAX_INTERVAL_SECONDS
+    push_log_max_entries: int = defaults.PUSH_LOG_MAX_ENTRIES
+    output_produced_interval_seconds: float = defaults.OUTPUT_PRODUCED_INTERVAL_SECONDS
+    shutdown_flush_timeout_seconds: float = defaults.SHUTDOWN_FLUSH_TIMEOUT_SECONDS
+    terminate_grace_seconds: float = defaults.TERMINATE_GRACE_SECONDS
+
+    @property
+    def has_credentials(self) -> bool:
+        return bool(self.worker_id and self.worker_secret)
+
+    def redacted(self) -> dict[str, Any]:
+        """The settings for printing (``--verbose``), secrets hidden."""
+        shown = dataclasses.asdict(self)
+        for key in ("worker_secret", "worker_registration_secret"):
+            if shown[key]:
+                shown[key] = "-hidden-"
+        return shown
+
+
+_FIELDS = {f.name: f for f in dataclasses.fields(WorkerConfig)}
+
+
+def _convert(key: str, raw: str) -> Any:
+    """Turn the text of ``key`` from a file or the environment into its field's type."""
+    kind = _FIELDS[key].type
+    raw = raw.strip()
+    try:
+        if kind == "float":
+            value: Any = float(raw)
+            if value < 0:
+                raise ValueError("must not be negative")
+            return value
+        if kind == "int":
+            value = int(raw)
+            if value < 0:
+                raise ValueError("must not be negative")
+            return value
+    except ValueError as ex:
+        raise ConfigError(f"{key}: {raw!r} is not a valid non-negative number ({ex})") from None
+    if kind == "tuple[str, ...]":
+        return tuple(raw.split())
+    if kind == "Path":
+        return Path(raw).expanduser()
+    if kind == "Path | None":
+        return Path(raw).expanduser() if raw else None
+    return raw
+
+
+def _read_ini(path: Path) -> dict[str, str]:
+    """The ``[flamenco-worker]`` keys of one INI file; unknown keys are an error."""
+    parser = configparser.ConfigParser(interpolation=configparser.ExtendedInterpolation())
+    try:
+        with path.open(encoding="utf-8") as fh:
+            parser.read_file(fh)
+        section = dict(parser[defaults.CONFIG_SECTION]) if parser.has_section(defaults.CONFIG_SECTION) else {}
+    except (configparser.Error, UnicodeDecodeError) as ex:
+        raise ConfigError(f"{path}: {ex}") from None
+    unknown = sorted(set(section) - set(_FIELDS))
+    if unknown:
+        raise ConfigError(f"{path}: unknown key(s) in [{defaults.CONFIG_SECTION}]: {', '.join(unknown)}")
+    if parser.has_section("loggers"):
+        logging.config.fileConfig(parser, disable_existing_loggers=False)
+    return section
+
+
+def _read_env(environ: Mapping[str, str]) -> dict[str, str]:
+    return {
+        key: environ[defaults.ENV_PREFIX + key.upper()]
+        for key in _FIELDS
+        if defaults.ENV_PREFIX + key.upper() in environ
+    }
+
+
+def check_manager_url(url: str) -> None:
+    """Reject manager URLs that cannot work, with the reason (Flamenco 2.3.1's checks)."""
+    if not url:
+        raise ConfigError(f"manager_url is not set: put it in {defaults.CONFIG_FILE} "
+                          f"or in {defaults.ENV_PREFIX}MANAGER_URL")
+    if url[0] in "'\"":
+        raise ConfigError(f"manager_url must not be quoted: {url}")
+    if "://" not in url or not url.startswith("http"):
+        raise ConfigError(f"manager_url must be an http:// or https:// URL, not {url!r}")
+
+
+def load_config(
+    config_file: Path | None = None,
+    environ: Mapping[str, str] | None = None,
+    overrides: Mapping[str, Any] | None = None,
+) -> WorkerConfig:
+    """Read the configuration files, the credentials file and the environment.
+
+    ``config_file`` is the ``-c`` file, which must exist; without it
+    ``./flamenco-worker.cfg`` is read when present. ``overrides`` (already
+    typed values, e.g. from command-line flags) win over everything.
+    """
+    environ = os.environ if environ is None else environ
+    values: dict[str, Any] = {}
+    if config_file is not None:
+        if not config_file.is_file():
+            raise ConfigError(f"config file {config_file} does not exist")
+        values.update(_read_ini(config_file))
+    elif defaults.CONFIG_FILE.is_file():
+        values.update(_read_ini(defaults.CONFIG_FILE))
+    env_values = _read_env(environ)
+    credentials = Path(env_values.get("credentials_file") or values.get("credentials_file")
+                       or defaults.CREDENTIALS_FILE).expanduser()
+    if credentials.is_file():
+        values.update(_read_ini(credentials))
+    values.update(env_values)
+    typed = {key: _convert(key, raw) for key, raw in values.items()}
+    typed.update(overrides or {})
+    config = WorkerConfig(**typed)
+    check_manager_url(config.manager_url)
+    return config
+
+
+def save_credentials(config: WorkerConfig, worker_id: str, worker_secret: str) -> WorkerConfig:
+    """Write the credentials file atomically (temp file + replace, owner-only) and return the new config.
+
+    Other keys already in the credentials file are kept.
+    """
+    path = config.credentials_file.expanduser()
+    parser = configparser.ConfigParser(interpolation=None)
+    if path.is_file():
+        parser.read(path, encoding="utf-8")
+    if not parser.has_section(defaults.CONFIG_SECTION):
+        parser.add_section(defaults.CONFIG_SECTION)
+    parser[defaults.CONFIG_SECTION]["worker_id"] = worker_id
+    parser[defaults.CONFIG_SECTION]["worker_secret"] = worker_secret
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=path.name, suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            parser.write(fh)
+        os.replace(tmp_name, path)
+    except BaseException:
+        Path(tmp_name).unlink(missing_ok=True)
+        raise
+    log.info("wrote worker credentials to %s", path)
+    return dataclasses.replace(config, worker_id=worker_id, worker_secret=worker_secret)

@@ -1,0 +1,53 @@
+"""Throttled ``POST /output-produced``: tells the manager about new images for its "latest image".
+
+Flamenco 2 sent one call per 30 s and dropped every other path of that
+window (D.2.18); here paths produced meanwhile are collected and sent
+together at the next opportunity. The call is best-effort (the manager
+itself drops them when busy), so it bypasses the persistent update queue.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+
+from flamenco_worker.upstream import ManagerClient, ManagerUnreachable
+
+log = logging.getLogger(__name__)
+
+
+class OutputProducedSender:
+    """Collects produced paths and sends them at most once per ``interval`` seconds."""
+
+    def __init__(self, client: ManagerClient, interval: float) -> None:
+        self._client = client
+        self._interval = interval
+        self._paths: list[str] = []
+        self._last_sent = -math.inf
+        self._sender: asyncio.Task[None] | None = None
+
+    def add(self, *paths: str) -> None:
+        """Remember ``paths``; they go out now or when the throttle allows."""
+        self._paths.extend(p for p in paths if p not in self._paths)
+        if self._paths and (self._sender is None or self._sender.done()):
+            self._sender = asyncio.create_task(self._send_when_allowed(), name="output-produced")
+
+    async def _send_when_allowed(self) -> None:
+        wait = self._last_sent + self._interval - asyncio.get_running_loop().time()
+        if wait > 0:
+            await asyncio.sleep(wait)
+        paths, self._paths = self._paths, []
+        self._last_sent = asyncio.get_running_loop().time()
+        try:
+            response = await self._client.post("/output-produced", json={"paths": paths})
+        except ManagerUnreachable as ex:
+            log.info("output-produced not delivered: %s", ex)
+            return
+        if response.status_code >= 300:
+            log.warning("manager answered %d to output-produced: %s", response.status_code, response.text[:200])
+
+    async def aclose(self) -> None:
+        """Stop a pending send; produced paths are only a preview, so losing them is fine."""
+        if self._sender is not None:
+            self._sender.cancel()
+            await asyncio.gather(self._sender, return_exceptions=True)

@@ -1,0 +1,159 @@
+"""Coalesces a task's activity, progress and log lines into pushes (reference B.4).
+
+A *push* is one ``POST /tasks/<id>/update`` payload put into the
+:class:`~flamenco_worker.update_queue.UpdateQueue`. Commands report often
+(every log line, every progress step); the manager should hear about it at a
+steady pace:
+
+* a status change is pushed at once;
+* activity/progress at most every ``push_act_max_interval_seconds``;
+* log lines when more than ``push_log_max_entries`` wait, or at most every
+  ``push_log_max_interval_seconds``;
+* anything not pushed at once is pushed by one delayed push, so the last
+  word always arrives.
+"""
+from __future__ import annotations
+
+import asyncio
+import datetime
+import logging
+import time
+from typing import Any
+
+from flamenco_worker.update_queue import UpdateQueue
+
+log = logging.getLogger(__name__)
+
+ACTIVITY_FIELDS = ("activity", "current_command_idx", "task_progress_percentage", "command_progress_percentage")
+"""The progress fields of a TaskUpdate that the worker fills in (reference A.2.6)."""
+
+
+def log_line(message: str) -> str:
+    """A task log line as Flamenco 2 wrote it: ``<UTC ISO-8601>: <message>``."""
+    return f"{datetime.datetime.now(datetime.timezone.utc).isoformat()}: {message}"
+
+
+class TaskReporter:
+    """Everything one task reports to the manager, coalesced."""
+
+    def __init__(
+        self,
+        queue: UpdateQueue,
+        task_id: str,
+        *,
+        act_interval: float,
+        log_interval: float,
+        log_max_entries: int,
+    ) -> None:
+        self.task_id = task_id
+        self._queue = queue
+        self._act_interval = act_interval
+        self._log_interval = log_interval
+        self._log_max_entries = log_max_entries
+        self._activity: dict[str, Any] = {
+            "activity": "", "current_command_idx": 0, "task_progress_percentage": 0, "command_progress_percentage": 0,
+        }
+        self._timing: dict[str, float] = {}
+        self._status: str | None = None
+        self._logs: list[str] = []
+        self._activity_pending = False
+        # A new task starts with a status push; the intervals count from there.
+        self._last_act_push = self._last_log_push = time.monotonic()
+        self._delayed: asyncio.Task[None] | None = None
+        self.silently_aborting = False
+        """Set when the manager withdrew the task: from then on only log lines are sent."""
+
+    @property
+    def url(self) -> str:
+        return f"/tasks/{self.task_id}/update"
+
+    @property
+    def status(self) -> str | None:
+        return self._status
+
+    async def update(self, task_status: str | None = None, **fields: Any) -> None:
+        """Change the activity fields (and maybe the status); push when due."""
+        unknown = set(fields) - set(ACTIVITY_FIELDS)
+        if unknown:
+            raise TypeError(f"not an activity field: {', '.join(sorted(unknown))}")
+        status_changed = task_status is not None and task_status != self._status
+        if task_status is not None:
+            self._status = task_status
+        self._activity.update(fields)
+        self._activity_pending = True
+        if status_changed or self._since(self._last_act_push) >= self._act_interval:
+            await self.push()
+        else:
+            self._schedule_push(self._act_interval - self._since(self._last_act_push))
+
+    async def log(self, message: str) -> None:
+        """Queue one log line (timestamped here); push when due."""
+        self._logs.append(log_line(message))
+        if len(self._logs) > self._log_max_entries or self._since(self._last_log_push) >= self._log_interval:
+            await self.push()
+        else:
+            self._schedule_push(self._log_interval - self._since(self._last_log_push))
+
+    @property
+    def timing(self) -> dict[str, float]:
+        """Seconds per timing name so far (a copy)."""
+        return dict(self._timing)
+
+    def add_timing(self, name: str, seconds: float) -> None:
+        """Add to the task's ``metrics.timing[name]``; durations of one name are summed."""
+        self._timing[name] = self._timing.get(name, 0.0) + seconds
+
+    async def push(self) -> None:
+        """Queue everything pending as one update now; cancels the delayed push."""
+        self._cancel_delayed()
+        payload = self._payload()
+        now = time.monotonic()
+        if self._activity_pending:
+            self._last_act_push = now
+        if self._logs:
+            self._last_log_push = now
+        self._activity_pending = False
+        self._logs = []
+        if payload:
+            await self._queue.queue(self.url, payload)
+
+    async def push_pending(self) -> None:
+        """Push whatever waits for a delayed push (at the end of a task)."""
+        if self._activity_pending or self._logs:
+            await self.push()
+
+    def close(self) -> None:
+        """Drop the delayed push; call after :meth:`push_pending`."""
+        self._cancel_delayed()
+
+    def _payload(self) -> dict[str, Any]:
+        payload: dict[str, Any] = {}
+        if not self.silently_aborting and self._activity_pending:
+            payload.update(self._activity)
+            if self._timing:
+                payload["metrics"] = {"timing": dict(self._timing)}
+            if self._status is not None:
+                payload["task_status"] = self._status
+        if self._logs:
+            payload["log"] = "\n".join(self._logs)
+        return payload
+
+    def _since(self, moment: float) -> float:
+        return time.monotonic() - moment
+
+    def _schedule_push(self, delay: float) -> None:
+        if self._delayed is None or self._delayed.done():
+            self._delayed = asyncio.create_task(self._push_later(max(delay, 0.0)), name=f"push-{self.task_id}")
+
+    async def _push_later(self, delay: float) -> None:
+        await asyncio.sleep(delay)
+        self._delayed = None  # this push must not cancel itself
+        try:
+            await self.push()
+        except Exception:  # noqa: BLE001  a failed delayed push must not vanish silently
+            log.exception("delayed push of task %s failed", self.task_id)
+
+    def _cancel_delayed(self) -> None:
+        if self._delayed is not None and self._delayed is not asyncio.current_task():
+            self._delayed.cancel()
+        self._delayed = None
