@@ -111,9 +111,10 @@ def timed(client, url: str) -> float:
 
 
 def store_description(client: pymongo.MongoClient) -> str:
-    info = client.server_info()
-    if "ferretdb" in info:
-        return f"FerretDB {info['ferretdb'].get('version', '?')} (SQLite backend), wire version {info.get('maxWireVersion')}"
+    info = client.admin.command("buildInfo")
+    if "ferretdbVersion" in info:
+        return (f"FerretDB v1.24 embedded (tools/ferretdb-embed, SQLite backend), "
+                f"reporting MongoDB {info.get('version', '?')}")
     return f"MongoDB {info.get('version', '?')}"
 
 

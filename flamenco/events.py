@@ -10,9 +10,9 @@ cosmetic problem, a status change that fails because Redis is down is not. So
 :func:`publish` never raises, and after a failure it stops trying for a short
 while instead of paying a connection time-out on every call.
 
-Each publish also drops the cached task-status counts of the job concerned
-(:func:`task_counts_key`), which keeps the dashboard's per-job progress exact
-without recounting the task collection on every page view.
+Each publish also updates the dashboard's per-job task index in Redis
+(``flamenco.web.task_index``), so pages never have to scan the tasks
+collection to show a job's progress and task table.
 """
 from __future__ import annotations
 
@@ -55,11 +55,6 @@ _clients_lock = threading.Lock()
 _publish_paused_until = 0.0
 
 
-def task_counts_key(job_id: Any) -> str:
-    """Redis key of the cached ``{status: count}`` of one job's tasks."""
-    return f"flamenco:task-counts:{job_id}"
-
-
 def redis_url() -> str:
     """The Redis URL of the running app, else ``$REDIS_URL``, else the local default."""
     try:
@@ -86,10 +81,12 @@ def _client(url: str) -> redis.Redis:
         return client
 
 
-def _jsonable(value: Any) -> Any:
-    """ObjectIds become strings, datetimes ISO-8601; everything else as is."""
+def jsonable(value: Any) -> Any:
+    """ObjectIds become strings, datetimes ISO-8601, lists element-wise; the rest as is."""
     if isinstance(value, datetime.datetime):
         return value.isoformat()
+    if isinstance(value, list):
+        return [jsonable(v) for v in value]
     if isinstance(value, (str, int, float, bool)) or value is None:
         return value
     return str(value)
@@ -105,21 +102,27 @@ def make_event(kind: str, doc: Mapping[str, Any]) -> dict[str, Any]:
         raise ValueError(f"event kind must be one of {KINDS}, not {kind!r}")
     event: dict[str, Any] = {
         "kind": kind,
-        "_id": _jsonable(doc.get("_id")),
-        "project": _jsonable(doc.get("project")),
-        "job": _jsonable(doc.get("_id") if kind == "job" else doc.get("job")),
+        "_id": jsonable(doc.get("_id")),
+        "project": jsonable(doc.get("project")),
+        "job": jsonable(doc.get("_id") if kind == "job" else doc.get("job")),
     }
     for field in EVENT_FIELDS:
         if field in doc:
-            event[field] = _jsonable(doc[field])
+            event[field] = jsonable(doc[field])
     return event
 
 
-def publish_many(kind: str, docs: Iterable[Mapping[str, Any]], *, url: str | None = None) -> bool:
+def publish_many(kind: str, docs: Iterable[Mapping[str, Any]], *, url: str | None = None,
+                 tasks_changed: bool = True) -> bool:
     """Announce changed documents in one round trip; ``False`` if Redis was unreachable.
 
+    For a job event, pass ``tasks_changed=False`` when none of its tasks
+    changed along with it (e.g. ``JobStatusChange.tasks_modified == 0``): the
+    dashboard then keeps its task index of that job instead of rebuilding it.
     Never raises for Redis trouble: the change itself already happened.
     """
+    from flamenco.web import task_index
+
     global _publish_paused_until
     events = [make_event(kind, doc) for doc in docs]
     if not events:
@@ -128,9 +131,8 @@ def publish_many(kind: str, docs: Iterable[Mapping[str, Any]], *, url: str | Non
         return False
     try:
         pipe = _client(url or redis_url()).pipeline(transaction=False)
-        for job_id in {e["job"] for e in events if e["job"]}:
-            pipe.delete(task_counts_key(job_id))
         for event in events:
+            task_index.queue_event(pipe, event, tasks_changed=tasks_changed)
             pipe.publish(CHANNEL, json.dumps(event))
         pipe.execute()
     except redis.RedisError as ex:
@@ -141,9 +143,9 @@ def publish_many(kind: str, docs: Iterable[Mapping[str, Any]], *, url: str | Non
     return True
 
 
-def publish(kind: str, doc: Mapping[str, Any], *, url: str | None = None) -> bool:
+def publish(kind: str, doc: Mapping[str, Any], *, url: str | None = None, tasks_changed: bool = True) -> bool:
     """Announce one changed job or task; see :func:`publish_many`."""
-    return publish_many(kind, [doc], url=url)
+    return publish_many(kind, [doc], url=url, tasks_changed=tasks_changed)
 
 
 def _sse(data: str, event: str | None = None) -> str:

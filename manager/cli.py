@@ -5,6 +5,7 @@
     flamenco-manager run        both in one process
     flamenco-manager cleanslate forget all cached tasks (next download is complete)
     flamenco-manager purgequeue drop all updates waiting for the Server (loses data)
+    flamenco-manager show-config print the effective settings
 
 Settings: ``--config FILE`` (default ./flamenco-manager.yaml if present), then
 ``FLAMENCO_MANAGER_<KEY>`` environment variables; see ``defaults.py``.
@@ -18,12 +19,17 @@ import threading
 
 import click
 import waitress
+import yaml
 
 from flamenco_manager import db as dbmod
 from flamenco_manager.app import create_app
 from flamenco_manager.config import Config, ConfigError, load_config
 from flamenco_manager.context import ManagerContext
 from flamenco_manager.sync import SyncDaemon, clean_slate
+
+
+# Settings never printed in full.
+SECRET_SETTINGS = ("manager_secret", "worker_registration_secret", "dashboard_password")
 
 
 def _context(config_path: str | None) -> ManagerContext:
@@ -35,6 +41,14 @@ def _context(config_path: str | None) -> ManagerContext:
         return ManagerContext.create(config)
     except Exception as ex:  # noqa: BLE001 - report any start-up failure plainly
         raise click.ClickException(f"cannot use database {config.database_url}: {ex}") from None
+
+
+def _require_link(ctx: ManagerContext) -> None:
+    """The sync daemon needs to know which Server manager it is."""
+    missing = [key for key in ("manager_id", "manager_secret") if not getattr(ctx.config, key)]
+    if missing:
+        raise click.ClickException(f"{' and '.join(missing)} must be set to talk to the Server "
+                                   f"at {ctx.config.flamenco} (config file or FLAMENCO_MANAGER_<KEY>)")
 
 
 def _host_port(config: Config) -> tuple[str, int]:
@@ -86,22 +100,39 @@ def serve(config_path: str | None) -> None:
 @click.pass_obj
 def sync(config_path: str | None) -> None:
     """Run the sync daemon (one per manager database)."""
+    ctx = _context(config_path)
+    _require_link(ctx)
     stop = threading.Event()
     _stop_on_signals(stop)
-    SyncDaemon(_context(config_path)).run(stop)
+    SyncDaemon(ctx).run(stop)
 
 
 @main.command()
 @click.pass_obj
 def run(config_path: str | None) -> None:
     """Serve the API and run the sync daemon in one process."""
+    ctx = _context(config_path)
+    _require_link(ctx)
     stop = threading.Event()
     _stop_on_signals(stop)
-    ctx = _context(config_path)
     daemon = threading.Thread(target=SyncDaemon(ctx).run, args=(stop,), name="sync", daemon=True)
     daemon.start()
     _serve(ctx, stop)
     daemon.join(timeout=10)
+
+
+@main.command("show-config")
+@click.pass_obj
+def show_config(config_path: str | None) -> None:
+    """Print the effective settings as YAML (secrets masked): every default, documented in defaults.py."""
+    try:
+        values = load_config(config_path).as_dict()
+    except ConfigError as ex:
+        raise click.ClickException(f"configuration error: {ex}") from None
+    for key in SECRET_SETTINGS:
+        if values.get(key):
+            values[key] = "********"
+    click.echo(yaml.safe_dump(values, sort_keys=True))
 
 
 @main.command()

@@ -77,6 +77,8 @@ class SyncDaemon:
         for step in (self.send_notifications, self.maybe_download, self.maybe_push, self.housekeep):
             try:
                 step()
+            except UpstreamError as ex:
+                log.warning("sync step %s: %s", step.__name__, ex)
             except Exception:  # noqa: BLE001 - one failing step must not stop the daemon
                 log.exception("sync step %s failed", step.__name__)
 
@@ -113,9 +115,10 @@ class SyncDaemon:
 
     def download(self) -> int:
         """Fetch the depsgraph (incremental after the first) into the cache."""
-        started = self.ctx.now()
+        # Set before asking, so a Server that is down is asked again only at
+        # the next period or kick, not on every tick.
+        self.last_download = self.ctx.now()
         graph = self.upstream.depsgraph(sync_requests.depsgraph_last_modified(self.ctx))
-        self.last_download = started
         if graph.tasks is None:
             return 0
         stored = tasks.store_downloaded(self.ctx, graph.tasks)

@@ -96,9 +96,13 @@ def authenticate(ctx: ManagerContext, worker_id: str, secret: str) -> dict | Non
     return worker
 
 
-def seen(ctx: ManagerContext, worker: dict, *, address: str, software: str, set_awake: bool) -> None:
-    """Record contact (and, for /task and may-i-run, that the worker is awake) in one write."""
-    sets: dict[str, Any] = {"last_activity": ctx.now(), "address": address, "software": software}
+def seen(ctx: ManagerContext, worker: dict, *, address: str, software: str, set_awake: bool,
+         also: dict[str, Any] | None = None) -> None:
+    """Record contact (and, for /task and may-i-run, that the worker is awake) in one write.
+
+    ``also`` adds fields to the same write, since on FerretDB every write scans.
+    """
+    sets: dict[str, Any] = {"last_activity": ctx.now(), "address": address, "software": software, **(also or {})}
     if set_awake and worker.get("status") not in (statuses.W_AWAKE, statuses.W_TESTING):
         sets["status"] = statuses.W_AWAKE
     ctx.db[dbmod.WORKERS].update_one({"_id": worker["_id"]}, {"$set": sets})
@@ -160,12 +164,13 @@ def forget(ctx: ManagerContext, worker_id: ObjectId) -> bool:
     return ctx.db[dbmod.WORKERS].delete_one({"_id": worker_id}).deleted_count == 1
 
 
+def current_task_fields(ctx: ManagerContext, task: dict) -> dict[str, Any]:
+    """What the worker document says about the task it reported on."""
+    return {"current_task_updated": ctx.now(), "current_task_status": task.get("status"),
+            "current_task": task["_id"], "current_job": task.get("job")}
+
+
 def task_pinged(ctx: ManagerContext, worker: dict, task: dict) -> None:
-    """A worker reported on its task: keep its ping and the worker's view current."""
-    now = ctx.now()
+    """A worker confirmed it is running its task (may-i-run): keep the ping current."""
     ctx.db[dbmod.TASKS].update_one({"_id": task["_id"]},
-                                   {"$set": {"last_worker_ping": now, "worker_id": worker["_id"]}})
-    ctx.db[dbmod.WORKERS].update_one(
-        {"_id": worker["_id"]},
-        {"$set": {"current_task_updated": now, "current_task_status": task.get("status"),
-                  "current_task": task["_id"], "current_job": task.get("job")}})
+                                   {"$set": {"last_worker_ping": ctx.now(), "worker_id": worker["_id"]}})

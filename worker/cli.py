@@ -10,6 +10,7 @@ import asyncio
 import json
 import logging
 import signal
+import sqlite3
 import sys
 from pathlib import Path
 
@@ -44,7 +45,12 @@ def install_signal_handlers(worker: FlamencoWorker) -> list[signal.Signals]:
 async def run_worker(config: WorkerConfig, *, single: bool = False, test_mode: bool = False) -> int:
     """Run a worker until it shuts down; returns the process exit code."""
     client = ManagerClient(config.manager_url, timeout=config.http_timeout_seconds)
-    queue = UpdateQueue(config.task_update_queue_db, client, backoff_seconds=config.queue_backoff_seconds)
+    try:
+        queue = UpdateQueue(config.task_update_queue_db, client, backoff_seconds=config.queue_backoff_seconds)
+    except (sqlite3.Error, OSError) as ex:
+        log.error("cannot open task_update_queue_db %s: %s", config.task_update_queue_db, ex)
+        await client.aclose()
+        return defaults.CONFIG_ERROR_EXIT_CODE
     worker = FlamencoWorker(config, client, queue, single=single, test_mode=test_mode)
     installed = install_signal_handlers(worker)
     try:
@@ -79,6 +85,8 @@ def main(config_file: Path | None, verbose: bool, reregister: bool, debug: bool,
     logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
     if debug:
         log.setLevel(logging.DEBUG)
+    else:
+        logging.getLogger("httpx").setLevel(logging.WARNING)  # one INFO line per request drowns the rest
     overrides: dict[str, object] = {}
     if reregister:
         overrides.update(worker_id="", worker_secret="")

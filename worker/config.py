@@ -46,6 +46,7 @@ class WorkerConfig:
     fetch_retry_no_task_seconds: float = defaults.FETCH_RETRY_NO_TASK_SECONDS
     fetch_after_task_seconds: float = defaults.FETCH_AFTER_TASK_SECONDS
     error_state_seconds: float = defaults.ERROR_STATE_SECONDS
+    uncaught_retry_seconds: float = defaults.UNCAUGHT_RETRY_SECONDS
     asleep_poll_seconds: float = defaults.ASLEEP_POLL_SECONDS
     may_i_run_interval_seconds: float = defaults.MAY_I_RUN_INTERVAL_SECONDS
     queue_backpressure_updates: int = defaults.QUEUE_BACKPRESSURE_UPDATES

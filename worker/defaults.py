@@ -64,6 +64,9 @@ FETCH_AFTER_TASK_SECONDS = 3.0
 ERROR_STATE_SECONDS = 600.0
 """Time spent in the ``error`` state before waking up again."""
 
+UNCAUGHT_RETRY_SECONDS = 60.0
+"""Wait after an unexpected error in the fetch loop before trying again (Flamenco 2.2.1)."""
+
 ASLEEP_POLL_SECONDS = 30.0
 """Interval of GET /status-change while asleep."""
 

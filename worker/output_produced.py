@@ -33,11 +33,16 @@ class OutputProducedSender:
             self._sender = asyncio.create_task(self._send_when_allowed(), name="output-produced")
 
     async def _send_when_allowed(self) -> None:
-        wait = self._last_sent + self._interval - asyncio.get_running_loop().time()
-        if wait > 0:
-            await asyncio.sleep(wait)
-        paths, self._paths = self._paths, []
-        self._last_sent = asyncio.get_running_loop().time()
+        """Send batches until no path is left, waiting out the throttle before each."""
+        while self._paths:
+            wait = self._last_sent + self._interval - asyncio.get_running_loop().time()
+            if wait > 0:
+                await asyncio.sleep(wait)
+            paths, self._paths = self._paths, []
+            self._last_sent = asyncio.get_running_loop().time()
+            await self._send(paths)
+
+    async def _send(self, paths: list[str]) -> None:
         try:
             response = await self._client.post("/output-produced", json={"paths": paths})
         except ManagerUnreachable as ex:

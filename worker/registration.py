@@ -122,7 +122,11 @@ async def register(client: ManagerClient, config: WorkerConfig) -> WorkerConfig:
     if not isinstance(worker_id, str) or not worker_id:
         raise UnableToRegisterError(f"manager's answer to /register-worker has no _id: {response.text[:200]}")
     log.info("registered at %s as worker %s", config.manager_url, worker_id)
-    return save_credentials(config, worker_id, secret)
+    try:
+        return save_credentials(config, worker_id, secret)
+    except OSError as ex:
+        raise UnableToRegisterError(f"cannot store the credentials in credentials_file "
+                                    f"{config.credentials_file}: {ex}") from ex
 
 
 async def _sign_on_once(client: ManagerClient, config: WorkerConfig) -> None:

@@ -24,12 +24,14 @@ import logging
 import sqlite3
 import time
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, Callable, NamedTuple, TypeVar
 
 from flamenco_worker import defaults
 from flamenco_worker.upstream import ManagerClient, ManagerUnreachable
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 DROP_STATUSES = frozenset({404, 409})
 """The manager does not know the task, or it belongs to another worker: resending never helps."""
@@ -119,7 +121,8 @@ class UpdateQueue:
         self._lock = asyncio.Lock()
         self._wake = asyncio.Event()
 
-    async def _run(self, fn: Any, *args: Any) -> Any:
+    async def _run(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run ``fn`` on the queue's SQLite thread."""
         return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
 
     async def queue(self, url: str, payload: Any) -> None:
@@ -185,6 +188,16 @@ class UpdateQueue:
             pending = not await self.flush_once()
             if pending:
                 await asyncio.sleep(self._backoff_seconds)
+
+    async def stop_work(self, worker: asyncio.Task[None]) -> None:
+        """Cancel the :meth:`work` task, but never in the middle of sending a row.
+
+        A row cancelled mid-POST may have reached the manager without being
+        deleted here, and would be sent twice.
+        """
+        async with self._lock:
+            worker.cancel()
+        await asyncio.gather(worker, return_exceptions=True)
 
     def close(self) -> None:
         self._executor.submit(self._db.close).result()

@@ -25,7 +25,7 @@ from flamenco_worker.commands import CommandConfig
 from flamenco_worker.config import WorkerConfig
 from flamenco_worker.machine import describe_load
 from flamenco_worker.output_produced import OutputProducedSender
-from flamenco_worker.registration import nickname, register_and_sign_on
+from flamenco_worker.registration import UnableToRegisterError, nickname, register_and_sign_on
 from flamenco_worker.reporter import TaskReporter
 from flamenco_worker.runner import TaskFailed, TaskRunner
 from flamenco_worker.update_queue import UpdateQueue
@@ -116,13 +116,23 @@ class FlamencoWorker:
     async def _main_loop(self) -> None:
         while self.state is not WorkerState.SHUTTING_DOWN:
             self._state_changed.clear()
-            if self.state in FETCHING_STATES:
-                await self._fetch_and_execute()
-            elif self.state is WorkerState.ASLEEP:
-                await self._poll_status_change()
-            elif self.state is WorkerState.ERROR:
-                if not await self._wait(self.config.error_state_seconds):
-                    await self.change_status("awake")
+            try:
+                await self._step()
+            except UnableToRegisterError:
+                raise
+            except Exception:  # noqa: BLE001  one bad round must not end the worker (Flamenco 2.2.1)
+                log.exception("unexpected error; trying again in %g s", self.config.uncaught_retry_seconds)
+                await self._wait(self.config.uncaught_retry_seconds)
+
+    async def _step(self) -> None:
+        """One round of whatever the current state does."""
+        if self.state in FETCHING_STATES:
+            await self._fetch_and_execute()
+        elif self.state is WorkerState.ASLEEP:
+            await self._poll_status_change()
+        elif self.state is WorkerState.ERROR:
+            if not await self._wait(self.config.error_state_seconds):
+                await self.change_status("awake")
 
     async def _wait(self, seconds: float) -> bool:
         """Sleep ``seconds``; True when the state changed meanwhile (the sleep ends early)."""
@@ -152,18 +162,21 @@ class FlamencoWorker:
         for task in list(self._background):
             task.cancel()
         await asyncio.gather(*self._background, return_exceptions=True)
-        if queue_worker is not None:
-            queue_worker.cancel()
-            await asyncio.gather(queue_worker, return_exceptions=True)
         if not self._signed_on:
             return
         try:
             async with asyncio.timeout(self.config.shutdown_flush_timeout_seconds):
+                if queue_worker is not None:
+                    await self.queue.stop_work(queue_worker)
                 await self.queue.flush_once()
                 response = await self.client.post("/sign-off")
                 log.info("signed off (manager answered %d)", response.status_code)
         except (ManagerUnreachable, TimeoutError) as ex:
             log.warning("could not flush and sign off at shutdown: %s", ex or "timed out")
+        finally:
+            if queue_worker is not None:  # still running when the time ran out
+                queue_worker.cancel()
+                await asyncio.gather(queue_worker, return_exceptions=True)
 
     # ------------------------------------------------------------------ status changes
 
@@ -274,13 +287,20 @@ class FlamencoWorker:
     async def execute_task(self, task: dict[str, Any]) -> None:
         """Run one task while may-i-run watches it; report how it ended."""
         running = RunningTask(task["_id"], self._new_reporter(task["_id"]))
-        self._current = running
-        await running.reporter.log(f"Worker {self.config.worker_id} ({nickname(self.config)}) "
-                                   f"started task {running.task_id}; {describe_load()}")
-        await running.reporter.update(task_status="active", activity="Task started")
-        runner = TaskRunner(task, running.reporter, self._outputs, self._command_config)
+        try:
+            await running.reporter.log(f"Worker {self.config.worker_id} ({nickname(self.config)}) "
+                                       f"started task {running.task_id}; {describe_load()}")
+            await running.reporter.update(task_status="active", activity="Task started")
+            await self._run_watched(running, TaskRunner(task, running.reporter, self._outputs, self._command_config))
+            await self._report_outcome(running)
+        finally:
+            running.reporter.close()
+
+    async def _run_watched(self, running: RunningTask, runner: TaskRunner) -> None:
+        """Run the task's commands with may-i-run polling beside them, until they end or are stopped."""
         running.runner = asyncio.create_task(runner.run(), name=f"task-{running.task_id}")
         watcher = asyncio.create_task(self._watch_may_i_run(running), name=f"may-i-run-{running.task_id}")
+        self._current = running
         try:
             await asyncio.wait({running.runner})
         finally:
@@ -288,7 +308,6 @@ class FlamencoWorker:
             watcher.cancel()
             await asyncio.gather(running.runner, watcher, return_exceptions=True)
             self._current = None
-        await self._report_outcome(running)
 
     def _stop_current_task(self, reason: str) -> None:
         """Cancel the running task (its command cleans up its subprocess); the outcome is reported silently."""
@@ -301,10 +320,11 @@ class FlamencoWorker:
         running.runner.cancel()
 
     async def _report_outcome(self, running: RunningTask) -> None:
+        """Completed, failed, or (when we stopped it) returned to the manager without a status."""
         runner, reporter = running.runner, running.reporter
         assert runner is not None
-        error = None if runner.cancelled() else runner.exception()
-        if running.stop_reason is not None and (runner.cancelled() or error is not None):
+        error: BaseException | None = asyncio.CancelledError() if runner.cancelled() else runner.exception()
+        if running.stop_reason is not None and error is not None:
             await reporter.log(f"Worker {self.config.worker_id} ({nickname(self.config)}) stopped running "
                                f"this task: {running.stop_reason}")
             await reporter.push_pending()
@@ -313,14 +333,16 @@ class FlamencoWorker:
             await reporter.log(f"Task finished; {describe_load()}")
             await reporter.update(task_status="completed", activity="Task completed")
         else:
-            message = str(error) if isinstance(error, TaskFailed) else f"Uncaught exception: {type(error).__name__}: {error}"
-            if not isinstance(error, TaskFailed):
-                log.error("task %s: %s", running.task_id, "".join(traceback.format_exception(error)))
-                await reporter.log("".join(traceback.format_exception(error)).rstrip())
+            if isinstance(error, TaskFailed):
+                message = str(error)
+            else:
+                message = f"Uncaught exception: {type(error).__name__}: {error}"
+                details = "".join(traceback.format_exception(error)).rstrip()
+                log.error("task %s: %s", running.task_id, details)
+                await reporter.log(details)
             await reporter.log(message)
             await reporter.update(task_status="failed", activity=message)
         await reporter.push_pending()
-        reporter.close()
 
     async def _watch_may_i_run(self, running: RunningTask) -> None:
         """Ask the manager every few seconds whether the task may go on (reference B.6).

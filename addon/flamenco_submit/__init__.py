@@ -10,8 +10,6 @@ priority from the Flamenco panel (``scene.flamenco``).
 
 The file must be on storage the workers share: the job names its path.
 """
-from __future__ import annotations
-
 import bpy
 
 from . import job as job_doc
@@ -88,7 +86,9 @@ def submit(context: bpy.types.Context) -> dict:
         raise SubmitError("save the file first: the farm renders it from disk")
     prefs = context.preferences.addons[__package__].preferences
     api = ServerAPI(prefs.server_url, prefs.token)
-    if bpy.data.is_dirty:
+    # Blender running headless marks a file dirty only on undo pushes, which
+    # scripts rarely make: save there too, so the farm renders what the script set up.
+    if bpy.data.is_dirty or bpy.app.background:
         bpy.ops.wm.save_mainfile()
     scene = context.scene
     render = scene.render

@@ -171,7 +171,7 @@ class FlamencoClient:
     def get_job(self, job_id: str) -> dict:
         return self.request("GET", f"{defaults.API_PREFIX}/jobs/{check_id('job', job_id)}")
 
-    def list_jobs(self, *, where: Mapping[str, Any] | None = None, sort: str | None = "-_created",
+    def list_jobs(self, *, where: Mapping[str, Any] | None = None, sort: str | None = defaults.JOB_SORT,
                   page: int = 1, max_results: int = defaults.LIST_LIMIT) -> Page:
         """One page of the jobs this user may see, newest first by default."""
         return self.list_page("flamenco/jobs", where=where, sort=sort, page=page, max_results=max_results)

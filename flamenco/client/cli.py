@@ -29,6 +29,9 @@ from flamenco.client.jobs import FILE_EXTENSIONS, BlenderRenderJob
 
 # Exit status of `jobs watch` / `submit --watch` when the job ends other than completed.
 EXIT_JOB_NOT_COMPLETED = 2
+# Progress bar: tasks done of all tasks and the job's status; no rate, since
+# tasks finish in bursts between polls and a rate would mislead.
+BAR_FORMAT = "{desc}: {percentage:3.0f}%|{bar}| {n_fmt}/{total_fmt} tasks [{elapsed}{postfix}]"
 # Worker task type that encodes videos (reference §4.5: create-video needs a Manager reporting it).
 VIDEO_TASK_TYPE = "video-encoding"
 
@@ -38,9 +41,7 @@ def clear_errors() -> Iterator[None]:
     """Turn client errors into ``Error: <message>`` and exit status 1."""
     try:
         yield
-    except FlamencoClientError as ex:
-        raise click.ClickException(str(ex)) from None
-    except TimeoutError as ex:
+    except (FlamencoClientError, TimeoutError) as ex:
         raise click.ClickException(str(ex)) from None
 
 
@@ -158,9 +159,9 @@ def jobs() -> None:
               help=f"Only jobs of this project [env {defaults.ENV_PROJECT}].")
 @click.option("--limit", type=click.IntRange(1, defaults.PAGE_SIZE), default=defaults.LIST_LIMIT,
               show_default=True, help="Jobs per page.")
-@click.option("--page", type=click.IntRange(min=1), default=1, show_default=True)
-@click.option("--sort", default="-_created", show_default=True,
-              help="Eve sort, e.g. -priority or name (a leading - sorts descending).")
+@click.option("--page", type=click.IntRange(min=1), default=1, show_default=True, help="Page of --limit jobs to show.")
+@click.option("--sort", default=defaults.JOB_SORT, show_default=True,
+              help="Fields to sort by, comma-separated, e.g. -priority,name (a leading - sorts descending).")
 @click.option("--json", "as_json", is_flag=True, help="Print the jobs as a JSON list.")
 @connection_options
 def list_jobs(client: FlamencoClient, statuses: tuple[str, ...], project: str | None, limit: int, page: int,
@@ -203,7 +204,7 @@ def show_job(client: FlamencoClient, job_id: str, as_json: bool) -> None:
             click.echo(f"{key.lstrip('_'):14} {job[key]}")
     click.echo("settings:")
     for key, value in sorted((job.get("settings") or {}).items()):
-        click.echo(f"  {key:20} {value}")
+        click.echo(f"  {key:22} {value}")
     click.echo(f"tasks:         {summary.total} ({summary.describe()})")
 
 
@@ -249,15 +250,19 @@ def follow(client: FlamencoClient, job_id: str, interval: float, timeout: float 
     """Show a tqdm bar of completed tasks until the job ends; exit 2 unless it completed."""
     polls = client.watch_job(job_id, interval=interval, timeout=timeout)
     last = next(polls)  # before drawing a bar: a bad id or token fails here
-    with tqdm(total=last.tasks.total, unit="task", file=sys.stderr, dynamic_ncols=True) as bar:
+    with tqdm(total=last.tasks.total, unit="task", file=sys.stderr, dynamic_ncols=True,
+              bar_format=BAR_FORMAT) as bar:
         update_bar(bar, last.job, last.tasks)
         for last in polls:
             update_bar(bar, last.job, last.tasks)
     status = last.job["status"]
+    if status == "completed":
+        echo_err(f"Job {job_id} completed")
+        return
+    # A status reason outlives later changes (reference §2.2), so it is shown only here.
     reason = f": {last.job['status_reason']}" if last.job.get("status_reason") else ""
     echo_err(f"Job {job_id} {status}{reason}")
-    if status != "completed":
-        sys.exit(EXIT_JOB_NOT_COMPLETED)
+    sys.exit(EXIT_JOB_NOT_COMPLETED)
 
 
 def update_bar(bar: tqdm, job: dict, tasks: TaskSummary) -> None:

@@ -23,6 +23,9 @@ READ_TIMEOUT = 120.0
 # Eve's page size cap on this server (flamenco.defaults.PAGINATION_LIMIT);
 # fetching whole pages keeps the number of round-trips low.
 PAGE_SIZE = 250
+# Newest jobs first. Eve stores `_created` to the second, so `_id` (which
+# grows with time) orders jobs submitted within the same second.
+JOB_SORT = "-_created,-_id"
 # `flamenco jobs list` shows this many jobs unless told otherwise.
 LIST_LIMIT = 25
 

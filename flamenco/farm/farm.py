@@ -41,10 +41,10 @@ class FarmConfig:
     data_dir: Path = field(default_factory=lambda: services.DEFAULT_DATA_DIR)
     workers: int = 2
     host: str = "127.0.0.1"
-    server_port: int = int(os.environ.get("FLAMENCO_SERVER_PORT", "8080"))
-    manager_port: int = int(os.environ.get("FLAMENCO_MANAGER_PORT", "8081"))
-    mongo_uri: str | None = os.environ.get("MONGO_URI")
-    redis_url: str | None = os.environ.get("REDIS_URL")
+    server_port: int = field(default_factory=lambda: int(os.environ.get("FLAMENCO_SERVER_PORT", "8080")))
+    manager_port: int = field(default_factory=lambda: int(os.environ.get("FLAMENCO_MANAGER_PORT", "8081")))
+    mongo_uri: str | None = field(default_factory=lambda: os.environ.get("MONGO_URI"))
+    redis_url: str | None = field(default_factory=lambda: os.environ.get("REDIS_URL"))
     # Manager timeouts, shortened by the fault tests so a dead worker's task
     # is requeued in seconds instead of the production default of minutes.
     active_task_timeout: str | None = None
@@ -84,7 +84,6 @@ class Farm:
         self.supervisor = Supervisor(self.data_dir / "logs")
         self.env: dict[str, str] = {}
         self.creds: bootstrap.Credentials | None = None
-        self.starters: dict[str, callable] = {}
 
     # -- services ---------------------------------------------------------
     def start_stores(self) -> None:
@@ -132,7 +131,7 @@ class Farm:
         config_path = bootstrap.write_manager_config(self.data_dir / "manager", self.config, self.creds,
                                                      self.manager_mongo_uri)
         return self.supervisor.start(
-            "manager", python_module("flamenco_manager.cli", "run", "--config", str(config_path)),
+            "manager", python_module("flamenco_manager.cli", "--config", str(config_path), "run"),
             cwd=config_path.parent,
         )
 

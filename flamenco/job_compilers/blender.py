@@ -60,7 +60,7 @@ def parse_blender_settings(job: Mapping[str, Any], *, compiling: bool,
         filepath=_check_filepath(settings, required=filepath_required),
         blender_cmd=checks.require_string(settings, "blender_cmd", required=required_blender_cmd)
         or commands.BLENDER_VARIABLE,
-        render_output=checks.require_string(settings, "render_output"),
+        render_output=_check_render_output(settings),
         frames=checks.require_frames(settings),
         chunk_size=checks.require_int(settings, "chunk_size"),
         format=checks.require_string(settings, "format", required=False),
@@ -74,6 +74,15 @@ def _check_filepath(settings: Mapping[str, Any], *, required: bool) -> str | Non
     if filepath is not None and not filepath.lower().endswith(BLEND_EXTENSION):
         raise checks.JobSettingsError("settings.filepath", f"must be a .blend file, got {filepath!r}")
     return filepath
+
+
+def _check_render_output(settings: Mapping[str, Any]) -> str:
+    """``render_output`` must name a directory: the compilers put intermediate and final dirs beside it."""
+    render_output = checks.require_string(settings, "render_output")
+    if not paths.parent(render_output):
+        raise checks.JobSettingsError("settings.render_output",
+                                      f"must include a directory, e.g. '/render/shot/######', got {render_output!r}")
+    return render_output
 
 
 def job_created(job: Mapping[str, Any]) -> datetime.datetime:

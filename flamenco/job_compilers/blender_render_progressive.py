@@ -10,7 +10,7 @@ from bson import ObjectId
 
 from flamenco.job_compilers import blender, commands, frames, paths
 from flamenco.job_compilers import settings as checks
-from flamenco.job_compilers.sample_chunks import frame_chunk_size, sample_chunks
+from flamenco.job_compilers.sample_chunks import UNCAPPED_CHUNKS, frame_chunk_size, sample_chunks
 from flamenco.job_compilers.tasks import TaskFactory
 
 NAME = "blender-render-progressive"
@@ -50,7 +50,7 @@ def parse(job: Mapping[str, Any], *, compiling: bool) -> ProgressiveSettings:
     checks.require_number(raw, "fps")
     sample_count = checks.require_int(raw, "cycles_sample_count")
     sample_cap = checks.require_int(raw, "cycles_sample_cap")
-    chunks = list(sample_chunks(sample_count, sample_cap))
+    chunks = list(sample_chunks(sample_count, sample_cap, UNCAPPED_CHUNKS))
     if len(chunks) < 2:
         raise checks.JobSettingsError(
             "settings.cycles_sample_cap",

@@ -3,14 +3,14 @@
 Submission (reference §3.7, fixing §14.3 and §14.17): the caller must be able
 to use the project, the job's Manager must be assigned to that project, the
 job's ``user`` is the caller, and the settings must suit the job type (422
-with field and reason). Compilation then runs in ``flamenco.jobs.construction``.
+with field and reason). Compilation then runs in ``flamenco.status.construct_job``.
 """
 from __future__ import annotations
 
 import flask
 from pymongo.database import Database
 
-from flamenco import errors, job_compilers, projects
+from flamenco import errors, job_compilers, projects, status
 from flamenco.auth import CurrentUser, roles, scoping
 from flamenco.jobs import JOBS, TASK_LOGS, TASKS, construction
 from flamenco.managers import MANAGERS
@@ -34,6 +34,14 @@ def job_filter() -> dict | None:
 
 def on_pre_get(request: flask.Request, lookup: dict) -> None:
     scoping.restrict(lookup, job_filter())
+
+
+def on_pre_delete(request: flask.Request, lookup: dict) -> None:
+    """An invisible job is 404 (Eve would answer 204 and do nothing)."""
+    query = {"_id": errors.parse_object_id(lookup.get("_id"), "_id")}
+    scoping.restrict(query, job_filter())
+    if _db()[JOBS].find_one(query, {"_id": 1}) is None:
+        errors.abort(404, "job not found")
 
 
 def require_job_user(user: CurrentUser) -> None:
@@ -83,7 +91,7 @@ def on_inserted(items: list[dict]) -> None:
     db = _db()
     for job in items:
         if job["status"] != "waiting-for-files":
-            construction.construct_job(db, job, f"Job submitted by {user.display_name}")
+            status.construct_job(db, job["_id"], reason=f"Job submitted by {user.display_name}")
 
 
 def on_delete_item(job: dict) -> None:
@@ -107,6 +115,7 @@ def on_deleted_item(job: dict) -> None:
 
 def setup_app(app: flask.Flask) -> None:
     app.on_pre_GET_flamenco_jobs += on_pre_get
+    app.on_pre_DELETE_flamenco_jobs += on_pre_delete
     app.on_insert_flamenco_jobs += on_insert
     app.on_inserted_flamenco_jobs += on_inserted
     app.on_delete_item_flamenco_jobs += on_delete_item

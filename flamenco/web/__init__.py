@@ -9,7 +9,7 @@ built from ``src/`` by gulp into ``flamenco/static/dist``.
 from __future__ import annotations
 
 import flask
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, default_exceptions
 
 from flamenco import auth
 from flamenco.web import (access, actions, defaults, jobs_views, joblist, live_views, managers_views,
@@ -65,6 +65,12 @@ def access_denied(error: access.AccessDenied) -> flask.typing.ResponseReturnValu
 def http_error(error: HTTPException) -> flask.typing.ResponseReturnValue:
     titles = {400: "Bad request", 404: "Not found", 405: "Method not allowed"}
     return error_page(error.code or 500, titles.get(error.code or 500, error.name), error.description or error.name)
+
+
+# Flask prefers the app's per-code handlers (the API's JSON errors) over a
+# blueprint's class handler, so the dashboard registers per code as well.
+for _code in default_exceptions:
+    blueprint.register_error_handler(_code, http_error)
 
 
 @blueprint.errorhandler(Exception)

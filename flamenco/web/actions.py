@@ -52,6 +52,8 @@ TASK_ACTIONS = (
 )
 # The job status each status-changing action asks for.
 JOB_ACTION_STATUS = {"cancel": "cancel-requested", "requeue": "requeued", "pause": "paused"}
+# How status reasons name the action ("Canceled by Alice (@alice) from the dashboard").
+JOB_ACTION_PAST = {"cancel": "Canceled", "requeue": "Requeued", "pause": "Paused"}
 TASK_ACTION_STATUS = {"cancel": "cancel-requested", "requeue": "queued"}
 
 
@@ -88,7 +90,7 @@ def publish_job(db: Database, job_id: ObjectId) -> None:
 
 def change_job_status(db: Database, acc: ProjectAccess, job: dict, action: str) -> None:
     new_status = JOB_ACTION_STATUS[action]
-    status.set_job_status(db, job["_id"], new_status, reason=reason_text(acc, action.capitalize() + "d"),
+    status.set_job_status(db, job["_id"], new_status, reason=reason_text(acc, JOB_ACTION_PAST[action]),
                           actor=status.Actor.USER)
     publish_job(db, job["_id"])
 

@@ -1,18 +1,17 @@
 """Job pages of a project: the job list, one job, its tasks and dependency graph."""
 from __future__ import annotations
 
+from collections import Counter
 from typing import Iterable
 
 import flask
 from bson import ObjectId
 
-from flamenco.web import access, actions, defaults, joblist, store, task_counts
+from flamenco import job_compilers
+from flamenco.web import access, actions, defaults, joblist, store, task_index
 
 bp = flask.Blueprint("jobs", __name__, url_prefix="/p/<project_url>/jobs")
 
-TASK_ROW_PROJECTION = {"name": 1, "status": 1, "task_type": 1, "worker": 1, "activity": 1,
-                       "priority": 1, "_updated": 1, "task_progress_percentage": 1}
-DEPSGRAPH_PROJECTION = {"name": 1, "status": 1, "parents": 1}
 
 
 def names_by_id(collection: str, ids: Iterable, field: str) -> dict[ObjectId, str]:
@@ -25,7 +24,11 @@ def names_by_id(collection: str, ids: Iterable, field: str) -> dict[ObjectId, st
 
 
 def filter_choices(acc: access.ProjectAccess) -> dict:
-    """What the job list's filter menus offer: this project's types, managers, members."""
+    """What the job list's filter menus offer: the known job types, the project's managers and members.
+
+    Nothing here reads the jobs collection: a ``distinct`` over it would cost a
+    full scan on FerretDB.
+    """
     db = store.db()
     pid = acc.project["_id"]
     managers = {m["_id"]: m.get("name") or str(m["_id"])
@@ -33,7 +36,7 @@ def filter_choices(acc: access.ProjectAccess) -> dict:
     members = names_by_id("users", [m.get("user") for m in acc.project.get("members") or ()], "full_name")
     return {
         "statuses": actions.JOB_STATUSES,
-        "job_types": sorted(t for t in db["flamenco_jobs"].distinct("job_type", {"project": pid}) if t),
+        "job_types": sorted(job_compilers.JOB_TYPES),
         "managers": sorted(managers.items(), key=lambda kv: kv[1].lower()),
         "users": sorted(members.items(), key=lambda kv: kv[1].lower()),
     }
@@ -44,10 +47,10 @@ def job_list_context(acc: access.ProjectAccess) -> dict:
     query = joblist.parse_query(flask.request.args, actions.JOB_STATUSES)
     page = joblist.fetch_page(store.db(), acc.project["_id"], query)
     job_ids = [j["_id"] for j in page.jobs]
-    counts = task_counts.counts_for_jobs(store.db(), store.cache(), job_ids)
+    counts = task_index.counts_for_jobs(store.db(), store.cache(), job_ids)
     return {
         "acc": acc, "project": acc.project, "query": query, "page": page,
-        "counts": counts, "progress": {j: task_counts.progress(c) for j, c in counts.items()},
+        "counts": counts, "progress": {j: task_index.progress(c) for j, c in counts.items()},
         "manager_names": names_by_id("flamenco_managers", [j.get("manager") for j in page.jobs], "name"),
         "user_names": names_by_id("users", [j.get("user") for j in page.jobs], "full_name"),
         "job_actions": actions.JOB_ACTIONS,
@@ -86,10 +89,13 @@ def job_actions(project_url: str) -> flask.typing.ResponseReturnValue:
 
 
 def load_job(acc: access.ProjectAccess, job_id: str) -> dict:
-    """The job with this id in this project, or a 404."""
-    job = store.db()["flamenco_jobs"].find_one({"_id": store.object_id_or_404(job_id),
-                                                "project": acc.project["_id"]})
-    if job is None:
+    """The job with this id in this project, or a 404.
+
+    Queried by ``_id`` alone, the one filter FerretDB evaluates in SQL; the
+    project is checked here.
+    """
+    job = store.db()["flamenco_jobs"].find_one({"_id": store.object_id_or_404(job_id)})
+    if job is None or job.get("project") != acc.project["_id"]:
         flask.abort(404, description="This project has no such job (it may have been deleted).")
     return job
 
@@ -102,18 +108,15 @@ def task_page_number() -> int:
 
 
 def job_context(acc: access.ProjectAccess, job: dict) -> dict:
-    """The job's summary, actions and one page of its tasks."""
-    counts = task_counts.counts_for_jobs(store.db(), store.cache(), [job["_id"]])[job["_id"]]
-    total = sum(counts.values())
-    page_count = max(1, -(-total // defaults.TASK_PAGE_SIZE))
+    """The job's summary, actions and one page of its tasks (from the task index)."""
+    rows = task_index.rows_for_job(store.db(), store.cache(), job["_id"])
+    counts = dict(Counter(row.get("status", "unknown") for row in rows))
+    page_count = max(1, -(-len(rows) // defaults.TASK_PAGE_SIZE))
     page = min(task_page_number(), page_count)
-    tasks = list(store.db()["flamenco_tasks"]
-                 .find({"job": job["_id"]}, TASK_ROW_PROJECTION)
-                 .sort([("priority", -1), ("_id", 1)])
-                 .skip((page - 1) * defaults.TASK_PAGE_SIZE).limit(defaults.TASK_PAGE_SIZE))
+    start = (page - 1) * defaults.TASK_PAGE_SIZE
     return {
         "acc": acc, "project": acc.project, "job": job, "counts": counts,
-        "progress": task_counts.progress(counts), "tasks": tasks,
+        "progress": task_index.progress(counts), "tasks": rows[start:start + defaults.TASK_PAGE_SIZE],
         "task_page": page, "task_page_count": page_count,
         "task_page_url": lambda n: flask.url_for("web.jobs.job_view", project_url=acc.project["url"],
                                                  job_id=job["_id"], page=n),
@@ -147,8 +150,7 @@ def job_depsgraph(project_url: str, job_id: str) -> flask.typing.ResponseReturnV
     """Nodes and edges of the job's task graph (at most DEPSGRAPH_MAX_NODES tasks)."""
     acc = access.project_access(project_url)
     job = load_job(acc, job_id)
-    tasks = list(store.db()["flamenco_tasks"].find({"job": job["_id"]}, DEPSGRAPH_PROJECTION)
-                 .sort("_id", 1).limit(defaults.DEPSGRAPH_MAX_NODES + 1))
+    tasks = sorted(task_index.rows_for_job(store.db(), store.cache(), job["_id"]), key=lambda t: t["_id"])
     truncated = len(tasks) > defaults.DEPSGRAPH_MAX_NODES
     tasks = tasks[:defaults.DEPSGRAPH_MAX_NODES]
     present = {t["_id"] for t in tasks}

@@ -7,7 +7,6 @@ project also requires being an admin of that project.
 from __future__ import annotations
 
 import flask
-from bson import ObjectId
 
 from flamenco import projects
 from flamenco.auth import tokens
@@ -42,11 +41,6 @@ def load_manager(manager_id: str) -> dict:
     return manager
 
 
-def workers_seen(manager_id: ObjectId) -> list[str]:
-    """Workers that ran tasks of this Manager, as the Manager reported them on task updates."""
-    return sorted(w for w in store.db()["flamenco_tasks"].distinct("worker", {"manager": manager_id}) if w)
-
-
 @bp.route("/")
 @access.login_required
 def manager_list() -> flask.typing.ResponseReturnValue:
@@ -67,7 +61,6 @@ def manager_view(manager_id: str) -> flask.typing.ResponseReturnValue:
     return flask.render_template(
         "manager.html", manager=manager, owner=is_owner(manager, user),
         project_names={p["_id"]: p["name"] for p in visible}, assignable=assignable,
-        workers=workers_seen(manager["_id"]),
         token_count=store.db()[tokens.TOKENS].count_documents({"user": manager.get("service_account")}),
     )
 

@@ -3,8 +3,7 @@ from __future__ import annotations
 
 import flask
 
-from flamenco.web import access, actions, defaults, store
-from flamenco.web.jobs_views import names_by_id
+from flamenco.web import access, actions, defaults, store, task_index
 
 bp = flask.Blueprint("tasks", __name__, url_prefix="/p/<project_url>/tasks")
 
@@ -12,10 +11,9 @@ JOB_HEADER_PROJECTION = {"name": 1, "status": 1, "job_type": 1}
 
 
 def load_task(acc: access.ProjectAccess, task_id: str) -> dict:
-    """The task with this id in this project, or a 404."""
-    task = store.db()["flamenco_tasks"].find_one({"_id": store.object_id_or_404(task_id),
-                                                  "project": acc.project["_id"]})
-    if task is None:
+    """The task with this id in this project, or a 404 (queried by ``_id`` alone, see load_job)."""
+    task = store.db()["flamenco_tasks"].find_one({"_id": store.object_id_or_404(task_id)})
+    if task is None or task.get("project") != acc.project["_id"]:
         flask.abort(404, description="This project has no such task (its job may have been archived).")
     return task
 
@@ -23,10 +21,14 @@ def load_task(acc: access.ProjectAccess, task_id: str) -> dict:
 def task_context(acc: access.ProjectAccess, task: dict) -> dict:
     job = store.db()["flamenco_jobs"].find_one({"_id": task.get("job")}, JOB_HEADER_PROJECTION) or {}
     parents = task.get("parents") or []
+    parent_names = {}
+    if parents:
+        rows = task_index.rows_for_job(store.db(), store.cache(), task["job"])
+        parent_names = {r["_id"]: r.get("name") for r in rows if r["_id"] in set(parents)}
     log_tail = (task.get("log") or "")[-defaults.LOG_TAIL_MAX_CHARS:] if acc.may_view_logs else None
     return {
         "acc": acc, "project": acc.project, "task": task, "job": job,
-        "parent_names": names_by_id("flamenco_tasks", parents, "name"),
+        "parent_names": parent_names,
         "log_tail": log_tail,
         "task_actions": [a for a in actions.TASK_ACTIONS if a.applies_to(task.get("status"))],
     }

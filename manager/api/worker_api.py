@@ -124,14 +124,12 @@ def _status_requested_response(worker: dict) -> Response:
 def task_update(task_id: str) -> Response:
     ctx = context()
     worker = g.worker
-    workers.seen(ctx, worker, address=remote_address(), software=user_agent(), set_awake=False)
     body = v.json_body()
     update = _worker_update(body)
     log_text = v.optional(body, "log", str) or ""
     task = _task_or_404(task_id)
     if task.get("worker_id") not in (None, worker["_id"]):
         return error_response(409, f"Task {task_id} is assigned to another worker.")
-    workers.task_pinged(ctx, worker, task)
     if not _accepts_worker_status(task, update.get("task_status")):
         update.pop("task_status", None)
         update.pop("activity", None)
@@ -140,7 +138,10 @@ def task_update(task_id: str) -> Response:
         update["task_status"] = status
         update["failed_by_workers"] = failed_by
     update["worker"] = workers.identifier(worker)
-    queue_update(ctx, task, update, log=log_text)
+    queue_update(ctx, task, update, log=log_text,
+                 extra_set={"last_worker_ping": ctx.now(), "worker_id": worker["_id"]})
+    workers.seen(ctx, worker, address=remote_address(), software=user_agent(), set_awake=False,
+                 also=workers.current_task_fields(ctx, task))
     return no_content()
 
 
@@ -189,13 +190,13 @@ def task_return(task_id: str) -> Response:
 def may_i_run(task_id: str) -> Response:
     ctx = context()
     worker = g.worker
-    workers.seen(ctx, worker, address=remote_address(), software=user_agent(), set_awake=True)
     answer: dict = {"may_keep_running": False}
     requested = worker.get("status_requested") or ""
     if requested:
         answer["status_requested"] = requested
     oid = tasks.parse_id(task_id)
     task = tasks.find_task(ctx, oid) if oid is not None else None
+    also = {}
     if task is None:
         answer["reason"] = f"unable to find task {task_id}"
     elif task.get("worker_id") not in (None, worker["_id"]):
@@ -207,6 +208,8 @@ def may_i_run(task_id: str) -> Response:
     else:
         answer["may_keep_running"] = True
         workers.task_pinged(ctx, worker, task)
+        also = workers.current_task_fields(ctx, task)
+    workers.seen(ctx, worker, address=remote_address(), software=user_agent(), set_awake=True, also=also)
     return jsonify(answer)
 
 

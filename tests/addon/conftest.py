@@ -8,27 +8,8 @@ from typing import Iterator
 
 import pytest
 
+from tests.addon.support import BLENDER_TIMEOUT, MAKE_SCENE
 from tests.client.support import Account, Site, make_account, module_site
-
-# The test scene of DESIGN.md: Cycles on the CPU, 64x48, 12 frames, 4 samples.
-# Debian's Blender lacks OpenImageDenoise, so denoising must be off.
-MAKE_SCENE = """
-import sys, bpy
-scene = bpy.context.scene
-scene.render.engine = "CYCLES"
-scene.cycles.device = "CPU"
-scene.cycles.samples = 4
-scene.cycles.use_denoising = False
-scene.render.resolution_x, scene.render.resolution_y = 64, 48
-scene.render.resolution_percentage = 100
-scene.frame_start, scene.frame_end = 1, 12
-scene.render.fps, scene.render.fps_base = 24, 1.0
-scene.render.image_settings.file_format = "PNG"
-scene.render.filepath = "//render/frames-######"
-bpy.ops.wm.save_as_mainfile(filepath=sys.argv[sys.argv.index("--") + 1])
-"""
-# Seconds Blender may take to start, run a script and quit (about 1.5 s here).
-BLENDER_TIMEOUT = 120
 
 
 @pytest.fixture(scope="session")

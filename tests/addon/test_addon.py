@@ -1,46 +1,12 @@
 """The Blender add-on, enabled in Debian's Blender running headless, submitting to a real server."""
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
 from flamenco.client import FlamencoClient
 from flamenco.farm.services import free_port
-from tests.addon.conftest import BLENDER_TIMEOUT
-from tests.client.support import REPO_ROOT, Account, Site, make_account
-
-ADDON_DIR = REPO_ROOT / "addon"
-# Enables the add-on the way Blender's preferences do, points it at the server
-# and submits; `scene_changes` runs first (e.g. to make the file dirty).
-SUBMIT_SCRIPT = """
-import sys, bpy, addon_utils
-sys.path.insert(0, {addon_dir!r})
-mod = addon_utils.enable("flamenco_submit", default_set=True, handle_error=None)
-assert mod is not None, "add-on failed to enable"
-prefs = bpy.context.preferences.addons["flamenco_submit"].preferences
-prefs.server_url, prefs.token = {url!r}, {token!r}
-prefs.project, prefs.manager = {project!r}, {manager!r}
-scene = bpy.context.scene
-{scene_changes}
-bpy.ops.flamenco.submit_job()
-print("FLAMENCO_JOB_ID=" + bpy.context.window_manager.flamenco_last_job_id)
-"""
-
-
-def run_blender(blender: str, blend: Path, url: str, token: str, scene_changes: str = "",
-                project: str = "", manager: str = "") -> subprocess.CompletedProcess:
-    script = SUBMIT_SCRIPT.format(addon_dir=str(ADDON_DIR), url=url, token=token, project=project,
-                                  manager=manager, scene_changes=scene_changes)
-    return subprocess.run([blender, "-b", "--factory-startup", str(blend), "--python-exit-code", "1",
-                           "--python-expr", script], capture_output=True, text=True, timeout=BLENDER_TIMEOUT)
-
-
-def job_id_of(result: subprocess.CompletedProcess) -> str:
-    assert result.returncode == 0, result.stdout + result.stderr
-    lines = [line for line in result.stdout.splitlines() if line.startswith("FLAMENCO_JOB_ID=")]
-    assert lines, result.stdout
-    return lines[0].split("=", 1)[1]
-
+from tests.addon.support import job_id_of, run_blender
+from tests.client.support import Account, Site, make_account
 
 def test_submit_from_blender(blender: str, scene: Path, site: Site, account: Account) -> None:
     changes = "scene.flamenco.chunk_size = 4\nscene.flamenco.create_video = True\nscene.flamenco.priority = 65"
@@ -68,19 +34,25 @@ def test_dirty_file_is_saved_before_submitting(blender: str, scene: Path, site: 
     changes = ("scene.frame_start, scene.frame_end, scene.frame_step = 3, 9, 3\n"
                "scene.render.image_settings.file_format = 'JPEG'\n"
                "scene.render.filepath = '/farm/out/'\n"
+               "bpy.ops.ed.undo_push(message='edit')  # what the UI does after each change\n"
                "assert bpy.data.is_dirty")
-    job_id = job_id_of(run_blender(blender, scene, site.url, account.token, changes))
+    result = run_blender(blender, scene, site.url, account.token, changes)
+    job_id = job_id_of(result)
 
     settings = FlamencoClient(site.url, account.token).get_job(job_id)["settings"]
     assert settings["frames"] == "3,6,9"
     assert settings["format"] == "JPEG"
     assert settings["render_output"] == "/farm/out/######"
     assert "fps" not in settings  # no video asked for
-    saved = subprocess.run([blender, "-b", "--factory-startup", str(scene), "--python-expr",
-                            "import bpy; s = bpy.context.scene; "
-                            "print('SAVED', s.frame_start, s.frame_end, s.render.image_settings.file_format)"],
-                           capture_output=True, text=True, timeout=BLENDER_TIMEOUT)
-    assert "SAVED 3 9 JPEG" in saved.stdout
+    assert "ON_DISK 3 9 JPEG" in result.stdout
+
+
+def test_headless_script_changes_are_saved(blender: str, scene: Path, site: Site, account: Account) -> None:
+    """Without an undo push the file is not dirty, yet a script's changes must reach the farm."""
+    changes = "scene.frame_end = 6\nassert not bpy.data.is_dirty"
+    result = run_blender(blender, scene, site.url, account.token, changes)
+    assert FlamencoClient(site.url, account.token).get_job(job_id_of(result))["settings"]["frames"] == "1-6"
+    assert "ON_DISK 1 6 PNG" in result.stdout
 
 
 def test_project_and_manager_from_preferences(blender: str, scene: Path, site: Site) -> None:

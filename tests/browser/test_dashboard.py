@@ -74,7 +74,7 @@ def test_submit_watch_cancel_and_read_log(page, server, farm, mongo_db, redis_ur
     page.screenshot(path=str(screenshot_dir / "job-view.png"), full_page=True)
 
     # The task view with a live log tail.
-    page.get_by_role("link", name=first_task["name"]).click()
+    page.get_by_role("link", name=first_task["name"], exact=True).click()
     wait_until_live(page)
     manager_reports(mongo_db, redis_url, first_task["_id"], "canceled",
                     log="Fra:1 Mem:12M | Rendering 1/4 samples\nCanceled by the Manager")

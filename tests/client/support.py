@@ -16,7 +16,6 @@ import pymongo
 from pymongo.database import Database
 
 from tests.conftest import with_database
-from tests.support.server import REPO_ROOT
 from tests.support.server import make_manager, make_project, make_token, make_user, running_server
 
 # Redis database of the module-wide servers: not 0, which function-scoped

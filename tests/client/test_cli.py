@@ -13,7 +13,8 @@ from click.testing import CliRunner, Result
 from flamenco.client import FlamencoClient
 from flamenco.client.cli import EXIT_JOB_NOT_COMPLETED, commands
 from flamenco.farm.services import free_port
-from tests.client.support import REPO_ROOT, Account, Site, make_account
+from tests.client.support import Account, Site, make_account
+from tests.support.server import REPO_ROOT
 
 
 @click.group()
@@ -105,6 +106,14 @@ def test_unknown_project_is_a_clear_error(site: Site, account: Account, blend_fi
            f"{account.project['name']}" in result.stderr
 
 
+def test_server_rejection_shows_field_and_reason(site: Site, account: Account, blend_file: Path) -> None:
+    result = submit(site, account, blend_file, "--name", "x" * 300)
+    assert result.exit_code == 1
+    lines = result.stderr.splitlines()
+    assert lines[0].startswith("Error: HTTP 422: ")
+    assert any(line.startswith("  name: ") and "256" in line for line in lines[1:]), result.stderr
+
+
 @pytest.mark.parametrize("args, message", [
     (["--frames", "1-x"], "Invalid value for '--frames': '1-x' in '1-x' is not a frame number"),
     (["--frames", "9-2"], "Invalid value for '--frames': range '9-2' ends before it starts"),
@@ -158,6 +167,12 @@ def test_unreachable_server(blend_file: Path) -> None:
     assert f"Error: cannot connect to the Flamenco server at {url}; is it running?" in result.stderr
     assert "Traceback" not in result.output
     assert "cannot connect" in submit_offline(blend_file).stderr
+
+
+def test_server_url_without_scheme(blend_file: Path) -> None:
+    result = submit_offline(blend_file, "--server", "localhost:8080")
+    assert result.exit_code == 1
+    assert "Error: server: 'localhost:8080' is not an http:// or https:// URL" in result.stderr
 
 
 def test_jobs_list_show_cancel_requeue(site: Site, account: Account, blend_file: Path) -> None:

@@ -98,6 +98,10 @@ def test_cli_cleanslate_and_purgequeue(ctx, manager_settings, new_worker):
     assert result.exit_code == 0 and "dropped 1 queued updates" in result.output
     result = CliRunner().invoke(main, ["serve"], env={**env, "FLAMENCO_MANAGER_LISTEN": "nowhere"})
     assert result.exit_code == 1 and "listen" in result.output
+    result = CliRunner().invoke(main, ["sync"], env=env)
+    assert result.exit_code == 1 and "manager_id and manager_secret must be set" in result.output
+    result = CliRunner().invoke(main, ["show-config"], env={**env, "FLAMENCO_MANAGER_MANAGER_SECRET": "s3cret"})
+    assert result.exit_code == 0 and "manager_secret: '********'" in result.output and "s3cret" not in result.output
 
 
 def test_claims_of_dead_processes_are_released(ctx, new_worker, clock):

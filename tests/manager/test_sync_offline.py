@@ -1,6 +1,7 @@
 """The sync daemon's behaviour that needs no Server: an unreachable Server, cancels, notifications."""
 from __future__ import annotations
 
+import pytest
 from bson import ObjectId
 
 from flamenco.farm.services import free_port
@@ -9,6 +10,7 @@ from flamenco_manager import tasks, update_queue
 from flamenco_manager.cancellation import handle_cancel_requests
 from flamenco_manager.notifications import build_notification
 from flamenco_manager.sync import SyncDaemon
+from flamenco_manager.upstream import UpstreamError
 from tests.manager.support import server_task
 
 
@@ -90,3 +92,26 @@ def test_updates_go_up_in_the_order_they_happened(ctx, new_worker):
     assert [u.get("activity") for u in batch[1:]] == [f"step {i}" for i in range(20)]
     stamps = [u["received_on_manager"] for u in batch]
     assert stamps == sorted(stamps) and stamps[0].endswith("Z") and len(stamps[0].split(".")[1]) == 10
+
+
+def test_worker_without_task_kicks_the_downloader_throttled(ctx, new_worker, clock):
+    from flamenco_manager import sync_requests
+    ctx.config = unreachable(ctx).replace(download_task_recheck_throttle=30)
+    daemon = SyncDaemon(ctx)
+    with pytest.raises(UpstreamError):
+        daemon.maybe_download()  # the first download is due at once (and fails: no server)
+    attempted = daemon.last_download
+    assert attempted is not None
+    clock.advance(1)
+    daemon.maybe_download()
+    assert daemon.last_download == attempted, "no kick, not yet periodic: no download"
+    worker = new_worker()
+    assert worker.get_task().status_code == 204
+    assert sync_requests.kicked_since(ctx, attempted)
+    kick_time = ctx.db[dbmod.SETTINGS].find_one({"_id": sync_requests.KICK_DOC})["requested_at"]
+    clock.advance(1)
+    assert worker.get_task().status_code == 204
+    assert ctx.db[dbmod.SETTINGS].find_one({"_id": sync_requests.KICK_DOC})["requested_at"] == kick_time, "throttled"
+    with pytest.raises(UpstreamError):
+        daemon.maybe_download()
+    assert daemon.last_download > attempted, "the kick made the daemon download"

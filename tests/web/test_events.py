@@ -47,15 +47,6 @@ def test_stream_delivers_only_this_projects_events(redis_url):
                        "status": "active", "activity": "rendering"}
 
 
-def test_publish_drops_cached_task_counts_of_the_job(redis_url):
-    client = redis.Redis.from_url(redis_url)
-    job_id = ObjectId()
-    client.hset(events.task_counts_key(job_id), mapping={"queued": 3})
-    assert events.publish("task", {"_id": ObjectId(), "project": ObjectId(), "job": job_id, "status": "active"},
-                          url=redis_url)
-    assert not client.exists(events.task_counts_key(job_id))
-
-
 def test_publish_never_fails_the_caller_when_redis_is_down(monkeypatch):
     monkeypatch.setattr(events, "_publish_paused_until", 0.0)
     dead = f"redis://127.0.0.1:{free_port()}/0"

@@ -109,7 +109,7 @@ def test_viewer_sees_jobs_without_action_buttons(client_as, jobs_of):
 def test_unknown_project_is_a_readable_404(alice):
     response = alice.get("/p/nope/jobs/")
     assert response.status_code == 404
-    assert "There is no project 'nope'" in response.get_data(as_text=True)
+    assert "There is no project &#39;nope&#39;" in response.get_data(as_text=True)
 
 
 def test_home_page_counts_jobs_per_status(alice, jobs_of):

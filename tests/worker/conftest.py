@@ -29,6 +29,7 @@ FAST_TIMINGS = dict(
     fetch_retry_no_task_seconds=0.05,
     fetch_after_task_seconds=0.05,
     error_state_seconds=0.3,
+    uncaught_retry_seconds=0.1,
     asleep_poll_seconds=0.1,
     may_i_run_interval_seconds=0.1,
     queue_backpressure_recheck_seconds=0.1,

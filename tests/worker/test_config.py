@@ -30,8 +30,7 @@ task_types = sleep  blender-render
 may_i_run_interval_seconds = 2.5
 push_log_max_entries = 50
 worker_id = from-config
-task_update_queue_db = ${{manager_url}}-never-used
-""".replace("task_update_queue_db = ${manager_url}-never-used\n", ""))
+""")
     write(tmp_path / "credentials.cfg", "[flamenco-worker]\nworker_id = from-credentials\nworker_secret = s3cret\n")
     config = load_config(config_file, environ=env(tmp_path, push_log_max_entries="7"))
     assert config.manager_url == URL

@@ -1,8 +1,14 @@
 """The worker against a fake manager over real HTTP: fetch, run, report, stop, status changes."""
 from __future__ import annotations
 
+import sqlite3
+from pathlib import Path
+
+import pytest
 from aiohttp import web
 
+from flamenco_worker.commands import Command
+from flamenco_worker.commands.base import register
 from flamenco_worker.config import WorkerConfig
 from flamenco_worker.worker import WorkerState
 from tests.worker.conftest import run, running_worker, until, with_config
@@ -263,3 +269,77 @@ def test_no_fetch_while_queue_is_backed_up(manager: FakeManager, worker_config: 
 
     run(body())
     assert manager.statuses(stuck)[-1] == "completed"
+
+
+def test_produced_outputs_all_reach_the_manager(tmp_path: Path, manager: FakeManager, worker_config: WorkerConfig) -> None:
+    source = tmp_path / "frame.png"
+    source.write_bytes(b"not really a PNG")
+    copies = [str(tmp_path / f"copy-{index}.png") for index in range(3)]
+    task_id = manager.add_task(*({"name": "copy_file", "settings": {"src": str(source), "dest": dest}} for dest in copies))
+
+    def reported() -> list[str]:
+        return [path for r in manager.requests("/output-produced") for path in r.body["paths"]]
+
+    async def body() -> None:
+        async with running_worker(worker_config):
+            await until(lambda: "completed" in manager.statuses(task_id), what="the task")
+            await until(lambda: len(reported()) == len(copies), what="every produced path")
+
+    run(body())
+    assert sorted(reported()) == sorted(copies), "paths produced within the throttle interval are not dropped"
+
+
+def test_unexpected_error_does_not_end_the_fetch_loop(
+    manager: FakeManager, worker_config: WorkerConfig, caplog: pytest.LogCaptureFixture,
+) -> None:
+    async def body() -> None:
+        async with running_worker(worker_config):
+            await until(lambda: manager.fetches(), what="the first fetch")
+            with sqlite3.connect(worker_config.task_update_queue_db) as conn:
+                conn.execute("ALTER TABLE updates RENAME TO broken")
+            await until(lambda: "unexpected error" in caplog.text, what="the error to be logged")
+            with sqlite3.connect(worker_config.task_update_queue_db) as conn:
+                conn.execute("ALTER TABLE broken RENAME TO updates")
+            task_id = manager.add_task(echo("recovered"))
+            await until(lambda: "completed" in manager.statuses(task_id), what="a task after the error")
+
+    run(body())
+
+
+@register
+class ExplodingCommand(Command):
+    """Test-only: a command with a bug, raising something that is not a CommandError."""
+
+    name = "test_exploding"
+
+    async def execute(self) -> None:
+        raise ZeroDivisionError("the command has a bug")
+
+
+def test_bug_in_command_fails_task_not_worker(manager: FakeManager, worker_config: WorkerConfig) -> None:
+    buggy = manager.add_task({"name": "test_exploding", "settings": {}})
+    good = manager.add_task(echo("still working"))
+
+    async def body() -> None:
+        async with running_worker(worker_config):
+            await until(lambda: "completed" in manager.statuses(good), what="the next task")
+
+    run(body())
+    assert manager.statuses(buggy) == ["active", "failed"]
+    activity = manager.updates(buggy)[-1]["activity"]
+    assert "command 0 (test_exploding) failed" in activity and "the command has a bug" in activity
+
+
+def test_forgotten_worker_registers_again_and_goes_on(manager: FakeManager, worker_config: WorkerConfig) -> None:
+    async def body() -> None:
+        async with running_worker(worker_config) as worker:
+            await until(lambda: manager.fetches(), what="the first fetch")
+            first_id = worker.config.worker_id
+            manager.workers.clear()  # e.g. the manager's database was reset
+            task_id = manager.add_task(echo("after re-registration"))
+            await until(lambda: "completed" in manager.statuses(task_id), what="the task")
+            assert worker.config.worker_id != first_id
+            assert set(manager.workers) == {worker.config.worker_id}
+
+    run(body())
+    assert len(manager.requests("/register-worker")) == 2

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import abc
 import dataclasses
+import traceback
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
 from flamenco_worker.commands.defaults import DEFAULT_CONFIG, CommandConfig
@@ -95,11 +96,23 @@ class Command(abc.ABC):
         """Validate relations between settings; raise CommandSettingsError."""
 
     async def run(self) -> None:
-        """Run the command, reporting start and finish like Flamenco 2 did."""
+        """Run the command, reporting start and finish like Flamenco 2 did.
+
+        Any unexpected exception (say, a permission error while moving files)
+        becomes CommandFailed, its traceback logged, so the runner has one
+        failure type to handle. Cancellation passes through untouched.
+        """
         await self.ctx.log(f"{self.name}: Starting")
         await self.ctx.activity(f"starting {self.name}")
         await self.ctx.progress(0)
-        await self.execute()
+        try:
+            await self.execute()
+        except CommandFailed:
+            raise
+        except Exception as ex:
+            for line in traceback.format_exc().rstrip().splitlines():
+                await self.ctx.log(line)
+            raise CommandFailed(f"{self.identifier}: Error executing: {ex}") from ex
         await self.ctx.log(f"{self.name}: Finished")
         await self.ctx.activity(f"finished {self.name}")
         await self.ctx.progress(100)

@@ -58,6 +58,8 @@ class BlenderCommand(Command):
 
     settings_spec = BLENDER_SETTINGS
     total_frames: int | None = None
+    report_saved_files = True
+    """Report Blender's "Saved:" files as outputs; off where Blender writes to a temporary place."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -114,7 +116,7 @@ class BlenderCommand(Command):
             await self.ctx.progress(percentage)
         if parsed is not None:
             await self.throttled_activity(parsed.activity())
-        elif saved := SAVED.match(line):
+        elif (saved := SAVED.match(line)) and self.report_saved_files:
             await self.ctx.output_produced(saved["path"])
         elif MISSING_FILE_WARNING.search(line):
             await self.ctx.activity(line)

@@ -69,15 +69,15 @@ def parse_render_line(line: str) -> RenderLine | None:
     if not match:
         return None
     time_sec = remaining_sec = None
-    status = ""
+    status: list[str] = []
     for segment in line.split(" | ")[1:]:
         if segment.startswith("Time:"):
             time_sec = duration_seconds(segment[len("Time:"):])
         elif segment.startswith("Remaining:"):
             remaining_sec = duration_seconds(segment[len("Remaining:"):])
-        else:
-            status = segment
-    return RenderLine(int(match["fra"]), match["mem"], match["peakmem"], time_sec, remaining_sec, status)
+        elif not segment.startswith("Mem:"):  # Cycles' device memory repeats what Fra: says
+            status.append(segment)
+    return RenderLine(int(match["fra"]), match["mem"], match["peakmem"], time_sec, remaining_sec, " | ".join(status))
 
 
 def count_frames(frames: str | None) -> int | None:

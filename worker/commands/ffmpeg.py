@@ -7,12 +7,14 @@ FFmpeg error page; the output's directory is created first.
 from __future__ import annotations
 
 import glob
+import re
 import shlex
 from pathlib import Path
 
 from flamenco_worker.commands.base import Command, CommandFailed, CommandSettingsError, register
+from flamenco_worker.commands.blender_output import MAX_RUNNING_PERCENTAGE
 from flamenco_worker.commands.files import counted_path
-from flamenco_worker.commands.processes import find_executable, run_subprocess
+from flamenco_worker.commands.processes import LineHandler, find_executable, run_subprocess
 from flamenco_worker.commands.settings import NUMBER, Setting
 
 DEFAULT_FFMPEG = "ffmpeg"
@@ -31,6 +33,9 @@ VIDEO_ENCODING_ARGS = [
     "-bf", "0",  # no B-frames: frame-exact seeking in review tools
 ]
 """create_video's encoder settings, Flamenco 2's."""
+
+FRAME_STATUS = re.compile(r"^frame=\s*(?P<frame>\d+) ")
+"""FFmpeg's status line while encoding: ``frame=   42 fps=...``."""
 
 FFMPEG_SETTINGS = {"ffmpeg_cmd": Setting(str, default=DEFAULT_FFMPEG, non_empty=True)}
 
@@ -72,8 +77,8 @@ class FFmpegCommand(Command):
         path.parent.mkdir(parents=True, exist_ok=True)
         return path
 
-    async def run_ffmpeg(self, args: list[str], output: Path) -> None:
-        await run_subprocess(self.ffmpeg() + args, self.ctx, self.config)
+    async def run_ffmpeg(self, args: list[str], output: Path, on_line: LineHandler | None = None) -> None:
+        await run_subprocess(self.ffmpeg() + args, self.ctx, self.config, on_line)
         await self.ctx.output_produced(str(output))
 
 
@@ -90,10 +95,26 @@ class CreateVideoCommand(FFmpegCommand):
     }
 
     async def execute(self) -> None:
-        self.matching("input_files")
+        frame_count = len(self.matching("input_files"))
         output = self.output()
         args = ["-r", str(self.settings["fps"]), "-pattern_type", "glob", "-i", self.settings["input_files"]]
-        await self.run_ffmpeg(args + VIDEO_ENCODING_ARGS + [str(output)], output)
+        await self.run_ffmpeg(args + VIDEO_ENCODING_ARGS + [str(output)], output, self.progress_reporter(frame_count))
+
+    def progress_reporter(self, frame_count: int) -> LineHandler:
+        """Report the share of input frames encoded, from FFmpeg's ``frame=`` status lines."""
+        reported = 0
+
+        async def report(line: str) -> None:
+            nonlocal reported
+            match = FRAME_STATUS.match(line)
+            if not match:
+                return
+            percentage = min(int(match["frame"]) * 100 // frame_count, MAX_RUNNING_PERCENTAGE)
+            if percentage > reported:
+                reported = percentage
+                await self.ctx.progress(percentage)
+
+        return report
 
 
 def concat_index_line(path: Path) -> str:

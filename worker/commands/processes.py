@@ -23,6 +23,7 @@ import asyncio
 import collections
 import contextlib
 import os
+import re
 import shlex
 import shutil
 import signal
@@ -36,8 +37,13 @@ from flamenco_worker.commands.defaults import OUTPUT_TAIL_LINES, CommandConfig
 
 LineHandler = Callable[[str], Awaitable[None]]
 
-STREAM_LIMIT_BYTES = 1024 * 1024
-"""Longest output line kept whole; Blender's Python tracebacks can be long."""
+READ_CHUNK_BYTES = 64 * 1024
+"""Output is read in chunks of this size and split into lines here."""
+
+MAX_LINE_BYTES = 1024 * 1024
+"""A line longer than this is cut; bounds memory for output without line ends."""
+
+LINE_END = re.compile(rb"\r\n|\r|\n")
 
 EXIT_POLL_SECONDS = 0.1
 """How often to check whether the main process exited. Process.wait() cannot
@@ -136,6 +142,8 @@ async def terminate(process: asyncio.subprocess.Process, ctx: CommandContext, gr
         _signal_group(process.pid, signal.SIGKILL, descendants)
     await process.wait()
     await _discard_output(process, grace_seconds)
+    # Orphaned descendants are reaped by init, not by us: wait until they are really gone.
+    await asyncio.to_thread(psutil.wait_procs, descendants, timeout=grace_seconds)
 
 
 async def _discard_output(process: asyncio.subprocess.Process, timeout: float) -> None:
@@ -156,23 +164,33 @@ async def _read_output(
     tail: collections.deque[str],
     timeout: float,
 ) -> None:
-    """Log each output line and hand it to ``on_line`` until EOF."""
+    """Log each output line and hand it to ``on_line`` until EOF.
+
+    Lines end at ``\n`` or ``\r``: FFmpeg redraws its progress with ``\r``
+    only, and must not look silent (or be buffered whole) for a long encode.
+    Blank lines are skipped.
+    """
     assert process.stdout is not None
+    pending = b""
     while True:
         try:
-            raw = await asyncio.wait_for(process.stdout.readline(), timeout)
+            chunk = await asyncio.wait_for(process.stdout.read(READ_CHUNK_BYTES), timeout)
         except TimeoutError as ex:
             raise CommandFailed(f"Command pid={process.pid} timed out after {timeout:g} seconds without output") from ex
-        except ValueError:
-            await ctx.log(f"pid={process.pid} > (line longer than {STREAM_LIMIT_BYTES} bytes dropped)")
-            continue
-        if not raw:
+        *complete, pending = LINE_END.split(pending + chunk)
+        if not chunk or len(pending) > MAX_LINE_BYTES:
+            complete.append(pending)
+            pending = b""
+        for raw in complete:
+            line = _decode(raw)
+            if not line:
+                continue
+            tail.append(line)
+            await ctx.log(f"pid={process.pid} > {line}")
+            if on_line is not None:
+                await on_line(line)
+        if not chunk:
             return
-        line = _decode(raw)
-        tail.append(line)
-        await ctx.log(f"pid={process.pid} > {line}")
-        if on_line is not None:
-            await on_line(line)
 
 
 async def _await_exit(
@@ -238,7 +256,6 @@ async def run_subprocess(
             stderr=asyncio.subprocess.STDOUT,
             env=subprocess_environment(),
             start_new_session=True,
-            limit=STREAM_LIMIT_BYTES,
         )
     except OSError as ex:
         raise CommandFailed(f"Cannot execute {shlex.join(args)}: {ex}") from ex

@@ -41,6 +41,7 @@ class MergeCommand(BlenderCommand):
     """Runs the merge script in a factory-startup Blender (no .blend file needed)."""
 
     settings_spec = MERGE_SETTINGS
+    report_saved_files = False  # the merge commands report their final outputs themselves
 
     def existing(self, setting: str) -> Path:
         path = Path(self.settings[setting])

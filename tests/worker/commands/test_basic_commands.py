@@ -13,7 +13,7 @@ import pytest
 
 from flamenco_worker.commands import CommandConfig, CommandFailed
 
-from .conftest import FAST_CONFIG, RecordingContext
+from .conftest import RecordingContext
 
 PYTHON = shlex.quote(sys.executable)
 
@@ -116,8 +116,11 @@ def test_process_ignoring_sigterm_is_killed_after_grace(make, ctx: RecordingCont
     assert _gone(_child_pids(ctx))
 
 
-def test_background_children_do_not_outlive_the_command(make, ctx: RecordingContext) -> None:
-    script = f"{PYTHON} -c 'import os, time; print(os.getpid(), flush=True); time.sleep(60)' & sleep 0.5"
+def test_background_children_do_not_outlive_the_command(make, ctx: RecordingContext, tmp_path: Path) -> None:
+    # The shell exits as soon as its background child has printed its PID.
+    marker = tmp_path / "started"
+    child = f"import os, time; print(os.getpid(), flush=True); open({str(marker)!r}, 'w').close(); time.sleep(60)"
+    script = f"{PYTHON} -c {shlex.quote(child)} & while [ ! -e {marker} ]; do sleep 0.05; done"
     asyncio.run(make("exec", {"cmd": f"sh -c {shlex.quote(script)}"}).run())
     pids = _child_pids(ctx)
     assert len(pids) == 1

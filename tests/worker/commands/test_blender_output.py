@@ -1,6 +1,8 @@
 """Parsing Blender's output, on lines Blender 3.4 printed while rendering the test scene."""
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from flamenco_worker.commands.blender_output import (
@@ -24,8 +26,8 @@ def test_parse_render_line() -> None:
     assert (parsed.fra, parsed.mem, parsed.peakmem) == (1, "10.02M", "10.83M")
     assert parsed.time_sec == pytest.approx(0.06)
     assert parsed.remaining_sec == pytest.approx(62.5)
-    assert parsed.status == "Sample 1/4"
-    assert parsed.activity() == "Fra:1 Mem:10.02M | Time:0.06s | Remaining:62.5s | Sample 1/4"
+    assert parsed.status == "Scene, ViewLayer | Sample 1/4"
+    assert parsed.activity() == "Fra:1 Mem:10.02M | Time:0.06s | Remaining:62.5s | Scene, ViewLayer | Sample 1/4"
 
 
 def test_other_lines_are_not_render_lines() -> None:
@@ -93,3 +95,40 @@ def test_progress_is_unknown_without_a_frame_count() -> None:
 )
 def test_fatal_errors(line: str, fatal: bool) -> None:
     assert fatal_error(line) is fatal
+
+
+class TestHandleLine:
+    """BlenderCommand.handle_line: what each kind of line turns into, with the default throttle."""
+
+    def command(self, ctx, frames: str = "1..2"):
+        from flamenco_worker.commands import CommandConfig, create_command
+
+        settings = {"blender_cmd": "blender", "filepath": "/shots/a.blend", "frames": frames}
+        return create_command("blender_render", settings, ctx, CommandConfig())
+
+    def feed(self, command, lines: list[str]) -> None:
+        async def feed_all() -> None:
+            for line in lines:
+                await command.handle_line(line)
+
+        asyncio.run(feed_all())
+
+    def test_render_lines_reach_the_activity_at_most_every_30_seconds(self, ctx) -> None:
+        self.feed(self.command(ctx), render_lines(1) + render_lines(2))
+        assert ctx.activities == ["Fra:1 Mem:9.91M | Time:0s | Scene, ViewLayer | Synchronizing object | Cube"]
+        assert ctx.progresses == [25, 50, 75, 99]
+
+    def test_saved_files_are_outputs(self, ctx) -> None:
+        self.feed(self.command(ctx), render_lines(1))
+        assert ctx.outputs == ["/tmp/out/frame-0001.png"]
+
+    def test_missing_files_become_the_activity_without_failing(self, ctx) -> None:
+        command = self.command(ctx)
+        self.feed(command, ["Warning: Unable to open textures/wood.png", "Warning: Path '//tex/x.png' not found"])
+        assert ctx.activities == ["Warning: Unable to open textures/wood.png", "Warning: Path '//tex/x.png' not found"]
+        assert command.fatal_line is None
+
+    def test_first_fatal_error_is_kept(self, ctx) -> None:
+        command = self.command(ctx)
+        self.feed(command, ["Error: Python: Traceback (most recent call last):", "Error: Cannot read file 'x'"])
+        assert command.fatal_line == "Error: Python: Traceback (most recent call last):"

@@ -174,3 +174,11 @@ class TestCreatePythonFile:
         with pytest.raises(CommandSettingsError) as info:
             make("create_python_file", {"filepath": str(tmp_path / "x.txt"), "contents": ""})
         assert (info.value.setting, info.value.reason) == ("filepath", "must end in .py")
+
+
+def test_unexpected_errors_become_command_failed(make, ctx: RecordingContext, tmp_path: Path) -> None:
+    (tmp_path / "src").write_text("x")
+    (tmp_path / "a-file").write_text("not a directory")
+    with pytest.raises(CommandFailed, match=r"copy_file\.\(task_id=.*, command_idx=0\): Error executing: "):
+        run(make("copy_file", {"src": str(tmp_path / "src"), "dest": str(tmp_path / "a-file" / "dest")}))
+    assert any(line.startswith("Traceback") for line in ctx.logs)

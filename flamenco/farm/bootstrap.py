@@ -1,0 +1,142 @@
+"""First-run set-up of a local farm: accounts, project, manager, config files.
+
+Everything created here is remembered in ``<data dir>/credentials.json``
+(mode 0600), so later runs reuse the same admin, project and manager, and the
+banner can show the token again. The server's database keeps only token
+hashes; this file is the farm operator's copy, like a manager's own
+``manager_secret`` in its YAML file.
+"""
+from __future__ import annotations
+
+import configparser
+import json
+import os
+import secrets
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+from urllib.parse import urlsplit, urlunsplit
+
+import pymongo
+import yaml
+
+from flamenco import managers, projects, users
+from flamenco.auth import roles, tokens
+
+if TYPE_CHECKING:
+    from flamenco.farm.farm import FarmConfig
+
+ADMIN_USERNAME = "admin"
+PROJECT_NAME = "Local farm"
+MANAGER_NAME = "Local manager"
+# Task types the local workers announce: everything a blender-render job with
+# a video needs, plus the sleep/debug types of the test job types.
+WORKER_TASK_TYPES = "sleep blender-render file-management exr-merge video-encoding debug"
+
+
+@dataclass
+class Credentials:
+    """What a farm needs to remember between runs."""
+
+    username: str
+    password: str
+    token: str
+    project_id: str
+    manager_id: str
+    manager_token: str
+
+
+def with_database(server_uri: str, database: str) -> str:
+    """Put ``database`` into the path of a MongoDB URI, keeping its options."""
+    parts = urlsplit(server_uri)
+    return urlunsplit((parts.scheme, parts.netloc, "/" + database, parts.query, parts.fragment))
+
+
+def write_private(path: Path, text: str) -> None:
+    """Write ``text`` readable by the owner only, atomically."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(text)
+    tmp.replace(path)
+
+
+def ensure_credentials(mongo_uri: str, path: Path, manager_url: str) -> Credentials:
+    """Load the farm's credentials, creating accounts on the first run."""
+    if path.exists():
+        return Credentials(**json.loads(path.read_text()))
+    with pymongo.MongoClient(mongo_uri, tz_aware=True) as client:
+        db = client.get_default_database()
+        password = secrets.token_urlsafe(12)
+        user = users.create_user(db, ADMIN_USERNAME, roles_=(roles.ROLE_ADMIN, roles.ROLE_USER),
+                                 password=password, full_name="Farm administrator")
+        project = projects.create_project(db, PROJECT_NAME, members=[(user["_id"], projects.ROLE_ADMIN)])
+        manager, manager_token = managers.create_manager(
+            db, MANAGER_NAME, description=f"Started by flamenco farm at {manager_url}",
+            owner=user["_id"], projects=[project["_id"]], enforce_limit=False)
+        creds = Credentials(
+            username=ADMIN_USERNAME, password=password,
+            token=tokens.generate_token(db, user["_id"]),
+            project_id=str(project["_id"]), manager_id=str(manager["_id"]),
+            manager_token=manager_token,
+        )
+    write_private(path, json.dumps(asdict(creds), indent=2))
+    return creds
+
+
+def write_manager_config(directory: Path, config: "FarmConfig", creds: Credentials,
+                         database_url: str) -> Path:
+    """Write ``flamenco-manager.yaml`` for the farm's manager; return its path."""
+    settings: dict[str, object] = {
+        "manager_name": MANAGER_NAME,
+        "database_url": database_url,
+        "task_logs_path": str(directory / "task-logs"),
+        "listen": f"{config.host}:{config.manager_port}",
+        "own_url": config.manager_url + "/",
+        "flamenco": config.server_url + "/",
+        "manager_id": creds.manager_id,
+        "manager_secret": creds.manager_token,
+        # A local farm has no network latency to hide: fetch new jobs quickly.
+        "download_task_sleep": "30s",
+        "download_task_recheck_throttle": "2s",
+        "task_update_push_max_interval": "1s",
+        "cancel_task_fetch_max_interval": "5s",
+    }
+    if config.active_task_timeout:
+        settings["active_task_timeout_interval"] = config.active_task_timeout
+    if config.active_worker_timeout:
+        settings["active_worker_timeout_interval"] = config.active_worker_timeout
+    if config.active_task_timeout or config.active_worker_timeout:
+        settings["timeout_check_grace"] = "0s"
+        settings["timeout_check_interval"] = "2s"
+    path = directory / "flamenco-manager.yaml"
+    write_private(path, yaml.safe_dump(settings, sort_keys=False))
+    return path
+
+
+def write_worker_config(directory: Path, config: "FarmConfig") -> Path:
+    """Write ``flamenco-worker.cfg`` for one local worker; return its path.
+
+    Each worker keeps its own credentials file and update queue in its own
+    directory: several workers on one machine must not share an identity.
+    """
+    parser = configparser.ConfigParser(interpolation=None)
+    parser["flamenco-worker"] = {
+        "manager_url": config.manager_url + "/",
+        "task_types": WORKER_TASK_TYPES,
+        "nickname": directory.name,
+        "credentials_file": str(directory / "credentials.cfg"),
+        "task_update_queue_db": str(directory / "flamenco-worker.db"),
+        # Local farm: pick up new work quickly.
+        "fetch_retry_no_task_seconds": "1",
+        "fetch_after_task_seconds": "0.5",
+        "fetch_retry_after_error_seconds": "2",
+        "register_retry_seconds": "2",
+        "may_i_run_interval_seconds": "2",
+    }
+    path = directory / "flamenco-worker.cfg"
+    directory.mkdir(parents=True, exist_ok=True)
+    with path.open("w", encoding="utf-8") as fh:
+        parser.write(fh)
+    return path

@@ -1,0 +1,234 @@
+"""A Redis read model of each job's tasks, so dashboard pages do not scan tasks.
+
+Why: on FerretDB (the local and CI store) every query that is not a plain
+``_id`` lookup decodes the whole collection; with 100,000 tasks one query for
+the tasks of a job takes many seconds. So per job the dashboard keeps, in Redis:
+
+- ``rows``: task id -> JSON row (name, status, worker, activity, parents, ...),
+  enough for the task table and the dependency graph;
+- ``counts``: status -> number of tasks, for progress bars.
+
+A job's index is *seeded* with one query the first time a page needs it
+(one query for all the jobs of a page), then kept current by the live-update
+events (``flamenco.events.publish``): a task event patches its row and the
+counts atomically (a Lua script), a job event that changed tasks in bulk drops
+the index so it is seeded again. Every index also expires
+:data:`INDEX_SECONDS` after seeding, which bounds how stale it can get if
+some writer forgets to publish. On real MongoDB the same queries are served by
+indexes and the read model only saves round trips.
+
+If Redis is unreachable, pages query MongoDB directly instead.
+"""
+from __future__ import annotations
+
+import datetime
+import json
+import logging
+from collections import Counter
+from typing import Any, Iterable
+
+import redis
+from bson import ObjectId
+from pymongo.database import Database
+
+from flamenco import events
+
+log = logging.getLogger(__name__)
+
+Counts = dict[str, int]
+# Task fields kept per row; all but ``parents`` also travel in task events.
+ROW_FIELDS = ("name", "status", "task_type", "worker", "activity", "priority", "_updated",
+              "task_progress_percentage", "parents")
+# An index is re-seeded at the latest this long after seeding (see module doc).
+INDEX_SECONDS = 600
+# Rows sent to Redis per seeding call: keeps each Lua call short, since Redis
+# serves nobody else while a script runs.
+SEED_BATCH = 2000
+KEY_PREFIX = "flamenco:job-tasks"
+
+# KEYS: rows, counts. ARGV: task id, JSON fields, ttl. Merge the fields into
+# the row, move the row's count from its old status to its new one.
+_APPLY_TASK = """
+local cur = redis.call('HGET', KEYS[1], ARGV[1])
+local row = {}
+if cur then row = cjson.decode(cur) end
+local old = row['status']
+for k, v in pairs(cjson.decode(ARGV[2])) do row[k] = v end
+redis.call('HSET', KEYS[1], ARGV[1], cjson.encode(row))
+local new = row['status']
+if cur and old ~= new then
+  if old then redis.call('HINCRBY', KEYS[2], old, -1) end
+end
+if (not cur or old ~= new) and new then redis.call('HINCRBY', KEYS[2], new, 1) end
+for i = 1, 2 do
+  if redis.call('TTL', KEYS[i]) < 0 then redis.call('EXPIRE', KEYS[i], ARGV[3]) end
+end
+return 1
+"""
+
+# KEYS: rows. ARGV: ttl, then task id / JSON row pairs. A row already present
+# came from an event newer than the seeding query: its fields win.
+_SEED_ROWS = """
+for i = 2, #ARGV, 2 do
+  local cur = redis.call('HGET', KEYS[1], ARGV[i])
+  if cur then
+    local row = cjson.decode(ARGV[i + 1])
+    for k, v in pairs(cjson.decode(cur)) do row[k] = v end
+    redis.call('HSET', KEYS[1], ARGV[i], cjson.encode(row))
+  else
+    redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1])
+  end
+end
+redis.call('EXPIRE', KEYS[1], ARGV[1])
+return 1
+"""
+
+# KEYS: rows, counts, ready, generation. ARGV: ttl, generation seen when
+# seeding started. Recount from the rows and mark ready, unless a bulk change
+# dropped the index meanwhile (then drop what was seeded).
+_FINISH_SEED = """
+if (redis.call('GET', KEYS[4]) or '0') ~= ARGV[2] then
+  redis.call('DEL', KEYS[1], KEYS[2], KEYS[3])
+  return 0
+end
+local counts = {}
+for _, raw in ipairs(redis.call('HVALS', KEYS[1])) do
+  local status = cjson.decode(raw)['status']
+  if status then counts[status] = (counts[status] or 0) + 1 end
+end
+redis.call('DEL', KEYS[2])
+for status, n in pairs(counts) do redis.call('HSET', KEYS[2], status, n) end
+redis.call('SET', KEYS[3], '1', 'EX', ARGV[1])
+redis.call('EXPIRE', KEYS[1], ARGV[1])
+redis.call('EXPIRE', KEYS[2], ARGV[1])
+return 1
+"""
+
+# KEYS: rows, counts, ready, generation.
+_DROP = """
+redis.call('DEL', KEYS[1], KEYS[2], KEYS[3])
+redis.call('INCR', KEYS[4])
+redis.call('EXPIRE', KEYS[4], ARGV[1])
+return 1
+"""
+
+
+def keys(job_id: Any) -> list[str]:
+    """The rows, counts, ready-marker and generation keys of one job."""
+    return [f"{KEY_PREFIX}:{job_id}:{part}" for part in ("rows", "counts", "ready", "gen")]
+
+
+def _script(client: redis.Redis, source: str) -> Any:
+    return client.register_script(source)
+
+
+def row_of(task: dict) -> dict:
+    """The JSON-ready row of a task document (or of an event)."""
+    return {f: events.jsonable(task[f]) for f in ROW_FIELDS if f in task}
+
+
+def queue_event(pipe: redis.client.Pipeline, event: dict, *, tasks_changed: bool) -> None:
+    """Add the index update for one live-update event to a Redis pipeline.
+
+    Called by ``flamenco.events.publish_many`` for every event it sends.
+    """
+    job_id = event.get("job")
+    if not job_id:
+        return
+    if event["kind"] == "task":
+        fields = {f: event[f] for f in ROW_FIELDS if f in event}
+        _script(pipe, _APPLY_TASK)(keys=keys(job_id)[:2], args=[event["_id"], json.dumps(fields), INDEX_SECONDS],
+                                   client=pipe)
+    elif tasks_changed:
+        _script(pipe, _DROP)(keys=keys(job_id), args=[INDEX_SECONDS * 2], client=pipe)
+
+
+def _seed(db: Database, client: redis.Redis, job_ids: list[ObjectId]) -> None:
+    """Fill the index of these jobs from one query over their tasks."""
+    generations = client.mget([keys(j)[3] for j in job_ids])
+    seen = {j: (g.decode() if g else "0") for j, g in zip(job_ids, generations)}
+    projection = {f: 1 for f in ROW_FIELDS} | {"job": 1}
+    batches: dict[ObjectId, list[str]] = {j: [] for j in job_ids}
+    seed_rows = _script(client, _SEED_ROWS)
+    query = {"job": job_ids[0]} if len(job_ids) == 1 else {"job": {"$in": job_ids}}
+    for task in db["flamenco_tasks"].find(query, projection):
+        batch = batches[task["job"]]
+        batch += [str(task["_id"]), json.dumps(row_of(task))]
+        if len(batch) >= 2 * SEED_BATCH:
+            seed_rows(keys=keys(task["job"])[:1], args=[INDEX_SECONDS, *batch])
+            batch.clear()
+    finish = _script(client, _FINISH_SEED)
+    for job_id, batch in batches.items():
+        if batch:
+            seed_rows(keys=keys(job_id)[:1], args=[INDEX_SECONDS, *batch])
+        finish(keys=keys(job_id), args=[INDEX_SECONDS, seen[job_id]])
+
+
+def _ready(client: redis.Redis, job_ids: list[ObjectId]) -> set[ObjectId]:
+    flags = client.mget([keys(j)[2] for j in job_ids])
+    return {j for j, flag in zip(job_ids, flags) if flag}
+
+
+def ensure_seeded(db: Database, client: redis.Redis, job_ids: Iterable[ObjectId]) -> None:
+    """Seed the index of those jobs that have none (one query for all of them)."""
+    wanted = list(dict.fromkeys(job_ids))
+    if not wanted:
+        return
+    missing = [j for j in wanted if j not in _ready(client, wanted)]
+    if missing:
+        _seed(db, client, missing)
+
+
+def _counts_from_db(db: Database, job_ids: list[ObjectId]) -> dict[ObjectId, Counts]:
+    counts: dict[ObjectId, Counts] = {j: {} for j in job_ids}
+    pipeline = [{"$match": {"job": {"$in": job_ids}}},
+                {"$group": {"_id": {"job": "$job", "status": "$status"}, "n": {"$sum": 1}}}]
+    for row in db["flamenco_tasks"].aggregate(pipeline):
+        counts[row["_id"]["job"]][row["_id"]["status"]] = row["n"]
+    return counts
+
+
+def counts_for_jobs(db: Database, client: redis.Redis, job_ids: Iterable[ObjectId]) -> dict[ObjectId, Counts]:
+    """``{job_id: {status: n}}`` for these jobs."""
+    wanted = list(dict.fromkeys(job_ids))
+    if not wanted:
+        return {}
+    try:
+        ensure_seeded(db, client, wanted)
+        pipe = client.pipeline(transaction=False)
+        for job_id in wanted:
+            pipe.hgetall(keys(job_id)[1])
+        replies = pipe.execute()
+    except redis.RedisError as ex:
+        log.warning("task index unavailable, counting in the database: %s", ex)
+        return _counts_from_db(db, wanted)
+    return {j: {k.decode(): int(v) for k, v in reply.items() if int(v) > 0} for j, reply in zip(wanted, replies)}
+
+
+def _sort_key(row: dict) -> tuple:
+    """Task table order: higher priority first, then creation order (ObjectId)."""
+    return (-(row.get("priority") or 0), row["_id"])
+
+
+def rows_for_job(db: Database, client: redis.Redis, job_id: ObjectId) -> list[dict]:
+    """All rows of a job's tasks, in task-table order; ``_id`` and ``parents`` as ObjectIds."""
+    try:
+        ensure_seeded(db, client, [job_id])
+        raw = client.hgetall(keys(job_id)[0])
+        rows = [{**json.loads(v), "_id": ObjectId(k.decode())} for k, v in raw.items()]
+    except redis.RedisError as ex:
+        log.warning("task index unavailable, reading tasks from the database: %s", ex)
+        rows = list(db["flamenco_tasks"].find({"job": job_id}, {f: 1 for f in ROW_FIELDS}))
+    for row in rows:
+        # Lua's JSON encodes an empty list as {}.
+        row["parents"] = [ObjectId(p) for p in row.get("parents") or [] if p]
+        if isinstance(row.get("_updated"), str):
+            row["_updated"] = datetime.datetime.fromisoformat(row["_updated"])
+    return sorted(rows, key=_sort_key)
+
+
+def progress(counts: Counts) -> dict:
+    """Summary for a progress bar: total, done (completed) and percentage."""
+    total = sum(counts.values())
+    done = counts.get("completed", 0)
+    return {"total": total, "done": done, "percent": round(100 * done / total) if total else 0}

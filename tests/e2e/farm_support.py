@@ -1,0 +1,137 @@
+"""Run ``flamenco farm`` as a real process tree for end-to-end tests."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+from flamenco.client.api import FlamencoClient
+from flamenco.farm import services
+from flamenco.farm.supervisor import stop_process_group
+
+# A 12-frame farm job renders in seconds; this bounds a hung farm, not speed.
+JOB_TIMEOUT = 300.0
+FARM_START_TIMEOUT = 120.0
+
+
+@dataclass
+class RunningFarm:
+    process: subprocess.Popen
+    data_dir: Path
+    state: dict
+
+    @property
+    def client(self) -> FlamencoClient:
+        return FlamencoClient(self.state["server_url"], self.state["token"])
+
+    def refresh_state(self) -> dict:
+        self.state = json.loads((self.data_dir / "farm-state.json").read_text())
+        return self.state
+
+    def log(self, name: str) -> str:
+        path = self.data_dir / "logs" / f"{name}.log"
+        return path.read_text(errors="replace") if path.exists() else ""
+
+    def cli(self, *args: str) -> subprocess.CompletedProcess:
+        """Run the ``flamenco`` CLI against this farm."""
+        env = dict(os.environ, FLAMENCO_SERVER=self.state["server_url"], FLAMENCO_TOKEN=self.state["token"])
+        return subprocess.run([sys.executable, "-m", "flamenco.cli", *args], env=env,
+                              capture_output=True, text=True, timeout=120)
+
+
+@contextmanager
+def running_farm(data_dir: Path, *args: str) -> Iterator[RunningFarm]:
+    """Start ``flamenco farm`` with ``args``; stop it (Ctrl-C) afterwards."""
+    cmd = [sys.executable, "-m", "flamenco.cli", "farm", "--data-dir", str(data_dir),
+           "--server-port", str(services.free_port()), "--manager-port", str(services.free_port()), *args]
+    env = {k: v for k, v in os.environ.items() if k not in ("MONGO_URI", "REDIS_URL")}
+    out = (data_dir.parent / f"{data_dir.name}-farm.out").open("wb")
+    process = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+    state_path = data_dir / "farm-state.json"
+    deadline = time.monotonic() + FARM_START_TIMEOUT
+    try:
+        while not state_path.exists():
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("farm did not start:\n" + Path(out.name).read_text()[-3000:])
+            time.sleep(0.3)
+        yield RunningFarm(process, data_dir, json.loads(state_path.read_text()))
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGINT)
+            try:
+                process.wait(60)
+            except subprocess.TimeoutExpired:
+                stop_process_group(process, grace=1)
+        out.close()
+
+
+MAKE_SCENE = textwrap.dedent("""
+    import bpy, sys
+    argv = sys.argv[sys.argv.index("--") + 1:]
+    path, frames, size, samples = argv[0], int(argv[1]), argv[2], int(argv[3])
+    scene = bpy.context.scene
+    scene.render.engine = "CYCLES"
+    scene.cycles.device = "CPU"
+    scene.cycles.samples = samples
+    scene.cycles.use_denoising = False
+    width, height = (int(v) for v in size.split("x"))
+    scene.render.resolution_x, scene.render.resolution_y = width, height
+    scene.render.resolution_percentage = 100
+    scene.frame_start, scene.frame_end = 1, frames
+    scene.render.fps = 24
+    scene.render.image_settings.file_format = "PNG"
+    cube = bpy.data.objects.get("Cube")
+    if cube is not None:
+        cube.location.x = 0.0
+        cube.keyframe_insert("location", frame=1)
+        cube.location.x = 2.0
+        cube.keyframe_insert("location", frame=frames)
+    bpy.ops.wm.save_as_mainfile(filepath=path)
+""")
+
+
+def make_scene(path: Path, frames: int = 12, size: str = "64x48", samples: int = 4) -> Path:
+    """Save a small animated Cycles scene with Debian's Blender."""
+    script = path.with_suffix(".make.py")
+    script.write_text(MAKE_SCENE)
+    subprocess.run(["blender", "-b", "--factory-startup", "--python", str(script), "--",
+                    str(path), str(frames), size, str(samples)],
+                   check=True, capture_output=True, timeout=120)
+    return path
+
+
+def wait_for_job(farm: RunningFarm, job_id: str, statuses: frozenset[str] = frozenset({"completed"}),
+                 timeout: float = JOB_TIMEOUT) -> dict:
+    """Poll the job until its status is one of ``statuses``; fail on a final other status."""
+    deadline = time.monotonic() + timeout
+    job: dict = {}
+    while time.monotonic() < deadline:
+        try:
+            job = farm.client.get_job(job_id)
+        except Exception:  # noqa: BLE001 - the server may be restarting in fault tests
+            time.sleep(1)
+            continue
+        if job["status"] in statuses:
+            return job
+        if job["status"] in ("failed", "canceled", "construction-failed"):
+            raise AssertionError(f"job ended {job['status']}: {job.get('status_reason')}\n"
+                                 + farm.log("manager")[-3000:])
+        time.sleep(1)
+    raise AssertionError(f"job still {job.get('status')} after {timeout}s\n" + farm.log("manager")[-3000:])
+
+
+def video_frame_count(path: Path) -> int:
+    """Frames in a video, counted by ffprobe decoding it."""
+    out = subprocess.run(
+        ["ffprobe", "-v", "error", "-count_frames", "-select_streams", "v:0",
+         "-show_entries", "stream=nb_read_frames", "-of", "csv=p=0", str(path)],
+        check=True, capture_output=True, text=True)
+    return int(out.stdout.strip())

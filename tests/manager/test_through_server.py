@@ -1,0 +1,147 @@
+"""The manager against a real server process and FerretDB (Must-show of issue 3).
+
+The server runs as its own HTTP process (tests/support/server.py) on one
+database; the manager uses another database on the same FerretDB. Workers
+are HTTP clients speaking the Flamenco 2 worker protocol.
+"""
+from __future__ import annotations
+
+import threading
+from typing import Iterator
+
+import httpx
+import pytest
+from bson import ObjectId
+
+pytest.importorskip("flamenco.manager_api", reason="the server's Manager API is not in this tree yet")
+
+from flamenco_manager import update_queue  # noqa: E402
+from flamenco_manager.config import build_config  # noqa: E402
+from flamenco_manager.context import ManagerContext  # noqa: E402
+from flamenco_manager.sync import SyncDaemon  # noqa: E402
+from tests.manager.conftest import serving  # noqa: E402
+from tests.manager.support import SettableClock, TestWorker  # noqa: E402
+from tests.support.server import make_job, make_manager, make_project, make_token, make_user, running_server  # noqa: E402
+
+# Updates queued while the server is down in the outage test.
+OUTAGE_UPDATES = 1000
+# Tasks those updates are spread over (each gets its updates in order).
+OUTAGE_TASKS = 4
+
+
+class Farm:
+    """A server database with a user, project and manager, and a manager context linked to it."""
+
+    def __init__(self, server_db, manager_settings: dict, clock: SettableClock) -> None:
+        self.server_db = server_db
+        self.user = make_user(server_db, "artist")
+        self.token = make_token(server_db, self.user)
+        self.project = make_project(server_db, "Film", members=[(self.user, "member")])
+        self.manager_doc, self.manager_token = make_manager(server_db, projects=[self.project])
+        self.manager_settings = manager_settings
+        self.clock = clock
+        self.ctx: ManagerContext | None = None
+
+    def link(self, server_url: str) -> ManagerContext:
+        config = build_config({**self.manager_settings, "flamenco": server_url,
+                               "manager_id": str(self.manager_doc["_id"]), "manager_secret": self.manager_token})
+        if self.ctx is None:
+            self.ctx = ManagerContext.create(config, clock=self.clock)
+        else:
+            self.ctx.config = config
+        return self.ctx
+
+    def job(self, **kwargs) -> dict:
+        return make_job(self.server_db, self.project, self.manager_doc, self.user, **kwargs)
+
+    def server_tasks(self, job: dict) -> list[dict]:
+        return list(self.server_db["flamenco_tasks"].find({"job": job["_id"]}).sort("_id", 1))
+
+
+@pytest.fixture
+def farm(mongo_db, manager_settings, clock) -> Iterator[Farm]:
+    farm = Farm(mongo_db, manager_settings, clock)
+    yield farm
+    if farm.ctx is not None:
+        farm.ctx.db.client.close()
+
+
+def test_task_goes_queued_claimed_active_completed_on_the_server(farm, mongo_uri, redis_url):
+    job = farm.job(settings={"frames": "1-2", "chunk_size": 2, "time_in_seconds": 0})
+    with running_server(mongo_uri, redis_url) as server_url:
+        ctx = farm.link(server_url)
+        daemon = SyncDaemon(ctx)
+        assert {t["status"] for t in farm.server_tasks(job)} == {"queued"}
+        assert daemon.download() == len(farm.server_tasks(job))
+        assert {t["status"] for t in farm.server_tasks(job)} == {"claimed-by-manager"}
+        with serving(ctx) as manager_url:
+            worker = TestWorker(manager_url, task_types=["sleep", "file-management", "exec"]).ready()
+            while (resp := worker.get_task()).status_code == 200:
+                task = resp.json()
+                daemon.push_all()
+                on_server = farm.server_db["flamenco_tasks"].find_one({"_id": ObjectId(task["_id"])})
+                assert on_server["status"] == "active"
+                worker.update(task["_id"], activity="working", log="some output")
+                worker.update(task["_id"], task_status="completed", log="done")
+                daemon.push_all()
+        assert update_queue.queue_size(ctx.db) == 0
+        assert {t["status"] for t in farm.server_tasks(job)} == {"completed"}
+        assert farm.server_db["flamenco_jobs"].find_one({"_id": job["_id"]})["status"] == "completed"
+
+
+def test_cancel_on_the_server_stops_the_workers_task(farm, mongo_uri, redis_url):
+    job = farm.job(settings={"frames": "1", "chunk_size": 1, "time_in_seconds": 60})
+    with running_server(mongo_uri, redis_url) as server_url:
+        ctx = farm.link(server_url)
+        daemon = SyncDaemon(ctx)
+        daemon.download()
+        with serving(ctx) as manager_url:
+            worker = TestWorker(manager_url, task_types=["sleep", "file-management", "exec"]).ready()
+            task = worker.get_task().json()
+            daemon.push_all()
+            resp = httpx.patch(f"{server_url}/api/flamenco/jobs/{job['_id']}",
+                               json={"op": "set-job-status", "status": "cancel-requested"},
+                               headers={"Authorization": f"Bearer {farm.token}"}, timeout=30)
+            assert resp.status_code in (200, 204), resp.text
+            daemon.push_all()  # the reply carries the cancel request
+            answer = worker.may_i_run(task["_id"])
+            assert answer["may_keep_running"] is False
+            assert worker.return_task(task["_id"]).status_code == 204
+            daemon.push_all()
+        on_server = farm.server_db["flamenco_tasks"].find_one({"_id": ObjectId(task["_id"])})
+        assert on_server["status"] == "canceled"
+
+
+def test_updates_queued_during_an_outage_all_arrive_in_order(farm, mongo_uri, redis_url):
+    job = farm.job(settings={"frames": f"1-{OUTAGE_TASKS}", "chunk_size": 1, "time_in_seconds": 0})
+    with running_server(mongo_uri, redis_url) as server_url:
+        ctx = farm.link(server_url)
+        SyncDaemon(ctx).download()
+    # The server is down now: workers keep working, the manager keeps queueing.
+    per_task = OUTAGE_UPDATES // OUTAGE_TASKS
+    with serving(ctx) as manager_url:
+        workers = [TestWorker(manager_url, nickname=f"w{i}", task_types=["sleep", "file-management", "exec"]).ready()
+                   for i in range(OUTAGE_TASKS)]
+        assigned = [w.get_task().json()["_id"] for w in workers]
+
+        def report(worker: TestWorker, task_id: str) -> None:
+            for step in range(per_task - 2):
+                assert worker.update(task_id, activity=f"step {step}").status_code == 204
+            assert worker.update(task_id, task_status="completed", activity="finished").status_code == 204
+
+        threads = [threading.Thread(target=report, args=(w, t)) for w, t in zip(workers, assigned)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    assert update_queue.queue_size(ctx.db) == OUTAGE_UPDATES
+    daemon = SyncDaemon(ctx)
+    assert daemon.push_all() == 0, "nothing can be pushed while the server is down"
+    with running_server(mongo_uri, redis_url) as server_url:
+        farm.link(server_url)
+        daemon = SyncDaemon(ctx)
+        assert daemon.push_all() == OUTAGE_UPDATES
+    assert update_queue.queue_size(ctx.db) == 0
+    for task in farm.server_tasks(job):
+        assert task["status"] == "completed"
+        assert task["activity"] == "finished", "the last update was applied last"

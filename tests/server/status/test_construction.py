@@ -1,0 +1,116 @@
+"""Construction: compile, insert in bulk, flip in one write; failures leave no debris (§3.7, §14.14)."""
+from __future__ import annotations
+
+import datetime
+
+import pytest
+from bson import ObjectId
+from pymongo.database import Database
+
+from flamenco import status
+from tests.server.status.conftest import LONG_AGO, MakeJob, job_status
+
+SLEEP_SETTINGS = {"frames": "1-10", "chunk_size": 3, "time_in_seconds": 1}
+
+
+def insert_job(db: Database, settings: dict, *, job_status: str = "under-construction", **fields) -> ObjectId:
+    job_id = ObjectId()
+    db[status.JOBS].insert_one({
+        "_id": job_id, "name": "sleepy", "job_type": "sleep", "status": job_status, "priority": 50,
+        "manager": ObjectId(), "project": ObjectId(), "user": ObjectId(), "settings": settings,
+        "_created": LONG_AGO, "_updated": LONG_AGO, "_etag": "old", **fields,
+    })
+    return job_id
+
+
+def test_construct_queues_all_tasks_and_job_at_one_time(mongo_db: Database) -> None:
+    job_id = insert_job(mongo_db, SLEEP_SETTINGS)
+    change = status.construct_job(mongo_db, job_id, reason="Job submitted by Ada (@ada)")
+    tasks = list(mongo_db[status.TASKS].find({"job": job_id}))
+    job = mongo_db[status.JOBS].find_one({"_id": job_id})
+    assert change.status == "queued" and job["status"] == "queued"
+    assert sorted(task["name"] for task in tasks) == ["sleep-1-3", "sleep-10", "sleep-4-6", "sleep-7-9"]
+    assert {task["status"] for task in tasks} == {"queued"}
+    assert {task["_updated"] for task in tasks} == {job["_updated"]}
+    assert job["status_reason"] == "Job submitted by Ada (@ada)"
+
+
+def test_start_paused_job_and_tasks_are_paused(mongo_db: Database) -> None:
+    job_id = insert_job(mongo_db, SLEEP_SETTINGS, start_paused=True)
+    change = status.construct_job(mongo_db, job_id, reason="submitted")
+    assert change.status == "paused"
+    assert {t["status"] for t in mongo_db[status.TASKS].find({"job": job_id})} == {"paused"}
+
+
+def test_construct_merges_new_settings_from_waiting_for_files(mongo_db: Database) -> None:
+    job_id = insert_job(mongo_db, {"frames": "1-2", "chunk_size": 1}, job_status="waiting-for-files")
+    change = status.construct_job(mongo_db, job_id, reason="files are in", new_settings={"time_in_seconds": 2})
+    assert change.status == "queued"
+    task = mongo_db[status.TASKS].find_one({"job": job_id, "name": "sleep-1"})
+    assert task["commands"][1] == {"name": "sleep", "settings": {"time_in_seconds": 2}}
+
+
+def test_compile_failure_marks_job_and_leaves_no_tasks(mongo_db: Database) -> None:
+    job_id = insert_job(mongo_db, {"frames": "1-x", "chunk_size": 1, "time_in_seconds": 1})
+    mongo_db[status.TASKS].insert_one({"job": job_id, "status": "under-construction", "name": "debris"})
+    change = status.construct_job(mongo_db, job_id, reason="submitted")
+    job = mongo_db[status.JOBS].find_one({"_id": job_id})
+    assert change.status == job["status"] == "construction-failed"
+    assert job["status_reason"].startswith("submitted; compilation failed: settings.frames: ")
+    assert mongo_db[status.TASKS].count_documents({"job": job_id}) == 0
+
+
+def test_flip_without_tasks_fails_construction(mongo_db: Database) -> None:
+    """Flamenco 2 called a job with no tasks 'completed' (§14.11)."""
+    job_id = insert_job(mongo_db, SLEEP_SETTINGS)
+    change = status.flip_compiled_job(mongo_db, job_id)
+    assert change.status == "construction-failed"
+    assert mongo_db[status.JOBS].find_one({"_id": job_id})["status_reason"] == "compilation produced no tasks"
+
+
+def test_flip_uses_one_timestamp(mongo_db: Database, make_job: MakeJob) -> None:
+    job_id, _ = make_job(["under-construction"] * 5, "under-construction")
+    now = datetime.datetime(2030, 1, 2, 3, 4, 5, tzinfo=datetime.timezone.utc)
+    change = status.flip_compiled_job(mongo_db, job_id, now=now)
+    assert (change.status, change.tasks_modified) == ("queued", 5)
+    stamps = {t["_updated"] for t in mongo_db[status.TASKS].find({"job": job_id})}
+    assert stamps == {mongo_db[status.JOBS].find_one({"_id": job_id})["_updated"]}
+    assert len(stamps) == 1 and stamps.pop().replace(tzinfo=datetime.timezone.utc) == now
+
+
+def test_recreate_replaces_tasks_and_their_logs(mongo_db: Database) -> None:
+    job_id = insert_job(mongo_db, SLEEP_SETTINGS)
+    status.construct_job(mongo_db, job_id, reason="submitted")
+    old_ids = [t["_id"] for t in mongo_db[status.TASKS].find({"job": job_id})]
+    mongo_db[status.TASK_LOGS].insert_one({"task": old_ids[0], "log": "old log"})
+    status.set_job_status(mongo_db, job_id, "cancel-requested", actor=status.Actor.USER)
+    assert job_status(mongo_db, job_id) == "canceled"
+
+    change = status.recreate_job(mongo_db, job_id, reason="Recreated by Ada")
+    new_ids = [t["_id"] for t in mongo_db[status.TASKS].find({"job": job_id})]
+    assert change.status == "queued"
+    assert len(new_ids) == 4 and not set(new_ids) & set(old_ids)
+    assert mongo_db[status.TASK_LOGS].count_documents({}) == 0
+
+
+def test_recreate_refused_while_running(mongo_db: Database, make_job: MakeJob) -> None:
+    job_id, _ = make_job(["active"], "active")
+    with pytest.raises(status.IllegalTransition, match="can be recreated"):
+        status.recreate_job(mongo_db, job_id, reason="Recreated by Ada")
+    assert job_status(mongo_db, job_id) == "active"
+
+
+def test_construct_refused_for_job_with_tasks(mongo_db: Database, make_job: MakeJob) -> None:
+    """Compiling a finished job again would duplicate its tasks: that is what recreate is for."""
+    job_id, _ = make_job(["completed"], "completed")
+    with pytest.raises(status.IllegalTransition, match="only possible from"):
+        status.construct_job(mongo_db, job_id, reason="again")
+    assert mongo_db[status.TASKS].count_documents({"job": job_id}) == 1
+
+
+def test_construction_failed_job_can_be_constructed_again(mongo_db: Database) -> None:
+    job_id = insert_job(mongo_db, {"frames": "1-2", "chunk_size": 1})
+    assert status.construct_job(mongo_db, job_id, reason="submitted").status == "construction-failed"
+    change = status.construct_job(mongo_db, job_id, reason="fixed", new_settings={"time_in_seconds": 1})
+    assert change.status == "queued"
+    assert mongo_db[status.TASKS].count_documents({"job": job_id}) == 2

@@ -1,0 +1,119 @@
+"""PATCH operations on jobs: status, priority, requeue of failed tasks, archival."""
+from __future__ import annotations
+
+import json
+
+import pytest
+import redis
+
+from tests.server.docs import insert_job, insert_task
+
+JOBS = "/api/flamenco/jobs"
+
+
+def url(job) -> str:
+    return f"{JOBS}/{job['_id']}"
+
+
+def stored(world, doc, collection="flamenco_jobs") -> dict:
+    return world.db[collection].find_one({"_id": doc["_id"]})
+
+
+@pytest.fixture
+def job(world):
+    return insert_job(world.db, world.project_a, world.manager_a, world.alice, status="queued")
+
+
+def test_cancel_queued_job_cancels_its_queued_tasks(world, job):
+    task = insert_task(world.db, job, status="queued")
+    resp = world.api("alice").patch(url(job), json={"op": "set-job-status", "status": "cancel-requested"})
+    assert resp.status_code == 204
+    doc = stored(world, job)
+    assert doc["status"] == "canceled"
+    assert "Alice A (@alice)" in doc["status_reason"]
+    assert stored(world, task, "flamenco_tasks")["status"] == "canceled"
+
+
+def test_illegal_job_transition_is_409_with_reason(world, job):
+    resp = world.api("alice").patch(url(job), json={"op": "set-job-status", "status": "completed"})
+    assert resp.status_code == 409
+    body = resp.get_json()
+    assert body["_code"] == 409 and body["_issues"]["status"]
+    assert stored(world, job)["status"] == "queued"
+    missing = world.api("alice").patch(url(job), json={"op": "set-job-status"})
+    assert missing.status_code == 422 and "status" in missing.get_json()["_issues"]
+
+
+def test_job_ops_need_use_rights_in_the_project(world, job):
+    body = {"op": "set-job-status", "status": "cancel-requested"}
+    assert world.api("vera").patch(url(job), json=body).status_code == 403
+    assert world.api("bob").patch(url(job), json=body).status_code == 404
+    assert world.api("manager_a").patch(url(job), json=body).status_code == 403
+    assert world.api("manager_b").patch(url(job), json=body).status_code == 404
+    assert world.api(None).patch(url(job), json=body).status_code == 401
+    assert stored(world, job)["status"] == "queued"
+
+
+def test_set_job_priority_updates_tasks(world, job):
+    task = insert_task(world.db, job)
+    resp = world.api("alice").patch(url(job), json={"op": "set-job-priority", "priority": 80})
+    assert resp.status_code == 204
+    doc, task_doc = stored(world, job), stored(world, task, "flamenco_tasks")
+    assert doc["priority"] == 80 and task_doc["job_priority"] == 80
+    assert doc["_etag"] == task_doc["_etag"] != job["_etag"]
+
+
+@pytest.mark.parametrize("priority", [0, 101, "high", True, None, 5.5])
+def test_set_job_priority_is_range_and_type_checked(world, job, priority):
+    resp = world.api("alice").patch(url(job), json={"op": "set-job-priority", "priority": priority})
+    assert resp.status_code == 422
+    assert "priority" in resp.get_json()["_issues"]
+    assert stored(world, job)["priority"] == 50
+
+
+def test_requeue_failed_tasks(world):
+    job = insert_job(world.db, world.project_a, world.manager_a, world.alice, status="active")
+    failed = insert_task(world.db, job, status="failed")
+    done = insert_task(world.db, job, status="completed")
+    resp = world.api("alice").patch(url(job), json={"op": "requeue-failed-tasks"})
+    assert resp.status_code == 204
+    assert stored(world, failed, "flamenco_tasks")["status"] == "queued"
+    assert stored(world, done, "flamenco_tasks")["status"] == "completed"
+
+
+def test_requeue_failed_tasks_of_completed_job_is_409(world):
+    job = insert_job(world.db, world.project_a, world.manager_a, world.alice, status="completed")
+    resp = world.api("alice").patch(url(job), json={"op": "requeue-failed-tasks"})
+    assert resp.status_code == 409
+
+
+def test_archive_job_marks_archiving(world):
+    job = insert_job(world.db, world.project_a, world.manager_a, world.alice, status="completed")
+    resp = world.api("alice").patch(url(job), json={"op": "archive-job"})
+    assert resp.status_code == 204
+    doc = stored(world, job)
+    assert doc["status"] == "archiving" and doc["pre_archive_status"] == "completed"
+    again = world.api("alice").patch(url(job), json={"op": "archive-job"})
+    assert again.status_code == 409 and "status" in again.get_json()["_issues"]
+
+
+def test_active_job_cannot_be_archived(world):
+    job = insert_job(world.db, world.project_a, world.manager_a, world.alice, status="active")
+    resp = world.api("alice").patch(url(job), json={"op": "archive-job"})
+    assert resp.status_code == 409
+    assert stored(world, job)["status"] == "active"
+
+
+def test_archive_job_enqueues_celery_task(mongo_uri, redis_url, world):
+    from flamenco.app import create_app
+
+    app = create_app({"MONGO_URI": mongo_uri, "REDIS_URL": redis_url, "TESTING": True, "CELERY_ENABLED": True})
+    job = insert_job(world.db, world.project_a, world.manager_a, world.alice, status="failed")
+    with app.test_client() as client:
+        resp = client.patch(url(job), json={"op": "archive-job"},
+                            headers={"Authorization": f"Bearer {world.tokens['alice']}"})
+    assert resp.status_code == 204
+    queued = redis.Redis.from_url(redis_url).lrange("celery", 0, -1)
+    messages = [json.loads(m) for m in queued]
+    assert [m["headers"]["task"] for m in messages] == ["flamenco.celery.archive_job"]
+    assert str(job["_id"]) in messages[0]["headers"]["argsrepr"]
