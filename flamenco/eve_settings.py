@@ -31,6 +31,9 @@ MONGO_WRITE_CONCERN = {"w": 1}
 X_DOMAINS = None
 # Item URLs take 24-hex ObjectIds only; others are answered 400 by flamenco.errors.
 ITEM_URL = 'regex("[a-f0-9]{24}")'
+# X-HTTP-Method-Override would let a POST act as a PATCH/DELETE past proxies
+# and CSRF reasoning; clients here can send real methods.
+ALLOW_OVERRIDE_HTTP_METHOD = False
 BANDWIDTH_SAVER = True
 EMBEDDING = False
 VERSIONING = False

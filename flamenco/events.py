@@ -10,9 +10,9 @@ cosmetic problem, a status change that fails because Redis is down is not. So
 :func:`publish` never raises, and after a failure it stops trying for a short
 while instead of paying a connection time-out on every call.
 
-Each publish also updates the dashboard's per-job task index in Redis
-(``flamenco.web.task_index``), so pages never have to scan the tasks
-collection to show a job's progress and task table.
+Each publish also updates the dashboard's read models in Redis: the per-job
+task index (``flamenco.web.task_index``) and the job-list cache
+(``flamenco.web.job_cache``), so pages rarely have to scan big collections.
 """
 from __future__ import annotations
 
@@ -121,7 +121,7 @@ def publish_many(kind: str, docs: Iterable[Mapping[str, Any]], *, url: str | Non
     dashboard then keeps its task index of that job instead of rebuilding it.
     Never raises for Redis trouble: the change itself already happened.
     """
-    from flamenco.web import task_index
+    from flamenco.web import job_cache, task_index
 
     global _publish_paused_until
     events = [make_event(kind, doc) for doc in docs]
@@ -133,6 +133,7 @@ def publish_many(kind: str, docs: Iterable[Mapping[str, Any]], *, url: str | Non
         pipe = _client(url or redis_url()).pipeline(transaction=False)
         for event in events:
             task_index.queue_event(pipe, event, tasks_changed=tasks_changed)
+            job_cache.queue_job_event(pipe, event)
             pipe.publish(CHANNEL, json.dumps(event))
         pipe.execute()
     except redis.RedisError as ex:

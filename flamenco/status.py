@@ -7,8 +7,15 @@ to what they return (the new job status, how many tasks changed, ...).
 Functions take a PyMongo ``Database`` (collections ``flamenco_jobs`` and
 ``flamenco_tasks``) and ids.  Each rule is one ``update_many`` with a filter, and
 task statuses are counted with one aggregation, so a rule costs a fixed number
-of round trips whatever the size of the job (FerretDB scans on every query).
-Every write sets ``_updated`` (tz-aware UTC) and a fresh random ``_etag``.
+of round trips whatever the size of the job. Every write sets ``_updated``
+(tz-aware UTC) and a fresh random ``_etag`` (documents changed by the same
+``update_many`` share it); only the depsgraph claim keeps both, as the
+protocol requires (:func:`mark_tasks_claimed`).
+
+Cost on FerretDB/SQLite: each *written* document costs a table scan there, so
+a bulk rule over N tasks is O(N^2) (measured: 1000 tasks, 10 s; on MongoDB it
+is one indexed write). Rules therefore write each document once, and
+construction inserts tasks in their final status instead of updating them.
 
 Deviations from Flamenco 2, each a fix of reference §14:
 
@@ -144,6 +151,9 @@ class JobStatusChange:
     status: str                      # final status, after follow-ups
     steps: list[str] = dataclasses.field(default_factory=list)  # every status written, in order
     tasks_modified: int = 0          # task documents whose status changed
+    # The ``_updated`` of every document this change wrote: changed tasks are
+    # ``find({"job": job_id, "_updated": at})`` (for live events).
+    at: datetime.datetime | None = None
 
 
 @dataclasses.dataclass
@@ -163,6 +173,13 @@ class TaskStatusChange:
 def utcnow() -> datetime.datetime:
     """Timezone-aware UTC now, truncated to milliseconds as BSON stores it."""
     now = datetime.datetime.now(datetime.timezone.utc)
+    return now.replace(microsecond=now.microsecond // 1000 * 1000)
+
+
+def _moment(now: datetime.datetime | None) -> datetime.datetime:
+    """``now`` (default: UTC now) as BSON will store it, so ``_updated`` compares equal after a round trip."""
+    if now is None:
+        return utcnow()
     return now.replace(microsecond=now.microsecond // 1000 * 1000)
 
 
@@ -329,7 +346,7 @@ def set_job_status(db: Database, job_id: ObjectId, new_status: str, *, actor: Ac
     (Flamenco 2's PUT dropped it, §14.9). ``reason`` is stored as
     ``status_reason`` with the first step only, as Flamenco 2 did.
     """
-    now = now or utcnow()
+    now = _moment(now)
     old = _load(db, JOBS, job_id, ["status"])["status"]
     check_job_transition(old, new_status, actor)
     if new_status == "requeued" and old in _NOT_REQUEUEABLE_JOB_STATES:
@@ -343,6 +360,7 @@ def _run_job_status_chain(db: Database, change: JobStatusChange, new_status: str
                           now: datetime.datetime) -> None:
     """Write ``new_status``, apply its task effects, then repeat for each follow-up status."""
     old = change.status
+    change.at = now
     while new_status:
         _write_job_status(db, change.job_id, old, new_status, now, reason if not change.steps else "")
         change.steps.append(new_status)
@@ -480,7 +498,7 @@ def update_job_after_task_status_change(db: Database, job_id: ObjectId, task_sta
     Returns the job change, or None when the job does not change (or is gone,
     or changed concurrently: the other change's own rule then decides).
     """
-    now = now or utcnow()
+    now = _moment(now)
     job = db[JOBS].find_one({"_id": job_id}, projection=["status"])
     if job is None:
         return None
@@ -509,8 +527,10 @@ def set_task_status(db: Database, task_id: ObjectId, new_status: str, *, actor: 
     a user cancelling a ``queued`` task cancels it at once (no Manager has it,
     so nobody would confirm a cancel-requested); a user requeue clears
     ``failed_by_workers`` like every other requeue path (§14.13).
+    :class:`StatusConflict` means the status changed since it was read:
+    re-read the task and decide again.
     """
-    now = now or utcnow()
+    now = _moment(now)
     task = _load(db, TASKS, task_id, ["status", "job"])
     old = task["status"]
     check_task_transition(old, new_status, actor)
@@ -543,7 +563,7 @@ def requeue_failed_tasks(db: Database, job_id: ObjectId, *, actor: Actor = Actor
     Flamenco 2 did this task by task (§14.15) and offered it only in the UI for
     active or queued jobs; here users are held to those job statuses too.
     """
-    now = now or utcnow()
+    now = _moment(now)
     job_status = _load(db, JOBS, job_id, ["status"])["status"]
     if actor is not Actor.SYSTEM and job_status not in FAILED_TASKS_REQUEABLE_JOB_STATES:
         raise IllegalTransition("status", job_status, job_status,
@@ -576,7 +596,7 @@ def requeue_task_with_successors(db: Database, task_id: ObjectId, *, actor: Acto
     left alone so their work is not handed out twice, and ``failed_by_workers``
     is cleared as in every other requeue.
     """
-    now = now or utcnow()
+    now = _moment(now)
     task = _load(db, TASKS, task_id, ["status", "job"])
     if actor is not Actor.SYSTEM and task["status"] not in REQUEABLE_WITH_SUCCESSORS_TASK_STATES:
         raise IllegalTransition("status", task["status"], "queued",
@@ -623,7 +643,7 @@ def flip_compiled_job(db: Database, job_id: ObjectId, *, paused: bool = False,
     ``under-construction`` tasks themselves; :func:`construct_job` needs no
     task update at all (see :func:`_compile_and_publish`).
     """
-    now = now or utcnow()
+    now = _moment(now)
     new_status = "paused" if paused else "queued"
     modified = _set_tasks_status(db, job_id, {"under-construction"}, new_status, now)
     change = JobStatusChange(job_id=job_id, old_status="under-construction", status="under-construction")
@@ -631,6 +651,7 @@ def flip_compiled_job(db: Database, job_id: ObjectId, *, paused: bool = False,
         _run_job_status_chain(db, change, "construction-failed", "compilation produced no tasks", now)
         return change
     change.tasks_modified = modified
+    change.at = now
     _publish_job(db, change, new_status, now)
     return change
 
@@ -638,7 +659,7 @@ def flip_compiled_job(db: Database, job_id: ObjectId, *, paused: bool = False,
 def mark_construction_failed(db: Database, job_id: ObjectId, reason: str, *,
                              now: datetime.datetime | None = None) -> JobStatusChange:
     """Set ``construction-failed`` and delete the tasks the failed compilation left behind (§14.14)."""
-    now = now or utcnow()
+    now = _moment(now)
     db[TASKS].delete_many({"job": job_id, "status": "under-construction"})
     old = _load(db, JOBS, job_id, ["status"])["status"]
     change = JobStatusChange(job_id=job_id, old_status=old, status=old)
@@ -658,7 +679,7 @@ def construct_job(db: Database, job_id: ObjectId, *, reason: str,
     and no leftover tasks. Returns the job change (final status
     ``queued``/``paused`` or ``construction-failed``).
     """
-    now = now or utcnow()
+    now = _moment(now)
     job = _load(db, JOBS, job_id, ["status", "settings"])
     if job["status"] not in _CONSTRUCTIBLE_JOB_STATES:
         raise IllegalTransition("status", job["status"], "under-construction",
@@ -673,7 +694,7 @@ def construct_job(db: Database, job_id: ObjectId, *, reason: str,
 def recreate_job(db: Database, job_id: ObjectId, *, reason: str,
                  now: datetime.datetime | None = None) -> JobStatusChange:
     """Delete a finished job's tasks (and their logs, which Flamenco 2 orphaned) and compile it again."""
-    now = now or utcnow()
+    now = _moment(now)
     status = _load(db, JOBS, job_id, ["status"])["status"]
     if status not in RECREATABLE_JOB_STATES:
         raise IllegalTransition("status", status, "under-construction",
@@ -715,6 +736,7 @@ def _compile_and_publish(db: Database, job_id: ObjectId, reason: str, now: datet
         _run_job_status_chain(db, change, "construction-failed", f"{reason}; compilation failed: {ex}", now)
         return change
     change.tasks_modified = len(tasks)
+    change.at = now
     _publish_job(db, change, new_status, now)
     return change
 
@@ -724,3 +746,61 @@ def _publish_job(db: Database, change: JobStatusChange, new_status: str, now: da
     _write_job_status(db, change.job_id, "under-construction", new_status, now, "")
     change.steps.append(new_status)
     change.status = new_status
+
+
+# --- RNA overrides on an existing job (reference §4.8) -----------------------------------
+
+# Priority of an rna-overrides task added to an existing job: before the
+# re-queued renders that depend on it (Flamenco 2's value).
+RNA_OVERRIDES_TASK_PRIORITY = 80
+
+
+@dataclasses.dataclass
+class RnaOverridesChange:
+    """What PATCH rna-overrides did: the task it (re)queued, whether it is new, renders re-pointed to it."""
+
+    task_id: ObjectId
+    created: bool
+    repointed: int = 0
+
+
+def apply_rna_overrides(db: Database, job_id: ObjectId, lines: Any, *,
+                        now: datetime.datetime | None = None) -> RnaOverridesChange:
+    """Store ``lines`` as the job's RNA overrides and queue the ``rna-overrides`` task that writes them.
+
+    An existing task gets the new command and is queued again; otherwise a
+    new task is created (priority 80) and the renders are made to depend on
+    it. The job status is left alone: users requeue the renders they want.
+    Raises ``JobSettingsError``/``RnaOverridesError`` for bad lines or a
+    non-Blender job.
+    """
+    now = _moment(now)
+    lines = job_compilers.check_rna_overrides(lines)
+    job = _load(db, JOBS, job_id, None)
+    job_type = job_compilers.job_type_of(job)
+    if not job_type.is_blender:
+        raise job_compilers.JobSettingsError("job_type", f"{job_type.name!r} jobs do not render with Blender")
+    db[JOBS].update_one({"_id": job_id}, {"$set": _stamp(now, {"settings.rna_overrides": lines})})
+    command = job_compilers.rna_overrides_command((job.get("settings") or {}).get("filepath") or "", lines)
+    existing = db[TASKS].find_one({"job": job_id, "name": "rna-overrides"}, projection=["_id"])
+    if existing is not None:
+        db[TASKS].update_one({"_id": existing["_id"]},
+                             {"$set": _stamp(now, {"commands": [command], "status": "queued"})})
+        return RnaOverridesChange(task_id=existing["_id"], created=False)
+    return _create_rna_overrides_task(db, job, job_type.rna_overrides_parent, command, now)
+
+
+def _create_rna_overrides_task(db: Database, job: Mapping[str, Any], parent_name: str | None,
+                               command: Mapping[str, Any], now: datetime.datetime) -> RnaOverridesChange:
+    parent = db[TASKS].find_one({"job": job["_id"], "name": parent_name}, projection=["_id"]) if parent_name else None
+    parents = [parent["_id"]] if parent else []
+    factory = job_compilers.TaskFactory(job, now)
+    task_id = factory.add("rna-overrides", "file-management", [command], parents=parents,
+                          priority=RNA_OVERRIDES_TASK_PRIORITY)
+    db[TASKS].insert_one({**factory.tasks[0], "status": "queued"})
+    # Renders hanging off the parent (or, without one, all renders) now wait for the overrides.
+    renders = {"job": job["_id"], "task_type": "blender-render", "_id": {"$ne": task_id}}
+    if parents:
+        renders["parents"] = parents
+    result = db[TASKS].update_many(renders, {"$set": _stamp(now, {"parents": [task_id]})})
+    return RnaOverridesChange(task_id=task_id, created=True, repointed=result.modified_count)

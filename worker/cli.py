@@ -102,3 +102,7 @@ def main(config_file: Path | None, verbose: bool, reregister: bool, debug: bool,
     log.info("Flamenco Worker %s, manager %s", __version__, config.manager_url)
     sys.exit(asyncio.run(run_worker(config, single=single, test_mode=test_mode), debug=verbose))
 
+
+
+if __name__ == "__main__":  # ``python -m flamenco_worker.cli``, as the local farm starts workers
+    main()

@@ -37,6 +37,11 @@ class WorkerConfig:
     task_types: tuple[str, ...] = defaults.TASK_TYPES
     task_update_queue_db: Path = defaults.TASK_UPDATE_QUEUE_DB
     credentials_file: Path = defaults.CREDENTIALS_FILE
+    pre_task_check_read: tuple[Path, ...] = ()
+    """Paths that must be readable before a task is fetched (``os.pathsep``-separated in the
+    environment; ``read.<name>`` keys of a ``[pre_task_check]`` section in a file)."""
+    pre_task_check_write: tuple[Path, ...] = ()
+    """Paths that must be writable before a task is fetched (``write.<name>`` keys)."""
     subprocess_pid_file: Path | None = None
     """When set, commands run at most one subprocess per PID file (see the commands' config)."""
     http_timeout_seconds: float = defaults.HTTP_TIMEOUT_SECONDS
@@ -75,6 +80,9 @@ class WorkerConfig:
 
 _FIELDS = {f.name: f for f in dataclasses.fields(WorkerConfig)}
 
+PRE_TASK_CHECK_SECTION = "pre_task_check"
+"""Flamenco 2's INI section of paths to check before fetching a task."""
+
 
 def _convert(key: str, raw: str) -> Any:
     """Turn the text of ``key`` from a file or the environment into its field's type."""
@@ -95,6 +103,8 @@ def _convert(key: str, raw: str) -> Any:
         raise ConfigError(f"{key}: {raw!r} is not a valid non-negative number ({ex})") from None
     if kind == "tuple[str, ...]":
         return tuple(raw.split())
+    if kind == "tuple[Path, ...]":
+        return tuple(Path(part).expanduser() for part in raw.split(os.pathsep) if part)
     if kind == "Path":
         return Path(raw).expanduser()
     if kind == "Path | None":
@@ -114,9 +124,22 @@ def _read_ini(path: Path) -> dict[str, str]:
     unknown = sorted(set(section) - set(_FIELDS))
     if unknown:
         raise ConfigError(f"{path}: unknown key(s) in [{defaults.CONFIG_SECTION}]: {', '.join(unknown)}")
+    if parser.has_section(PRE_TASK_CHECK_SECTION):
+        section.update(_pre_task_checks(path, dict(parser[PRE_TASK_CHECK_SECTION])))
     if parser.has_section("loggers"):
         logging.config.fileConfig(parser, disable_existing_loggers=False)
     return section
+
+
+def _pre_task_checks(path: Path, section: dict[str, str]) -> dict[str, str]:
+    """Flamenco 2's ``[pre_task_check]`` section (``read.<name>`` / ``write.<name>``) as two keys."""
+    paths: dict[str, list[str]] = {"read": [], "write": []}
+    for key, value in section.items():
+        kind, dot, _ = key.partition(".")
+        if not dot or kind not in paths:
+            raise ConfigError(f"{path}: [{PRE_TASK_CHECK_SECTION}] key {key!r} must start with 'read.' or 'write.'")
+        paths[kind].append(value.strip())
+    return {f"pre_task_check_{kind}": os.pathsep.join(values) for kind, values in paths.items() if values}
 
 
 def _read_env(environ: Mapping[str, str]) -> dict[str, str]:

@@ -12,7 +12,6 @@ is at ``(index * 100 + command_percentage) / n`` percent.
 from __future__ import annotations
 
 import json
-import logging
 import time
 from typing import Any
 
@@ -25,8 +24,6 @@ from flamenco_worker.commands import (
 )
 from flamenco_worker.output_produced import OutputProducedSender
 from flamenco_worker.reporter import TaskReporter
-
-log = logging.getLogger(__name__)
 
 
 class TaskFailed(Exception):

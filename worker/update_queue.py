@@ -74,7 +74,11 @@ class _Database:
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        # WAL with synchronous=NORMAL survives a killed worker process (what the queue is for)
+        # and makes each insert ~5x cheaper than a full fsync; only a power cut can lose the
+        # last commits.
         self.conn.execute("PRAGMA journal_mode=WAL")
+        self.conn.execute("PRAGMA synchronous=NORMAL")
         self.conn.executescript(SCHEMA)
         self.conn.execute("VACUUM")
 

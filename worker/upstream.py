@@ -8,14 +8,11 @@ one exception type.
 """
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 import httpx
 
 from flamenco_worker import __version__
-
-log = logging.getLogger(__name__)
 
 USER_AGENT = f"Flamenco-Worker/{__version__}"
 

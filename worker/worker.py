@@ -25,6 +25,7 @@ from flamenco_worker.commands import CommandConfig
 from flamenco_worker.config import WorkerConfig
 from flamenco_worker.machine import describe_load
 from flamenco_worker.output_produced import OutputProducedSender
+from flamenco_worker.pre_task_check import PreTaskCheckFailed, run_checks
 from flamenco_worker.registration import UnableToRegisterError, nickname, register_and_sign_on
 from flamenco_worker.reporter import TaskReporter
 from flamenco_worker.runner import TaskFailed, TaskRunner
@@ -244,9 +245,15 @@ class FlamencoWorker:
         return False
 
     async def _fetch_and_execute(self) -> None:
-        """One round of reference B.3: back-pressure, POST /task, execute, wait."""
+        """One round of reference B.3: back-pressure, pre-task checks, POST /task, execute, wait."""
         if await self._queue_too_full():
             await self._wait(self.config.queue_backpressure_recheck_seconds)
+            return
+        try:
+            await run_checks(self.config.pre_task_check_read, self.config.pre_task_check_write)
+        except PreTaskCheckFailed as ex:
+            log.error("pre-task check failed, not fetching a task: %s", ex)
+            await self.change_status("error")
             return
         try:
             response = await self.client.post("/task", timeout=self.config.task_fetch_timeout_seconds)

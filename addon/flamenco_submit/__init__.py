@@ -47,6 +47,7 @@ class FlamencoPreferences(bpy.types.AddonPreferences):
                                                                   "empty: the project's only Manager")
 
     def draw(self, context: bpy.types.Context) -> None:
+        self.layout.use_property_split = True
         for prop in ("server_url", "token", "project", "manager"):
             self.layout.prop(self, prop)
 
@@ -121,6 +122,7 @@ class FLAMENCO_PT_submit(bpy.types.Panel):
 
     def draw(self, context: bpy.types.Context) -> None:
         layout = self.layout
+        layout.use_property_split = True
         for prop in ("job_name", "chunk_size", "create_video", "priority"):
             layout.prop(context.scene.flamenco, prop)
         layout.operator(FLAMENCO_OT_submit_job.bl_idname, icon="RENDER_ANIMATION")

@@ -228,17 +228,21 @@ class FlamencoClient:
         """Yield the job's progress every ``interval`` seconds until it stops progressing.
 
         Stops after the first poll that finds the job in a final status, or
-        raises :class:`TimeoutError` after ``timeout`` seconds.
+        raises :class:`TimeoutError` after ``timeout`` seconds. Counting tasks
+        reads every task of the job, so on a huge job a poll can take seconds:
+        the pause between polls is never shorter than the last poll took,
+        which keeps one watcher from keeping the server busy.
         """
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
+            started = time.monotonic()
             progress = Progress(self.get_job(job_id), self.job_task_summary(job_id))
             yield progress
             if progress.finished:
                 return
             if deadline is not None and time.monotonic() >= deadline:
                 raise TimeoutError(f"job {job_id} is still {progress.job['status']} after {timeout:g} s")
-            time.sleep(interval)
+            time.sleep(max(interval, time.monotonic() - started))
 
     def wait_for_job(self, job_id: str, *, interval: float = defaults.WATCH_INTERVAL,
                      timeout: float | None = None) -> Progress:

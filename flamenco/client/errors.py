@@ -89,9 +89,12 @@ _CLASS_FOR_STATUS: dict[int, type[APIError]] = {
     404: NotFound,
 }
 
+# Added to every 401: the server cannot know where the client's token came from.
+TOKEN_HINT = ("the server did not accept the token; check --token or FLAMENCO_TOKEN, "
+              "or get a new one with `flamenco create-token USER`")
 # What to tell the user when the server gave no message of its own.
 _HINT_FOR_STATUS: dict[int, str] = {
-    401: "authentication failed: check the token (--token or FLAMENCO_TOKEN)",
+    401: "authentication failed",
     403: "permission denied",
     404: "not found",
 }
@@ -112,7 +115,7 @@ def error_from_response(response: requests.Response) -> APIError:
     elif response.text and "html" not in response.headers.get("Content-Type", ""):
         message = response.text.strip()[:500]
     message = message or _HINT_FOR_STATUS.get(status) or response.reason or "request failed"
-    if status == 401 and "token" not in message.lower():
-        message = f"{message} (check the token: --token or FLAMENCO_TOKEN)"
+    if status == 401:
+        message = f"{message} ({TOKEN_HINT})"
     cls = _CLASS_FOR_STATUS.get(status) or (ServerError if status >= 500 else RequestRejected)
     return cls(status, message, issues)

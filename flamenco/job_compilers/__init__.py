@@ -25,10 +25,12 @@ from bson import ObjectId
 
 from flamenco.job_compilers import (blender_render, blender_render_progressive, blender_video_chunks,
                                     exec_command, sleep)
+from flamenco.job_compilers.blender import RnaOverridesError, check_rna_overrides, rna_overrides_command
 from flamenco.job_compilers.settings import JobSettingsError
 from flamenco.job_compilers.tasks import TaskFactory
 
-__all__ = ["JOB_TYPES", "BLENDER_JOB_TYPES", "JobSettingsError", "JobType", "validate_job", "compile_job"]
+__all__ = ["JOB_TYPES", "BLENDER_JOB_TYPES", "JobSettingsError", "JobType", "RnaOverridesError", "validate_job",
+           "compile_job", "job_type_of", "check_rna_overrides", "rna_overrides_command", "TaskFactory"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -39,10 +41,13 @@ class JobType:
     parse: Callable[..., Any]
     compile_tasks: Callable[..., None]
     is_blender: bool  # offers "Edit RNA Overrides" (reference §4.5 job_types())
+    # Name of the task a new rna-overrides task depends on (None: no parent), reference §4.8.
+    rna_overrides_parent: str | None = None
 
 
 def _job_type(module: ModuleType, *, is_blender: bool) -> JobType:
-    return JobType(name=module.NAME, parse=module.parse, compile_tasks=module.compile_tasks, is_blender=is_blender)
+    return JobType(name=module.NAME, parse=module.parse, compile_tasks=module.compile_tasks, is_blender=is_blender,
+                   rna_overrides_parent=getattr(module, "RNA_OVERRIDES_PARENT", None))
 
 
 JOB_TYPES: dict[str, JobType] = {

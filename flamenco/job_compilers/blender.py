@@ -1,6 +1,7 @@
 """What the three Blender job types share: the ``filepath`` rule, common settings, paths, RNA overrides."""
 from __future__ import annotations
 
+import ast
 import dataclasses
 import datetime
 import re
@@ -25,6 +26,8 @@ OVERRIDES_SUFFIX = "-overrides.py"
 BLEND_EXTENSION = ".blend"
 # Strftime pattern of the intermediate render directory (Flamenco 2's naming).
 INTERMEDIATE_DIR_TIME_FORMAT = "%Y-%m-%d_%H%M%S"
+# The frame-number placeholder in output patterns.
+_HASHES = re.compile(r"#+")
 
 
 @dataclasses.dataclass
@@ -116,6 +119,29 @@ def rna_overrides_command(blend_filepath: str, lines: list[str]) -> commands.Com
     return commands.create_python_file(filepath=overrides_filepath(blend_filepath), contents=contents)
 
 
+class RnaOverridesError(checks.JobSettingsError):
+    """RNA overrides that are not valid Python; ``line_num`` is 1-based, 0 when unknown (reference §4.8)."""
+
+    def __init__(self, reason: str, line_num: int) -> None:
+        super().__init__("rna_overrides", reason)
+        self.line_num = line_num
+
+
+def check_rna_overrides(lines: Any) -> list[str]:
+    """The override lines if they are a list of strings that parse as Python, else an error saying where."""
+    if not isinstance(lines, list) or not all(isinstance(line, str) for line in lines):
+        raise checks.JobSettingsError("rna_overrides", "must be a list of strings")
+    try:
+        ast.parse("\n".join(lines))
+    except SyntaxError as ex:
+        line_num = ex.lineno or 0
+        line = lines[line_num - 1] if 0 < line_num <= len(lines) else ""
+        raise RnaOverridesError(f"{ex.msg} in line {line!r}", line_num) from None
+    except ValueError as ex:  # e.g. a null byte
+        raise RnaOverridesError(str(ex), 0) from None
+    return lines
+
+
 def add_rna_overrides_task(tasks: TaskFactory, settings: BlenderSettings,
                            parents: list[ObjectId]) -> ObjectId | None:
     """Add the ``rna-overrides`` task when the job has overrides; return its id."""
@@ -125,6 +151,9 @@ def add_rna_overrides_task(tasks: TaskFactory, settings: BlenderSettings,
     return tasks.add("rna-overrides", "file-management", [command], parents=parents)
 
 
-def hashes_to_frame_format(render_output: str, extension: str) -> str:
-    """Replace the run of ``#`` in ``render_output`` by ``%0<n>i`` and append ``extension``."""
-    return re.sub(r"#+", lambda m: f"%0{len(m.group(0))}i", render_output, count=1) + extension
+def frame_file(pattern: str, frame: int, extension: str) -> str:
+    """The file of ``frame`` for a ``#``-pattern: ``/out/######`` -> ``/out/000042.exr``.
+
+    Done with a regex rather than ``%`` formatting, since paths may contain ``%``.
+    """
+    return _HASHES.sub(lambda match: str(frame).zfill(len(match.group(0))), pattern, count=1) + extension

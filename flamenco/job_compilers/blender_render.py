@@ -11,6 +11,8 @@ from flamenco.job_compilers import settings as checks
 from flamenco.job_compilers.tasks import TaskFactory
 
 NAME = "blender-render"
+# The rna-overrides task has no parent here; every render task depends on it.
+RNA_OVERRIDES_PARENT = None
 
 # Formats FFmpeg cannot turn into a video, so no create-video task for them.
 NON_VIDEO_FORMATS = frozenset({"EXR", "MULTILAYER", "OPEN_EXR", "OPEN_EXR_MULTILAYER"})

@@ -14,6 +14,8 @@ from flamenco.job_compilers.sample_chunks import UNCAPPED_CHUNKS, frame_chunk_si
 from flamenco.job_compilers.tasks import TaskFactory
 
 NAME = "blender-render-progressive"
+# The task that the rna-overrides task, and through it all renders, depend on.
+RNA_OVERRIDES_PARENT = "destroy-preexisting-intermediate"
 
 # The merge commands only read EXR files.
 ACCEPTED_FORMATS = ("OPEN_EXR", "EXR")
@@ -25,6 +27,9 @@ FOLLOW_UP_PRIORITY = 1
 # Each later sample chunk renders at a lower priority than the previous one.
 SAMPLE_CHUNK_PRIORITY_STEP = 10
 PREVIEW_PATTERN = "preview-######"
+# Each sample chunk renders every frame again and adds merge and preview
+# tasks; more chunks than this is a typo in the sample count or cap.
+MAX_SAMPLE_CHUNKS = 1000
 
 
 @dataclasses.dataclass
@@ -50,6 +55,10 @@ def parse(job: Mapping[str, Any], *, compiling: bool) -> ProgressiveSettings:
     checks.require_number(raw, "fps")
     sample_count = checks.require_int(raw, "cycles_sample_count")
     sample_cap = checks.require_int(raw, "cycles_sample_cap")
+    if sample_count > sample_cap * MAX_SAMPLE_CHUNKS:
+        raise checks.JobSettingsError(
+            "settings.cycles_sample_cap",
+            f"{sample_count} samples capped at {sample_cap} give more than {MAX_SAMPLE_CHUNKS} sample chunks")
     chunks = list(sample_chunks(sample_count, sample_cap, UNCAPPED_CHUNKS))
     if len(chunks) < 2:
         raise checks.JobSettingsError(
@@ -80,11 +89,6 @@ class _Paths:
         return paths.join(self.intermediate, "preview.mkv")
 
 
-def first_frame_file(pattern: str, frame: int) -> str:
-    """The EXR of ``frame`` written by a ``######`` pattern."""
-    return pattern.replace("######", f"{frame:06d}") + ".exr"
-
-
 @dataclasses.dataclass
 class _Chain:
     """The latest merge/preview tasks, which the next sample chunk builds on."""
@@ -99,7 +103,7 @@ def compile_tasks(job: Mapping[str, Any], settings: ProgressiveSettings, tasks: 
                   manager: Mapping[str, Any] | None) -> None:
     bs = settings.blender
     files = _Paths(intermediate=blender.intermediate_dir(job, bs.render_output))
-    destroy = tasks.add("destroy-preexisting-intermediate", "file-management", [
+    destroy = tasks.add(RNA_OVERRIDES_PARENT, "file-management", [
         commands.remove_tree(path=files.intermediate),
     ])
     rna_task = blender.add_rna_overrides_task(tasks, bs, parents=[destroy])
@@ -164,8 +168,8 @@ def _add_merge_and_previews(tasks: TaskFactory, settings: ProgressiveSettings, f
     first, last = bs.frames[0], bs.frames[-1]
     merge = tasks.add(f"merge-to-s_{end}-f_{first}-{last}", "exr-merge", [
         commands.merge_progressive_render_sequence(
-            input1=first_frame_file(chain.merge_output, first),
-            input2=first_frame_file(files.render(start, end), first),
+            input1=blender.frame_file(chain.merge_output, first, ".exr"),
+            input2=blender.frame_file(files.render(start, end), first, ".exr"),
             output=files.merge(end), weight1=start - 1, weight2=end - start + 1,
             blender_cmd=bs.blender_cmd, frame_start=first, frame_end=last),
     ], parents=[*chain.merge_parents, *render_tasks], priority=FOLLOW_UP_PRIORITY)
@@ -181,14 +185,16 @@ def _add_publish_tasks(tasks: TaskFactory, settings: ProgressiveSettings, files:
         commands.move_out_of_way(src=output_dir),
     ], parents=chain.merge_parents, priority=FOLLOW_UP_PRIORITY)
     final_merge = files.merge(settings.sample_count)
-    exr_dest = blender.hashes_to_frame_format(bs.render_output, ".exr")
     tasks.add("publish-exr-to-output", "file-management", [
-        commands.copy_file(src=first_frame_file(final_merge, frame), dest=exr_dest % frame) for frame in bs.frames
+        commands.copy_file(src=blender.frame_file(final_merge, frame, ".exr"),
+                           dest=blender.frame_file(bs.render_output, frame, ".exr"))
+        for frame in bs.frames
     ], parents=[moow], priority=FOLLOW_UP_PRIORITY)
-    jpeg_src = paths.join(files.intermediate, "preview-%06i.jpg")
-    jpeg_dest = blender.hashes_to_frame_format(bs.render_output, ".jpg")
+    preview = paths.join(files.intermediate, PREVIEW_PATTERN)
     tasks.add("publish-jpeg-to-output", "file-management", [
-        commands.copy_file(src=jpeg_src % frame, dest=jpeg_dest % frame) for frame in bs.frames
+        commands.copy_file(src=blender.frame_file(preview, frame, ".jpg"),
+                           dest=blender.frame_file(bs.render_output, frame, ".jpg"))
+        for frame in bs.frames
     ], parents=[chain.images, moow], priority=FOLLOW_UP_PRIORITY)
     if chain.video:
         tasks.add("publish-video-to-output", "file-management", [

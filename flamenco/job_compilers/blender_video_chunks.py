@@ -12,6 +12,8 @@ from flamenco.job_compilers import settings as checks
 from flamenco.job_compilers.tasks import TaskFactory
 
 NAME = "blender-video-chunks"
+# The task that the rna-overrides task, and through it all renders, depend on.
+RNA_OVERRIDES_PARENT = "move-out-of-way"
 
 # Audio is mixed down losslessly by Blender, then encoded for the final file.
 AUDIO_CODEC = "aac"
@@ -59,7 +61,7 @@ def compile_tasks(job: Mapping[str, Any], settings: VideoChunkSettings, tasks: T
     bs = settings.blender
     final_dir = paths.parent(bs.render_output)
     files = _Paths(frames_dir=paths.join(final_dir, "frames"), extension=settings.extension)
-    moow = tasks.add("move-out-of-way", "file-management", [commands.move_out_of_way(src=files.frames_dir)])
+    moow = tasks.add(RNA_OVERRIDES_PARENT, "file-management", [commands.move_out_of_way(src=files.frames_dir)])
     rna_task = blender.add_rna_overrides_task(tasks, bs, parents=[moow])
     video_chunks = _add_chunk_tasks(tasks, bs, files, parent=rna_task or moow)
     audio = _add_audio_tasks(tasks, bs, files, parent=moow) if settings.extract_audio else None

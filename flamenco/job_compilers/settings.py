@@ -1,6 +1,7 @@
 """Validation of job settings, shared by the compilers; errors name the field and the reason."""
 from __future__ import annotations
 
+import math
 import numbers
 from typing import Any, Mapping
 
@@ -53,8 +54,8 @@ def require_number(settings: Mapping[str, Any], name: str, *, required: bool = T
         if required:
             raise JobSettingsError(f"settings.{name}", "is required")
         return None
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or value != value:
-        raise JobSettingsError(f"settings.{name}", f"must be a number, got {_describe(value)}")
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
+        raise JobSettingsError(f"settings.{name}", f"must be a finite number, got {_describe(value)}")
     if value < minimum:
         raise JobSettingsError(f"settings.{name}", f"must be at least {minimum}, got {value}")
     return value

@@ -3,14 +3,14 @@
 Submission (reference §3.7, fixing §14.3 and §14.17): the caller must be able
 to use the project, the job's Manager must be assigned to that project, the
 job's ``user`` is the caller, and the settings must suit the job type (422
-with field and reason). Compilation then runs in ``flamenco.status.construct_job``.
+with field and reason). Compilation then runs in ``flamenco.jobs.construction``.
 """
 from __future__ import annotations
 
 import flask
 from pymongo.database import Database
 
-from flamenco import errors, job_compilers, projects, status
+from flamenco import errors, job_compilers, projects
 from flamenco.auth import CurrentUser, roles, scoping
 from flamenco.jobs import JOBS, TASK_LOGS, TASKS, construction
 from flamenco.managers import MANAGERS
@@ -91,7 +91,7 @@ def on_inserted(items: list[dict]) -> None:
     db = _db()
     for job in items:
         if job["status"] != "waiting-for-files":
-            status.construct_job(db, job["_id"], reason=f"Job submitted by {user.display_name}")
+            construction.construct_job(db, job["_id"], reason=f"Job submitted by {user.display_name}")
 
 
 def on_delete_item(job: dict) -> None:

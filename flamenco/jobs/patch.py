@@ -13,7 +13,7 @@ from pymongo.database import Database
 from flamenco import errors, projects, status
 from flamenco.auth import CurrentUser, tokens
 from flamenco.extension import PatchOps
-from flamenco.jobs import JOBS, TASKS
+from flamenco.jobs import JOBS, TASKS, construction
 from flamenco.jobs.hooks import check_settings, job_filter, require_job_user
 from flamenco.defaults import JOB_PRIORITY_MAX, JOB_PRIORITY_MIN
 
@@ -101,5 +101,5 @@ def construct(job: dict, payload: dict, user: CurrentUser) -> None:
     # Validate as the compiler will see it: everything required must be there now.
     check_settings({**job, "status": "under-construction"})
     with errors.status_errors():
-        status.construct_job(_db(), job["_id"], reason=f"Construction initiated by {user.display_name}",
-                             new_settings=new_settings)
+        construction.construct_job(_db(), job["_id"], reason=f"Construction initiated by {user.display_name}",
+                                   new_settings=new_settings)

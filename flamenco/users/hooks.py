@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import flask
 
-from flamenco.auth import current_user
+from flamenco import projects
+from flamenco.auth import current_user, scoping
 from flamenco.users import SECRET_FIELDS
 
 
@@ -13,6 +14,26 @@ def _redact(doc: dict) -> None:
     user = current_user()
     if user is not None and not user.is_superuser and doc.get("_id") != user.user_id:
         doc.pop("email", None)
+
+
+def user_filter() -> dict | None:
+    """Superusers see everyone; a Manager account only itself; people see
+    themselves and the members of their projects."""
+    user = scoping.require_user()
+    if user.is_superuser:
+        return None
+    if user.is_manager:
+        return {"_id": user.user_id}
+    db = flask.current_app.data.driver.db
+    project_ids = projects.project_ids_with_role(db, user, projects.VIEW_ROLES)
+    member_ids = {user.user_id}
+    for project in db[projects.PROJECTS].find({"_id": {"$in": project_ids}}, {"members": 1}):
+        member_ids.update(m["user"] for m in project.get("members") or ())
+    return {"_id": {"$in": sorted(member_ids)}}
+
+
+def on_pre_get(request: flask.Request, lookup: dict) -> None:
+    scoping.restrict(lookup, user_filter())
 
 
 def on_fetched_resource(response: dict) -> None:
@@ -25,5 +46,6 @@ def on_fetched_item(doc: dict) -> None:
 
 
 def setup_app(app: flask.Flask) -> None:
+    app.on_pre_GET_users += on_pre_get
     app.on_fetched_resource_users += on_fetched_resource
     app.on_fetched_item_users += on_fetched_item

@@ -12,9 +12,10 @@ from typing import Mapping
 
 from bson import ObjectId
 from bson.errors import InvalidId
+import redis
 from pymongo.database import Database
 
-from flamenco.web import defaults
+from flamenco.web import defaults, job_cache
 
 # Only these fields are read for a list row.
 ROW_PROJECTION = {
@@ -121,17 +122,20 @@ class JobPage:
         return max(1, math.ceil(self.total / self.page_size))
 
 
-def fetch_page(db: Database, project_id: ObjectId, query: JobQuery,
+def fetch_page(db: Database, cache: redis.Redis, project_id: ObjectId, query: JobQuery,
                page_size: int = defaults.JOB_PAGE_SIZE) -> JobPage:
-    """Count the matching jobs and load the requested page of them.
+    """Count the matching jobs and load the requested page of them (cached, see job_cache).
 
     A page past the end shows the last page rather than an empty list.
     """
-    jobs = db["flamenco_jobs"]
-    mongo_filter = query.mongo_filter(project_id)
-    total = jobs.count_documents(mongo_filter)
-    last_page = max(1, math.ceil(total / page_size))
-    page = min(query.page, last_page)
-    cursor = (jobs.find(mongo_filter, ROW_PROJECTION)
-              .sort(query.mongo_sort()).skip((page - 1) * page_size).limit(page_size))
-    return JobPage(jobs=list(cursor), total=total, page=page, page_size=page_size)
+    def count_and_load() -> dict:
+        jobs = db["flamenco_jobs"]
+        mongo_filter = query.mongo_filter(project_id)
+        total = jobs.count_documents(mongo_filter)
+        page = min(query.page, max(1, math.ceil(total / page_size)))
+        cursor = (jobs.find(mongo_filter, ROW_PROJECTION)
+                  .sort(query.mongo_sort()).skip((page - 1) * page_size).limit(page_size))
+        return {"jobs": list(cursor), "total": total, "page": page}
+
+    found = job_cache.cached(cache, project_id, f"list {query!r} {page_size}", count_and_load)
+    return JobPage(jobs=found["jobs"], total=found["total"], page=found["page"], page_size=page_size)

@@ -45,7 +45,7 @@ def filter_choices(acc: access.ProjectAccess) -> dict:
 def job_list_context(acc: access.ProjectAccess) -> dict:
     """Everything the job table needs: one page of jobs plus their task counts and names."""
     query = joblist.parse_query(flask.request.args, actions.JOB_STATUSES)
-    page = joblist.fetch_page(store.db(), acc.project["_id"], query)
+    page = joblist.fetch_page(store.db(), store.cache(), acc.project["_id"], query)
     job_ids = [j["_id"] for j in page.jobs]
     counts = task_index.counts_for_jobs(store.db(), store.cache(), job_ids)
     return {

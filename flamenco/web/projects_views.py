@@ -3,23 +3,20 @@ from __future__ import annotations
 
 import flask
 
-from flamenco.web import access, store
+from bson import ObjectId
+
+from flamenco.web import access, job_cache, store
 
 bp = flask.Blueprint("projects", __name__)
 
 
-def job_status_summary(project_ids: list) -> dict:
-    """``{project_id: {status: n}}`` over all jobs of these projects, in one aggregation."""
-    summary: dict = {pid: {} for pid in project_ids}
-    if not project_ids:
-        return summary
-    pipeline = [
-        {"$match": {"project": {"$in": project_ids}}},
-        {"$group": {"_id": {"project": "$project", "status": "$status"}, "n": {"$sum": 1}}},
-    ]
-    for row in store.db()["flamenco_jobs"].aggregate(pipeline):
-        summary[row["_id"]["project"]][row["_id"]["status"]] = row["n"]
-    return summary
+def job_status_summary(project_id: ObjectId) -> dict[str, int]:
+    """``{status: n}`` over all jobs of the project (cached until a job of it changes)."""
+    def count() -> dict[str, int]:
+        pipeline = [{"$match": {"project": project_id}}, {"$group": {"_id": "$status", "n": {"$sum": 1}}}]
+        return {row["_id"]: row["n"] for row in store.db()["flamenco_jobs"].aggregate(pipeline)}
+
+    return job_cache.cached(store.cache(), project_id, "status summary", count)
 
 
 @bp.route("/")
@@ -27,7 +24,7 @@ def job_status_summary(project_ids: list) -> dict:
 def index() -> flask.typing.ResponseReturnValue:
     user = access.current_user()
     projects = access.visible_projects(user)
-    summary = job_status_summary([p["_id"] for p in projects])
+    summary = {p["_id"]: job_status_summary(p["_id"]) for p in projects}
     return flask.render_template("projects.html", projects=projects, summary=summary)
 
 

@@ -29,7 +29,8 @@ BLENDER_TIMEOUT = 120
 ADDON_DIR = REPO_ROOT / "addon"
 # Enables the add-on the way Blender's preferences do, points it at the server
 # and submits; `scene_changes` runs first (e.g. to make the file dirty).
-# Reverting to the file on disk afterwards shows what was saved.
+# Reverting to the file on disk afterwards shows what was saved; disabling the
+# add-on at the end checks that it unregisters cleanly.
 SUBMIT_SCRIPT = """
 import sys, bpy, addon_utils
 sys.path.insert(0, {addon_dir!r})
@@ -45,6 +46,8 @@ print("FLAMENCO_JOB_ID=" + bpy.context.window_manager.flamenco_last_job_id)
 bpy.ops.wm.revert_mainfile()
 s = bpy.context.scene
 print("ON_DISK", s.frame_start, s.frame_end, s.render.image_settings.file_format)
+addon_utils.disable("flamenco_submit", default_set=True, handle_error=None)
+print("DISABLED", hasattr(bpy.types.Scene, "flamenco"), hasattr(bpy.ops.flamenco, "submit_job"))
 """
 
 

@@ -13,6 +13,7 @@ def test_submit_from_blender(blender: str, scene: Path, site: Site, account: Acc
     result = run_blender(blender, scene, site.url, account.token, changes)
     job_id = job_id_of(result)
     assert f"Flamenco job {job_id} submitted" in result.stdout
+    assert "DISABLED False" in result.stdout
 
     job = FlamencoClient(site.url, account.token).get_job(job_id)
     assert job["job_type"] == "blender-render"

@@ -157,7 +157,7 @@ def test_wrong_token(site: Site, account: Account) -> None:
     result = run(site, account, "jobs", "list", "--token", "wrong")
     assert result.exit_code == 1
     assert result.stderr.startswith("Error: HTTP 401: ")
-    assert "token" in result.stderr
+    assert "the server did not accept the token; check --token or FLAMENCO_TOKEN" in result.stderr
 
 
 def test_unreachable_server(blend_file: Path) -> None:

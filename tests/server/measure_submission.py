@@ -6,7 +6,7 @@ Not a test (no timing assertions in tests); run it by hand:
 
 It starts its own FerretDB in a temp dir, submits the job the way POST does
 (``flamenco.jobs.construction.submit_job``: validate, insert the job, compile,
-one insert_many of all tasks, one flip), and prints the figures.
+one insert_many of all tasks, flip the job), and prints the figures.
 """
 from __future__ import annotations
 
@@ -37,7 +37,7 @@ def measure(frames: int, chunk_size: int) -> None:
             elapsed = time.perf_counter() - start
             count = db["flamenco_tasks"].count_documents({"job": job["_id"]})
             print(f"blender-render job, {frames} frames, chunk size {chunk_size}: {count} tasks, "
-                  f"status {job['status']}, compile+insert+flip {elapsed:.2f} s on FerretDB (SQLite)")
+                  f"status {job['status']}, validate+compile+insert+flip {elapsed:.2f} s on FerretDB (SQLite)")
             client.close()
         finally:
             svc.stop()

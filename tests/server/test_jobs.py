@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from flamenco import status
+from flamenco.jobs import construction
 from tests.server.docs import insert_job, insert_task, insert_task_log
 from tests.support.server import job_doc, make_job
 
@@ -127,7 +127,7 @@ def test_failed_compilation_leaves_no_tasks(world):
                      job_type="blender-render", settings={"frames": "1-4", "chunk_size": 2,
                                                           "render_output": "/out/####"})
     insert_task(world.db, job, status="under-construction", name="debris")
-    assert status.construct_job(world.db, job["_id"], reason="test").status == "construction-failed"
+    assert construction.construct_job(world.db, job["_id"], reason="test") == "construction-failed"
     stored = world.db["flamenco_jobs"].find_one({"_id": job["_id"]})
     assert stored["status"] == "construction-failed"
     assert "filepath" in stored["status_reason"] and stored["status_reason"].startswith("test;")

@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from itsdangerous import URLSafeTimedSerializer
 
 from tests.server.docs import insert_job, insert_task, insert_task_log
 
@@ -127,3 +128,32 @@ def test_disabled_methods_are_405(world, data, method, path):
     resp = world.api("root").request(method, path, json={})
     assert resp.status_code == 405
     assert resp.get_json()["_status"] == "ERR"
+
+
+def test_users_listing_is_limited_to_project_members(world):
+    names = lambda who: {u["username"] for u in world.api(who).get("/api/users").get_json()["_items"]}  # noqa: E731
+    assert names("alice") == {"alice", "vera"}
+    assert names("bob") == {"bob"}
+    assert len(names("root")) >= 6
+    assert world.api("manager_a").get("/api/users").get_json()["_items"][0]["username"].startswith("SRV-")
+    assert len(world.api("manager_a").get("/api/users").get_json()["_items"]) == 1
+
+
+def test_session_requests_need_csrf_for_writes(world, app):
+    job = insert_job(world.db, world.project_a, world.manager_a, world.alice)
+    with world.client.session_transaction() as session:
+        session["_user_id"] = str(world.alice["_id"])
+        session["_fresh"] = True
+    assert world.client.get("/api/flamenco/jobs").status_code == 200
+    resp = world.client.patch(f"/api/flamenco/jobs/{job['_id']}", json={"op": "set-job-priority", "priority": 60})
+    assert resp.status_code == 400
+    assert "CSRF" in resp.get_json()["_message"]
+    assert world.db["flamenco_jobs"].find_one({"_id": job["_id"]})["priority"] == 50
+    # With the token Flask-WTF would have put in the page, the write goes through.
+    with world.client.session_transaction() as session:
+        session["csrf_token"] = "raw-csrf-secret"
+    signed = URLSafeTimedSerializer(app.config["SECRET_KEY"], salt="wtf-csrf-token").dumps("raw-csrf-secret")
+    resp = world.client.patch(f"/api/flamenco/jobs/{job['_id']}", json={"op": "set-job-priority", "priority": 60},
+                              headers={"X-CSRFToken": signed})
+    assert resp.status_code == 204
+    assert world.db["flamenco_jobs"].find_one({"_id": job["_id"]})["priority"] == 60

@@ -4,6 +4,7 @@ from __future__ import annotations
 import datetime
 import re
 
+from flamenco import events
 from flamenco.web import defaults
 
 JOB_ROW = re.compile(r'<tr data-job-id="([0-9a-f]{24})">')
@@ -118,3 +119,12 @@ def test_home_page_counts_jobs_per_status(alice, jobs_of):
     jobs_of(name="c", status="failed")
     html = alice.get("/").get_data(as_text=True)
     assert "3 jobs" in html
+
+
+def test_answers_are_cached_until_a_job_of_the_project_changes(alice, jobs_of, redis_url):
+    first = jobs_of(name="first")
+    assert row_ids(alice.get("/p/spring/jobs/").get_data(as_text=True)) == [str(first["_id"])]
+    second = jobs_of(name="second")  # written without announcing it: not seen yet
+    assert row_ids(alice.get("/p/spring/jobs/").get_data(as_text=True)) == [str(first["_id"])]
+    events.publish("job", second, url=redis_url)
+    assert set(row_ids(alice.get("/p/spring/jobs/").get_data(as_text=True))) == {str(first["_id"]), str(second["_id"])}

@@ -45,6 +45,8 @@ class Received:
     path: str
     worker_id: str | None
     body: Any
+    status: int = 0
+    """The HTTP status the manager answered."""
 
 
 def _b64url_decode(text: str) -> bytes:
@@ -110,9 +112,12 @@ class FakeManager:
         """How many times a worker asked for a task."""
         return sum(1 for r in self.requests("/task") if r.path == "/task")
 
-    def updates(self, task_id: str) -> list[dict[str, Any]]:
-        """Payloads the worker sent to /tasks/<task_id>/update, in arrival order."""
-        return [r.body for r in self.requests(f"/tasks/{task_id}/update")]
+    def updates(self, task_id: str, accepted: bool = True) -> list[dict[str, Any]]:
+        """Payloads the worker sent to /tasks/<task_id>/update, in arrival order.
+
+        Only those the manager accepted, unless ``accepted`` is False.
+        """
+        return [r.body for r in self.requests(f"/tasks/{task_id}/update") if r.status < 300 or not accepted]
 
     def task_log(self, task_id: str) -> list[str]:
         """Every log line of the task, in arrival order, without timestamps."""
@@ -202,13 +207,15 @@ class FakeManager:
         raw = await request.read()
         body = json.loads(raw) if raw.strip() else None
         worker_id = self._authenticated_worker(request)
-        with self._lock:
-            self.received.append(Received(request.method, request.path, worker_id, body))
         if request.path != "/register-worker" and worker_id is None:
-            return web.Response(status=401, text="unauthorized")
-        request[WORKER_ID] = worker_id or ""
-        request[BODY] = body
-        return await handler(request)
+            response: web.StreamResponse = web.Response(status=401, text="unauthorized")
+        else:
+            request[WORKER_ID] = worker_id or ""
+            request[BODY] = body
+            response = await handler(request)
+        with self._lock:
+            self.received.append(Received(request.method, request.path, worker_id, body, response.status))
+        return response
 
     async def _no_content(self, request: web.Request) -> web.Response:
         return web.Response(status=204)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -160,3 +161,55 @@ def test_unwritable_credentials_file_is_a_clear_error(tmp_path: Path, manager: F
                             timeout=PROCESS_TIMEOUT_SECONDS)
     assert result.returncode == 1
     assert "cannot store the credentials in credentials_file" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_python_m_with_config_file(tmp_path: Path, manager: FakeManager) -> None:
+    """How the local farm starts workers: ``python -m flamenco_worker.cli --config FILE``."""
+    task_id = manager.add_task(echo("configured by file"))
+    config = tmp_path / "flamenco-worker.cfg"
+    config.write_text(f"""[flamenco-worker]
+manager_url = {manager.url}
+task_types = sleep
+credentials_file = {tmp_path}/credentials.cfg
+task_update_queue_db = {tmp_path}/flamenco-worker.db
+fetch_retry_no_task_seconds = 0.1
+may_i_run_interval_seconds = 0.2
+""")
+    env = {key: value for key, value in os.environ.items() if not key.startswith("FLAMENCO_WORKER_")}
+    result = subprocess.run([sys.executable, "-m", "flamenco_worker.cli", "--config", str(config), "--single"],
+                            capture_output=True, text=True, cwd=tmp_path, env=env, timeout=PROCESS_TIMEOUT_SECONDS)
+    assert result.returncode == 0, result.stderr
+    assert manager.statuses(task_id) == ["active", "completed"]
+    assert (tmp_path / "credentials.cfg").is_file()
+
+
+def queued_text_contains(db: Path, text: str) -> bool:
+    """Whether any payload waiting in the worker's queue file contains ``text``."""
+    if not db.exists():
+        return False
+    with sqlite3.connect(db) as conn:
+        try:
+            return any(text in payload for (payload,) in conn.execute("SELECT payload FROM updates"))
+        except sqlite3.OperationalError:  # the worker has not created the table yet
+            return False
+
+
+def test_kill_9_loses_no_queued_update(
+    tmp_path: Path, manager: FakeManager, start_worker: Callable[..., subprocess.Popen],
+) -> None:
+    """Updates the manager refused so far are on disk; a killed and restarted worker still delivers them."""
+    task_id = manager.add_task(echo("first"), echo("second"), sleep(60))
+    manager.update_status = 503
+    first = start_worker()
+    wait_for(lambda: queued_text_contains(tmp_path / "queue.db", "second"), "both log lines queued on disk")
+    first.kill()
+    first.communicate(timeout=PROCESS_TIMEOUT_SECONDS)
+    assert manager.updates(task_id) == [], "nothing was accepted before the kill"
+    manager.update_status = None
+    second = start_worker()
+    wait_for(lambda: {"first", "second"} <= set(manager.task_log(task_id)), "the first life's log lines")
+    second.send_signal(signal.SIGTERM)
+    second.communicate(timeout=PROCESS_TIMEOUT_SECONDS)
+    assert manager.updates(task_id)[0]["task_status"] == "active"
+    lines = manager.task_log(task_id)
+    assert lines.index("first") < lines.index("second")

@@ -260,9 +260,9 @@ def test_no_fetch_while_queue_is_backed_up(manager: FakeManager, worker_config: 
 
     async def body() -> None:
         async with running_worker(config):
-            await until(lambda: len(manager.updates(stuck)) >= 6, what="retries of the stuck update")
+            await until(lambda: len(manager.updates(stuck, accepted=False)) >= 6, what="retries of the stuck update")
             fetches = manager.fetches()
-            await until(lambda: len(manager.updates(stuck)) >= 12, what="more retries")
+            await until(lambda: len(manager.updates(stuck, accepted=False)) >= 12, what="more retries")
             assert manager.fetches() == fetches, "no task fetched while updates are stuck"
             manager.update_status = None
             await until(lambda: manager.fetches() > fetches, what="fetching again")

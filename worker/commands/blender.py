@@ -9,6 +9,7 @@ fails on a non-zero exit. The argument order is Flamenco 2's.
 from __future__ import annotations
 
 import asyncio
+import glob
 import shlex
 import time
 from pathlib import Path
@@ -63,7 +64,7 @@ class BlenderCommand(Command):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.progress = RenderProgress(self.total_frames)
+        self.render_progress = RenderProgress(self.total_frames)
         self.last_activity = float("-inf")
         self.fatal_line: str | None = None
 
@@ -111,7 +112,7 @@ class BlenderCommand(Command):
     async def handle_line(self, line: str) -> None:
         """React to one line of Blender's output."""
         parsed = parse_render_line(line)
-        percentage = self.progress.feed(line, parsed)
+        percentage = self.render_progress.feed(line, parsed)
         if percentage is not None:
             await self.ctx.progress(percentage)
         if parsed is not None:
@@ -265,6 +266,7 @@ class ExrSequenceToJpegCommand(BlenderCommand):
         self.exr_glob = glob or str(Path(directory) / "*.exr")
 
     async def execute(self) -> None:
+        self.render_progress.total_frames = len(glob.glob(self.exr_glob)) or None
         args = await self.blender_args()
         args += ["--python-exit-code", str(EXR_TO_JPEG_EXIT_CODE), "--python", str(SCRIPTS_DIR / "exr_sequence_to_jpeg.py"),
                  "--", "--exr-glob", self.exr_glob, "--output-pattern", self.settings["output_pattern"]]

@@ -116,8 +116,8 @@ def fatal_error(line: str) -> bool:
 class RenderProgress:
     """Percentage of a command's frames rendered, from Blender's output lines.
 
-    A frame counts as done when Blender moves on to another frame or saves
-    it; within a frame, the sample count gives the fraction. The value never
+    A frame counts as done when Blender saves it or moves on to another frame
+    (sequencer-only renders print no ``Fra:`` lines at all); within a frame, the sample count gives the fraction. The value never
     goes down (several view layers restart the sample count) and stays below
     100 until the command finishes.
     """
@@ -137,7 +137,7 @@ class RenderProgress:
             fraction = sample_fraction(line)
             if fraction is not None:
                 self.fraction = max(self.fraction, fraction)
-        elif SAVED.match(line) and self.current_frame is not None:
+        elif SAVED.match(line):
             self._frame_done()
             self.current_frame = None
         return self._percentage_if_higher()

@@ -31,7 +31,7 @@ LEADING_NUMBER = re.compile(r"^[0-9_]+")
 
 def timestamped_path(path: Path) -> Path:
     """``path`` with its modification time appended, unique in its directory."""
-    mtime = datetime.datetime.fromtimestamp(path.stat().st_mtime)
+    mtime = datetime.datetime.fromtimestamp(path.lstat().st_mtime)
     return unique_path(path.with_name(f"{path.name}-{mtime:{TIMESTAMP_FORMAT}}"))
 
 

@@ -21,12 +21,14 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import ctypes
 import contextlib
 import os
 import re
 import shlex
 import shutil
 import signal
+import sys
 from pathlib import Path
 from typing import Awaitable, Callable, Iterator, Sequence
 
@@ -38,6 +40,8 @@ from flamenco_worker.commands.defaults import OUTPUT_TAIL_LINES, CommandConfig
 LineHandler = Callable[[str], Awaitable[None]]
 
 READ_CHUNK_BYTES = 64 * 1024
+# linux/prctl.h: deliver a signal to this process when its parent dies.
+PR_SET_PDEATHSIG = 1
 """Output is read in chunks of this size and split into lines here."""
 
 MAX_LINE_BYTES = 1024 * 1024
@@ -219,6 +223,8 @@ async def _await_exit(
     finally:
         for task in (reader, exited):
             task.cancel()
+        # Let the reader finish its cancellation before anyone else reads the pipe.
+        await asyncio.gather(reader, exited, return_exceptions=True)
 
 
 async def _main_process_exit(process: asyncio.subprocess.Process) -> int:
@@ -228,15 +234,35 @@ async def _main_process_exit(process: asyncio.subprocess.Process) -> int:
     return process.returncode
 
 
+def _signal_name(number: int) -> str:
+    """SIGTERM for 15; real-time signals have no name."""
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return f"signal {number}"
+
+
 def _exit_failure(args: Sequence[str], pid: int, returncode: int, tail: collections.deque[str]) -> CommandFailed:
     if returncode < 0:
-        name = signal.Signals(-returncode).name
-        reason = f"Command {shlex.join(args)} (pid={pid}) terminated by signal {name} ({-returncode})"
+        reason = f"Command {shlex.join(args)} (pid={pid}) terminated by signal {_signal_name(-returncode)} ({-returncode})"
     else:
         reason = f"Command {shlex.join(args)} (pid={pid}) failed with status {returncode}"
     if tail:
         reason += "; last output:\n" + "\n".join(tail)
     return CommandFailed(reason)
+
+
+def die_with_parent() -> None:
+    """In the child, before exec: ask Linux to SIGKILL it when the worker dies.
+
+    Cancellation cleans up when the worker can act; this covers the case it
+    cannot (kill -9, OOM killer), so a render never outlives a dead worker.
+    A no-op where prctl is unavailable.
+    """
+    if not sys.platform.startswith("linux"):
+        return
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
 async def run_subprocess(
@@ -256,6 +282,7 @@ async def run_subprocess(
             stderr=asyncio.subprocess.STDOUT,
             env=subprocess_environment(),
             start_new_session=True,
+            preexec_fn=die_with_parent,
         )
     except OSError as ex:
         raise CommandFailed(f"Cannot execute {shlex.join(args)}: {ex}") from ex
@@ -275,5 +302,5 @@ async def run_subprocess(
 
 def _exit_description(pid: int, returncode: int) -> str:
     if returncode < 0:
-        return f"Process pid={pid} terminated due to signal {signal.Signals(-returncode).name} ({-returncode})"
+        return f"Process pid={pid} terminated due to signal {_signal_name(-returncode)} ({-returncode})"
     return f"Process pid={pid} exited with status code {returncode}"

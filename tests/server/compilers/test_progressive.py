@@ -111,3 +111,10 @@ def test_rna_overrides_hang_off_destroy_task() -> None:
     rows = summary(tasks)
     assert rows[1] == ("rna-overrides", "file-management", 50, ["destroy-preexisting-intermediate"])
     assert rows[2][3] == ["rna-overrides"]
+
+
+def test_percent_signs_in_paths_survive() -> None:
+    tasks = compile_job(make_job("blender-render-progressive", {**SETTINGS, "render_output": "/render/100%/######"}))
+    publish = by_name(tasks)["publish-exr-to-output"]["commands"][0]["settings"]
+    assert publish["dest"] == "/render/100%/000001.exr"
+    assert publish["src"].startswith("/render/100%__intermediate-2018-07-06_115233/merge-smpl-")

@@ -13,10 +13,11 @@ from tests.server.status.conftest import LONG_AGO, MakeJob, job_status
 SLEEP_SETTINGS = {"frames": "1-10", "chunk_size": 3, "time_in_seconds": 1}
 
 
-def insert_job(db: Database, settings: dict, *, job_status: str = "under-construction", **fields) -> ObjectId:
+def insert_job(db: Database, settings: dict, *, job_status: str = "under-construction", job_type: str = "sleep",
+               **fields) -> ObjectId:
     job_id = ObjectId()
     db[status.JOBS].insert_one({
-        "_id": job_id, "name": "sleepy", "job_type": "sleep", "status": job_status, "priority": 50,
+        "_id": job_id, "name": "sleepy", "job_type": job_type, "status": job_status, "priority": 50,
         "manager": ObjectId(), "project": ObjectId(), "user": ObjectId(), "settings": settings,
         "_created": LONG_AGO, "_updated": LONG_AGO, "_etag": "old", **fields,
     })

@@ -117,3 +117,10 @@ def test_cancel_keeps_existing_activity(mongo_db: Database, make_job: MakeJob) -
     assert [docs[t]["status"] for t in tasks] == ["cancel-requested", "cancel-requested"]
     assert docs[tasks[0]]["activity"] == "rendering frame 3"
     assert docs[tasks[1]]["activity"].startswith("Server cancelled this task")
+
+
+def test_change_tells_when_to_find_changed_tasks(mongo_db: Database, make_job: MakeJob) -> None:
+    job_id, tasks = make_job(["queued", "active", "completed"], "active")
+    change = status.set_job_status(mongo_db, job_id, "cancel-requested", actor=status.Actor.USER)
+    changed = {t["_id"] for t in mongo_db[status.TASKS].find({"job": job_id, "_updated": change.at})}
+    assert changed == set(tasks[:2])

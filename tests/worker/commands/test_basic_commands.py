@@ -195,3 +195,43 @@ class TestPidFile:
             later.kill()
             later.wait()
         assert not pid_file.exists()
+
+
+KILLED_WORKER = """
+import asyncio, sys
+from flamenco_worker.commands import CommandConfig, create_command
+
+class Ctx:
+    task_id, command_index = "t", 0
+    async def log(self, line):
+        print(line, flush=True)
+    async def progress(self, pct): pass
+    async def activity(self, text): pass
+    async def output_produced(self, *paths): pass
+
+asyncio.run(create_command("exec", {"cmd": sys.argv[1]}, Ctx(), CommandConfig()).run())
+"""
+
+
+def test_subprocess_dies_with_a_killed_worker(tmp_path: Path) -> None:
+    """kill -9 of the worker gives its command no chance to clean up; the kernel does it."""
+    import subprocess
+
+    child_code = "import os, time; print('CHILD', os.getpid(), flush=True); time.sleep(60)"
+    worker = subprocess.Popen([sys.executable, "-c", KILLED_WORKER, python_cmd(child_code)],
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        child_pid = None
+        for line in worker.stdout:
+            if "> CHILD" in line:
+                child_pid = int(line.rsplit(None, 1)[-1])
+                break
+        assert child_pid is not None and psutil.pid_exists(child_pid)
+        worker.kill()
+        worker.wait()
+        deadline = time.monotonic() + 5
+        while not _gone([child_pid]) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert _gone([child_pid])
+    finally:
+        worker.kill()

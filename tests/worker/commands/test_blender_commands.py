@@ -154,6 +154,8 @@ def test_exr_sequence_to_jpeg(make, ctx, blender, scene_blend, exr_frames, tmp_p
     jpegs = sorted(tmp_path.glob("preview-*.jpg"))
     assert [p.name for p in jpegs] == ["preview-000001.jpg", "preview-000002.jpg", "preview-000003.jpg"]
     assert all(p.read_bytes()[:3] == b"\xff\xd8\xff" for p in jpegs)
+    assert ctx.outputs == [str(p) for p in jpegs]
+    assert ctx.progresses == [0, 33, 66, 99, 100]
 
 
 def test_exr_sequence_to_jpeg_without_matches_fails(make, blender, scene_blend, tmp_path) -> None:

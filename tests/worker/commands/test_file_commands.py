@@ -41,6 +41,13 @@ class TestMoveOutOfWay:
         assert (tmp_path / "out.mp4-2024-03-09_140507~2").read_text() == "newest"
         assert not (tmp_path / "out.mp4").exists()
 
+    def test_dangling_symlink_is_moved_too(self, make, tmp_path: Path) -> None:
+        (tmp_path / "latest").symlink_to(tmp_path / "deleted-render")
+        run(make("move_out_of_way", {"src": str(tmp_path / "latest")}))
+        moved = files_in(tmp_path)
+        assert len(moved) == 1 and moved[0].startswith("latest-")
+        assert (tmp_path / moved[0]).is_symlink()
+
     def test_missing_src_succeeds(self, make, ctx: RecordingContext, tmp_path: Path) -> None:
         run(make("move_out_of_way", {"src": str(tmp_path / "nothing")}))
         assert "does not exist" in ctx.log_text

@@ -1,0 +1,51 @@
+"""Who may call the Manager API: a Manager's service account, on its own id only.
+
+The token arrives as Bearer or as HTTP Basic username (``flamenco.auth``
+already turned it into ``current_user``). Then (reference §5.3):
+anonymous -> 401, not a Manager account -> 403, malformed id -> 400,
+unknown Manager -> 404, someone else's Manager -> 403.
+"""
+from __future__ import annotations
+
+import functools
+from typing import Any, Callable
+
+import flask
+from bson import ObjectId
+from pymongo.database import Database
+
+from flamenco import errors
+from flamenco.auth import scoping
+from flamenco.managers import MANAGERS
+
+
+def db() -> Database:
+    """The server database of the current request."""
+    return flask.current_app.data.driver.db
+
+
+def load_own_manager(manager_id: str) -> dict:
+    """The Manager document ``manager_id`` if the caller is its service account; else abort."""
+    user = scoping.require_user()
+    if not user.is_manager:
+        errors.abort(403, "this endpoint is for Flamenco Manager service accounts only")
+    oid = errors.parse_object_id(manager_id, "manager_id")
+    manager = db()[MANAGERS].find_one({"_id": oid})
+    if manager is None:
+        errors.abort(404, f"Manager {manager_id} does not exist")
+    if manager.get("service_account") != user.user_id:
+        errors.abort(403, "a Manager may only act on its own id")
+    return manager
+
+
+def manager_api_call(view: Callable[..., Any]) -> Callable[..., Any]:
+    """Decorator: replace the ``manager_id`` URL argument by the caller's own Manager document."""
+    @functools.wraps(view)
+    def wrapper(manager_id: str, **kwargs: Any) -> Any:
+        return view(load_own_manager(manager_id), **kwargs)
+    return wrapper
+
+
+def own_task_filter(manager: dict, task_id: ObjectId) -> dict:
+    """Query for one task of this Manager (other Managers' tasks stay invisible)."""
+    return {"_id": task_id, "manager": manager["_id"]}

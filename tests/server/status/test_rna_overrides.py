@@ -1,0 +1,99 @@
+"""PATCH rna-overrides on existing jobs (reference §4.8, §3.7)."""
+from __future__ import annotations
+
+import pytest
+from bson import ObjectId
+from pymongo.database import Database
+
+from flamenco import status
+from flamenco.job_compilers import JobSettingsError, RnaOverridesError
+from tests.server.status.test_construction import insert_job
+
+RENDER = {"filepath": "/s/shot.blend", "render_output": "/render/out/######", "frames": "1-4", "chunk_size": 2}
+PROGRESSIVE = {**RENDER, "blender_cmd": "{blender}", "format": "OPEN_EXR", "cycles_sample_count": 30,
+               "cycles_sample_cap": 30, "fps": 24}
+LINES = ["bpy.context.scene.render.resolution_percentage = 50"]
+
+
+def constructed(db: Database, job_type: str, settings: dict) -> ObjectId:
+    job_id = insert_job(db, settings, job_type=job_type)
+    assert status.construct_job(db, job_id, reason="submitted").status == "queued"
+    return job_id
+
+
+def tasks_by_name(db: Database, job_id: ObjectId) -> dict[str, list[dict]]:
+    result: dict[str, list[dict]] = {}
+    for task in db[status.TASKS].find({"job": job_id}):
+        result.setdefault(task["name"], []).append(task)
+    return result
+
+
+def test_new_overrides_task_guards_all_renders(mongo_db: Database) -> None:
+    job_id = constructed(mongo_db, "blender-render", RENDER)
+    change = status.apply_rna_overrides(mongo_db, job_id, LINES)
+    tasks = tasks_by_name(mongo_db, job_id)
+    [overrides] = tasks["rna-overrides"]
+    assert change.created and change.task_id == overrides["_id"] and change.repointed == 2
+    assert (overrides["status"], overrides["priority"], overrides["task_type"]) == ("queued", 80, "file-management")
+    assert "parents" not in overrides
+    assert overrides["commands"][0]["settings"]["filepath"] == "/s/shot-overrides.py"
+    for render in tasks["blender-render-1,2"] + tasks["blender-render-3,4"]:
+        assert render["parents"] == [overrides["_id"]]
+    assert mongo_db[status.JOBS].find_one({"_id": job_id})["settings"]["rna_overrides"] == LINES
+    assert mongo_db[status.JOBS].find_one({"_id": job_id})["status"] == "queued"
+
+
+def test_existing_overrides_task_is_rewritten_and_requeued(mongo_db: Database) -> None:
+    job_id = constructed(mongo_db, "blender-render", {**RENDER, "rna_overrides": ["x = 1"]})
+    [before] = tasks_by_name(mongo_db, job_id)["rna-overrides"]
+    mongo_db[status.TASKS].update_one({"_id": before["_id"]}, {"$set": {"status": "completed"}})
+    change = status.apply_rna_overrides(mongo_db, job_id, LINES)
+    [after] = tasks_by_name(mongo_db, job_id)["rna-overrides"]
+    assert not change.created and change.task_id == before["_id"]
+    assert after["status"] == "queued" and after["_etag"] != before["_etag"]
+    assert after["commands"][0]["settings"]["contents"].endswith(LINES[0] + "\n")
+
+
+def test_progressive_renders_are_repointed_from_destroy_task(mongo_db: Database) -> None:
+    job_id = constructed(mongo_db, "blender-render-progressive", PROGRESSIVE)
+    change = status.apply_rna_overrides(mongo_db, job_id, LINES)
+    tasks = tasks_by_name(mongo_db, job_id)
+    [destroy] = tasks["destroy-preexisting-intermediate"]
+    [overrides] = tasks["rna-overrides"]
+    assert overrides["parents"] == [destroy["_id"]]
+    renders = [t for name, group in tasks.items() if name.startswith("render-s_") for t in group]
+    assert renders and all(t["parents"] == [overrides["_id"]] for t in renders)
+    assert change.repointed == len(renders)
+    previews = tasks["create-preview-images"]
+    assert all(overrides["_id"] not in t["parents"] for t in previews)
+
+
+def test_non_blender_job_has_no_overrides(mongo_db: Database) -> None:
+    job_id = insert_job(mongo_db, {"frames": "1", "chunk_size": 1, "time_in_seconds": 1})
+    with pytest.raises(JobSettingsError) as info:
+        status.apply_rna_overrides(mongo_db, job_id, LINES)
+    assert info.value.field == "job_type"
+
+
+def test_syntax_error_names_the_line(mongo_db: Database) -> None:
+    job_id = constructed(mongo_db, "blender-render", RENDER)
+    with pytest.raises(RnaOverridesError) as info:
+        status.apply_rna_overrides(mongo_db, job_id, ["x = 1", "y = (", "z = 3"])
+    assert info.value.field == "rna_overrides"
+    assert info.value.line_num == 2
+    assert "in line 'y = ('" in info.value.reason
+    assert "rna-overrides" not in tasks_by_name(mongo_db, job_id)
+
+
+@pytest.mark.parametrize("lines", ["x = 1", [1, 2], None])
+def test_lines_must_be_a_list_of_strings(mongo_db: Database, lines) -> None:
+    job_id = constructed(mongo_db, "blender-render", RENDER)
+    with pytest.raises(JobSettingsError, match="list of strings"):
+        status.apply_rna_overrides(mongo_db, job_id, lines)
+
+
+def test_null_byte_is_reported_without_line(mongo_db: Database) -> None:
+    job_id = constructed(mongo_db, "blender-render", RENDER)
+    with pytest.raises(RnaOverridesError) as info:
+        status.apply_rna_overrides(mongo_db, job_id, ["x = '\0'"])
+    assert info.value.line_num == 0
