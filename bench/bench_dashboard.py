@@ -5,8 +5,10 @@ Starts its own FerretDB (SQLite) and Redis in a temp dir, unless
 is created and dropped there). Fills one project with ``--jobs`` jobs of
 ``--tasks-per-job`` tasks each, inserted in bulk, then requests each page
 through the app (Flask's test client, so the figures are server time without
-network) a few times and prints the median and worst time per page, once with
-the task-count cache empty ("cold") and once filled ("warm").
+network) and prints the time of a first request with Redis empty ("cold": the
+dashboard's read models are built from MongoDB) and the median and worst of
+the following requests ("warm"). A last line times the job list's live
+refresh right after a task event, the common case while jobs render.
 
     .venv/bin/python bench/bench_dashboard.py [--jobs 10000] [--tasks-per-job 10] [--repeat 3]
 """
@@ -30,7 +32,7 @@ from bson import ObjectId
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 
-from flamenco import projects, users  # noqa: E402
+from flamenco import events, projects, users  # noqa: E402
 from flamenco.app import create_app  # noqa: E402
 from flamenco.farm import services  # noqa: E402
 from flamenco.web import defaults  # noqa: E402
@@ -168,6 +170,14 @@ def main() -> None:
                 cold = timed(web, url)
                 warm = [timed(web, url) for _ in range(args.repeat)]
                 print(f"{name:34} {cold:7.3f} {statistics.median(warm):12.3f} {max(warm):9.3f}")
+            task = db["flamenco_tasks"].find_one({"_id": ids["task"]})
+            after_event = []
+            for i in range(args.repeat):
+                task["activity"] = f"rendering sample {i}"
+                events.publish("task", task, url=redis_url)
+                after_event.append(timed(web, pages["job list rows (live refresh)"]))
+            print(f"{'job list rows after a task event':34} {'':7} {statistics.median(after_event):12.3f} "
+                  f"{max(after_event):9.3f}")
         finally:
             client.drop_database(DATABASE)
             client.close()

@@ -13,7 +13,6 @@ from typing import Any, Mapping
 import flask
 from eve import Eve
 from eve.auth import BasicAuth
-from pymongo.database import Database
 
 from flamenco import auth, defaults, errors, eve_settings
 from flamenco.extension import Extension, FlamencoExtension
@@ -88,7 +87,8 @@ def create_app(config: Mapping[str, Any] | None = None,
     for code in app.config["STANDARD_ERRORS"]:
         app.register_error_handler(code, errors.handle_http_exception)
     app.after_request(errors.normalise_error_body)
-    app.on_pre_GET += errors.check_where_object_ids
+    app.on_pre_GET += errors.check_query_args
+    app.on_pre_POST += errors.check_body_is_object
 
     from flamenco.projects import hooks as project_hooks
     from flamenco.users import hooks as user_hooks
@@ -100,11 +100,6 @@ def create_app(config: Mapping[str, Any] | None = None,
             app.register_blueprint(bp)
         ext.setup_app(app)
     return app
-
-
-def current_db() -> Database:
-    """The server's MongoDB database, for code running inside a request or app context."""
-    return flask.current_app.data.driver.db
 
 
 def web_links(app: flask.Flask) -> list:

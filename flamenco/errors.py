@@ -15,7 +15,7 @@ from typing import Iterator, Mapping, NoReturn
 
 import flask
 from bson import ObjectId
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import BadRequest, HTTPException
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +64,10 @@ def handle_http_exception(error: HTTPException) -> flask.Response:
     if error.code == 405 and error.valid_methods:  # type: ignore[attr-defined]
         headers["Allow"] = ", ".join(error.valid_methods)  # type: ignore[attr-defined]
     message = error.description if isinstance(error.description, str) else str(error)
+    if error.code == 400 and message == BadRequest.description:
+        # Eve aborts without saying why for unparsable query arguments.
+        message = ("malformed request: check the query arguments (where, sort, projection, "
+                   "max_results, page) and that the body is a JSON object")
     return error_response(error.code or 500, message, headers=headers)
 
 
@@ -160,15 +164,33 @@ def _check_where(where: object, id_fields: set[str]) -> None:
                       {key: f"{bad[0]!r} is not a 24-character hex ObjectId"})
 
 
-def check_where_object_ids(resource: str, request: flask.Request, lookup: dict) -> None:
-    """Eve ``on_pre_GET``: 400 for malformed ObjectIds in ``where`` instead of an
-    empty result (a typo in an id should not look like "no such jobs")."""
-    raw = request.args.get(flask.current_app.config["QUERY_WHERE"])
-    if not raw:
-        return
+def check_query_args(resource: str, request: flask.Request, lookup: dict) -> None:
+    """Eve ``on_pre_GET``: 400 with a reason for a ``where`` or ``projection``
+    that is not a JSON object (Eve answers 500 for some), and for malformed
+    ObjectIds in ``where`` (a typo in an id should not look like "no such jobs")."""
+    raw = request.args.get(flask.current_app.config["QUERY_WHERE"], "{}")
     try:
         where = json.loads(raw)
     except ValueError:
         abort(400, "where is not valid JSON", {"where": "must be a JSON object"})
+    if not isinstance(where, dict):
+        abort(400, "where must be a JSON object", {"where": "must be a JSON object"})
+    projection = request.args.get("projection")
+    if projection is not None:
+        try:
+            parsed = json.loads(projection)
+        except ValueError:
+            parsed = None
+        if not isinstance(parsed, dict):
+            abort(400, "projection must be a JSON object", {"projection": 'like {"name": 1}'})
     schema = flask.current_app.config["DOMAIN"][resource].get("schema", {})
     _check_where(where, _objectid_fields(schema))
+
+
+def check_body_is_object(resource: str, request: flask.Request) -> None:
+    """Eve ``on_pre_POST``: the body must be a JSON object (or a list of them);
+    Eve answers 500 for other JSON values."""
+    payload = request.get_json(silent=True)
+    items = payload if isinstance(payload, list) else [payload]
+    if payload is not None and not all(isinstance(item, dict) for item in items):
+        abort(400, "request body must be a JSON object or a list of objects")

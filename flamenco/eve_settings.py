@@ -18,7 +18,7 @@ IF_MATCH = True
 ENFORCE_IF_MATCH = True
 SOFT_DELETE = False
 # FerretDB runs every count as a full scan; totals are computed only where a
-# resource asks for them (small collections).
+# resource asks for them (the small collections: projects, users, managers).
 OPTIMIZE_PAGINATION_FOR_SPEED = True
 # Operators FerretDB lacks or that let a client run code or slow scans: 400, not 500.
 MONGO_QUERY_BLACKLIST = [

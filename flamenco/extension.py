@@ -15,6 +15,9 @@ from typing import TYPE_CHECKING, Callable, Sequence
 
 import flask
 
+from flamenco import errors
+from flamenco.auth import scoping
+
 if TYPE_CHECKING:
     from flamenco.auth import CurrentUser
 
@@ -154,9 +157,6 @@ class PatchOps:
         return register
 
     def dispatch(self, object_id: str) -> flask.typing.ResponseReturnValue:
-        from flamenco import errors
-        from flamenco.auth import scoping
-
         user = scoping.require_user()
         oid = errors.parse_object_id(object_id, "_id")
         payload = json_payload()
@@ -178,8 +178,6 @@ class PatchOps:
 
 def json_payload() -> dict:
     """The request's JSON object body, or a 400 saying what is wrong with it."""
-    from flamenco import errors
-
     if not flask.request.get_data():
         errors.abort(400, "request body is empty; expected a JSON object")
     payload = flask.request.get_json(force=True, silent=True)

@@ -119,7 +119,7 @@ def _read_ini(path: Path) -> dict[str, str]:
         with path.open(encoding="utf-8") as fh:
             parser.read_file(fh)
         section = dict(parser[defaults.CONFIG_SECTION]) if parser.has_section(defaults.CONFIG_SECTION) else {}
-    except (configparser.Error, UnicodeDecodeError) as ex:
+    except (configparser.Error, UnicodeDecodeError, OSError) as ex:
         raise ConfigError(f"{path}: {ex}") from None
     unknown = sorted(set(section) - set(_FIELDS))
     if unknown:

@@ -60,16 +60,13 @@ class TaskReporter:
         # A new task starts with a status push; the intervals count from there.
         self._last_act_push = self._last_log_push = time.monotonic()
         self._delayed: asyncio.Task[None] | None = None
+        self._delayed_due = 0.0
         self.silently_aborting = False
         """Set when the manager withdrew the task: from then on only log lines are sent."""
 
     @property
     def url(self) -> str:
         return f"/tasks/{self.task_id}/update"
-
-    @property
-    def status(self) -> str | None:
-        return self._status
 
     async def update(self, task_status: str | None = None, **fields: Any) -> None:
         """Change the activity fields (and maybe the status); push when due."""
@@ -142,8 +139,14 @@ class TaskReporter:
         return time.monotonic() - moment
 
     def _schedule_push(self, delay: float) -> None:
-        if self._delayed is None or self._delayed.done():
-            self._delayed = asyncio.create_task(self._push_later(max(delay, 0.0)), name=f"push-{self.task_id}")
+        """Make sure one delayed push happens within ``delay`` seconds (the earliest due wins)."""
+        due = time.monotonic() + max(delay, 0.0)
+        if self._delayed is not None and not self._delayed.done():
+            if self._delayed_due <= due:
+                return
+            self._delayed.cancel()
+        self._delayed_due = due
+        self._delayed = asyncio.create_task(self._push_later(max(delay, 0.0)), name=f"push-{self.task_id}")
 
     async def _push_later(self, delay: float) -> None:
         await asyncio.sleep(delay)

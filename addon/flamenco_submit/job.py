@@ -10,9 +10,9 @@ from .server import SubmitError
 
 JOB_TYPE = "blender-render"
 # Formats Blender writes as one movie file; a blender-render job renders separate frames.
-MOVIE_FORMATS = frozenset({"FFMPEG", "AVI_JPEG", "AVI_RAW"})
+MOVIE_FORMATS = ("FFMPEG", "AVI_JPEG", "AVI_RAW")
 # Formats the create-video step cannot read (reference §4.5, step 3).
-NO_VIDEO_FORMATS = frozenset({"OPEN_EXR", "OPEN_EXR_MULTILAYER"})
+NO_VIDEO_FORMATS = ("OPEN_EXR", "OPEN_EXR_MULTILAYER")
 # Blender fills '#' with the frame number; this many digits when the output names a directory only.
 FRAME_PATTERN = "######"
 

@@ -19,6 +19,7 @@ import flask_login
 from bson import ObjectId
 from flask_wtf.csrf import CSRFError, CSRFProtect
 
+from flamenco import errors
 from flamenco.auth import roles
 from flamenco.auth.tokens import user_for_token
 
@@ -120,8 +121,6 @@ def load_current_user() -> None:
 
 
 def _csrf_failed(error: CSRFError) -> flask.Response:
-    from flamenco import errors
-
     return errors.error_response(400, f"CSRF check failed: {error.description}")
 
 

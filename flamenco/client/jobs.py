@@ -64,7 +64,8 @@ class BlenderRenderJob:
             raise InvalidInput("format", f"{self.image_format!r} is not one of {', '.join(FILE_EXTENSIONS)}")
         check_render_output(self.render_output)
         if not defaults.PRIORITY_MIN <= self.priority <= defaults.PRIORITY_MAX:
-            raise InvalidInput("priority", f"must be {defaults.PRIORITY_MIN}..{defaults.PRIORITY_MAX}, got {self.priority}")
+            raise InvalidInput("priority",
+                               f"must be {defaults.PRIORITY_MIN}..{defaults.PRIORITY_MAX}, got {self.priority}")
         if self.create_video:
             if self.image_format in NO_VIDEO_FORMATS:
                 raise InvalidInput("video", f"cannot make a video from {self.image_format} frames; use e.g. PNG")

@@ -10,6 +10,7 @@ missing ``version.txt`` (see ../shared/reference/ferretdb-eve.md §1.2).
 """
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import socket
@@ -40,6 +41,19 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+# FerretDB v1.24's SQLite backend looks documents up by the SQL expression
+# `_ferretdb_sjson->'$._id'`, while the unique index it creates is on
+# `_ferretdb_sjson->"_id"`. SQLite matches index expressions textually, so
+# every lookup, update and delete by _id scans the whole table (reference
+# ferretdb-eve.md §6). `->'_id'` means the same JSON path and matches the
+# index. Measured on 10k documents: 100 update_one by _id 23.3 s -> 0.15 s;
+# update_many of 1,000 documents 234 s -> 1.9 s.
+FERRETDB_MODULE = "github.com/FerretDB/FerretDB"
+FERRETDB_PATCHED_FILE = "internal/backends/sqlite/metadata/metadata.go"
+FERRETDB_ID_EXPR_SLOW = 'IDColumn = DefaultColumn + "->\'$._id\'"'
+FERRETDB_ID_EXPR_FAST = 'IDColumn = DefaultColumn + "->\'_id\'"'
+
+
 def ferretdb_binary(cache_dir: Path | None = None) -> Path:
     """Return the path of the FerretDB wrapper binary, building it if needed.
 
@@ -51,22 +65,54 @@ def ferretdb_binary(cache_dir: Path | None = None) -> Path:
         return Path(env_bin)
     cache_dir = cache_dir or DEFAULT_DATA_DIR / "bin"
     binary = cache_dir / "ferretdb-embed"
-    newest_src = max(p.stat().st_mtime for p in FERRETDB_SRC.iterdir() if p.is_file())
+    # This file holds the build recipe (the patch), so it counts as a source too.
+    sources = [p for p in FERRETDB_SRC.iterdir() if p.is_file()] + [Path(__file__)]
+    newest_src = max(p.stat().st_mtime for p in sources)
     if binary.exists() and binary.stat().st_mtime >= newest_src:
         return binary
     if not shutil.which("go"):
         raise ServiceError("Go toolchain not found: needed once to build FerretDB (tools/ferretdb-embed)")
     cache_dir.mkdir(parents=True, exist_ok=True)
+    modfile = _patched_ferretdb_modfile(cache_dir)
     tmp = binary.with_suffix(".tmp")
-    env = dict(os.environ, CGO_ENABLED="0")
-    proc = subprocess.run(
-        ["go", "build", "-trimpath", "-o", str(tmp), "."],
-        cwd=FERRETDB_SRC, env=env, capture_output=True, text=True,
-    )
-    if proc.returncode != 0:
-        raise ServiceError(f"building FerretDB failed:\n{proc.stderr[-4000:]}")
+    _go(["build", "-trimpath", f"-modfile={modfile}", "-o", str(tmp), "."])
     tmp.replace(binary)
     return binary
+
+
+def _go(args: list[str]) -> str:
+    """Run ``go`` in the wrapper's module; return stdout or raise ServiceError."""
+    env = dict(os.environ, CGO_ENABLED="0")
+    proc = subprocess.run(["go", *args], cwd=FERRETDB_SRC, env=env, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise ServiceError(f"go {' '.join(args)} failed:\n{proc.stderr[-4000:]}")
+    return proc.stdout
+
+
+def _patched_ferretdb_modfile(cache_dir: Path) -> Path:
+    """Copy FerretDB's module source, fix its _id expression, return a go.mod using it.
+
+    The copy lives in the cache dir (never in the repository); the wrapper's
+    own go.mod stays untouched and a separate ``-modfile`` points the build
+    at the patched copy.
+    """
+    info = json.loads(_go(["mod", "download", "-json", FERRETDB_MODULE]))
+    src = cache_dir / f"ferretdb-src-{info['Version']}"
+    if src.exists():
+        shutil.rmtree(src)
+    shutil.copytree(info["Dir"], src)
+    for path in src.rglob("*"):
+        path.chmod(path.stat().st_mode | 0o200)
+    target = src / FERRETDB_PATCHED_FILE
+    text = target.read_text()
+    if FERRETDB_ID_EXPR_SLOW not in text:
+        raise ServiceError(f"FerretDB {info['Version']}: {FERRETDB_PATCHED_FILE} changed; review the _id patch")
+    target.write_text(text.replace(FERRETDB_ID_EXPR_SLOW, FERRETDB_ID_EXPR_FAST))
+    modfile = cache_dir / "ferretdb-patched.mod"
+    base = (FERRETDB_SRC / "go.mod").read_text()
+    modfile.write_text(f"{base}\nreplace {FERRETDB_MODULE} => {src}\n")
+    shutil.copyfile(FERRETDB_SRC / "go.sum", modfile.with_suffix(".sum"))
+    return modfile
 
 
 @dataclass

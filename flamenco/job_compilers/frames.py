@@ -55,8 +55,8 @@ def merge_frame_range(frames: Sequence[int], blender_style: bool = False) -> str
     Two consecutive frames are written ``'a,b'`` as Flamenco 2 did, which
     keeps task names identical to its.
     """
-    if not frames:
-        return ""
+    if len(frames) < 2:
+        return str(frames[0]) if frames else ""
     separator = ".." if blender_style else "-"
     if frames[-1] - frames[0] == len(frames) - 1:  # contiguous: the common case, made fast
         return _format_run(frames[0], frames[-1], separator)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import datetime
 import itertools
 import secrets
-from typing import Any, Iterable, Iterator, Mapping
+from typing import Any, Iterable, Mapping
 
 from bson import ObjectId
 
@@ -14,17 +14,6 @@ from flamenco.job_compilers.commands import Command
 DEFAULT_TASK_PRIORITY = 50
 # Job priority when the job document has none (Eve's schema default).
 DEFAULT_JOB_PRIORITY = 50
-
-
-def object_ids(now: datetime.datetime) -> Iterator[ObjectId]:
-    """Fresh ObjectIds, four times faster than ``ObjectId()`` for 100k-task jobs.
-
-    Same layout as ``ObjectId()``: 4-byte timestamp, 5 random bytes (drawn per
-    job instead of per process, so they cannot collide with the driver's own),
-    3-byte counter (2**24 ids, far more than a job's tasks).
-    """
-    prefix = int(now.timestamp()).to_bytes(4, "big") + secrets.token_bytes(5)
-    return (ObjectId(prefix + counter.to_bytes(3, "big")) for counter in itertools.count())
 
 
 class TaskFactory:
@@ -43,14 +32,20 @@ class TaskFactory:
             "_updated": now,
         }
         self.tasks: list[dict[str, Any]] = []
-        self._ids = object_ids(now)
-        # Etags only need to be unique per document: the id plus a per-job random part.
-        self._etag_suffix = secrets.token_hex(8)
+        # ObjectIds built from a counter are four times faster than ``ObjectId()``
+        # for 100k-task jobs. Same layout: 4-byte timestamp, 5 random bytes (per
+        # job instead of per process, so they cannot collide with the driver's),
+        # 3-byte counter (2**24 ids, far more than a job's tasks).
+        self._id_prefix = int(now.timestamp()).to_bytes(4, "big") + secrets.token_bytes(5)
+        self._counter = itertools.count()
+        # Etags only need to be unique per document: a per-job random part plus the counter.
+        self._etag_prefix = secrets.token_hex(10)
 
     def add(self, name: str, task_type: str, commands: list[Command], *, parents: Iterable[ObjectId] = (),
             priority: int = DEFAULT_TASK_PRIORITY) -> ObjectId:
         """Append one task and return its ``_id``; ``parents`` is stored only when non-empty."""
-        task_id = next(self._ids)
+        counter = next(self._counter)
+        task_id = ObjectId(self._id_prefix + counter.to_bytes(3, "big"))
         task = {
             "_id": task_id,
             **self._common,
@@ -58,7 +53,7 @@ class TaskFactory:
             "priority": priority,
             "task_type": task_type,
             "commands": commands,
-            "_etag": str(task_id) + self._etag_suffix,
+            "_etag": f"{self._etag_prefix}{counter:06x}",
         }
         parent_ids = list(parents)
         if parent_ids:

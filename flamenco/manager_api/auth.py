@@ -11,7 +11,6 @@ import functools
 from typing import Any, Callable
 
 import flask
-from bson import ObjectId
 from pymongo.database import Database
 
 from flamenco import errors
@@ -45,7 +44,3 @@ def manager_api_call(view: Callable[..., Any]) -> Callable[..., Any]:
         return view(load_own_manager(manager_id), **kwargs)
     return wrapper
 
-
-def own_task_filter(manager: dict, task_id: ObjectId) -> dict:
-    """Query for one task of this Manager (other Managers' tasks stay invisible)."""
-    return {"_id": task_id, "manager": manager["_id"]}

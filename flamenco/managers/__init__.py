@@ -63,7 +63,3 @@ def user_is_owner(user: CurrentUser, manager: dict) -> bool:
         return True
     return user.has_cap(roles.CAP_USE) and user.user_id in (manager.get("owner_users") or [])
 
-
-def user_manages(user: CurrentUser, manager: dict) -> bool:
-    """Is ``user`` this Manager's own service account?"""
-    return user.is_manager and manager.get("service_account") == user.user_id

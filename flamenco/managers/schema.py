@@ -9,6 +9,8 @@ arbitrary service account (reference §14.7).
 RESOURCE = {
     "url": "flamenco/managers",
     "datasource": {"source": "flamenco_managers", "default_sort": [("name", 1)]},
+    # Small collection: worth the count query so `_meta.total` is available.
+    "optimize_pagination_for_speed": False,
     "resource_methods": ["GET"],
     "item_methods": ["GET"],
     "mongo_indexes": {

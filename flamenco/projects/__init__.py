@@ -15,6 +15,7 @@ from bson import ObjectId
 from pymongo.database import Database
 
 from flamenco.auth import CurrentUser, roles
+from flamenco.users import stamp_new
 
 PROJECTS = "projects"
 
@@ -54,8 +55,6 @@ def create_project(db: Database, name: str, *, url: str | None = None,
         if role not in MEMBER_ROLES:
             raise ProjectError(f"member role {role!r} is not one of {', '.join(MEMBER_ROLES)}")
         member_docs.append({"user": ObjectId(user_id), "role": role})
-    from flamenco.users import stamp_new
-
     doc = stamp_new({"name": name, "url": url, "members": member_docs,
                      "extension_props": {"flamenco": {}}})
     db[PROJECTS].insert_one(doc)

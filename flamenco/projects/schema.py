@@ -8,6 +8,8 @@ from flamenco.projects import MEMBER_ROLES
 RESOURCE = {
     "url": "projects",
     "datasource": {"source": "projects"},
+    # Small collection: worth the count query so `_meta.total` is available.
+    "optimize_pagination_for_speed": False,
     "resource_methods": ["GET"],
     "item_methods": ["GET"],
     "mongo_indexes": {"url": ([("url", 1)], {"unique": True}), "members.user": [("members.user", 1)]},

@@ -10,6 +10,8 @@ SAFE_FIELDS = ("username", "full_name", "email", "roles")
 RESOURCE = {
     "url": "users",
     "datasource": {"source": "users", "projection": {f: 1 for f in SAFE_FIELDS}},
+    # Small collection: worth the count query so `_meta.total` is available.
+    "optimize_pagination_for_speed": False,
     "resource_methods": ["GET"],
     "item_methods": ["GET"],
     "schema": {

@@ -17,6 +17,8 @@ from bson.errors import InvalidId
 from pymongo.database import Database
 
 from flamenco import events, status
+from flamenco.jobs import archival
+from flamenco.manager_api import storage
 from flamenco.web.access import ProjectAccess
 
 JOB_STATUSES = status.JOB_STATUSES
@@ -96,16 +98,13 @@ def change_job_status(db: Database, acc: ProjectAccess, job: dict, action: str) 
 
 
 def archive_job(db: Database, acc: ProjectAccess, job: dict, action: str) -> None:
-    """Mark the job ``archiving`` and queue the Celery job that builds the archive."""
+    """Mark the job ``archiving`` and queue the Celery job that builds the archive
+    (as the API's ``archive-job`` operation does)."""
+    status.check_job_transition(job.get("status"), "archiving", status.Actor.USER)
+    db["flamenco_jobs"].update_one({"_id": job["_id"]}, {"$set": {"pre_archive_status": job.get("status")}})
     status.set_job_status(db, job["_id"], "archiving", reason=reason_text(acc, "Archived"),
                           actor=status.Actor.USER)
-    db["flamenco_jobs"].update_one({"_id": job["_id"]}, {"$set": {"pre_archive_status": job.get("status")}})
-    config = flask.current_app.config
-    if config.get("CELERY_ENABLED"):
-        from celery import Celery
-
-        broker = config.get("CELERY_BROKER_URL") or config.get("REDIS_URL")
-        Celery(broker=broker).send_task(config["CELERY_ARCHIVE_TASK"], args=[str(job["_id"])])
+    archival.enqueue_archival(flask.current_app, job["_id"])
     publish_job(db, job["_id"])
 
 
@@ -168,11 +167,17 @@ def apply_task_action(db: Database, acc: ProjectAccess, action: str, task: dict)
     return {"action": action, "done": [str(task["_id"])], "skipped": []}
 
 
-def archive_path(job: dict) -> Path | None:
-    """The job's archive ZIP on this server's storage, if it is archived and the file exists."""
-    name = job.get("archive_blob_name")
-    storage = flask.current_app.config.get("STORAGE_DIR")
-    if job.get("status") != "archived" or not name or not storage:
+def stored_file(relative: str | None) -> Path | None:
+    """A file in the server's storage directory (archives, uploaded logs), if it exists."""
+    if not relative:
         return None
-    path = Path(storage) / name
+    try:
+        path = storage.resolve(storage.storage_dir(flask.current_app.config), relative)
+    except storage.UnsafePath:
+        return None
     return path if path.is_file() else None
+
+
+def archive_path(job: dict) -> Path | None:
+    """The job's archive ZIP, if the job is archived and the file exists."""
+    return stored_file(job.get("archive_blob_name")) if job.get("status") == "archived" else None

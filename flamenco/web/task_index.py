@@ -24,7 +24,6 @@ from __future__ import annotations
 import datetime
 import json
 import logging
-from collections import Counter
 from typing import Any, Iterable
 
 import redis
@@ -39,8 +38,10 @@ Counts = dict[str, int]
 # Task fields kept per row; all but ``parents`` also travel in task events.
 ROW_FIELDS = ("name", "status", "task_type", "worker", "activity", "priority", "_updated",
               "task_progress_percentage", "parents")
-# An index is re-seeded at the latest this long after seeding (see module doc).
-INDEX_SECONDS = 600
+# An index is re-seeded at the latest this long after seeding (see module
+# doc). Events keep it current meanwhile; seeding costs a pass over all tasks
+# on FerretDB, so not too often.
+INDEX_SECONDS = 3600
 # Rows sent to Redis per seeding call: keeps each Lua call short, since Redis
 # serves nobody else while a script runs.
 SEED_BATCH = 2000
@@ -143,15 +144,13 @@ def queue_event(pipe: redis.client.Pipeline, event: dict, *, tasks_changed: bool
         _script(pipe, _DROP)(keys=keys(job_id), args=[INDEX_SECONDS * 2], client=pipe)
 
 
-def _seed(db: Database, client: redis.Redis, job_ids: list[ObjectId]) -> None:
-    """Fill the index of these jobs from one query over their tasks."""
+def _seed(client: redis.Redis, job_ids: list[ObjectId], tasks: Iterable[dict]) -> None:
+    """Fill the index of these jobs from (all) their tasks."""
     generations = client.mget([keys(j)[3] for j in job_ids])
     seen = {j: (g.decode() if g else "0") for j, g in zip(job_ids, generations)}
-    projection = {f: 1 for f in ROW_FIELDS} | {"job": 1}
     batches: dict[ObjectId, list[str]] = {j: [] for j in job_ids}
     seed_rows = _script(client, _SEED_ROWS)
-    query = {"job": job_ids[0]} if len(job_ids) == 1 else {"job": {"$in": job_ids}}
-    for task in db["flamenco_tasks"].find(query, projection):
+    for task in tasks:
         batch = batches[task["job"]]
         batch += [str(task["_id"]), json.dumps(row_of(task))]
         if len(batch) >= 2 * SEED_BATCH:
@@ -162,6 +161,20 @@ def _seed(db: Database, client: redis.Redis, job_ids: list[ObjectId]) -> None:
         if batch:
             seed_rows(keys=keys(job_id)[:1], args=[INDEX_SECONDS, *batch])
         finish(keys=keys(job_id), args=[INDEX_SECONDS, seen[job_id]])
+
+
+def seed_from_tasks(client: redis.Redis, job_id: ObjectId, tasks: Iterable[dict]) -> bool:
+    """Index a freshly compiled job from the task documents the compiler just inserted.
+
+    Saves the seeding query (a full pass over the tasks on FerretDB) that the
+    first page showing the new job would otherwise make. Best-effort.
+    """
+    try:
+        _seed(client, [job_id], ({**t, "job": job_id} for t in tasks))
+    except redis.RedisError as ex:
+        log.warning("task index of new job %s not seeded: %s", job_id, ex)
+        return False
+    return True
 
 
 def _ready(client: redis.Redis, job_ids: list[ObjectId]) -> set[ObjectId]:
@@ -176,7 +189,9 @@ def ensure_seeded(db: Database, client: redis.Redis, job_ids: Iterable[ObjectId]
         return
     missing = [j for j in wanted if j not in _ready(client, wanted)]
     if missing:
-        _seed(db, client, missing)
+        query = {"job": missing[0]} if len(missing) == 1 else {"job": {"$in": missing}}
+        projection = {f: 1 for f in ROW_FIELDS} | {"job": 1}
+        _seed(client, missing, db["flamenco_tasks"].find(query, projection))
 
 
 def _counts_from_db(db: Database, job_ids: list[ObjectId]) -> dict[ObjectId, Counts]:

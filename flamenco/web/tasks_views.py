@@ -30,6 +30,7 @@ def task_context(acc: access.ProjectAccess, task: dict) -> dict:
         "acc": acc, "project": acc.project, "task": task, "job": job,
         "parent_names": parent_names,
         "log_tail": log_tail,
+        "full_log_available": acc.may_view_logs and actions.stored_file((task.get("log_file") or {}).get("file_path")) is not None,
         "task_actions": [a for a in actions.TASK_ACTIONS if a.applies_to(task.get("status"))],
     }
 
@@ -47,6 +48,21 @@ def task_live(project_url: str, task_id: str) -> flask.typing.ResponseReturnValu
     """The task's details alone, re-fetched by the page on live updates."""
     acc = access.project_access(project_url)
     return flask.render_template("_task_live.html", **task_context(acc, load_task(acc, task_id)))
+
+
+@bp.route("/<task_id>/log.gz")
+@access.login_required
+def task_log_file(project_url: str, task_id: str) -> flask.typing.ResponseReturnValue:
+    """The complete (gzipped) log the Manager uploaded for this task."""
+    acc = access.project_access(project_url)
+    if not acc.may_view_logs:
+        raise access.AccessDenied("Your account may not view task logs.")
+    task = load_task(acc, task_id)
+    path = actions.stored_file((task.get("log_file") or {}).get("file_path"))
+    if path is None:
+        flask.abort(404, description="The Manager has not uploaded this task's full log.")
+    return flask.send_file(path, as_attachment=True, download_name=f"task-{task['_id']}.log.gz",
+                           mimetype="application/gzip")
 
 
 @bp.route("/<task_id>/actions", methods=["POST"])

@@ -47,7 +47,7 @@ bpy.ops.wm.revert_mainfile()
 s = bpy.context.scene
 print("ON_DISK", s.frame_start, s.frame_end, s.render.image_settings.file_format)
 addon_utils.disable("flamenco_submit", default_set=True, handle_error=None)
-print("DISABLED", hasattr(bpy.types.Scene, "flamenco"), hasattr(bpy.ops.flamenco, "submit_job"))
+print("DISABLED", hasattr(bpy.types.Scene, "flamenco"), hasattr(bpy.types, "FLAMENCO_OT_submit_job"))
 """
 
 

@@ -3,17 +3,22 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from flamenco.client import FlamencoClient
 from flamenco.farm.services import free_port
 from tests.addon.support import job_id_of, run_blender
 from tests.client.support import Account, Site, make_account
+
+pytestmark = pytest.mark.blender
+
 
 def test_submit_from_blender(blender: str, scene: Path, site: Site, account: Account) -> None:
     changes = "scene.flamenco.chunk_size = 4\nscene.flamenco.create_video = True\nscene.flamenco.priority = 65"
     result = run_blender(blender, scene, site.url, account.token, changes)
     job_id = job_id_of(result)
     assert f"Flamenco job {job_id} submitted" in result.stdout
-    assert "DISABLED False" in result.stdout
+    assert "DISABLED False False" in result.stdout
 
     job = FlamencoClient(site.url, account.token).get_job(job_id)
     assert job["job_type"] == "blender-render"

@@ -22,3 +22,17 @@ def test_redis_is_flushed_per_test(redis_url):
     assert client.dbsize() == 0
     client.set("k", "v")
     assert client.get("k") == b"v"
+
+
+
+def test_ferretdb_build_uses_the_indexed_id_expression(tmp_path):
+    """The build recipe patches FerretDB's SQLite _id expression and points go.mod at the patch."""
+    from flamenco.farm import services
+
+    modfile = services._patched_ferretdb_modfile(tmp_path)
+    replace = [line for line in modfile.read_text().splitlines() if line.startswith("replace ")]
+    assert len(replace) == 1
+    patched_src = replace[0].split("=>")[1].strip()
+    metadata = (tmp_path / patched_src / services.FERRETDB_PATCHED_FILE).read_text()
+    assert services.FERRETDB_ID_EXPR_FAST in metadata
+    assert services.FERRETDB_ID_EXPR_SLOW not in metadata

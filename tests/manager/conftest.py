@@ -55,11 +55,21 @@ def serving(ctx: ManagerContext) -> Iterator[str]:
     """Serve the manager's worker API and dashboard over real HTTP (waitress) in a thread."""
     port = free_port()
     server = waitress.create_server(create_app(ctx), host="127.0.0.1", port=port, threads=8)
-    thread = threading.Thread(target=server.run, daemon=True)
+    stopping = threading.Event()
+
+    def run() -> None:
+        try:
+            server.run()
+        except (OSError, ValueError):
+            if not stopping.is_set():  # closing the sockets ends the loop this way
+                raise
+
+    thread = threading.Thread(target=run, daemon=True)
     thread.start()
     try:
         yield f"http://127.0.0.1:{port}"
     finally:
+        stopping.set()
         server.close()
         thread.join(timeout=5)
 

@@ -50,3 +50,44 @@ def test_running_server_serves_http(mongo_uri, redis_url, mongo_db):
         resp = httpx.get(f"{base_url}/api/flamenco/jobs", headers={"Authorization": f"Bearer {token}"})
         assert resp.status_code == 200
         assert resp.json()["_items"] == []
+
+
+def test_extensions_contribute_resources_blueprints_and_links(mongo_uri, redis_url):
+    import flask
+
+    from flamenco.app import create_app, web_links
+    from flamenco.extension import Extension, FlamencoExtension, WebLink
+
+    class Notes(Extension):
+        name = "notes"
+
+        def eve_resources(self):
+            return {"notes_items": {"url": "notes/items", "schema": {"text": {"type": "string"}}}}
+
+        def blueprints(self):
+            bp = flask.Blueprint("notes", __name__, url_prefix="/notes")
+            bp.add_url_rule("/ping", "ping", lambda: "pong")
+            return [bp]
+
+        def web_links(self):
+            return [WebLink("Notes", "/notes/")]
+
+    app = create_app({"MONGO_URI": mongo_uri, "REDIS_URL": redis_url, "TESTING": True},
+                     extensions=[FlamencoExtension(), Notes()])
+    client = app.test_client()
+    assert client.get("/notes/ping").get_data(as_text=True) == "pong"
+    assert client.get("/api/notes/items").status_code == 401
+    assert [link.title for link in web_links(app)] == ["Render Management", "Notes"]
+    rules = {rule.rule for rule in app.url_map.iter_rules()}
+    assert any(rule.startswith("/api/flamenco/managers/<") and "depsgraph" in rule for rule in rules)
+
+
+def test_startup_creates_indexes(app, mongo_db):
+    def keys(collection):
+        return {tuple(k for k, _ in spec["key"]) for spec in mongo_db[collection].index_information().values()}
+
+    assert {("job",), ("parents",), ("manager", "status"), ("_updated",)} <= keys("flamenco_tasks")
+    assert {("project",), ("manager", "status")} <= keys("flamenco_jobs")
+    assert {("task", "received_on_manager")} <= keys("flamenco_task_logs")
+    assert {("token_hashed",), ("user",)} <= keys("tokens")
+    assert mongo_db["users"].index_information()["username_1"]["unique"] is True

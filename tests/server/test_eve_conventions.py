@@ -87,3 +87,32 @@ def test_unknown_item_is_404_in_error_shape(world):
 def test_max_results_is_capped(world, jobs):
     body = world.api("alice").get("/api/flamenco/jobs", query={"max_results": 100000}).get_json()
     assert body["_meta"]["max_results"] == 250
+
+
+@pytest.mark.parametrize("query,field", [
+    ({"where": "[]"}, "where"), ({"where": "5"}, "where"),
+    ({"projection": "{bad"}, "projection"), ({"projection": "[1]"}, "projection"),
+])
+def test_non_object_query_args_are_400_with_field(world, query, field):
+    resp = world.api("alice").get("/api/flamenco/jobs", query=query)
+    assert resp.status_code == 400
+    assert field in resp.get_json()["_issues"]
+
+
+def test_unparsable_sort_is_400_with_explanation(world):
+    resp = world.api("alice").get("/api/flamenco/jobs", query={"sort": "[[["})
+    assert resp.status_code == 400
+    assert "sort" in resp.get_json()["_message"]
+
+
+@pytest.mark.parametrize("body", ["5", '"text"', "[1, 2]", "null"])
+def test_post_body_must_be_object(world, body):
+    resp = world.api("alice").post("/api/flamenco/jobs", data=body, headers={"Content-Type": "application/json"})
+    assert resp.status_code == 400
+    assert resp.get_json()["_status"] == "ERR"
+
+
+def test_small_collections_report_totals_big_ones_do_not(world, jobs):
+    assert world.api("root").get("/api/projects").get_json()["_meta"]["total"] == 2
+    assert world.api("root").get("/api/flamenco/managers").get_json()["_meta"]["total"] == 2
+    assert "total" not in world.api("root").get("/api/flamenco/jobs").get_json()["_meta"]

@@ -13,6 +13,7 @@ import pytest
 from bson import ObjectId
 from pymongo.database import Database
 
+from flamenco import users
 from flamenco.app import create_app
 from flamenco.web import defaults
 from tests.support.server import make_manager, make_project, make_user
@@ -33,17 +34,36 @@ def dashboard_built() -> Path:
 
 
 @pytest.fixture
-def app(mongo_uri: str, redis_url: str, dashboard_built: Path) -> flask.Flask:
-    return create_app({"MONGO_URI": mongo_uri, "REDIS_URL": redis_url, "TESTING": True,
-                       "SECRET_KEY": "web-tests", "CELERY_ENABLED": False})
+def storage_dir(tmp_path: Path) -> Path:
+    """The server's storage directory (archives, uploaded task logs)."""
+    return tmp_path / "storage"
 
 
 @pytest.fixture
-def farm(mongo_db: Database) -> dict:
+def app(mongo_uri: str, redis_url: str, dashboard_built: Path, storage_dir: Path) -> flask.Flask:
+    return create_app({"MONGO_URI": mongo_uri, "REDIS_URL": redis_url, "TESTING": True,
+                       "SECRET_KEY": "web-tests", "CELERY_ENABLED": False, "STORAGE_DIR": str(storage_dir)})
+
+
+@pytest.fixture(scope="session")
+def password_hash() -> str:
+    """bcrypt of PASSWORD, computed once: bcrypt is slow on purpose."""
+    return users.hash_password(PASSWORD)
+
+
+def make_person(db: Database, username: str, full_name: str, password_hash: str) -> dict:
+    """A user who can log in with PASSWORD."""
+    user = make_user(db, username, full_name=full_name)
+    db["users"].update_one({"_id": user["_id"]}, {"$set": {"password_hash": password_hash}})
+    return user
+
+
+@pytest.fixture
+def farm(mongo_db: Database, password_hash: str) -> dict:
     """A project with a member, a viewer, an outsider and one Manager."""
-    alice = make_user(mongo_db, "alice", password=PASSWORD, full_name="Alice Artist")
-    vic = make_user(mongo_db, "vic", password=PASSWORD, full_name="Vic Viewer")
-    olga = make_user(mongo_db, "olga", password=PASSWORD, full_name="Olga Outsider")
+    alice = make_person(mongo_db, "alice", "Alice Artist", password_hash)
+    vic = make_person(mongo_db, "vic", "Vic Viewer", password_hash)
+    olga = make_person(mongo_db, "olga", "Olga Outsider", password_hash)
     project = make_project(mongo_db, "Spring Shot", members=[(alice, "admin"), (vic, "viewer")], url="spring")
     manager, _token = make_manager(mongo_db, projects=[project], owner=alice, name="Studio Manager")
     return {"alice": alice, "vic": vic, "olga": olga, "project": project, "manager": manager}

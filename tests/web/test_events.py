@@ -7,7 +7,6 @@ import time
 
 import pytest
 
-import redis
 from bson import ObjectId
 
 from flamenco import events

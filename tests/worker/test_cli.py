@@ -213,3 +213,12 @@ def test_kill_9_loses_no_queued_update(
     assert manager.updates(task_id)[0]["task_status"] == "active"
     lines = manager.task_log(task_id)
     assert lines.index("first") < lines.index("second")
+
+
+def test_test_mode_announces_only_test_tasks(manager: FakeManager, start_worker: Callable[..., subprocess.Popen]) -> None:
+    proc = start_worker("--test")
+    wait_for(lambda: manager.requests("/ack-status-change/testing"), "ack testing")
+    proc.send_signal(signal.SIGTERM)
+    output, _ = proc.communicate(timeout=PROCESS_TIMEOUT_SECONDS)
+    assert proc.returncode == 0, output
+    assert manager.requests("/register-worker")[0].body["supported_task_types"] == ["test-blender-render"]

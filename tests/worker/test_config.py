@@ -67,8 +67,14 @@ def test_invalid_values_name_the_key(tmp_path: Path, text: str, message: str) ->
     assert message in str(caught.value)
 
 
-def test_unreadable_ini_is_a_config_error(tmp_path: Path) -> None:
-    config_file = write(tmp_path / "worker.cfg", "no section header\n")
+@pytest.mark.parametrize("content", [
+    b"no section header\n",
+    b"[flamenco-worker]\nmanager_url = ${nowhere}\n",
+    b"[flamenco-worker]\nnickname = \xff\xfe\n",
+])
+def test_unreadable_ini_is_a_config_error(tmp_path: Path, content: bytes) -> None:
+    config_file = tmp_path / "worker.cfg"
+    config_file.write_bytes(content)
     with pytest.raises(ConfigError, match="worker.cfg"):
         load_config(config_file, environ=env(tmp_path))
 

@@ -125,3 +125,15 @@ def test_timing_is_summed_per_name(manager: FakeManager, tmp_path: Path) -> None
 
     payloads = reporter_test(manager, tmp_path, body)
     assert payloads[0]["metrics"] == {"timing": {"total": 3.5}}
+
+
+def test_activity_is_not_held_back_by_a_later_log_push(manager: FakeManager, tmp_path: Path) -> None:
+    async def body(reporter: TaskReporter, queue: UpdateQueue) -> None:
+        await reporter.update(task_status="active")
+        await reporter.log("a line, due in a minute")
+        await reporter.update(activity="due soon")
+        await until(lambda: _at_least(queue, 2), what="the activity push")
+
+    payloads = reporter_test(manager, tmp_path, body, act_interval=0.2)
+    assert payloads[1]["activity"] == "due soon"
+    assert payloads[1]["log"].endswith(": a line, due in a minute"), "the push carries everything pending"

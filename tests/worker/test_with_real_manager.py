@@ -9,7 +9,8 @@ import pymongo
 import pytest
 from bson import ObjectId
 
-from flamenco_manager import tasks
+from flamenco_manager import db as dbmod
+from flamenco_manager import tasks, workers
 from flamenco_manager.config import build_config
 from flamenco_manager.context import ManagerContext
 from flamenco_worker.config import WorkerConfig
@@ -68,3 +69,27 @@ def test_worker_runs_tasks_of_real_manager(real_manager: tuple[ManagerContext, s
     assert "'time_in_seconds'" in failed["activity"] and "is required" in failed["activity"]
     log_files = list((tmp_path / "task-logs").rglob("*"))
     assert any("hello from the worker" in p.read_text() for p in log_files if p.is_file())
+
+
+def test_sleep_request_returns_running_task_to_real_manager(
+    real_manager: tuple[ManagerContext, str], tmp_path: Path,
+) -> None:
+    ctx, url = real_manager
+    long_task = server_task(commands=[{"name": "sleep", "settings": {"time_in_seconds": 60}}])
+    tasks.store_downloaded(ctx, [long_task])
+
+    async def body() -> None:
+        async with running_worker(real_config(url, tmp_path)) as worker:
+            await until(lambda: status(ctx, long_task["_id"]) == "active", timeout=20, what="the task to start")
+            workers.request_status_change(ctx, ObjectId(worker.config.worker_id), "asleep", lazy=False)
+            await until(lambda: status(ctx, long_task["_id"]) == "claimed-by-manager", timeout=20,
+                        what="the task back in the manager's queue")
+            await until(lambda: worker_status(ctx, worker.config.worker_id) == "asleep", timeout=20,
+                        what="the worker asleep on the manager")
+
+    run(body())
+
+
+def worker_status(ctx: ManagerContext, worker_id: str) -> str | None:
+    doc = ctx.db[dbmod.WORKERS].find_one({"_id": ObjectId(worker_id)})
+    return doc["status"] if doc else None

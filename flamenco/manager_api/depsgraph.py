@@ -1,0 +1,62 @@
+"""The depsgraph pull: which tasks a Manager gets, and claiming them (reference §6.3).
+
+Three queries whatever the number of tasks: the Manager's runnable jobs, their
+tasks, and one ``update_many`` that claims the queued ones. The claim keeps
+``_updated``, so the next incremental pull does not resend what was just
+delivered.
+"""
+from __future__ import annotations
+
+import dataclasses
+import datetime
+
+from bson import ObjectId
+from pymongo.database import Database
+
+from flamenco import events, status
+
+JOBS = "flamenco_jobs"
+TASKS = "flamenco_tasks"
+
+
+@dataclasses.dataclass
+class Depsgraph:
+    """What to answer: ``tasks`` is None when the Manager has no runnable job (204)."""
+
+    tasks: list[dict] | None
+    last_updated: datetime.datetime | None = None
+
+
+def task_query(manager_id: ObjectId, job_ids: list[ObjectId], since: datetime.datetime | None) -> dict:
+    """Clean slate: every task the Manager should know about. Incremental: only
+    queued/claimed/soft-failed tasks changed after ``since`` (cancellations
+    travel through the task-update-batch answer)."""
+    if since is None:
+        statuses = status.DEPSGRAPH_CLEAN_SLATE_TASK_STATUSES
+    else:
+        statuses = status.DEPSGRAPH_MODIFIED_SINCE_TASK_STATUSES
+    query: dict = {"manager": manager_id, "job": {"$in": job_ids}, "status": {"$in": sorted(statuses)}}
+    if since is not None:
+        query["_updated"] = {"$gt": since}
+    return query
+
+
+def pull_depsgraph(db: Database, manager_id: ObjectId, since: datetime.datetime | None) -> Depsgraph:
+    """Find the Manager's tasks and claim the queued ones, in a bounded number of queries."""
+    jobs = db[JOBS].find({"manager": manager_id, "status": {"$in": sorted(status.DEPSGRAPH_RUNNABLE_JOB_STATUSES)}},
+                         projection=["_id"])
+    job_ids = [job["_id"] for job in jobs]
+    if not job_ids:
+        return Depsgraph(tasks=None)
+    tasks = list(db[TASKS].find(task_query(manager_id, job_ids, since)))
+    if not tasks:
+        return Depsgraph(tasks=[])
+    queued = [task for task in tasks if task["status"] == "queued"]
+    if queued:
+        status.mark_tasks_claimed(db, manager_id, [task["_id"] for task in queued])
+        for task in queued:
+            task["status"] = "claimed-by-manager"
+            task.pop("log_file", None)
+        events.publish_many("task", queued)
+    last_updated = max((task["_updated"] for task in tasks if task.get("_updated")), default=None)
+    return Depsgraph(tasks=tasks, last_updated=last_updated)

@@ -1,0 +1,79 @@
+"""Startup and update notifications: what a Manager tells about itself (reference §5.3, §6.6).
+
+The Manager sends its URL, variables, number of Workers and the task types
+those Workers support. Settings version 1 carries ``path_replacement`` too;
+version 2 folds it into two-way variables, so a v2 notification removes it.
+"""
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from pymongo.database import Database
+
+from flamenco.auth import tokens
+from flamenco.managers import MANAGERS
+
+# Settings versions a Manager may announce in ``_meta.version``.
+SETTINGS_VERSIONS = (1, 2)
+
+
+class NotificationError(ValueError):
+    """A notification that cannot be stored; ``field`` says which part is wrong."""
+
+    def __init__(self, field: str, reason: str) -> None:
+        super().__init__(f"{field}: {reason}")
+        self.field = field
+        self.reason = reason
+
+
+def _require(payload: dict, key: str, kind: type | tuple[type, ...], kind_name: str) -> Any:
+    if key not in payload:
+        raise NotificationError(key, f"Missing key {key!r}")
+    value = payload[key]
+    if not isinstance(value, kind) or isinstance(value, bool) and kind is int:
+        raise NotificationError(key, f"must be {kind_name}")
+    return value
+
+
+def settings_version(payload: dict) -> int:
+    """``_meta.version`` (1 when absent, as Managers before 2.5 send no ``_meta``)."""
+    meta = payload.get("_meta") or {}
+    if not isinstance(meta, dict):
+        raise NotificationError("_meta", "must be an object")
+    version = meta.get("version", 1)
+    if version not in SETTINGS_VERSIONS or isinstance(version, bool):
+        raise NotificationError("_meta.version", f"must be one of {SETTINGS_VERSIONS}")
+    return version
+
+
+def notification_update(payload: dict) -> dict:
+    """The MongoDB update that stores ``payload`` on the Manager document."""
+    version = settings_version(payload)
+    url = _require(payload, "manager_url", str, "a string")
+    variables = _require(payload, "variables", dict, "an object")
+    nr_of_workers = _require(payload, "nr_of_workers", int, "an integer")
+    fields: dict[str, Any] = {
+        "url": url,
+        "settings_version": version,
+        "variables": variables,
+        "stats.nr_of_workers": nr_of_workers,
+        "_updated": tokens.utcnow(),
+        "_etag": uuid.uuid4().hex,
+    }
+    if "worker_task_types" in payload:
+        task_types = payload["worker_task_types"]
+        if not isinstance(task_types, list) or not all(isinstance(t, str) for t in task_types):
+            raise NotificationError("worker_task_types", "must be a list of strings")
+        fields["worker_task_types"] = task_types
+    update: dict[str, Any] = {"$set": fields}
+    if version == 1:
+        fields["path_replacement"] = _require(payload, "path_replacement", dict, "an object")
+    else:
+        update["$unset"] = {"path_replacement": ""}
+    return update
+
+
+def store_notification(db: Database, manager: dict, payload: dict) -> None:
+    """Validate and store a startup/update notification (one write on a small collection)."""
+    db[MANAGERS].update_one({"_id": manager["_id"]}, notification_update(payload))

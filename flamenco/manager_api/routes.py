@@ -1,0 +1,124 @@
+"""HTTP routes of the Manager API and the linking protocol (reference §5.3, §5.4).
+
+Thin: parse the request, call the module that does the work, shape the answer.
+"""
+from __future__ import annotations
+
+import flask
+
+from flamenco import errors
+from flamenco.extension import json_payload
+from flamenco.manager_api import (auth, defaults, depsgraph, linking, notifications, storage,
+                                  task_logs, task_updates, wire)
+
+blueprint = flask.Blueprint("manager_api", __name__)
+MANAGER_URL = "/api/flamenco/managers/<manager_id>"
+LINK_URL = "/api/flamenco/managers/link"
+
+
+@blueprint.errorhandler(linking.LinkingError)
+def _linking_error(error: linking.LinkingError) -> flask.Response:
+    return errors.error_response(error.code, str(error), {error.field: str(error)} if error.field else None)
+
+
+@blueprint.errorhandler(task_logs.LogUploadError)
+def _log_upload_error(error: task_logs.LogUploadError) -> flask.Response:
+    return errors.error_response(error.code, str(error), {error.field: str(error)} if error.field else None)
+
+
+@blueprint.errorhandler(notifications.NotificationError)
+def _notification_error(error: notifications.NotificationError) -> flask.Response:
+    return errors.error_response(400, error.reason, {error.field: error.reason})
+
+
+def _notification_payload() -> dict:
+    if not flask.request.get_data():
+        errors.abort(400, "no JSON payload received")
+    return json_payload()
+
+
+@blueprint.route(f"{MANAGER_URL}/startup", methods=["POST"])
+@auth.manager_api_call
+def startup(manager: dict) -> flask.typing.ResponseReturnValue:
+    """The Manager (re)started: store its URL, variables and Worker statistics."""
+    notifications.store_notification(auth.db(), manager, _notification_payload())
+    return "", 204
+
+
+@blueprint.route(f"{MANAGER_URL}/update", methods=["POST"])
+@auth.manager_api_call
+def update(manager: dict) -> flask.typing.ResponseReturnValue:
+    """The Manager's Workers or settings changed."""
+    notifications.store_notification(auth.db(), manager, _notification_payload())
+    return "", 204
+
+
+@blueprint.route(f"{MANAGER_URL}/depsgraph", methods=["GET"])
+@auth.manager_api_call
+def get_depsgraph(manager: dict) -> flask.typing.ResponseReturnValue:
+    """Tasks for the Manager: all of them, or those changed since the header's time."""
+    raw_since = flask.request.headers.get(defaults.IF_UPDATED_SINCE_HEADER)
+    since = None
+    if raw_since:
+        try:
+            since = wire.parse_timestamp(raw_since)
+        except wire.BadTimestamp as ex:
+            errors.abort(400, str(ex), {defaults.IF_UPDATED_SINCE_HEADER: "must be an ISO-8601 date"})
+    graph = depsgraph.pull_depsgraph(auth.db(), manager["_id"], since)
+    if graph.tasks is None:
+        return "", 204
+    if not graph.tasks and since is not None:
+        return "", 304
+    resp = wire.response({"depsgraph": graph.tasks}, flask.request)
+    if graph.last_updated is not None:
+        resp.headers[defaults.LAST_UPDATED_HEADER] = wire.iso8601(graph.last_updated)
+        resp.headers[defaults.LAST_UPDATED_FORMAT_HEADER] = defaults.LAST_UPDATED_FORMAT
+    return resp
+
+
+@blueprint.route(f"{MANAGER_URL}/task-update-batch", methods=["POST"])
+@auth.manager_api_call
+def task_update_batch(manager: dict) -> flask.typing.ResponseReturnValue:
+    """Apply queued task updates; answer with what was handled and what to cancel."""
+    updates: object = []
+    if flask.request.get_data():
+        updates = flask.request.get_json(force=True, silent=True)
+        if updates is None:
+            errors.abort(400, "request body is not valid JSON")
+    if not isinstance(updates, list):
+        errors.abort(400, "request body must be a JSON list of task updates")
+    result = task_updates.handle_batch(auth.db(), manager, updates)
+    return flask.Response(wire.to_json(result.response()), mimetype="application/json")
+
+
+@blueprint.route(f"{MANAGER_URL}/attach-task-log/<task_id>", methods=["POST"])
+@auth.manager_api_call
+def attach_task_log(manager: dict, task_id: str) -> flask.typing.ResponseReturnValue:
+    """Store an uploaded gzipped task log: 201 when new, 200 when replaced."""
+    from flamenco.tasks.patch import log_file_url
+
+    task_oid = errors.parse_object_id(task_id, "task_id")
+    data = task_logs.read_upload(flask.request.files.get("logfile"))
+    root = storage.storage_dir(flask.current_app.config)
+    stored = task_logs.attach_task_log(auth.db(), manager, task_oid, data, root)
+    resp = flask.jsonify({"_message": "ok"})
+    resp.status_code = 201 if stored.created else 200
+    resp.headers["Location"] = log_file_url(auth.db(), {"_id": task_oid, **stored.task})
+    return resp
+
+
+@blueprint.route(f"{LINK_URL}/exchange", methods=["POST"])
+def link_exchange() -> flask.typing.ResponseReturnValue:
+    """Step 1 of linking: keep the Manager's secret, return its identifier."""
+    payload = flask.request.get_json(force=True, silent=True)
+    key = payload.get("key") if isinstance(payload, dict) else None
+    identifier = linking.exchange_key(auth.db(), key)
+    return flask.jsonify({"identifier": str(identifier)})
+
+
+@blueprint.route(f"{LINK_URL}/reset-token", methods=["POST"])
+def link_reset_token() -> flask.typing.ResponseReturnValue:
+    """Last step of linking: a new token for the Manager that proved it holds the secret."""
+    result = linking.reset_token(auth.db(), json_payload())
+    expire = result["expire_time"]
+    return flask.jsonify({"token": result["token"], "expire_time": wire.rfc1123(expire) if expire else None})

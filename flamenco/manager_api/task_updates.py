@@ -1,0 +1,353 @@
+"""``task-update-batch``: apply a Manager's queued task updates (reference §6.4).
+
+Fixes of Flamenco 2 (reference §14.10, §14.12):
+
+- Every update that can never succeed is acknowledged too (tasks that are
+  gone, tasks of another Manager, malformed updates with a usable ``_id``), so
+  a Manager never resends it forever. Malformed items are rejected one by one
+  and listed in ``rejected_updates``; the rest of the batch is applied.
+- ``_updated`` is the server's clock and never moves backwards; progress
+  fields the update does not carry keep their value.
+
+FerretDB cost (reference ferretdb-eve.md §3): every updated document costs a
+table scan, so the batch is folded first. All updates of one task become one
+write, tasks getting identical fields share one ``update_many``, the tasks
+are read with one query, task-log chunks go in with one ``insert_many``, and
+each job's status is recomputed once per distinct new task status, not once
+per update.
+"""
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import json
+import logging
+from collections import defaultdict
+from typing import Any, Iterable
+
+from bson import ObjectId
+from pymongo.database import Database
+from pymongo.errors import BulkWriteError
+
+from flamenco import events, status
+from flamenco.manager_api import defaults
+
+log = logging.getLogger(__name__)
+
+TASKS = "flamenco_tasks"
+TASK_LOGS = "flamenco_task_logs"
+# Task fields read once per batch: enough to decide and to publish events.
+TASK_PROJECTION = ["status", "job", "manager", "project", "_updated"]
+# Order in which the task -> job rules run when several tasks of one job
+# changed in one batch: least final first, so e.g. a job first becomes active,
+# then completed or failed, as it would have with the updates one by one.
+JOB_RULE_ORDER = ("claimed-by-manager", "queued", "active", "soft-failed", "completed", "canceled", "failed")
+# Integer progress fields a Manager may send.
+PROGRESS_FIELDS = ("task_progress_percentage", "current_command_index", "command_progress_percentage")
+# Manager 2.x calls the command index ``current_command_idx`` in its documents.
+FIELD_ALIASES = {"current_command_idx": "current_command_index"}
+# MongoDB's duplicate-key error: a task-log chunk that was stored before.
+DUPLICATE_KEY = 11000
+
+
+class UpdateRejected(ValueError):
+    """One update of the batch is malformed; ``field`` says where."""
+
+    def __init__(self, field: str, reason: str) -> None:
+        super().__init__(f"{field}: {reason}")
+        self.field = field
+        self.reason = reason
+
+
+@dataclasses.dataclass
+class BatchResult:
+    """What the batch did; :meth:`response` is the wire answer."""
+
+    modified_count: int = 0
+    handled_update_ids: list[str] = dataclasses.field(default_factory=list)
+    rejected_updates: list[dict] = dataclasses.field(default_factory=list)
+    cancel_task_ids: list[str] = dataclasses.field(default_factory=list)
+    upload_task_file_queue: list[dict] = dataclasses.field(default_factory=list)
+
+    def response(self) -> dict:
+        """Flamenco 2's answer; optional lists only when non-empty (reference §5.3)."""
+        body: dict[str, Any] = {"modified_count": self.modified_count,
+                                "handled_update_ids": self.handled_update_ids}
+        for key in ("cancel_task_ids", "upload_task_file_queue", "rejected_updates"):
+            if getattr(self, key):
+                body[key] = getattr(self, key)
+        return body
+
+
+@dataclasses.dataclass
+class TaskState:
+    """One task's folded updates: its stored status, the status it ends with, fields to set."""
+
+    task: dict
+    status: str
+    reported: list[str] = dataclasses.field(default_factory=list)
+    fields: dict = dataclasses.field(default_factory=dict)
+
+    @property
+    def status_changed(self) -> bool:
+        return self.status != self.task["status"]
+
+
+@dataclasses.dataclass
+class ParsedUpdate:
+    """A validated update: its id, task, the fields to set and an optional log chunk."""
+
+    update_id: ObjectId
+    task_id: ObjectId
+    task_status: str | None
+    fields: dict
+    log_chunk: str | None
+    received_on_manager: datetime.datetime | None
+
+
+def _object_id(value: Any, field: str) -> ObjectId:
+    if isinstance(value, str) and ObjectId.is_valid(value):
+        return ObjectId(value)
+    raise UpdateRejected(field, "must be a 24-character hex ObjectId")
+
+
+def _string(update: dict, key: str) -> str | None:
+    value = update.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise UpdateRejected(key, "must be a string")
+    return value
+
+
+def _received_on_manager(update: dict) -> datetime.datetime | None:
+    raw = _string(update, "received_on_manager")
+    if not raw:
+        return None
+    try:
+        parsed = datetime.datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    except ValueError:
+        raise UpdateRejected("received_on_manager", "must be an ISO-8601 date") from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=datetime.timezone.utc)
+
+
+def _failed_by_workers(value: Any) -> list[dict]:
+    if not isinstance(value, list):
+        raise UpdateRejected("failed_by_workers", "must be a list of {id, identifier}")
+    result = []
+    for entry in value:
+        if not isinstance(entry, dict) or not isinstance(entry.get("identifier"), str):
+            raise UpdateRejected("failed_by_workers", "each entry needs an 'id' and an 'identifier' string")
+        result.append({"id": _object_id(entry.get("id"), "failed_by_workers.id"), "identifier": entry["identifier"]})
+    return result
+
+
+def log_tail(chunk: str) -> str:
+    """The last lines of a log chunk, what the task shows as its log."""
+    return "\n".join(chunk.splitlines()[-defaults.LOG_TAIL_LINES:])
+
+
+def parse_update(update: Any) -> ParsedUpdate:
+    """Validate one update (everything but ``_id``, checked by the caller)."""
+    if "task_id" not in update:
+        raise UpdateRejected("task_id", "is required")
+    task_id = _object_id(update["task_id"], "task_id")
+    fields: dict[str, Any] = {}
+    for name in ("activity", "worker"):
+        value = _string(update, name)
+        if value:
+            fields[name] = value[:defaults.ACTIVITY_MAX_LENGTH] if name == "activity" else value
+    for raw_name in (*PROGRESS_FIELDS, *FIELD_ALIASES):
+        if update.get(raw_name) is None:
+            continue
+        value = update[raw_name]
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise UpdateRejected(raw_name, "must be an integer")
+        fields[FIELD_ALIASES.get(raw_name, raw_name)] = value
+    metrics = update.get("metrics")
+    if metrics is not None:
+        if not isinstance(metrics, dict) or not isinstance(metrics.get("timing", {}), dict):
+            raise UpdateRejected("metrics", "must be an object like {timing: {name: seconds}}")
+        if metrics.get("timing"):
+            fields["metrics.timing"] = metrics["timing"]
+    if update.get("failed_by_workers") is not None:
+        fields["failed_by_workers"] = _failed_by_workers(update["failed_by_workers"])
+    chunk = _string(update, "log")
+    tail = _string(update, "log_tail")
+    if tail:
+        fields["log"] = tail
+    elif chunk:
+        fields["log"] = log_tail(chunk)
+    return ParsedUpdate(update_id=ObjectId(update["_id"]), task_id=task_id,
+                        task_status=_string(update, "task_status"), fields=fields,
+                        log_chunk=chunk or None, received_on_manager=_received_on_manager(update))
+
+
+def _split_batch(updates: list, result: BatchResult) -> list[ParsedUpdate]:
+    """Validate every item; rejects are recorded (and acknowledged when their id allows)."""
+    parsed: list[ParsedUpdate] = []
+    for index, update in enumerate(updates):
+        if not isinstance(update, dict):
+            result.rejected_updates.append({"index": index, "field": "", "reason": "must be an object"})
+            continue
+        raw_id = update.get("_id")
+        if not isinstance(raw_id, str) or not ObjectId.is_valid(raw_id):
+            result.rejected_updates.append({"index": index, "field": "_id",
+                                            "reason": "must be a 24-character hex ObjectId"})
+            continue
+        try:
+            parsed.append(parse_update(update))
+        except UpdateRejected as ex:
+            result.handled_update_ids.append(raw_id)
+            result.rejected_updates.append({"index": index, "_id": raw_id, "field": ex.field, "reason": ex.reason})
+    return parsed
+
+
+def fold_updates(manager: dict, updates: Iterable[ParsedUpdate], tasks: dict[ObjectId, dict],
+                 result: BatchResult) -> tuple[dict[ObjectId, TaskState], list[dict]]:
+    """Apply the updates in order to in-memory task states; return them and the log chunks to store."""
+    states: dict[ObjectId, TaskState] = {}
+    log_docs: list[dict] = []
+    for update in updates:
+        result.handled_update_ids.append(str(update.update_id))
+        task = tasks.get(update.task_id)
+        if task is None:
+            continue  # deleted or archived: acknowledged, nothing to do (reference §3.8)
+        if task.get("manager") != manager["_id"]:
+            log.warning("Manager %s sent an update for task %s of another Manager; ignored",
+                        manager["_id"], update.task_id)
+            continue
+        state = states.setdefault(update.task_id, TaskState(task=task, status=task["status"]))
+        if update.task_status:
+            state.reported.append(update.task_status)
+            state.status = status.determine_new_task_status(state.status, update.task_status) or state.status
+        state.fields.update(update.fields)
+        if update.log_chunk:
+            log_docs.append({"_id": update.update_id, "task": update.task_id,
+                             "received_on_manager": update.received_on_manager or status.utcnow(),
+                             "log": update.log_chunk})
+    return states, log_docs
+
+
+def store_log_chunks(db: Database, log_docs: list[dict]) -> None:
+    """Insert deprecated full-log chunks; chunks stored by an earlier try are skipped."""
+    if not log_docs:
+        return
+    try:
+        db[TASK_LOGS].insert_many(log_docs, ordered=False)
+    except BulkWriteError as ex:
+        others = [e for e in ex.details.get("writeErrors", []) if e.get("code") != DUPLICATE_KEY]
+        if others:
+            raise
+
+
+def _write_fields(state: TaskState, now: datetime.datetime) -> dict:
+    fields = dict(state.fields)
+    if state.status_changed:
+        fields["status"] = state.status
+    stored = state.task.get("_updated")
+    if stored is not None and stored.tzinfo is None:
+        stored = stored.replace(tzinfo=datetime.timezone.utc)
+    fields["_updated"] = max(now, stored) if stored else now
+    return fields
+
+
+def _write_filter(ids: list[ObjectId], old_status: str, changes_status: bool) -> dict:
+    """Which tasks a grouped write applies to.
+
+    A status change is conditional on the status it was decided from, so a
+    concurrent change (a user cancelling the job) is not overwritten. Other
+    fields cannot conflict that way; a write of one task without a status
+    change filters on ``_id`` alone, the only filter FerretDB answers without
+    decoding the whole collection (reference ferretdb-eve.md §3).
+    """
+    if changes_status:
+        return {"_id": {"$in": ids}, "status": old_status}
+    if len(ids) == 1:
+        return {"_id": ids[0]}
+    return {"_id": {"$in": ids}}
+
+
+def write_states(db: Database, states: dict[ObjectId, TaskState], now: datetime.datetime) -> int:
+    """One ``update_many`` per group of tasks with identical changes, conditional on
+    the status each was decided from; conflicting tasks are decided again."""
+    groups: dict[tuple[str, str], tuple[dict, list[ObjectId]]] = {}
+    for task_id, state in states.items():
+        if not state.fields and not state.status_changed:
+            continue
+        fields = _write_fields(state, now)
+        key = (state.task["status"], json.dumps(fields, sort_keys=True, default=str))
+        groups.setdefault(key, (fields, []))[1].append(task_id)
+    modified = 0
+    for (old_status, _), (fields, ids) in groups.items():
+        res = db[TASKS].update_many(_write_filter(ids, old_status, "status" in fields),
+                                    {"$set": {**fields, "_etag": status.new_etag()}})
+        modified += res.modified_count
+        if "status" in fields and res.matched_count < len(ids):
+            modified += _redecide_conflicts(db, states, ids, old_status, now)
+    return modified
+
+
+def _redecide_conflicts(db: Database, states: dict[ObjectId, TaskState], ids: list[ObjectId],
+                        old_status: str, now: datetime.datetime) -> int:
+    """Tasks whose status changed while the batch ran (e.g. a user cancelled the job):
+    apply the reported statuses again to their fresh status."""
+    modified = 0
+    for task in db[TASKS].find({"_id": {"$in": ids}, "status": {"$ne": old_status}}, projection=TASK_PROJECTION):
+        state = states[task["_id"]]
+        state.task = task
+        state.status = task["status"]
+        for reported in state.reported:
+            state.status = status.determine_new_task_status(state.status, reported) or state.status
+        res = db[TASKS].update_one({"_id": task["_id"], "status": task["status"]},
+                                   {"$set": {**_write_fields(state, now), "_etag": status.new_etag()}})
+        modified += res.modified_count
+    return modified
+
+
+def apply_job_rules(db: Database, states: dict[ObjectId, TaskState], now: datetime.datetime) -> list[dict]:
+    """Run the task -> job rules once per job and new task status; return job events."""
+    per_job: dict[ObjectId, set[str]] = defaultdict(set)
+    projects: dict[ObjectId, Any] = {}
+    for state in states.values():
+        job_id = state.task.get("job")
+        if state.status_changed and job_id is not None:
+            per_job[job_id].add(state.status)
+            projects[job_id] = state.task.get("project")
+    job_events = []
+    for job_id, new_statuses in per_job.items():
+        ordered = [s for s in JOB_RULE_ORDER if s in new_statuses] + sorted(new_statuses - set(JOB_RULE_ORDER))
+        for task_status in ordered:
+            change = status.update_job_after_task_status_change(db, job_id, task_status, now=now)
+            if change is not None:
+                job_events.append({"_id": job_id, "project": projects[job_id], "status": change.status})
+    return job_events
+
+
+def _publish(states: dict[ObjectId, TaskState], job_events: list[dict]) -> None:
+    task_events = [{"_id": task_id, "project": s.task.get("project"), "job": s.task.get("job"),
+                    "status": s.status, **{k: v for k, v in s.fields.items() if k in events.EVENT_FIELDS}}
+                   for task_id, s in states.items()]
+    events.publish_many("task", task_events)
+    events.publish_many("job", job_events)
+
+
+def handle_batch(db: Database, manager: dict, updates: list) -> BatchResult:
+    """Apply a batch of task updates from ``manager`` and build the answer."""
+    result = BatchResult()
+    parsed = _split_batch(updates, result)
+    task_ids = sorted({u.task_id for u in parsed})
+    tasks = {t["_id"]: t for t in db[TASKS].find({"_id": {"$in": task_ids}}, projection=TASK_PROJECTION)} \
+        if task_ids else {}
+    states, log_docs = fold_updates(manager, parsed, tasks, result)
+    store_log_chunks(db, log_docs)
+    now = status.utcnow()
+    result.modified_count = write_states(db, states, now)
+    job_events = apply_job_rules(db, states, now)
+    _publish(states, job_events)
+    result.cancel_task_ids = [str(t["_id"]) for t in
+                              db[TASKS].find({"manager": manager["_id"], "status": "cancel-requested"},
+                                             projection=["_id"])]
+    result.upload_task_file_queue = [{"job": str(item.get("job")), "task": str(item.get("task"))}
+                                     for item in manager.get("upload_task_file_queue") or []]
+    return result

@@ -1,0 +1,38 @@
+"""The add-on runs inside Blender without the flamenco package, so it repeats a
+few of the client's constants; these must not drift apart."""
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+from typing import Any
+
+from flamenco.client import defaults, jobs
+from tests.support.server import REPO_ROOT
+
+ADDON = REPO_ROOT / "addon" / "flamenco_submit"
+
+
+def constants(path: Path) -> dict[str, Any]:
+    """Module-level ``NAME = <literal>`` assignments, read without importing (no bpy here)."""
+    found: dict[str, Any] = {}
+    for node in ast.parse(path.read_text()).body:
+        if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+            try:
+                found[node.targets[0].id] = ast.literal_eval(node.value)
+            except ValueError:
+                continue
+    return found
+
+
+def test_defaults_match_the_cli() -> None:
+    addon = constants(ADDON / "__init__.py")
+    assert addon["DEFAULT_CHUNK_SIZE"] == defaults.CHUNK_SIZE
+    assert addon["DEFAULT_PRIORITY"] == defaults.PRIORITY
+    assert addon["DEFAULT_SERVER_URL"] == defaults.SERVER_URL
+    assert addon["bl_info"]["blender"] <= (3, 4, 0)  # Debian's Blender must load it
+
+
+def test_job_rules_match_the_client() -> None:
+    addon = constants(ADDON / "job.py")
+    assert addon["JOB_TYPE"] == defaults.JOB_TYPE_BLENDER_RENDER
+    assert set(addon["NO_VIDEO_FORMATS"]) == set(jobs.NO_VIDEO_FORMATS)

@@ -1,0 +1,94 @@
+"""GET .../depsgraph: clean slate, incremental, claim on delivery, headers, BSON."""
+from __future__ import annotations
+
+import datetime
+
+import bson
+
+from flamenco import status
+from flamenco.manager_api import wire
+
+TASKS = "flamenco_tasks"
+
+
+def test_no_runnable_jobs_is_204(mgr_a):
+    assert mgr_a.get("/depsgraph").status_code == 204
+
+
+def test_clean_slate_delivers_and_claims_without_touching_updated(world, mgr_a, job):
+    before = {t["_id"]: t for t in world.db[TASKS].find({"job": job["_id"]})}
+    assert {t["status"] for t in before.values()} == {"queued"}
+    resp = mgr_a.get("/depsgraph")
+    assert resp.status_code == 200
+    assert resp.mimetype == "application/json"
+    graph = resp.json["depsgraph"]
+    assert {t["_id"] for t in graph} == {str(i) for i in before}
+    assert {t["status"] for t in graph} == {"claimed-by-manager"}
+    first = graph[0]
+    assert first["commands"] and first["job"] == str(job["_id"]) and "job_priority" in first
+    # Dates travel as RFC 1123, as Eve renders them.
+    assert first["_updated"].endswith(" GMT")
+    after = {t["_id"]: t for t in world.db[TASKS].find({"job": job["_id"]})}
+    for task_id, task in after.items():
+        assert task["status"] == "claimed-by-manager"
+        assert task["_updated"] == before[task_id]["_updated"]
+        assert task["_etag"] == before[task_id]["_etag"]
+    last = max(t["_updated"] for t in before.values())
+    assert resp.headers["X-Flamenco-Last-Updated-Format"] == "ISO-8601"
+    assert wire.parse_timestamp(resp.headers["X-Flamenco-Last-Updated"]) == last
+
+
+def test_incremental_is_304_until_something_changes(world, mgr_a, job):
+    last = mgr_a.get("/depsgraph").headers["X-Flamenco-Last-Updated"]
+    resp = mgr_a.get("/depsgraph", headers={"X-Flamenco-If-Updated-Since": last})
+    assert resp.status_code == 304
+    task = world.db[TASKS].find_one({"job": job["_id"]})
+    later = task["_updated"] + datetime.timedelta(seconds=5)
+    world.db[TASKS].update_one({"_id": task["_id"]}, {"$set": {"_updated": later, "priority": 99}})
+    resp = mgr_a.get("/depsgraph", headers={"X-Flamenco-If-Updated-Since": last})
+    assert resp.status_code == 200
+    assert [t["_id"] for t in resp.json["depsgraph"]] == [str(task["_id"])]
+    assert wire.parse_timestamp(resp.headers["X-Flamenco-Last-Updated"]) == later
+
+
+def test_incremental_skips_cancel_requested_clean_slate_includes_it(world, mgr_a, job):
+    last = mgr_a.get("/depsgraph").headers["X-Flamenco-Last-Updated"]
+    task = world.db[TASKS].find_one({"job": job["_id"]})
+    world.db[TASKS].update_one({"_id": task["_id"]}, {"$set": {
+        "status": "cancel-requested", "_updated": task["_updated"] + datetime.timedelta(seconds=5)}})
+    resp = mgr_a.get("/depsgraph", headers={"X-Flamenco-If-Updated-Since": last})
+    assert resp.status_code == 304
+    statuses = {t["_id"]: t["status"] for t in mgr_a.get("/depsgraph").json["depsgraph"]}
+    assert statuses[str(task["_id"])] == "cancel-requested"
+
+
+def test_other_managers_tasks_and_paused_jobs_are_not_sent(world, mgr_a, mgr_b, job):
+    assert mgr_b.get("/depsgraph").status_code == 204
+    status.set_job_status(world.db, job["_id"], "paused", actor=status.Actor.USER)
+    assert mgr_a.get("/depsgraph").status_code == 204
+
+
+def test_claim_drops_stale_log_file(world, mgr_a, job):
+    world.db[TASKS].update_many({"job": job["_id"]}, {"$set": {"log_file": {"backend": "local", "file_path": "x"}}})
+    mgr_a.get("/depsgraph")
+    assert world.db[TASKS].count_documents({"job": job["_id"], "log_file": {"$exists": True}}) == 0
+
+
+def test_bson_when_asked(world, mgr_a, job):
+    resp = mgr_a.get("/depsgraph", headers={"Accept": "application/bson"})
+    assert resp.status_code == 200
+    assert resp.mimetype == "application/bson"
+    graph = bson.decode(resp.data)["depsgraph"]
+    assert len(graph) == world.db[TASKS].count_documents({"job": job["_id"]})
+    assert isinstance(graph[0]["_updated"], datetime.datetime)
+
+
+def test_malformed_if_updated_since_is_400(mgr_a, job):
+    resp = mgr_a.get("/depsgraph", headers={"X-Flamenco-If-Updated-Since": "yesterday-ish"})
+    assert resp.status_code == 400
+    assert "X-Flamenco-If-Updated-Since" in resp.json["_issues"]
+
+
+def test_rfc1123_if_updated_since_is_accepted(mgr_a, job):
+    resp = mgr_a.get("/depsgraph", headers={"X-Flamenco-If-Updated-Since": "Mon, 01 Jan 2001 00:00:00 GMT"})
+    assert resp.status_code == 200

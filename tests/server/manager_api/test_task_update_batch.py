@@ -1,0 +1,214 @@
+"""POST .../task-update-batch: acknowledgements, status rules, fields, logs, cancellations."""
+from __future__ import annotations
+
+import datetime
+
+import pytest
+from bson import ObjectId
+
+from flamenco import status
+from tests.support.server import make_job
+
+TASKS = "flamenco_tasks"
+JOBS = "flamenco_jobs"
+
+
+@pytest.fixture
+def job4(world, mgr_a) -> dict:
+    """A 4-task sleep job whose tasks the Manager has claimed."""
+    job = make_job(world.db, world.project_a, world.manager_a, world.alice,
+                   settings={"frames": "1-4", "chunk_size": 1, "time_in_seconds": 1})
+    assert mgr_a.get("/depsgraph").status_code == 200
+    return job
+
+
+def task_ids(db, job) -> list[ObjectId]:
+    return [t["_id"] for t in db[TASKS].find({"job": job["_id"]}).sort("name", 1)]
+
+
+def upd(task_id, **fields) -> dict:
+    return {"_id": str(ObjectId()), "task_id": str(task_id), **fields}
+
+
+def post_batch(mgr, updates):
+    resp = mgr.post("/task-update-batch", json=updates)
+    assert resp.status_code == 200, resp.json
+    return resp.json
+
+
+def job_status(db, job) -> str:
+    return db[JOBS].find_one({"_id": job["_id"]})["status"]
+
+
+def test_completing_all_tasks_completes_the_job(world, mgr_a, job4):
+    ids = task_ids(world.db, job4)
+    first = [upd(t, task_status="completed") for t in ids[:3]]
+    body = post_batch(mgr_a, first)
+    assert body["handled_update_ids"] == [u["_id"] for u in first]
+    assert body["modified_count"] == 3
+    assert job_status(world.db, job4) == "active"
+    post_batch(mgr_a, [upd(ids[3], task_status="completed")])
+    assert job_status(world.db, job4) == "completed"
+
+
+def test_one_failed_task_of_four_fails_job_and_cancels_the_rest(world, mgr_a, job4):
+    ids = task_ids(world.db, job4)
+    body = post_batch(mgr_a, [upd(ids[0], task_status="failed")])
+    assert job_status(world.db, job4) == "failed"
+    assert sorted(body["cancel_task_ids"]) == sorted(str(t) for t in ids[1:])
+    # The Manager confirms; the cancel list empties.
+    body = post_batch(mgr_a, [upd(t, task_status="canceled") for t in ids[1:]])
+    assert "cancel_task_ids" not in body
+    assert {t["status"] for t in world.db[TASKS].find({"_id": {"$in": ids[1:]}})} == {"canceled"}
+
+
+def test_several_updates_of_one_task_fold_into_the_last(world, mgr_a, job4):
+    ids = task_ids(world.db, job4)
+    updates = [upd(ids[0], task_status="active", activity="rendering", task_progress_percentage=10),
+               upd(ids[0], task_progress_percentage=60, command_progress_percentage=30),
+               upd(ids[0], task_status="completed", activity="done")]
+    body = post_batch(mgr_a, updates)
+    assert len(body["handled_update_ids"]) == 3
+    task = world.db[TASKS].find_one({"_id": ids[0]})
+    assert task["status"] == "completed"
+    assert task["activity"] == "done"
+    assert task["task_progress_percentage"] == 60
+    assert task["command_progress_percentage"] == 30
+    assert job_status(world.db, job4) == "active"
+
+
+def test_missing_progress_fields_keep_their_value(world, mgr_a, job4):
+    ids = task_ids(world.db, job4)
+    post_batch(mgr_a, [upd(ids[0], task_status="active", task_progress_percentage=40, current_command_idx=1)])
+    post_batch(mgr_a, [upd(ids[0], activity="still going")])
+    task = world.db[TASKS].find_one({"_id": ids[0]})
+    assert task["task_progress_percentage"] == 40
+    assert task["current_command_index"] == 1
+    assert task["activity"] == "still going"
+
+
+def test_updated_is_server_time_and_never_goes_back(world, mgr_a, job4):
+    ids = task_ids(world.db, job4)
+    before = status.utcnow()
+    post_batch(mgr_a, [upd(ids[0], task_status="active", received_on_manager="2001-01-01T00:00:00Z")])
+    assert world.db[TASKS].find_one({"_id": ids[0]})["_updated"] >= before
+    future = (status.utcnow() + datetime.timedelta(days=1)).replace(microsecond=0)
+    world.db[TASKS].update_one({"_id": ids[1]}, {"$set": {"_updated": future}})
+    post_batch(mgr_a, [upd(ids[1], task_status="active")])
+    assert world.db[TASKS].find_one({"_id": ids[1]})["_updated"] == future
+
+
+def test_malformed_items_are_rejected_one_by_one(world, mgr_a, job4):
+    ids = task_ids(world.db, job4)
+    no_task = {"_id": str(ObjectId()), "task_status": "active"}
+    bad_progress = upd(ids[1], task_progress_percentage="lots")
+    good = upd(ids[0], task_status="active")
+    body = post_batch(mgr_a, [{"_id": "not-an-id", "task_id": str(ids[2])}, no_task, bad_progress, good, 42])
+    assert body["handled_update_ids"] == [no_task["_id"], bad_progress["_id"], good["_id"]]
+    rejected = {(r["index"], r["field"]) for r in body["rejected_updates"]}
+    assert rejected == {(0, "_id"), (1, "task_id"), (2, "task_progress_percentage"), (4, "")}
+    assert world.db[TASKS].find_one({"_id": ids[0]})["status"] == "active"
+    assert world.db[TASKS].find_one({"_id": ids[1]})["status"] == "claimed-by-manager"
+
+
+def test_unknown_and_foreign_tasks_are_acknowledged_but_not_applied(world, mgr_a, mgr_b, job4):
+    ids = task_ids(world.db, job4)
+    gone = upd(ObjectId(), task_status="completed")
+    foreign = upd(ids[0], task_status="completed")
+    body = post_batch(mgr_b, [gone, foreign])
+    assert body["handled_update_ids"] == [gone["_id"], foreign["_id"]]
+    assert body["modified_count"] == 0
+    assert world.db[TASKS].find_one({"_id": ids[0]})["status"] == "claimed-by-manager"
+
+
+def test_cancel_requested_task_accepts_only_final_statuses(world, mgr_a, job4):
+    ids = task_ids(world.db, job4)
+    world.db[TASKS].update_one({"_id": ids[0]}, {"$set": {"status": "cancel-requested"}})
+    post_batch(mgr_a, [upd(ids[0], task_status="active", activity="ignored status, kept activity")])
+    task = world.db[TASKS].find_one({"_id": ids[0]})
+    assert task["status"] == "cancel-requested"
+    assert task["activity"] == "ignored status, kept activity"
+    post_batch(mgr_a, [upd(ids[0], task_status="canceled")])
+    assert world.db[TASKS].find_one({"_id": ids[0]})["status"] == "canceled"
+
+
+def test_manager_cannot_set_server_owned_statuses(world, mgr_a, job4):
+    ids = task_ids(world.db, job4)
+    post_batch(mgr_a, [upd(ids[0], task_status="under-construction"), upd(ids[1], task_status="bogus")])
+    assert {t["status"] for t in world.db[TASKS].find({"_id": {"$in": ids[:2]}})} == {"claimed-by-manager"}
+
+
+def test_fail_requested_job_waits_for_cancellations(world, mgr_a, job4):
+    ids = task_ids(world.db, job4)
+    post_batch(mgr_a, [upd(t, task_status="active") for t in ids[:2]])
+    status.set_job_status(world.db, job4["_id"], "fail-requested", actor=status.Actor.SYSTEM)
+    assert job_status(world.db, job4) == "fail-requested"
+    body = post_batch(mgr_a, [upd(ids[0], task_status="active")])
+    assert job_status(world.db, job4) == "fail-requested"
+    assert set(body["cancel_task_ids"]) == {str(t) for t in ids}
+    post_batch(mgr_a, [upd(t, task_status="canceled") for t in ids])
+    assert job_status(world.db, job4) == "failed"
+
+
+def test_task_handed_back_requeues_active_job(world, mgr_a, job4):
+    ids = task_ids(world.db, job4)
+    post_batch(mgr_a, [upd(ids[0], task_status="active"), upd(ids[1], task_status="active")])
+    assert job_status(world.db, job4) == "active"
+    post_batch(mgr_a, [upd(ids[0], task_status="claimed-by-manager")])
+    assert job_status(world.db, job4) == "active"
+    post_batch(mgr_a, [upd(ids[1], task_status="claimed-by-manager")])
+    assert job_status(world.db, job4) == "queued"
+
+
+def test_log_chunks_are_stored_once_and_tail_kept(world, mgr_a, job4):
+    ids = task_ids(world.db, job4)
+    chunk = "\n".join(f"line {i}" for i in range(25))
+    update = upd(ids[0], log=chunk, received_on_manager="2026-01-02T03:04:05.123456Z")
+    post_batch(mgr_a, [update])
+    body = post_batch(mgr_a, [update])  # a resend after a lost answer
+    assert body["handled_update_ids"] == [update["_id"]]
+    logs = list(world.db["flamenco_task_logs"].find({"task": ids[0]}))
+    assert len(logs) == 1 and logs[0]["log"] == chunk
+    assert world.db[TASKS].find_one({"_id": ids[0]})["log"].splitlines() == [f"line {i}" for i in range(15, 25)]
+    post_batch(mgr_a, [upd(ids[0], log_tail="tail only")])
+    assert world.db[TASKS].find_one({"_id": ids[0]})["log"] == "tail only"
+
+
+def test_worker_metrics_and_failed_by_workers(world, mgr_a, job4):
+    ids = task_ids(world.db, job4)
+    worker_id = ObjectId()
+    post_batch(mgr_a, [upd(ids[0], task_status="soft-failed", worker="w1 (10.0.0.1)",
+                           metrics={"timing": {"total": 3.5}},
+                           failed_by_workers=[{"id": str(worker_id), "identifier": "w1"}])])
+    task = world.db[TASKS].find_one({"_id": ids[0]})
+    assert task["worker"] == "w1 (10.0.0.1)"
+    assert task["metrics"]["timing"] == {"total": 3.5}
+    assert task["failed_by_workers"] == [{"id": worker_id, "identifier": "w1"}]
+    assert job_status(world.db, job4) == "active"
+
+
+def test_empty_batch_polls_for_cancels_and_log_uploads(world, mgr_a, job4):
+    ids = task_ids(world.db, job4)
+    world.db["flamenco_managers"].update_one({"_id": mgr_a.manager["_id"]}, {"$set": {
+        "upload_task_file_queue": [{"job": job4["_id"], "task": ids[0]}]}})
+    world.db[TASKS].update_one({"_id": ids[1]}, {"$set": {"status": "cancel-requested"}})
+    resp = mgr_a.post("/task-update-batch")
+    assert resp.status_code == 200
+    assert resp.json == {"modified_count": 0, "handled_update_ids": [], "cancel_task_ids": [str(ids[1])],
+                         "upload_task_file_queue": [{"job": str(job4["_id"]), "task": str(ids[0])}]}
+
+
+def test_body_must_be_a_list(mgr_a):
+    resp = mgr_a.post("/task-update-batch", json={"task_id": "x"})
+    assert resp.status_code == 400
+    resp = mgr_a.post("/task-update-batch", data=b"{nope", content_type="application/json")
+    assert resp.status_code == 400
+
+
+def test_updates_for_archived_jobs_are_acknowledged(world, mgr_a, job4):
+    ids = task_ids(world.db, job4)
+    world.db[TASKS].delete_many({"job": job4["_id"]})
+    world.db[JOBS].update_one({"_id": job4["_id"]}, {"$set": {"status": "archived"}})
+    update = upd(ids[0], task_status="completed")
+    assert post_batch(mgr_a, [update])["handled_update_ids"] == [update["_id"]]
+    assert job_status(world.db, job4) == "archived"
