@@ -40,6 +40,11 @@ SERVER_REQUIRES = [
     "waitress>=3",
     "tqdm>=4.66",
 ]
+# The submission client and `flamenco submit` (a workstation needs only these).
+CLIENT_REQUIRES = [
+    "requests>=2.31",
+    "tqdm>=4.66",
+]
 TEST_REQUIRES = [
     "pytest>=8",
     "pytest-timeout>=2.3",
@@ -73,6 +78,7 @@ setup(
     extras_require={
         "manager": MANAGER_REQUIRES,
         "server": SERVER_REQUIRES + MANAGER_REQUIRES,
+        "client": CLIENT_REQUIRES,
         "test": TEST_REQUIRES,
         "all": SERVER_REQUIRES + MANAGER_REQUIRES + TEST_REQUIRES,
     },

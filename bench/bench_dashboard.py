@@ -19,6 +19,7 @@ import datetime
 import os
 import random
 import re
+import signal
 import statistics
 import sys
 import tempfile
@@ -120,7 +121,13 @@ def store_description(client: pymongo.MongoClient) -> str:
     return f"MongoDB {info.get('version', '?')}"
 
 
+def stop_on_sigterm(_signum: int, _frame: object) -> None:
+    """Let ``kill`` end the run through ``finally``, so the data store and Redis stop too."""
+    raise SystemExit(143)
+
+
 def main() -> None:
+    signal.signal(signal.SIGTERM, stop_on_sigterm)
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--jobs", type=int, default=10_000)
     parser.add_argument("--tasks-per-job", type=int, default=10)

@@ -194,3 +194,17 @@ def check_body_is_object(resource: str, request: flask.Request) -> None:
     items = payload if isinstance(payload, list) else [payload]
     if payload is not None and not all(isinstance(item, dict) for item in items):
         abort(400, "request body must be a JSON object or a list of objects")
+
+
+def check_storable_keys(value: object, field: str) -> None:
+    """422 naming ``field`` if a nested key starts with ``$`` or contains ``.``:
+    MongoDB treats those as operators/paths and FerretDB refuses to store them."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if not isinstance(key, str) or key.startswith("$") or "." in key:
+                abort(422, f"invalid key {key!r} in {field}",
+                      {field: f"key {key!r} must not start with '$' or contain '.'"})
+            check_storable_keys(item, f"{field}.{key}")
+    elif isinstance(value, list):
+        for item in value:
+            check_storable_keys(item, field)

@@ -84,8 +84,9 @@ class FlamencoExtension(Extension):
 
     name = "flamenco"
     celery_task_modules = ("flamenco.celery",)
-    # Blueprints written by other parts; registered when their module exists.
-    OPTIONAL_BLUEPRINTS = ("flamenco.manager_api", "flamenco.web")
+    # Blueprints written by other parts; registered when their module exists:
+    # Manager-facing API, dashboard, OpenAPI description, Prometheus metrics.
+    OPTIONAL_BLUEPRINTS = ("flamenco.manager_api", "flamenco.web", "flamenco.openapi", "flamenco.metrics")
 
     def eve_resources(self) -> dict[str, dict]:
         from flamenco.jobs import schema as jobs_schema

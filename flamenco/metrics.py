@@ -23,7 +23,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Histogram,
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 from pymongo.database import Database
-from pymongo.errors import PyMongoError
+from pymongo.errors import ExecutionTimeout, PyMongoError
 
 from flamenco import errors
 
@@ -59,9 +59,14 @@ class FarmCollector(Collector):
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
         db: Database = self.app.data.driver.db
+        timeouts: list[str] = []
         yield status_gauge("flamenco_tasks", "Tasks per status (bounded count).", db["flamenco_tasks"],
-                           TASK_STATUSES)
-        yield status_gauge("flamenco_jobs", "Jobs per status (bounded count).", db["flamenco_jobs"], JOB_STATUSES)
+                           TASK_STATUSES, timeouts)
+        yield status_gauge("flamenco_jobs", "Jobs per status (bounded count).", db["flamenco_jobs"], JOB_STATUSES,
+                           timeouts)
+        yield GaugeMetricFamily("flamenco_metrics_count_timeouts",
+                                "Status counts left out of this scrape because they took longer than "
+                                f"{COUNT_MAX_TIME_MS} ms.", value=len(timeouts))
         yield from manager_gauges(db)
         celery = celery_queue_gauge(self.app.config.get("REDIS_URL", ""))
         if celery is not None:
@@ -73,11 +78,19 @@ def bounded_count(collection, query: dict) -> int:
     return collection.count_documents(query, limit=COUNT_LIMIT, maxTimeMS=COUNT_MAX_TIME_MS)
 
 
-def status_gauge(name: str, doc: str, collection, statuses: tuple[str, ...]) -> GaugeMetricFamily:
-    """One gauge with a ``status`` label, one bounded count per status."""
+def status_gauge(name: str, doc: str, collection, statuses: tuple[str, ...],
+                 timeouts: list[str]) -> GaugeMetricFamily:
+    """One gauge with a ``status`` label, one bounded count per status.
+
+    A count that runs out of time is left out (a missing sample, not a wrong
+    one) and its status appended to ``timeouts``, so the rest still scrapes.
+    """
     gauge = GaugeMetricFamily(name, doc, labels=["status"])
     for status in statuses:
-        gauge.add_metric([status], bounded_count(collection, {"status": status}))
+        try:
+            gauge.add_metric([status], bounded_count(collection, {"status": status}))
+        except ExecutionTimeout:
+            timeouts.append(f"{name}:{status}")
     return gauge
 
 

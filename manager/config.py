@@ -15,6 +15,7 @@ from typing import Any, Mapping
 import yaml
 
 from flamenco_manager.defaults import CONFIG_FILENAME, DEFAULTS, ENV_PREFIX
+from flamenco_manager.variables import VariableError, build_lookup, upgrade_v1
 
 # Duration strings as in Flamenco 2 configs: "10m", "1h30m", "336h", "2.5s".
 _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d)")
@@ -118,6 +119,15 @@ def build_config(overrides: Mapping[str, Any] | None = None) -> Config:
             raise ConfigError(f"{key}: unknown setting")
         values[key] = _coerce(key, DEFAULTS[key], value)
     _check_relations(values)
+    if "variables" not in (overrides or {}):
+        # An old config with only path_replacement overrides the default variables it names.
+        values["variables"] = {k: v for k, v in values["variables"].items() if k not in values["path_replacement"]}
+    try:
+        values["variables"] = upgrade_v1(values["variables"], values["path_replacement"])
+        build_lookup(values["variables"])
+    except VariableError as ex:
+        raise ConfigError(str(ex)) from None
+    values["path_replacement"] = {}
     return Config(values)
 
 

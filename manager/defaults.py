@@ -90,7 +90,11 @@ DEFAULTS: dict[str, object] = {
     # Dashboard password (HTTP Basic, any user name). Empty = dashboard only
     # reachable from the manager's own machine (loopback).
     "dashboard_password": "",
-    # Path variables: name -> {direction, values: [{platform(s), audience, value}]}
+    # Flamenco 2.0-2.4 two-way path variables ({name: {platform: value}}); merged
+# into ``variables`` at load. New configs use ``variables`` only.
+    "path_replacement": {},
+    # Path variables: name -> {direction, values: [{platform(s), audience, value}]};
+    # the v1 form {name: {platform: value}} is accepted too.
     "variables": {
         "blender": {
             "direction": "oneway",

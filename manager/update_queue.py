@@ -84,7 +84,7 @@ def _apply(ctx: ManagerContext, task: dict, update: dict, extra_set: dict) -> No
             sets[key] = update[key]
     timing = (update.get("metrics") or {}).get("timing")
     if timing:
-        sets["metrics.timing"] = timing
+        sets["metrics"] = {**(task.get("metrics") or {}), "timing": timing}
     result = ctx.db[dbmod.TASKS].update_one({"_id": task["_id"]}, {"$set": sets})
     if result.matched_count == 0:
         ctx.db[dbmod.TASKS_DONE].update_one({"_id": task["_id"]}, {"$set": sets})
@@ -92,7 +92,7 @@ def _apply(ctx: ManagerContext, task: dict, update: dict, extra_set: dict) -> No
         ctx.db[dbmod.CLAIMS].delete_one({"_id": task["_id"]})
     if new_status in statuses.FINAL:
         tasks.archive(ctx, task["_id"])
-    task.update({k: v for k, v in sets.items() if "." not in k})
+    task.update(sets)
 
 
 def queue_unknown_task_canceled(ctx: ManagerContext, task_id: ObjectId) -> None:

@@ -22,6 +22,29 @@ class VariableError(ValueError):
     """A variable definition in the config is invalid."""
 
 
+def upgrade_v1(variables: Mapping[str, Any], path_replacement: Mapping[str, Any]) -> dict[str, Any]:
+    """Flamenco 2.0-2.4 settings in the v2 model (reference A.6.1).
+
+    A v1 variable is ``{name: {platform: value}}`` (one-way, every audience);
+    ``path_replacement`` entries are the same shape and become two-way. A name
+    in both is refused, instead of one silently overwriting the other (D.1.1).
+    """
+    def is_v1(spec: Any) -> bool:
+        return isinstance(spec, Mapping) and "values" not in spec and "direction" not in spec
+
+    clash = set(variables) & set(path_replacement)
+    if clash:
+        raise VariableError(f"path_replacement: {', '.join(sorted(clash))} also defined in variables")
+    out: dict[str, Any] = {}
+    for source, direction in ((variables, "oneway"), (path_replacement, "twoway")):
+        for name, spec in source.items():
+            if is_v1(spec):
+                spec = {"direction": direction,
+                        "values": [{"platform": platform, "value": value} for platform, value in spec.items()]}
+            out[name] = spec
+    return out
+
+
 def build_lookup(variables: Mapping[str, Any]) -> Lookup:
     """Check the ``variables`` setting and index it by audience and platform."""
     lookup: Lookup = {a: {} for a in AUDIENCES}

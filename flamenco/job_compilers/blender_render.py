@@ -63,13 +63,19 @@ def wants_video(settings: blender.BlenderSettings, manager: Mapping[str, Any] | 
             and VIDEO_TASK_TYPE in worker_task_types)
 
 
+# Flamenco 2 wrote the preview video as .mkv; H.264 in MP4 is what review
+# tools, browsers and editors open without asking, so the render job's video is .mp4.
+VIDEO_EXTENSION = ".mp4"
+
+
 def _add_create_video_task(tasks: TaskFactory, settings: blender.BlenderSettings,
                            manager: Mapping[str, Any] | None, render_dir: str,
                            render_tasks: list[ObjectId]) -> ObjectId | None:
     if not wants_video(settings, manager):
         return None
     extension = settings.raw["output_file_extension"]
-    output_file = paths.join(render_dir, f"{blender.blend_stem(settings.filepath or '')}-{settings.frames_text}.mkv")
+    output_file = paths.join(render_dir, f"{blender.blend_stem(settings.filepath or '')}-{settings.frames_text}"
+                                         f"{VIDEO_EXTENSION}")
     return tasks.add("create-video", VIDEO_TASK_TYPE, [
         commands.create_video(input_files=paths.join(render_dir, f"*{extension}"),
                               output_file=output_file, fps=settings.fps),

@@ -71,7 +71,8 @@ def check_submission(db: Database, user: CurrentUser, job: dict) -> None:
 
 
 def check_settings(job: dict) -> None:
-    """422 naming the offending field when the job's settings cannot be compiled."""
+    """422 naming the offending field when the job's settings cannot be stored or compiled."""
+    errors.check_storable_keys(job.get("settings"), "settings")
     try:
         construction.validate_settings(job)
     except job_compilers.JobSettingsError as ex:

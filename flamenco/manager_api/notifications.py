@@ -12,6 +12,7 @@ from typing import Any
 from pymongo.database import Database
 
 from flamenco.auth import tokens
+from flamenco.manager_api.keys import storable_key_reason
 from flamenco.managers import MANAGERS
 
 # Settings versions a Manager may announce in ``_meta.version``.
@@ -33,6 +34,9 @@ def _require(payload: dict, key: str, kind: type | tuple[type, ...], kind_name: 
     value = payload[key]
     if not isinstance(value, kind) or isinstance(value, bool) and kind is int:
         raise NotificationError(key, f"must be {kind_name}")
+    reason = storable_key_reason(value, key)
+    if reason:
+        raise NotificationError(key, reason)
     return value
 
 

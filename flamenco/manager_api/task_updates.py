@@ -31,6 +31,7 @@ from pymongo.errors import BulkWriteError
 
 from flamenco import events, status
 from flamenco.manager_api import defaults
+from flamenco.manager_api.keys import storable_key_reason
 
 log = logging.getLogger(__name__)
 
@@ -168,6 +169,9 @@ def parse_update(update: Any) -> ParsedUpdate:
     if metrics is not None:
         if not isinstance(metrics, dict) or not isinstance(metrics.get("timing", {}), dict):
             raise UpdateRejected("metrics", "must be an object like {timing: {name: seconds}}")
+        reason = storable_key_reason(metrics, "metrics")
+        if reason:
+            raise UpdateRejected("metrics", reason)
         if metrics.get("timing"):
             fields["metrics.timing"] = metrics["timing"]
     if update.get("failed_by_workers") is not None:
@@ -241,68 +245,82 @@ def store_log_chunks(db: Database, log_docs: list[dict]) -> None:
             raise
 
 
-def _write_fields(state: TaskState, now: datetime.datetime) -> dict:
-    fields = dict(state.fields)
-    if state.status_changed:
-        fields["status"] = state.status
+def _updated_for(state: TaskState, now: datetime.datetime) -> datetime.datetime:
+    """The server's clock, unless the task already carries a later time (never go back)."""
     stored = state.task.get("_updated")
-    if stored is not None and stored.tzinfo is None:
+    if stored is None:
+        return now
+    if stored.tzinfo is None:
         stored = stored.replace(tzinfo=datetime.timezone.utc)
-    fields["_updated"] = max(now, stored) if stored else now
-    return fields
+    return max(now, stored)
 
 
-def _write_filter(ids: list[ObjectId], old_status: str, changes_status: bool) -> dict:
-    """Which tasks a grouped write applies to.
-
-    A status change is conditional on the status it was decided from, so a
-    concurrent change (a user cancelling the job) is not overwritten. Other
-    fields cannot conflict that way; a write of one task without a status
-    change filters on ``_id`` alone, the only filter FerretDB answers without
-    decoding the whole collection (reference ferretdb-eve.md §3).
-    """
-    if changes_status:
-        return {"_id": {"$in": ids}, "status": old_status}
-    if len(ids) == 1:
-        return {"_id": ids[0]}
-    return {"_id": {"$in": ids}}
+def _grouped(items: Iterable[tuple[Any, ObjectId]]) -> dict[Any, list[ObjectId]]:
+    groups: dict[Any, list[ObjectId]] = defaultdict(list)
+    for key, task_id in items:
+        groups[key].append(task_id)
+    return groups
 
 
-def write_states(db: Database, states: dict[ObjectId, TaskState], now: datetime.datetime) -> int:
-    """One ``update_many`` per group of tasks with identical changes, conditional on
-    the status each was decided from; conflicting tasks are decided again."""
-    groups: dict[tuple[str, str], tuple[dict, list[ObjectId]]] = {}
-    for task_id, state in states.items():
-        if not state.fields and not state.status_changed:
-            continue
-        fields = _write_fields(state, now)
-        key = (state.task["status"], json.dumps(fields, sort_keys=True, default=str))
-        groups.setdefault(key, (fields, []))[1].append(task_id)
-    modified = 0
-    for (old_status, _), (fields, ids) in groups.items():
-        res = db[TASKS].update_many(_write_filter(ids, old_status, "status" in fields),
-                                    {"$set": {**fields, "_etag": status.new_etag()}})
-        modified += res.modified_count
-        if "status" in fields and res.matched_count < len(ids):
-            modified += _redecide_conflicts(db, states, ids, old_status, now)
-    return modified
+def write_status_changes(db: Database, states: dict[ObjectId, TaskState], now: datetime.datetime) -> set[ObjectId]:
+    """One ``update_many`` per (old, new) status pair, conditional on the old status so a
+    concurrent change (a user cancelling the job) is not overwritten; tasks that changed
+    meanwhile are decided again. Returns the tasks whose status was written."""
+    written: set[ObjectId] = set()
+    changes = _grouped(((s.task["status"], s.status, _updated_for(s, now)), task_id)
+                       for task_id, s in states.items() if s.status_changed)
+    for (old, new, updated), ids in changes.items():
+        res = db[TASKS].update_many({"_id": {"$in": ids}, "status": old},
+                                    {"$set": {"status": new, "_updated": updated, "_etag": status.new_etag()}})
+        if res.matched_count == len(ids):
+            written.update(ids)
+        else:
+            written.update(_redecide_conflicts(db, states, ids, old, now))
+    return written
 
 
 def _redecide_conflicts(db: Database, states: dict[ObjectId, TaskState], ids: list[ObjectId],
-                        old_status: str, now: datetime.datetime) -> int:
-    """Tasks whose status changed while the batch ran (e.g. a user cancelled the job):
-    apply the reported statuses again to their fresh status."""
-    modified = 0
-    for task in db[TASKS].find({"_id": {"$in": ids}, "status": {"$ne": old_status}}, projection=TASK_PROJECTION):
-        state = states[task["_id"]]
+                        old_status: str, now: datetime.datetime) -> set[ObjectId]:
+    """Apply the reported statuses again to tasks whose status changed while the batch ran."""
+    fresh = {t["_id"]: t for t in db[TASKS].find({"_id": {"$in": ids}}, projection=TASK_PROJECTION)}
+    written = {task_id for task_id in ids if fresh.get(task_id, {}).get("status") == states[task_id].status}
+    for task_id, task in fresh.items():
+        if task["status"] in (old_status, states[task_id].status):
+            continue
+        state = states[task_id]
         state.task = task
         state.status = task["status"]
         for reported in state.reported:
             state.status = status.determine_new_task_status(state.status, reported) or state.status
-        res = db[TASKS].update_one({"_id": task["_id"], "status": task["status"]},
-                                   {"$set": {**_write_fields(state, now), "_etag": status.new_etag()}})
-        modified += res.modified_count
-    return modified
+        if not state.status_changed:
+            continue
+        res = db[TASKS].update_one({"_id": task_id, "status": task["status"]}, {"$set": {
+            "status": state.status, "_updated": _updated_for(state, now), "_etag": status.new_etag()}})
+        if res.modified_count:
+            written.add(task_id)
+    for task_id in set(ids) - set(fresh):
+        states.pop(task_id)  # deleted meanwhile (archived): nothing to write, no job rule to run
+    return written
+
+
+def write_fields(db: Database, states: dict[ObjectId, TaskState], now: datetime.datetime) -> set[ObjectId]:
+    """Write activity, progress, logs... Tasks with identical fields share one
+    ``update_many``; a task of its own is written by ``_id`` alone, the only
+    filter FerretDB answers from an index (reference ferretdb-eve.md §3)."""
+    written: set[ObjectId] = set()
+    groups = _grouped((json.dumps({**s.fields, "_updated": _updated_for(s, now)}, sort_keys=True, default=str),
+                       task_id) for task_id, s in states.items() if s.fields)
+    for ids in groups.values():
+        fields = {**states[ids[0]].fields, "_updated": _updated_for(states[ids[0]], now), "_etag": status.new_etag()}
+        query = {"_id": ids[0]} if len(ids) == 1 else {"_id": {"$in": ids}}
+        if db[TASKS].update_many(query, {"$set": fields}).matched_count:
+            written.update(ids)
+    return written
+
+
+def write_states(db: Database, states: dict[ObjectId, TaskState], now: datetime.datetime) -> int:
+    """Write the folded states; return how many tasks were modified."""
+    return len(write_status_changes(db, states, now) | write_fields(db, states, now))
 
 
 def apply_job_rules(db: Database, states: dict[ObjectId, TaskState], now: datetime.datetime) -> list[dict]:

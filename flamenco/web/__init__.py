@@ -12,12 +12,13 @@ import flask
 from werkzeug.exceptions import HTTPException, default_exceptions
 
 from flamenco import auth
-from flamenco.web import (access, actions, defaults, jobs_views, joblist, live_views, managers_views,
-                          projects_views, session, tasks_views)
+from flamenco.web import (access, actions, defaults, jobs_views, joblist, legacy_urls, live_views,
+                          managers_views, projects_views, session, tasks_views)
 
 blueprint = flask.Blueprint("web", __name__, template_folder=str(defaults.TEMPLATES_DIR),
                             static_folder=str(defaults.ASSETS_DIR), static_url_path=defaults.ASSETS_URL_PATH)
-for child in (session.bp, projects_views.bp, jobs_views.bp, tasks_views.bp, live_views.bp, managers_views.bp):
+for child in (session.bp, projects_views.bp, jobs_views.bp, tasks_views.bp, live_views.bp, managers_views.bp,
+              legacy_urls.bp):
     blueprint.register_blueprint(child)
 
 NOT_BUILT_MESSAGE = ("The dashboard is not built: run `npm ci && npx gulp build` in the source tree "

@@ -102,4 +102,5 @@ def revoke_token(manager_id: str) -> flask.typing.ResponseReturnValue:
     """Delete every token of the Manager's service account; it must be linked again."""
     manager = owned_manager_or_403(manager_id)
     removed = tokens.revoke_tokens(store.db(), manager["service_account"])
-    return back_to(manager, f"Revoked {removed} token{'s' if removed != 1 else ''}: link the Manager again to reconnect it.")
+    plural = "s" if removed != 1 else ""
+    return back_to(manager, f"Revoked {removed} token{plural}: link the Manager again to reconnect it.")

@@ -144,23 +144,52 @@ def queue_event(pipe: redis.client.Pipeline, event: dict, *, tasks_changed: bool
         _script(pipe, _DROP)(keys=keys(job_id), args=[INDEX_SECONDS * 2], client=pipe)
 
 
-def _seed(client: redis.Redis, job_ids: list[ObjectId], tasks: Iterable[dict]) -> None:
-    """Fill the index of these jobs from (all) their tasks."""
-    generations = client.mget([keys(j)[3] for j in job_ids])
-    seen = {j: (g.decode() if g else "0") for j, g in zip(job_ids, generations)}
-    batches: dict[ObjectId, list[str]] = {j: [] for j in job_ids}
-    seed_rows = _script(client, _SEED_ROWS)
-    for task in tasks:
-        batch = batches[task["job"]]
+class _Seeding:
+    """Rows of the jobs being seeded, sent to Redis in batches.
+
+    The generation of each job is read when the job is first met, before any
+    of its rows is written: if a bulk change drops that job's index meanwhile,
+    finishing notices and discards the seeded rows.
+    """
+
+    def __init__(self, client: redis.Redis, job_ids: Iterable[ObjectId]) -> None:
+        self.client = client
+        self.seed_rows = _script(client, _SEED_ROWS)
+        self.batches: dict[ObjectId, list[str]] = {}
+        self.generations: dict[ObjectId, str] = {}
+        self.meet(list(job_ids))
+
+    def meet(self, job_ids: list[ObjectId]) -> None:
+        new = [j for j in job_ids if j not in self.batches]
+        if new:
+            found = self.client.mget([keys(j)[3] for j in new])
+            for job_id, generation in zip(new, found):
+                self.generations[job_id] = generation.decode() if generation else "0"
+                self.batches[job_id] = []
+
+    def add(self, task: dict) -> None:
+        job_id = task["job"]
+        self.meet([job_id])
+        batch = self.batches[job_id]
         batch += [str(task["_id"]), json.dumps(row_of(task))]
         if len(batch) >= 2 * SEED_BATCH:
-            seed_rows(keys=keys(task["job"])[:1], args=[INDEX_SECONDS, *batch])
+            self.seed_rows(keys=keys(job_id)[:1], args=[INDEX_SECONDS, *batch])
             batch.clear()
-    finish = _script(client, _FINISH_SEED)
-    for job_id, batch in batches.items():
-        if batch:
-            seed_rows(keys=keys(job_id)[:1], args=[INDEX_SECONDS, *batch])
-        finish(keys=keys(job_id), args=[INDEX_SECONDS, seen[job_id]])
+
+    def finish(self) -> None:
+        finish = _script(self.client, _FINISH_SEED)
+        for job_id, batch in self.batches.items():
+            if batch:
+                self.seed_rows(keys=keys(job_id)[:1], args=[INDEX_SECONDS, *batch])
+            finish(keys=keys(job_id), args=[INDEX_SECONDS, self.generations[job_id]])
+
+
+def _seed(client: redis.Redis, job_ids: list[ObjectId], tasks: Iterable[dict]) -> None:
+    """Fill the index of these jobs, and of any other job the tasks belong to, from all their tasks."""
+    seeding = _Seeding(client, job_ids)
+    for task in tasks:
+        seeding.add(task)
+    seeding.finish()
 
 
 def seed_from_tasks(client: redis.Redis, job_id: ObjectId, tasks: Iterable[dict]) -> bool:
@@ -182,16 +211,31 @@ def _ready(client: redis.Redis, job_ids: list[ObjectId]) -> set[ObjectId]:
     return {j for j, flag in zip(job_ids, flags) if flag}
 
 
-def ensure_seeded(db: Database, client: redis.Redis, job_ids: Iterable[ObjectId]) -> None:
-    """Seed the index of those jobs that have none (one query for all of them)."""
+def project_ready_key(project_id: Any) -> str:
+    return f"{KEY_PREFIX}:project:{project_id}:ready"
+
+
+def ensure_seeded(db: Database, client: redis.Redis, project_id: ObjectId, job_ids: Iterable[ObjectId]) -> None:
+    """Seed the index of those jobs that have none.
+
+    The first time in :data:`INDEX_SECONDS`, all jobs of the project are
+    seeded in one query: on FerretDB any task query reads every task anyway,
+    so one pass then makes every later page of the project fast. After that,
+    only jobs whose index was dropped are seeded, with one query for all of
+    them (cheap on MongoDB, one pass on FerretDB).
+    """
     wanted = list(dict.fromkeys(job_ids))
     if not wanted:
         return
     missing = [j for j in wanted if j not in _ready(client, wanted)]
-    if missing:
+    if not missing:
+        return
+    projection = {f: 1 for f in ROW_FIELDS} | {"job": 1}
+    if client.set(project_ready_key(project_id), "1", nx=True, ex=INDEX_SECONDS):
+        query: dict = {"project": project_id}
+    else:
         query = {"job": missing[0]} if len(missing) == 1 else {"job": {"$in": missing}}
-        projection = {f: 1 for f in ROW_FIELDS} | {"job": 1}
-        _seed(client, missing, db["flamenco_tasks"].find(query, projection))
+    _seed(client, missing, db["flamenco_tasks"].find(query, projection))
 
 
 def _counts_from_db(db: Database, job_ids: list[ObjectId]) -> dict[ObjectId, Counts]:
@@ -203,13 +247,14 @@ def _counts_from_db(db: Database, job_ids: list[ObjectId]) -> dict[ObjectId, Cou
     return counts
 
 
-def counts_for_jobs(db: Database, client: redis.Redis, job_ids: Iterable[ObjectId]) -> dict[ObjectId, Counts]:
-    """``{job_id: {status: n}}`` for these jobs."""
+def counts_for_jobs(db: Database, client: redis.Redis, project_id: ObjectId,
+                    job_ids: Iterable[ObjectId]) -> dict[ObjectId, Counts]:
+    """``{job_id: {status: n}}`` for these jobs of the project."""
     wanted = list(dict.fromkeys(job_ids))
     if not wanted:
         return {}
     try:
-        ensure_seeded(db, client, wanted)
+        ensure_seeded(db, client, project_id, wanted)
         pipe = client.pipeline(transaction=False)
         for job_id in wanted:
             pipe.hgetall(keys(job_id)[1])
@@ -225,10 +270,10 @@ def _sort_key(row: dict) -> tuple:
     return (-(row.get("priority") or 0), row["_id"])
 
 
-def rows_for_job(db: Database, client: redis.Redis, job_id: ObjectId) -> list[dict]:
+def rows_for_job(db: Database, client: redis.Redis, project_id: ObjectId, job_id: ObjectId) -> list[dict]:
     """All rows of a job's tasks, in task-table order; ``_id`` and ``parents`` as ObjectIds."""
     try:
-        ensure_seeded(db, client, [job_id])
+        ensure_seeded(db, client, project_id, [job_id])
         raw = client.hgetall(keys(job_id)[0])
         rows = [{**json.loads(v), "_id": ObjectId(k.decode())} for k, v in raw.items()]
     except redis.RedisError as ex:

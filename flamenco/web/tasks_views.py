@@ -1,8 +1,11 @@
 """Task pages: commands, activity, failed-by workers, and the live log tail."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import flask
 
+from flamenco import status
 from flamenco.web import access, actions, defaults, store, task_index
 
 bp = flask.Blueprint("tasks", __name__, url_prefix="/p/<project_url>/tasks")
@@ -18,19 +21,25 @@ def load_task(acc: access.ProjectAccess, task_id: str) -> dict:
     return task
 
 
+def uploaded_log(task: dict) -> Path | None:
+    """The complete log file the Manager uploaded for the task, if any."""
+    return actions.stored_file((task.get("log_file") or {}).get("file_path"))
+
+
 def task_context(acc: access.ProjectAccess, task: dict) -> dict:
     job = store.db()["flamenco_jobs"].find_one({"_id": task.get("job")}, JOB_HEADER_PROJECTION) or {}
     parents = task.get("parents") or []
     parent_names = {}
     if parents:
-        rows = task_index.rows_for_job(store.db(), store.cache(), task["job"])
+        rows = task_index.rows_for_job(store.db(), store.cache(), acc.project["_id"], task["job"])
         parent_names = {r["_id"]: r.get("name") for r in rows if r["_id"] in set(parents)}
     log_tail = (task.get("log") or "")[-defaults.LOG_TAIL_MAX_CHARS:] if acc.may_view_logs else None
     return {
         "acc": acc, "project": acc.project, "task": task, "job": job,
         "parent_names": parent_names,
         "log_tail": log_tail,
-        "full_log_available": acc.may_view_logs and actions.stored_file((task.get("log_file") or {}).get("file_path")) is not None,
+        "full_log_available": acc.may_view_logs and uploaded_log(task) is not None,
+        "may_request_log": acc.may_change and task.get("status") in status.LOG_UPLOAD_REQUESTABLE_TASK_STATES,
         "task_actions": [a for a in actions.TASK_ACTIONS if a.applies_to(task.get("status"))],
     }
 
@@ -58,7 +67,7 @@ def task_log_file(project_url: str, task_id: str) -> flask.typing.ResponseReturn
     if not acc.may_view_logs:
         raise access.AccessDenied("Your account may not view task logs.")
     task = load_task(acc, task_id)
-    path = actions.stored_file((task.get("log_file") or {}).get("file_path"))
+    path = uploaded_log(task)
     if path is None:
         flask.abort(404, description="The Manager has not uploaded this task's full log.")
     return flask.send_file(path, as_attachment=True, download_name=f"task-{task['_id']}.log.gz",

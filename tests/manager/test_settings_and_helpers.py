@@ -153,3 +153,23 @@ def test_bad_schedules(schedule, field):
     with pytest.raises(ScheduleError) as info:
         validate(schedule)
     assert info.value.field == field
+
+
+def test_v1_variables_and_path_replacement_are_upgraded(tmp_path):
+    path = tmp_path / "old.yaml"
+    path.write_text("variables:\n  blender: {linux: /opt/blender, windows: 'C:/b.exe'}\n"
+                    "path_replacement:\n  render: {linux: /render/, darwin: /Volumes/render}\n")
+    config = load_config(path, environ={})
+    assert config.variables["render"]["direction"] == "twoway"
+    lookup = build_lookup(config.variables)
+    assert lookup["workers"]["linux"] == {"blender": "/opt/blender", "render": "/render"}
+    assert lookup["users"]["darwin"] == {"render": "/Volumes/render"}
+    only_paths = build_config({"path_replacement": {"render": {"linux": "/r"}}})
+    assert only_paths.variables["render"]["direction"] == "twoway" and "blender" in only_paths.variables
+
+
+def test_name_in_variables_and_path_replacement_is_refused():
+    with pytest.raises(ConfigError, match="render"):
+        build_config({"variables": {"render": {"linux": "/a"}}, "path_replacement": {"render": {"linux": "/b"}}})
+    with pytest.raises(ConfigError, match="direction"):
+        build_config({"variables": {"x": {"direction": "up", "values": []}}})

@@ -115,3 +115,21 @@ def test_worker_without_task_kicks_the_downloader_throttled(ctx, new_worker, clo
     with pytest.raises(UpstreamError):
         daemon.maybe_download()
     assert daemon.last_download > attempted, "the kick made the daemon download"
+
+
+def test_redownload_keeps_local_bookkeeping_and_newer_local_status(ctx, new_worker):
+    worker = new_worker()
+    doc = server_task()
+    tasks.store_downloaded(ctx, [doc])
+    task = worker.get_task().json()
+    # The Server re-sends the task (e.g. its priority changed) before hearing it is active.
+    tasks.store_downloaded(ctx, [{**doc, "priority": 99}])
+    cached = tasks.find_task(ctx, ObjectId(task["_id"]))
+    assert cached["status"] == "active" and cached["priority"] == 99
+    assert cached["worker_id"] == ObjectId(worker.worker_id), "local bookkeeping survives (reference D.1.4)"
+    # Once the Server has heard everything, its word counts: a re-queue there frees the task here.
+    ctx.db[dbmod.UPDATE_QUEUE].delete_many({})
+    tasks.store_downloaded(ctx, [{**doc, "status": "queued"}])
+    assert tasks.find_task(ctx, ObjectId(task["_id"]))["status"] == "queued"
+    assert worker.may_i_run(task["_id"])["may_keep_running"] is False
+    assert worker.get_task().json()["_id"] == task["_id"], "the claim was released"

@@ -6,7 +6,9 @@ are HTTP clients speaking the Flamenco 2 worker protocol.
 """
 from __future__ import annotations
 
+import gzip
 import threading
+import time
 from typing import Iterator
 
 import httpx
@@ -15,12 +17,13 @@ from bson import ObjectId
 
 pytest.importorskip("flamenco.manager_api", reason="the server's Manager API is not in this tree yet")
 
-from flamenco_manager import update_queue  # noqa: E402
+from flamenco_manager import sync_requests, update_queue  # noqa: E402
 from flamenco_manager.config import build_config  # noqa: E402
 from flamenco_manager.context import ManagerContext  # noqa: E402
 from flamenco_manager.sync import SyncDaemon  # noqa: E402
 from tests.manager.conftest import serving  # noqa: E402
-from tests.manager.support import SettableClock, TestWorker  # noqa: E402
+from flamenco.farm.services import free_port  # noqa: E402
+from tests.manager.support import SettableClock, TestWorker, manager_process, wait_until_serving  # noqa: E402
 from tests.support.server import make_job, make_manager, make_project, make_token, make_user, running_server  # noqa: E402
 
 # Updates queued while the server is down in the outage test.
@@ -74,6 +77,8 @@ def test_task_goes_queued_claimed_active_completed_on_the_server(farm, mongo_uri
         assert {t["status"] for t in farm.server_tasks(job)} == {"queued"}
         assert daemon.download() == len(farm.server_tasks(job))
         assert {t["status"] for t in farm.server_tasks(job)} == {"claimed-by-manager"}
+        assert sync_requests.depsgraph_last_modified(ctx), "X-Flamenco-Last-Updated is kept"
+        assert daemon.download() == 0, "the next download is incremental: nothing changed"
         with serving(ctx) as manager_url:
             worker = TestWorker(manager_url, task_types=["sleep", "file-management", "exec"]).ready()
             while (resp := worker.get_task()).status_code == 200:
@@ -145,3 +150,55 @@ def test_updates_queued_during_an_outage_all_arrive_in_order(farm, mongo_uri, re
     for task in farm.server_tasks(job):
         assert task["status"] == "completed"
         assert task["activity"] == "finished", "the last update was applied last"
+
+
+def wait_for(condition, what: str, timeout: float = 60.0):
+    """Poll ``condition`` until it returns something truthy; fail naming ``what``."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = condition()
+        if result:
+            return result
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def test_manager_process_runs_a_job_and_uploads_a_log_on_request(farm, mongo_uri, redis_url, tmp_path):
+    """``flamenco-manager run`` on its own: notifies, downloads on a kick, pushes, uploads a log."""
+    job = farm.job(settings={"frames": "1-2", "chunk_size": 1, "time_in_seconds": 0})
+    storage = tmp_path / "storage"
+    port = free_port()
+    with running_server(mongo_uri, redis_url, FLAMENCO_STORAGE_DIR=str(storage)) as server_url:
+        settings = {**farm.manager_settings, "flamenco": server_url, "listen": f"127.0.0.1:{port}",
+                    "own_url": f"http://127.0.0.1:{port}/", "manager_id": str(farm.manager_doc["_id"]),
+                    "manager_secret": farm.manager_token, "sync_tick_interval": 0.2,
+                    "download_task_recheck_throttle": 0, "task_update_push_max_interval": 0.2,
+                    "cancel_task_fetch_max_interval": 0.5}
+        log_path = tmp_path / "manager.log"
+        with manager_process("run", settings, log_path) as proc:
+            url = f"http://127.0.0.1:{port}"
+            wait_until_serving(url, proc, log_path)
+            managers = farm.server_db["flamenco_managers"]
+            wait_for(lambda: (managers.find_one({"_id": farm.manager_doc["_id"]}) or {}).get("url") == settings["own_url"],
+                     "the startup notification")
+            worker = TestWorker(url, task_types=["sleep", "file-management", "exec"]).ready()
+            wait_for(lambda: "sleep" in (managers.find_one({"_id": farm.manager_doc["_id"]}) or {}).get(
+                "worker_task_types", []), "the update notification with the worker's task types")
+            done = []
+            while len(done) < len(farm.server_tasks(job)):
+                resp = wait_for(lambda: (r := worker.get_task()).status_code == 200 and r, "a task (kicked download)")
+                task = resp.json()
+                assert worker.update(task["_id"], task_status="completed", log=f"rendered {task['name']}").status_code == 204
+                done.append(task)
+            wait_for(lambda: farm.server_db["flamenco_jobs"].find_one({"_id": job["_id"]})["status"] == "completed",
+                     "the job to complete on the server")
+            task_id = done[0]["_id"]
+            resp = httpx.patch(f"{server_url}/api/flamenco/tasks/{task_id}", json={"op": "request-task-log-file"},
+                               headers={"Authorization": f"Bearer {farm.token}"}, timeout=30)
+            assert resp.status_code in (200, 204), resp.text
+            on_server = wait_for(lambda: farm.server_db["flamenco_tasks"].find_one(
+                {"_id": ObjectId(task_id), "log_file": {"$exists": True}}), "the log upload")
+            text = gzip.decompress((storage / on_server["log_file"]["file_path"]).read_bytes()).decode()
+            assert f"rendered {done[0]['name']}" in text and "Manager assigned task" in text
+        assert proc.returncode == 0
+        assert "Traceback" not in log_path.read_text()

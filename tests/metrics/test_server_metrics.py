@@ -65,3 +65,4 @@ def test_celery_queue_length_comes_from_redis(server_app: flask.Flask, mongo_db:
     scrape = _scrape(server_app.test_client(), token)
 
     assert value(scrape, "flamenco_celery_queue_length") == 2
+

@@ -45,8 +45,7 @@ def test_manager_logfile_refuses_traversal(manager_with_logs: flask.testing.Flas
     assert SECRET_CONTENT not in resp.get_data(as_text=True)
 
 
-def test_manager_logfile_serves_a_log_inside_its_directory(manager_with_logs: flask.testing.FlaskClient,
-                                                           ctx: ManagerContext) -> None:
+def test_manager_logfile_serves_a_log_inside_its_directory(manager_with_logs: flask.testing.FlaskClient) -> None:
     """The control: the endpoint does serve files, so the refusals above mean something."""
     from flamenco_manager import task_logs
 

@@ -91,3 +91,8 @@ def test_startup_creates_indexes(app, mongo_db):
     assert {("task", "received_on_manager")} <= keys("flamenco_task_logs")
     assert {("token_hashed",), ("user",)} <= keys("tokens")
     assert mongo_db["users"].index_information()["username_1"]["unique"] is True
+
+
+def test_openapi_and_metrics_blueprints_are_registered(app):
+    assert {"flamenco_openapi", "flamenco_metrics"} <= set(app.blueprints)
+    assert app.test_client().get("/api/openapi.json").status_code == 200

@@ -79,6 +79,8 @@ def test_non_members_viewers_and_managers_cannot_submit(world):
     ({"priority": 500}, "priority"),
     ({"name": ""}, "name"),
     ({"status": "completed"}, "status"),
+    ({"settings": {"frames": "1", "chunk_size": 1, "time_in_seconds": 1, "$set": 1}}, "settings"),
+    ({"settings": {"frames": "1", "chunk_size": 1, "time_in_seconds": 1, "a": [{"$inc": 1}]}}, "settings.a"),
 ])
 def test_invalid_submissions_are_4xx_with_field(world, change, field):
     resp = submit(world, **change)
@@ -173,3 +175,11 @@ def test_listing_shows_submitted_job_to_project_only(world):
     assert world.api("bob").get(JOBS).get_json()["_items"] == []
     where = json.dumps({"status": "queued"})
     assert len(world.api("vera").get(JOBS, query={"where": where}).get_json()["_items"]) == 1
+
+
+def test_construct_rejects_unstorable_setting_keys(world):
+    job = insert_job(world.db, world.project_a, world.manager_a, world.alice, status="waiting-for-files",
+                     settings={"frames": "1-2", "chunk_size": 1, "time_in_seconds": 1})
+    resp = world.api("alice").patch(f"{JOBS}/{job['_id']}", json={"op": "construct", "settings": {"a.b": 1}})
+    assert resp.status_code == 422 and "settings" in resp.get_json()["_issues"]
+    assert world.db["flamenco_jobs"].find_one({"_id": job["_id"]})["status"] == "waiting-for-files"

@@ -129,6 +129,7 @@ def test_task_page_shows_commands_log_and_failed_by(alice, mongo_db, jobs_of):
     assert "render-node-7" in html
     assert "time_in_seconds" in html
     assert 'data-task-action="requeue"' in html
+    assert f'data-request-log="/api/flamenco/tasks/{task["_id"]}"' in html
 
 
 def test_task_requeue_action(alice, mongo_db, jobs_of):

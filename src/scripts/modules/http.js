@@ -6,7 +6,7 @@ export function csrfToken() {
 }
 
 // Turn an error response into one readable sentence.
-async function errorMessage(response) {
+export async function errorMessage(response) {
   try {
     const body = await response.json();
     if (body._issues) {
@@ -26,6 +26,16 @@ export async function postJSON(url, body) {
   });
   if (!response.ok) throw new Error(await errorMessage(response));
   return response.json();
+}
+
+// PATCH operation of the REST API (Pillar style: {"op": ...}); returns the raw response.
+export function patchOp(url, body) {
+  return fetch(url, {
+    method: "PATCH",
+    credentials: "same-origin",
+    headers: { "Content-Type": "application/json", Accept: "application/json", "X-CSRFToken": csrfToken() },
+    body: JSON.stringify(body),
+  });
 }
 
 export async function getHTML(url) {

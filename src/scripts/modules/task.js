@@ -1,5 +1,5 @@
 // Task view: actions and the live log tail.
-import { getHTML, postJSON } from "./http.js";
+import { errorMessage, getHTML, patchOp, postJSON } from "./http.js";
 import { flash, replaceContent, throttled } from "./ui.js";
 import { onLive } from "./live.js";
 
@@ -23,6 +23,22 @@ export function initTaskView() {
       return;
     }
     if (following) scrollLogToEnd(live);
+  });
+
+  // The Manager keeps full logs; this asks it to upload one (it shows up with the next update).
+  live.addEventListener("click", async (event) => {
+    const button = event.target.closest("[data-request-log]");
+    if (!button) return;
+    button.disabled = true;
+    const response = await patchOp(button.dataset.requestLog, { op: "request-task-log-file" });
+    if (response.status === 409 && response.headers.get("Location")) {
+      window.location.href = response.headers.get("Location");
+    } else if (response.ok) {
+      flash("Asked the Manager for the full log; a download link appears once it is uploaded.");
+    } else {
+      flash(`Could not ask for the log: ${await errorMessage(response)}`, "error");
+      button.disabled = false;
+    }
   });
 
   live.addEventListener("click", async (event) => {

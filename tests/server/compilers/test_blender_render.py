@@ -38,7 +38,7 @@ def test_create_video_when_manager_can_encode() -> None:
         ("move-to-final", "file-management", 50, ["create-video"]),
     ]
     assert by_name(tasks)["create-video"]["commands"] == [{"name": "create_video", "settings": {
-        "input_files": f"{INTERMEDIATE}/*.png", "output_file": f"{INTERMEDIATE}/shot-1-5.mkv", "fps": 24,
+        "input_files": f"{INTERMEDIATE}/*.png", "output_file": f"{INTERMEDIATE}/shot-1-5.mp4", "fps": 24,
         "ffmpeg_cmd": "{ffmpeg}"}}]
 
 

@@ -85,3 +85,14 @@ def test_bad_and_unknown_manager_ids(world, mgr_a):
 def test_revoked_token_is_401(world, mgr_a):
     world.db["tokens"].delete_many({"user": mgr_a.manager["service_account"]})
     assert mgr_a.get("/depsgraph").status_code == 401
+
+
+def test_keys_the_database_cannot_store_are_a_400(world, mgr_a):
+    bad = {**V2_NOTIFICATION, "variables": {"render.path": {"direction": "oneway", "values": []}}}
+    resp = mgr_a.post("/startup", json=bad)
+    assert resp.status_code == 400
+    assert "render.path" in resp.json["_issues"]["variables"]
+    v1 = {"manager_url": "http://m/", "variables": {}, "path_replacement": {"x": {"$linux": "/x"}},
+          "nr_of_workers": 1}
+    resp = mgr_a.post("/update", json=v1)
+    assert resp.status_code == 400 and "path_replacement" in resp.json["_issues"]

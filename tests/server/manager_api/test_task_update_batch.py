@@ -212,3 +212,34 @@ def test_updates_for_archived_jobs_are_acknowledged(world, mgr_a, job4):
     update = upd(ids[0], task_status="completed")
     assert post_batch(mgr_a, [update])["handled_update_ids"] == [update["_id"]]
     assert job_status(world.db, job4) == "archived"
+
+
+def test_status_changed_meanwhile_is_decided_again(world, mgr_a, job4):
+    """A user cancelled the job between reading the tasks and writing them."""
+    from flamenco.manager_api import task_updates
+
+    ids = task_ids(world.db, job4)
+    tasks = {t["_id"]: t for t in world.db[TASKS].find({"_id": {"$in": ids[:3]}},
+                                                      projection=task_updates.TASK_PROJECTION)}
+    states = {
+        ids[0]: task_updates.TaskState(task=tasks[ids[0]], status="active", reported=["active"]),
+        ids[1]: task_updates.TaskState(task=tasks[ids[1]], status="completed", reported=["completed"]),
+        ids[2]: task_updates.TaskState(task=tasks[ids[2]], status="active", reported=["active"]),
+    }
+    world.db[TASKS].update_many({"_id": {"$in": ids[:2]}}, {"$set": {"status": "cancel-requested"}})
+    world.db[TASKS].delete_one({"_id": ids[2]})
+    modified = task_updates.write_states(world.db, states, status.utcnow())
+    assert modified == 1
+    assert world.db[TASKS].find_one({"_id": ids[0]})["status"] == "cancel-requested"
+    assert world.db[TASKS].find_one({"_id": ids[1]})["status"] == "completed"
+    assert ids[2] not in states
+
+
+def test_metrics_with_unstorable_keys_reject_only_that_update(world, mgr_a, job4):
+    ids = task_ids(world.db, job4)
+    bad = upd(ids[0], task_status="active", metrics={"timing": {"render.total": 1.0}})
+    good = upd(ids[1], task_status="active", metrics={"timing": {"total": 1.0}})
+    body = post_batch(mgr_a, [bad, good])
+    assert body["handled_update_ids"] == [bad["_id"], good["_id"]]
+    assert [r["field"] for r in body["rejected_updates"]] == ["metrics"]
+    assert world.db[TASKS].find_one({"_id": ids[1]})["metrics"]["timing"] == {"total": 1.0}

@@ -1,0 +1,105 @@
+"""Server ingestion: depsgraph downloads and task-update batches from a Manager.
+
+Through a real server process over HTTP, as the Manager's sync daemon calls it:
+
+1. a job of ``--batch`` (1,000) tasks: the clean-slate depsgraph that claims
+   them, then a task-update-batch of one update per task (to ``active``),
+   a second one (to ``completed``, which also runs the job rules), and the
+   first batch re-sent (what a Manager does after a lost acknowledgement);
+2. a job of ``--graph`` (10,000) tasks: the clean-slate depsgraph, and the
+   incremental one right after (nothing changed: 304).
+
+    .venv/bin/python -m bench.bench_ingestion [--batch 1000] [--graph 10000]
+"""
+from __future__ import annotations
+
+import argparse
+import datetime
+
+import httpx
+import pymongo
+from bson import ObjectId
+
+from bench.support import Stopwatch, data_store, database_uri, drop_database, header, redis_service
+from flamenco.jobs import construction
+from tests.support.server import job_doc, make_manager, make_project, make_user, running_server
+
+# A depsgraph of 10,000 tasks or a batch that runs job rules can take minutes on FerretDB.
+HTTP_TIMEOUT_SECONDS = 1800
+
+
+def make_sleep_job(db, project: dict, manager: dict, user: dict, tasks: int) -> dict:
+    """A queued sleep job of ``tasks`` zero-length tasks, stored the way POST stores it."""
+    doc = job_doc(project, manager, user, job_type="sleep", name=f"ingest {tasks}",
+                  settings={"frames": f"1-{tasks}", "chunk_size": 1, "time_in_seconds": 0})
+    for field in ("project", "manager", "user"):
+        doc[field] = ObjectId(doc[field])
+    return construction.submit_job(db, doc)
+
+
+def updates_for(task_ids: list[str], status: str) -> list[dict]:
+    now = datetime.datetime.now(datetime.timezone.utc).isoformat()
+    return [{"_id": str(ObjectId()), "task_id": tid, "task_status": status, "activity": f"bench {status}",
+             "task_progress_percentage": 100 if status == "completed" else 0, "worker": "bench (worker)",
+             "received_on_manager": now, "log_tail": f"line of {tid}"} for tid in task_ids]
+
+
+def timed(client: httpx.Client, method: str, url: str, **kwargs) -> tuple[httpx.Response, float]:
+    with Stopwatch() as sw:
+        resp = client.request(method, url, **kwargs)
+    return resp, sw.seconds
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--batch", type=int, default=1000, help="updates per task-update-batch")
+    parser.add_argument("--graph", type=int, default=10_000, help="tasks in the big depsgraph")
+    args = parser.parse_args()
+
+    with data_store() as (server_uri, store), redis_service() as redis_url:
+        header("server ingestion (Manager API over HTTP)", store)
+        uri = database_uri(server_uri, "bench_ingest")
+        client = pymongo.MongoClient(uri, tz_aware=True)
+        db = client.get_default_database()
+        try:
+            user = make_user(db, "bench")
+            project = make_project(db, "Bench", members=[(user, "admin")])
+            manager, token = make_manager(db, projects=[project], owner=user)
+            api = f"/api/flamenco/managers/{manager['_id']}"
+            with running_server(uri, redis_url) as base_url, \
+                    httpx.Client(base_url=base_url, auth=(token, ""), timeout=HTTP_TIMEOUT_SECONDS) as http:
+                small = make_sleep_job(db, project, manager, user, args.batch)
+                resp, secs = timed(http, "GET", f"{api}/depsgraph")
+                task_ids = [t["_id"] for t in resp.json()["depsgraph"]]
+                print(f"depsgraph, clean slate, {len(task_ids)} tasks (claims them): {secs * 1000:.0f} ms "
+                      f"(HTTP {resp.status_code})", flush=True)
+                first = updates_for(task_ids, "active")
+                for label, batch in (("to active", first), ("to completed (runs job rules)",
+                                                             updates_for(task_ids, "completed")),
+                                     ("re-sent first batch (already handled)", first)):
+                    resp, secs = timed(http, "POST", f"{api}/task-update-batch", json=batch)
+                    body = resp.json()
+                    print(f"task-update-batch of {len(batch)} updates, {label}: {secs * 1000:.0f} ms "
+                          f"(HTTP {resp.status_code}, {len(body.get('handled_update_ids', []))} acknowledged, "
+                          f"modified {body.get('modified_count')})", flush=True)
+                job_status = db["flamenco_jobs"].find_one({"_id": small["_id"]})["status"]
+                print(f"job after the batches: {job_status}", flush=True)
+
+                with Stopwatch() as sw:
+                    make_sleep_job(db, project, manager, user, args.graph)
+                print(f"(setup: submitting the {args.graph}-task job took {sw.seconds:.1f} s)", flush=True)
+                resp, secs = timed(http, "GET", f"{api}/depsgraph")
+                count = len(resp.json()["depsgraph"]) if resp.status_code == 200 else 0
+                print(f"depsgraph, clean slate, {count} tasks: {secs * 1000:.0f} ms "
+                      f"({len(resp.content) / 1e6:.1f} MB JSON, HTTP {resp.status_code})", flush=True)
+                since = resp.headers.get("X-Flamenco-Last-Updated", "")
+                resp, secs = timed(http, "GET", f"{api}/depsgraph", headers={"X-Flamenco-If-Updated-Since": since})
+                print(f"depsgraph, incremental, nothing changed: {secs * 1000:.0f} ms (HTTP {resp.status_code})",
+                      flush=True)
+        finally:
+            client.close()
+            drop_database(uri)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,38 @@
+"""Request bodies are bounded: an oversized body is refused with 413 before it is parsed.
+
+Without a bound, one request can make the server or manager read gigabytes
+into memory (waitress accepts up to 1 GiB by default).
+"""
+from __future__ import annotations
+
+import flask
+import pytest
+
+from flamenco_manager.context import ManagerContext
+from tests.security.conftest import manager_app
+from tests.support.server import make_token, make_user
+
+
+def _oversized(limit: int | None) -> bytes:
+    assert limit, "MAX_CONTENT_LENGTH is not set: any request body is read whole into memory"
+    return b"[" + b" " * limit + b"]"
+
+
+@pytest.mark.xfail(strict=True, reason="flamenco/app.py (create_app) sets no MAX_CONTENT_LENGTH; "
+                                       "add it to flamenco/defaults.py so it flows into app.config")
+def test_server_refuses_oversized_bodies(server_app: flask.Flask, mongo_db) -> None:
+    token = make_token(mongo_db, make_user(mongo_db, "big-body"))
+    body = _oversized(server_app.config.get("MAX_CONTENT_LENGTH"))
+    resp = server_app.test_client().post("/api/flamenco/jobs", data=body, content_type="application/json",
+                                         headers={"Authorization": f"Bearer {token}"})
+    assert resp.status_code == 413
+    assert resp.json["_code"] == 413
+
+
+@pytest.mark.xfail(strict=True, reason="manager/app.py (create_app) sets no MAX_CONTENT_LENGTH; "
+                                       "add a max_request_body setting to manager/defaults.py")
+def test_manager_refuses_oversized_bodies(ctx: ManagerContext) -> None:
+    app = manager_app(ctx)
+    body = _oversized(app.config.get("MAX_CONTENT_LENGTH"))
+    resp = app.test_client().post("/register-worker", data=body, content_type="application/json")
+    assert resp.status_code == 413
