@@ -154,7 +154,7 @@ def submit_sleep_job(db, project: dict, manager: dict, user: dict, tasks: int) -
 
 
 def wait_for_server(db, job_id: ObjectId, total: int) -> tuple[int, float]:
-    """(tasks the server has as completed, seconds waited)."""
+    """(tasks the server has as completed, seconds waited until it had ``total``)."""
     with Stopwatch() as sw:
         deadline = time.monotonic() + SERVER_CATCH_UP_SECONDS
         done = 0
@@ -183,13 +183,13 @@ def run_one(server_uri: str, redis_url: str, n_workers: int, total: int, deadlin
             with manager_process(settings, Path(tmp) / "manager.log") as manager_url:
                 wait_for_download(manager_db, total)
                 stats, seconds = asyncio.run(run_workers(manager_url, n_workers, total, deadline))
-                done, waited = wait_for_server(db, job_id, total)
+                done, waited = wait_for_server(db, job_id, stats.completed)
         print(f"{n_workers} workers, {total} zero-length tasks: {stats.completed} completed in {seconds:.1f} s "
               f"= {stats.completed / seconds:.1f} tasks/s (incl. registration and the first download)")
         print("  " + latency_line("/task with a task", stats.task_ok))
         print("  " + latency_line("/task, nothing to do (204)", stats.task_idle))
         print("  " + latency_line("/tasks/<id>/update", stats.updates))
-        print(f"  server saw {done}/{total} tasks completed {waited:.1f} s after the workers stopped; "
+        print(f"  server saw {done}/{stats.completed} of those completed {waited:.1f} s after the workers stopped; "
               f"errors: {stats.errors or 'none'}", flush=True)
     finally:
         client.close()

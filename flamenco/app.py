@@ -14,8 +14,13 @@ import flask
 from eve import Eve
 from eve.auth import BasicAuth
 
-from flamenco import auth, defaults, errors, eve_settings
+from flamenco import auth, defaults, errors, eve_hooks, eve_settings
 from flamenco.extension import Extension, FlamencoExtension
+from flamenco.projects import hooks as project_hooks
+from flamenco.projects import patch as project_patch
+from flamenco.projects import schema as projects_schema
+from flamenco.users import hooks as user_hooks
+from flamenco.users import schema as users_schema
 
 # Config keys create_app accepts from defaults.py (and so from the environment).
 CONFIG_KEYS = tuple(k for k in dir(defaults) if k.isupper())
@@ -61,9 +66,6 @@ def load_config(config: Mapping[str, Any] | None = None) -> dict[str, Any]:
 
 def core_resources() -> dict[str, dict]:
     """Eve resources every server has, whatever extensions are loaded."""
-    from flamenco.projects import schema as projects_schema
-    from flamenco.users import schema as users_schema
-
     return {"projects": projects_schema.RESOURCE, "users": users_schema.RESOURCE}
 
 
@@ -87,14 +89,12 @@ def create_app(config: Mapping[str, Any] | None = None,
     for code in app.config["STANDARD_ERRORS"]:
         app.register_error_handler(code, errors.handle_http_exception)
     app.after_request(errors.normalise_error_body)
-    app.on_pre_GET += errors.check_query_args
-    app.on_pre_POST += errors.check_body_is_object
-
-    from flamenco.projects import hooks as project_hooks
-    from flamenco.users import hooks as user_hooks
+    app.on_pre_GET += eve_hooks.check_query_args
+    app.on_pre_POST += eve_hooks.check_body_is_object
 
     user_hooks.setup_app(app)
     project_hooks.setup_app(app)
+    app.register_blueprint(project_patch.blueprint)
     for ext in extensions:
         for bp in ext.blueprints():
             app.register_blueprint(bp)

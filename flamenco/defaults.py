@@ -27,6 +27,10 @@ MANAGER_TOKEN_EXPIRY_DAYS = 365
 TOKEN_RANDOM_BYTES = 32
 MANAGER_TOKEN_PREFIX = "SRV"
 
+# Largest request body accepted (413 beyond): job submissions and task-update
+# batches are far smaller; without a bound waitress reads up to 1 GiB into memory.
+MAX_CONTENT_LENGTH = 16 * 1024 * 1024
+
 # Eve paging: Pillar used 250 for both (reference §1.5).
 PAGINATION_DEFAULT = 250
 PAGINATION_LIMIT = 250

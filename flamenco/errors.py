@@ -14,6 +14,7 @@ import re
 from typing import Iterator, Mapping, NoReturn
 
 import flask
+import pymongo.errors
 from bson import ObjectId
 from werkzeug.exceptions import BadRequest, HTTPException
 
@@ -72,9 +73,20 @@ def handle_http_exception(error: HTTPException) -> flask.Response:
 
 
 def handle_unexpected(error: Exception) -> flask.Response:
-    """Log and hide the traceback of an unexpected exception."""
+    """Log and hide the traceback of an unexpected exception.
+
+    A database refusal of a read is the client's query at fault (Eve checks
+    operator names, not their operands, and reads lazily after its checks):
+    400 with the database's reason. An unreachable database is a 503.
+    """
     if isinstance(error, HTTPException):
         return handle_http_exception(error)
+    if isinstance(error, pymongo.errors.OperationFailure) and flask.request.method in ("GET", "HEAD"):
+        reason = (error.details or {}).get("errmsg") or str(error)
+        return error_response(400, f"the database rejected the query: {reason}", {"where": reason})
+    if isinstance(error, pymongo.errors.ConnectionFailure):
+        log.error("database unavailable on %s %s: %s", flask.request.method, flask.request.path, error)
+        return error_response(503, "database unavailable; retry later", headers={"Retry-After": "5"})
     log.exception("unhandled error on %s %s", flask.request.method, flask.request.path)
     return error_response(500, "internal server error")
 
@@ -120,80 +132,6 @@ def status_errors() -> Iterator[None]:
         abort(409, str(ex), {"status": "changed concurrently; reload and retry"})
     except status.NotFound as ex:
         abort(404, str(ex))
-
-
-# Query operators whose operands are compared with the field's values.
-_VALUE_OPERATORS = ("$eq", "$ne", "$in", "$nin", "$all", "$gt", "$gte", "$lt", "$lte")
-
-
-def _objectid_fields(schema: Mapping[str, dict]) -> set[str]:
-    """Names of top-level fields holding ObjectIds (or lists of them)."""
-    fields = {"_id"}
-    for name, rules in schema.items():
-        if rules.get("type") == "objectid" or (rules.get("type") == "list"
-                                               and (rules.get("schema") or {}).get("type") == "objectid"):
-            fields.add(name)
-    return fields
-
-
-def _bad_ids(value: object) -> list[str]:
-    """The strings in a filter value that are not valid ObjectIds."""
-    if isinstance(value, str):
-        return [] if ObjectId.is_valid(value) else [value]
-    if isinstance(value, list):
-        return [v for item in value for v in _bad_ids(item)]
-    if isinstance(value, dict):
-        return [v for op, operand in value.items() if op in _VALUE_OPERATORS for v in _bad_ids(operand)]
-    return []
-
-
-def _check_where(where: object, id_fields: set[str]) -> None:
-    if isinstance(where, list):
-        for clause in where:
-            _check_where(clause, id_fields)
-        return
-    if not isinstance(where, dict):
-        return
-    for key, value in where.items():
-        if key in ("$and", "$or", "$nor"):
-            _check_where(value, id_fields)
-        elif key in id_fields:
-            bad = _bad_ids(value)
-            if bad:
-                abort(400, f"invalid ObjectId in where.{key}",
-                      {key: f"{bad[0]!r} is not a 24-character hex ObjectId"})
-
-
-def check_query_args(resource: str, request: flask.Request, lookup: dict) -> None:
-    """Eve ``on_pre_GET``: 400 with a reason for a ``where`` or ``projection``
-    that is not a JSON object (Eve answers 500 for some), and for malformed
-    ObjectIds in ``where`` (a typo in an id should not look like "no such jobs")."""
-    raw = request.args.get(flask.current_app.config["QUERY_WHERE"], "{}")
-    try:
-        where = json.loads(raw)
-    except ValueError:
-        abort(400, "where is not valid JSON", {"where": "must be a JSON object"})
-    if not isinstance(where, dict):
-        abort(400, "where must be a JSON object", {"where": "must be a JSON object"})
-    projection = request.args.get("projection")
-    if projection is not None:
-        try:
-            parsed = json.loads(projection)
-        except ValueError:
-            parsed = None
-        if not isinstance(parsed, dict):
-            abort(400, "projection must be a JSON object", {"projection": 'like {"name": 1}'})
-    schema = flask.current_app.config["DOMAIN"][resource].get("schema", {})
-    _check_where(where, _objectid_fields(schema))
-
-
-def check_body_is_object(resource: str, request: flask.Request) -> None:
-    """Eve ``on_pre_POST``: the body must be a JSON object (or a list of them);
-    Eve answers 500 for other JSON values."""
-    payload = request.get_json(silent=True)
-    items = payload if isinstance(payload, list) else [payload]
-    if payload is not None and not all(isinstance(item, dict) for item in items):
-        abort(400, "request body must be a JSON object or a list of objects")
 
 
 def check_storable_keys(value: object, field: str) -> None:

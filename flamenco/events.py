@@ -11,8 +11,9 @@ cosmetic problem, a status change that fails because Redis is down is not. So
 while instead of paying a connection time-out on every call.
 
 Each publish also updates the dashboard's read models in Redis: the per-job
-task index (``flamenco.web.task_index``) and the job-list cache
-(``flamenco.web.job_cache``), so pages rarely have to scan big collections.
+task index (``flamenco.web.task_index``), the job-list cache
+(``flamenco.web.job_cache``) and the workers each Manager reported
+(``flamenco.web.workers_seen``), so pages rarely have to scan big collections.
 """
 from __future__ import annotations
 
@@ -46,7 +47,7 @@ SSE_RETRY_MS = 2000
 # update a page in place, never whole documents (task logs can be large).
 EVENT_FIELDS = (
     "name", "status", "status_reason", "activity", "worker", "priority",
-    "job_type", "task_type", "task_progress_percentage", "_updated",
+    "job_type", "task_type", "task_progress_percentage", "_updated", "manager",
 )
 KINDS = ("job", "task")
 
@@ -67,18 +68,20 @@ def redis_url() -> str:
     return os.environ.get("REDIS_URL") or DEFAULT_REDIS_URL
 
 
-def _client(url: str) -> redis.Redis:
-    """One connection pool per URL, shared by all threads of this process."""
+def client(url: str | None = None) -> redis.Redis:
+    """A Redis client for ``url`` (default: :func:`redis_url`); one connection
+    pool per URL, shared by all threads of this process, with short time-outs."""
+    url = url or redis_url()
     with _clients_lock:
-        client = _clients.get(url)
-        if client is None:
-            client = redis.Redis.from_url(
+        found = _clients.get(url)
+        if found is None:
+            found = redis.Redis.from_url(
                 url,
                 socket_timeout=PUBLISH_SOCKET_TIMEOUT,
                 socket_connect_timeout=PUBLISH_SOCKET_TIMEOUT,
             )
-            _clients[url] = client
-        return client
+            _clients[url] = found
+        return found
 
 
 def jsonable(value: Any) -> Any:
@@ -121,7 +124,7 @@ def publish_many(kind: str, docs: Iterable[Mapping[str, Any]], *, url: str | Non
     dashboard then keeps its task index of that job instead of rebuilding it.
     Never raises for Redis trouble: the change itself already happened.
     """
-    from flamenco.web import job_cache, task_index
+    from flamenco.web import job_cache, task_index, workers_seen
 
     global _publish_paused_until
     events = [make_event(kind, doc) for doc in docs]
@@ -130,10 +133,11 @@ def publish_many(kind: str, docs: Iterable[Mapping[str, Any]], *, url: str | Non
     if time.monotonic() < _publish_paused_until:
         return False
     try:
-        pipe = _client(url or redis_url()).pipeline(transaction=False)
+        pipe = client(url).pipeline(transaction=False)
         for event in events:
             task_index.queue_event(pipe, event, tasks_changed=tasks_changed)
             job_cache.queue_job_event(pipe, event)
+            workers_seen.queue_event(pipe, event)
             pipe.publish(CHANNEL, json.dumps(event))
         pipe.execute()
     except redis.RedisError as ex:
@@ -165,8 +169,8 @@ def sse_stream(project_id: Any, *, url: str | None = None,
     event is sent and the stream ends; the browser reconnects by itself.
     """
     project = str(project_id)
-    client = redis.Redis.from_url(url or redis_url(), socket_connect_timeout=PUBLISH_SOCKET_TIMEOUT)
-    pubsub = client.pubsub(ignore_subscribe_messages=True)
+    connection = redis.Redis.from_url(url or redis_url(), socket_connect_timeout=PUBLISH_SOCKET_TIMEOUT)
+    pubsub = connection.pubsub(ignore_subscribe_messages=True)
     try:
         try:
             pubsub.subscribe(CHANNEL)
@@ -194,4 +198,4 @@ def sse_stream(project_id: Any, *, url: str | None = None,
                 yield _sse(raw, event.get("kind"))
     finally:
         pubsub.close()
-        client.close()
+        connection.close()

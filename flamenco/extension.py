@@ -80,7 +80,11 @@ def optional_blueprint(module_name: str) -> flask.Blueprint | None:
 
 
 class FlamencoExtension(Extension):
-    """Render management: managers, jobs, tasks, task logs and their API."""
+    """Render management: managers, jobs, tasks, task logs and their API.
+
+    The resource packages are imported inside the methods because their PATCH
+    modules build on :class:`PatchOps` from this module.
+    """
 
     name = "flamenco"
     celery_task_modules = ("flamenco.celery",)

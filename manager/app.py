@@ -2,10 +2,12 @@
 from __future__ import annotations
 
 import logging
+import threading
 
 from flask import Flask, Response
 from werkzeug.exceptions import HTTPException
 
+from flamenco_manager import scheduler
 from flamenco_manager.api.errors import error_response
 from flamenco_manager.api.worker_api import blueprint as worker_blueprint
 from flamenco_manager.context import ManagerContext
@@ -20,6 +22,8 @@ def create_app(ctx: ManagerContext) -> Flask:
     app.extensions["flamenco_manager"] = ctx
     app.register_blueprint(worker_blueprint)
     app.register_blueprint(dashboard_blueprint)
+    # Read the schedulable tasks now, so the first worker does not wait for it.
+    threading.Thread(target=scheduler.candidate_cache(ctx).warm, args=(ctx,), daemon=True).start()
     if not ctx.config.worker_registration_secret:
         log.warning("worker_registration_secret is empty: anyone who can reach this manager may register a worker")
 

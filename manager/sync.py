@@ -204,5 +204,6 @@ def clean_slate(ctx: ManagerContext) -> int:
     removed = sum(ctx.db[name].delete_many({}).deleted_count for name in (dbmod.TASKS, dbmod.TASKS_DONE))
     ctx.db[dbmod.CLAIMS].delete_many({})
     sync_requests.set_depsgraph_last_modified(ctx, None)
+    sync_requests.mark_schedulable_changed(ctx)
     return removed
 

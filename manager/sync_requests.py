@@ -7,6 +7,7 @@ unbuffered kick channel stalled the scheduler, reference D.1.2).
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 
 from pymongo.errors import OperationFailure
 
@@ -17,6 +18,7 @@ KICK_DOC = "download_kick"
 NOTIFY_DOC = "update_notification"
 DEPSGRAPH_DOC = "depsgraph"
 LATEST_OUTPUT_DOC = "latest_output"
+SCHEDULE_DOC = "schedulable_tasks"
 
 
 def _set(ctx: ManagerContext, doc_id: str, fields: dict) -> None:
@@ -83,3 +85,13 @@ def record_output(ctx: ManagerContext, paths: list[str], worker_nickname: str) -
 
 def latest_output(ctx: ManagerContext) -> dict:
     return ctx.db[dbmod.SETTINGS].find_one({"_id": LATEST_OUTPUT_DOC}) or {}
+
+
+def mark_schedulable_changed(ctx: ManagerContext) -> None:
+    """Tasks became schedulable (downloaded, re-queued, soft-failed): schedulers must re-read."""
+    _set(ctx, SCHEDULE_DOC, {"token": uuid.uuid4().hex})
+
+
+def schedulable_token(ctx: ManagerContext) -> str | None:
+    """Changes whenever ``mark_schedulable_changed`` is called, from any process."""
+    return (ctx.db[dbmod.SETTINGS].find_one({"_id": SCHEDULE_DOC}) or {}).get("token")

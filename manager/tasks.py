@@ -13,7 +13,7 @@ from bson import ObjectId
 from bson.errors import InvalidId
 
 from flamenco_manager import db as dbmod
-from flamenco_manager import statuses
+from flamenco_manager import statuses, sync_requests
 from flamenco_manager.context import ManagerContext
 
 # Task fields that hold ObjectIds (strings on the wire).
@@ -116,6 +116,7 @@ def store_downloaded(ctx: ManagerContext, docs: Iterable[dict]) -> int:
     if requeued:
         # The Server re-queued tasks that may have been running here: free them.
         ctx.db[dbmod.CLAIMS].delete_many({"_id": {"$in": requeued}})
+    sync_requests.mark_schedulable_changed(ctx)
     return len(incoming)
 
 

@@ -16,7 +16,7 @@ from bson import ObjectId
 from pymongo.database import Database
 
 from flamenco_manager import db as dbmod
-from flamenco_manager import statuses, task_logs, tasks
+from flamenco_manager import statuses, sync_requests, task_logs, tasks
 from flamenco_manager.context import ManagerContext
 
 # Fields of a TaskUpdate that are copied onto the cached task as they are.
@@ -92,6 +92,8 @@ def _apply(ctx: ManagerContext, task: dict, update: dict, extra_set: dict) -> No
         ctx.db[dbmod.CLAIMS].delete_one({"_id": task["_id"]})
     if new_status in statuses.FINAL:
         tasks.archive(ctx, task["_id"])
+    elif new_status in statuses.SCHEDULABLE:
+        sync_requests.mark_schedulable_changed(ctx)
     task.update(sets)
 
 

@@ -35,6 +35,7 @@ from flamenco.manager_api.keys import storable_key_reason
 
 log = logging.getLogger(__name__)
 
+JOBS = "flamenco_jobs"
 TASKS = "flamenco_tasks"
 TASK_LOGS = "flamenco_task_logs"
 # Task fields read once per batch: enough to decide and to publish events.
@@ -43,6 +44,11 @@ TASK_PROJECTION = ["status", "job", "manager", "project", "_updated"]
 # changed in one batch: least final first, so e.g. a job first becomes active,
 # then completed or failed, as it would have with the updates one by one.
 JOB_RULE_ORDER = ("claimed-by-manager", "queued", "active", "soft-failed", "completed", "canceled", "failed")
+# Job statuses whose tasks cannot be cancel-requested: finished (a job only
+# becomes canceled or completed once no task awaits a cancel), or without
+# tasks handed to a Manager.
+NO_CANCEL_REQUESTED_JOB_STATES = frozenset({"completed", "canceled", "archiving", "archived", "waiting-for-files",
+                                            "under-construction", "construction-failed"})
 # Integer progress fields a Manager may send.
 PROGRESS_FIELDS = ("task_progress_percentage", "current_command_index", "command_progress_percentage")
 # Manager 2.x calls the command index ``current_command_idx`` in its documents.
@@ -350,6 +356,23 @@ def _publish(states: dict[ObjectId, TaskState], job_events: list[dict]) -> None:
     events.publish_many("job", job_events)
 
 
+def cancel_requested_task_ids(db: Database, manager_id: ObjectId) -> list[ObjectId]:
+    """Every task of the Manager waiting for it to confirm a cancellation.
+
+    Asked on every poll, also by idle Managers: the small jobs collection is
+    consulted first, and the task collection (a full scan on FerretDB) only
+    when a job of this Manager can have cancel-requested tasks at all.
+    """
+    jobs = db[JOBS].find({"manager": manager_id, "status": {"$nin": sorted(NO_CANCEL_REQUESTED_JOB_STATES)}},
+                         projection=["_id"])
+    job_ids = [job["_id"] for job in jobs]
+    if not job_ids:
+        return []
+    tasks = db[TASKS].find({"manager": manager_id, "job": {"$in": job_ids}, "status": "cancel-requested"},
+                           projection=["_id"])
+    return [task["_id"] for task in tasks]
+
+
 def handle_batch(db: Database, manager: dict, updates: list) -> BatchResult:
     """Apply a batch of task updates from ``manager`` and build the answer."""
     result = BatchResult()
@@ -363,9 +386,7 @@ def handle_batch(db: Database, manager: dict, updates: list) -> BatchResult:
     result.modified_count = write_states(db, states, now)
     job_events = apply_job_rules(db, states, now)
     _publish(states, job_events)
-    result.cancel_task_ids = [str(t["_id"]) for t in
-                              db[TASKS].find({"manager": manager["_id"], "status": "cancel-requested"},
-                                             projection=["_id"])]
+    result.cancel_task_ids = [str(t) for t in cancel_requested_task_ids(db, manager["_id"])]
     result.upload_task_file_queue = [{"job": str(item.get("job")), "task": str(item.get("task"))}
                                      for item in manager.get("upload_task_file_queue") or []]
     return result

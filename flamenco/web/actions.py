@@ -68,6 +68,17 @@ class ActionError(ValueError):
         self.reason = reason
 
 
+def request_fields() -> tuple[str, Any]:
+    """``(action, jobs)`` from a JSON object body or a form (``jobs`` repeated)."""
+    request = flask.request
+    if request.is_json:
+        body = request.get_json(silent=True)
+        if not isinstance(body, dict):
+            raise ActionError("body", "must be a JSON object with 'action' (and 'jobs')")
+        return str(body.get("action") or ""), body.get("jobs")
+    return request.form.get("action", ""), request.form.getlist("jobs")
+
+
 def parse_job_ids(raw: Any) -> list[ObjectId]:
     if not isinstance(raw, list) or not raw:
         raise ActionError("jobs", "select at least one job")

@@ -81,9 +81,7 @@ def job_actions(project_url: str) -> flask.typing.ResponseReturnValue:
     """Apply one action to the selected jobs; JSON ``{done: [ids], skipped: [{_id, reason}]}``."""
     acc = access.project_access(project_url)
     access.require_change(acc)
-    body = flask.request.get_json(silent=True) or flask.request.form
-    action = body.get("action") or ""
-    raw_ids = body.get("jobs") if isinstance(body, dict) else body.getlist("jobs")
+    action, raw_ids = actions.request_fields()
     result = actions.apply_job_action(store.db(), acc, action, raw_ids)
     return flask.jsonify(result)
 

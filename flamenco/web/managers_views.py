@@ -7,10 +7,11 @@ project also requires being an admin of that project.
 from __future__ import annotations
 
 import flask
+import redis
 
 from flamenco import projects
 from flamenco.auth import tokens
-from flamenco.web import access, store
+from flamenco.web import access, store, workers_seen
 
 bp = flask.Blueprint("managers", __name__, url_prefix="/managers")
 
@@ -41,6 +42,14 @@ def load_manager(manager_id: str) -> dict:
     return manager
 
 
+def reported_workers(manager_id: object) -> list[dict]:
+    """Workers the Manager reported on task updates (empty if Redis is unreachable)."""
+    try:
+        return workers_seen.workers_of(store.cache(), manager_id)
+    except redis.RedisError:
+        return []
+
+
 @bp.route("/")
 @access.login_required
 def manager_list() -> flask.typing.ResponseReturnValue:
@@ -62,6 +71,7 @@ def manager_view(manager_id: str) -> flask.typing.ResponseReturnValue:
         "manager.html", manager=manager, owner=is_owner(manager, user),
         project_names={p["_id"]: p["name"] for p in visible}, assignable=assignable,
         token_count=store.db()[tokens.TOKENS].count_documents({"user": manager.get("service_account")}),
+        workers=reported_workers(manager["_id"]), project_urls={str(p["_id"]): p["url"] for p in visible},
     )
 
 

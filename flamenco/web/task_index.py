@@ -39,9 +39,9 @@ Counts = dict[str, int]
 ROW_FIELDS = ("name", "status", "task_type", "worker", "activity", "priority", "_updated",
               "task_progress_percentage", "parents")
 # An index is re-seeded at the latest this long after seeding (see module
-# doc). Events keep it current meanwhile; seeding costs a pass over all tasks
-# on FerretDB, so not too often.
-INDEX_SECONDS = 3600
+# doc). Events keep it current meanwhile, and seeding a project costs a pass
+# over all tasks, which takes about a minute on FerretDB with 100,000 tasks.
+INDEX_SECONDS = 24 * 3600
 # Rows sent to Redis per seeding call: keeps each Lua call short, since Redis
 # serves nobody else while a script runs.
 SEED_BATCH = 2000
@@ -145,43 +145,49 @@ def queue_event(pipe: redis.client.Pipeline, event: dict, *, tasks_changed: bool
 
 
 class _Seeding:
-    """Rows of the jobs being seeded, sent to Redis in batches.
+    """Rows of the jobs being seeded, sent to Redis in pipelined batches.
 
-    The generation of each job is read when the job is first met, before any
-    of its rows is written: if a bulk change drops that job's index meanwhile,
-    finishing notices and discards the seeded rows.
+    The generation of each job is read before any of its rows is written: if
+    a bulk change drops that job's index meanwhile, finishing notices and
+    discards the seeded rows.
     """
 
     def __init__(self, client: redis.Redis, job_ids: Iterable[ObjectId]) -> None:
         self.client = client
         self.seed_rows = _script(client, _SEED_ROWS)
-        self.batches: dict[ObjectId, list[str]] = {}
         self.generations: dict[ObjectId, str] = {}
-        self.meet(list(job_ids))
-
-    def meet(self, job_ids: list[ObjectId]) -> None:
-        new = [j for j in job_ids if j not in self.batches]
-        if new:
-            found = self.client.mget([keys(j)[3] for j in new])
-            for job_id, generation in zip(new, found):
-                self.generations[job_id] = generation.decode() if generation else "0"
-                self.batches[job_id] = []
+        self.pending: dict[ObjectId, list[str]] = {}
+        self.pending_rows = 0
+        for job_id in job_ids:
+            self.pending.setdefault(job_id, [])
 
     def add(self, task: dict) -> None:
-        job_id = task["job"]
-        self.meet([job_id])
-        batch = self.batches[job_id]
-        batch += [str(task["_id"]), json.dumps(row_of(task))]
-        if len(batch) >= 2 * SEED_BATCH:
-            self.seed_rows(keys=keys(job_id)[:1], args=[INDEX_SECONDS, *batch])
-            batch.clear()
+        self.pending.setdefault(task["job"], []).extend([str(task["_id"]), json.dumps(row_of(task))])
+        self.pending_rows += 1
+        if self.pending_rows >= SEED_BATCH:
+            self.flush()
+
+    def flush(self) -> None:
+        """Read the generations of newly met jobs, then write their rows: two round trips."""
+        new = [j for j in self.pending if j not in self.generations]
+        if new:
+            found = self.client.mget([keys(j)[3] for j in new])
+            self.generations.update({j: g.decode() if g else "0" for j, g in zip(new, found)})
+        pipe = self.client.pipeline(transaction=False)
+        for job_id, batch in self.pending.items():
+            if batch:
+                self.seed_rows(keys=keys(job_id)[:1], args=[INDEX_SECONDS, *batch], client=pipe)
+        pipe.execute()
+        self.pending = {}
+        self.pending_rows = 0
 
     def finish(self) -> None:
+        self.flush()
         finish = _script(self.client, _FINISH_SEED)
-        for job_id, batch in self.batches.items():
-            if batch:
-                self.seed_rows(keys=keys(job_id)[:1], args=[INDEX_SECONDS, *batch])
-            finish(keys=keys(job_id), args=[INDEX_SECONDS, self.generations[job_id]])
+        pipe = self.client.pipeline(transaction=False)
+        for job_id, generation in self.generations.items():
+            finish(keys=keys(job_id), args=[INDEX_SECONDS, generation], client=pipe)
+        pipe.execute()
 
 
 def _seed(client: redis.Redis, job_ids: list[ObjectId], tasks: Iterable[dict]) -> None:
@@ -192,14 +198,15 @@ def _seed(client: redis.Redis, job_ids: list[ObjectId], tasks: Iterable[dict]) -
     seeding.finish()
 
 
-def seed_from_tasks(client: redis.Redis, job_id: ObjectId, tasks: Iterable[dict]) -> bool:
+def seed_from_tasks(job_id: ObjectId, tasks: Iterable[dict], client: redis.Redis | None = None) -> bool:
     """Index a freshly compiled job from the task documents the compiler just inserted.
 
     Saves the seeding query (a full pass over the tasks on FerretDB) that the
-    first page showing the new job would otherwise make. Best-effort.
+    first page showing the new job would otherwise make. Best-effort, like
+    ``flamenco.events.publish``, whose Redis client it uses by default.
     """
     try:
-        _seed(client, [job_id], ({**t, "job": job_id} for t in tasks))
+        _seed(client or events.client(), [job_id], ({**t, "job": job_id} for t in tasks))
     except redis.RedisError as ex:
         log.warning("task index of new job %s not seeded: %s", job_id, ex)
         return False

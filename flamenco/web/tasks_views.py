@@ -81,5 +81,5 @@ def task_action(project_url: str, task_id: str) -> flask.typing.ResponseReturnVa
     acc = access.project_access(project_url)
     access.require_change(acc)
     task = load_task(acc, task_id)
-    body = flask.request.get_json(silent=True) or flask.request.form
-    return flask.jsonify(actions.apply_task_action(store.db(), acc, body.get("action") or "", task))
+    action, _jobs = actions.request_fields()
+    return flask.jsonify(actions.apply_task_action(store.db(), acc, action, task))

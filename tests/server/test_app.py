@@ -96,3 +96,10 @@ def test_startup_creates_indexes(app, mongo_db):
 def test_openapi_and_metrics_blueprints_are_registered(app):
     assert {"flamenco_openapi", "flamenco_metrics"} <= set(app.blueprints)
     assert app.test_client().get("/api/openapi.json").status_code == 200
+
+
+def test_oversized_body_is_413_in_error_shape(app, world):
+    body = b"[" + b" " * app.config["MAX_CONTENT_LENGTH"] + b"]"
+    resp = world.api("alice").post("/api/flamenco/jobs", data=body, headers={"Content-Type": "application/json"})
+    assert resp.status_code == 413
+    assert resp.get_json()["_code"] == 413

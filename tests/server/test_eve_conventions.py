@@ -116,3 +116,22 @@ def test_small_collections_report_totals_big_ones_do_not(world, jobs):
     assert world.api("root").get("/api/projects").get_json()["_meta"]["total"] == 2
     assert world.api("root").get("/api/flamenco/managers").get_json()["_meta"]["total"] == 2
     assert "total" not in world.api("root").get("/api/flamenco/jobs").get_json()["_meta"]
+
+
+@pytest.mark.parametrize("where", [{"name": {"$in": "notalist"}}, {"name": {"$size": "x"}},
+                                   {"name": {"$not": 5}}, {"$or": [5]}])
+def test_operands_the_database_rejects_are_400(world, jobs, where):
+    resp = world.api("alice").get("/api/flamenco/jobs", query={"where": json.dumps(where)})
+    assert resp.status_code == 400
+    body = resp.get_json()
+    assert "where" in body["_issues"] and "rejected" in body["_message"]
+
+
+@pytest.mark.parametrize("where", [{"name": {"$mod": 5}}, {"name": {"$not": {"$mod": 5}}}, {"$and": 5},
+                                   {"$or": []}])
+def test_operand_shapes_are_checked_before_the_database(world, jobs, where):
+    """FerretDB v1.24 crashes on a non-array $mod; it must never see one."""
+    resp = world.api("alice").get("/api/flamenco/jobs", query={"where": json.dumps(where)})
+    assert resp.status_code == 400
+    assert "where" in resp.get_json()["_issues"]
+    assert world.api("alice").get("/api/flamenco/jobs").status_code == 200

@@ -108,8 +108,9 @@ def running_server(mongo_uri: str, redis_url: str, **config: Any) -> Iterator[st
     """Run ``python -m flamenco.cli server`` on a free port; yield its base URL.
 
     ``config`` keys are server config names (see flamenco/defaults.py), passed
-    as environment variables. The process is stopped on exit; if it does not
-    come up, the error includes its log.
+    as environment variables; ``TESTING`` is on and ``CELERY_ENABLED`` off
+    unless given (pass ``CELERY_ENABLED=True`` when a Celery worker runs). The
+    process is stopped on exit; if it does not come up, the error includes its log.
     """
     port = free_port()
     env = dict(os.environ)

@@ -106,6 +106,17 @@ def test_bad_action_requests_are_400_with_the_field(alice, jobs_of):
         assert field in response.get_json()["_issues"]
 
 
+def test_form_posted_action_and_malformed_json(alice, mongo_db, jobs_of):
+    job = jobs_of(name="form", status="queued")
+    token = csrf_from(alice.get("/p/spring/jobs/").get_data(as_text=True))
+    response = alice.post("/p/spring/jobs/actions", data={"action": "pause", "jobs": [str(job["_id"])],
+                                                          "csrf_token": token})
+    assert response.get_json()["done"] == [str(job["_id"])]
+    response = alice.post("/p/spring/jobs/actions", data="[1, 2]", content_type="application/json",
+                          headers={"X-CSRFToken": token, "Accept": "application/json"})
+    assert response.status_code == 400 and "body" in response.get_json()["_issues"]
+
+
 def test_actions_need_csrf_and_change_rights(client_as, mongo_db, jobs_of):
     job = jobs_of(name="protected", status="queued")
     alice = client_as("alice")

@@ -86,7 +86,7 @@ def test_jobs_without_tasks_have_empty_counts(mongo_db, redis_url, jobs_of):
 def test_a_new_job_is_indexed_from_its_compiled_tasks(mongo_db, redis_url, jobs_of):
     client = redis.Redis.from_url(redis_url)
     job = jobs_of(name="fresh", task_statuses=("queued", "paused"))
-    assert task_index.seed_from_tasks(client, job["_id"], job["tasks"])
+    assert task_index.seed_from_tasks(job["_id"], job["tasks"], client)
     mongo_db["flamenco_tasks"].delete_many({"job": job["_id"]})  # proves the index did not query
     assert task_index.counts_for_jobs(mongo_db, client, job["project"], [job["_id"]])[job["_id"]] == {"queued": 1, "paused": 1}
     assert [r["name"] for r in task_index.rows_for_job(mongo_db, client, job["project"], job["_id"])] == [

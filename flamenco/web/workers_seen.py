@@ -1,0 +1,53 @@
+"""Workers as their Managers report them: who ran which task, and when.
+
+The server never talks to workers; it only learns a worker's name from the
+task updates its Manager sends (``worker``, ``activity``). Each task event that
+names a worker and a Manager is recorded here, per Manager, in Redis: a sorted
+set of workers by last report, plus the last task each one reported on.
+Workers silent for :data:`FORGET_SECONDS` drop out of the list.
+"""
+from __future__ import annotations
+
+import datetime
+import json
+import time
+from typing import Any
+
+import redis
+
+# A worker not heard of for a week is gone (decommissioned or renamed).
+FORGET_SECONDS = 7 * 24 * 3600
+KEY_PREFIX = "flamenco:manager-workers"
+# Fields of the task event kept as the worker's last report.
+REPORT_FIELDS = ("_id", "job", "project", "name", "status", "activity")
+
+
+def keys(manager_id: Any) -> tuple[str, str]:
+    """The last-seen sorted set and the last-report hash of one Manager."""
+    return f"{KEY_PREFIX}:{manager_id}:seen", f"{KEY_PREFIX}:{manager_id}:last"
+
+
+def queue_event(pipe: redis.client.Pipeline, event: dict) -> None:
+    """Record the worker of a task event (used by ``flamenco.events``)."""
+    worker, manager = event.get("worker"), event.get("manager")
+    if event["kind"] != "task" or not worker or not manager:
+        return
+    now = time.time()
+    seen, last = keys(manager)
+    pipe.zadd(seen, {worker: now})
+    pipe.zremrangebyscore(seen, "-inf", now - FORGET_SECONDS)
+    pipe.hset(last, worker, json.dumps({f: event.get(f) for f in REPORT_FIELDS}))
+    for key in (seen, last):
+        pipe.expire(key, FORGET_SECONDS)
+
+
+def workers_of(client: redis.Redis, manager_id: Any) -> list[dict]:
+    """The Manager's workers, most recently heard of first, with their last task report."""
+    seen, last = keys(manager_id)
+    entries = client.zrevrangebyscore(seen, "+inf", time.time() - FORGET_SECONDS, withscores=True)
+    if not entries:
+        return []
+    reports = client.hmget(last, [name for name, _ in entries])
+    return [{"name": name.decode(), "task": json.loads(report) if report else {},
+             "last_seen": datetime.datetime.fromtimestamp(score, tz=datetime.timezone.utc)}
+            for (name, score), report in zip(entries, reports)]
