@@ -8,10 +8,10 @@ or lists them in a module-level ``commands`` sequence.
 from __future__ import annotations
 
 import importlib
-import importlib.util
 import logging
 import pkgutil
 import sys
+from pathlib import Path
 
 import click
 import pymongo
@@ -148,12 +148,11 @@ def create_manager(name: str, owner: str | None, project_urls: tuple[str, ...], 
 def load_command_modules() -> None:
     """Import every ``flamenco.<package>.cli`` so its commands join :data:`main`."""
     for info in pkgutil.iter_modules(flamenco.__path__):
-        if not info.ispkg:
+        # Look for the file instead of asking find_spec, which would import
+        # every server package just to start `flamenco submit`.
+        if not info.ispkg or not (Path(info.module_finder.path) / info.name / "cli.py").exists():
             continue
-        name = f"flamenco.{info.name}.cli"
-        if importlib.util.find_spec(name) is None:
-            continue
-        module = importlib.import_module(name)
+        module = importlib.import_module(f"flamenco.{info.name}.cli")
         for command in getattr(module, "commands", ()):
             main.add_command(command)
 

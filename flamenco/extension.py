@@ -161,15 +161,20 @@ class PatchOps:
             return func
         return register
 
-    def dispatch(self, object_id: str) -> flask.typing.ResponseReturnValue:
-        user = scoping.require_user()
+    def visible_document(self, object_id: str) -> dict:
+        """The document with this id if the caller may see it, else a 400/404 abort."""
         oid = errors.parse_object_id(object_id, "_id")
-        payload = json_payload()
         query: dict = {"_id": oid}
         scoping.restrict(query, self.visible_filter())
         doc = flask.current_app.data.driver.db[self.collection].find_one(query)
         if doc is None:
             errors.abort(404, "not found")
+        return doc
+
+    def dispatch(self, object_id: str) -> flask.typing.ResponseReturnValue:
+        user = scoping.require_user()
+        doc = self.visible_document(object_id)
+        payload = json_payload()
         op_name = payload.get("op")
         if not isinstance(op_name, str) or not op_name:
             errors.abort(400, "missing operation", {"op": f"required; one of {', '.join(sorted(self.ops))}"})

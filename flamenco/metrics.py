@@ -25,7 +25,7 @@ from prometheus_client.registry import Collector
 from pymongo.database import Database
 from pymongo.errors import ExecutionTimeout, PyMongoError
 
-from flamenco import errors
+from flamenco import auth, errors
 
 # Task statuses worth a gauge: work waiting at the server or at a manager,
 # and work running. Finished tasks only grow and are not worth a scan.
@@ -163,8 +163,6 @@ def _observe_latency(response: flask.Response) -> flask.Response:
 @blueprint.get("/metrics")
 def metrics() -> flask.Response:
     """Prometheus text format; 401 without a valid token."""
-    from flamenco import auth
-
     if auth.current_user() is None:
         errors.abort(401, "authentication required: send a token as 'Authorization: Bearer <token>'",
                      headers={"WWW-Authenticate": 'Bearer realm="flamenco"'})

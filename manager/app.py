@@ -15,11 +15,15 @@ from flamenco_manager.dashboard.views import blueprint as dashboard_blueprint
 
 log = logging.getLogger(__name__)
 
+# Largest request body accepted (413 beyond): a worker's log chunk is far smaller.
+MAX_REQUEST_BYTES = 32 * 1024 * 1024
+
 
 def create_app(ctx: ManagerContext) -> Flask:
     """A Flask app serving workers and the dashboard from ``ctx``."""
     app = Flask("flamenco_manager.dashboard")
     app.extensions["flamenco_manager"] = ctx
+    app.config["MAX_CONTENT_LENGTH"] = MAX_REQUEST_BYTES
     app.register_blueprint(worker_blueprint)
     app.register_blueprint(dashboard_blueprint)
     # Read the schedulable tasks now, so the first worker does not wait for it.

@@ -43,8 +43,9 @@ _TASK_UPDATE = {"type": "object", "properties": {
     "task_status": {"type": "string", "enum": [statuses.ACTIVE, statuses.COMPLETED, statuses.FAILED,
                                                statuses.CANCELED]},
     "activity": {"type": "string"}, "log": {"type": "string"},
-    "task_progress_percentage": {"type": "integer"}, "current_command_idx": {"type": "integer"},
-    "command_progress_percentage": {"type": "integer"},
+    "task_progress_percentage": {"type": "integer", "minimum": 0, "maximum": 100},
+    "current_command_idx": {"type": "integer", "minimum": 0},
+    "command_progress_percentage": {"type": "integer", "minimum": 0, "maximum": 100},
     "metrics": {"type": "object", "properties": {"timing": {"type": "object"}}}}}
 _AUTH_FAILED = {"401": error_response("Worker id and secret required (HTTP Basic)")}
 

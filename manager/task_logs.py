@@ -9,8 +9,10 @@ import gzip
 import os
 from pathlib import Path
 
-# Lines of log sent upstream with every update (the Server stores them on the task).
+# Lines of log sent upstream with every update (the Server stores them on the task),
+# and at most this many characters of them, so no update outgrows a document.
 LOG_TAIL_LINES = 10
+LOG_TAIL_MAX_CHARS = 16 * 1024
 # Serving a log to a browser: files up to this size are sent whole; bigger ones
 # as head + notice + tail, so a page never has to hold a huge log.
 FULL_LOG_MAX_BYTES = 15 * 1024
@@ -61,8 +63,8 @@ def rotate(root: str | os.PathLike, job_id: str | None, task_id: str, max_rotati
 
 
 def tail(text: str, lines: int = LOG_TAIL_LINES) -> str:
-    """The last ``lines`` lines of ``text``."""
-    return "\n".join(text.rstrip("\n").split("\n")[-lines:])
+    """The last ``lines`` lines of ``text`` (at most LOG_TAIL_MAX_CHARS of them)."""
+    return "\n".join(text.rstrip("\n").split("\n")[-lines:])[-LOG_TAIL_MAX_CHARS:]
 
 
 def excerpt(path: Path) -> bytes:

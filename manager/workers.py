@@ -87,7 +87,10 @@ def authenticate(ctx: ManagerContext, worker_id: str, secret: str) -> dict | Non
         known = _verified.get(key)
     if known is not None:
         return worker if hmac.compare_digest(known, digest) else None
-    if not bcrypt.checkpw(secret.encode(), hashed):
+    try:
+        if not bcrypt.checkpw(secret.encode(), hashed):
+            return None
+    except ValueError:  # e.g. longer than bcrypt accepts: cannot be the secret
         return None
     with _verified_lock:
         if len(_verified) >= _VERIFIED_MAX:

@@ -11,7 +11,6 @@ import dataclasses
 import json
 import re
 import time
-from collections import Counter
 from typing import Any, Iterator, Mapping
 
 import requests
@@ -178,14 +177,9 @@ class FlamencoClient:
         return self.list_page("flamenco/jobs", where=where, sort=sort, page=page, max_results=max_results)
 
     def job_task_summary(self, job_id: str) -> TaskSummary:
-        """Count the job's tasks per status (fetching only their ``status``).
-
-        Pages are sorted by ``_id`` so that tasks changing status between two
-        page requests are neither skipped nor counted twice.
-        """
-        tasks = self.list_all("flamenco/tasks", where={"job": check_id("job", job_id)},
-                              projection={"status": 1}, sort="_id")
-        return TaskSummary(dict(Counter(task.get("status", "unknown") for task in tasks)))
+        """Count the job's tasks per status (one server-side aggregation)."""
+        counts = self.request("GET", f"{defaults.API_PREFIX}/jobs/{check_id('job', job_id)}/task-counts")
+        return TaskSummary(dict(counts))
 
     def patch_job(self, job_id: str, op: str, **fields: Any) -> None:
         """Run a job PATCH operation (reference §5.2)."""

@@ -11,7 +11,7 @@ import flask
 from pymongo.database import Database
 
 from flamenco import errors, projects, status
-from flamenco.auth import CurrentUser, tokens
+from flamenco.auth import CurrentUser, scoping, tokens
 from flamenco.extension import PatchOps
 from flamenco.jobs import JOBS, TASKS, construction
 from flamenco.jobs.hooks import check_settings, job_filter, require_job_user
@@ -25,6 +25,18 @@ blueprint = patch_ops.blueprint
 
 def _db() -> Database:
     return flask.current_app.data.driver.db
+
+
+@blueprint.route('/<regex("[a-f0-9]{24}"):object_id>/task-counts', methods=["GET"])
+def task_counts(object_id: str) -> flask.Response:
+    """``{status: number of tasks}`` of a visible job.
+
+    One aggregation on the server instead of clients paging through every
+    task document (60 s for a 5,000-task job on FerretDB) to draw a progress bar.
+    """
+    scoping.require_user()
+    job = patch_ops.visible_document(object_id)
+    return flask.jsonify(status.count_task_statuses(_db(), job["_id"]))
 
 
 def _require_use(user: CurrentUser, job: dict) -> None:

@@ -21,6 +21,8 @@ blueprint = Blueprint("worker_api", __name__)
 
 # Shortest worker secret accepted: Flamenco 2 workers generate 64 characters.
 MIN_SECRET_LENGTH = 16
+# bcrypt uses (and bcrypt>=5 accepts) at most 72 bytes of a secret.
+MAX_SECRET_BYTES = 72
 # Task statuses a worker may report.
 WORKER_TASK_STATUSES = (statuses.ACTIVE, statuses.COMPLETED, statuses.FAILED, statuses.CANCELED)
 # Progress fields and the name the Server reads (reference C.3: the worker
@@ -29,6 +31,12 @@ PROGRESS_FIELDS = {"task_progress_percentage": "task_progress_percentage",
                    "current_command_idx": "current_command_index",
                    "current_command_index": "current_command_index",
                    "command_progress_percentage": "command_progress_percentage"}
+
+# Upper bounds of the progress fields (percentages; a command index).
+PROGRESS_MAX = {"task_progress_percentage": 100, "command_progress_percentage": 100,
+                "current_command_index": 100_000}
+# A timing longer than a year is a bug on the worker's side, not a measurement.
+MAX_SECONDS = 366 * 86400
 
 
 def no_content() -> Response:
@@ -58,8 +66,8 @@ def register_worker() -> Response:
         return error_response(403, refusal)
     body = v.json_body()
     secret = v.required(body, "secret", str)
-    if len(secret) < MIN_SECRET_LENGTH:
-        raise BadRequest(f"must be at least {MIN_SECRET_LENGTH} characters", field="secret")
+    if not MIN_SECRET_LENGTH <= len(secret.encode()) <= MAX_SECRET_BYTES:
+        raise BadRequest(f"must be {MIN_SECRET_LENGTH} to {MAX_SECRET_BYTES} bytes long", field="secret")
     platform = v.required(body, "platform", str)
     task_types = v.string_list(body, "supported_task_types") or []
     nickname = v.optional(body, "nickname", str) or remote_address()
@@ -159,14 +167,28 @@ def _worker_update(body: dict) -> dict:
     for key, name in PROGRESS_FIELDS.items():
         value = v.optional(body, key, int)
         if value is not None:
+            if not 0 <= value <= PROGRESS_MAX[name]:
+                raise BadRequest(f"must be between 0 and {PROGRESS_MAX[name]}", field=key)
             update[name] = value
     metrics = v.optional(body, "metrics", dict)
-    if metrics is not None:
-        timing = metrics.get("timing")
-        if timing is not None and not isinstance(timing, dict):
-            raise BadRequest("must be an object of name: seconds", field="metrics.timing")
-        update["metrics"] = metrics
+    if metrics is not None and metrics.get("timing") is not None:
+        update["metrics"] = {"timing": _timing(metrics["timing"])}
     return update
+
+
+def _timing(timing: object) -> dict[str, float]:
+    """``metrics.timing``: step name -> seconds; names must be storable as document keys."""
+    field = "metrics.timing"
+    if not isinstance(timing, dict):
+        raise BadRequest("must be an object of name: seconds", field=field)
+    out = {}
+    for name, seconds in timing.items():
+        if not name or "." in name or name.startswith("$"):
+            raise BadRequest(f"step name {name!r} may not be empty, contain '.' or start with '$'", field=field)
+        if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or not 0 <= seconds < MAX_SECONDS:
+            raise BadRequest(f"{name}: must be a number of seconds", field=field)
+        out[name] = float(seconds)
+    return out
 
 
 def _accepts_worker_status(task: dict, status: str | None) -> bool:

@@ -16,14 +16,9 @@ OPERATIONS = [
     "POST /tasks/{task_id}/update", "POST /tasks/{task_id}/return", "GET /may-i-run/{task_id}",
     "GET /status-change", "POST /ack-status-change/{ack_status}", "POST /output-produced", "GET /metrics",
 ]
-# 500s found by fuzzing in code this suite does not own; reported for fixing.
-KNOWN_500 = {
-    "POST /register-worker": "manager/workers.py register(): a secret longer than 72 bytes makes "
-                             "bcrypt raise ValueError (500); worker_api.py should answer 400 for field 'secret'",
-    "POST /tasks/{task_id}/update": "manager/update_queue.py queue_update(): 'metrics' keys with a NUL byte "
-                                    "(or '.'/'$' on FerretDB) raise bson InvalidDocument (500); "
-                                    "worker_api._worker_update should validate metrics keys",
-}
+# 500s found by fuzzing in code this suite does not own, marked xfail until fixed
+# (the two found here, a >72-byte secret and bad metrics keys, are fixed).
+KNOWN_500: dict[str, str] = {}
 
 
 def _param(label: str):

@@ -1,4 +1,6 @@
 """The session services are real: FerretDB speaks MongoDB, Redis answers."""
+from pathlib import Path
+
 import pymongo
 import pytest
 import redis
@@ -25,14 +27,15 @@ def test_redis_is_flushed_per_test(redis_url):
 
 
 
-def test_ferretdb_build_uses_the_indexed_id_expression(tmp_path):
-    """The build recipe patches FerretDB's SQLite _id expression and points go.mod at the patch."""
+def test_ferretdb_build_applies_every_patch(tmp_path):
+    """The build recipe patches FerretDB's source and points go.mod at the patched copy."""
     from flamenco.farm import services
 
     modfile = services._patched_ferretdb_modfile(tmp_path)
     replace = [line for line in modfile.read_text().splitlines() if line.startswith("replace ")]
     assert len(replace) == 1
-    patched_src = replace[0].split("=>")[1].strip()
-    metadata = (tmp_path / patched_src / services.FERRETDB_PATCHED_FILE).read_text()
-    assert services.FERRETDB_ID_EXPR_FAST in metadata
-    assert services.FERRETDB_ID_EXPR_SLOW not in metadata
+    patched_src = Path(replace[0].split("=>")[1].strip())
+    for patch in services.FERRETDB_PATCHES:
+        text = (patched_src / patch.path).read_text()
+        assert patch.new in text
+        assert patch.old not in text

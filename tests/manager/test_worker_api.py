@@ -234,3 +234,25 @@ def test_parent_known_but_not_completed_blocks_child(ctx, new_worker):
     assert task["_id"] == parent["_id"]
     worker.update(task["_id"], task_status="completed")
     assert sleeper.get_task().json()["_id"] == child["_id"]
+
+
+def test_out_of_range_values_are_400_not_500(ctx, new_worker, manager_url):
+    worker = new_worker()
+    download(ctx, server_task())
+    task = worker.get_task().json()
+    for body, field in [({"task_progress_percentage": 10**30}, "task_progress_percentage"),
+                        ({"command_progress_percentage": -1}, "command_progress_percentage"),
+                        ({"metrics": {"timing": {"a.b": 1}}}, "metrics.timing"),
+                        ({"metrics": {"timing": {"render": "slow"}}}, "metrics.timing")]:
+        resp = worker.update(task["_id"], **body)
+        assert resp.status_code == 400 and field in resp.json()["_issues"], body
+    long_secret = TestWorker(manager_url, secret="x" * 100)
+    resp = long_secret.register()
+    assert resp.status_code == 400 and "secret" in resp.json()["_issues"]
+    worker.session.auth = (worker.worker_id, "y" * 100)
+    assert worker.get_task().status_code == 401
+    worker.session.auth = (worker.worker_id, worker.secret)
+    huge_line = "z" * 100_000
+    assert worker.update(task["_id"], log=huge_line).status_code == 204
+    queued = ctx.db[dbmod.UPDATE_QUEUE].find_one({"log_tail": {"$exists": True}})
+    assert len(queued["log_tail"]) <= 16 * 1024

@@ -6,7 +6,6 @@ into memory (waitress accepts up to 1 GiB by default).
 from __future__ import annotations
 
 import flask
-import pytest
 
 from flamenco_manager.context import ManagerContext
 from tests.security.conftest import manager_app
@@ -18,8 +17,6 @@ def _oversized(limit: int | None) -> bytes:
     return b"[" + b" " * limit + b"]"
 
 
-@pytest.mark.xfail(strict=True, reason="flamenco/app.py (create_app) sets no MAX_CONTENT_LENGTH; "
-                                       "add it to flamenco/defaults.py so it flows into app.config")
 def test_server_refuses_oversized_bodies(server_app: flask.Flask, mongo_db) -> None:
     token = make_token(mongo_db, make_user(mongo_db, "big-body"))
     body = _oversized(server_app.config.get("MAX_CONTENT_LENGTH"))
@@ -29,8 +26,6 @@ def test_server_refuses_oversized_bodies(server_app: flask.Flask, mongo_db) -> N
     assert resp.json["_code"] == 413
 
 
-@pytest.mark.xfail(strict=True, reason="manager/app.py (create_app) sets no MAX_CONTENT_LENGTH; "
-                                       "add a max_request_body setting to manager/defaults.py")
 def test_manager_refuses_oversized_bodies(ctx: ManagerContext) -> None:
     app = manager_app(ctx)
     body = _oversized(app.config.get("MAX_CONTENT_LENGTH"))

@@ -183,3 +183,14 @@ def test_construct_rejects_unstorable_setting_keys(world):
     resp = world.api("alice").patch(f"{JOBS}/{job['_id']}", json={"op": "construct", "settings": {"a.b": 1}})
     assert resp.status_code == 422 and "settings" in resp.get_json()["_issues"]
     assert world.db["flamenco_jobs"].find_one({"_id": job["_id"]})["status"] == "waiting-for-files"
+
+
+
+def test_task_counts_of_a_job(world):
+    """GET .../task-counts answers the job's tasks per status to callers who may see the job."""
+    job_id = submit(world).get_json()["_id"]
+    resp = world.api("vera").get(f"{JOBS}/{job_id}/task-counts")
+    assert resp.status_code == 200
+    assert resp.get_json() == {"queued": 3}
+    assert world.api("bob").get(f"{JOBS}/{job_id}/task-counts").status_code == 404
+    assert world.api(None).get(f"{JOBS}/{job_id}/task-counts").status_code == 401
