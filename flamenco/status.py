@@ -632,41 +632,6 @@ def mark_tasks_claimed(db: Database, manager_id: ObjectId, task_ids: Iterable[Ob
 _CONSTRUCTIBLE_JOB_STATES = frozenset({"waiting-for-files", "under-construction", "construction-failed"})
 
 
-def flip_compiled_job(db: Database, job_id: ObjectId, *, paused: bool = False,
-                      now: datetime.datetime | None = None) -> JobStatusChange:
-    """Queue (or, for ``start_paused`` jobs, pause) all ``under-construction`` tasks, then the job, at one time.
-
-    One ``update_many`` instead of Flamenco 2's per-task updates (§14.15); the
-    shared ``_updated`` keeps a Manager's incremental depsgraph from missing
-    tasks. A job that compiled to no task becomes ``construction-failed``
-    instead of silently ``completed`` (§14.11). For callers that inserted
-    ``under-construction`` tasks themselves; :func:`construct_job` needs no
-    task update at all (see :func:`_compile_and_publish`).
-    """
-    now = _moment(now)
-    new_status = "paused" if paused else "queued"
-    modified = _set_tasks_status(db, job_id, {"under-construction"}, new_status, now)
-    change = JobStatusChange(job_id=job_id, old_status="under-construction", status="under-construction")
-    if modified == 0:
-        _run_job_status_chain(db, change, "construction-failed", "compilation produced no tasks", now)
-        return change
-    change.tasks_modified = modified
-    change.at = now
-    _publish_job(db, change, new_status, now)
-    return change
-
-
-def mark_construction_failed(db: Database, job_id: ObjectId, reason: str, *,
-                             now: datetime.datetime | None = None) -> JobStatusChange:
-    """Set ``construction-failed`` and delete the tasks the failed compilation left behind (§14.14)."""
-    now = _moment(now)
-    db[TASKS].delete_many({"job": job_id, "status": "under-construction"})
-    old = _load(db, JOBS, job_id, ["status"])["status"]
-    change = JobStatusChange(job_id=job_id, old_status=old, status=old)
-    _run_job_status_chain(db, change, "construction-failed", reason, now)
-    return change
-
-
 def construct_job(db: Database, job_id: ObjectId, *, reason: str,
                   new_settings: Mapping[str, Any] | None = None,
                   now: datetime.datetime | None = None) -> JobStatusChange:

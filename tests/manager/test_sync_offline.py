@@ -133,3 +133,19 @@ def test_redownload_keeps_local_bookkeeping_and_newer_local_status(ctx, new_work
     assert tasks.find_task(ctx, ObjectId(task["_id"]))["status"] == "queued"
     assert worker.may_i_run(task["_id"])["may_keep_running"] is False
     assert worker.get_task().json()["_id"] == task["_id"], "the claim was released"
+
+
+def test_updates_never_acknowledged_are_set_aside_not_retried_forever(ctx, new_worker):
+    worker = new_worker()
+    tasks.store_downloaded(ctx, [server_task()])
+    task = worker.get_task().json()
+    worker.update(task["_id"], activity="x")
+    batch = update_queue.pending_batch(ctx.db, 10)
+    acked = {batch[0]["_id"]}
+    update_queue.acknowledge(ctx.db, list(acked))
+    assert update_queue.set_aside_unacknowledged(ctx.db, batch, acked, max_attempts=2) == 0
+    batch = update_queue.pending_batch(ctx.db, 10)
+    assert [d["push_attempts"] for d in batch] == [1]
+    assert update_queue.set_aside_unacknowledged(ctx.db, batch, set(), max_attempts=2) == 1
+    assert update_queue.queue_size(ctx.db) == 0
+    assert ctx.db[dbmod.UPDATE_REJECTS].count_documents({}) == 1

@@ -61,24 +61,6 @@ def test_compile_failure_marks_job_and_leaves_no_tasks(mongo_db: Database) -> No
     assert mongo_db[status.TASKS].count_documents({"job": job_id}) == 0
 
 
-def test_flip_without_tasks_fails_construction(mongo_db: Database) -> None:
-    """Flamenco 2 called a job with no tasks 'completed' (§14.11)."""
-    job_id = insert_job(mongo_db, SLEEP_SETTINGS)
-    change = status.flip_compiled_job(mongo_db, job_id)
-    assert change.status == "construction-failed"
-    assert mongo_db[status.JOBS].find_one({"_id": job_id})["status_reason"] == "compilation produced no tasks"
-
-
-def test_flip_uses_one_timestamp(mongo_db: Database, make_job: MakeJob) -> None:
-    job_id, _ = make_job(["under-construction"] * 5, "under-construction")
-    now = datetime.datetime(2030, 1, 2, 3, 4, 5, tzinfo=datetime.timezone.utc)
-    change = status.flip_compiled_job(mongo_db, job_id, now=now)
-    assert (change.status, change.tasks_modified) == ("queued", 5)
-    stamps = {t["_updated"] for t in mongo_db[status.TASKS].find({"job": job_id})}
-    assert stamps == {mongo_db[status.JOBS].find_one({"_id": job_id})["_updated"]}
-    assert len(stamps) == 1 and stamps.pop().replace(tzinfo=datetime.timezone.utc) == now
-
-
 def test_recreate_replaces_tasks_and_their_logs(mongo_db: Database) -> None:
     job_id = insert_job(mongo_db, SLEEP_SETTINGS)
     status.construct_job(mongo_db, job_id, reason="submitted")
