@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import abc
 import dataclasses
+from pathlib import Path
 import traceback
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
@@ -94,6 +95,17 @@ class Command(abc.ABC):
 
     def check_settings(self) -> None:
         """Validate relations between settings; raise CommandSettingsError."""
+
+    def existing(self, setting: str) -> Path:
+        """The absolute path in ``setting``, which must exist by the time the command runs.
+
+        Checked at run time, not at creation: an earlier command of the same
+        task may be what creates the file.
+        """
+        path = Path(self.settings[setting]).absolute()
+        if not path.exists():
+            raise CommandFailed(f'{self.name}: "{setting}" {path} does not exist')
+        return path
 
     async def run(self) -> None:
         """Run the command, reporting start and finish like Flamenco 2 did.

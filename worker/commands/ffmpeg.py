@@ -57,13 +57,6 @@ class FFmpegCommand(Command):
         """FFmpeg's executable and any extra words of ffmpeg_cmd."""
         return [find_executable(self.ffmpeg_words[0], "ffmpeg_cmd"), *self.ffmpeg_words[1:]]
 
-    def existing(self, setting: str) -> Path:
-        """The absolute path in ``setting``, which must exist now."""
-        path = Path(self.settings[setting]).absolute()
-        if not path.exists():
-            raise CommandFailed(f'{self.name}: "{setting}" {path} does not exist')
-        return path
-
     def matching(self, setting: str) -> list[Path]:
         """The files matching the glob in ``setting``, sorted; at least one."""
         paths = sorted(Path(p) for p in glob.glob(self.settings[setting]))

@@ -118,9 +118,7 @@ class CopyFileCommand(Command):
     }
 
     async def execute(self) -> None:
-        src, dest = Path(self.settings["src"]), Path(self.settings["dest"])
-        if not src.exists():
-            raise CommandFailed(f'copy_file: "src" {src} does not exist')
+        src, dest = self.existing("src"), Path(self.settings["dest"])
         if not src.is_file():
             raise CommandFailed(f'copy_file: "src" {src} is not a file')
         mode_error = await asyncio.to_thread(self._copy, src, dest)
@@ -218,9 +216,7 @@ class MoveWithCounterCommand(Command):
     }
 
     async def execute(self) -> None:
-        src, dest = Path(self.settings["src"]), Path(self.settings["dest"])
-        if not src.exists():
-            raise CommandFailed(f'move_with_counter: "src" {src} does not exist')
+        src, dest = self.existing("src"), Path(self.settings["dest"])
         target = await asyncio.to_thread(_move_with_counter, src, dest)
         await self.ctx.log(f"Moved {src} to {target}")
         await self.ctx.output_produced(str(target))

@@ -43,12 +43,6 @@ class MergeCommand(BlenderCommand):
     settings_spec = MERGE_SETTINGS
     report_saved_files = False  # the merge commands report their final outputs themselves
 
-    def existing(self, setting: str) -> Path:
-        path = Path(self.settings[setting])
-        if not path.exists():
-            raise CommandFailed(f'{self.name}: "{setting}" {path} does not exist')
-        return path
-
     async def run_merge(self, output: str, *extra: str) -> None:
         """Merge input1 and input2 into ``output`` (a file name or a # pattern)."""
         input1, input2 = self.existing("input1"), self.existing("input2")
