@@ -626,10 +626,44 @@ def mark_tasks_claimed(db: Database, manager_id: ObjectId, task_ids: Iterable[Ob
 
 
 # --- Construction (reference §3.7) ------------------------------------------------------
+#
+# A construction *run* claims the job (a random token in ``construction_run``,
+# written only if the job's ``_etag`` is still the one read), compiles it,
+# inserts the tasks in batches (touching the job's ``_updated`` between them
+# to show it is alive), then publishes or fails the job and drops the token.
+# Runs may die anywhere (a killed Celery worker, a crashed server): the token
+# left behind says the job may hold tasks of a dead run, which the next run
+# deletes before compiling, so a resumed construction never duplicates tasks.
 
 # Jobs that have no tasks (any more), so compiling them cannot duplicate tasks;
 # finished jobs with tasks go through recreate_job, which deletes them first.
 _CONSTRUCTIBLE_JOB_STATES = frozenset({"waiting-for-files", "under-construction", "construction-failed"})
+
+# The token of the construction run that holds the job; absent when none does.
+CONSTRUCTION_RUN_FIELD = "construction_run"
+# Runs started on the job since it was last published or failed.
+CONSTRUCTION_ATTEMPTS_FIELD = "construction_attempts"
+# A job whose runs keep dying (say, the worker runs out of memory compiling it)
+# fails after this many attempts instead of being resumed forever.
+MAX_CONSTRUCTION_ATTEMPTS = 3
+# Tasks are inserted in batches of this size with a sign of life in between:
+# 5,000 tasks insert in about 2 s on FerretDB/SQLite (one round trip on
+# MongoDB), far below the age after which a run is deemed dead.
+CONSTRUCTION_BATCH_SIZE = 5_000
+_CLAIM_FIELDS = ("status", "_etag", "_updated", CONSTRUCTION_RUN_FIELD, CONSTRUCTION_ATTEMPTS_FIELD)
+
+
+class ConstructionSuperseded(StatusConflict):
+    """Another construction run holds the job now; this one stops and leaves the job to it."""
+
+
+@dataclasses.dataclass(frozen=True)
+class _Run:
+    """One construction run: its token, its moment (its tasks' ``_created``) and whether it followed a dead run."""
+
+    token: str
+    now: datetime.datetime
+    took_over: bool
 
 
 def construct_job(db: Database, job_id: ObjectId, *, reason: str,
@@ -638,79 +672,182 @@ def construct_job(db: Database, job_id: ObjectId, *, reason: str,
     """Compile a job into tasks and queue them: Flamenco 2's ``api_construct_job``.
 
     Merges ``new_settings`` into ``job.settings`` (PATCH ``construct``), sets
-    ``under-construction`` with ``reason``, compiles, inserts all tasks with
-    one ``insert_many`` and flips the job. Any compile error leads to
-    ``construction-failed`` with reason ``"<reason>; compilation failed: <error>"``
-    and no leftover tasks. Returns the job change (final status
-    ``queued``/``paused`` or ``construction-failed``).
+    ``under-construction`` with ``reason``, compiles, inserts all tasks already
+    ``queued`` (``paused`` for ``start_paused``) and flips the job. Any compile
+    error leads to ``construction-failed`` with reason ``"<reason>; compilation
+    failed: <error>"`` and no leftover tasks. Raises :class:`IllegalTransition`
+    unless the job is constructible, and :class:`StatusConflict` when a run
+    holds the job (a dead one is finished by :func:`resume_construction`).
     """
     now = _moment(now)
-    job = _load(db, JOBS, job_id, ["status", "settings"])
+    job = _load(db, JOBS, job_id, _CLAIM_FIELDS)
     if job["status"] not in _CONSTRUCTIBLE_JOB_STATES:
         raise IllegalTransition("status", job["status"], "under-construction",
                                 f"only possible from {', '.join(sorted(_CONSTRUCTIBLE_JOB_STATES))}")
-    if new_settings:
-        db[JOBS].update_one({"_id": job_id},
-                            {"$set": _stamp(now, {f"settings.{key}": value for key, value in new_settings.items()})})
-    _begin_construction(db, job_id, job["status"], reason, now)
-    return _compile_and_publish(db, job_id, reason, now)
+    if job.get(CONSTRUCTION_RUN_FIELD):
+        raise StatusConflict(f"job {job_id} is being constructed already")
+    settings = {f"settings.{key}": value for key, value in (new_settings or {}).items()}
+    run = _claim_construction(db, job, reason, now, settings)
+    return _compile_and_publish(db, job_id, run, reason)
+
+
+def resume_construction(db: Database, job_id: ObjectId, *, reason: str, stale_after: datetime.timedelta,
+                        now: datetime.datetime | None = None) -> JobStatusChange | None:
+    """Construct an ``under-construction`` job unless a live run holds it; None when there is nothing to do.
+
+    What the background construction runs, so a late or duplicate request is
+    harmless: a job that left ``under-construction`` is left alone, and so is
+    one whose run touched it less than ``stale_after`` ago. A dead run's tasks
+    are deleted first. After :data:`MAX_CONSTRUCTION_ATTEMPTS` runs the job
+    becomes ``construction-failed`` instead.
+    """
+    now = _moment(now)
+    job = _load(db, JOBS, job_id, _CLAIM_FIELDS)
+    if job["status"] != "under-construction" or _run_is_alive(job, stale_after, now):
+        return None
+    try:
+        run = _claim_construction(db, job, reason, now)
+    except StatusConflict:
+        return None  # another run claimed it in between
+    attempts = job.get(CONSTRUCTION_ATTEMPTS_FIELD, 0)
+    if attempts >= MAX_CONSTRUCTION_ATTEMPTS:
+        change = JobStatusChange(job_id=job_id, old_status="under-construction", status="under-construction")
+        _fail_construction(db, change, run, f"{reason}; gave up after {attempts} construction attempts died")
+        return change
+    return _compile_and_publish(db, job_id, run, reason)
+
+
+def stalled_constructions(db: Database, stale_after: datetime.timedelta,
+                          now: datetime.datetime | None = None) -> list[ObjectId]:
+    """Ids of ``under-construction`` jobs nobody touched for ``stale_after``: their run died or never started."""
+    cutoff = _moment(now) - stale_after
+    jobs = db[JOBS].find({"status": "under-construction", "_updated": {"$lt": cutoff}}, projection=["_id"])
+    return [job["_id"] for job in jobs]
 
 
 def recreate_job(db: Database, job_id: ObjectId, *, reason: str,
                  now: datetime.datetime | None = None) -> JobStatusChange:
     """Delete a finished job's tasks (and their logs, which Flamenco 2 orphaned) and compile it again."""
     now = _moment(now)
-    status = _load(db, JOBS, job_id, ["status"])["status"]
-    if status not in RECREATABLE_JOB_STATES:
-        raise IllegalTransition("status", status, "under-construction",
+    job = _load(db, JOBS, job_id, _CLAIM_FIELDS)
+    if job["status"] not in RECREATABLE_JOB_STATES:
+        raise IllegalTransition("status", job["status"], "under-construction",
                                 f"only {', '.join(sorted(RECREATABLE_JOB_STATES))} jobs can be recreated")
-    _begin_construction(db, job_id, status, reason, now)
+    run = _claim_construction(db, job, reason, now)
     task_ids = [task["_id"] for task in db[TASKS].find({"job": job_id}, projection=["_id"])]
     db[TASK_LOGS].delete_many({"task": {"$in": task_ids}})
     db[TASKS].delete_many({"job": job_id})
-    return _compile_and_publish(db, job_id, reason, now)
+    return _compile_and_publish(db, job_id, run, reason)
 
 
-def _begin_construction(db: Database, job_id: ObjectId, old: str, reason: str, now: datetime.datetime) -> None:
-    _write_job_status(db, job_id, old, "under-construction", now, reason)
+def _run_is_alive(job: Mapping[str, Any], stale_after: datetime.timedelta, now: datetime.datetime) -> bool:
+    """Whether a run holds the job and touched it within ``stale_after``."""
+    updated = job.get("_updated")
+    if not job.get(CONSTRUCTION_RUN_FIELD) or not isinstance(updated, datetime.datetime):
+        return False
+    if updated.tzinfo is None:  # a client without tz_aware reads naive UTC
+        updated = updated.replace(tzinfo=datetime.timezone.utc)
+    return updated > now - stale_after
 
 
-def _compile_and_publish(db: Database, job_id: ObjectId, reason: str, now: datetime.datetime) -> JobStatusChange:
-    """Compile the job, insert its tasks already ``queued``/``paused`` in one ``insert_many``, then flip the job.
+def _claim_construction(db: Database, job: Mapping[str, Any], reason: str, now: datetime.datetime,
+                        also: Mapping[str, Any] | None = None) -> _Run:
+    """Set ``under-construction`` with ``reason`` and a fresh run token, if the job is unchanged since read.
+
+    The condition on ``_etag`` lets one of two concurrent runs win (on MongoDB;
+    FerretDB does not guarantee it, reference ferretdb-eve.md §5). Tasks of a
+    dead run (the job still had a token) are deleted before anything is compiled.
+    """
+    run = _Run(token=secrets.token_hex(16), now=now, took_over=bool(job.get(CONSTRUCTION_RUN_FIELD)))
+    fields = {**(also or {}), "status": "under-construction", CONSTRUCTION_RUN_FIELD: run.token,
+              CONSTRUCTION_ATTEMPTS_FIELD: job.get(CONSTRUCTION_ATTEMPTS_FIELD, 0) + 1}
+    if reason:
+        fields["status_reason"] = reason
+    result = db[JOBS].update_one({"_id": job["_id"], "status": job["status"], "_etag": job.get("_etag")},
+                                 {"$set": _stamp(now, fields)})
+    if result.matched_count == 0:
+        raise StatusConflict(f"job {job['_id']} changed while its construction started; not constructing it")
+    if run.took_over:
+        db[TASKS].delete_many({"job": job["_id"]})
+    return run
+
+
+def _compile_and_publish(db: Database, job_id: ObjectId, run: _Run, reason: str) -> JobStatusChange:
+    """Compile the job, insert its tasks already ``queued``/``paused``, then flip the job alone.
 
     Not Flamenco 2's insert-then-flip of every task: on FerretDB/SQLite each
     updated document costs a table scan (measured: ``update_many`` of 1000
     tasks 10 s, ``insert_many`` 0.06 s). Inserting tasks in their final
     status is equivalent, because the depsgraph only hands out tasks of
-    runnable jobs and the job becomes runnable after the insert, with the
-    same ``_updated`` as its tasks. A failure leaves no task behind (§14.14).
+    runnable jobs and the job becomes runnable after the insert. The flip
+    needs no task-status count either: a freshly compiled job has tasks and
+    none is completed, so no follow-up status applies. A failure leaves no
+    task behind (§14.14).
     """
     job = _load(db, JOBS, job_id, None)
     new_status = "paused" if job.get("start_paused") else "queued"
     change = JobStatusChange(job_id=job_id, old_status="under-construction", status="under-construction")
     try:
         manager = db[MANAGERS].find_one({"_id": job.get("manager")}, projection=["worker_task_types"])
-        tasks = job_compilers.compile_job(job, manager=manager, now=now)
+        tasks = job_compilers.compile_job(job, manager=manager, now=run.now)
         if not tasks:
             raise ValueError("the job has no tasks")
         for task in tasks:
             task["status"] = new_status
-        db[TASKS].insert_many(tasks, ordered=False)
+        _insert_tasks(db, job_id, run, tasks)
+        if run.took_over:  # a run deemed dead may have inserted one more batch after this run began
+            db[TASKS].delete_many({"job": job_id, "_created": {"$ne": run.now}})
+        _finish_construction(db, change, run, new_status)
+    except ConstructionSuperseded:
+        db[TASKS].delete_many({"job": job_id, "_created": run.now})
+        raise
     except Exception as ex:  # noqa: BLE001 - any failure must end in construction-failed, never a stuck job
-        db[TASKS].delete_many({"job": job_id})
-        _run_job_status_chain(db, change, "construction-failed", f"{reason}; compilation failed: {ex}", now)
+        _fail_construction(db, change, run, f"{reason}; compilation failed: {ex}")
         return change
     change.tasks_modified = len(tasks)
-    change.at = now
-    _publish_job(db, change, new_status, now)
     return change
 
 
-def _publish_job(db: Database, change: JobStatusChange, new_status: str, now: datetime.datetime) -> None:
-    """The last step of construction: the job leaves ``under-construction``, so its tasks become visible."""
-    _write_job_status(db, change.job_id, "under-construction", new_status, now, "")
+def _insert_tasks(db: Database, job_id: ObjectId, run: _Run, tasks: list[dict]) -> None:
+    """``insert_many`` in batches, proving the run alive (and still the job's) before each later batch."""
+    for start in range(0, len(tasks), CONSTRUCTION_BATCH_SIZE):
+        if start:
+            _touch_claimed_job(db, job_id, run)
+        db[TASKS].insert_many(tasks[start:start + CONSTRUCTION_BATCH_SIZE], ordered=False)
+
+
+def _touch_claimed_job(db: Database, job_id: ObjectId, run: _Run) -> None:
+    """Refresh the job's ``_updated`` (the run's sign of life); :class:`ConstructionSuperseded` if it lost the job."""
+    result = db[JOBS].update_one({"_id": job_id, "status": "under-construction", CONSTRUCTION_RUN_FIELD: run.token},
+                                 {"$set": _stamp(utcnow())})
+    if result.matched_count == 0:
+        raise ConstructionSuperseded(f"job {job_id} is no longer held by this construction run")
+
+
+def _fail_construction(db: Database, change: JobStatusChange, run: _Run, reason: str) -> None:
+    """Delete the job's tasks, then mark it ``construction-failed``: a crash in between leaves it resumable."""
+    try:
+        _touch_claimed_job(db, change.job_id, run)
+    except ConstructionSuperseded:
+        db[TASKS].delete_many({"job": change.job_id, "_created": run.now})
+        raise
+    db[TASKS].delete_many({"job": change.job_id})
+    _finish_construction(db, change, run, "construction-failed", reason)
+
+
+def _finish_construction(db: Database, change: JobStatusChange, run: _Run, new_status: str, reason: str = "") -> None:
+    """The last step of a run: the job leaves ``under-construction`` (its tasks become visible) and drops the token."""
+    fields: dict[str, Any] = {"status": new_status}
+    if reason:
+        fields["status_reason"] = reason
+    result = db[JOBS].update_one(
+        {"_id": change.job_id, "status": "under-construction", CONSTRUCTION_RUN_FIELD: run.token},
+        {"$set": _stamp(utcnow(), fields), "$unset": {CONSTRUCTION_RUN_FIELD: "", CONSTRUCTION_ATTEMPTS_FIELD: ""}})
+    if result.matched_count == 0:
+        raise ConstructionSuperseded(f"job {change.job_id} is no longer held by this construction run")
     change.steps.append(new_status)
     change.status = new_status
+    change.at = run.now
 
 
 # --- RNA overrides on an existing job (reference §4.8) -----------------------------------

@@ -6,7 +6,8 @@ as the server reads it). Tasks are named ``flamenco.celery.<name>``; the
 server enqueues archival by name (``flamenco.jobs.archival``).
 
 The task bodies are thin: they open the database and call plain functions in
-``archival``, ``runnability`` and ``cleanup``, which tests call directly.
+``archival``, ``construction``, ``runnability`` and ``cleanup``, which tests
+call directly.
 """
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ import datetime
 import celery
 from bson import ObjectId
 
-from flamenco.celery import archival, cleanup, db, defaults, runnability
+from flamenco.celery import archival, cleanup, construction, db, defaults, runnability
 
 
 def make_app(broker: str | None = None, backend: str | None = None) -> celery.Celery:
@@ -46,6 +47,8 @@ def beat_schedule() -> dict[str, dict]:
                                  "schedule": defaults.RESUME_ARCHIVING_INTERVAL},
         "remove-orphan-task-logs": {"task": "flamenco.celery.remove_orphan_task_logs",
                                     "schedule": defaults.ORPHAN_TASK_LOG_CLEANUP_INTERVAL},
+        "resume-job-construction": {"task": "flamenco.celery.resume_job_construction",
+                                    "schedule": defaults.RESUME_CONSTRUCTION_INTERVAL},
         "remove-expired-linking-keys": {"task": "flamenco.celery.remove_expired_linking_keys",
                                         "schedule": defaults.EXPIRED_LINKING_KEYS_CLEANUP_INTERVAL},
     }
@@ -74,6 +77,28 @@ def resume_job_archiving() -> list[str]:
     job_ids = [str(j) for j in archival.jobs_to_resume(db.database(), age)]
     for job_id in job_ids:
         archive_job.delay(job_id)
+    return job_ids
+
+
+def _construction_age() -> datetime.timedelta:
+    return datetime.timedelta(seconds=db.config()["FLAMENCO_RESUME_CONSTRUCTION_AGE_SECONDS"])
+
+
+# acks_late: a worker killed mid-run leaves the message to be delivered again
+# (the job's construction token makes the re-run delete what the dead run inserted).
+@app.task(name="flamenco.celery.construct_job", acks_late=True)
+def construct_job(job_id: str, reason: str) -> str | None:
+    """Compile a big job into its tasks and queue it (enqueued by job POST); returns its new status."""
+    oid = _object_id(job_id)
+    return construction.construct_job(db.database(), oid, reason, _construction_age()) if oid else None
+
+
+@app.task(name="flamenco.celery.resume_job_construction")
+def resume_job_construction() -> list[str]:
+    """Re-enqueue construction of jobs whose run died or never started."""
+    job_ids = [str(j) for j in construction.stalled_job_ids(db.database(), _construction_age())]
+    for job_id in job_ids:
+        construct_job.delay(job_id, construction.RESUME_REASON)
     return job_ids
 
 

@@ -11,6 +11,9 @@ from __future__ import annotations
 RUNNABILITY_CHECK_INTERVAL = 600.0
 WAITING_FOR_FILES_CLEANUP_INTERVAL = 3600.0
 RESUME_ARCHIVING_INTERVAL = 3600.0
+# Half the default resume age (flamenco/defaults.py), so a stalled construction
+# is picked up at most 15 minutes after its run stopped.
+RESUME_CONSTRUCTION_INTERVAL = 300.0
 # Orphaned logs only waste disk space; a few times a day is plenty.
 ORPHAN_TASK_LOG_CLEANUP_INTERVAL = 6 * 3600.0
 # Linking keys live 15 minutes; sweeping at that rate keeps the collection tiny.

@@ -1,27 +1,81 @@
-"""Store and compile jobs; the compile-and-queue rule itself lives in ``flamenco.status``.
+"""Store and compile jobs: in the request for small jobs, in Celery for big ones.
 
-``status.construct_job`` inserts all tasks with one ``insert_many`` already in
-their final status and then flips the job alone: on FerretDB/SQLite every
-updated document costs a table scan, so Flamenco 2's insert-then-flip of each
-task grew quadratically (1,000 tasks: 45 s). On any failure the job becomes
-``construction-failed`` with no tasks left behind (reference §14.14).
+The compile-and-queue rule itself lives in ``flamenco.status``: it inserts all
+tasks in bulk, already in their final status, and then flips the job alone (on
+FerretDB/SQLite every updated document costs a table scan, so Flamenco 2's
+insert-then-flip of each task grew quadratically: 1,000 tasks took 45 s). On
+any failure the job becomes ``construction-failed`` with no tasks left behind
+(reference §14.14).
+
+Even in bulk, inserting costs about 2 s per 10,000 tasks on FerretDB, so a job
+estimated above ``INLINE_CONSTRUCTION_MAX_TASKS`` is handed to the Celery task
+``flamenco.celery.construct_job`` and the POST answers at once with the job
+``under-construction``.
 """
 from __future__ import annotations
 
+import logging
+import math
 import uuid
 from typing import Any, Mapping
 
+import flask
+import kombu.exceptions
 from bson import ObjectId
 from pymongo.database import Database
 
 from flamenco import job_compilers, status
 from flamenco.defaults import JOB_PRIORITY_DEFAULT
-from flamenco.jobs import JOBS
+from flamenco.job_compilers import frames as frame_ranges
+from flamenco.jobs import JOBS, archival
+
+log = logging.getLogger(__name__)
 
 
 def validate_settings(job: dict) -> None:
     """Raise ``job_compilers.JobSettingsError(field, reason)`` if the job cannot be compiled."""
     job_compilers.validate_job(job)
+
+
+def estimated_task_count(job: Mapping[str, Any]) -> int:
+    """How many frame chunks the job renders: ``ceil(frames / chunk_size)``; 1 without a frame range.
+
+    Why not compile and count: the request would build every task document
+    (0.5 s of CPU and hundreds of MB per 100,000 frames) only to drop them
+    for the Celery worker to build again. This reads two settings that every
+    frame-based job type shares. Types add a few fixed tasks (video, moves)
+    and ``blender-render-progressive`` renders the chunks once per sample
+    chunk, so the estimate can be low by that factor; that only moves a job
+    between two correct paths, and the settings are validated before this.
+    """
+    settings = job.get("settings") or {}
+    chunk_size = settings.get("chunk_size")
+    try:
+        frame_count = len(frame_ranges.parse_frame_range(settings.get("frames")))
+    except frame_ranges.FrameRangeError:
+        return 1
+    if isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size < 1:
+        return frame_count
+    return math.ceil(frame_count / chunk_size)
+
+
+def constructs_in_background(config: Mapping[str, Any], job: Mapping[str, Any]) -> bool:
+    """Whether ``job`` is too big to construct in the request (and Celery is there to do it)."""
+    return bool(config["CELERY_ENABLED"]) and estimated_task_count(job) > config["INLINE_CONSTRUCTION_MAX_TASKS"]
+
+
+def enqueue_construction(app: flask.Flask, job_id: ObjectId, reason: str) -> bool:
+    """Ask Celery to construct the stored ``under-construction`` job; False if the broker is unreachable.
+
+    The job is stored either way: the beat sweep (``resume_job_construction``)
+    picks it up once it has been untouched for ``FLAMENCO_RESUME_CONSTRUCTION_AGE_SECONDS``.
+    """
+    try:  # archival's send-only client: one broker connection per app for every enqueued job
+        archival._client(app).send_task(app.config["CELERY_CONSTRUCT_TASK"], args=[str(job_id), reason])
+    except kombu.exceptions.OperationalError as ex:
+        log.warning("could not enqueue construction of job %s (%s); the resume sweep will construct it", job_id, ex)
+        return False
+    return True
 
 
 def construct_job(db: Database, job_id: ObjectId, *, reason: str,

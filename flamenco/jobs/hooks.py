@@ -3,11 +3,15 @@
 Submission (reference §3.7, fixing §14.3 and §14.17): the caller must be able
 to use the project, the job's Manager must be assigned to that project, the
 job's ``user`` is the caller, and the settings must suit the job type (422
-with field and reason). Compilation then runs in ``flamenco.jobs.construction``.
+with field and reason). Compilation then runs in ``flamenco.jobs.construction``:
+in the request, or in Celery for a big job (the 201 answer then says
+``under-construction``).
 """
 from __future__ import annotations
 
+import eve.utils
 import flask
+from bson import ObjectId
 from pymongo.database import Database
 
 from flamenco import errors, job_compilers, projects
@@ -88,11 +92,37 @@ def on_insert(items: list[dict]) -> None:
 
 
 def on_inserted(items: list[dict]) -> None:
+    """Construct each submitted job: big ones in Celery (the answer says ``under-construction``), others now."""
     user = scoping.require_user()
     db = _db()
+    app = flask.current_app
     for job in items:
-        if job["status"] != "waiting-for-files":
-            construction.construct_job(db, job["_id"], reason=f"Job submitted by {user.display_name}")
+        if job["status"] == "waiting-for-files":
+            continue
+        reason = f"Job submitted by {user.display_name}"
+        if construction.constructs_in_background(app.config, job):
+            construction.enqueue_construction(app, job["_id"], reason)
+        else:
+            construction.construct_job(db, job["_id"], reason=reason)
+
+
+def on_post_post(request: flask.Request, payload: flask.Response) -> None:
+    """Add each created job's ``status`` to the 201 answer and refresh its ``_etag``/``_updated``.
+
+    Eve builds the answer before ``on_inserted`` constructs the job, so it
+    would show the stored etag (construction changes it, failing the next
+    If-Match) and no status: the client could not tell a queued job from
+    one still under construction in Celery.
+    """
+    if payload.status_code != 201:
+        return
+    body = payload.get_json()
+    db = _db()
+    for item in body.get("_items", [body]):
+        job = db[JOBS].find_one({"_id": ObjectId(item["_id"])}, {"status": 1, "_etag": 1, "_updated": 1})
+        if job is not None:
+            item.update(status=job["status"], _etag=job["_etag"], _updated=eve.utils.date_to_str(job["_updated"]))
+    payload.set_data(flask.json.dumps(body))
 
 
 def on_delete_item(job: dict) -> None:
@@ -119,5 +149,6 @@ def setup_app(app: flask.Flask) -> None:
     app.on_pre_DELETE_flamenco_jobs += on_pre_delete
     app.on_insert_flamenco_jobs += on_insert
     app.on_inserted_flamenco_jobs += on_inserted
+    app.on_post_POST_flamenco_jobs += on_post_post
     app.on_delete_item_flamenco_jobs += on_delete_item
     app.on_deleted_item_flamenco_jobs += on_deleted_item

@@ -27,7 +27,11 @@ PASSWORD = "browser-test-password"
 VIEWPORT = {"width": 1366, "height": 800}
 
 
-@pytest.fixture(scope="session")
+# Module scope, not session: Playwright's sync API keeps an asyncio loop
+# running in the main thread while it is open, and every later test that
+# calls asyncio.run() (the worker's) would fail with "cannot be called from a
+# running event loop".
+@pytest.fixture(scope="module")
 def browser():
     if not Path(CHROMIUM).exists():
         pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium (./dev setup does)")

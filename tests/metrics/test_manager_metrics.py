@@ -14,9 +14,9 @@ from tests.manager.support import server_task
 from tests.metrics.parse import samples, value
 
 
-def manager_app(ctx: ManagerContext) -> flask.Flask:
+def manager_app(context: ManagerContext) -> flask.Flask:
     """The manager app with its /metrics blueprint (registered here until create_app does it)."""
-    app = create_app(ctx)
+    app = create_app(context)
     if manager_metrics.blueprint.name not in app.blueprints:
         manager_metrics.init_app(app)
     return app

@@ -51,9 +51,9 @@ def server_app(mongo_uri: str, redis_url: str, storage_dir: Path) -> flask.Flask
     return app
 
 
-def manager_app(ctx: ManagerContext) -> flask.Flask:
+def manager_app(context: ManagerContext) -> flask.Flask:
     """The manager app with the metrics and OpenAPI blueprints."""
-    app = create_manager_app(ctx)
+    app = create_manager_app(context)
     for module in (manager_openapi, manager_metrics):
         if module.blueprint.name not in app.blueprints:
             module.init_app(app)

@@ -1,4 +1,4 @@
-"""Construction: compile, insert in bulk, flip in one write; failures leave no debris (§3.7, §14.14)."""
+"""Construction: compile, insert in bulk, flip the job alone; failures and dead runs leave no debris (§3.7, §14.14)."""
 from __future__ import annotations
 
 import datetime
@@ -11,6 +11,8 @@ from flamenco import status
 from tests.server.status.conftest import LONG_AGO, MakeJob, job_status
 
 SLEEP_SETTINGS = {"frames": "1-10", "chunk_size": 3, "time_in_seconds": 1}
+# Runs untouched for this long are dead; tests make them LONG_AGO or now.
+STALE_AFTER = datetime.timedelta(minutes=10)
 
 
 def insert_job(db: Database, settings: dict, *, job_status: str = "under-construction", job_type: str = "sleep",
@@ -24,7 +26,7 @@ def insert_job(db: Database, settings: dict, *, job_status: str = "under-constru
     return job_id
 
 
-def test_construct_queues_all_tasks_and_job_at_one_time(mongo_db: Database) -> None:
+def test_construct_queues_all_tasks_then_the_job(mongo_db: Database) -> None:
     job_id = insert_job(mongo_db, SLEEP_SETTINGS)
     change = status.construct_job(mongo_db, job_id, reason="Job submitted by Ada (@ada)")
     tasks = list(mongo_db[status.TASKS].find({"job": job_id}))
@@ -32,8 +34,10 @@ def test_construct_queues_all_tasks_and_job_at_one_time(mongo_db: Database) -> N
     assert change.status == "queued" and job["status"] == "queued"
     assert sorted(task["name"] for task in tasks) == ["sleep-1-3", "sleep-10", "sleep-4-6", "sleep-7-9"]
     assert {task["status"] for task in tasks} == {"queued"}
-    assert {task["_updated"] for task in tasks} == {job["_updated"]}
+    assert {task["_updated"] for task in tasks} == {change.at}
+    assert job["_updated"] >= change.at
     assert job["status_reason"] == "Job submitted by Ada (@ada)"
+    assert status.CONSTRUCTION_RUN_FIELD not in job and status.CONSTRUCTION_ATTEMPTS_FIELD not in job
 
 
 def test_start_paused_job_and_tasks_are_paused(mongo_db: Database) -> None:
@@ -97,3 +101,78 @@ def test_construction_failed_job_can_be_constructed_again(mongo_db: Database) ->
     change = status.construct_job(mongo_db, job_id, reason="fixed", new_settings={"time_in_seconds": 1})
     assert change.status == "queued"
     assert mongo_db[status.TASKS].count_documents({"job": job_id}) == 2
+
+
+def insert_dead_run(db: Database, *, attempts: int = 1, updated: datetime.datetime = LONG_AGO) -> ObjectId:
+    """A job whose construction run died after inserting two tasks (or, recently touched, one still running)."""
+    job_id = insert_job(db, SLEEP_SETTINGS, construction_run="dead-run", construction_attempts=attempts)
+    db[status.JOBS].update_one({"_id": job_id}, {"$set": {"_updated": updated}})
+    db[status.TASKS].insert_many([{"job": job_id, "name": "sleep-1-3", "status": "queued", "_created": LONG_AGO},
+                                  {"job": job_id, "name": "sleep-4-6", "status": "queued", "_created": LONG_AGO}])
+    return job_id
+
+
+def test_big_job_is_inserted_in_batches(mongo_db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(status, "CONSTRUCTION_BATCH_SIZE", 3)
+    job_id = insert_job(mongo_db, {"frames": "1-10", "chunk_size": 1, "time_in_seconds": 1})
+    change = status.construct_job(mongo_db, job_id, reason="submitted")
+    assert change.status == "queued" and change.tasks_modified == 10
+    names = sorted(t["name"] for t in mongo_db[status.TASKS].find({"job": job_id}))
+    assert names == sorted(f"sleep-{frame}" for frame in range(1, 11))
+
+
+def test_resume_replaces_the_tasks_of_a_dead_run(mongo_db: Database) -> None:
+    job_id = insert_dead_run(mongo_db)
+    change = status.resume_construction(mongo_db, job_id, reason="resumed", stale_after=STALE_AFTER)
+    tasks = list(mongo_db[status.TASKS].find({"job": job_id}))
+    job = mongo_db[status.JOBS].find_one({"_id": job_id})
+    assert change is not None and change.status == job["status"] == "queued"
+    assert sorted(t["name"] for t in tasks) == ["sleep-1-3", "sleep-10", "sleep-4-6", "sleep-7-9"]
+    assert {t["_created"] for t in tasks} == {change.at}
+    assert status.CONSTRUCTION_RUN_FIELD not in job and status.CONSTRUCTION_ATTEMPTS_FIELD not in job
+
+
+def test_resume_leaves_a_live_run_alone(mongo_db: Database) -> None:
+    job_id = insert_dead_run(mongo_db, updated=status.utcnow())
+    assert status.resume_construction(mongo_db, job_id, reason="resumed", stale_after=STALE_AFTER) is None
+    assert job_status(mongo_db, job_id) == "under-construction"
+    assert mongo_db[status.TASKS].count_documents({"job": job_id}) == 2
+    with pytest.raises(status.StatusConflict, match="being constructed"):
+        status.construct_job(mongo_db, job_id, reason="again")
+
+
+def test_resume_is_a_no_op_once_the_job_is_constructed(mongo_db: Database) -> None:
+    job_id = insert_job(mongo_db, SLEEP_SETTINGS)
+    status.construct_job(mongo_db, job_id, reason="submitted")
+    assert status.resume_construction(mongo_db, job_id, reason="late duplicate", stale_after=STALE_AFTER) is None
+    assert mongo_db[status.TASKS].count_documents({"job": job_id}) == 4
+
+
+def test_resume_gives_up_after_repeated_dead_runs(mongo_db: Database) -> None:
+    job_id = insert_dead_run(mongo_db, attempts=status.MAX_CONSTRUCTION_ATTEMPTS)
+    change = status.resume_construction(mongo_db, job_id, reason="resumed", stale_after=STALE_AFTER)
+    job = mongo_db[status.JOBS].find_one({"_id": job_id})
+    assert change is not None and change.status == job["status"] == "construction-failed"
+    assert job["status_reason"] == "resumed; gave up after 3 construction attempts died"
+    assert mongo_db[status.TASKS].count_documents({"job": job_id}) == 0
+
+
+def test_superseded_run_withdraws_its_tasks(mongo_db: Database) -> None:
+    """A run deemed dead that wakes up after another run finished the job must not add its tasks."""
+    job_id = insert_job(mongo_db, SLEEP_SETTINGS)
+    slow_job = mongo_db[status.JOBS].find_one({"_id": job_id})
+    slow_run = status._claim_construction(mongo_db, slow_job, "submitted", LONG_AGO)
+    change = status.resume_construction(mongo_db, job_id, reason="resumed", stale_after=datetime.timedelta(0))
+    assert change is not None and change.status == "queued"
+    with pytest.raises(status.ConstructionSuperseded):
+        status._compile_and_publish(mongo_db, job_id, slow_run, "submitted")
+    assert {t["_created"] for t in mongo_db[status.TASKS].find({"job": job_id})} == {change.at}
+    assert mongo_db[status.TASKS].count_documents({"job": job_id}) == 4
+
+
+def test_stalled_constructions_are_the_untouched_ones(mongo_db: Database) -> None:
+    dead = insert_dead_run(mongo_db)
+    insert_dead_run(mongo_db, updated=status.utcnow())
+    never_started = insert_job(mongo_db, SLEEP_SETTINGS)
+    insert_job(mongo_db, SLEEP_SETTINGS, job_status="queued")
+    assert sorted(status.stalled_constructions(mongo_db, STALE_AFTER)) == sorted([dead, never_started])

@@ -1,0 +1,123 @@
+"""Job submission: how long POST /api/flamenco/jobs blocks, with construction in the request or in Celery.
+
+For each size it POSTs a blender-render job (chunk size 1: one task per
+frame) to a real server process twice: with ``CELERY_ENABLED`` off, the
+server compiles and inserts every task before answering (what every POST did
+before big jobs went to Celery); with it on and a real ``celery worker``
+process, the POST answers ``under-construction`` at once and the worker
+builds the job. It prints the POST time, the time until the job is
+``queued``, and checks that exactly the compiled number of tasks was stored.
+
+    .venv/bin/python -m bench.bench_submission [--frames 10000,100000] [--chunk-size 1]
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from typing import Iterator
+
+import httpx
+import pymongo
+from bson import ObjectId
+from pymongo.database import Database
+
+from bench.support import REPO_ROOT, Stopwatch, data_store, database_uri, drop_database, header, redis_service
+from flamenco import defaults
+from tests.support.server import job_doc, make_manager, make_project, make_token, make_user, running_server
+
+DEFAULT_FRAMES = "10000,100000"
+# One task per frame: the worst case for task count (studios use 1-10).
+DEFAULT_CHUNK_SIZE = 1
+# A 100,000-task job is inserted in under a minute on FerretDB; allow a loaded machine far more.
+CONSTRUCTION_TIMEOUT_SECONDS = 1800
+# blender-render adds these to one task per chunk without a video-encoding Manager.
+FIXED_TASKS = 1
+
+
+def render_settings(frames: int, chunk_size: int) -> dict:
+    return {"filepath": "/shot/scene.blend", "render_output": "/render/shot/######", "format": "PNG",
+            "frames": f"1-{frames}", "chunk_size": chunk_size}
+
+
+@contextlib.contextmanager
+def celery_worker(mongo_uri: str, redis_url: str) -> Iterator[None]:
+    """``celery -A flamenco.celery worker`` on the bench's database and Redis."""
+    env = dict(os.environ, MONGO_URI=mongo_uri, REDIS_URL=redis_url,
+               PYTHONPATH=str(REPO_ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    with tempfile.TemporaryFile() as log_file:
+        proc = subprocess.Popen([sys.executable, "-m", "celery", "-A", "flamenco.celery", "worker", "--pool=solo",
+                                 "--loglevel=WARNING", "--without-mingle", "--without-gossip", "--without-heartbeat"],
+                                cwd=REPO_ROOT, env=env, stdout=log_file, stderr=subprocess.STDOUT)
+        try:
+            yield
+        finally:
+            proc.terminate()
+            proc.wait(timeout=60)
+
+
+def wait_until_constructed(db: Database, job_id: ObjectId) -> str:
+    """The job's status once it left ``under-construction``."""
+    deadline = time.monotonic() + CONSTRUCTION_TIMEOUT_SECONDS
+    while time.monotonic() < deadline:
+        job_status = db["flamenco_jobs"].find_one({"_id": job_id}, {"status": 1})["status"]
+        if job_status != "under-construction":
+            return job_status
+        time.sleep(0.2)
+    return "still under-construction"
+
+
+def submit(base_url: str, token: str, db: Database, doc: dict, expected_tasks: int) -> str:
+    """POST the job, wait for its construction, and describe both."""
+    with Stopwatch() as post:
+        resp = httpx.post(f"{base_url}/api/flamenco/jobs", json=doc, timeout=CONSTRUCTION_TIMEOUT_SECONDS,
+                          headers={"Authorization": f"Bearer {token}"})
+    if resp.status_code != 201:
+        return f"HTTP {resp.status_code}: {resp.text[:200]}"
+    job_id = ObjectId(resp.json()["_id"])
+    with Stopwatch() as construction:
+        final = wait_until_constructed(db, job_id)
+    stored = db["flamenco_tasks"].count_documents({"job": job_id})
+    check = "ok" if stored == expected_tasks else f"EXPECTED {expected_tasks}"
+    return (f"POST {post.seconds:6.2f} s answering {resp.json().get('status')!r}; "
+            f"{final} {post.seconds + construction.seconds:6.2f} s after submission; {stored} tasks stored ({check})")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--frames", default=DEFAULT_FRAMES, help="comma-separated frame counts")
+    parser.add_argument("--chunk-size", type=int, default=DEFAULT_CHUNK_SIZE)
+    args = parser.parse_args()
+    sizes = [int(f) for f in args.frames.split(",")]
+
+    with data_store() as (server_uri, store), redis_service() as redis_url:
+        header(f"job submission (blender-render, chunk size {args.chunk_size}; "
+               f"INLINE_CONSTRUCTION_MAX_TASKS {defaults.INLINE_CONSTRUCTION_MAX_TASKS})", store)
+        uri = database_uri(server_uri, "bench_submission")
+        client = pymongo.MongoClient(uri, tz_aware=True)
+        db = client.get_default_database()
+        try:
+            user = make_user(db, "bench")
+            project = make_project(db, "Bench", members=[(user, "admin")])
+            manager, _ = make_manager(db, projects=[project], owner=user)
+            token = make_token(db, user)
+            for mode, celery_enabled in (("in the request", False), ("in Celery", True)):
+                workers = celery_worker(uri, redis_url) if celery_enabled else contextlib.nullcontext()
+                with workers, running_server(uri, redis_url, CELERY_ENABLED=celery_enabled) as base_url:
+                    for frames in sizes:
+                        doc = job_doc(project, manager, user, job_type="blender-render", name=f"bench {frames}",
+                                      settings=render_settings(frames, args.chunk_size))
+                        expected = -(-frames // args.chunk_size) + FIXED_TASKS
+                        print(f"{frames:>7} frames, construction {mode:<14}: "
+                              f"{submit(base_url, token, db, doc, expected)}", flush=True)
+        finally:
+            client.close()
+            drop_database(uri)
+
+
+if __name__ == "__main__":
+    main()
