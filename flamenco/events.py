@@ -23,9 +23,13 @@ import logging
 import os
 import threading
 import time
-from typing import Any, Iterable, Iterator, Mapping
+from typing import TYPE_CHECKING, Any, Iterable, Iterator, Mapping
 
 import redis
+
+if TYPE_CHECKING:
+    from bson import ObjectId
+    from pymongo.database import Database
 
 log = logging.getLogger(__name__)
 
@@ -151,6 +155,25 @@ def publish_many(kind: str, docs: Iterable[Mapping[str, Any]], *, url: str | Non
 def publish(kind: str, doc: Mapping[str, Any], *, url: str | None = None, tasks_changed: bool = True) -> bool:
     """Announce one changed job or task; see :func:`publish_many`."""
     return publish_many(kind, [doc], url=url, tasks_changed=tasks_changed)
+
+
+def publish_job(db: Database, job_id: ObjectId, *, tasks_changed: bool = True) -> bool:
+    """Announce a job's current state, read from the database (for callers holding only its id)."""
+    job = db["flamenco_jobs"].find_one({"_id": job_id}, {f: 1 for f in ("project", *EVENT_FIELDS)})
+    return publish("job", job, tasks_changed=tasks_changed) if job is not None else True
+
+
+def publish_job_change(db: Database, change: Any) -> bool:
+    """Announce what a ``flamenco.status.JobStatusChange`` did (duck-typed: no import cycle)."""
+    return publish_job(db, change.job_id, tasks_changed=bool(change.tasks_modified))
+
+
+def publish_task(db: Database, task_id: ObjectId) -> bool:
+    """Announce a task's current state and then its job's (whose counts it changes)."""
+    task = db["flamenco_tasks"].find_one({"_id": task_id}, {f: 1 for f in ("project", "job", *EVENT_FIELDS)})
+    if task is None:
+        return True
+    return publish("task", task) and publish_job(db, task["job"], tasks_changed=False)
 
 
 def _sse(data: str, event: str | None = None) -> str:

@@ -12,7 +12,7 @@ import logging
 from bson import ObjectId
 from pymongo.database import Database
 
-from flamenco import status
+from flamenco import events, status
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +47,8 @@ def check_job_runnability(db: Database, job_id: ObjectId) -> status.JobStatusCha
     reason = f"{blocked} tasks have a failed/cancelled parent and will not be able to run."
     log.info("job %s: %s", job_id, reason)
     try:
-        return status.set_job_status(db, job_id, "fail-requested", actor=status.Actor.SYSTEM, reason=reason)
+        change = status.set_job_status(db, job_id, "fail-requested", actor=status.Actor.SYSTEM, reason=reason)
     except status.StatusConflict:
         return None  # changed meanwhile; the next check looks again
+    events.publish_job_change(db, change)
+    return change

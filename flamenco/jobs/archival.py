@@ -11,6 +11,9 @@ import logging
 import celery
 import flask
 from bson import ObjectId
+from pymongo.database import Database
+
+from flamenco import events, status
 
 log = logging.getLogger(__name__)
 
@@ -32,3 +35,16 @@ def enqueue_archival(app: flask.Flask, job_id: ObjectId) -> bool:
         return False
     _client(app).send_task(app.config["CELERY_ARCHIVE_TASK"], args=[str(job_id)])
     return True
+
+
+def start_archiving(app: flask.Flask, db: Database, job: dict, reason: str) -> None:
+    """Mark the job ``archiving``, remember its status, queue the archival, announce it.
+
+    Raises ``status.IllegalTransition`` unless the job may be archived (only
+    finished jobs: Flamenco 2 archived active ones, deleting running tasks).
+    """
+    status.check_job_transition(job.get("status"), "archiving", status.Actor.USER)
+    db["flamenco_jobs"].update_one({"_id": job["_id"]}, {"$set": {"pre_archive_status": job.get("status")}})
+    change = status.set_job_status(db, job["_id"], "archiving", actor=status.Actor.USER, reason=reason)
+    enqueue_archival(app, job["_id"])
+    events.publish_job_change(db, change)

@@ -10,7 +10,7 @@ import logging
 import flask
 from pymongo.database import Database
 
-from flamenco import errors, projects, status
+from flamenco import errors, events, projects, status
 from flamenco.auth import CurrentUser, scoping, tokens
 from flamenco.extension import PatchOps
 from flamenco.jobs import JOBS, TASKS, construction
@@ -51,9 +51,11 @@ def set_job_status(job: dict, payload: dict, user: CurrentUser) -> None:
     new_status = payload.get("status")
     if not isinstance(new_status, str) or not new_status:
         errors.abort(422, "status is required", {"status": "must be a job status string"})
+    db = _db()
     with errors.status_errors():
-        status.set_job_status(_db(), job["_id"], new_status, actor=status.Actor.USER,
-                              reason=f"Set to {new_status} by {user.display_name}")
+        change = status.set_job_status(db, job["_id"], new_status, actor=status.Actor.USER,
+                                       reason=f"Set to {new_status} by {user.display_name}")
+    events.publish_job_change(db, change)
 
 
 @patch_ops.op("set-job-priority")
@@ -72,31 +74,26 @@ def set_job_priority(job: dict, payload: dict, user: CurrentUser) -> None:
     db = _db()
     db[JOBS].update_one({"_id": job["_id"]}, {"$set": {"priority": priority, **stamp}})
     db[TASKS].update_many({"job": job["_id"]}, {"$set": {"job_priority": priority, **stamp}})
+    events.publish_job(db, job["_id"], tasks_changed=False)
 
 
 @patch_ops.op("requeue-failed-tasks")
 def requeue_failed_tasks(job: dict, payload: dict, user: CurrentUser) -> None:
     _require_use(user, job)
+    db = _db()
     with errors.status_errors():
-        status.requeue_failed_tasks(_db(), job["_id"], actor=status.Actor.USER)
+        status.requeue_failed_tasks(db, job["_id"], actor=status.Actor.USER)
+    events.publish_job(db, job["_id"])
 
 
 @patch_ops.op("archive-job")
 def archive_job(job: dict, payload: dict, user: CurrentUser) -> None:
     """Mark the job ``archiving`` and hand it to the Celery archival task."""
     _require_use(user, job)
-    current = job.get("status")
-    if current not in status.ARCHIVEABLE_JOB_STATES:
-        errors.abort(409, f"a {current} job cannot be archived",
-                     {"status": f"must be one of {', '.join(sorted(status.ARCHIVEABLE_JOB_STATES))}"})
-    db = _db()
-    db[JOBS].update_one({"_id": job["_id"]}, {"$set": {"pre_archive_status": current}})
-    with errors.status_errors():
-        status.set_job_status(db, job["_id"], "archiving", actor=status.Actor.USER,
-                              reason=f"Archived by {user.display_name}")
     from flamenco.jobs import archival
 
-    archival.enqueue_archival(flask.current_app, job["_id"])
+    with errors.status_errors():
+        archival.start_archiving(flask.current_app, _db(), job, reason=f"Archived by {user.display_name}")
 
 
 @patch_ops.op("construct")

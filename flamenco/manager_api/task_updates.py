@@ -344,16 +344,22 @@ def apply_job_rules(db: Database, states: dict[ObjectId, TaskState], now: dateti
         for task_status in ordered:
             change = status.update_job_after_task_status_change(db, job_id, task_status, now=now)
             if change is not None:
-                job_events.append({"_id": job_id, "project": projects[job_id], "status": change.status})
+                job_events.append({"_id": job_id, "project": projects[job_id], "status": change.status,
+                                   "tasks_changed": bool(change.tasks_modified)})
     return job_events
 
 
 def _publish(states: dict[ObjectId, TaskState], job_events: list[dict]) -> None:
     task_events = [{"_id": task_id, "project": s.task.get("project"), "job": s.task.get("job"),
-                    "status": s.status, **{k: v for k, v in s.fields.items() if k in events.EVENT_FIELDS}}
+                    "manager": s.task.get("manager"), "status": s.status,
+                    **{k: v for k, v in s.fields.items() if k in events.EVENT_FIELDS}}
                    for task_id, s in states.items()]
     events.publish_many("task", task_events)
-    events.publish_many("job", job_events)
+    # A job event whose rules also changed other tasks (e.g. cancelled the
+    # rest) tells the dashboard to re-read that job's tasks; others need not.
+    for tasks_changed in (False, True):
+        events.publish_many("job", [e for e in job_events if e["tasks_changed"] == tasks_changed],
+                            tasks_changed=tasks_changed)
 
 
 def cancel_requested_task_ids(db: Database, manager_id: ObjectId) -> list[ObjectId]:

@@ -94,29 +94,17 @@ def reason_text(acc: ProjectAccess, verb: str) -> str:
     return f"{verb} by {acc.user.display_name} from the dashboard"
 
 
-def publish_job(db: Database, job_id: ObjectId) -> None:
-    """Announce a job's new state (and, through the cache key, its tasks')."""
-    job = db["flamenco_jobs"].find_one({"_id": job_id}, {f: 1 for f in ("project", *events.EVENT_FIELDS)})
-    if job is not None:
-        events.publish("job", job)
-
-
 def change_job_status(db: Database, acc: ProjectAccess, job: dict, action: str) -> None:
     new_status = JOB_ACTION_STATUS[action]
-    status.set_job_status(db, job["_id"], new_status, reason=reason_text(acc, JOB_ACTION_PAST[action]),
-                          actor=status.Actor.USER)
-    publish_job(db, job["_id"])
+    change = status.set_job_status(db, job["_id"], new_status, reason=reason_text(acc, JOB_ACTION_PAST[action]),
+                                   actor=status.Actor.USER)
+    events.publish_job_change(db, change)
 
 
 def archive_job(db: Database, acc: ProjectAccess, job: dict, action: str) -> None:
     """Mark the job ``archiving`` and queue the Celery job that builds the archive
-    (as the API's ``archive-job`` operation does)."""
-    status.check_job_transition(job.get("status"), "archiving", status.Actor.USER)
-    db["flamenco_jobs"].update_one({"_id": job["_id"]}, {"$set": {"pre_archive_status": job.get("status")}})
-    status.set_job_status(db, job["_id"], "archiving", reason=reason_text(acc, "Archived"),
-                          actor=status.Actor.USER)
-    archival.enqueue_archival(flask.current_app, job["_id"])
-    publish_job(db, job["_id"])
+    (the same function as the API's ``archive-job`` operation)."""
+    archival.start_archiving(flask.current_app, db, job, reason=reason_text(acc, "Archived"))
 
 
 def delete_archived_job(db: Database, acc: ProjectAccess, job: dict, action: str) -> None:
@@ -172,9 +160,7 @@ def apply_task_action(db: Database, acc: ProjectAccess, action: str, task: dict)
         return {"action": action, "done": [], "skipped": [{"_id": str(task["_id"]), "reason": ex.reason}]}
     except status.StatusConflict as ex:
         return {"action": action, "done": [], "skipped": [{"_id": str(task["_id"]), "reason": str(ex)}]}
-    fields = {f: 1 for f in ("project", "job", *events.EVENT_FIELDS)}
-    events.publish("task", db["flamenco_tasks"].find_one({"_id": task["_id"]}, fields) or task)
-    publish_job(db, task["job"])
+    events.publish_task(db, task["_id"])
     return {"action": action, "done": [str(task["_id"])], "skipped": []}
 
 

@@ -117,3 +117,17 @@ def test_archive_job_enqueues_celery_task(mongo_uri, redis_url, world):
     messages = [json.loads(m) for m in queued]
     assert [m["headers"]["task"] for m in messages] == ["flamenco.celery.archive_job"]
     assert str(job["_id"]) in messages[0]["headers"]["argsrepr"]
+
+
+def test_status_change_through_the_api_is_announced_live(world, job, redis_url):
+    """Open dashboards learn about API-made changes: the job event reaches Redis pub/sub."""
+    pubsub = redis.Redis.from_url(redis_url).pubsub()
+    pubsub.subscribe("flamenco:events")
+    pubsub.get_message(timeout=1)  # the subscribe confirmation
+    insert_task(world.db, job, status="queued")
+    resp = world.api("alice").patch(url(job), json={"op": "set-job-status", "status": "cancel-requested"})
+    assert resp.status_code == 204
+    message = pubsub.get_message(timeout=5)
+    assert message is not None
+    event = json.loads(message["data"])
+    assert (event["kind"], event["_id"], event["status"]) == ("job", str(job["_id"]), "canceled")
