@@ -33,8 +33,12 @@ from tests.support.server import job_doc, make_manager, make_project, make_token
 DEFAULT_FRAMES = "10000,100000"
 # One task per frame: the worst case for task count (studios use 1-10).
 DEFAULT_CHUNK_SIZE = 1
+# Where the job is constructed -> CELERY_ENABLED.
+MODES = {"request": False, "celery": True}
 # A 100,000-task job is inserted in under a minute on FerretDB; allow a loaded machine far more.
 CONSTRUCTION_TIMEOUT_SECONDS = 1800
+# Polling the job faster slows the insert it waits for (FerretDB/SQLite serialises them).
+POLL_INTERVAL_SECONDS = 1.0
 # blender-render adds these to one task per chunk without a video-encoding Manager.
 FIXED_TASKS = 1
 
@@ -67,7 +71,7 @@ def wait_until_constructed(db: Database, job_id: ObjectId) -> str:
         job_status = db["flamenco_jobs"].find_one({"_id": job_id}, {"status": 1})["status"]
         if job_status != "under-construction":
             return job_status
-        time.sleep(0.2)
+        time.sleep(POLL_INTERVAL_SECONDS)
     return "still under-construction"
 
 
@@ -91,6 +95,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--frames", default=DEFAULT_FRAMES, help="comma-separated frame counts")
     parser.add_argument("--chunk-size", type=int, default=DEFAULT_CHUNK_SIZE)
+    parser.add_argument("--mode", choices=sorted(MODES), action="append",
+                        help="where to construct (default: both, request first)")
     args = parser.parse_args()
     sizes = [int(f) for f in args.frames.split(",")]
 
@@ -105,14 +111,15 @@ def main() -> None:
             project = make_project(db, "Bench", members=[(user, "admin")])
             manager, _ = make_manager(db, projects=[project], owner=user)
             token = make_token(db, user)
-            for mode, celery_enabled in (("in the request", False), ("in Celery", True)):
+            for mode in args.mode or list(MODES):
+                celery_enabled = MODES[mode]
                 workers = celery_worker(uri, redis_url) if celery_enabled else contextlib.nullcontext()
                 with workers, running_server(uri, redis_url, CELERY_ENABLED=celery_enabled) as base_url:
                     for frames in sizes:
                         doc = job_doc(project, manager, user, job_type="blender-render", name=f"bench {frames}",
                                       settings=render_settings(frames, args.chunk_size))
                         expected = -(-frames // args.chunk_size) + FIXED_TASKS
-                        print(f"{frames:>7} frames, construction {mode:<14}: "
+                        print(f"{frames:>7} frames, construction {mode:<7}: "
                               f"{submit(base_url, token, db, doc, expected)}", flush=True)
         finally:
             client.close()

@@ -14,7 +14,7 @@ import logging
 from bson import ObjectId
 from pymongo.database import Database
 
-from flamenco import status
+from flamenco import events, status
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +31,10 @@ def construct_job(db: Database, job_id: ObjectId, reason: str, stale_after: date
     except status.StatusConflict as ex:  # a run that took over from this one finishes the job
         log.info("construction of job %s stopped: %s", job_id, ex)
         return None
-    return change.status if change else None
+    if change is None:
+        return None
+    events.publish_job_change(db, change)
+    return change.status
 
 
 def stalled_job_ids(db: Database, stale_after: datetime.timedelta) -> list[ObjectId]:

@@ -14,7 +14,7 @@ import flask
 from bson import ObjectId
 from pymongo.database import Database
 
-from flamenco import errors, job_compilers, projects
+from flamenco import errors, events, job_compilers, projects
 from flamenco.auth import CurrentUser, roles, scoping
 from flamenco.jobs import JOBS, TASK_LOGS, TASKS, construction
 from flamenco.managers import MANAGERS
@@ -104,6 +104,7 @@ def on_inserted(items: list[dict]) -> None:
             construction.enqueue_construction(app, job["_id"], reason)
         else:
             construction.construct_job(db, job["_id"], reason=reason)
+        events.publish_job(db, job["_id"])
 
 
 def on_post_post(request: flask.Request, payload: flask.Response) -> None:

@@ -28,14 +28,9 @@ OPERATIONS = [
     "POST /api/flamenco/managers/{manager_id}/attach-task-log/{task_id}",
     "POST /api/flamenco/managers/link/exchange", "POST /api/flamenco/managers/link/reset-token",
 ]
-# 500s found by fuzzing in code this suite does not own; reported for fixing.
-_DOTTED_KEYS = ("flamenco/manager_api/notifications.py store_notification(): 'variables' or 'path_replacement' "
-                "keys containing '.' (or starting with '$') make the database refuse the write "
-                "(pymongo WriteError, 500); they should be rejected as 400 naming the field")
-KNOWN_500: dict[str, str] = {
-    "POST /api/flamenco/managers/{manager_id}/startup": _DOTTED_KEYS,
-    "POST /api/flamenco/managers/{manager_id}/update": _DOTTED_KEYS,
-}
+# 500s found by fuzzing in code this suite does not own, marked xfail until fixed
+# (the one found here, dotted keys in Manager notifications, is fixed).
+KNOWN_500: dict[str, str] = {}
 # Path parameter names of the Manager API that stand for the calling Manager.
 MANAGER_PARAMS = ("manager_id",)
 

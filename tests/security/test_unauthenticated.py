@@ -2,11 +2,14 @@
 
 Table-driven over each app's URL map, so a route added later is checked
 without anyone listing it: API routes must answer 401 or 403, dashboard
-pages must send the browser to the login page. The few public endpoints are
+pages must send the browser to the login page (directly, or through the
+redirects of Flamenco 2's old URLs). The few public endpoints are
 listed in ``PUBLIC`` with the reason they are public, and are checked to do
 nothing useful for an anonymous caller beyond that reason.
 """
 from __future__ import annotations
+
+from urllib.parse import urlsplit
 
 import flask
 import pytest
@@ -45,13 +48,26 @@ def _routes(app: flask.Flask):
             yield rule, method
 
 
-def _refused(path: str, response) -> bool:
+# Redirects that a dashboard route may answer with.
+REDIRECTS = (301, 302, 303, 307, 308)
+# Legacy URLs redirect to their new home; follow at most this many hops.
+MAX_REDIRECTS = 3
+
+
+def _refused(client, path: str, response, hops: int = 0) -> bool:
+    """401/403, or (dashboard pages) a redirect to the login page, possibly
+    after redirects to other pages of this site (Flamenco 2's old URLs)."""
     if response.status_code in (401, 403):
         return True
-    if path.startswith("/api/") or path == "/metrics":
+    if path.startswith("/api/") or path == "/metrics" or response.status_code not in REDIRECTS:
         return False
-    location = response.headers.get("Location", "")
-    return response.status_code in (302, 303) and location.split("?")[0].endswith(LOGIN_PATH)
+    target = urlsplit(response.headers.get("Location", ""))
+    if target.path.endswith(LOGIN_PATH):
+        return True
+    if target.netloc not in ("", "localhost") or hops >= MAX_REDIRECTS:
+        return False
+    follow = target.path + (f"?{target.query}" if target.query else "")
+    return _refused(client, target.path, client.get(follow), hops + 1)
 
 
 def test_every_server_endpoint_refuses_anonymous_callers(server_app: flask.Flask) -> None:
@@ -63,7 +79,7 @@ def test_every_server_endpoint_refuses_anonymous_callers(server_app: flask.Flask
         path = sample_url(rule)
         response = client.open(path, method=method)
         checked += 1
-        if not _refused(path, response):
+        if not _refused(client, path, response):
             wrong.append(f"{method} {path} -> {response.status_code}")
     assert checked >= 30, "the URL map looks too small to be the whole server"
     assert not wrong, "anonymous requests not refused:\n" + "\n".join(wrong)

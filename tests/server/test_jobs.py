@@ -35,6 +35,37 @@ def test_post_compiles_and_queues_job(world):
     assert {t["manager"] for t in tasks} == {world.manager_a["_id"]}
 
 
+def test_post_answers_the_constructed_status_and_current_etag(world):
+    """Construction rewrites the job after Eve built its answer; the answer still tells how it stands."""
+    body = submit(world).get_json()
+    stored = world.db["flamenco_jobs"].find_one()
+    assert body["status"] == "queued"
+    assert body["_etag"] == stored["_etag"]
+    resp = world.api("alice").get(f"{JOBS}/{body['_id']}", headers={"If-None-Match": body["_etag"]})
+    assert resp.status_code == 304
+
+
+@pytest.mark.parametrize("settings,expected", [
+    ({"frames": "1-12", "chunk_size": 4}, 3),
+    ({"frames": "1-10,20", "chunk_size": 2}, 6),
+    ({"frames": "1-100000", "chunk_size": 1}, 100_000),
+    ({"frames": "1-5"}, 5),
+    ({"cmd": "echo hi"}, 1),
+    ({"frames": "garbage", "chunk_size": 1}, 1),
+])
+def test_estimated_task_count_counts_frame_chunks(settings, expected):
+    assert construction.estimated_task_count({"settings": settings}) == expected
+
+
+def test_big_jobs_go_to_celery_only_when_it_is_enabled():
+    big = {"settings": {"frames": "1-1001", "chunk_size": 1}}
+    small = {"settings": {"frames": "1-1000", "chunk_size": 1}}
+    enabled = {"CELERY_ENABLED": True, "INLINE_CONSTRUCTION_MAX_TASKS": 1000}
+    assert construction.constructs_in_background(enabled, big)
+    assert not construction.constructs_in_background(enabled, small)
+    assert not construction.constructs_in_background({**enabled, "CELERY_ENABLED": False}, big)
+
+
 def test_start_paused_job_and_tasks_are_paused(world):
     resp = submit(world, start_paused=True)
     assert resp.status_code == 201

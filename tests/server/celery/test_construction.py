@@ -37,6 +37,7 @@ def make_app(mongo_uri: str, redis_url: str, storage_root) -> Callable[..., flas
 
 
 def post_job(app: flask.Flask, mongo_db, farm, settings: dict):
+    """POST a sleep job with ``settings`` as the farm's user, through ``app``'s test client."""
     token = make_token(mongo_db, farm["user"])
     doc = job_doc(farm["project"], farm["manager"], farm["user"], settings=settings)
     with app.test_client() as client:
@@ -44,6 +45,7 @@ def post_job(app: flask.Flask, mongo_db, farm, settings: dict):
 
 
 def wait_for_job(db, job_id: ObjectId, statuses: set[str], worker_log) -> dict:
+    """The job once its status is one of ``statuses``; fails with the worker's log after the timeout."""
     deadline = time.monotonic() + WORKER_TASK_TIMEOUT
     while time.monotonic() < deadline:
         job = db["flamenco_jobs"].find_one({"_id": job_id})
@@ -54,6 +56,7 @@ def wait_for_job(db, job_id: ObjectId, statuses: set[str], worker_log) -> dict:
 
 
 def test_big_job_answers_under_construction_and_the_worker_queues_it(make_app, mongo_db, farm, request):
+    # The worker starts after the POST, so the answer cannot race the construction.
     resp = post_job(make_app(), mongo_db, farm, BIG_JOB_SETTINGS)
     assert resp.status_code == 201, resp.get_json()
     body = resp.get_json()
