@@ -50,6 +50,7 @@ TEST_REQUIRES = [
     "pytest-timeout>=2.3",
     "schemathesis>=4",
     "playwright>=1.45",
+    "openapi-spec-validator>=0.7",
 ]
 
 

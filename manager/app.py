@@ -7,7 +7,7 @@ import threading
 from flask import Flask, Response
 from werkzeug.exceptions import HTTPException
 
-from flamenco_manager import scheduler
+from flamenco_manager import metrics, openapi, scheduler
 from flamenco_manager.api.errors import error_response
 from flamenco_manager.api.worker_api import blueprint as worker_blueprint
 from flamenco_manager.context import ManagerContext
@@ -26,6 +26,8 @@ def create_app(ctx: ManagerContext) -> Flask:
     app.config["MAX_CONTENT_LENGTH"] = MAX_REQUEST_BYTES
     app.register_blueprint(worker_blueprint)
     app.register_blueprint(dashboard_blueprint)
+    metrics.init_app(app)
+    openapi.init_app(app)
     # Read the schedulable tasks now, so the first worker does not wait for it.
     threading.Thread(target=scheduler.candidate_cache(ctx).warm, args=(ctx,), daemon=True).start()
     if not ctx.config.worker_registration_secret:

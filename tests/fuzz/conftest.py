@@ -14,10 +14,8 @@ import pytest
 import schemathesis
 from pymongo.database import Database
 
-from flamenco import metrics as server_metrics
 from flamenco import openapi as server_openapi
 from flamenco.app import create_app
-from flamenco_manager import metrics as manager_metrics
 from flamenco_manager import openapi as manager_openapi
 from flamenco_manager.app import create_app as create_manager_app
 from flamenco_manager.config import build_config
@@ -62,9 +60,6 @@ def server_world(fuzz_db: tuple[str, Database], redis_server: str) -> ServerWorl
     uri, db = fuzz_db
     app = create_app({"MONGO_URI": uri, "REDIS_URL": redis_server + "/1", "TESTING": True,
                       "CELERY_ENABLED": False})
-    for module in (server_openapi, server_metrics):
-        if module.blueprint.name not in app.blueprints:
-            module.init_app(app)
     admin = make_user(db, "fuzz-admin", roles=("admin",))
     project = make_project(db, "Fuzz", members=[(admin, "admin")])
     manager, manager_token = make_manager(db, projects=[project], owner=admin)
@@ -89,9 +84,6 @@ def manager_world(fuzz_db: tuple[str, Database], tmp_path_factory: pytest.TempPa
                            "task_logs_path": str(tmp_path_factory.mktemp("task-logs"))})
     ctx = ManagerContext.create(config)
     app = create_manager_app(ctx)
-    for module in (manager_openapi, manager_metrics):
-        if module.blueprint.name not in app.blueprints:
-            module.init_app(app)
     task = server_task()
     store_downloaded(ctx, [task, server_task()])
     secret = secrets.token_hex(32)

@@ -4,7 +4,6 @@ from __future__ import annotations
 import flask
 import pytest
 
-from flamenco import metrics as server_metrics
 from flamenco.app import create_app
 # The manager's fixtures (fresh manager database, context, settable clock).
 from tests.manager.conftest import clock, ctx, manager_db_uri, manager_settings  # noqa: F401
@@ -12,8 +11,5 @@ from tests.manager.conftest import clock, ctx, manager_db_uri, manager_settings 
 
 @pytest.fixture
 def server_app(mongo_uri: str, redis_url: str) -> flask.Flask:
-    """The server with its /metrics blueprint (registered here until create_app does it)."""
-    app = create_app({"MONGO_URI": mongo_uri, "REDIS_URL": redis_url, "TESTING": True, "CELERY_ENABLED": False})
-    if server_metrics.blueprint.name not in app.blueprints:
-        server_metrics.init_app(app)
-    return app
+    """The server (its app factory registers /metrics)."""
+    return create_app({"MONGO_URI": mongo_uri, "REDIS_URL": redis_url, "TESTING": True, "CELERY_ENABLED": False})

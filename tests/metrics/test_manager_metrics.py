@@ -5,7 +5,6 @@ import flask
 import pytest
 
 from flamenco_manager import db as dbmod
-from flamenco_manager import metrics as manager_metrics
 from flamenco_manager.app import create_app
 from flamenco_manager.config import build_config
 from flamenco_manager.context import ManagerContext
@@ -14,12 +13,6 @@ from tests.manager.support import server_task
 from tests.metrics.parse import samples, value
 
 
-def manager_app(context: ManagerContext) -> flask.Flask:
-    """The manager app with its /metrics blueprint (registered here until create_app does it)."""
-    app = create_app(context)
-    if manager_metrics.blueprint.name not in app.blueprints:
-        manager_metrics.init_app(app)
-    return app
 
 
 def _register(client: flask.testing.FlaskClient, nickname: str) -> tuple[str, str]:
@@ -32,7 +25,7 @@ def _register(client: flask.testing.FlaskClient, nickname: str) -> tuple[str, st
 
 def test_gauges_match_the_manager_database(ctx: ManagerContext) -> None:
     store_downloaded(ctx, [server_task(), server_task(), server_task()])
-    client = manager_app(ctx).test_client()
+    client = create_app(ctx).test_client()
     worker_id, secret = _register(client, "metricsworker")
     assert client.post("/sign-on", json={}, auth=(worker_id, secret)).status_code == 204
     assert client.post("/task", auth=(worker_id, secret)).status_code == 200
@@ -55,7 +48,7 @@ def test_gauges_match_the_manager_database(ctx: ManagerContext) -> None:
 def test_update_queue_length_counts_queued_updates(ctx: ManagerContext) -> None:
     (task,) = [server_task()]
     store_downloaded(ctx, [task])
-    client = manager_app(ctx).test_client()
+    client = create_app(ctx).test_client()
     worker_id, secret = _register(client, "updater")
     assert client.post("/task", auth=(worker_id, secret)).status_code == 200
     for pct in (10, 20, 30):
@@ -74,11 +67,11 @@ def test_update_queue_length_counts_queued_updates(ctx: ManagerContext) -> None:
 def test_metrics_guarded_by_dashboard_password(ctx: ManagerContext, password: str, auth, expected: int) -> None:
     guarded = ManagerContext(config=build_config(ctx.config.as_dict() | {"dashboard_password": password}),
                              db=ctx.db, variables=ctx.variables, clock=ctx.clock)
-    resp = manager_app(guarded).test_client().get("/metrics", auth=auth)
+    resp = create_app(guarded).test_client().get("/metrics", auth=auth)
     assert resp.status_code == expected
 
 
 def test_metrics_refused_from_another_machine_without_password(ctx: ManagerContext) -> None:
-    client = manager_app(ctx).test_client()
+    client = create_app(ctx).test_client()
     resp = client.get("/metrics", environ_base={"REMOTE_ADDR": "192.0.2.10"})
     assert resp.status_code == 403

@@ -9,13 +9,7 @@ import flask
 import pytest
 from werkzeug.routing import Rule
 
-from flamenco import metrics as server_metrics
-from flamenco import openapi as server_openapi
 from flamenco.app import create_app
-from flamenco_manager import metrics as manager_metrics
-from flamenco_manager import openapi as manager_openapi
-from flamenco_manager.app import create_app as create_manager_app
-from flamenco_manager.context import ManagerContext
 # The manager's fixtures (fresh manager database, context, settable clock).
 from tests.manager.conftest import clock, ctx, manager_db_uri, manager_settings  # noqa: F401
 
@@ -45,16 +39,6 @@ def storage_dir(tmp_path: Path) -> Path:
 def server_app(mongo_uri: str, redis_url: str, storage_dir: Path) -> flask.Flask:
     app = create_app({"MONGO_URI": mongo_uri, "REDIS_URL": redis_url, "TESTING": True, "CELERY_ENABLED": False,
                       "STORAGE_DIR": str(storage_dir)})
-    for module in (server_openapi, server_metrics):
-        if module.blueprint.name not in app.blueprints:
-            module.init_app(app)
     return app
 
 
-def manager_app(context: ManagerContext) -> flask.Flask:
-    """The manager app with the metrics and OpenAPI blueprints."""
-    app = create_manager_app(context)
-    for module in (manager_openapi, manager_metrics):
-        if module.blueprint.name not in app.blueprints:
-            module.init_app(app)
-    return app

@@ -16,7 +16,7 @@ from pymongo.database import Database
 from flamenco.manager_api import storage
 from flamenco_manager.config import build_config
 from flamenco_manager.context import ManagerContext
-from tests.security.conftest import manager_app
+from flamenco_manager.app import create_app as create_manager_app
 from tests.support.server import make_job, make_manager, make_project, make_token, make_user
 
 SECRET_CONTENT = "top-secret-content-outside-the-log-directory"
@@ -32,7 +32,7 @@ def manager_with_logs(ctx: ManagerContext, tmp_path: Path) -> flask.testing.Flas
     logs.mkdir()
     (tmp_path / "secret.txt").write_text(SECRET_CONTENT)
     config = build_config(ctx.config.as_dict() | {"task_logs_path": str(logs)})
-    app = manager_app(ManagerContext(config=config, db=ctx.db, variables=ctx.variables, clock=ctx.clock))
+    app = create_manager_app(ManagerContext(config=config, db=ctx.db, variables=ctx.variables, clock=ctx.clock))
     return app.test_client()
 
 

@@ -16,7 +16,8 @@ import pytest
 
 from flamenco_manager.config import build_config
 from flamenco_manager.context import ManagerContext
-from tests.security.conftest import manager_app, sample_url
+from flamenco_manager.app import create_app as create_manager_app
+from tests.security.conftest import sample_url
 
 # Server endpoints anonymous callers may reach, and why.
 SERVER_PUBLIC = {
@@ -116,7 +117,7 @@ def test_public_linking_endpoints_give_nothing_without_a_valid_key(server_app: f
 
 def _guarded_manager(ctx: ManagerContext, **changes) -> flask.Flask:
     config = build_config(ctx.config.as_dict() | changes)
-    return manager_app(ManagerContext(config=config, db=ctx.db, variables=ctx.variables, clock=ctx.clock))
+    return create_manager_app(ManagerContext(config=config, db=ctx.db, variables=ctx.variables, clock=ctx.clock))
 
 
 @pytest.mark.parametrize("dashboard_password", ["", "dashboard-secret"])
@@ -138,7 +139,7 @@ def test_every_manager_endpoint_refuses_anonymous_callers(ctx: ManagerContext, d
 
 
 def test_manager_worker_api_refuses_wrong_worker_secret(ctx: ManagerContext) -> None:
-    client = manager_app(ctx).test_client()
+    client = create_manager_app(ctx).test_client()
     secret = "s" * 64
     resp = client.post("/register-worker", json={"secret": secret, "platform": "linux",
                                                  "supported_task_types": ["sleep"], "nickname": "w"})

@@ -11,7 +11,7 @@ from flamenco_manager import db as dbmod
 from flamenco_manager.context import ManagerContext
 from flamenco_manager.tasks import store_downloaded
 from tests.manager.support import server_task
-from tests.security.conftest import manager_app
+from flamenco_manager.app import create_app as create_manager_app
 from tests.support.server import make_job, make_manager, make_project, make_user
 
 
@@ -32,7 +32,7 @@ class Worker:
 def two_workers_one_task(ctx: ManagerContext):
     task = server_task()
     store_downloaded(ctx, [task])
-    client = manager_app(ctx).test_client()
+    client = create_manager_app(ctx).test_client()
     owner, intruder = Worker(client, "owner"), Worker(client, "intruder")
     resp = owner.call("POST", "/task")
     assert resp.status_code == 200 and resp.json["_id"] == task["_id"]

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import datetime
+import json
 import time
 from typing import Callable
 
@@ -11,7 +12,7 @@ import pytest
 import redis
 from bson import ObjectId
 
-from flamenco import defaults, status
+from flamenco import defaults, events, status
 from flamenco.app import create_app
 from flamenco.farm.services import free_port
 from tests.server.celery.test_worker import WORKER_TASK_TIMEOUT, celery_worker  # noqa: F401 - fixture
@@ -55,7 +56,17 @@ def wait_for_job(db, job_id: ObjectId, statuses: set[str], worker_log) -> dict:
     raise AssertionError(f"job stayed {job['status']}; worker log:\n{worker_log.read_text()}")
 
 
-def test_big_job_answers_under_construction_and_the_worker_queues_it(make_app, mongo_db, farm, request):
+def next_event(pubsub: redis.client.PubSub) -> dict:
+    """The next live update published on the subscribed channel (skipping the subscription notice)."""
+    deadline = time.monotonic() + WORKER_TASK_TIMEOUT
+    while time.monotonic() < deadline:
+        message = pubsub.get_message(timeout=1.0)
+        if message is not None:
+            return json.loads(message["data"])
+    raise AssertionError("no live update was published")
+
+
+def test_big_job_answers_under_construction_and_the_worker_queues_it(make_app, mongo_db, farm, redis_url, request):
     # The worker starts after the POST, so the answer cannot race the construction.
     resp = post_job(make_app(), mongo_db, farm, BIG_JOB_SETTINGS)
     assert resp.status_code == 201, resp.get_json()
@@ -64,6 +75,8 @@ def test_big_job_answers_under_construction_and_the_worker_queues_it(make_app, m
     assert body["status"] == "under-construction"
     assert body["_etag"] == mongo_db["flamenco_jobs"].find_one({"_id": job_id})["_etag"]
     assert mongo_db["flamenco_tasks"].count_documents({"job": job_id}) == 0
+    live_updates = redis.Redis.from_url(redis_url).pubsub(ignore_subscribe_messages=True)
+    live_updates.subscribe(events.CHANNEL)
 
     job = wait_for_job(mongo_db, job_id, {"queued", "construction-failed"}, request.getfixturevalue("celery_worker"))
     tasks = list(mongo_db["flamenco_tasks"].find({"job": job_id}))
@@ -71,6 +84,8 @@ def test_big_job_answers_under_construction_and_the_worker_queues_it(make_app, m
     assert job["status_reason"].startswith("Job submitted by")
     assert sorted(t["name"] for t in tasks) == sorted(f"sleep-{frame}" for frame in range(1, 13))
     assert {t["status"] for t in tasks} == {"queued"}
+    assert next_event(live_updates)["status"] == "queued"
+    live_updates.close()
 
 
 def test_small_job_is_constructed_in_the_request(make_app, mongo_db, farm, redis_url):
