@@ -23,6 +23,8 @@ RESOURCE = {
     "item_methods": ["GET", "DELETE"],
     "mongo_indexes": {
         "project": [("project", 1)],
+        # The dashboard's job list: a project's jobs, most recently changed first.
+        "project_updated": [("project", 1), ("_updated", -1)],
         "manager_status": [("manager", 1), ("status", 1)],
         "status": [("status", 1)],
     },
