@@ -27,28 +27,39 @@ class Depsgraph:
     last_updated: datetime.datetime | None = None
 
 
-def task_query(manager_id: ObjectId, job_ids: list[ObjectId], since: datetime.datetime | None) -> dict:
+def task_query(manager_id: ObjectId, jobs: list[dict], since: datetime.datetime | None) -> dict:
     """Clean slate: every task the Manager should know about. Incremental: only
     queued/claimed/soft-failed tasks changed after ``since`` (cancellations
-    travel through the task-update-batch answer)."""
+    travel through the task-update-batch answer), plus the queued tasks of jobs
+    that changed after ``since``.
+
+    Why the jobs: a job's tasks carry the time construction *started*, which
+    can be before ``since`` when another task changed while the job was being
+    built (a big job is built by Celery over seconds or minutes). Without
+    this the Manager would never learn about them incrementally. The job's
+    ``_updated`` is written when it becomes runnable, so it is newer than
+    ``since`` exactly when the Manager has not seen it runnable yet.
+    """
+    job_ids = [job["_id"] for job in jobs]
     if since is None:
         statuses = status.DEPSGRAPH_CLEAN_SLATE_TASK_STATUSES
     else:
         statuses = status.DEPSGRAPH_MODIFIED_SINCE_TASK_STATUSES
     query: dict = {"manager": manager_id, "job": {"$in": job_ids}, "status": {"$in": sorted(statuses)}}
     if since is not None:
-        query["_updated"] = {"$gt": since}
+        changed_jobs = [job["_id"] for job in jobs if job.get("_updated") and job["_updated"] > since]
+        query["$or"] = [{"_updated": {"$gt": since}}, {"job": {"$in": changed_jobs}, "status": "queued"}]
     return query
 
 
 def pull_depsgraph(db: Database, manager_id: ObjectId, since: datetime.datetime | None) -> Depsgraph:
     """Find the Manager's tasks and claim the queued ones, in a bounded number of queries."""
-    jobs = db[JOBS].find({"manager": manager_id, "status": {"$in": sorted(status.DEPSGRAPH_RUNNABLE_JOB_STATUSES)}},
-                         projection=["_id"])
-    job_ids = [job["_id"] for job in jobs]
-    if not job_ids:
+    jobs = list(db[JOBS].find(
+        {"manager": manager_id, "status": {"$in": sorted(status.DEPSGRAPH_RUNNABLE_JOB_STATUSES)}},
+        projection=["_id", "_updated"]))
+    if not jobs:
         return Depsgraph(tasks=None)
-    tasks = list(db[TASKS].find(task_query(manager_id, job_ids, since)))
+    tasks = list(db[TASKS].find(task_query(manager_id, jobs, since)))
     if not tasks:
         return Depsgraph(tasks=[])
     queued = [task for task in tasks if task["status"] == "queued"]
@@ -58,5 +69,7 @@ def pull_depsgraph(db: Database, manager_id: ObjectId, since: datetime.datetime 
             task["status"] = "claimed-by-manager"
             task.pop("log_file", None)
         events.publish_many("task", queued)
-    last_updated = max((task["_updated"] for task in tasks if task.get("_updated")), default=None)
+    # Never move the Manager's marker backwards (tasks of a changed job may be older).
+    newest = max((task["_updated"] for task in tasks if task.get("_updated")), default=None)
+    last_updated = max(newest, since) if newest and since else newest or since
     return Depsgraph(tasks=tasks, last_updated=last_updated)

@@ -7,6 +7,7 @@ import bson
 
 from flamenco import status
 from flamenco.manager_api import wire
+from tests.support.server import make_job
 
 TASKS = "flamenco_tasks"
 
@@ -92,3 +93,22 @@ def test_malformed_if_updated_since_is_400(mgr_a, job):
 def test_rfc1123_if_updated_since_is_accepted(mgr_a, job):
     resp = mgr_a.get("/depsgraph", headers={"X-Flamenco-If-Updated-Since": "Mon, 01 Jan 2001 00:00:00 GMT"})
     assert resp.status_code == 200
+
+
+def test_incremental_delivers_a_job_built_while_other_tasks_changed(world, mgr_a, job):
+    """A job whose tasks are stamped before the Manager's marker (it was still being
+    built when another task changed) is delivered once it becomes runnable."""
+    last = mgr_a.get("/depsgraph").headers["X-Flamenco-Last-Updated"]
+    marker = wire.parse_timestamp(last)
+    late = make_job(world.db, world.project_a, world.manager_a, world.alice)
+    older = marker - datetime.timedelta(seconds=30)
+    world.db[TASKS].update_many({"job": late["_id"]}, {"$set": {"_updated": older}})
+    world.db["flamenco_jobs"].update_one({"_id": late["_id"]},
+                                         {"$set": {"_updated": marker + datetime.timedelta(seconds=1)}})
+    resp = mgr_a.get("/depsgraph", headers={"X-Flamenco-If-Updated-Since": last})
+    assert resp.status_code == 200
+    delivered = {t["_id"] for t in resp.json["depsgraph"]}
+    assert delivered == {str(t["_id"]) for t in world.db[TASKS].find({"job": late["_id"]})}
+    assert wire.parse_timestamp(resp.headers["X-Flamenco-Last-Updated"]) >= marker
+    again = mgr_a.get("/depsgraph", headers={"X-Flamenco-If-Updated-Since": resp.headers["X-Flamenco-Last-Updated"]})
+    assert again.status_code == 304
