@@ -64,3 +64,7 @@ CELERY_CONSTRUCT_TASK = "flamenco.celery.construct_job"
 # every few seconds (flamenco.status.CONSTRUCTION_BATCH_SIZE).
 FLAMENCO_RESUME_CONSTRUCTION_AGE_SECONDS = 600
 FLAMENCO_WAITING_FOR_FILES_MAX_AGE_SECONDS = 86400
+
+# Flask-WTF: a CSRF token lives as long as the session instead of 1 hour, so a
+# dashboard page left open overnight can still cancel a job in the morning.
+WTF_CSRF_TIME_LIMIT = None

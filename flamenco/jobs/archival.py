@@ -18,7 +18,8 @@ from flamenco import events, status
 log = logging.getLogger(__name__)
 
 
-def _client(app: flask.Flask) -> celery.Celery:
+def celery_sender(app: flask.Flask) -> celery.Celery:
+    """A send-only Celery client for this app (enqueues tasks by name; runs none)."""
     client = app.extensions.get("flamenco_celery_sender")
     if client is None:
         broker = app.config["CELERY_BROKER_URL"] or app.config["REDIS_URL"]
@@ -33,7 +34,7 @@ def enqueue_archival(app: flask.Flask, job_id: ObjectId) -> bool:
     if not app.config["CELERY_ENABLED"]:
         log.info("Celery disabled; job %s stays archiving until resumed", job_id)
         return False
-    _client(app).send_task(app.config["CELERY_ARCHIVE_TASK"], args=[str(job_id)])
+    celery_sender(app).send_task(app.config["CELERY_ARCHIVE_TASK"], args=[str(job_id)])
     return True
 
 

@@ -71,7 +71,7 @@ def enqueue_construction(app: flask.Flask, job_id: ObjectId, reason: str) -> boo
     picks it up once it has been untouched for ``FLAMENCO_RESUME_CONSTRUCTION_AGE_SECONDS``.
     """
     try:  # archival's send-only client: one broker connection per app for every enqueued job
-        archival._client(app).send_task(app.config["CELERY_CONSTRUCT_TASK"], args=[str(job_id), reason])
+        archival.celery_sender(app).send_task(app.config["CELERY_CONSTRUCT_TASK"], args=[str(job_id), reason])
     except kombu.exceptions.OperationalError as ex:
         log.warning("could not enqueue construction of job %s (%s); the resume sweep will construct it", job_id, ex)
         return False
