@@ -616,11 +616,13 @@ def mark_tasks_claimed(db: Database, manager_id: ObjectId, task_ids: Iterable[Ob
     Deliberately keeps ``_updated`` and ``_etag``, as the protocol requires:
     the Manager's next incremental depsgraph (``_updated`` > its last one) must
     not resend what it just received, and its cached etags stay valid. A stale
-    uploaded log file is dropped because the task will run again.
+    uploaded log file is dropped because the task will run again, and so is
+    the watermark of applied updates (``task_updates.WATERMARK_FIELD``): the
+    claiming Manager may run on another clock than the one that set it.
     """
     result = db[TASKS].update_many(
         {"_id": {"$in": list(task_ids)}, "manager": manager_id, "status": "queued"},
-        {"$set": {"status": "claimed-by-manager"}, "$unset": {"log_file": ""}},
+        {"$set": {"status": "claimed-by-manager"}, "$unset": {"log_file": "", "last_applied_update": ""}},
     )
     return result.modified_count
 

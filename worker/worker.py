@@ -137,8 +137,9 @@ class FlamencoWorker:
 
     async def _wait(self, seconds: float) -> bool:
         """Sleep ``seconds``; True when the state changed meanwhile (the sleep ends early)."""
-        try:
-            await asyncio.wait_for(self._state_changed.wait(), timeout=seconds)
+        try:  # asyncio.timeout: 3.11's wait_for can swallow a cancellation
+            async with asyncio.timeout(seconds):
+                await self._state_changed.wait()
         except TimeoutError:
             return False
         return True

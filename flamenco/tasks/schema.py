@@ -58,5 +58,10 @@ RESOURCE = {
         "command_progress_percentage": {"type": "integer"},
         "metrics": {"type": "dict", "schema": {"timing": {"type": "dict", "allow_unknown": True}}},
         "status_reason": {"type": "string"},
+        # The newest Manager update applied (flamenco.manager_api.task_updates.Watermark).
+        "last_applied_update": {"type": "dict", "schema": {
+            "received_on_manager": {"type": "datetime"},
+            "update_ids": {"type": "list", "schema": {"type": "objectid"}},
+        }},
     },
 }

@@ -29,6 +29,7 @@ import shlex
 import shutil
 import signal
 import sys
+import time
 from pathlib import Path
 from typing import Awaitable, Callable, Iterator, Sequence
 
@@ -120,6 +121,33 @@ def _signal_group(pid: int, sig: signal.Signals, descendants: list[psutil.Proces
             child.send_signal(sig)
 
 
+def _group_members(pgid: int) -> list[psutil.Process]:
+    """Live processes of process group ``pgid`` (orphans the main process left behind)."""
+    members = []
+    for proc in psutil.process_iter():
+        with contextlib.suppress(psutil.Error, ProcessLookupError):
+            if os.getpgid(proc.pid) == pgid and proc.status() != psutil.STATUS_ZOMBIE:
+                members.append(proc)
+    return members
+
+
+async def _until_dead(procs: list[psutil.Process], timeout: float) -> None:
+    """Wait until every process is dead (gone or a zombie for init to reap):
+    SIGKILL is delivered asynchronously, and "no process outlives its command"
+    must hold when the command returns."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        alive = []
+        for proc in procs:
+            with contextlib.suppress(psutil.Error):
+                if proc.status() != psutil.STATUS_ZOMBIE:
+                    alive.append(proc)
+        if not alive:
+            return
+        procs = alive
+        await asyncio.sleep(0.01)
+
+
 def _descendants(pid: int) -> list[psutil.Process]:
     """Children that may have left the process group (setsid), found while the leader lives."""
     try:
@@ -139,7 +167,8 @@ async def terminate(process: asyncio.subprocess.Process, ctx: CommandContext, gr
         await ctx.log(f"TERMinating subprocess pid={process.pid}")
     _signal_group(process.pid, signal.SIGTERM, descendants)
     try:
-        await asyncio.wait_for(process.wait(), grace_seconds)
+        async with asyncio.timeout(grace_seconds):
+            await process.wait()
     except TimeoutError:
         await ctx.log(f"Subprocess pid={process.pid} ignored SIGTERM for {grace_seconds:g} s, killing it")
     finally:
@@ -154,7 +183,8 @@ async def _discard_output(process: asyncio.subprocess.Process, timeout: float) -
     """Read the pipe to EOF so asyncio closes it (an unread pipe outlives the event loop)."""
     assert process.stdout is not None
     with contextlib.suppress(TimeoutError, ValueError):
-        await asyncio.wait_for(process.stdout.read(), timeout)
+        async with asyncio.timeout(timeout):
+            await process.stdout.read()
 
 
 def _decode(raw: bytes) -> str:
@@ -177,8 +207,12 @@ async def _read_output(
     assert process.stdout is not None
     pending = b""
     while True:
+        # asyncio.timeout, not wait_for: Python 3.11's wait_for swallows a
+        # cancellation that arrives as the read completes, and with output
+        # streaming fast that is often: an aborted render then ran to its end.
         try:
-            chunk = await asyncio.wait_for(process.stdout.read(READ_CHUNK_BYTES), timeout)
+            async with asyncio.timeout(timeout):
+                chunk = await process.stdout.read(READ_CHUNK_BYTES)
         except TimeoutError as ex:
             raise CommandFailed(f"Command pid={process.pid} timed out after {timeout:g} seconds without output") from ex
         *complete, pending = LINE_END.split(pending + chunk)
@@ -217,7 +251,9 @@ async def _await_exit(
         if reader in done:
             reader.result()
         await exited
-        _signal_group(process.pid, signal.SIGKILL, [])
+        leftovers = _group_members(process.pid)
+        _signal_group(process.pid, signal.SIGKILL, leftovers)
+        await _until_dead(leftovers, EXIT_POLL_SECONDS * 100)
         await reader
         return await process.wait()
     finally:

@@ -7,6 +7,7 @@ import pytest
 from bson import ObjectId
 
 from flamenco import status
+from flamenco.manager_api import task_updates
 from tests.support.server import make_job
 
 TASKS = "flamenco_tasks"
@@ -243,3 +244,96 @@ def test_metrics_with_unstorable_keys_reject_only_that_update(world, mgr_a, job4
     assert body["handled_update_ids"] == [bad["_id"], good["_id"]]
     assert [r["field"] for r in body["rejected_updates"]] == ["metrics"]
     assert world.db[TASKS].find_one({"_id": ids[1]})["metrics"]["timing"] == {"total": 1.0}
+
+
+# --- Re-sent and out-of-order updates never undo newer state ------------------------
+
+
+def at(second: int, micro: int = 0) -> str:
+    """A Manager-side ``received_on_manager`` stamp: second ``second`` (and ``micro`` µs) of a fixed minute."""
+    return f"2026-03-04T05:06:{second:02d}.{micro:06d}123Z"
+
+
+def test_resent_batch_after_completion_leaves_task_and_job_completed(world, mgr_a, job4):
+    ids = task_ids(world.db, job4)
+    started = [upd(t, task_status="active", activity="rendering", task_progress_percentage=10,
+                   received_on_manager=at(1)) for t in ids]
+    post_batch(mgr_a, started)
+    post_batch(mgr_a, [upd(t, task_status="completed", activity="done", task_progress_percentage=100,
+                           received_on_manager=at(2)) for t in ids])
+    assert job_status(world.db, job4) == "completed"
+    body = post_batch(mgr_a, started)  # the Manager lost the first answer and sends it again
+    assert body["handled_update_ids"] == [u["_id"] for u in started]
+    assert body["modified_count"] == 0
+    tasks = list(world.db[TASKS].find({"_id": {"$in": ids}}))
+    assert {(t["status"], t["activity"], t["task_progress_percentage"]) for t in tasks} == {("completed", "done", 100)}
+    assert job_status(world.db, job4) == "completed"
+
+
+def test_older_update_within_a_batch_is_ignored_but_its_log_kept(world, mgr_a, job4):
+    ids = task_ids(world.db, job4)
+    late = upd(ids[0], task_status="active", activity="old news", log="older chunk", received_on_manager=at(1))
+    body = post_batch(mgr_a, [upd(ids[0], task_status="completed", activity="done", received_on_manager=at(2)), late])
+    assert late["_id"] in body["handled_update_ids"]
+    task = world.db[TASKS].find_one({"_id": ids[0]})
+    assert (task["status"], task["activity"]) == ("completed", "done")
+    assert [c["log"] for c in world.db["flamenco_task_logs"].find({"task": ids[0]})] == ["older chunk"]
+
+
+def test_older_update_in_a_later_batch_is_ignored(world, mgr_a, job4):
+    ids = task_ids(world.db, job4)
+    post_batch(mgr_a, [upd(ids[0], task_status="active", activity="frame 3", received_on_manager=at(5))])
+    old = upd(ids[0], task_status="soft-failed", activity="frame 1", received_on_manager=at(4))
+    body = post_batch(mgr_a, [old])
+    assert body["handled_update_ids"] == [old["_id"]]
+    assert body["modified_count"] == 0
+    task = world.db[TASKS].find_one({"_id": ids[0]})
+    assert (task["status"], task["activity"]) == ("active", "frame 3")
+
+
+def test_updates_stamped_within_one_millisecond_all_apply_once(world, mgr_a, job4):
+    """BSON keeps milliseconds; the update ids tell a new update from a re-sent one."""
+    ids = task_ids(world.db, job4)
+    first = upd(ids[0], task_status="active", activity="first", received_on_manager=at(7, 100))
+    second = upd(ids[0], activity="second", received_on_manager=at(7, 500))
+    post_batch(mgr_a, [first])
+    post_batch(mgr_a, [second])
+    assert world.db[TASKS].find_one({"_id": ids[0]})["activity"] == "second"
+    body = post_batch(mgr_a, [first])
+    assert body["handled_update_ids"] == [first["_id"]]
+    assert world.db[TASKS].find_one({"_id": ids[0]})["activity"] == "second"
+
+
+def test_updates_apply_again_after_requeue_and_reclaim(world, mgr_a, job4):
+    """The re-claiming Manager may run on an earlier clock: its updates are not stale."""
+    ids = task_ids(world.db, job4)
+    post_batch(mgr_a, [upd(ids[0], task_status="completed", received_on_manager=at(50))])
+    status.set_task_status(world.db, ids[0], "queued", actor=status.Actor.USER)
+    assert mgr_a.get("/depsgraph").status_code == 200
+    task = world.db[TASKS].find_one({"_id": ids[0]})
+    assert task["status"] == "claimed-by-manager"
+    assert task_updates.WATERMARK_FIELD not in task
+    post_batch(mgr_a, [upd(ids[0], task_status="active", activity="again", received_on_manager=at(10))])
+    task = world.db[TASKS].find_one({"_id": ids[0]})
+    assert (task["status"], task["activity"]) == ("active", "again")
+
+
+def test_in_order_stamped_updates_apply_and_complete_the_job(world, mgr_a, job4):
+    ids = task_ids(world.db, job4)
+    post_batch(mgr_a, [upd(t, task_status="active", received_on_manager=at(1)) for t in ids])
+    post_batch(mgr_a, [upd(t, task_progress_percentage=50, received_on_manager=at(2)) for t in ids])
+    body = post_batch(mgr_a, [upd(t, task_status="completed", received_on_manager=at(3)) for t in ids])
+    assert body["modified_count"] == 4
+    task = world.db[TASKS].find_one({"_id": ids[0]})
+    assert (task["status"], task["task_progress_percentage"]) == ("completed", 50)
+    assert task[task_updates.WATERMARK_FIELD]["update_ids"] == [ObjectId(body["handled_update_ids"][0])]
+    assert job_status(world.db, job4) == "completed"
+
+
+def test_eve_get_shows_the_watermark(world, mgr_a, job4):
+    ids = task_ids(world.db, job4)
+    update = upd(ids[0], task_status="active", received_on_manager=at(9))
+    post_batch(mgr_a, [update])
+    resp = world.api("alice").get(f"/api/flamenco/tasks/{ids[0]}")
+    assert resp.status_code == 200, resp.json
+    assert resp.json[task_updates.WATERMARK_FIELD]["update_ids"] == [update["_id"]]

@@ -107,7 +107,9 @@ def test_invalid_render_settings(make, scene_blend, tmp_path, extra, setting) ->
 
 
 def test_cancelled_render_leaves_no_blender_behind(make, ctx: RecordingContext, blender, scene_blend, tmp_path) -> None:
-    command = make("blender_render", render_settings(blender, scene_blend, tmp_path / "o", frames="1..500"))
+    # Far more frames than Blender renders in the terminate grace period (it may
+    # ignore SIGTERM mid-frame; tiny frames take ~7 ms each on an idle machine).
+    command = make("blender_render", render_settings(blender, scene_blend, tmp_path / "o", frames="1..5000"))
 
     async def cancel_after_first_frame() -> None:
         task = asyncio.create_task(command.run())
@@ -121,7 +123,7 @@ def test_cancelled_render_leaves_no_blender_behind(make, ctx: RecordingContext, 
     asyncio.run(cancel_after_first_frame())
     pid = int(next(line for line in ctx.logs if line.startswith("TERMinating")).split("pid=")[1])
     assert not psutil.pid_exists(pid)
-    assert len(files_in(tmp_path / "o")) < 500
+    assert len(files_in(tmp_path / "o")) < 5000
 
 
 class TestProgressive:
