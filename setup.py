@@ -51,6 +51,7 @@ TEST_REQUIRES = [
     "schemathesis>=4",
     "playwright>=1.45",
     "openapi-spec-validator>=0.7",
+    "aiohttp>=3.9",  # the worker tests' stand-in manager
 ]
 
 
