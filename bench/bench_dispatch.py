@@ -34,6 +34,7 @@ from bench.support import (REPO_ROOT, Stopwatch, data_store, database_uri, drop_
 from flamenco.farm.services import free_port
 from flamenco.jobs import construction
 from tests.support.server import job_doc, make_manager, make_project, make_user, running_server
+from flamenco.farm.supervisor import stop_process
 
 # A simulated worker with nothing to do asks again after this long (real
 # workers back off for seconds; shorter here so the queue drains fast).
@@ -137,12 +138,7 @@ def manager_process(settings: dict, log_path: Path) -> Iterator[str]:
                 time.sleep(0.2)
         yield url
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_process(proc, grace=30)
 
 
 def submit_sleep_job(db, project: dict, manager: dict, user: dict, tasks: int) -> ObjectId:

@@ -22,6 +22,8 @@ from pathlib import Path
 import pymongo
 import redis
 
+from flamenco.farm.supervisor import stop_process
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 FERRETDB_SRC = REPO_ROOT / "tools" / "ferretdb-embed"
 DEFAULT_DATA_DIR = Path(os.environ.get("FLAMENCO_DATA_DIR", REPO_ROOT / ".data"))
@@ -155,14 +157,7 @@ class Service:
     extra: dict = field(default_factory=dict)
 
     def stop(self, timeout: float = 10.0) -> None:
-        if self.process.poll() is not None:
-            return
-        self.process.terminate()
-        try:
-            self.process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+        stop_process(self.process, grace=timeout)
 
 
 def _wait_until(check, proc: subprocess.Popen, log_path: Path, what: str) -> None:

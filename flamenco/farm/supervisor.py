@@ -84,6 +84,18 @@ class Supervisor:
         self.children.clear()
 
 
+def stop_process(process: subprocess.Popen, grace: float = STOP_GRACE_SECONDS) -> None:
+    """SIGTERM one child, SIGKILL it if it has not exited after ``grace`` seconds."""
+    if process.poll() is not None:
+        return
+    process.terminate()
+    try:
+        process.wait(grace)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
 def stop_process_group(process: subprocess.Popen, grace: float = STOP_GRACE_SECONDS) -> None:
     """Terminate a child's whole process group (children of children too)."""
     if process.poll() is not None:

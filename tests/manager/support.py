@@ -15,6 +15,7 @@ from typing import Iterator
 
 import requests
 from bson import ObjectId
+from flamenco.farm.supervisor import stop_process
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 # Per-request timeout of the test worker; generous for a loaded CI machine.
@@ -133,12 +134,7 @@ def manager_process(command: str, settings: dict, log_path: Path) -> Iterator[su
     try:
         yield proc
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_process(proc, grace=15)
 
 
 def wait_until_serving(url: str, proc: subprocess.Popen, log_path: Path) -> None:

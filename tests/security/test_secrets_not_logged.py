@@ -29,6 +29,7 @@ from flamenco_manager.config import build_config
 from flamenco_manager.context import ManagerContext
 from flamenco_manager.app import create_app as create_manager_app
 from tests.support.server import REPO_ROOT, make_manager, make_token, make_user
+from flamenco.farm.supervisor import stop_process
 
 # How long a started process may take to answer (a busy CI machine).
 START_TIMEOUT = 60.0
@@ -116,12 +117,7 @@ def _start(args: list[str], env: dict, log: Path) -> subprocess.Popen:
 
 
 def _stop(proc: subprocess.Popen) -> None:
-    proc.terminate()
-    try:
-        proc.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
+    stop_process(proc, grace=15)
 
 
 def test_real_processes_log_no_secrets(mongo_uri: str, mongo_db: Database, redis_url: str,

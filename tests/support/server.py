@@ -21,6 +21,7 @@ from pymongo.database import Database
 from flamenco import managers, projects, users
 from flamenco.auth import tokens
 from flamenco.farm.services import free_port
+from flamenco.farm.supervisor import stop_process
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 # A freshly started server answers within a second or two; allow for a busy CI machine.
@@ -127,12 +128,7 @@ def running_server(mongo_uri: str, redis_url: str, **config: Any) -> Iterator[st
             _wait_for_server(base_url, proc, log_file)
             yield base_url
         finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+            stop_process(proc, grace=10)
 
 
 def _wait_for_server(base_url: str, proc: subprocess.Popen, log_file) -> None:

@@ -18,6 +18,7 @@ from flamenco import status
 from flamenco.app import create_app
 from flamenco.manager_api.linking import LINKING_KEYS
 from tests.support.server import REPO_ROOT, make_token
+from flamenco.farm.supervisor import stop_process
 
 # A cold worker imports Celery, Flask and Eve in a few seconds; allow a busy CI machine more.
 WORKER_TASK_TIMEOUT = 60.0
@@ -37,12 +38,7 @@ def celery_worker(mongo_uri: str, redis_url: str, storage_root: Path, tmp_path: 
         try:
             yield log_path
         finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+            stop_process(proc, grace=15)
 
 
 def test_task_runs_through_the_broker(mongo_db, redis_url, celery_worker):
