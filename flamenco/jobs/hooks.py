@@ -55,6 +55,14 @@ def require_job_user(user: CurrentUser) -> None:
     scoping.require_cap(user, roles.CAP_USE)
 
 
+def require_project_use(user: CurrentUser, doc: dict) -> None:
+    """The caller may change this job or task: a person with ``flamenco-use``
+    who is a member or admin of its project (PATCH operations on both)."""
+    require_job_user(user)
+    if not projects.may_use(_db(), user, doc["project"]):
+        errors.abort(403, "Denied Flamenco use on this project")
+
+
 def check_submission(db: Database, user: CurrentUser, job: dict) -> None:
     """Abort unless ``user`` may submit ``job`` as it is; normalise ``user`` and ``status``."""
     if not projects.may_use(db, user, job["project"]):

@@ -10,11 +10,11 @@ import logging
 import flask
 from pymongo.database import Database
 
-from flamenco import errors, events, projects, status
+from flamenco import errors, events, status
 from flamenco.auth import CurrentUser, scoping, tokens
 from flamenco.extension import PatchOps
 from flamenco.jobs import JOBS, TASKS, construction
-from flamenco.jobs.hooks import check_settings, job_filter, require_job_user
+from flamenco.jobs.hooks import check_settings, job_filter, require_project_use
 from flamenco.defaults import JOB_PRIORITY_MAX, JOB_PRIORITY_MIN
 
 log = logging.getLogger(__name__)
@@ -39,15 +39,9 @@ def task_counts(object_id: str) -> flask.Response:
     return flask.jsonify(status.count_task_statuses(_db(), job["_id"]))
 
 
-def _require_use(user: CurrentUser, job: dict) -> None:
-    require_job_user(user)
-    if not projects.may_use(_db(), user, job["project"]):
-        errors.abort(403, "Denied Flamenco use on this project")
-
-
 @patch_ops.op("set-job-status")
 def set_job_status(job: dict, payload: dict, user: CurrentUser) -> None:
-    _require_use(user, job)
+    require_project_use(user, job)
     new_status = payload.get("status")
     if not isinstance(new_status, str) or not new_status:
         errors.abort(422, "status is required", {"status": "must be a job status string"})
@@ -61,7 +55,7 @@ def set_job_status(job: dict, payload: dict, user: CurrentUser) -> None:
 @patch_ops.op("set-job-priority")
 def set_job_priority(job: dict, payload: dict, user: CurrentUser) -> None:
     """Set the job's priority and every task's ``job_priority`` with one shared etag/timestamp."""
-    _require_use(user, job)
+    require_project_use(user, job)
     priority = payload.get("priority")
     if isinstance(priority, bool) or not isinstance(priority, int):
         errors.abort(422, "priority must be an integer", {"priority": "must be an integer"})
@@ -79,7 +73,7 @@ def set_job_priority(job: dict, payload: dict, user: CurrentUser) -> None:
 
 @patch_ops.op("requeue-failed-tasks")
 def requeue_failed_tasks(job: dict, payload: dict, user: CurrentUser) -> None:
-    _require_use(user, job)
+    require_project_use(user, job)
     db = _db()
     with errors.status_errors():
         status.requeue_failed_tasks(db, job["_id"], actor=status.Actor.USER)
@@ -89,7 +83,7 @@ def requeue_failed_tasks(job: dict, payload: dict, user: CurrentUser) -> None:
 @patch_ops.op("archive-job")
 def archive_job(job: dict, payload: dict, user: CurrentUser) -> None:
     """Mark the job ``archiving`` and hand it to the Celery archival task."""
-    _require_use(user, job)
+    require_project_use(user, job)
     from flamenco.jobs import archival
 
     with errors.status_errors():
@@ -99,7 +93,7 @@ def archive_job(job: dict, payload: dict, user: CurrentUser) -> None:
 @patch_ops.op("construct")
 def construct(job: dict, payload: dict, user: CurrentUser) -> None:
     """Compile a ``waiting-for-files`` job, optionally merging new ``settings`` first."""
-    _require_use(user, job)
+    require_project_use(user, job)
     if job.get("status") != "waiting-for-files":
         errors.abort(409, f"a {job.get('status')} job cannot be constructed",
                      {"status": "must be waiting-for-files"})

@@ -10,10 +10,10 @@ import uuid
 import flask
 from pymongo.database import Database
 
-from flamenco import errors, events, projects, status
+from flamenco import errors, events, status
 from flamenco.auth import CurrentUser, scoping, tokens
 from flamenco.extension import PatchOps
-from flamenco.jobs.hooks import require_job_user
+from flamenco.jobs.hooks import require_project_use
 from flamenco.managers import MANAGERS
 from flamenco.tasks import TASKS
 
@@ -32,15 +32,9 @@ patch_ops = PatchOps("flamenco_tasks_patch", "/api/flamenco/tasks", TASKS, task_
 blueprint = patch_ops.blueprint
 
 
-def _require_use(user: CurrentUser, task: dict) -> None:
-    require_job_user(user)
-    if not projects.may_use(_db(), user, task["project"]):
-        errors.abort(403, "Denied Flamenco use on this project")
-
-
 @patch_ops.op("set-task-status")
 def set_task_status(task: dict, payload: dict, user: CurrentUser) -> None:
-    _require_use(user, task)
+    require_project_use(user, task)
     new_status = payload.get("status")
     if not isinstance(new_status, str) or not new_status:
         errors.abort(422, "status is required", {"status": "must be a task status string"})
@@ -52,7 +46,7 @@ def set_task_status(task: dict, payload: dict, user: CurrentUser) -> None:
 @patch_ops.op("requeue")
 def requeue(task: dict, payload: dict, user: CurrentUser) -> None:
     """Queue the task and every task depending on it again."""
-    _require_use(user, task)
+    require_project_use(user, task)
     with errors.status_errors():
         status.requeue_task_with_successors(_db(), task["_id"], actor=status.Actor.USER)
     events.publish_job(_db(), task["job"])
@@ -71,7 +65,7 @@ def request_task_log_file(task: dict, payload: dict, user: CurrentUser) -> flask
     409 with ``Location`` when the log is already there and not forced: AJAX
     cannot intercept a 303, so the dashboard follows the Location itself.
     """
-    _require_use(user, task)
+    require_project_use(user, task)
     force = payload.get("force_rerequest", False)
     if not isinstance(force, bool):
         errors.abort(422, "force_rerequest must be a boolean", {"force_rerequest": "must be true or false"})
