@@ -29,6 +29,8 @@ SERVER_REQUIRES = [
     "pymongo>=4,<5",
     "celery[redis]>=5.3",
     "redis>=5",
+    # C reply parser for redis-py: the job list reads 10,000-row hashes.
+    "hiredis>=3",
     "flask>=3.0",
     "flask-login>=0.6",
     "flask-wtf>=1.2",

@@ -1,9 +1,10 @@
-"""Figures for the data store itself: FerretDB's cost per _id lookup/update and per update_many.
+"""Figures for the data store itself: FerretDB's cost per _id lookup/update, per
+query on an indexed ObjectId field (a job's tasks) and per update_many.
 
     .venv/bin/python bench/bench_store.py [--docs 10000] [--ferretdb-bin PATH]
 
 Run it once with the default (patched) binary and once with a stock build to
-see what the _id-expression patch in ``flamenco.farm.services`` buys.
+see what the patches in ``flamenco.farm.services`` (FERRETDB_PATCHES) buy.
 """
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import time
 from pathlib import Path
 
 import pymongo
+from bson import ObjectId
 
 from flamenco.farm import services
 
@@ -36,14 +38,20 @@ def main() -> None:
         try:
             coll = pymongo.MongoClient(svc.url).bench.tasks
             print(f"store: FerretDB (SQLite) {services.ferretdb_binary()}; cores: {os.cpu_count()}; docs: {args.docs}")
-            docs = [{"job": i % 10, "status": "queued", "pad": "x" * 300} for i in range(args.docs)]
+            coll.create_index([("job", 1)])
+            jobs = [ObjectId() for _ in range(100)]
+            docs = [{"job": jobs[i % 100], "status": "queued", "pad": "x" * 300} for i in range(args.docs)]
             timed("insert_many", lambda: len(coll.insert_many(docs).inserted_ids))
             ids = [d["_id"] for d in coll.find({}, {"_id": 1}).limit(100)]
             timed("100 x find_one by _id", lambda: [coll.find_one({"_id": i}) for i in ids] and None)
             timed("100 x update_one by _id", lambda: [coll.update_one({"_id": i}, {"$set": {"s": 1}}) for i in ids]
                   and None)
-            timed(f"update_many ({args.docs // 10} docs)",
-                  lambda: coll.update_many({"job": 3}, {"$set": {"status": "canceled"}}).modified_count)
+            timed(f"10 x find by job ({args.docs // 100} docs each)",
+                  lambda: sum(len(list(coll.find({"job": j}))) for j in jobs[:10]))
+            timed("count of 10 jobs' docs by status", lambda: coll.count_documents(
+                {"job": {"$in": jobs[:10]}, "status": "queued"}))
+            timed(f"update_many ({args.docs // 100} docs)",
+                  lambda: coll.update_many({"job": jobs[3]}, {"$set": {"status": "canceled"}}).modified_count)
         finally:
             svc.stop()
 

@@ -11,7 +11,8 @@ cosmetic problem, a status change that fails because Redis is down is not. So
 while instead of paying a connection time-out on every call.
 
 Each publish also updates the dashboard's read models in Redis: the per-job
-task index (``flamenco.web.task_index``), the job-list cache
+task index (``flamenco.web.task_index``), the per-project job rows
+(``flamenco.web.job_index``), the job-list cache
 (``flamenco.web.job_cache``) and the workers each Manager reported
 (``flamenco.web.workers_seen``), so pages rarely have to scan big collections.
 """
@@ -51,7 +52,7 @@ SSE_RETRY_MS = 2000
 # update a page in place, never whole documents (task logs can be large).
 EVENT_FIELDS = (
     "name", "status", "status_reason", "activity", "worker", "priority",
-    "job_type", "task_type", "task_progress_percentage", "_updated", "manager",
+    "job_type", "task_type", "task_progress_percentage", "_updated", "_created", "manager", "user",
 )
 KINDS = ("job", "task")
 
@@ -128,7 +129,7 @@ def publish_many(kind: str, docs: Iterable[Mapping[str, Any]], *, url: str | Non
     dashboard then keeps its task index of that job instead of rebuilding it.
     Never raises for Redis trouble: the change itself already happened.
     """
-    from flamenco.web import job_cache, task_index, workers_seen
+    from flamenco.web import job_cache, job_index, task_index, workers_seen
 
     global _publish_paused_until
     events = [make_event(kind, doc) for doc in docs]
@@ -140,6 +141,7 @@ def publish_many(kind: str, docs: Iterable[Mapping[str, Any]], *, url: str | Non
         pipe = client(url).pipeline(transaction=False)
         for event in events:
             task_index.queue_event(pipe, event, tasks_changed=tasks_changed)
+            job_index.queue_event(pipe, event)
             job_cache.queue_job_event(pipe, event)
             workers_seen.queue_event(pipe, event)
             pipe.publish(CHANNEL, json.dumps(event))

@@ -80,7 +80,49 @@ FERRETDB_PATCHES = (
         # middle of our test suite. Close the leaked iterator and log instead.
         "close leaked iterators instead of crashing",
     ),
+    SourcePatch(
+        "internal/backends/sqlite/collection.go",
+        """	if params.Filter.Len() == 1 {
+		v, _ := params.Filter.Get("_id")
+		switch v.(type) {
+		case string, types.ObjectID:
+			whereClause = fmt.Sprintf(` WHERE %s = ?`, metadata.IDColumn)
+			args = []any{string(must.NotFail(sjson.MarshalSingleValue(v)))}
+		}
+	}
+
+	q += whereClause
+""",
+        """	whereClause, args = prepareWhereClause(params.Filter)
+
+	q += whereClause
+""",
+        # Queries push ObjectID equality and $in down to SQLite's indexes
+        # (tools/ferretdb-patches/flamenco_pushdown.go says how and why).
+        "push ObjectID equality filters down to SQLite (Query)",
+    ),
+    SourcePatch(
+        "internal/backends/sqlite/collection.go",
+        """	if params.Filter.Len() == 1 {
+		v, _ := params.Filter.Get("_id")
+		switch v.(type) {
+		case string, types.ObjectID:
+			filterPushdown = true
+			whereClause = fmt.Sprintf(` WHERE %s = ?`, metadata.IDColumn)
+			args = []any{string(must.NotFail(sjson.MarshalSingleValue(v)))}
+		}
+	}
+""",
+        """	whereClause, args = prepareWhereClause(params.Filter)
+	filterPushdown = whereClause != ""
+""",
+        # `explain` reports the same pushdown, which is how tests check it.
+        "push ObjectID equality filters down to SQLite (Explain)",
+    ),
 )
+# Go files of ours added to FerretDB's source: file name -> directory in the module.
+FERRETDB_PATCH_DIR = REPO_ROOT / "tools" / "ferretdb-patches"
+FERRETDB_ADDED_SOURCES = {"flamenco_pushdown.go": "internal/backends/sqlite"}
 
 
 def ferretdb_binary(cache_dir: Path | None = None) -> Path:
@@ -95,7 +137,7 @@ def ferretdb_binary(cache_dir: Path | None = None) -> Path:
     cache_dir = cache_dir or DEFAULT_DATA_DIR / "bin"
     binary = cache_dir / "ferretdb-embed"
     # This file holds the build recipe (the patch), so it counts as a source too.
-    sources = [p for p in FERRETDB_SRC.iterdir() if p.is_file()] + [Path(__file__)]
+    sources = [p for d in (FERRETDB_SRC, FERRETDB_PATCH_DIR) for p in d.iterdir() if p.is_file()] + [Path(__file__)]
     newest_src = max(p.stat().st_mtime for p in sources)
     if binary.exists() and binary.stat().st_mtime >= newest_src:
         return binary
@@ -139,6 +181,8 @@ def _patched_ferretdb_modfile(cache_dir: Path) -> Path:
             raise ServiceError(f"FerretDB {info['Version']}: {patch.path} changed; review the patch "
                                f"to {patch.why}")
         target.write_text(text.replace(patch.old, patch.new))
+    for name, directory in FERRETDB_ADDED_SOURCES.items():
+        shutil.copyfile(FERRETDB_PATCH_DIR / name, src / directory / name)
     modfile = cache_dir / "ferretdb-patched.mod"
     base = (FERRETDB_SRC / "go.mod").read_text()
     modfile.write_text(f"{base}\nreplace {FERRETDB_MODULE} => {src}\n")

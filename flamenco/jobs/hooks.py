@@ -151,6 +151,7 @@ def on_deleted_item(job: dict) -> None:
     if task_ids:
         db[TASK_LOGS].delete_many({"task": {"$in": task_ids}})
     db[TASKS].delete_many({"job": job["_id"]})
+    events.publish("job", {**job, "status": "deleted"})
 
 
 def setup_app(app: flask.Flask) -> None:

@@ -20,9 +20,6 @@ JOB_SORT_DEFAULT = "-_updated"
 # Jobs with this status only show when the filter asks for it (Flamenco 2 had a
 # separate "archive" list for them).
 HIDDEN_BY_DEFAULT_STATUSES = ("archived",)
-# Cached per-job task-status counts also expire after this many seconds, a
-# safety net for a writer that changes tasks without calling events.publish().
-TASK_COUNTS_CACHE_SECONDS = 300
 # How many parents/children the dependency graph shows at most; bigger jobs
 # show the graph around the requested task only.
 DEPSGRAPH_MAX_NODES = 400

@@ -47,7 +47,7 @@ def job_list_context(acc: access.ProjectAccess) -> dict:
     query = joblist.parse_query(flask.request.args, actions.JOB_STATUSES)
     page = joblist.fetch_page(store.db(), store.cache(), acc.project["_id"], query)
     job_ids = [j["_id"] for j in page.jobs]
-    counts = task_index.counts_for_jobs(store.db(), store.cache(), acc.project["_id"], job_ids)
+    counts = task_index.counts_for_jobs(store.db(), store.cache(), job_ids)
     return {
         "acc": acc, "project": acc.project, "query": query, "page": page,
         "counts": counts, "progress": {j: task_index.progress(c) for j, c in counts.items()},
@@ -107,7 +107,7 @@ def task_page_number() -> int:
 
 def job_context(acc: access.ProjectAccess, job: dict) -> dict:
     """The job's summary, actions and one page of its tasks (from the task index)."""
-    rows = task_index.rows_for_job(store.db(), store.cache(), acc.project["_id"], job["_id"])
+    rows = task_index.rows_for_job(store.db(), store.cache(), job["_id"])
     counts = dict(Counter(row.get("status", "unknown") for row in rows))
     page_count = max(1, -(-len(rows) // defaults.TASK_PAGE_SIZE))
     page = min(task_page_number(), page_count)
@@ -148,7 +148,7 @@ def job_depsgraph(project_url: str, job_id: str) -> flask.typing.ResponseReturnV
     """Nodes and edges of the job's task graph (at most DEPSGRAPH_MAX_NODES tasks)."""
     acc = access.project_access(project_url)
     job = load_job(acc, job_id)
-    rows = task_index.rows_for_job(store.db(), store.cache(), acc.project["_id"], job["_id"])
+    rows = task_index.rows_for_job(store.db(), store.cache(), job["_id"])
     tasks = sorted(rows, key=lambda t: t["_id"])
     truncated = len(tasks) > defaults.DEPSGRAPH_MAX_NODES
     tasks = tasks[:defaults.DEPSGRAPH_MAX_NODES]

@@ -31,7 +31,7 @@ def task_context(acc: access.ProjectAccess, task: dict) -> dict:
     parents = task.get("parents") or []
     parent_names = {}
     if parents:
-        rows = task_index.rows_for_job(store.db(), store.cache(), acc.project["_id"], task["job"])
+        rows = task_index.rows_for_job(store.db(), store.cache(), task["job"])
         parent_names = {r["_id"]: r.get("name") for r in rows if r["_id"] in set(parents)}
     log_tail = (task.get("log") or "")[-defaults.LOG_TAIL_MAX_CHARS:] if acc.may_view_logs else None
     return {

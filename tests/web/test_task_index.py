@@ -17,7 +17,7 @@ def set_status(db, task_id, new_status: str) -> dict:
 def test_seeds_from_the_database_then_follows_task_events(mongo_db, redis_url, jobs_of):
     client = redis.Redis.from_url(redis_url)
     job = jobs_of(name="render", task_statuses=("queued", "queued", "completed"))
-    assert task_index.counts_for_jobs(mongo_db, client, job["project"], [job["_id"]]) == {job["_id"]: {"queued": 2, "completed": 1}}
+    assert task_index.counts_for_jobs(mongo_db, client, [job["_id"]]) == {job["_id"]: {"queued": 2, "completed": 1}}
 
     # The database changes, and the change is published: the index follows
     # without reading the database again.
@@ -25,9 +25,9 @@ def test_seeds_from_the_database_then_follows_task_events(mongo_db, redis_url, j
     task = set_status(mongo_db, first["_id"], "active")
     task["activity"] = "rendering frame 3"
     events.publish("task", task, url=redis_url)
-    assert task_index.counts_for_jobs(mongo_db, client, job["project"], [job["_id"]])[job["_id"]] == {
+    assert task_index.counts_for_jobs(mongo_db, client, [job["_id"]])[job["_id"]] == {
         "queued": 1, "active": 1, "completed": 1}
-    rows = task_index.rows_for_job(mongo_db, client, job["project"], job["_id"])
+    rows = task_index.rows_for_job(mongo_db, client, job["_id"])
     assert [r["_id"] for r in rows] == [t["_id"] for t in job["tasks"]]
     assert rows[0]["status"] == "active" and rows[0]["activity"] == "rendering frame 3"
     assert rows[0]["name"] == first["name"]
@@ -36,15 +36,15 @@ def test_seeds_from_the_database_then_follows_task_events(mongo_db, redis_url, j
 def test_unpublished_changes_stay_invisible_until_a_bulk_change_is_announced(mongo_db, redis_url, jobs_of):
     client = redis.Redis.from_url(redis_url)
     job = jobs_of(name="render", task_statuses=("queued", "queued"))
-    task_index.counts_for_jobs(mongo_db, client, job["project"], [job["_id"]])
+    task_index.counts_for_jobs(mongo_db, client, [job["_id"]])
     mongo_db["flamenco_tasks"].update_many({"job": job["_id"]}, {"$set": {"status": "canceled"}})
     # A job event without task changes keeps the index...
     events.publish("job", {"_id": job["_id"], "project": job["project"], "status": "active"},
                    url=redis_url, tasks_changed=False)
-    assert task_index.counts_for_jobs(mongo_db, client, job["project"], [job["_id"]])[job["_id"]] == {"queued": 2}
+    assert task_index.counts_for_jobs(mongo_db, client, [job["_id"]])[job["_id"]] == {"queued": 2}
     # ...one that announces task changes makes it read the database again.
     events.publish("job", {"_id": job["_id"], "project": job["project"], "status": "canceled"}, url=redis_url)
-    assert task_index.counts_for_jobs(mongo_db, client, job["project"], [job["_id"]])[job["_id"]] == {"canceled": 2}
+    assert task_index.counts_for_jobs(mongo_db, client, [job["_id"]])[job["_id"]] == {"canceled": 2}
 
 
 def test_event_newer_than_the_seeding_query_wins(mongo_db, redis_url, jobs_of):
@@ -52,10 +52,10 @@ def test_event_newer_than_the_seeding_query_wins(mongo_db, redis_url, jobs_of):
     job = jobs_of(name="render", task_statuses=("queued", "queued"))
     task = dict(job["tasks"][0], status="completed")
     events.publish("task", task, url=redis_url)  # the database still says queued
-    rows = task_index.rows_for_job(mongo_db, client, job["project"], job["_id"])
+    rows = task_index.rows_for_job(mongo_db, client, job["_id"])
     assert [r["status"] for r in rows] == ["completed", "queued"]
     assert rows[0]["name"] == task["name"] and rows[0]["task_type"] == "sleep"
-    assert task_index.counts_for_jobs(mongo_db, client, job["project"], [job["_id"]])[job["_id"]] == {"completed": 1, "queued": 1}
+    assert task_index.counts_for_jobs(mongo_db, client, [job["_id"]])[job["_id"]] == {"completed": 1, "queued": 1}
 
 
 def test_parents_survive_the_round_trip(mongo_db, redis_url, jobs_of):
@@ -63,7 +63,7 @@ def test_parents_survive_the_round_trip(mongo_db, redis_url, jobs_of):
     job = jobs_of(name="render", task_statuses=("queued", "queued"))
     parent, child = job["tasks"]
     mongo_db["flamenco_tasks"].update_one({"_id": child["_id"]}, {"$set": {"parents": [parent["_id"]]}})
-    rows = {r["_id"]: r for r in task_index.rows_for_job(mongo_db, client, job["project"], job["_id"])}
+    rows = {r["_id"]: r for r in task_index.rows_for_job(mongo_db, client, job["_id"])}
     assert rows[child["_id"]]["parents"] == [parent["_id"]]
     assert rows[parent["_id"]]["parents"] == []
 
@@ -71,33 +71,25 @@ def test_parents_survive_the_round_trip(mongo_db, redis_url, jobs_of):
 def test_without_redis_pages_read_the_database(mongo_db, jobs_of):
     dead = redis.Redis.from_url(f"redis://127.0.0.1:{free_port()}/0", socket_connect_timeout=0.2)
     job = jobs_of(name="render", task_statuses=("failed", "queued"))
-    assert task_index.counts_for_jobs(mongo_db, dead, job["project"], [job["_id"]]) == {job["_id"]: {"failed": 1, "queued": 1}}
-    assert [r["status"] for r in task_index.rows_for_job(mongo_db, dead, job["project"], job["_id"])] == ["failed", "queued"]
+    assert task_index.counts_for_jobs(mongo_db, dead, [job["_id"]]) == {job["_id"]: {"failed": 1, "queued": 1}}
+    assert [r["status"] for r in task_index.rows_for_job(mongo_db, dead, job["_id"])] == ["failed", "queued"]
 
 
 def test_jobs_without_tasks_have_empty_counts(mongo_db, redis_url, jobs_of):
     client = redis.Redis.from_url(redis_url)
     job = jobs_of(name="empty", task_statuses=())
-    assert task_index.counts_for_jobs(mongo_db, client, job["project"], [job["_id"], job["_id"]]) == {job["_id"]: {}}
-    assert task_index.counts_for_jobs(mongo_db, client, job["project"], []) == {}
-    assert task_index.rows_for_job(mongo_db, client, job["project"], ObjectId()) == []
+    assert task_index.counts_for_jobs(mongo_db, client, [job["_id"], job["_id"]]) == {job["_id"]: {}}
+    assert task_index.counts_for_jobs(mongo_db, client, []) == {}
+    assert task_index.rows_for_job(mongo_db, client, ObjectId()) == []
 
 
-def test_a_new_job_is_indexed_from_its_compiled_tasks(mongo_db, redis_url, jobs_of):
+def test_one_visit_indexes_the_jobs_of_the_page_and_no_others(mongo_db, redis_url, jobs_of):
     client = redis.Redis.from_url(redis_url)
-    job = jobs_of(name="fresh", task_statuses=("queued", "paused"))
-    assert task_index.seed_from_tasks(job["_id"], job["tasks"], client)
-    mongo_db["flamenco_tasks"].delete_many({"job": job["_id"]})  # proves the index did not query
-    assert task_index.counts_for_jobs(mongo_db, client, job["project"], [job["_id"]])[job["_id"]] == {"queued": 1, "paused": 1}
-    assert [r["name"] for r in task_index.rows_for_job(mongo_db, client, job["project"], job["_id"])] == [
-        t["name"] for t in job["tasks"]]
-
-
-def test_first_visit_indexes_every_job_of_the_project_in_one_query(mongo_db, redis_url, jobs_of):
-    client = redis.Redis.from_url(redis_url)
-    shown = jobs_of(name="on screen", task_statuses=("queued",))
+    shown = [jobs_of(name=f"on screen {i}", task_statuses=("queued", "completed")) for i in range(3)]
     other = jobs_of(name="elsewhere", task_statuses=("failed", "failed"))
-    task_index.counts_for_jobs(mongo_db, client, shown["project"], [shown["_id"]])
-    mongo_db["flamenco_tasks"].delete_many({})  # later pages need no query
-    assert task_index.counts_for_jobs(mongo_db, client, other["project"], [other["_id"]]) == {
-        other["_id"]: {"failed": 2}}
+    task_index.counts_for_jobs(mongo_db, client, [j["_id"] for j in shown])
+    assert not client.exists(task_index.INDEX.keys(other["_id"])[0])
+    mongo_db["flamenco_tasks"].delete_many({"job": {"$in": [j["_id"] for j in shown]}})  # later views need no query
+    assert task_index.counts_for_jobs(mongo_db, client, [j["_id"] for j in shown]) == {
+        j["_id"]: {"queued": 1, "completed": 1} for j in shown}
+    assert task_index.counts_for_jobs(mongo_db, client, [other["_id"]]) == {other["_id"]: {"failed": 2}}
