@@ -21,6 +21,13 @@ import (
 func main() {
 	addr := flag.String("listen-addr", "127.0.0.1:27017", "TCP address to listen on")
 	dir := flag.String("data-dir", "data", "directory for the SQLite files (created if missing)")
+	// SQLite's default in WAL mode (FULL) syncs the log at every commit, and
+	// FerretDB commits every updated document on its own: an update_many of
+	// 10,000 tasks paid 10,000 fsyncs (9 s). NORMAL syncs at checkpoints: a
+	// killed process loses nothing and the database never corrupts; a power
+	// loss may lose the last commits, like MongoDB's default 100 ms journal
+	// interval for unacknowledged-journal writes.
+	synchronous := flag.String("synchronous", "normal", "SQLite synchronous pragma: off, normal, full or extra")
 	flag.Parse()
 
 	if err := os.MkdirAll(*dir, 0o755); err != nil {
@@ -29,7 +36,7 @@ func main() {
 	f, err := ferretdb.New(&ferretdb.Config{
 		Listener:  ferretdb.ListenerConfig{TCP: *addr},
 		Handler:   "sqlite",
-		SQLiteURL: "file:" + *dir + "/",
+		SQLiteURL: "file:" + *dir + "/?_pragma=synchronous(" + *synchronous + ")",
 	})
 	if err != nil {
 		log.Fatalf("ferretdb: %v", err)
