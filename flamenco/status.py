@@ -669,7 +669,7 @@ class _Run:
 
 
 def construct_job(db: Database, job_id: ObjectId, *, reason: str,
-                  new_settings: Mapping[str, Any] | None = None,
+                  new_settings: Mapping[str, Any] | None = None, defer: bool = False,
                   now: datetime.datetime | None = None) -> JobStatusChange:
     """Compile a job into tasks and queue them: Flamenco 2's ``api_construct_job``.
 
@@ -677,9 +677,11 @@ def construct_job(db: Database, job_id: ObjectId, *, reason: str,
     ``under-construction`` with ``reason``, compiles, inserts all tasks already
     ``queued`` (``paused`` for ``start_paused``) and flips the job. Any compile
     error leads to ``construction-failed`` with reason ``"<reason>; compilation
-    failed: <error>"`` and no leftover tasks. Raises :class:`IllegalTransition`
-    unless the job is constructible, and :class:`StatusConflict` when a run
-    holds the job (a dead one is finished by :func:`resume_construction`).
+    failed: <error>"`` and no leftover tasks. With ``defer`` the compile is
+    left to a background run (:func:`resume_construction`, in Celery). Raises
+    :class:`IllegalTransition` unless the job is constructible, and
+    :class:`StatusConflict` when a run holds the job (a dead one is finished
+    by :func:`resume_construction`).
     """
     now = _moment(now)
     job = _load(db, JOBS, job_id, _CLAIM_FIELDS)
@@ -690,7 +692,7 @@ def construct_job(db: Database, job_id: ObjectId, *, reason: str,
         raise StatusConflict(f"job {job_id} is being constructed already")
     settings = {f"settings.{key}": value for key, value in (new_settings or {}).items()}
     run = _claim_construction(db, job, reason, now, settings)
-    return _compile_and_publish(db, job_id, run, reason)
+    return _compile_or_defer(db, job, run, reason, defer)
 
 
 def resume_construction(db: Database, job_id: ObjectId, *, reason: str, stale_after: datetime.timedelta,
@@ -727,19 +729,47 @@ def stalled_constructions(db: Database, stale_after: datetime.timedelta,
     return [job["_id"] for job in jobs]
 
 
-def recreate_job(db: Database, job_id: ObjectId, *, reason: str,
+def recreate_job(db: Database, job_id: ObjectId, *, reason: str, defer: bool = False,
                  now: datetime.datetime | None = None) -> JobStatusChange:
-    """Delete a finished job's tasks (and their logs, which Flamenco 2 orphaned) and compile it again."""
+    """Delete a finished job's tasks (and their logs, which Flamenco 2 orphaned) and compile it again.
+
+    The job is claimed before its tasks go, so a crash in between leaves a
+    resumable ``under-construction`` job whose next run deletes what is left.
+    With ``defer`` the compile is left to a background run, as in :func:`construct_job`.
+    """
     now = _moment(now)
     job = _load(db, JOBS, job_id, _CLAIM_FIELDS)
     if job["status"] not in RECREATABLE_JOB_STATES:
         raise IllegalTransition("status", job["status"], "under-construction",
                                 f"only {', '.join(sorted(RECREATABLE_JOB_STATES))} jobs can be recreated")
     run = _claim_construction(db, job, reason, now)
+    delete_job_tasks(db, job_id)
+    return _compile_or_defer(db, job, run, reason, defer)
+
+
+def delete_job_tasks(db: Database, job_id: ObjectId) -> int:
+    """Delete the job's tasks and their log chunks (Flamenco 2 orphaned the logs); how many tasks went.
+
+    Uploaded log files are left to the Celery sweep of orphaned logs.
+    """
     task_ids = [task["_id"] for task in db[TASKS].find({"job": job_id}, projection=["_id"])]
-    db[TASK_LOGS].delete_many({"task": {"$in": task_ids}})
-    db[TASKS].delete_many({"job": job_id})
-    return _compile_and_publish(db, job_id, run, reason)
+    if task_ids:
+        db[TASK_LOGS].delete_many({"task": {"$in": task_ids}})
+    return db[TASKS].delete_many({"job": job_id}).deleted_count
+
+
+def _compile_or_defer(db: Database, job: Mapping[str, Any], run: _Run, reason: str, defer: bool) -> JobStatusChange:
+    """Compile the claimed job now, or (``defer``) release it for a background run.
+
+    A released job is ``under-construction`` without a run token or attempts,
+    exactly as job POST stores a big job, so :func:`resume_construction`
+    claims it at once and the sweep finds it if the message to Celery is lost.
+    """
+    if not defer:
+        return _compile_and_publish(db, job["_id"], run, reason)
+    change = JobStatusChange(job_id=job["_id"], old_status=job["status"], status=job["status"])
+    _finish_construction(db, change, run, "under-construction")
+    return change
 
 
 def _run_is_alive(job: Mapping[str, Any], stale_after: datetime.timedelta, now: datetime.datetime) -> bool:
@@ -857,13 +887,17 @@ def _finish_construction(db: Database, change: JobStatusChange, run: _Run, new_s
 # Priority of an rna-overrides task added to an existing job: before the
 # re-queued renders that depend on it (Flamenco 2's value).
 RNA_OVERRIDES_TASK_PRIORITY = 80
+# Jobs whose tasks are being written or archived: an rna-overrides task added
+# now would be lost or duplicated, so PATCH rna-overrides is refused.
+RNA_OVERRIDES_REFUSED_JOB_STATES = frozenset({"under-construction"}) | ARCHIVE_JOB_STATES
 
 
 @dataclasses.dataclass
 class RnaOverridesChange:
-    """What PATCH rna-overrides did: the task it (re)queued, whether it is new, renders re-pointed to it."""
+    """What PATCH rna-overrides did: the task it (re)queued (None: the job has no tasks yet),
+    whether it is new, renders re-pointed to it."""
 
-    task_id: ObjectId
+    task_id: ObjectId | None
     created: bool
     repointed: int = 0
 
@@ -874,9 +908,12 @@ def apply_rna_overrides(db: Database, job_id: ObjectId, lines: Any, *,
 
     An existing task gets the new command and is queued again; otherwise a
     new task is created (priority 80) and the renders are made to depend on
-    it. The job status is left alone: users requeue the renders they want.
-    Raises ``JobSettingsError``/``RnaOverridesError`` for bad lines or a
-    non-Blender job.
+    it. A job without tasks (waiting for files, construction failed) only
+    stores the lines: its compile makes the task. The job status is left
+    alone: users requeue the renders they want. Raises
+    ``JobSettingsError``/``RnaOverridesError`` for bad lines or a non-Blender
+    job, :class:`IllegalTransition` while the job is constructed or archived
+    or its rna-overrides task is in flight (queueing it would hand it out twice, §14.13).
     """
     now = _moment(now)
     lines = job_compilers.check_rna_overrides(lines)
@@ -884,14 +921,31 @@ def apply_rna_overrides(db: Database, job_id: ObjectId, lines: Any, *,
     job_type = job_compilers.job_type_of(job)
     if not job_type.is_blender:
         raise job_compilers.JobSettingsError("job_type", f"{job_type.name!r} jobs do not render with Blender")
+    if job["status"] in RNA_OVERRIDES_REFUSED_JOB_STATES:
+        raise IllegalTransition("status", job["status"], job["status"],
+                                f"RNA overrides cannot change while the job is {job['status']}")
+    existing = db[TASKS].find_one({"job": job_id, "name": "rna-overrides"}, projection=["_id", "status"])
+    if existing is not None and existing["status"] in IN_FLIGHT_TASK_STATES:
+        raise IllegalTransition("status", existing["status"], "queued",
+                                "the rna-overrides task is running; cancel it or wait until it ends")
     db[JOBS].update_one({"_id": job_id}, {"$set": _stamp(now, {"settings.rna_overrides": lines})})
+    if job["status"] in _CONSTRUCTIBLE_JOB_STATES:
+        return RnaOverridesChange(task_id=None, created=False)
     command = job_compilers.rna_overrides_command((job.get("settings") or {}).get("filepath") or "", lines)
-    existing = db[TASKS].find_one({"job": job_id, "name": "rna-overrides"}, projection=["_id"])
     if existing is not None:
-        db[TASKS].update_one({"_id": existing["_id"]},
-                             {"$set": _stamp(now, {"commands": [command], "status": "queued"})})
+        _requeue_rna_overrides_task(db, existing, command, now)
         return RnaOverridesChange(task_id=existing["_id"], created=False)
     return _create_rna_overrides_task(db, job, job_type.rna_overrides_parent, command, now)
+
+
+def _requeue_rna_overrides_task(db: Database, task: Mapping[str, Any], command: Mapping[str, Any],
+                                now: datetime.datetime) -> None:
+    """Give the task the new command and queue it, unless its status changed since it was read."""
+    result = db[TASKS].update_one({"_id": task["_id"], "status": task["status"]},
+                                  {"$set": _stamp(now, {"commands": [command], "status": "queued"}),
+                                   "$unset": {"failed_by_workers": ""}})
+    if result.matched_count == 0:
+        raise StatusConflict(f"task {task['_id']} is no longer {task['status']!r}; not requeueing it")
 
 
 def _create_rna_overrides_task(db: Database, job: Mapping[str, Any], parent_name: str | None,

@@ -88,7 +88,8 @@ def _construction_age() -> datetime.timedelta:
 # (the job's construction token makes the re-run delete what the dead run inserted).
 @app.task(name="flamenco.celery.construct_job", acks_late=True)
 def construct_job(job_id: str, reason: str) -> str | None:
-    """Compile a big job into its tasks and queue it (enqueued by job POST); returns its new status."""
+    """Compile a big job into its tasks and queue it (enqueued by job POST and PATCH construct/recreate);
+    returns its new status."""
     oid = _object_id(job_id)
     return construction.construct_job(db.database(), oid, reason, _construction_age()) if oid else None
 

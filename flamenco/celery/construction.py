@@ -1,10 +1,11 @@
 """Background construction of big jobs, and the sweep that resumes stalled ones.
 
-Job POST stores a big job ``under-construction`` and enqueues
-``flamenco.celery.construct_job``; the rules (claiming the job, deleting a
-dead run's tasks, batches with signs of life) are ``flamenco.status``'s. A
-message can arrive twice or late (Celery redelivers, the sweep re-enqueues):
-each run finishes a job that still needs it and does nothing otherwise.
+Job POST stores a big job ``under-construction`` (PATCH ``construct`` and
+``recreate`` leave it so) and enqueues ``flamenco.celery.construct_job``; the
+rules (claiming the job, deleting a dead run's tasks, batches with signs of
+life) are ``flamenco.status``'s. A message can arrive twice or late (Celery
+redelivers, the sweep re-enqueues): each run finishes a job that still needs
+it and does nothing otherwise.
 """
 from __future__ import annotations
 

@@ -10,14 +10,16 @@ any failure the job becomes ``construction-failed`` with no tasks left behind
 Even in bulk, inserting costs about 2 s per 10,000 tasks on FerretDB, so a job
 estimated above ``INLINE_CONSTRUCTION_MAX_TASKS`` is handed to the Celery task
 ``flamenco.celery.construct_job`` and the POST answers at once with the job
-``under-construction``.
+``under-construction``. PATCH ``construct`` and ``recreate`` decide the same
+way (:func:`construct_stored_job`, :func:`recreate_job`).
 """
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import uuid
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 import flask
 import kombu.exceptions
@@ -86,6 +88,42 @@ def construct_job(db: Database, job_id: ObjectId, *, reason: str,
     Raises ``status.IllegalTransition`` if the job is not in a constructible status.
     """
     return status.construct_job(db, job_id, reason=reason, new_settings=new_settings).status
+
+
+def construct_stored_job(app: flask.Flask, db: Database, job: Mapping[str, Any], *, reason: str,
+                         new_settings: Mapping[str, Any] | None = None) -> status.JobStatusChange:
+    """Construct a stored job (PATCH ``construct``): in the request when small, in Celery when big.
+
+    ``job`` carries the settings the compile will see (``new_settings`` merged),
+    so the estimate is that of the job to be built. Raises what
+    ``status.construct_job`` raises.
+    """
+    return _inline_or_background(app, job, reason, functools.partial(
+        status.construct_job, db, job["_id"], reason=reason, new_settings=new_settings))
+
+
+def recreate_job(app: flask.Flask, db: Database, job: Mapping[str, Any], *, reason: str) -> status.JobStatusChange:
+    """Delete a finished job's tasks and logs and compile it again: in the request when small, in Celery when big.
+
+    ``job`` needs its ``_id`` and ``settings``. Raises what ``status.recreate_job`` raises.
+    """
+    return _inline_or_background(app, job, reason, functools.partial(
+        status.recreate_job, db, job["_id"], reason=reason))
+
+
+def _inline_or_background(app: flask.Flask, job: Mapping[str, Any], reason: str,
+                          rule: Callable[..., status.JobStatusChange]) -> status.JobStatusChange:
+    """Run a construction ``rule`` (taking ``defer``): compiling now, or handing a big job to Celery.
+
+    The same size decision as job POST, so a 100,000-frame job never holds a
+    request for minutes, whichever way it is (re)built. The job is released
+    before the message is sent, so the Celery run can claim it at once.
+    """
+    background = constructs_in_background(app.config, job)
+    change = rule(defer=background)
+    if background:
+        enqueue_construction(app, job["_id"], reason)
+    return change
 
 
 def submit_job(db: Database, job: dict, reason: str = "Job submitted") -> dict:

@@ -9,14 +9,17 @@ in the request, or in Celery for a big job (the 201 answer then says
 """
 from __future__ import annotations
 
+import contextlib
+from typing import Iterator
+
 import eve.utils
 import flask
 from bson import ObjectId
 from pymongo.database import Database
 
-from flamenco import errors, events, job_compilers, projects
+from flamenco import errors, events, job_compilers, projects, status
 from flamenco.auth import CurrentUser, roles, scoping
-from flamenco.jobs import JOBS, TASK_LOGS, TASKS, construction
+from flamenco.jobs import JOBS, construction
 from flamenco.managers import MANAGERS
 
 # Statuses a client may submit a job in; `queued` is accepted and means "compile now".
@@ -85,8 +88,15 @@ def check_submission(db: Database, user: CurrentUser, job: dict) -> None:
 def check_settings(job: dict) -> None:
     """422 naming the offending field when the job's settings cannot be stored or compiled."""
     errors.check_storable_keys(job.get("settings"), "settings")
-    try:
+    with settings_errors():
         construction.validate_settings(job)
+
+
+@contextlib.contextmanager
+def settings_errors() -> Iterator[None]:
+    """Turn a compiler's ``JobSettingsError`` (bad settings, RNA overrides, job type) into a 422 naming the field."""
+    try:
+        yield
     except job_compilers.JobSettingsError as ex:
         errors.abort(422, f"invalid job: {ex}", {ex.field: ex.reason})
 
@@ -146,11 +156,7 @@ def on_delete_item(job: dict) -> None:
 
 def on_deleted_item(job: dict) -> None:
     """Remove the job's tasks and their logs too (Flamenco 2 left them, §14.14)."""
-    db = _db()
-    task_ids = [t["_id"] for t in db[TASKS].find({"job": job["_id"]}, {"_id": 1})]
-    if task_ids:
-        db[TASK_LOGS].delete_many({"task": {"$in": task_ids}})
-    db[TASKS].delete_many({"job": job["_id"]})
+    status.delete_job_tasks(_db(), job["_id"])
     events.publish("job", {**job, "status": "deleted"})
 
 

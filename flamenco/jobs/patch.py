@@ -1,5 +1,9 @@
 """PATCH operations on jobs (reference §5.2); status changes go through flamenco.status.
 
+Construction (``construct``, ``recreate``) follows job POST: a job estimated
+above ``INLINE_CONSTRUCTION_MAX_TASKS`` is built by Celery and the request
+answers at once with the job ``under-construction``.
+
 Every operation needs ``flamenco-use`` and use rights on the job's project
 (members and admins); Manager accounts get 403.
 """
@@ -14,7 +18,7 @@ from flamenco import errors, events, status
 from flamenco.auth import CurrentUser, scoping, tokens
 from flamenco.extension import PatchOps
 from flamenco.jobs import JOBS, TASKS, construction
-from flamenco.jobs.hooks import check_settings, job_filter, require_project_use
+from flamenco.jobs.hooks import check_settings, job_filter, require_project_use, settings_errors
 from flamenco.defaults import JOB_PRIORITY_MAX, JOB_PRIORITY_MIN
 
 log = logging.getLogger(__name__)
@@ -92,7 +96,7 @@ def archive_job(job: dict, payload: dict, user: CurrentUser) -> None:
 
 @patch_ops.op("construct")
 def construct(job: dict, payload: dict, user: CurrentUser) -> None:
-    """Compile a ``waiting-for-files`` job, optionally merging new ``settings`` first."""
+    """Compile a ``waiting-for-files`` job, optionally merging new ``settings`` first; big ones in Celery."""
     require_project_use(user, job)
     if job.get("status") != "waiting-for-files":
         errors.abort(409, f"a {job.get('status')} job cannot be constructed",
@@ -103,6 +107,37 @@ def construct(job: dict, payload: dict, user: CurrentUser) -> None:
     job = {**job, "settings": {**(job.get("settings") or {}), **new_settings}}
     # Validate as the compiler will see it: everything required must be there now.
     check_settings({**job, "status": "under-construction"})
+    db = _db()
     with errors.status_errors():
-        construction.construct_job(_db(), job["_id"], reason=f"Construction initiated by {user.display_name}",
-                                   new_settings=new_settings)
+        construction.construct_stored_job(flask.current_app, db, job, new_settings=new_settings,
+                                          reason=f"Construction initiated by {user.display_name}")
+    events.publish_job(db, job["_id"])
+
+
+@patch_ops.op("recreate")
+def recreate(job: dict, payload: dict, user: CurrentUser) -> None:
+    """Delete the tasks (and logs) of a finished job and compile it again; big ones in Celery.
+
+    Only from ``status.RECREATABLE_JOB_STATES`` (409 otherwise): nothing of
+    the job may be running when its tasks go.
+    """
+    require_project_use(user, job)
+    db = _db()
+    with errors.status_errors():
+        construction.recreate_job(flask.current_app, db, job, reason=f"Recreated by {user.display_name}")
+    events.publish_job(db, job["_id"])
+
+
+@patch_ops.op("rna-overrides")
+def rna_overrides(job: dict, payload: dict, user: CurrentUser) -> None:
+    """Store new RNA override lines and (re)queue the job's ``rna-overrides`` task (reference §4.8).
+
+    Blender job types only (422 on ``job_type``); lines that are not a list
+    of strings or not valid Python are a 422 on ``rna_overrides``. The job
+    status is left alone: the user requeues the renders that should use them.
+    """
+    require_project_use(user, job)
+    db = _db()
+    with errors.status_errors(), settings_errors():
+        status.apply_rna_overrides(db, job["_id"], payload.get("rna_overrides"))
+    events.publish_job(db, job["_id"])

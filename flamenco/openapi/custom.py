@@ -20,7 +20,9 @@ PATCH_OP_FIELDS: dict[str, dict[str, dict]] = {
     "set-job-priority": {"priority": {"type": "integer", "minimum": defaults.JOB_PRIORITY_MIN,
                                       "maximum": defaults.JOB_PRIORITY_MAX}},
     "construct": {"settings": {"type": "object"}},
-    "rna-overrides": {"rna_overrides": {"type": "array", "items": {"type": "string"}}},
+    "recreate": {},  # no fields: the job's tasks and logs are deleted and it is compiled again
+    "rna-overrides": {"rna_overrides": {"type": "array", "items": {"type": "string"},
+                                        "description": "Python lines run in Blender before rendering"}},
     "set-task-status": {"status": {"type": "string", "enum": TASK_STATUSES}},
     "request-task-log-file": {"force_rerequest": {"type": "boolean"}},
     "assign-to-project": {"project": OBJECT_ID},

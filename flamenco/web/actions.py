@@ -17,7 +17,7 @@ from bson.errors import InvalidId
 from pymongo.database import Database
 
 from flamenco import events, status
-from flamenco.jobs import archival
+from flamenco.jobs import archival, construction
 from flamenco.manager_api import storage
 from flamenco.web.access import ProjectAccess
 
@@ -43,6 +43,8 @@ JOB_ACTIONS = (
     Action("cancel", "Cancel", status.CANCELABLE_JOB_STATES),
     Action("requeue", "Requeue", status.REQUEABLE_JOB_STATES),
     Action("pause", "Pause", frozenset({"queued", "active"})),
+    Action("recreate", "Recreate", status.RECREATABLE_JOB_STATES,
+           confirm="Recreate the selected jobs? Their tasks and task logs are deleted and the jobs compiled anew."),
     Action("archive", "Archive", status.ARCHIVEABLE_JOB_STATES,
            confirm="Archive the selected jobs? Their tasks and logs move into a ZIP archive."),
     Action("delete-archived", "Delete archived", frozenset({"archived"}),
@@ -101,6 +103,13 @@ def change_job_status(db: Database, acc: ProjectAccess, job: dict, action: str) 
     events.publish_job_change(db, change)
 
 
+def recreate_job(db: Database, acc: ProjectAccess, job: dict, action: str) -> None:
+    """Delete the job's tasks and logs and compile it again; big jobs in Celery
+    (the same function as the API's ``recreate`` operation)."""
+    construction.recreate_job(flask.current_app, db, job, reason=reason_text(acc, "Recreated"))
+    events.publish_job(db, job["_id"])
+
+
 def archive_job(db: Database, acc: ProjectAccess, job: dict, action: str) -> None:
     """Mark the job ``archiving`` and queue the Celery job that builds the archive
     (the same function as the API's ``archive-job`` operation)."""
@@ -118,6 +127,7 @@ JOB_ACTION_HANDLERS: dict[str, Callable[[Database, ProjectAccess, dict, str], No
     "cancel": change_job_status,
     "requeue": change_job_status,
     "pause": change_job_status,
+    "recreate": recreate_job,
     "archive": archive_job,
     "delete-archived": delete_archived_job,
 }
@@ -129,8 +139,10 @@ def apply_job_action(db: Database, acc: ProjectAccess, action: str, raw_ids: Ite
     if handler is None:
         raise ActionError("action", f"must be one of {', '.join(JOB_ACTION_HANDLERS)}")
     job_ids = parse_job_ids(raw_ids)
+    # ``settings``: recreate estimates the job's size from them, as job POST does.
+    fields = {"status": 1, "name": 1, "project": 1, "settings": 1}
     found = {j["_id"]: j for j in db["flamenco_jobs"].find(
-        {"_id": {"$in": job_ids}, "project": acc.project["_id"]}, {"status": 1, "name": 1, "project": 1})}
+        {"_id": {"$in": job_ids}, "project": acc.project["_id"]}, fields)}
     done: list[str] = []
     skipped: list[dict] = []
     for job_id in job_ids:

@@ -39,7 +39,12 @@ def test_server_description_is_generated_from_the_eve_schemas(server_world: Serv
     patch = description["paths"]["/api/flamenco/jobs/{_id}"]["patch"]
     ops = {v["properties"]["op"]["enum"][0] for v in patch["requestBody"]["content"]["application/json"]["schema"]
            ["oneOf"]}
-    assert {"set-job-status", "set-job-priority", "archive-job"} <= ops
+    assert ops == {"set-job-status", "set-job-priority", "requeue-failed-tasks", "archive-job", "construct",
+                   "recreate", "rna-overrides"}
+    [rna] = [v for v in patch["requestBody"]["content"]["application/json"]["schema"]["oneOf"]
+             if v["properties"]["op"]["enum"] == ["rna-overrides"]]
+    assert rna["required"] == ["op", "rna_overrides"]
+    assert rna["properties"]["rna_overrides"]["items"] == {"type": "string"}
 
 
 def test_server_description_marks_only_public_operations_public(server_world: ServerWorld) -> None:

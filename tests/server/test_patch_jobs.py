@@ -1,4 +1,4 @@
-"""PATCH operations on jobs: status, priority, requeue of failed tasks, archival."""
+"""PATCH operations on jobs: status, priority, requeue of failed tasks, archival, recreate, RNA overrides."""
 from __future__ import annotations
 
 import json
@@ -6,7 +6,8 @@ import json
 import pytest
 import redis
 
-from tests.server.docs import insert_job, insert_task
+from tests.server.docs import insert_job, insert_task, insert_task_log
+from tests.support.server import make_job
 
 JOBS = "/api/flamenco/jobs"
 
@@ -131,3 +132,116 @@ def test_status_change_through_the_api_is_announced_live(world, job, redis_url):
     assert message is not None
     event = json.loads(message["data"])
     assert (event["kind"], event["_id"], event["status"]) == ("job", str(job["_id"]), "canceled")
+
+
+# --- recreate and rna-overrides -------------------------------------------------------------
+
+RENDER_SETTINGS = {"filepath": "/shots/shot.blend", "render_output": "/render/shot/######", "frames": "1-4",
+                   "chunk_size": 2}
+OVERRIDES = ["bpy.context.scene.render.resolution_percentage = 50"]
+
+
+def compiled_job(world, job_status: str, **kwargs) -> dict:
+    """A job compiled as POST does, then forced to ``job_status`` with all its tasks completed."""
+    job = make_job(world.db, world.project_a, world.manager_a, world.alice, **kwargs)
+    world.db["flamenco_tasks"].update_many({"job": job["_id"]}, {"$set": {"status": "completed"}})
+    world.db["flamenco_jobs"].update_one({"_id": job["_id"]}, {"$set": {"status": job_status}})
+    return stored(world, job)
+
+
+def task_ids(world, job) -> set:
+    return {t["_id"] for t in world.db["flamenco_tasks"].find({"job": job["_id"]})}
+
+
+def test_recreate_completed_job_gives_fresh_queued_tasks(world, redis_url):
+    job = compiled_job(world, "completed")
+    old_ids = task_ids(world, job)
+    insert_task_log(world.db, {"_id": next(iter(old_ids))})
+    live_updates = redis.Redis.from_url(redis_url).pubsub()
+    live_updates.subscribe("flamenco:events")
+    live_updates.get_message(timeout=1)  # the subscribe confirmation
+
+    resp = world.api("alice").patch(url(job), json={"op": "recreate"})
+    assert resp.status_code == 204, resp.get_json()
+    doc = stored(world, job)
+    tasks = list(world.db["flamenco_tasks"].find({"job": job["_id"]}))
+    assert doc["status"] == "queued" and doc["status_reason"] == "Recreated by Alice A (@alice)"
+    assert len(tasks) == len(old_ids) == 3 and not {t["_id"] for t in tasks} & old_ids
+    assert {t["status"] for t in tasks} == {"queued"}
+    assert world.db["flamenco_task_logs"].count_documents({}) == 0
+    message = live_updates.get_message(timeout=5)
+    assert message is not None, "no live update was published"
+    event = json.loads(message["data"])
+    assert (event["_id"], event["status"]) == (str(job["_id"]), "queued")
+    live_updates.close()
+
+
+@pytest.mark.parametrize("job_status", ["active", "queued", "archived"])
+def test_recreate_is_refused_unless_nothing_runs(world, job_status):
+    job = compiled_job(world, job_status)
+    old_ids = task_ids(world, job)
+    resp = world.api("alice").patch(url(job), json={"op": "recreate"})
+    assert resp.status_code == 409
+    assert "can be recreated" in resp.get_json()["_issues"]["status"]
+    assert stored(world, job)["status"] == job_status and task_ids(world, job) == old_ids
+
+
+@pytest.mark.parametrize("body", [{"op": "recreate"}, {"op": "rna-overrides", "rna_overrides": OVERRIDES}])
+def test_recreate_and_rna_overrides_need_use_rights_in_the_project(world, body):
+    job = compiled_job(world, "completed", job_type="blender-render", settings=RENDER_SETTINGS)
+    old_ids = task_ids(world, job)
+    assert world.api("vera").patch(url(job), json=body).status_code == 403
+    assert world.api("bob").patch(url(job), json=body).status_code == 404
+    assert world.api("manager_a").patch(url(job), json=body).status_code == 403
+    assert stored(world, job) == job and task_ids(world, job) == old_ids
+
+
+def test_rna_overrides_creates_then_updates_the_task_and_leaves_the_job_status(world):
+    job = compiled_job(world, "completed", job_type="blender-render", settings=RENDER_SETTINGS)
+    resp = world.api("alice").patch(url(job), json={"op": "rna-overrides", "rna_overrides": OVERRIDES})
+    assert resp.status_code == 204, resp.get_json()
+    [task] = world.db["flamenco_tasks"].find({"job": job["_id"], "name": "rna-overrides"})
+    assert task["status"] == "queued"
+    assert task["commands"][0]["name"] == "create_python_file"
+    assert task["commands"][0]["settings"]["contents"].endswith(OVERRIDES[0] + "\n")
+    renders = list(world.db["flamenco_tasks"].find({"job": job["_id"], "task_type": "blender-render"}))
+    assert renders and all(r["parents"] == [task["_id"]] for r in renders)
+    doc = stored(world, job)
+    assert doc["status"] == "completed" and doc["settings"]["rna_overrides"] == OVERRIDES
+
+    world.db["flamenco_tasks"].update_one({"_id": task["_id"]}, {"$set": {"status": "completed"}})
+    resp = world.api("alice").patch(url(job), json={"op": "rna-overrides", "rna_overrides": ["x = 2"]})
+    assert resp.status_code == 204, resp.get_json()
+    [again] = world.db["flamenco_tasks"].find({"job": job["_id"], "name": "rna-overrides"})
+    assert again["_id"] == task["_id"] and again["status"] == "queued"
+    assert again["commands"][0]["settings"]["contents"].endswith("x = 2\n")
+    assert stored(world, job)["status"] == "completed"
+
+
+@pytest.mark.parametrize("body, reason", [
+    ({}, "list of strings"),
+    ({"rna_overrides": "x = 1"}, "list of strings"),
+    ({"rna_overrides": ["x = 1", 2]}, "list of strings"),
+    ({"rna_overrides": ["x = 1", "y = ("]}, "in line 'y = ('"),
+])
+def test_bad_rna_overrides_are_422_naming_the_field(world, body, reason):
+    job = compiled_job(world, "completed", job_type="blender-render", settings=RENDER_SETTINGS)
+    resp = world.api("alice").patch(url(job), json={"op": "rna-overrides", **body})
+    assert resp.status_code == 422
+    assert reason in resp.get_json()["_issues"]["rna_overrides"]
+    assert "rna_overrides" not in stored(world, job)["settings"]
+    assert world.db["flamenco_tasks"].count_documents({"job": job["_id"], "name": "rna-overrides"}) == 0
+
+
+def test_rna_overrides_of_a_sleep_job_is_422_on_the_job_type(world):
+    job = compiled_job(world, "completed")
+    resp = world.api("alice").patch(url(job), json={"op": "rna-overrides", "rna_overrides": OVERRIDES})
+    assert resp.status_code == 422
+    assert "do not render with Blender" in resp.get_json()["_issues"]["job_type"]
+    assert "rna_overrides" not in stored(world, job)["settings"]
+
+
+def test_rna_overrides_of_an_archived_job_is_409(world):
+    job = compiled_job(world, "archived", job_type="blender-render", settings=RENDER_SETTINGS)
+    resp = world.api("alice").patch(url(job), json={"op": "rna-overrides", "rna_overrides": OVERRIDES})
+    assert resp.status_code == 409 and "archived" in resp.get_json()["_issues"]["status"]

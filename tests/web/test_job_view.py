@@ -77,6 +77,24 @@ def test_requeue_and_pause(alice, mongo_db, jobs_of):
     assert mongo_db["flamenco_jobs"].find_one({"_id": queued["_id"]})["status"] == "paused"
 
 
+def test_recreate_rebuilds_finished_jobs_and_skips_running_ones(alice, mongo_db, jobs_of):
+    settings = {"frames": "1-4", "chunk_size": 2, "time_in_seconds": 1}
+    done = jobs_of(name="rebuild me", status="completed", task_statuses=("completed",), settings=settings)
+    running = jobs_of(name="busy", status="active", task_statuses=("active",), settings=settings)
+    page = alice.get(f"/p/spring/jobs/{done['_id']}").get_data(as_text=True)
+    assert 'data-job-action="recreate"' in page
+    result = post_action(alice, "/p/spring/jobs/actions", "/p/spring/jobs/",
+                         {"action": "recreate", "jobs": [str(done["_id"]), str(running["_id"])]}).get_json()
+    assert result["done"] == [str(done["_id"])]
+    assert "busy" in result["skipped"][0]["reason"] and "can be recreated" in result["skipped"][0]["reason"]
+    job = mongo_db["flamenco_jobs"].find_one({"_id": done["_id"]})
+    assert job["status"] == "queued" and job["status_reason"] == "Recreated by Alice Artist (@alice) from the dashboard"
+    names = sorted(t["name"] for t in mongo_db["flamenco_tasks"].find({"job": done["_id"]}))
+    assert names == ["sleep-1,2", "sleep-3,4"]
+    assert mongo_db["flamenco_jobs"].find_one({"_id": running["_id"]})["status"] == "active"
+    assert mongo_db["flamenco_tasks"].count_documents({"job": running["_id"]}) == 1
+
+
 def test_archive_then_delete_archived(alice, mongo_db, jobs_of):
     done = jobs_of(name="finished", status="completed", task_statuses=("completed",))
     result = post_action(alice, "/p/spring/jobs/actions", "/p/spring/jobs/",

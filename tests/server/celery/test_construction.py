@@ -1,4 +1,5 @@
-"""Big jobs are constructed by a real Celery worker while the POST answers at once; small ones in the request."""
+"""Big jobs are constructed by a real Celery worker while the POST (or PATCH construct/recreate) answers at once;
+small ones in the request."""
 from __future__ import annotations
 
 import datetime
@@ -37,10 +38,10 @@ def make_app(mongo_uri: str, redis_url: str, storage_root) -> Callable[..., flas
     return make
 
 
-def post_job(app: flask.Flask, mongo_db, farm, settings: dict):
-    """POST a sleep job with ``settings`` as the farm's user, through ``app``'s test client."""
+def post_job(app: flask.Flask, mongo_db, farm, settings: dict, **fields):
+    """POST a sleep job with ``settings`` (and other ``fields``) as the farm's user, through ``app``'s test client."""
     token = make_token(mongo_db, farm["user"])
-    doc = job_doc(farm["project"], farm["manager"], farm["user"], settings=settings)
+    doc = job_doc(farm["project"], farm["manager"], farm["user"], settings=settings, **fields)
     with app.test_client() as client:
         return client.post(JOBS_URL, json=doc, headers={"Authorization": f"Bearer {token}"})
 
@@ -155,3 +156,57 @@ def test_construction_sweep_is_scheduled():
     from flamenco.celery import beat_schedule
 
     assert beat_schedule()["resume-job-construction"]["task"] == "flamenco.celery.resume_job_construction"
+
+
+def patch_job(app: flask.Flask, mongo_db, farm, job_id: ObjectId, body: dict):
+    """PATCH the job as the farm's user, through ``app``'s test client."""
+    token = make_token(mongo_db, farm["user"])
+    with app.test_client() as client:
+        return client.patch(f"{JOBS_URL}/{job_id}", json=body, headers={"Authorization": f"Bearer {token}"})
+
+
+def sleep_task_names(db, job_id: ObjectId) -> list[str]:
+    return sorted(t["name"] for t in db["flamenco_tasks"].find({"job": job_id}))
+
+
+def test_patch_construct_of_a_big_job_answers_at_once_and_the_worker_queues_it(make_app, mongo_db, farm, request):
+    app = make_app()
+    # Small as submitted: the settings the PATCH merges in make it big, and they decide.
+    resp = post_job(app, mongo_db, farm, {**BIG_JOB_SETTINGS, "frames": "1-2"}, status="waiting-for-files")
+    assert resp.status_code == 201, resp.get_json()
+    job_id = ObjectId(resp.get_json()["_id"])
+
+    # The worker starts after the PATCH: had the request compiled the job, its tasks would be there now.
+    resp = patch_job(app, mongo_db, farm, job_id, {"op": "construct", "settings": {"frames": "1-12"}})
+    assert resp.status_code == 204, resp.get_json()
+    job = mongo_db["flamenco_jobs"].find_one({"_id": job_id})
+    assert job["status"] == "under-construction" and job["settings"]["frames"] == "1-12"
+    assert mongo_db["flamenco_tasks"].count_documents({"job": job_id}) == 0
+    assert redis.Redis.from_url(app.config["REDIS_URL"]).llen(CELERY_DEFAULT_QUEUE) == 1
+
+    job = wait_for_job(mongo_db, job_id, {"queued", "construction-failed"}, request.getfixturevalue("celery_worker"))
+    assert job["status"] == "queued", job.get("status_reason")
+    assert job["status_reason"].startswith("Construction initiated by")
+    assert sleep_task_names(mongo_db, job_id) == sorted(f"sleep-{frame}" for frame in range(1, 13))
+
+
+def test_patch_recreate_of_a_big_job_answers_at_once_and_the_worker_rebuilds_it(make_app, mongo_db, farm,
+                                                                                request):
+    resp = post_job(make_app(CELERY_ENABLED=False), mongo_db, farm, BIG_JOB_SETTINGS)
+    job_id = ObjectId(resp.get_json()["_id"])
+    old_ids = {t["_id"] for t in mongo_db["flamenco_tasks"].find({"job": job_id})}
+    assert len(old_ids) == 12
+    mongo_db["flamenco_task_logs"].insert_one({"task": next(iter(old_ids)), "log": "old log"})
+    mongo_db["flamenco_jobs"].update_one({"_id": job_id}, {"$set": {"status": "completed"}})
+
+    resp = patch_job(make_app(), mongo_db, farm, job_id, {"op": "recreate"})
+    assert resp.status_code == 204, resp.get_json()
+    job = mongo_db["flamenco_jobs"].find_one({"_id": job_id})
+    assert job["status"] == "under-construction" and "construction_run" not in job
+    assert mongo_db["flamenco_tasks"].count_documents({"job": job_id}) == 0
+    assert mongo_db["flamenco_task_logs"].count_documents({}) == 0
+
+    job = wait_for_job(mongo_db, job_id, {"queued", "construction-failed"}, request.getfixturevalue("celery_worker"))
+    tasks = list(mongo_db["flamenco_tasks"].find({"job": job_id}))
+    assert job["status"] == "queued" and job["status_reason"].startswith("Recreated by")
+    assert len(tasks) == 12 and not {t["_id"] for t in tasks} & old_ids

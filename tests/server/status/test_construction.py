@@ -87,6 +87,38 @@ def test_recreate_refused_while_running(mongo_db: Database, make_job: MakeJob) -
     assert job_status(mongo_db, job_id) == "active"
 
 
+@pytest.mark.parametrize("rule", ["recreate", "construct"])
+def test_deferred_construction_is_left_for_a_background_run(mongo_db: Database, rule: str) -> None:
+    """With ``defer`` the job is left as a POSTed big job is: unclaimed, taskless, resumable at once."""
+    job_id = insert_job(mongo_db, SLEEP_SETTINGS, job_status="waiting-for-files")
+    if rule == "recreate":
+        status.construct_job(mongo_db, job_id, reason="submitted")
+        status.set_job_status(mongo_db, job_id, "cancel-requested", actor=status.Actor.USER)
+        old = mongo_db[status.TASKS].find_one({"job": job_id})
+        mongo_db[status.TASK_LOGS].insert_one({"task": old["_id"], "log": "old log"})
+        change = status.recreate_job(mongo_db, job_id, reason="Recreated by Ada", defer=True)
+    else:
+        change = status.construct_job(mongo_db, job_id, reason="files are in", defer=True,
+                                      new_settings={"time_in_seconds": 2})
+    job = mongo_db[status.JOBS].find_one({"_id": job_id})
+    assert change.status == job["status"] == "under-construction"
+    assert status.CONSTRUCTION_RUN_FIELD not in job and status.CONSTRUCTION_ATTEMPTS_FIELD not in job
+    assert mongo_db[status.TASKS].count_documents({"job": job_id}) == 0
+    assert mongo_db[status.TASK_LOGS].count_documents({}) == 0
+
+    resumed = status.resume_construction(mongo_db, job_id, reason="background", stale_after=STALE_AFTER)
+    assert resumed is not None and resumed.status == "queued"
+    assert mongo_db[status.TASKS].count_documents({"job": job_id}) == 4
+
+
+def test_deferred_recreate_refused_while_running(mongo_db: Database, make_job: MakeJob) -> None:
+    job_id, _ = make_job(["active"], "active")
+    with pytest.raises(status.IllegalTransition, match="can be recreated"):
+        status.recreate_job(mongo_db, job_id, reason="Recreated by Ada", defer=True)
+    assert job_status(mongo_db, job_id) == "active"
+    assert mongo_db[status.TASKS].count_documents({"job": job_id}) == 1
+
+
 def test_construct_refused_for_job_with_tasks(mongo_db: Database, make_job: MakeJob) -> None:
     """Compiling a finished job again would duplicate its tasks: that is what recreate is for."""
     job_id, _ = make_job(["completed"], "completed")

@@ -97,3 +97,34 @@ def test_null_byte_is_reported_without_line(mongo_db: Database) -> None:
     with pytest.raises(RnaOverridesError) as info:
         status.apply_rna_overrides(mongo_db, job_id, ["x = '\0'"])
     assert info.value.line_num == 0
+
+
+@pytest.mark.parametrize("job_status", ["under-construction", "archiving", "archived"])
+def test_refused_while_the_tasks_are_built_or_archived(mongo_db: Database, job_status: str) -> None:
+    job_id = insert_job(mongo_db, RENDER, job_type="blender-render", job_status=job_status)
+    with pytest.raises(status.IllegalTransition) as info:
+        status.apply_rna_overrides(mongo_db, job_id, LINES)
+    assert info.value.field == "status" and job_status in info.value.reason
+    assert "rna_overrides" not in mongo_db[status.JOBS].find_one({"_id": job_id})["settings"]
+    assert mongo_db[status.TASKS].count_documents({"job": job_id}) == 0
+
+
+@pytest.mark.parametrize("job_status", ["waiting-for-files", "construction-failed"])
+def test_job_without_tasks_only_stores_the_lines(mongo_db: Database, job_status: str) -> None:
+    """Its compile makes the task; one made now would be duplicated by it."""
+    job_id = insert_job(mongo_db, RENDER, job_type="blender-render", job_status=job_status)
+    change = status.apply_rna_overrides(mongo_db, job_id, LINES)
+    assert change.task_id is None and not change.created
+    assert mongo_db[status.JOBS].find_one({"_id": job_id})["settings"]["rna_overrides"] == LINES
+    assert mongo_db[status.TASKS].count_documents({"job": job_id}) == 0
+
+
+@pytest.mark.parametrize("task_status", ["claimed-by-manager", "active"])
+def test_running_overrides_task_is_not_handed_out_twice(mongo_db: Database, task_status: str) -> None:
+    job_id = constructed(mongo_db, "blender-render", {**RENDER, "rna_overrides": ["x = 1"]})
+    mongo_db[status.TASKS].update_one({"job": job_id, "name": "rna-overrides"}, {"$set": {"status": task_status}})
+    with pytest.raises(status.IllegalTransition, match="rna-overrides task is running"):
+        status.apply_rna_overrides(mongo_db, job_id, LINES)
+    [task] = tasks_by_name(mongo_db, job_id)["rna-overrides"]
+    assert task["status"] == task_status
+    assert mongo_db[status.JOBS].find_one({"_id": job_id})["settings"]["rna_overrides"] == ["x = 1"]
