@@ -38,6 +38,11 @@ DEFAULTS: dict[str, object] = {
     # Periodic depsgraph download; a kick (no task for a worker, dashboard)
     # downloads sooner, at most once per recheck throttle (-1 = never kick).
     "download_task_sleep": 10 * MINUTE,
+    # Re-check each task with the Server (conditional GET on its _etag) just
+    # before a worker gets it, so a task changed or cancelled since the last
+    # download is not run (reference A.4.2). Off saves a round trip per task
+    # when the depsgraph is known to be fresh; Flamenco 2 always re-checked.
+    "recheck_task_before_assigning": True,
     "download_task_recheck_throttle": 10.0,
     # Push queued updates when this many are waiting, or when the oldest has
     # waited push_max_interval; also the batch size.
@@ -130,6 +135,17 @@ DEFAULTS: dict[str, object] = {
         },
     },
 }
+
+# Time-out of a task re-check, for connecting and again for reading (so at most
+# twice this in all): a Flamenco 2 worker gives up on /task after 3 s, and an
+# unanswered re-check counts as "unchanged" anyway (reference A.4.2).
+TASK_RECHECK_TIMEOUT = 1.0
+# After a re-check could not reach the Server, skip re-checks for this long, so
+# that while the Server is down not every /task waits for the time-out.
+TASK_RECHECK_PAUSE_AFTER_FAILURE = 10.0
+# Picks per /task when the picked task turned out changed on the Server
+# (Flamenco 2's limit); after that the worker gets 204 and a download is kicked.
+TASK_PICK_ATTEMPTS = 3
 
 # Name of the config file read from the working directory when none is given.
 CONFIG_FILENAME = "flamenco-manager.yaml"

@@ -23,9 +23,10 @@ from typing import Iterator
 from bson import ObjectId
 from pymongo.errors import DuplicateKeyError
 
-from flamenco_manager import assignment, blocklist, statuses, sync_requests
+from flamenco_manager import assignment, blocklist, recheck, statuses, sync_requests
 from flamenco_manager import db as dbmod
 from flamenco_manager.context import ManagerContext
+from flamenco_manager.defaults import TASK_PICK_ATTEMPTS
 
 log = logging.getLogger(__name__)
 
@@ -111,7 +112,11 @@ def claim_next_task(ctx: ManagerContext, worker: dict) -> dict | None:
     """The task this worker should run now, already assigned to it; None if there is none.
 
     A worker that already has an active task gets it back (it crashed or lost
-    the reply), so a task is never orphaned by a lost response.
+    the reply), so a task is never orphaned by a lost response. A picked task
+    is re-checked with the Server first (``recheck``); when it changed there,
+    the pick is repeated, up to ``TASK_PICK_ATTEMPTS`` times. If every pick
+    had changed the cache is evidently stale: a download is kicked at once
+    and the worker asks again later.
     """
     task_types = worker.get("supported_task_types") or []
     if not task_types:
@@ -119,6 +124,19 @@ def claim_next_task(ctx: ManagerContext, worker: dict) -> dict | None:
     own = _own_active_task(ctx, worker)
     if own is not None:
         return own
+    for _attempt in range(TASK_PICK_ATTEMPTS):
+        task = _claim_candidate(ctx, worker, task_types)
+        if task is None:
+            return None
+        if recheck.task_unchanged(ctx, task):
+            assignment.assign(ctx, worker, task)
+            return task
+    sync_requests.kick_download(ctx)
+    return None
+
+
+def _claim_candidate(ctx: ManagerContext, worker: dict, task_types: list[str]) -> dict | None:
+    """Claim the first eligible cached candidate (not yet assigned); None if there is none."""
     cache = candidate_cache(ctx)
     seen_token, candidates = cache.current(ctx)
     task = _claim_first(ctx, worker, task_types, cache, candidates)
@@ -130,12 +148,11 @@ def claim_next_task(ctx: ManagerContext, worker: dict) -> dict | None:
 
 def _claim_first(ctx: ManagerContext, worker: dict, task_types: list[str], cache: CandidateCache,
                  candidates: list[dict]) -> dict | None:
-    """Claim and assign the first eligible candidate."""
+    """Claim the first eligible candidate."""
     for candidate in _eligible(ctx, worker, task_types, candidates):
         task = _claim(ctx, worker, candidate["_id"])
         cache.drop(candidate["_id"])
         if task is not None:
-            assignment.assign(ctx, worker, task)
             return task
     return None
 

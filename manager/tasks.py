@@ -73,6 +73,24 @@ def to_wire(task: dict) -> dict:
     return out
 
 
+def server_fields(task: dict, updates_pending: bool) -> dict:
+    """The fields of the Server's copy of a task (``from_wire``) to ``$set`` on the cached one.
+
+    While updates for the task still wait to go up, the Server has not heard
+    the latest, so the local status, activity, worker and failures stay.
+    """
+    fields = {k: v for k, v in task.items() if k != "_id"}
+    if updates_pending:
+        for key in SERVER_FIELDS_LOCAL_WINS:
+            fields.pop(key, None)
+    return fields
+
+
+def has_pending_updates(ctx: ManagerContext, task_id: ObjectId) -> bool:
+    """Whether updates of this task wait in the queue for the Server."""
+    return ctx.db[dbmod.UPDATE_QUEUE].find_one({"task_id": task_id}, {"_id": 1}) is not None
+
+
 def store_downloaded(ctx: ManagerContext, docs: Iterable[dict]) -> int:
     """Merge a depsgraph into the cache; return how many tasks were stored.
 
@@ -96,11 +114,7 @@ def store_downloaded(ctx: ManagerContext, docs: Iterable[dict]) -> int:
     for task in incoming:
         tid = task["_id"]
         if tid in existing:
-            fields = dict(task)
-            fields.pop("_id")
-            if tid in pending:
-                for key in SERVER_FIELDS_LOCAL_WINS:
-                    fields.pop(key, None)
+            fields = server_fields(task, updates_pending=tid in pending)
             hot.update_one({"_id": tid}, {"$set": fields})
             if fields.get("status") in statuses.SCHEDULABLE:
                 requeued.append(tid)

@@ -69,12 +69,17 @@ def queue_update(ctx: ManagerContext, task: dict, update: dict[str, Any], *, log
     doc = {"_id": ObjectId(), "task_id": task["_id"], "queued_at_ns": stamp, **update}
     if task.get("job_type") != MANAGER_LOCAL_JOB_TYPE:
         ctx.db[dbmod.UPDATE_QUEUE].insert_one(doc)
-    _apply(ctx, task, update, extra_set or {})
+    apply_locally(ctx, task, update, extra_set or {})
     return new_status or current
 
 
-def _apply(ctx: ManagerContext, task: dict, update: dict, extra_set: dict) -> None:
-    """Apply a queued update to the cached task."""
+def apply_locally(ctx: ManagerContext, task: dict, update: dict, extra_set: dict) -> None:
+    """Apply an update to the cached task (and ``task``) without queueing it for the Server.
+
+    ``queue_update`` calls it after queueing; on its own it is for changes the
+    Server told us about, which it need not hear back. A status other than
+    ``active`` releases the task's claim; a final one archives the task.
+    """
     sets: dict[str, Any] = {"last_updated": ctx.now(), **extra_set}
     new_status = update.get("task_status")
     if new_status:

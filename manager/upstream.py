@@ -31,6 +31,18 @@ class Depsgraph:
     last_updated: str | None
 
 
+@dataclass
+class TaskRefetch:
+    """The Server's answer to a conditional task GET.
+
+    ``document`` is the decoded task for a 2xx answer with a body, None when
+    there is none or it is not a task document.
+    """
+
+    status_code: int
+    document: dict | None
+
+
 class Upstream:
     """One manager's connection to the Server."""
 
@@ -45,11 +57,16 @@ class Upstream:
     def _url(self, path: str) -> str:
         return f"{self.base}/api/flamenco/managers/{self.manager_id}/{path}"
 
-    def _request(self, method: str, path: str, ok: tuple[int, ...], **kwargs) -> requests.Response:
+    def _send(self, method: str, url: str, **kwargs) -> requests.Response:
+        """One HTTP call; a network error or time-out becomes UpstreamError."""
+        kwargs.setdefault("timeout", self.timeout)
         try:
-            resp = self.session.request(method, self._url(path), timeout=self.timeout, **kwargs)
+            return self.session.request(method, url, **kwargs)
         except requests.RequestException as ex:
-            raise UpstreamError(f"{method} {path}: {ex}") from ex
+            raise UpstreamError(f"{method} {url}: {ex}") from ex
+
+    def _request(self, method: str, path: str, ok: tuple[int, ...], **kwargs) -> requests.Response:
+        resp = self._send(method, self._url(path), **kwargs)
         if resp.status_code not in ok:
             raise UpstreamError(f"{method} {path}: HTTP {resp.status_code}: {resp.text[:500]}")
         return resp
@@ -64,6 +81,17 @@ class Upstream:
         except (ValueError, KeyError, TypeError) as ex:
             raise UpstreamError(f"depsgraph: unexpected reply: {ex}") from ex
         return Depsgraph(200, graph, resp.headers.get(LAST_UPDATED))
+
+    def refetch_task(self, task_id: str, etag: str | None, timeout: float) -> TaskRefetch:
+        """``GET /api/flamenco/tasks/{id}`` with ``If-None-Match`` (reference A.4.2).
+
+        Redirects are not followed: a 3xx is an answer the caller reads
+        (as "unchanged"), not a place to go.
+        """
+        headers = {"If-None-Match": f'"{etag}"'} if etag else {}
+        resp = self._send("GET", f"{self.base}/api/flamenco/tasks/{task_id}", headers=headers,
+                          timeout=(timeout, timeout), allow_redirects=False)
+        return TaskRefetch(resp.status_code, _task_document(resp, task_id) if 200 <= resp.status_code < 300 else None)
 
     def push_updates(self, updates: list[dict]) -> dict:
         """POST a task-update batch; returns the TaskUpdateResponse."""
@@ -83,3 +111,12 @@ class Upstream:
     def attach_task_log(self, task_id: str, gzipped_log: bytes) -> None:
         files = {"logfile": (f"task-{task_id}.txt.gz", gzipped_log, "text/plain+gzip")}
         self._request("POST", f"attach-task-log/{task_id}", (200, 201), files=files)
+
+
+def _task_document(resp: requests.Response, task_id: str) -> dict | None:
+    """The task in a reply body, or None if the body is not that task as JSON."""
+    try:
+        doc = resp.json()
+    except ValueError:
+        return None
+    return doc if isinstance(doc, dict) and str(doc.get("_id")) == task_id else None

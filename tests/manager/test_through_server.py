@@ -17,10 +17,11 @@ from bson import ObjectId
 
 pytest.importorskip("flamenco.manager_api", reason="the server's Manager API is not in this tree yet")
 
-from flamenco_manager import sync_requests, update_queue  # noqa: E402
+from flamenco_manager import sync_requests, tasks, update_queue  # noqa: E402
 from flamenco_manager.config import build_config  # noqa: E402
 from flamenco_manager.context import ManagerContext  # noqa: E402
 from flamenco_manager.sync import SyncDaemon  # noqa: E402
+from flamenco_manager.upstream import Upstream  # noqa: E402
 from tests.manager.conftest import serving  # noqa: E402
 from flamenco.farm.services import free_port  # noqa: E402
 from tests.manager.support import SettableClock, TestWorker, manager_process, wait_until_serving  # noqa: E402
@@ -56,6 +57,19 @@ class Farm:
 
     def job(self, **kwargs) -> dict:
         return make_job(self.server_db, self.project, self.manager_doc, self.user, **kwargs)
+
+    def downloaded(self, server_url: str) -> SyncDaemon:
+        """Link the manager to the server and download the depsgraph once; the daemon syncs further."""
+        daemon = SyncDaemon(self.link(server_url))
+        daemon.download()
+        return daemon
+
+    def cancel_job(self, server_url: str, job: dict) -> None:
+        """Cancel the job through the server's REST API, as a user would."""
+        resp = httpx.patch(f"{server_url}/api/flamenco/jobs/{job['_id']}",
+                           json={"op": "set-job-status", "status": "cancel-requested"},
+                           headers={"Authorization": f"Bearer {self.token}"}, timeout=30)
+        assert resp.status_code in (200, 204), resp.text
 
     def server_tasks(self, job: dict) -> list[dict]:
         return list(self.server_db["flamenco_tasks"].find({"job": job["_id"]}).sort("_id", 1))
@@ -97,17 +111,13 @@ def test_task_goes_queued_claimed_active_completed_on_the_server(farm, mongo_uri
 def test_cancel_on_the_server_stops_the_workers_task(farm, mongo_uri, redis_url):
     job = farm.job(settings={"frames": "1", "chunk_size": 1, "time_in_seconds": 60})
     with running_server(mongo_uri, redis_url) as server_url:
-        ctx = farm.link(server_url)
-        daemon = SyncDaemon(ctx)
-        daemon.download()
+        daemon = farm.downloaded(server_url)
+        ctx = daemon.ctx
         with serving(ctx) as manager_url:
             worker = TestWorker(manager_url, task_types=["sleep", "file-management", "exec"]).ready()
             task = worker.get_task().json()
             daemon.push_all()
-            resp = httpx.patch(f"{server_url}/api/flamenco/jobs/{job['_id']}",
-                               json={"op": "set-job-status", "status": "cancel-requested"},
-                               headers={"Authorization": f"Bearer {farm.token}"}, timeout=30)
-            assert resp.status_code in (200, 204), resp.text
+            farm.cancel_job(server_url, job)
             daemon.push_all()  # the reply carries the cancel request
             answer = worker.may_i_run(task["_id"])
             assert answer["may_keep_running"] is False
@@ -115,6 +125,26 @@ def test_cancel_on_the_server_stops_the_workers_task(farm, mongo_uri, redis_url)
             daemon.push_all()
         on_server = farm.server_db["flamenco_tasks"].find_one({"_id": ObjectId(task["_id"])})
         assert on_server["status"] == "canceled"
+
+
+def test_task_cancelled_on_the_server_after_the_download_goes_to_no_worker(farm, mongo_uri, redis_url):
+    """The re-check before assignment (reference A.4.2) against the real server's task GET."""
+    job = farm.job(settings={"frames": "1-2", "chunk_size": 1, "time_in_seconds": 60})
+    with running_server(mongo_uri, redis_url) as server_url:
+        daemon = farm.downloaded(server_url)
+        ctx = daemon.ctx
+        cached = [tasks.find_task(ctx, t["_id"]) for t in farm.server_tasks(job)]
+        answer = Upstream(ctx.config).refetch_task(str(cached[0]["_id"]), cached[0]["_etag"], timeout=30)
+        assert answer.status_code == 304, "the downloaded etag is the server's"
+        farm.cancel_job(server_url, job)
+        with serving(ctx) as manager_url:
+            worker = TestWorker(manager_url, task_types=["sleep", "file-management", "exec"]).ready()
+            answers = [worker.get_task().status_code for _ in cached]
+        assert answers == [204] * len(cached), "no worker starts a cancelled task"
+        assert {tasks.find_task(ctx, t["_id"])["status"] for t in cached} == {"canceled"}
+        daemon.push_all()
+        assert {t["status"] for t in farm.server_tasks(job)} == {"canceled"}
+        assert farm.server_db["flamenco_jobs"].find_one({"_id": job["_id"]})["status"] == "canceled"
 
 
 def test_updates_queued_during_an_outage_all_arrive_in_order(farm, mongo_uri, redis_url):
