@@ -22,6 +22,7 @@ import waitress
 import yaml
 
 from flamenco_manager import db as dbmod
+from flamenco_manager import ssdp
 from flamenco_manager.app import create_app
 from flamenco_manager.config import Config, ConfigError, load_config
 from flamenco_manager.context import ManagerContext
@@ -68,11 +69,15 @@ def _serve(ctx: ManagerContext, stop: threading.Event) -> None:
     server = waitress.create_server(create_app(ctx), host=host, port=port, threads=ctx.config.http_threads)
     threading.Thread(target=lambda: (stop.wait(), server.close()), daemon=True).start()
     click.echo(f"Flamenco Manager serving workers on http://{host}:{port}/", err=True)
+    responder = ssdp.start_responder(ctx.config)
     try:
         server.run()
     except (OSError, ValueError):
         if not stop.is_set():
             raise
+    finally:
+        if responder:
+            responder.stop()
 
 
 @click.group()

@@ -22,9 +22,8 @@ _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d)")
 _DURATION_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
 # Keys that Flamenco 2 configs have but this manager ignores on purpose.
 _IGNORED_KEYS = {"_meta", "mode", "database_path", "listen_https", "tlskey", "tlscert",
-                 "acme_domain_name", "ssdp_discovery", "ssdp_device_uuid", "shaman",
-                 "user_authentication", "websetup", "dynamic_pool_platforms",
-                 "watch_for_latest_image", "test_tasks"}
+                 "acme_domain_name", "shaman", "user_authentication", "websetup",
+                 "dynamic_pool_platforms", "watch_for_latest_image", "test_tasks"}
 
 
 class ConfigError(ValueError):
@@ -139,6 +138,8 @@ def _check_relations(values: dict[str, Any]) -> None:
             raise ConfigError(f"{key}: must be at least 1, got {values[key]}")
     if not values["database_url"]:
         raise ConfigError("database_url: must not be empty")
+    if not 0 < values["ssdp_port"] < 65536:
+        raise ConfigError(f"ssdp_port: expected a UDP port, got {values['ssdp_port']}")
     if ":" not in values["listen"]:
         raise ConfigError(f"listen: expected host:port, got {values['listen']!r}")
 

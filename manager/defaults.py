@@ -27,6 +27,14 @@ DEFAULTS: dict[str, object] = {
     "http_threads": 8,
     # URL the workers use to reach this manager; sent to the Server.
     "own_url": "http://localhost:8080/",
+    # Answer UPnP/SSDP searches (M-SEARCH for urn:flamenco:manager:0) with
+    # own_url, so workers with an empty manager_url find this manager.
+    "ssdp_discovery": True,
+    # The USN's device UUID; must differ per manager on one network. Empty =
+    # a UUID derived from own_url (Flamenco 2 shipped one fixed UUID instead).
+    "ssdp_device_uuid": "",
+    # UDP port of the SSDP responder; 1900 is SSDP's, other values only for tests.
+    "ssdp_port": 1900,
     # The Server's base URL and this manager's identity there.
     "flamenco": "http://localhost:5000/",
     "manager_id": "",
@@ -146,6 +154,13 @@ TASK_RECHECK_PAUSE_AFTER_FAILURE = 10.0
 # Picks per /task when the picked task turned out changed on the Server
 # (Flamenco 2's limit); after that the worker gets 204 and a download is kicked.
 TASK_PICK_ATTEMPTS = 3
+
+# SSDP (UPnP discovery): the IPv4 multicast group of the UPnP device
+# architecture, the service type Flamenco 2 advertises, and how long an answer
+# may be cached (Flamenco 2's MaxAge).
+SSDP_MULTICAST_GROUP = "239.255.255.250"
+SSDP_SERVICE_TYPE = "urn:flamenco:manager:0"
+SSDP_MAX_AGE_SECONDS = 3600
 
 # Name of the config file read from the working directory when none is given.
 CONFIG_FILENAME = "flamenco-manager.yaml"

@@ -22,6 +22,10 @@ import redis
 
 from flamenco.farm import services
 
+# Manager processes started by tests must not answer SSDP searches on the real
+# port 1900 of this machine; tests/manager/test_ssdp.py turns it on per process.
+os.environ["FLAMENCO_MANAGER_SSDP_DISCOVERY"] = "false"
+
 
 @pytest.fixture(scope="session")
 def services_dir() -> Iterator[Path]:

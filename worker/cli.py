@@ -7,6 +7,7 @@ sleep, SIGUSR2 wakes it up.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import logging
 import signal
@@ -19,6 +20,7 @@ import click
 from flamenco_worker import __version__, defaults
 from flamenco_worker.config import ConfigError, WorkerConfig, load_config
 from flamenco_worker.registration import UnableToRegisterError
+from flamenco_worker.ssdp import DiscoveryError, discover_manager
 from flamenco_worker.update_queue import UpdateQueue
 from flamenco_worker.upstream import ManagerClient
 from flamenco_worker.worker import FlamencoWorker
@@ -97,6 +99,12 @@ def main(config_file: Path | None, verbose: bool, reregister: bool, debug: bool,
     except ConfigError as ex:
         click.echo(f"flamenco-worker: configuration error: {ex}", err=True)
         sys.exit(defaults.CONFIG_ERROR_EXIT_CODE)
+    if not config.manager_url:
+        try:
+            config = dataclasses.replace(config, manager_url=discover_manager(config))
+        except DiscoveryError as ex:
+            click.echo(f"flamenco-worker: {ex}", err=True)
+            sys.exit(defaults.DISCOVERY_FAILED_EXIT_CODE)
     if verbose:
         click.echo(json.dumps(config.redacted(), indent=2, default=str))
     log.info("Flamenco Worker %s, manager %s", __version__, config.manager_url)

@@ -64,6 +64,10 @@ class WorkerConfig:
     output_produced_interval_seconds: float = defaults.OUTPUT_PRODUCED_INTERVAL_SECONDS
     shutdown_flush_timeout_seconds: float = defaults.SHUTDOWN_FLUSH_TIMEOUT_SECONDS
     terminate_grace_seconds: float = defaults.TERMINATE_GRACE_SECONDS
+    ssdp_port: int = defaults.SSDP_PORT
+    ssdp_round_seconds: float = defaults.SSDP_ROUND_SECONDS
+    ssdp_rounds: int = defaults.SSDP_ROUNDS
+    ssdp_multicast_ttl: int = defaults.SSDP_MULTICAST_TTL
 
     @property
     def has_credentials(self) -> bool:
@@ -151,10 +155,12 @@ def _read_env(environ: Mapping[str, str]) -> dict[str, str]:
 
 
 def check_manager_url(url: str) -> None:
-    """Reject manager URLs that cannot work, with the reason (Flamenco 2.3.1's checks)."""
+    """Reject manager URLs that cannot work, with the reason (Flamenco 2.3.1's checks).
+
+    An empty URL is fine: the worker then looks for its manager with SSDP (``ssdp.py``).
+    """
     if not url:
-        raise ConfigError(f"manager_url is not set: put it in {defaults.CONFIG_FILE} "
-                          f"or in {defaults.ENV_PREFIX}MANAGER_URL")
+        return
     if url[0] in "'\"":
         raise ConfigError(f"manager_url must not be quoted: {url}")
     if "://" not in url or not url.startswith("http"):

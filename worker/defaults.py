@@ -106,3 +106,24 @@ SHUTDOWN_FLUSH_TIMEOUT_SECONDS = 10.0
 
 TERMINATE_GRACE_SECONDS = 5.0
 """Time a command's subprocess gets between SIGTERM and SIGKILL when a task is stopped."""
+
+SSDP_MULTICAST_GROUP = "239.255.255.250"
+"""IPv4 multicast group of UPnP/SSDP, where an empty ``manager_url`` is searched for."""
+
+SSDP_SERVICE_TYPE = "urn:flamenco:manager:0"
+"""The search target a Flamenco manager answers (Flamenco 2's service type)."""
+
+SSDP_PORT = 1900
+"""SSDP's UDP port; other values only make sense in tests."""
+
+SSDP_ROUND_SECONDS = 1.0
+"""Wait for answers after each M-SEARCH round (Flamenco 2: 1 s timeout)..."""
+
+SSDP_ROUNDS = 5
+"""...for this many rounds before giving up (Flamenco 2: 5)."""
+
+SSDP_MULTICAST_TTL = 2
+"""Router hops a search may cross (UPnP's recommended default); 0 keeps it on this host."""
+
+DISCOVERY_FAILED_EXIT_CODE = 1
+"""Exit code when no manager answered the SSDP search (Flamenco 2)."""

@@ -51,13 +51,19 @@ nickname = node7
     assert load_config(config_file, environ=env(tmp_path)).task_update_queue_db == tmp_path / "node7.db"
 
 
+def test_empty_manager_url_means_discover(tmp_path: Path) -> None:
+    config_file = write(tmp_path / "worker.cfg", "[flamenco-worker]\nmanager_url =\nssdp_rounds = 2\n")
+    config = load_config(config_file, environ=env(tmp_path))
+    assert config.manager_url == "", "an empty manager_url is looked up with SSDP at start-up"
+    assert config.ssdp_rounds == 2
+
+
 @pytest.mark.parametrize("text, message", [
     ("manager_url = {url}\nmanager_ur = typo", "unknown key(s) in [flamenco-worker]: manager_ur"),
     ("manager_url = {url}\nmay_i_run_interval_seconds = often", "may_i_run_interval_seconds: 'often'"),
     ("manager_url = {url}\npush_log_max_entries = -3", "push_log_max_entries"),
     ("manager_url = 'http://quoted/'", "must not be quoted"),
     ("manager_url = manager:8083", "must be an http:// or https:// URL"),
-    ("nickname = nobody", "manager_url is not set"),
     ("manager_url = [broken", "manager_url must be an http"),
 ])
 def test_invalid_values_name_the_key(tmp_path: Path, text: str, message: str) -> None:
