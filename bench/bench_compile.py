@@ -14,12 +14,11 @@ import argparse
 import datetime
 
 import httpx
-import pymongo
 from bson import ObjectId
 
-from bench.support import Stopwatch, data_store, database_uri, drop_database, header, redis_service
+from bench.support import Stopwatch, data_store, header, redis_service, tenancy
 from flamenco import job_compilers
-from tests.support.server import job_doc, make_manager, make_project, make_token, make_user, running_server
+from tests.support.server import job_doc, make_token, running_server
 
 DEFAULT_FRAMES = "1000,10000,100000"
 # One task per frame: the worst case for task count (studios use 1-10).
@@ -52,32 +51,22 @@ def main() -> None:
 
     with data_store() as (server_uri, store), redis_service() as redis_url:
         header("job compilation (blender-render, chunk size %d)" % args.chunk_size, store)
-        uri = database_uri(server_uri, "bench_compile")
-        client = pymongo.MongoClient(uri, tz_aware=True)
-        db = client.get_default_database()
-        try:
-            user = make_user(db, "bench")
-            project = make_project(db, "Bench", members=[(user, "admin")])
-            manager, _ = make_manager(db, projects=[project], owner=user)
-            token = make_token(db, user)
-            with running_server(uri, redis_url) as base_url:
-                for frames in sizes:
-                    n_tasks, compile_s = compile_in_memory(frames, args.chunk_size)
-                    doc = job_doc(project, manager, user, job_type="blender-render", name=f"bench {frames}",
-                                  settings=render_settings(frames, args.chunk_size))
-                    with Stopwatch() as sw:
-                        resp = httpx.post(f"{base_url}/api/flamenco/jobs", json=doc, timeout=POST_TIMEOUT_SECONDS,
-                                          headers={"Authorization": f"Bearer {token}"})
-                    stored = db["flamenco_tasks"].count_documents({"job": ObjectId(resp.json()["_id"])}) \
-                        if resp.status_code == 201 else 0
-                    status = db["flamenco_jobs"].find_one({"_id": ObjectId(resp.json()["_id"])})["status"] \
-                        if resp.status_code == 201 else resp.text[:200]
-                    print(f"{frames:>7} frames -> {n_tasks:>6} tasks: compile in memory {compile_s:7.3f} s; "
-                          f"POST (validate+store+compile+insert+queue) {sw.seconds:7.2f} s, HTTP {resp.status_code}, "
-                          f"{stored} tasks stored, job {status}", flush=True)
-        finally:
-            client.close()
-            drop_database(uri)
+        with tenancy(server_uri, "bench_compile") as farm, running_server(farm.uri, redis_url) as base_url:
+            token = make_token(farm.db, farm.user)
+            for frames in sizes:
+                n_tasks, compile_s = compile_in_memory(frames, args.chunk_size)
+                doc = job_doc(farm.project, farm.manager, farm.user, job_type="blender-render", name=f"bench {frames}",
+                              settings=render_settings(frames, args.chunk_size))
+                with Stopwatch() as sw:
+                    resp = httpx.post(f"{base_url}/api/flamenco/jobs", json=doc, timeout=POST_TIMEOUT_SECONDS,
+                                      headers={"Authorization": f"Bearer {token}"})
+                stored = farm.db["flamenco_tasks"].count_documents({"job": ObjectId(resp.json()["_id"])}) \
+                    if resp.status_code == 201 else 0
+                status = farm.db["flamenco_jobs"].find_one({"_id": ObjectId(resp.json()["_id"])})["status"] \
+                    if resp.status_code == 201 else resp.text[:200]
+                print(f"{frames:>7} frames -> {n_tasks:>6} tasks: compile in memory {compile_s:7.3f} s; "
+                      f"POST (validate+store+compile+insert+queue) {sw.seconds:7.2f} s, HTTP {resp.status_code}, "
+                      f"{stored} tasks stored, job {status}", flush=True)
 
 
 if __name__ == "__main__":

@@ -30,10 +30,10 @@ import pymongo
 from bson import ObjectId
 
 from bench.support import (REPO_ROOT, Stopwatch, data_store, database_uri, drop_database, header, latency_line,
-                           redis_service)
+                           redis_service, tenancy)
 from flamenco.farm.services import free_port
 from flamenco.jobs import construction
-from tests.support.server import job_doc, make_manager, make_project, make_user, running_server
+from tests.support.server import job_doc, running_server
 from flamenco.farm.supervisor import stop_process
 
 # A simulated worker with nothing to do asks again after this long (real
@@ -163,35 +163,28 @@ def wait_for_server(db, job_id: ObjectId, total: int) -> tuple[int, float]:
 
 
 def run_one(server_uri: str, redis_url: str, n_workers: int, total: int, deadline: float) -> None:
-    uri = database_uri(server_uri, "bench_dispatch")
     manager_db = database_uri(server_uri, "bench_dispatch_mgr")
-    client = pymongo.MongoClient(uri, tz_aware=True)
-    db = client.get_default_database()
     try:
-        user = make_user(db, "bench")
-        project = make_project(db, "Bench", members=[(user, "admin")])
-        manager, token = make_manager(db, projects=[project], owner=user)
-        job_id = submit_sleep_job(db, project, manager, user, total)
-        with running_server(uri, redis_url) as base_url, tempfile.TemporaryDirectory() as tmp:
-            settings = MANAGER_SETTINGS | {"database_url": manager_db, "flamenco": base_url + "/",
-                                           "manager_id": str(manager["_id"]), "manager_secret": token,
-                                           "task_logs_path": str(Path(tmp) / "logs")}
-            with manager_process(settings, Path(tmp) / "manager.log") as manager_url:
-                wait_for_download(manager_db, total)
-                stats, seconds = asyncio.run(run_workers(manager_url, n_workers, total, deadline))
-                done, waited = wait_for_server(db, job_id, stats.completed)
-        print(f"{n_workers} workers, {total} zero-length tasks: {stats.completed} completed in {seconds:.1f} s "
-              f"= {stats.completed / seconds:.1f} tasks/s (incl. registration and the first download)")
-        print("  " + latency_line("/task with a task", stats.task_ok))
-        print("  " + latency_line("/task, nothing to do (204)", stats.task_idle))
-        print("  " + latency_line("/tasks/<id>/update", stats.updates))
-        print(f"  server saw {done}/{stats.completed} of those completed {waited:.1f} s after the workers stopped; "
-              f"errors: {stats.errors or 'none'}", flush=True)
+        with tenancy(server_uri, "bench_dispatch") as farm:
+            job_id = submit_sleep_job(farm.db, farm.project, farm.manager, farm.user, total)
+            with running_server(farm.uri, redis_url) as base_url, tempfile.TemporaryDirectory() as tmp:
+                settings = MANAGER_SETTINGS | {"database_url": manager_db, "flamenco": base_url + "/",
+                                               "manager_id": str(farm.manager["_id"]),
+                                               "manager_secret": farm.manager_token,
+                                               "task_logs_path": str(Path(tmp) / "logs")}
+                with manager_process(settings, Path(tmp) / "manager.log") as manager_url:
+                    wait_for_download(manager_db, total)
+                    stats, seconds = asyncio.run(run_workers(manager_url, n_workers, total, deadline))
+                    done, waited = wait_for_server(farm.db, job_id, stats.completed)
     finally:
-        client.close()
-        drop_database(uri)
         drop_database(manager_db)
-
+    print(f"{n_workers} workers, {total} zero-length tasks: {stats.completed} completed in {seconds:.1f} s "
+          f"= {stats.completed / seconds:.1f} tasks/s (incl. registration and the first download)")
+    print("  " + latency_line("/task with a task", stats.task_ok))
+    print("  " + latency_line("/task, nothing to do (204)", stats.task_idle))
+    print("  " + latency_line("/tasks/<id>/update", stats.updates))
+    print(f"  server saw {done}/{stats.completed} of those completed {waited:.1f} s after the workers stopped; "
+          f"errors: {stats.errors or 'none'}", flush=True)
 
 def wait_for_download(manager_db: str, total: int) -> None:
     """Block until the manager's cache holds the job's tasks (or START_TIMEOUT_SECONDS pass)."""

@@ -17,12 +17,11 @@ import argparse
 import datetime
 
 import httpx
-import pymongo
 from bson import ObjectId
 
-from bench.support import Stopwatch, data_store, database_uri, drop_database, header, redis_service
+from bench.support import Stopwatch, data_store, header, redis_service, tenancy
 from flamenco.jobs import construction
-from tests.support.server import job_doc, make_manager, make_project, make_user, running_server
+from tests.support.server import job_doc, running_server
 
 # A depsgraph of 10,000 tasks or a batch that runs job rules can take minutes on FerretDB.
 HTTP_TIMEOUT_SECONDS = 1800
@@ -58,47 +57,38 @@ def main() -> None:
 
     with data_store() as (server_uri, store), redis_service() as redis_url:
         header("server ingestion (Manager API over HTTP)", store)
-        uri = database_uri(server_uri, "bench_ingest")
-        client = pymongo.MongoClient(uri, tz_aware=True)
-        db = client.get_default_database()
-        try:
-            user = make_user(db, "bench")
-            project = make_project(db, "Bench", members=[(user, "admin")])
-            manager, token = make_manager(db, projects=[project], owner=user)
+        with tenancy(server_uri, "bench_ingest") as farm, running_server(farm.uri, redis_url) as base_url, \
+                httpx.Client(base_url=base_url, auth=(farm.manager_token, ""), timeout=HTTP_TIMEOUT_SECONDS) as http:
+            db, project, manager, user = farm.db, farm.project, farm.manager, farm.user
             api = f"/api/flamenco/managers/{manager['_id']}"
-            with running_server(uri, redis_url) as base_url, \
-                    httpx.Client(base_url=base_url, auth=(token, ""), timeout=HTTP_TIMEOUT_SECONDS) as http:
-                small = make_sleep_job(db, project, manager, user, args.batch)
-                resp, secs = timed(http, "GET", f"{api}/depsgraph")
-                task_ids = [t["_id"] for t in resp.json()["depsgraph"]]
-                print(f"depsgraph, clean slate, {len(task_ids)} tasks (claims them): {secs * 1000:.0f} ms "
-                      f"(HTTP {resp.status_code})", flush=True)
-                first = updates_for(task_ids, "active")
-                for label, batch in (("to active", first), ("to completed (runs job rules)",
-                                                             updates_for(task_ids, "completed")),
-                                     ("re-sent first batch (already handled)", first)):
-                    resp, secs = timed(http, "POST", f"{api}/task-update-batch", json=batch)
-                    body = resp.json()
-                    print(f"task-update-batch of {len(batch)} updates, {label}: {secs * 1000:.0f} ms "
-                          f"(HTTP {resp.status_code}, {len(body.get('handled_update_ids', []))} acknowledged, "
-                          f"modified {body.get('modified_count')})", flush=True)
-                job_status = db["flamenco_jobs"].find_one({"_id": small["_id"]})["status"]
-                print(f"job after the batches: {job_status}", flush=True)
+            small = make_sleep_job(db, project, manager, user, args.batch)
+            resp, secs = timed(http, "GET", f"{api}/depsgraph")
+            task_ids = [t["_id"] for t in resp.json()["depsgraph"]]
+            print(f"depsgraph, clean slate, {len(task_ids)} tasks (claims them): {secs * 1000:.0f} ms "
+                  f"(HTTP {resp.status_code})", flush=True)
+            first = updates_for(task_ids, "active")
+            for label, batch in (("to active", first), ("to completed (runs job rules)",
+                                                         updates_for(task_ids, "completed")),
+                                 ("re-sent first batch (already handled)", first)):
+                resp, secs = timed(http, "POST", f"{api}/task-update-batch", json=batch)
+                body = resp.json()
+                print(f"task-update-batch of {len(batch)} updates, {label}: {secs * 1000:.0f} ms "
+                      f"(HTTP {resp.status_code}, {len(body.get('handled_update_ids', []))} acknowledged, "
+                      f"modified {body.get('modified_count')})", flush=True)
+            job_status = db["flamenco_jobs"].find_one({"_id": small["_id"]})["status"]
+            print(f"job after the batches: {job_status}", flush=True)
 
-                with Stopwatch() as sw:
-                    make_sleep_job(db, project, manager, user, args.graph)
-                print(f"(setup: submitting the {args.graph}-task job took {sw.seconds:.1f} s)", flush=True)
-                resp, secs = timed(http, "GET", f"{api}/depsgraph")
-                count = len(resp.json()["depsgraph"]) if resp.status_code == 200 else 0
-                print(f"depsgraph, clean slate, {count} tasks: {secs * 1000:.0f} ms "
-                      f"({len(resp.content) / 1e6:.1f} MB JSON, HTTP {resp.status_code})", flush=True)
-                since = resp.headers.get("X-Flamenco-Last-Updated", "")
-                resp, secs = timed(http, "GET", f"{api}/depsgraph", headers={"X-Flamenco-If-Updated-Since": since})
-                print(f"depsgraph, incremental, nothing changed: {secs * 1000:.0f} ms (HTTP {resp.status_code})",
-                      flush=True)
-        finally:
-            client.close()
-            drop_database(uri)
+            with Stopwatch() as sw:
+                make_sleep_job(db, project, manager, user, args.graph)
+            print(f"(setup: submitting the {args.graph}-task job took {sw.seconds:.1f} s)", flush=True)
+            resp, secs = timed(http, "GET", f"{api}/depsgraph")
+            count = len(resp.json()["depsgraph"]) if resp.status_code == 200 else 0
+            print(f"depsgraph, clean slate, {count} tasks: {secs * 1000:.0f} ms "
+                  f"({len(resp.content) / 1e6:.1f} MB JSON, HTTP {resp.status_code})", flush=True)
+            since = resp.headers.get("X-Flamenco-Last-Updated", "")
+            resp, secs = timed(http, "GET", f"{api}/depsgraph", headers={"X-Flamenco-If-Updated-Since": since})
+            print(f"depsgraph, incremental, nothing changed: {secs * 1000:.0f} ms (HTTP {resp.status_code})",
+                  flush=True)
 
 
 if __name__ == "__main__":

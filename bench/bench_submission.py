@@ -26,9 +26,9 @@ import pymongo
 from bson import ObjectId
 from pymongo.database import Database
 
-from bench.support import REPO_ROOT, Stopwatch, data_store, database_uri, drop_database, header, redis_service
+from bench.support import REPO_ROOT, Stopwatch, data_store, header, redis_service, tenancy
 from flamenco import defaults
-from tests.support.server import job_doc, make_manager, make_project, make_token, make_user, running_server
+from tests.support.server import job_doc, make_token, running_server
 
 DEFAULT_FRAMES = "10000,100000"
 # One task per frame: the worst case for task count (studios use 1-10).
@@ -103,27 +103,18 @@ def main() -> None:
     with data_store() as (server_uri, store), redis_service() as redis_url:
         header(f"job submission (blender-render, chunk size {args.chunk_size}; "
                f"INLINE_CONSTRUCTION_MAX_TASKS {defaults.INLINE_CONSTRUCTION_MAX_TASKS})", store)
-        uri = database_uri(server_uri, "bench_submission")
-        client = pymongo.MongoClient(uri, tz_aware=True)
-        db = client.get_default_database()
-        try:
-            user = make_user(db, "bench")
-            project = make_project(db, "Bench", members=[(user, "admin")])
-            manager, _ = make_manager(db, projects=[project], owner=user)
-            token = make_token(db, user)
+        with tenancy(server_uri, "bench_submission") as farm:
+            token = make_token(farm.db, farm.user)
             for mode in args.mode or list(MODES):
                 celery_enabled = MODES[mode]
-                workers = celery_worker(uri, redis_url) if celery_enabled else contextlib.nullcontext()
-                with workers, running_server(uri, redis_url, CELERY_ENABLED=celery_enabled) as base_url:
+                workers = celery_worker(farm.uri, redis_url) if celery_enabled else contextlib.nullcontext()
+                with workers, running_server(farm.uri, redis_url, CELERY_ENABLED=celery_enabled) as base_url:
                     for frames in sizes:
-                        doc = job_doc(project, manager, user, job_type="blender-render", name=f"bench {frames}",
-                                      settings=render_settings(frames, args.chunk_size))
+                        doc = job_doc(farm.project, farm.manager, farm.user, job_type="blender-render",
+                                      name=f"bench {frames}", settings=render_settings(frames, args.chunk_size))
                         expected = -(-frames // args.chunk_size) + FIXED_TASKS
                         print(f"{frames:>7} frames, construction {mode:<7}: "
-                              f"{submit(base_url, token, db, doc, expected)}", flush=True)
-        finally:
-            client.close()
-            drop_database(uri)
+                              f"{submit(base_url, token, farm.db, doc, expected)}", flush=True)
 
 
 if __name__ == "__main__":

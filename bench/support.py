@@ -8,6 +8,7 @@ then the header says "MongoDB". Scripts import this as ``bench.support``.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime
 import os
 import platform
@@ -20,6 +21,7 @@ from pathlib import Path
 from typing import Iterator, Sequence
 
 import pymongo
+from pymongo.database import Database
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 if str(REPO_ROOT) not in sys.path:
@@ -67,6 +69,36 @@ def database_uri(server_uri: str, prefix: str) -> str:
 def drop_database(uri: str) -> None:
     with pymongo.MongoClient(uri) as client:
         client.drop_database(client.get_default_database().name)
+
+
+@dataclasses.dataclass(frozen=True)
+class Tenancy:
+    """A fresh benchmark database with one user, admin of one project, and one Manager of it."""
+
+    uri: str
+    db: Database
+    user: dict
+    project: dict
+    manager: dict
+    manager_token: str
+
+
+@contextlib.contextmanager
+def tenancy(server_uri: str, prefix: str) -> Iterator[Tenancy]:
+    """A :class:`Tenancy` in a new database on ``server_uri``, dropped afterwards."""
+    from tests.support.server import make_manager, make_project, make_user
+
+    uri = database_uri(server_uri, prefix)
+    client = pymongo.MongoClient(uri, tz_aware=True)
+    db = client.get_default_database()
+    try:
+        user = make_user(db, "bench")
+        project = make_project(db, "Bench", members=[(user, "admin")])
+        manager, manager_token = make_manager(db, projects=[project], owner=user)
+        yield Tenancy(uri, db, user, project, manager, manager_token)
+    finally:
+        client.close()
+        drop_database(uri)
 
 
 def header(title: str, store: str) -> None:
