@@ -151,12 +151,15 @@ def to_object_id(value: Any) -> Any:
 
 def to_object_ids(value: Any) -> list:
     """A list of ObjectIds; Lua's JSON encodes an empty list as ``{}``."""
-    return [to_object_id(v) for v in value or [] if v] if isinstance(value, list) else []
+    return [to_object_id(v) for v in value if v] if isinstance(value, list) else []
 
 
 @dataclasses.dataclass(frozen=True)
 class RowIndex:
-    """The read model of one kind of document, grouped by one of its fields."""
+    """The read model of one kind of document, grouped by one of its fields.
+
+    ``fields`` must include ``status``: the counts and deletions read it.
+    """
 
     collection: str
     group_field: str
@@ -178,8 +181,6 @@ class RowIndex:
         """Add one document's changed fields (from an event) to a Redis pipeline."""
         group_keys = self.keys(group_id)
         row = {f: fields[f] for f in self.fields if f in fields}
-        if fields.get("status") == DELETED:
-            row["status"] = DELETED
         _script(pipe, _APPLY)(keys=[group_keys[0], group_keys[1], group_keys[3]],
                               args=[str(doc_id), json.dumps(row), self.seconds], client=pipe)
 
