@@ -401,37 +401,38 @@ def write_states(db: Database, states: dict[ObjectId, TaskState], now: datetime.
     return len(write_status_changes(db, states, now) | write_fields(db, states, now))
 
 
-def apply_job_rules(db: Database, states: dict[ObjectId, TaskState], now: datetime.datetime) -> list[dict]:
-    """Run the task -> job rules once per job and new task status; return job events."""
+def apply_job_rules(db: Database, states: dict[ObjectId, TaskState], now: datetime.datetime) -> dict[ObjectId, bool]:
+    """Run the task -> job rules once per job and new task status.
+
+    Returns the jobs that changed, each with whether its rules also changed
+    other tasks (e.g. cancelled the rest).
+    """
     per_job: dict[ObjectId, set[str]] = defaultdict(set)
-    projects: dict[ObjectId, Any] = {}
     for state in states.values():
         job_id = state.task.get("job")
         if state.status_changed and job_id is not None:
             per_job[job_id].add(state.status)
-            projects[job_id] = state.task.get("project")
-    job_events = []
+    changed_jobs: dict[ObjectId, bool] = {}
     for job_id, new_statuses in per_job.items():
         ordered = [s for s in JOB_RULE_ORDER if s in new_statuses] + sorted(new_statuses - set(JOB_RULE_ORDER))
         for task_status in ordered:
             change = status.update_job_after_task_status_change(db, job_id, task_status, now=now)
             if change is not None:
-                job_events.append({"_id": job_id, "project": projects[job_id], "status": change.status,
-                                   "tasks_changed": bool(change.tasks_modified)})
-    return job_events
+                changed_jobs[job_id] = changed_jobs.get(job_id, False) or bool(change.tasks_modified)
+    return changed_jobs
 
 
-def _publish(states: dict[ObjectId, TaskState], job_events: list[dict]) -> None:
+def _publish(db: Database, states: dict[ObjectId, TaskState], changed_jobs: dict[ObjectId, bool]) -> None:
     task_events = [{"_id": task_id, "project": s.task.get("project"), "job": s.task.get("job"),
                     "manager": s.task.get("manager"), "status": s.status,
                     **{k: v for k, v in s.fields.items() if k in events.EVENT_FIELDS}}
                    for task_id, s in states.items()]
     events.publish_many("task", task_events)
-    # A job event whose rules also changed other tasks (e.g. cancelled the
-    # rest) tells the dashboard to re-read that job's tasks; others need not.
-    for tasks_changed in (False, True):
-        events.publish_many("job", [e for e in job_events if e["tasks_changed"] == tasks_changed],
-                            tasks_changed=tasks_changed)
+    # Job events read the job as stored (status, reason, _updated: what the
+    # job list shows); one whose rules also changed other tasks tells the
+    # dashboard to re-read that job's tasks.
+    for job_id, tasks_changed in changed_jobs.items():
+        events.publish_job(db, job_id, tasks_changed=tasks_changed)
 
 
 def cancel_requested_task_ids(db: Database, manager_id: ObjectId) -> list[ObjectId]:
@@ -462,8 +463,7 @@ def handle_batch(db: Database, manager: dict, updates: list) -> BatchResult:
     store_log_chunks(db, log_docs)
     now = status.utcnow()
     result.modified_count = write_states(db, states, now)
-    job_events = apply_job_rules(db, states, now)
-    _publish(states, job_events)
+    _publish(db, states, apply_job_rules(db, states, now))
     result.cancel_task_ids = [str(t) for t in cancel_requested_task_ids(db, manager["_id"])]
     result.upload_task_file_queue = [{"job": str(item.get("job")), "task": str(item.get("task"))}
                                      for item in manager.get("upload_task_file_queue") or []]

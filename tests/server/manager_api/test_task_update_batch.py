@@ -337,3 +337,18 @@ def test_eve_get_shows_the_watermark(world, mgr_a, job4):
     resp = world.api("alice").get(f"/api/flamenco/tasks/{ids[0]}")
     assert resp.status_code == 200, resp.json
     assert resp.json[task_updates.WATERMARK_FIELD]["update_ids"] == [update["_id"]]
+
+
+def test_job_change_reaches_the_dashboard_job_rows_whole(world, mgr_a, job4, redis_url):
+    """The job event of a batch carries what the job list shows: status, reason and the new _updated."""
+    import redis
+
+    from flamenco.web import job_index
+
+    client = redis.Redis.from_url(redis_url)
+    assert job_index.INDEX.rows(world.db, client, world.project_a["_id"])  # seeded before the batch
+    post_batch(mgr_a, [upd(t, task_status="completed") for t in task_ids(world.db, job4)])
+    stored = world.db[JOBS].find_one({"_id": job4["_id"]})
+    row = next(r for r in job_index.INDEX.rows(world.db, client, world.project_a["_id"]) if r["_id"] == job4["_id"])
+    assert (row["status"], row["status_reason"], row["_updated"]) == (
+        "completed", stored["status_reason"], stored["_updated"])
