@@ -55,6 +55,8 @@ EVENT_FIELDS = (
     "job_type", "task_type", "task_progress_percentage", "_updated", "_created", "manager", "user",
 )
 KINDS = ("job", "task")
+# The status of a job event announcing that the job was deleted.
+DELETED = "deleted"
 
 _clients: dict[str, redis.Redis] = {}
 _clients_lock = threading.Lock()
@@ -163,6 +165,11 @@ def publish_job(db: Database, job_id: ObjectId, *, tasks_changed: bool = True) -
     """Announce a job's current state, read from the database (for callers holding only its id)."""
     job = db["flamenco_jobs"].find_one({"_id": job_id}, {f: 1 for f in ("project", *EVENT_FIELDS)})
     return publish("job", job, tasks_changed=tasks_changed) if job is not None else True
+
+
+def publish_job_deleted(job: Mapping[str, Any]) -> bool:
+    """Announce that a job (and its tasks) is gone, so open pages and read models drop it."""
+    return publish("job", {**job, "status": DELETED})
 
 
 def publish_job_change(db: Database, change: Any) -> bool:

@@ -157,7 +157,7 @@ def on_delete_item(job: dict) -> None:
 def on_deleted_item(job: dict) -> None:
     """Remove the job's tasks and their logs too (Flamenco 2 left them, §14.14)."""
     status.delete_job_tasks(_db(), job["_id"])
-    events.publish("job", {**job, "status": "deleted"})
+    events.publish_job_deleted(job)
 
 
 def setup_app(app: flask.Flask) -> None:

@@ -120,7 +120,7 @@ def delete_archived_job(db: Database, acc: ProjectAccess, job: dict, action: str
     if job.get("status") != "archived":
         raise status.IllegalTransition("status", job.get("status"), "deleted", "only archived jobs can be deleted")
     db["flamenco_jobs"].delete_one({"_id": job["_id"], "status": "archived"})
-    events.publish("job", {**job, "status": "deleted"})
+    events.publish_job_deleted(job)
 
 
 JOB_ACTION_HANDLERS: dict[str, Callable[[Database, ProjectAccess, dict, str], None]] = {

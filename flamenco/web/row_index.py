@@ -45,7 +45,7 @@ Counts = dict[str, int]
 # serves nobody else while a script runs.
 SEED_BATCH = 2000
 # The status that removes a row (published by whoever deletes a document).
-DELETED = "deleted"
+DELETED = events.DELETED
 
 # KEYS: rows, counts, generation. ARGV: row id, JSON fields, ttl.
 # Merge the fields into the row and move the row's count from its old status
