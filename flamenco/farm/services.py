@@ -10,6 +10,8 @@ missing ``version.txt`` (see ../shared/reference/ferretdb-eve.md §1.2).
 """
 from __future__ import annotations
 
+import fcntl
+import hashlib
 import json
 import os
 import shutil
@@ -119,35 +121,111 @@ FERRETDB_PATCHES = (
         # `explain` reports the same pushdown, which is how tests check it.
         "push ObjectID equality filters down to SQLite (Explain)",
     ),
+    SourcePatch(
+        "internal/handler/msg_update.go",
+        """		closer := iterator.NewMultiCloser()
+		defer closer.Close()
+
+		closer.Add(res.Iter)
+
+		iter := common.FilterIterator(res.Iter, closer, u.Filter)
+
+		if !u.Multi {
+			iter = common.LimitIterator(iter, closer, 1)
+		}
+
+		result, err := common.UpdateDocument(ctx, c, "update", iter, &u)
+		if err != nil {
+""",
+        """		// Each statement closes its iterator, and so gives back its pooled
+		// SQLite connection, before the next statement (flamenco patch).
+		result, err := func() (*common.UpdateResult, error) {
+			closer := iterator.NewMultiCloser()
+			defer closer.Close()
+
+			closer.Add(res.Iter)
+
+			iter := common.FilterIterator(res.Iter, closer, u.Filter)
+
+			if !u.Multi {
+				iter = common.LimitIterator(iter, closer, 1)
+			}
+
+			return common.UpdateDocument(ctx, c, "update", iter, &u)
+		}()
+		if err != nil {
+""",
+        # The `update` command closed the query iterator of every statement in
+        # a `defer` after its loop, so each statement kept one of the 100
+        # connections of the database's SQLite pool (pool/opendb.go) until
+        # the command ended: at the 100th statement the write waited forever
+        # for a connection, the command never answered and every later command
+        # on that database hung until a restart. A limited (UpdateOne)
+        # statement does not read its iterator to the end, which is what
+        # keeps the connection. `delete` closes each statement's iterator
+        # already (execDelete), and findAndModify has a single statement.
+        # tests/infra/test_ferretdb_many_statements.py sends 1,000 of each.
+        "close each update statement's iterator before the next statement",
+    ),
 )
 # Go files of ours added to FerretDB's source: file name -> directory in the module.
 FERRETDB_PATCH_DIR = REPO_ROOT / "tools" / "ferretdb-patches"
 FERRETDB_ADDED_SOURCES = {"flamenco_pushdown.go": "internal/backends/sqlite"}
 
 
+# Flags of `go build` (with CGO_ENABLED=0): part of the build recipe, so of the cache key.
+FERRETDB_BUILD_FLAGS = ("-trimpath",)
+
+
+def ferretdb_build_key() -> str:
+    """A digest of what the FerretDB binary is built from: wrapper, patches, added sources, flags.
+
+    Content, not modification times: a build that was running while a patch
+    changed finishes with a newer binary made from the old recipe.
+    """
+    digest = hashlib.sha256(repr((FERRETDB_PATCHES, sorted(FERRETDB_ADDED_SOURCES.items()),
+                                  FERRETDB_BUILD_FLAGS)).encode())
+    for path in sorted(p for d in (FERRETDB_SRC, FERRETDB_PATCH_DIR) for p in d.iterdir() if p.is_file()):
+        digest.update(str(path.relative_to(REPO_ROOT)).encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
 def ferretdb_binary(cache_dir: Path | None = None) -> Path:
     """Return the path of the FerretDB wrapper binary, building it if needed.
 
     ``FERRETDB_BIN`` overrides the lookup. The binary is cached under
-    ``<data dir>/bin`` and rebuilt when the wrapper's sources are newer.
+    ``<data dir>/bin`` with the :func:`ferretdb_build_key` it was built from
+    beside it, and rebuilt when the key differs. Concurrent callers (test
+    sessions, ``./dev farm``) build it once: the others wait for the lock.
     """
     env_bin = os.environ.get("FERRETDB_BIN")
     if env_bin:
         return Path(env_bin)
     cache_dir = cache_dir or DEFAULT_DATA_DIR / "bin"
     binary = cache_dir / "ferretdb-embed"
-    # This file holds the build recipe (the patch), so it counts as a source too.
-    sources = [p for d in (FERRETDB_SRC, FERRETDB_PATCH_DIR) for p in d.iterdir() if p.is_file()] + [Path(__file__)]
-    newest_src = max(p.stat().st_mtime for p in sources)
-    if binary.exists() and binary.stat().st_mtime >= newest_src:
+    key_file = cache_dir / "ferretdb-embed.key"
+    key = ferretdb_build_key()
+
+    def up_to_date() -> bool:
+        return binary.exists() and key_file.exists() and key_file.read_text().strip() == key
+
+    if up_to_date():
         return binary
     if not shutil.which("go"):
         raise ServiceError("Go toolchain not found: needed once to build FerretDB (tools/ferretdb-embed)")
     cache_dir.mkdir(parents=True, exist_ok=True)
-    modfile = _patched_ferretdb_modfile(cache_dir)
-    tmp = binary.with_suffix(".tmp")
-    _go(["build", "-trimpath", f"-modfile={modfile}", "-o", str(tmp), "."])
-    tmp.replace(binary)
+    with (cache_dir / "ferretdb-embed.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if up_to_date():
+            return binary  # another process built it while this one waited
+        modfile = _patched_ferretdb_modfile(cache_dir)
+        tmp = binary.with_suffix(".tmp")
+        _go(["build", *FERRETDB_BUILD_FLAGS, f"-modfile={modfile}", "-o", str(tmp), "."])
+        tmp.replace(binary)
+        # Written last: a build interrupted before this point is redone.
+        key_tmp = key_file.with_suffix(".key-tmp")
+        key_tmp.write_text(key + "\n")
+        key_tmp.replace(key_file)
     return binary
 
 

@@ -5,6 +5,7 @@ Thin: parse the request, call the module that does the work, shape the answer.
 from __future__ import annotations
 
 import flask
+from werkzeug.exceptions import BadRequest
 
 from flamenco import errors
 from flamenco.extension import json_payload
@@ -76,18 +77,30 @@ def get_depsgraph(manager: dict) -> flask.typing.ResponseReturnValue:
     return resp
 
 
+def _task_update_list() -> list:
+    """The batch's JSON list; no body and ``null`` are an empty batch.
+
+    A Flamenco 2 Manager with nothing queued still pushes, to learn which
+    tasks to cancel, and sends its empty Go slice as ``null``.
+    """
+    if not flask.request.get_data().strip():
+        return []
+    try:
+        updates = flask.request.get_json(force=True)
+    except BadRequest:
+        errors.abort(400, "request body is not valid JSON")
+    if updates is None:
+        return []
+    if not isinstance(updates, list):
+        errors.abort(400, "request body must be a JSON list of task updates")
+    return updates
+
+
 @blueprint.route(f"{MANAGER_URL}/task-update-batch", methods=["POST"])
 @auth.manager_api_call
 def task_update_batch(manager: dict) -> flask.typing.ResponseReturnValue:
     """Apply queued task updates; answer with what was handled and what to cancel."""
-    updates: object = []
-    if flask.request.get_data():
-        updates = flask.request.get_json(force=True, silent=True)
-        if updates is None:
-            errors.abort(400, "request body is not valid JSON")
-    if not isinstance(updates, list):
-        errors.abort(400, "request body must be a JSON list of task updates")
-    result = task_updates.handle_batch(auth.db(), manager, updates)
+    result = task_updates.handle_batch(auth.db(), manager, _task_update_list())
     return flask.Response(wire.to_json(result.response()), mimetype="application/json")
 
 

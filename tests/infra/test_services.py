@@ -39,3 +39,13 @@ def test_ferretdb_build_applies_every_patch(tmp_path):
         text = (patched_src / patch.path).read_text()
         assert patch.new in text
         assert patch.old not in text
+
+
+def test_ferretdb_build_key_follows_the_recipe(monkeypatch):
+    """The cached binary is rebuilt when a patch changes, whatever the files' times say."""
+    from flamenco.farm import services
+
+    key = services.ferretdb_build_key()
+    assert services.ferretdb_build_key() == key
+    monkeypatch.setattr(services, "FERRETDB_PATCHES", services.FERRETDB_PATCHES[:-1])
+    assert services.ferretdb_build_key() != key

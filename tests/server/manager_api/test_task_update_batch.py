@@ -199,10 +199,24 @@ def test_empty_batch_polls_for_cancels_and_log_uploads(world, mgr_a, job4):
                          "upload_task_file_queue": [{"job": str(job4["_id"]), "task": str(ids[0])}]}
 
 
+@pytest.mark.parametrize("body", [b"null", b"", b" null\n"], ids=["null", "empty", "null-with-spaces"])
+def test_idle_go_manager_batch_polls_for_cancels_of_a_cancelled_job(world, mgr_a, job4, body):
+    """Flamenco 2's Go Manager with nothing queued pushes its empty batch as ``null``."""
+    ids = task_ids(world.db, job4)
+    status.set_job_status(world.db, job4["_id"], "cancel-requested", actor=status.Actor.USER)
+    resp = mgr_a.post("/task-update-batch", data=body, content_type="application/json")
+    assert resp.status_code == 200, resp.json
+    assert resp.json["modified_count"] == 0
+    assert resp.json["handled_update_ids"] == []
+    assert sorted(resp.json["cancel_task_ids"]) == sorted(str(t) for t in ids)
+
+
 def test_body_must_be_a_list(mgr_a):
     resp = mgr_a.post("/task-update-batch", json={"task_id": "x"})
     assert resp.status_code == 400
     resp = mgr_a.post("/task-update-batch", data=b"{nope", content_type="application/json")
+    assert resp.status_code == 400
+    resp = mgr_a.post("/task-update-batch", data=b'"null"', content_type="application/json")
     assert resp.status_code == 400
 
 
@@ -352,3 +366,32 @@ def test_job_change_reaches_the_dashboard_job_rows_whole(world, mgr_a, job4, red
     row = next(r for r in job_index.INDEX.rows(world.db, client, world.project_a["_id"]) if r["_id"] == job4["_id"])
     assert (row["status"], row["status_reason"], row["_updated"]) == (
         "completed", stored["status_reason"], stored["_updated"])
+
+
+# --- Field writes: one command for the whole batch ------------------------------------
+
+
+def test_batch_for_more_tasks_than_ferretdb_has_connections(world, mgr_a):
+    """One ``update`` command of 150 statements: FerretDB 1.24 wedged at 100 before our patch."""
+    job = make_job(world.db, world.project_a, world.manager_a, world.alice,
+                   settings={"frames": "1-150", "chunk_size": 1, "time_in_seconds": 1})
+    assert mgr_a.get("/depsgraph").status_code == 200
+    ids = task_ids(world.db, job)
+    assert len(ids) == 150
+    body = post_batch(mgr_a, [upd(t, activity=f"frame {i}", task_progress_percentage=50)
+                              for i, t in enumerate(ids)])
+    assert body["modified_count"] == 150
+    assert world.db[TASKS].count_documents({"job": job["_id"], "task_progress_percentage": 50}) == 150
+    assert world.db[TASKS].find_one({"_id": ids[149]})["activity"] == "frame 149"
+
+
+def test_field_writes_count_only_tasks_still_stored(world, mgr_a, job4):
+    ids = task_ids(world.db, job4)
+    tasks = {t["_id"]: t for t in world.db[TASKS].find({"_id": {"$in": ids[:2]}},
+                                                      projection=task_updates.TASK_PROJECTION)}
+    states = {task_id: task_updates.TaskState(task=task, status=task["status"], fields={"activity": "busy"})
+              for task_id, task in tasks.items()}
+    world.db[TASKS].delete_one({"_id": ids[1]})
+    assert task_updates.write_fields(world.db, states, status.utcnow()) == {ids[0]}
+    assert world.db[TASKS].find_one({"_id": ids[0]})["activity"] == "busy"
+    assert world.db[TASKS].find_one({"_id": ids[1]}) is None

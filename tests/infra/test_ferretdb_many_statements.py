@@ -1,0 +1,114 @@
+"""Our FerretDB build answers write commands of many statements, and stays usable after them.
+
+FerretDB 1.24 kept the query iterator of every statement of an ``update``
+command open until the whole command ended; each holds one of the 100
+connections of the database's SQLite pool, so a command of 100 statements
+waited forever for a connection and every later command on that database hung
+with it (the patch in ``flamenco.farm.services.FERRETDB_PATCHES`` closes each
+statement's iterator before the next one).
+
+The store is one of this test's own, not the session's: a wedged database must
+fail this test only, not hang every later one. With
+``FLAMENCO_TEST_MONGO_URI`` the same checks run on that MongoDB.
+"""
+from __future__ import annotations
+
+import os
+import time
+import uuid
+from pathlib import Path
+from typing import Iterator
+
+import pymongo
+import pytest
+from bson import ObjectId
+from pymongo import monitoring
+
+from flamenco.farm import services
+
+# Statements in one command: ten times the pool size that used to wedge FerretDB.
+STATEMENTS = 1_000
+# Seconds a command may take before the client gives up. The 1,000 statements
+# take under a second on FerretDB (2 cores); before the fix the command never
+# answered.
+COMMAND_TIMEOUT_S = 60
+
+
+class CommandCounter(monitoring.CommandListener):
+    """Counts the commands the client sends, by name: one bulk_write must be one command."""
+
+    def __init__(self) -> None:
+        self.counts: dict[str, int] = {}
+
+    def started(self, event: monitoring.CommandStartedEvent) -> None:
+        self.counts[event.command_name] = self.counts.get(event.command_name, 0) + 1
+
+    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
+        pass
+
+    def failed(self, event: monitoring.CommandFailedEvent) -> None:
+        pass
+
+
+@pytest.fixture
+def own_store(tmp_path: Path) -> Iterator[tuple[pymongo.database.Database, CommandCounter]]:
+    """A fresh database on a FerretDB of this test's own (or on FLAMENCO_TEST_MONGO_URI), and its command counts."""
+    external = os.environ.get("FLAMENCO_TEST_MONGO_URI")
+    service = None if external else services.start_ferretdb(tmp_path / "ferretdb")
+    counter = CommandCounter()
+    client = pymongo.MongoClient(external or service.url, socketTimeoutMS=COMMAND_TIMEOUT_S * 1000,
+                                 event_listeners=[counter])
+    name = "t_" + uuid.uuid4().hex[:16]
+    try:
+        yield client[name], counter
+    finally:
+        try:
+            if external:
+                client.drop_database(name)
+        finally:
+            client.close()
+            if service:
+                service.stop(timeout=2)
+
+
+def _stored_ids(coll) -> list[ObjectId]:
+    ids = [ObjectId() for _ in range(STATEMENTS)]
+    coll.insert_many([{"_id": task_id, "n": 0} for task_id in ids])
+    return ids
+
+
+def _later_commands_work(db: pymongo.database.Database, expected_count: int) -> None:
+    coll = db["tasks"]
+    assert coll.count_documents({}) == expected_count
+    extra = coll.insert_one({"n": -1}).inserted_id
+    assert coll.update_one({"_id": extra}, {"$set": {"n": -2}}).modified_count == 1
+    assert coll.find_one({"_id": extra})["n"] == -2
+    assert coll.delete_one({"_id": extra}).deleted_count == 1
+    db["other"].insert_one({"x": 1})
+    assert db["other"].count_documents({}) == 1
+
+
+def test_one_update_command_of_1000_statements_is_answered(own_store):
+    db, counter = own_store
+    coll = db["tasks"]
+    ids = _stored_ids(coll)
+    started = time.monotonic()
+    result = coll.bulk_write([pymongo.UpdateOne({"_id": task_id}, {"$set": {"n": i + 1}})
+                              for i, task_id in enumerate(ids)], ordered=False)
+    elapsed = time.monotonic() - started
+    assert counter.counts.get("update") == 1, counter.counts
+    assert (result.matched_count, result.modified_count) == (STATEMENTS, STATEMENTS)
+    assert elapsed < COMMAND_TIMEOUT_S
+    assert coll.count_documents({"n": {"$gt": 0}}) == STATEMENTS
+    assert coll.find_one({"_id": ids[-1]})["n"] == STATEMENTS
+    _later_commands_work(db, STATEMENTS)
+
+
+def test_one_delete_command_of_1000_statements_is_answered(own_store):
+    db, counter = own_store
+    coll = db["tasks"]
+    ids = _stored_ids(coll)
+    result = coll.bulk_write([pymongo.DeleteOne({"_id": task_id}) for task_id in ids], ordered=False)
+    assert counter.counts.get("delete") == 1, counter.counts
+    assert result.deleted_count == STATEMENTS
+    _later_commands_work(db, 0)
