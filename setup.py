@@ -16,13 +16,16 @@ WORKER_REQUIRES = [
     "click>=8.1",
 ]
 MANAGER_REQUIRES = [
-    "flask>=3.0",
+    # The worker API and dashboard: one asyncio event loop owns dispatch.
+    "aiohttp>=3.9",
+    "jinja2>=3.1",
+    # flamenco.openapi.common (shared OpenAPI building blocks) reads werkzeug rules.
+    "werkzeug>=3.0",
     "pymongo>=4,<5",
     "bcrypt>=4",
     "pyjwt>=2.8",
     "requests>=2.31",
     "prometheus-client>=0.20",
-    "waitress>=3",
 ]
 SERVER_REQUIRES = [
     "eve==2.3.1",
@@ -53,7 +56,6 @@ TEST_REQUIRES = [
     "schemathesis>=4",
     "playwright>=1.45",
     "openapi-spec-validator>=0.7",
-    "aiohttp>=3.9",  # the worker tests' stand-in manager
 ]
 
 

@@ -1,13 +1,20 @@
-"""Manager dispatch: N simulated workers against a real manager and server.
+"""Manager dispatch: N simulated Flamenco 2 workers against a real manager and server.
 
 Starts a server process and a manager process (``flamenco-manager run``:
-worker API plus sync daemon) on one data store, submits a sleep job of
-``--tasks`` zero-length tasks, and runs ``--workers`` simulated workers
-(asyncio + httpx in this process) that speak the Flamenco 2 worker protocol:
-register, sign on, then loop ``POST /task`` -> update ``active`` -> update
-``completed``; an idle worker polls again after ``IDLE_POLL_SECONDS``.
-Prints tasks/s, p50/p99 latency of ``/task`` and of the updates, and how
-long the server took to see every task completed (the sync daemon's pushes).
+worker API, dashboard and sync daemon) on one data store, as ``flamenco
+farm`` does, submits a sleep job of ``--tasks`` zero-length tasks, and runs
+``--workers`` simulated workers (asyncio + aiohttp in this process) that
+speak the Flamenco 2 worker protocol: register, sign on, then loop ``POST
+/task`` -> update ``active`` -> update ``completed``; an idle worker polls
+again after ``IDLE_POLL_SECONDS``.
+
+Prints per size: completed tasks/s, p50/p99 of ``/task`` and of the
+updates, errors, CPU seconds per completed task of every farm process
+(psutil: data store, Redis, server, manager), and store commands per
+completed task in the server and the manager (a pymongo CommandListener in
+each, ``bench.command_counter``; a bulk write counts as one command). CPU and
+commands are counted from the first worker's registration until the server
+has seen every task completed.
 
     .venv/bin/python -m bench.bench_dispatch [--workers 100,1000] [--tasks 2000] [--deadline 240]
 """
@@ -16,6 +23,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import dataclasses
+import json
 import os
 import secrets
 import subprocess
@@ -25,16 +34,18 @@ import time
 from pathlib import Path
 from typing import Iterator
 
+import aiohttp
 import httpx
+import psutil
 import pymongo
 from bson import ObjectId
 
 from bench.support import (REPO_ROOT, Stopwatch, data_store, database_uri, drop_database, header, latency_line,
                            redis_service, tenancy)
 from flamenco.farm.services import free_port
+from flamenco.farm.supervisor import stop_process
 from flamenco.jobs import construction
 from tests.support.server import job_doc, running_server
-from flamenco.farm.supervisor import stop_process
 
 # A simulated worker with nothing to do asks again after this long (real
 # workers back off for seconds; shorter here so the queue drains fast).
@@ -44,9 +55,11 @@ START_TIMEOUT_SECONDS = 60
 HTTP_TIMEOUT_SECONDS = 120
 # After the workers finish, how long the server may take to receive every update.
 SERVER_CATCH_UP_SECONDS = 300
-# Manager settings for the run: download soon after a kick, push often.
+# Manager settings for the run: download soon after a kick, push every second.
 MANAGER_SETTINGS = {"download_task_sleep": "5s", "download_task_recheck_throttle": "1s",
-                    "task_update_push_max_interval": "1s", "http_threads": "16"}
+                    "task_update_push_max_interval": "1s"}
+# Runs a module with a store-command counter (bench/command_counter.py).
+COUNTED = ("-m", "bench.command_counter")
 
 
 class Stats:
@@ -63,68 +76,75 @@ class Stats:
         self.errors[what] = self.errors.get(what, 0) + 1
 
 
-async def simulated_worker(client: httpx.AsyncClient, stats: Stats, total: int, stop_at: float) -> None:
+async def simulated_worker(session: aiohttp.ClientSession, stats: Stats, total: int, stop_at: float) -> None:
     secret = secrets.token_hex(32)
-    resp = await client.post("/register-worker", json={"secret": secret, "platform": "linux",
-                                                       "supported_task_types": ["sleep"], "nickname": "sim"})
-    if resp.status_code != 200:
-        stats.error(f"register {resp.status_code}")
-        return
-    auth = (resp.json()["_id"], secret)
-    await client.post("/sign-on", json={}, auth=auth)
+    async with session.post("/register-worker", json={"secret": secret, "platform": "linux",
+                                                      "supported_task_types": ["sleep"], "nickname": "sim"}) as resp:
+        if resp.status != 200:
+            stats.error(f"register {resp.status}")
+            return
+        worker_id = (await resp.json())["_id"]
+    auth = aiohttp.BasicAuth(worker_id, secret)
+    async with session.post("/sign-on", json={}, auth=auth) as resp:
+        await resp.read()
     while stats.completed < total and time.monotonic() < stop_at:
         started = time.perf_counter()
         try:
-            resp = await client.post("/task", auth=auth)
-        except httpx.HTTPError as ex:
+            async with session.post("/task", auth=auth) as resp:
+                status, body = resp.status, await resp.read()
+        except aiohttp.ClientError as ex:
             stats.error(f"/task {type(ex).__name__}")
             continue
         elapsed = time.perf_counter() - started
-        if resp.status_code == 204:
+        if status == 204:
             stats.task_idle.append(elapsed)
             await asyncio.sleep(IDLE_POLL_SECONDS)
             continue
-        if resp.status_code != 200:
-            stats.error(f"/task {resp.status_code}")
+        if status != 200:
+            stats.error(f"/task {status}")
             await asyncio.sleep(IDLE_POLL_SECONDS)
             continue
         stats.task_ok.append(elapsed)
-        task_id = resp.json()["_id"]
-        for body in ({"task_status": "active", "activity": "starting"},
-                     {"task_status": "completed", "activity": "done", "task_progress_percentage": 100}):
+        task_id = json.loads(body)["_id"]
+        for update in ({"task_status": "active", "activity": "starting"},
+                       {"task_status": "completed", "activity": "done", "task_progress_percentage": 100}):
             started = time.perf_counter()
             try:
-                resp = await client.post(f"/tasks/{task_id}/update", json=body, auth=auth)
-            except httpx.HTTPError as ex:
+                async with session.post(f"/tasks/{task_id}/update", json=update, auth=auth) as resp:
+                    status = resp.status
+                    await resp.read()
+            except aiohttp.ClientError as ex:
                 stats.error(f"update {type(ex).__name__}")
                 break
             stats.updates.append(time.perf_counter() - started)
-            if resp.status_code != 204:
-                stats.error(f"update {resp.status_code}")
+            if status != 204:
+                stats.error(f"update {status}")
         else:
             stats.completed += 1
 
 
 async def run_workers(manager_url: str, n_workers: int, total: int, deadline: float) -> tuple[Stats, float]:
     stats = Stats()
-    limits = httpx.Limits(max_connections=n_workers, max_keepalive_connections=n_workers)
-    async with httpx.AsyncClient(base_url=manager_url, limits=limits, timeout=HTTP_TIMEOUT_SECONDS) as client:
+    connector = aiohttp.TCPConnector(limit=n_workers)
+    timeout = aiohttp.ClientTimeout(total=HTTP_TIMEOUT_SECONDS)
+    async with aiohttp.ClientSession(base_url=manager_url, connector=connector, timeout=timeout) as session:
         stop_at = time.monotonic() + deadline
         with Stopwatch() as sw:
-            await asyncio.gather(*(simulated_worker(client, stats, total, stop_at) for _ in range(n_workers)))
+            await asyncio.gather(*(simulated_worker(session, stats, total, stop_at) for _ in range(n_workers)))
     return stats, sw.seconds
 
 
 @contextlib.contextmanager
-def manager_process(settings: dict, log_path: Path) -> Iterator[str]:
-    """``flamenco-manager run`` configured by environment; yields its URL."""
+def manager_process(settings: dict, log_path: Path, commands_file: Path) -> Iterator[str]:
+    """``flamenco-manager run`` configured by environment, its store commands counted; yields its URL."""
     port = free_port()
     env = dict(os.environ) | {f"FLAMENCO_MANAGER_{k.upper()}": str(v) for k, v in settings.items()}
     env["FLAMENCO_MANAGER_LISTEN"] = f"127.0.0.1:{port}"
+    env["FLAMENCO_BENCH_COMMANDS_FILE"] = str(commands_file)
     env["PYTHONPATH"] = str(REPO_ROOT) + os.pathsep + env.get("PYTHONPATH", "")
     url = f"http://127.0.0.1:{port}"
     with log_path.open("wb") as log:
-        proc = subprocess.Popen([sys.executable, "-m", "flamenco_manager.cli", "run"], cwd=log_path.parent,
+        proc = subprocess.Popen([sys.executable, *COUNTED, "-m", "flamenco_manager.cli", "run"], cwd=REPO_ROOT,
                                 env=env, stdout=log, stderr=subprocess.STDOUT)
     try:
         deadline = time.monotonic() + START_TIMEOUT_SECONDS
@@ -132,7 +152,7 @@ def manager_process(settings: dict, log_path: Path) -> Iterator[str]:
             if proc.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"manager did not start:\n{log_path.read_text()[-3000:]}")
             try:
-                httpx.get(url + "/status-change", timeout=2)
+                httpx.get(url + "/openapi.json", timeout=2)
                 break
             except httpx.TransportError:
                 time.sleep(0.2)
@@ -158,41 +178,100 @@ def wait_for_server(db, job_id: ObjectId, total: int) -> tuple[int, float]:
             done = db["flamenco_tasks"].count_documents({"job": job_id, "status": "completed"})
             if done >= total:
                 break
-            time.sleep(1)
+            time.sleep(0.5)
     return done, sw.seconds
 
 
-def run_one(server_uri: str, redis_url: str, n_workers: int, total: int, deadline: float) -> None:
-    manager_db = database_uri(server_uri, "bench_dispatch_mgr")
-    try:
-        with tenancy(server_uri, "bench_dispatch") as farm:
-            job_id = submit_sleep_job(farm.db, farm.project, farm.manager, farm.user, total)
-            with running_server(farm.uri, redis_url) as base_url, tempfile.TemporaryDirectory() as tmp:
-                settings = MANAGER_SETTINGS | {"database_url": manager_db, "flamenco": base_url + "/",
-                                               "manager_id": str(farm.manager["_id"]),
-                                               "manager_secret": farm.manager_token,
-                                               "task_logs_path": str(Path(tmp) / "logs")}
-                with manager_process(settings, Path(tmp) / "manager.log") as manager_url:
-                    wait_for_download(manager_db, total)
-                    stats, seconds = asyncio.run(run_workers(manager_url, n_workers, total, deadline))
-                    done, waited = wait_for_server(farm.db, job_id, stats.completed)
-    finally:
-        drop_database(manager_db)
-    print(f"{n_workers} workers, {total} zero-length tasks: {stats.completed} completed in {seconds:.1f} s "
-          f"= {stats.completed / seconds:.1f} tasks/s (incl. registration and the first download)")
-    print("  " + latency_line("/task with a task", stats.task_ok))
-    print("  " + latency_line("/task, nothing to do (204)", stats.task_idle))
-    print("  " + latency_line("/tasks/<id>/update", stats.updates))
-    print(f"  server saw {done}/{stats.completed} of those completed {waited:.1f} s after the workers stopped; "
-          f"errors: {stats.errors or 'none'}", flush=True)
-
 def wait_for_download(manager_db: str, total: int) -> None:
-    """Block until the manager's cache holds the job's tasks (or START_TIMEOUT_SECONDS pass)."""
+    """Block until the manager's buffer holds the job's tasks (or START_TIMEOUT_SECONDS pass)."""
     with pymongo.MongoClient(manager_db, tz_aware=True) as mgr:
         cache = mgr.get_default_database()["tasks"]
         ready_by = time.monotonic() + START_TIMEOUT_SECONDS
         while cache.estimated_document_count() < total and time.monotonic() < ready_by:
             time.sleep(0.5)
+
+
+def process_role(proc: psutil.Process) -> str:
+    """What a farm process is, from its command line."""
+    cmdline = " ".join(proc.cmdline())
+    for marker, role in (("ferretdb", "data store"), ("redis", "redis"), ("flamenco_manager.cli", "manager"),
+                         ("flamenco.cli", "server")):
+        if marker in cmdline:
+            return role
+    return proc.name()
+
+
+@dataclasses.dataclass
+class Usage:
+    """CPU seconds per farm process role and store commands per counted process, at one moment."""
+
+    cpu: dict[str, float]
+    commands: dict[str, int]
+
+    @classmethod
+    def now(cls, command_files: dict[str, Path]) -> "Usage":
+        cpu: dict[str, float] = {}
+        for proc in psutil.Process().children(recursive=True):
+            with contextlib.suppress(psutil.Error):
+                times = proc.cpu_times()
+                role = process_role(proc)
+                cpu[role] = cpu.get(role, 0.0) + times.user + times.system
+        commands = {}
+        for role, path in command_files.items():
+            with contextlib.suppress(FileNotFoundError, ValueError):
+                commands[role] = json.loads(path.read_text())["commands"]
+        return cls(cpu, commands)
+
+    def since(self, before: "Usage") -> "Usage":
+        return Usage({k: v - before.cpu.get(k, 0.0) for k, v in self.cpu.items()},
+                     {k: v - before.commands.get(k, 0) for k, v in self.commands.items()})
+
+
+def run_one(server_uri: str, redis_url: str, n_workers: int, total: int, deadline: float) -> None:
+    manager_db = database_uri(server_uri, "bench_dispatch_mgr")
+    try:
+        with tenancy(server_uri, "bench_dispatch") as farm, tempfile.TemporaryDirectory() as tmp:
+            files = {"server": Path(tmp) / "server-commands.json", "manager": Path(tmp) / "manager-commands.json"}
+            job_id = submit_sleep_job(farm.db, farm.project, farm.manager, farm.user, total)
+            os.environ["FLAMENCO_BENCH_COMMANDS_FILE"] = str(files["server"])
+            with running_server(farm.uri, redis_url, launcher=COUNTED) as base_url:
+                del os.environ["FLAMENCO_BENCH_COMMANDS_FILE"]
+                settings = MANAGER_SETTINGS | {"database_url": manager_db, "flamenco": base_url + "/",
+                                               "manager_id": str(farm.manager["_id"]),
+                                               "manager_secret": farm.manager_token,
+                                               "task_logs_path": str(Path(tmp) / "logs")}
+                with manager_process(settings, Path(tmp) / "manager.log", files["manager"]) as manager_url:
+                    wait_for_download(manager_db, total)
+                    time.sleep(1)  # the download's own commands settle before counting starts
+                    before = Usage.now(files)
+                    stats, seconds = asyncio.run(run_workers(manager_url, n_workers, total, deadline))
+                    done, waited = wait_for_server(farm.db, job_id, stats.completed)
+                    time.sleep(2 * 0.2)  # the counters' last dump
+                    used = Usage.now(files).since(before)
+                    bench_cpu = sum(psutil.Process().cpu_times()[:2])
+    finally:
+        drop_database(manager_db)
+    report(n_workers, total, stats, seconds, done, waited, used, bench_cpu)
+
+
+def report(n_workers: int, total: int, stats: Stats, seconds: float, done: int, waited: float,
+           used: Usage, bench_cpu: float) -> None:
+    completed = max(stats.completed, 1)
+    print(f"{n_workers} workers, {total} zero-length tasks: {stats.completed} completed in {seconds:.1f} s "
+          f"= {stats.completed / seconds:.1f} tasks/s (incl. registration)")
+    print("  " + latency_line("/task with a task", stats.task_ok))
+    print("  " + latency_line("/task, nothing to do (204)", stats.task_idle))
+    print("  " + latency_line("/tasks/<id>/update", stats.updates))
+    print(f"  errors: {stats.errors or 'none'}; server saw {done}/{stats.completed} completed "
+          f"{waited:.1f} s after the workers stopped")
+    cpu_total = sum(used.cpu.values())
+    per_role = ", ".join(f"{role} {1000 * cpu / completed:.2f}" for role, cpu in sorted(used.cpu.items()))
+    print(f"  CPU per completed task, all farm processes: {1000 * cpu_total / completed:.2f} ms ({per_role}); "
+          f"the load generator (this process, whole run): {bench_cpu:.1f} s")
+    commands_total = sum(used.commands.values())
+    per_proc = ", ".join(f"{role} {n / completed:.3f}" for role, n in sorted(used.commands.items()))
+    print(f"  store commands per completed task, all processes: {commands_total / completed:.3f} ({per_proc}; "
+          f"{commands_total} in all)", flush=True)
 
 
 def main() -> None:
@@ -202,7 +281,7 @@ def main() -> None:
     parser.add_argument("--deadline", type=float, default=240, help="seconds the workers may run per size")
     args = parser.parse_args()
     with data_store() as (server_uri, store), redis_service() as redis_url:
-        header("manager dispatch (simulated workers, real manager + server)", store)
+        header("manager dispatch (simulated Flamenco 2 workers, real manager + server)", store)
         for n in (int(w) for w in args.workers.split(",")):
             run_one(server_uri, redis_url, n, args.tasks, args.deadline)
 

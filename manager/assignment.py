@@ -1,9 +1,9 @@
 """Giving a task to a worker and taking it back (reference A.5.2 step 6, A.5.4)."""
 from __future__ import annotations
 
-from flamenco_manager import db as dbmod
 from flamenco_manager import statuses, workers
 from flamenco_manager.context import ManagerContext
+from flamenco_manager.engine import on_engine
 from flamenco_manager.update_queue import queue_update
 
 # Shown upstream as the worker of a task that has none.
@@ -16,16 +16,16 @@ def log_line(ctx: ManagerContext, message: str) -> str:
 
 
 def assign(ctx: ManagerContext, worker: dict, task: dict) -> None:
-    """Make ``task`` the worker's active task (the caller holds its claim)."""
+    """Make ``task`` the worker's active task (the queue already gave it up)."""
     ident = workers.identifier(worker)
     message = f"Manager assigned task {task['_id']} to worker {ident}"
     queue_update(ctx, task, {"task_status": statuses.ACTIVE, "worker": ident, "activity": message},
                  log=log_line(ctx, message),
                  extra_set={"worker_id": worker["_id"], "last_worker_ping": ctx.now()})
-    ctx.db[dbmod.WORKERS].update_one(
-        {"_id": worker["_id"]},
-        {"$set": {"current_task": task["_id"], "current_job": task.get("job"),
-                  "current_task_status": statuses.ACTIVE, "current_task_updated": ctx.now()}})
+    workers.seen(ctx, worker, address=worker.get("address", ""), software=worker.get("software", ""),
+                 set_awake=False, also={"current_task": task["_id"], "current_job": task.get("job"),
+                                        "current_task_status": statuses.ACTIVE,
+                                        "current_task_updated": ctx.now()})
 
 
 def return_task(ctx: ManagerContext, worker: dict, task: dict, reason: str) -> bool:
@@ -50,10 +50,7 @@ def return_task(ctx: ManagerContext, worker: dict, task: dict, reason: str) -> b
     return True
 
 
+@on_engine
 def return_worker_tasks(ctx: ManagerContext, worker: dict, reason: str) -> int:
     """Return every active task of a worker (sign-off, timeout, removal)."""
-    returned = 0
-    for task in ctx.db[dbmod.TASKS].find({"worker_id": worker["_id"],
-                                          "status": {"$in": [statuses.ACTIVE, statuses.CANCEL_REQUESTED]}}):
-        returned += return_task(ctx, worker, task, reason)
-    return returned
+    return sum(return_task(ctx, worker, task, reason) for task in ctx.state.running_tasks(worker["_id"]))

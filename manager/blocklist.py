@@ -9,67 +9,67 @@ from __future__ import annotations
 import datetime as dt
 
 from bson import ObjectId
-from pymongo.errors import DuplicateKeyError
 
-from flamenco_manager import db as dbmod
-from flamenco_manager import statuses, workers
+from flamenco_manager import statuses, store, workers
 from flamenco_manager.context import ManagerContext
+from flamenco_manager.engine import on_engine
 from flamenco_manager.update_queue import queue_update
 
 # Task statuses that count as a failure of the worker that ran them.
 FAILURE_STATUSES = (statuses.FAILED, statuses.SOFT_FAILED)
 
 
-def blocked_types_by_job(ctx: ManagerContext, worker_id: ObjectId) -> dict[ObjectId, list[str]]:
-    """For one worker: job -> task types it may not run for that job."""
-    out: dict[ObjectId, list[str]] = {}
-    for entry in ctx.db[dbmod.BLACKLIST].find({"worker_id": worker_id}):
-        out.setdefault(entry["job_id"], []).append(entry["task_type"])
-    return out
-
-
-def scheduler_filter(blocked: dict[ObjectId, list[str]]) -> dict:
-    """A query clause excluding the blocked (job, task type) pairs."""
-    if not blocked:
-        return {}
-    return {"$nor": [{"job": job, "task_type": {"$in": types}} for job, types in blocked.items()]}
-
-
-def add(ctx: ManagerContext, worker_id: ObjectId, job_id: ObjectId, task_type: str) -> bool:
+def add(ctx: ManagerContext, worker_id: ObjectId, job_id, task_type: str) -> bool:
     """Blocklist a worker for (job, task type); False when it already was."""
-    try:
-        ctx.db[dbmod.BLACKLIST].insert_one({"_created": ctx.now(), "worker_id": worker_id,
-                                            "job_id": job_id, "task_type": task_type})
-    except DuplicateKeyError:
+    key = (worker_id, job_id, task_type)
+    if key in ctx.state.blocklist:
         return False
+    entry = {"_id": ObjectId(), "_created": ctx.now(), "worker_id": worker_id, "job_id": job_id,
+             "task_type": task_type}
+    ctx.state.blocklist[key] = entry
+    ctx.journal.insert(store.BLACKLIST, dict(entry))
     return True
 
 
+@on_engine
+def entries(ctx: ManagerContext) -> list[dict]:
+    return [dict(e) for e in ctx.state.blocklist.values()]
+
+
+@on_engine
 def forget(ctx: ManagerContext, worker_id: ObjectId, job_id: ObjectId, task_type: str) -> int:
     """Dashboard action: remove one blocklist line."""
-    return ctx.db[dbmod.BLACKLIST].delete_many(
-        {"worker_id": worker_id, "job_id": job_id, "task_type": task_type}).deleted_count
+    entry = ctx.state.blocklist.pop((worker_id, job_id, task_type), None)
+    if entry is None:
+        return 0
+    ctx.journal.delete(store.BLACKLIST, entry["_id"])
+    return 1
 
 
+@on_engine
 def expire(ctx: ManagerContext) -> int:
     """Delete entries older than ``blacklist_max_age``."""
     cutoff = ctx.now() - dt.timedelta(seconds=ctx.config.blacklist_max_age)
-    return ctx.db[dbmod.BLACKLIST].delete_many({"_created": {"$lt": cutoff}}).deleted_count
+    old = [key for key, e in ctx.state.blocklist.items() if e["_created"] < cutoff]
+    for key in old:
+        ctx.journal.delete(store.BLACKLIST, ctx.state.blocklist.pop(key)["_id"])
+    return len(old)
 
 
 def _failures_on(ctx: ManagerContext, worker_id: ObjectId, job_id, task_type: str) -> int:
-    query = {"worker_id": worker_id, "job": job_id, "task_type": task_type,
-             "status": {"$in": list(FAILURE_STATUSES)}}
-    return ctx.db[dbmod.TASKS].count_documents(query) + ctx.db[dbmod.TASKS_DONE].count_documents(query)
+    return sum(1 for t in ctx.state.tasks.values()
+               if t.get("worker_id") == worker_id and t.get("job") == job_id and t.get("task_type") == task_type
+               and t.get("status") in FAILURE_STATUSES)
 
 
 def workers_left(ctx: ManagerContext, job_id, task_type: str, exclude: set[ObjectId]) -> int:
     """Workers that could still run (job, task type): support it, not blocklisted, seen recently."""
-    blocked = {e["worker_id"] for e in ctx.db[dbmod.BLACKLIST].find({"job_id": job_id, "task_type": task_type})}
     since = ctx.now() - dt.timedelta(seconds=ctx.config.worker_seen_max_age_for_failover)
-    candidates = ctx.db[dbmod.WORKERS].find(
-        {"supported_task_types": task_type, "last_activity": {"$gte": since}}, {"_id": 1})
-    return sum(1 for w in candidates if w["_id"] not in blocked and w["_id"] not in exclude)
+    return sum(1 for w in ctx.state.workers.values()
+               if task_type in (w.get("supported_task_types") or ())
+               and w.get("last_activity") is not None and w["last_activity"] >= since
+               and (w["_id"], job_id, task_type) not in ctx.state.blocklist
+               and w["_id"] not in exclude)
 
 
 def handle_failure(ctx: ManagerContext, worker: dict, task: dict) -> tuple[str, list[dict]]:
@@ -93,7 +93,7 @@ def handle_failure(ctx: ManagerContext, worker: dict, task: dict) -> tuple[str, 
 def _hard_fail_soft_failed(ctx: ManagerContext, worker: dict, job, task_type: str, skip: ObjectId) -> None:
     """Nobody is left to retry them: the worker's soft-failed tasks on (job, type) fail for good."""
     message = f"Manager hard-failed task after blacklisting worker {workers.identifier(worker)}"
-    for task in ctx.db[dbmod.TASKS].find({"worker_id": worker["_id"], "job": job, "task_type": task_type,
-                                          "status": statuses.SOFT_FAILED}):
-        if task["_id"] != skip:
+    for task in list(ctx.state.tasks.values()):
+        if (task["_id"] != skip and task.get("worker_id") == worker["_id"] and task.get("job") == job
+                and task.get("task_type") == task_type and task.get("status") == statuses.SOFT_FAILED):
             queue_update(ctx, task, {"task_status": statuses.FAILED, "activity": message}, log=message)

@@ -7,15 +7,16 @@ D.1.8), a running task is not reported ``canceled`` before its worker stopped.
 """
 from __future__ import annotations
 
-from flamenco_manager import db as dbmod
 from flamenco_manager import statuses, tasks
 from flamenco_manager.assignment import log_line
 from flamenco_manager.context import ManagerContext
+from flamenco_manager.engine import on_engine
 from flamenco_manager.update_queue import queue_unknown_task_canceled, queue_update
 
 CANCEL_MESSAGE = "Manager cancelled task by request of Flamenco Server"
 
 
+@on_engine
 def handle_cancel_requests(ctx: ManagerContext, task_ids: list[str]) -> int:
     """Act on the Server's list; return how many tasks changed here."""
     changed = 0
@@ -23,13 +24,12 @@ def handle_cancel_requests(ctx: ManagerContext, task_ids: list[str]) -> int:
         task_id = tasks.parse_id(raw)
         if task_id is None:
             continue
-        task = tasks.find_task(ctx, task_id)
+        task = ctx.state.tasks.get(task_id)
         if task is None:
             queue_unknown_task_canceled(ctx, task_id)
             changed += 1
         elif task.get("status") == statuses.ACTIVE:
-            ctx.db[dbmod.TASKS].update_one({"_id": task_id, "status": statuses.ACTIVE},
-                                           {"$set": {"status": statuses.CANCEL_REQUESTED}})
+            tasks.change(ctx, task, {"status": statuses.CANCEL_REQUESTED})
             changed += 1
         elif task.get("status") in statuses.SCHEDULABLE:
             queue_update(ctx, task, {"task_status": statuses.CANCELED, "activity": CANCEL_MESSAGE},

@@ -3,20 +3,29 @@ from __future__ import annotations
 
 import datetime as dt
 
-from flamenco_manager import assignment
-from flamenco_manager import db as dbmod
+from flamenco_manager import assignment, statuses, store, workers
 from flamenco_manager.context import ManagerContext
+from flamenco_manager.engine import on_engine
 
 
+@on_engine
 def remove_old_tasks(ctx: ManagerContext) -> int:
-    """Drop cached tasks untouched for ``task_cleanup_max_age``; the Server re-sends changed ones."""
+    """Drop cached tasks untouched for ``task_cleanup_max_age``; the Server re-sends changed ones.
+
+    A task a worker runs, or with updates still waiting to go up, stays.
+    """
     cutoff = ctx.now() - dt.timedelta(seconds=ctx.config.task_cleanup_max_age)
-    query = {"$or": [{"last_worker_ping": {"$lt": cutoff}},
-                     {"last_worker_ping": None, "last_updated": {"$lt": cutoff}},
-                     {"last_worker_ping": None, "last_updated": None}]}
-    return sum(ctx.db[name].delete_many(query).deleted_count for name in (dbmod.TASKS, dbmod.TASKS_DONE))
+    old = [t for t in ctx.state.tasks.values()
+           if (t.get("last_worker_ping") or t.get("last_updated") or cutoff) <= cutoff
+           and t.get("status") not in statuses.RUNNING and not ctx.state.pending_per_task.get(t["_id"])]
+    for task in old:
+        ctx.state.unindex(task)
+        del ctx.state.tasks[task["_id"]]
+        ctx.journal.delete(store.TASKS, task["_id"])
+    return len(old)
 
 
+@on_engine
 def remove_old_workers(ctx: ManagerContext) -> int:
     """Remove workers in ``worker_cleanup_status`` not seen for ``worker_cleanup_max_age`` (0 = off)."""
     max_age, eligible = ctx.config.worker_cleanup_max_age, ctx.config.worker_cleanup_status
@@ -24,7 +33,9 @@ def remove_old_workers(ctx: ManagerContext) -> int:
         return 0
     cutoff = ctx.now() - dt.timedelta(seconds=max_age)
     removed = 0
-    for worker in ctx.db[dbmod.WORKERS].find({"status": {"$in": eligible}, "last_activity": {"$lt": cutoff}}):
-        assignment.return_worker_tasks(ctx, worker, "worker is being auto-removed")
-        removed += ctx.db[dbmod.WORKERS].delete_one({"_id": worker["_id"]}).deleted_count
+    for worker in list(ctx.state.workers.values()):
+        seen = worker.get("last_activity")
+        if worker.get("status") in eligible and seen is not None and seen < cutoff:
+            assignment.return_worker_tasks(ctx, worker, "worker is being auto-removed")
+            removed += workers.forget(ctx, worker["_id"])
     return removed

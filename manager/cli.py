@@ -1,8 +1,7 @@
-"""``flamenco-manager``: serve the worker API, run the sync daemon, or both.
+"""``flamenco-manager``: run the manager (worker API, dashboard and sync daemon in one process).
 
-    flamenco-manager serve      worker API + dashboard (start several if you like)
-    flamenco-manager sync       the sync daemon (exactly one per manager database)
-    flamenco-manager run        both in one process
+    flamenco-manager run        worker API + dashboard + sync daemon (one process per manager database)
+    flamenco-manager serve      worker API + dashboard without talking to the Server
     flamenco-manager cleanslate forget all cached tasks (next download is complete)
     flamenco-manager purgequeue drop all updates waiting for the Server (loses data)
     flamenco-manager show-config print the effective settings
@@ -18,14 +17,13 @@ import sys
 import threading
 
 import click
-import waitress
 import yaml
 
-from flamenco_manager import db as dbmod
-from flamenco_manager import ssdp
-from flamenco_manager.app import create_app
+from flamenco_manager import ssdp, update_queue
+from flamenco_manager.app import start_serving
 from flamenco_manager.config import Config, ConfigError, load_config
 from flamenco_manager.context import ManagerContext
+from flamenco_manager.store import DispatchOwned
 from flamenco_manager.sync import SyncDaemon, clean_slate
 
 
@@ -40,6 +38,8 @@ def _context(config_path: str | None) -> ManagerContext:
         raise click.ClickException(f"configuration error: {ex}") from None
     try:
         return ManagerContext.create(config)
+    except DispatchOwned as ex:
+        raise click.ClickException(f"refusing to start: {ex}") from None
     except Exception as ex:  # noqa: BLE001 - report any start-up failure plainly
         raise click.ClickException(f"cannot use database {config.database_url}: {ex}") from None
 
@@ -65,19 +65,25 @@ def _stop_on_signals(stop: threading.Event) -> None:
 
 
 def _serve(ctx: ManagerContext, stop: threading.Event) -> None:
+    """Serve until ``stop`` is set, then write what is left and release the database."""
     host, port = _host_port(ctx.config)
-    server = waitress.create_server(create_app(ctx), host=host, port=port, threads=ctx.config.http_threads)
-    threading.Thread(target=lambda: (stop.wait(), server.close()), daemon=True).start()
+    try:
+        serving = start_serving(ctx, host, port)
+    except OSError as ex:
+        ctx.close()
+        raise click.ClickException(f"cannot listen on {host}:{port}: {ex}") from None
     click.echo(f"Flamenco Manager serving workers on http://{host}:{port}/", err=True)
     responder = ssdp.start_responder(ctx.config)
     try:
-        server.run()
-    except (OSError, ValueError):
-        if not stop.is_set():
-            raise
+        while not stop.wait(1.0):
+            if ctx.engine.lost_lock.is_set():
+                click.echo("another process took over this manager's database; stopping", err=True)
+                break
     finally:
         if responder:
             responder.stop()
+        serving.stop()
+        ctx.close()
 
 
 @click.group()
@@ -95,7 +101,7 @@ def main(click_ctx: click.Context, config_path: str | None, debug: bool) -> None
 @main.command()
 @click.pass_obj
 def serve(config_path: str | None) -> None:
-    """Serve the worker API and the dashboard."""
+    """Serve the worker API and the dashboard, without the sync daemon (no Server)."""
     stop = threading.Event()
     _stop_on_signals(stop)
     _serve(_context(config_path), stop)
@@ -103,27 +109,24 @@ def serve(config_path: str | None) -> None:
 
 @main.command()
 @click.pass_obj
-def sync(config_path: str | None) -> None:
-    """Run the sync daemon (one per manager database)."""
-    ctx = _context(config_path)
-    _require_link(ctx)
-    stop = threading.Event()
-    _stop_on_signals(stop)
-    SyncDaemon(ctx).run(stop)
-
-
-@main.command()
-@click.pass_obj
 def run(config_path: str | None) -> None:
-    """Serve the API and run the sync daemon in one process."""
+    """Serve the API and run the sync daemon in one process (the one process of this database)."""
     ctx = _context(config_path)
-    _require_link(ctx)
+    try:
+        _require_link(ctx)
+    except click.ClickException:
+        ctx.close()
+        raise
     stop = threading.Event()
     _stop_on_signals(stop)
-    daemon = threading.Thread(target=SyncDaemon(ctx).run, args=(stop,), name="sync", daemon=True)
+    daemon_stop = threading.Event()
+    daemon = threading.Thread(target=SyncDaemon(ctx).run, args=(daemon_stop,), name="sync", daemon=True)
     daemon.start()
-    _serve(ctx, stop)
-    daemon.join(timeout=10)
+    try:
+        _serve(ctx, stop)
+    finally:
+        daemon_stop.set()
+        daemon.join(timeout=10)
 
 
 @main.command("show-config")
@@ -146,8 +149,11 @@ def show_config(config_path: str | None) -> None:
 def cleanslate(config_path: str | None, yes: bool) -> None:
     """Forget every cached task; the next depsgraph download is a complete one."""
     ctx = _context(config_path)
-    if yes or click.confirm("Remove all cached tasks?"):
-        click.echo(f"removed {clean_slate(ctx)} cached tasks")
+    try:
+        if yes or click.confirm("Remove all cached tasks?"):
+            click.echo(f"removed {clean_slate(ctx)} cached tasks")
+    finally:
+        ctx.close()
 
 
 @main.command()
@@ -156,8 +162,11 @@ def cleanslate(config_path: str | None, yes: bool) -> None:
 def purgequeue(config_path: str | None, yes: bool) -> None:
     """Drop every update waiting to be pushed to the Server (this loses data)."""
     ctx = _context(config_path)
-    if yes or click.confirm("Drop all queued task updates? The Server will never see them."):
-        click.echo(f"dropped {ctx.db[dbmod.UPDATE_QUEUE].delete_many({}).deleted_count} queued updates")
+    try:
+        if yes or click.confirm("Drop all queued task updates? The Server will never see them."):
+            click.echo(f"dropped {update_queue.purge(ctx)} queued updates")
+    finally:
+        ctx.close()
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -23,7 +23,9 @@ _DURATION_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
 # Keys that Flamenco 2 configs have but this manager ignores on purpose.
 _IGNORED_KEYS = {"_meta", "mode", "database_path", "listen_https", "tlskey", "tlscert",
                  "acme_domain_name", "shaman", "user_authentication", "websetup",
-                 "dynamic_pool_platforms", "watch_for_latest_image", "test_tasks"}
+                 "dynamic_pool_platforms", "watch_for_latest_image", "test_tasks",
+                 # Settings of this manager's earlier, multi-process design.
+                 "http_threads", "stale_claim_age", "recheck_task_before_assigning"}
 
 
 class ConfigError(ValueError):
@@ -132,8 +134,7 @@ def build_config(overrides: Mapping[str, Any] | None = None) -> Config:
 
 def _check_relations(values: dict[str, Any]) -> None:
     """Reject combinations that cannot work."""
-    for key in ("task_update_push_max_count", "blacklist_threshold", "task_fail_after_softfail_count",
-                "http_threads"):
+    for key in ("task_update_push_max_count", "blacklist_threshold", "task_fail_after_softfail_count"):
         if values[key] < 1:
             raise ConfigError(f"{key}: must be at least 1, got {values[key]}")
     if not values["database_url"]:

@@ -23,8 +23,6 @@ DEFAULTS: dict[str, object] = {
     "task_log_max_rotations": 5,
     # host:port the worker API listens on.
     "listen": "0.0.0.0:8080",
-    # Threads per API process; a /task call holds one for a few DB round trips.
-    "http_threads": 8,
     # URL the workers use to reach this manager; sent to the Server.
     "own_url": "http://localhost:8080/",
     # Answer UPnP/SSDP searches (M-SEARCH for urn:flamenco:manager:0) with
@@ -46,18 +44,16 @@ DEFAULTS: dict[str, object] = {
     # Periodic depsgraph download; a kick (no task for a worker, dashboard)
     # downloads sooner, at most once per recheck throttle (-1 = never kick).
     "download_task_sleep": 10 * MINUTE,
-    # Re-check each task with the Server (conditional GET on its _etag) just
-    # before a worker gets it, so a task changed or cancelled since the last
-    # download is not run (reference A.4.2). Off saves a round trip per task
-    # when the depsgraph is known to be fresh; Flamenco 2 always re-checked.
-    "recheck_task_before_assigning": True,
     "download_task_recheck_throttle": 10.0,
     # Push queued updates when this many are waiting, or when the oldest has
     # waited push_max_interval; also the batch size.
     "task_update_push_max_count": 3000,
     "task_update_push_max_interval": 5.0,
-    # An empty push doubles as the poll for cancellations.
-    "cancel_task_fetch_max_interval": 10.0,
+    # An empty push doubles as the poll for cancellations: a task cancelled
+    # on the Server can still be handed to a worker for at most about this
+    # long (plus one sync tick); the worker then stops it at its next
+    # may-i-run. Flamenco 2 re-checked each task with a blocking GET instead.
+    "cancel_task_fetch_max_interval": 5.0,
     # Back-off after a failed push doubles up to this (original: none, D.1.3).
     "push_backoff_max": 60.0,
     # A batch update the Server never acknowledges (e.g. for another manager's
@@ -83,9 +79,6 @@ DEFAULTS: dict[str, object] = {
     "worker_cleanup_max_age": 0.0,
     "worker_cleanup_status": ["offline"],
     "worker_cleanup_interval": 30.0,
-    # A claim whose task is no longer active is released after this long
-    # (a process died between claiming and assigning).
-    "stale_claim_age": 1 * MINUTE,
     # Failures of one worker on one (job, task type) before it is blocklisted.
     "blacklist_threshold": 3,
     # Blocklist entries expire after this long (the original used a TTL index).
@@ -143,17 +136,6 @@ DEFAULTS: dict[str, object] = {
         },
     },
 }
-
-# Time-out of a task re-check, for connecting and again for reading (so at most
-# twice this in all): a Flamenco 2 worker gives up on /task after 3 s, and an
-# unanswered re-check counts as "unchanged" anyway (reference A.4.2).
-TASK_RECHECK_TIMEOUT = 1.0
-# After a re-check could not reach the Server, skip re-checks for this long, so
-# that while the Server is down not every /task waits for the time-out.
-TASK_RECHECK_PAUSE_AFTER_FAILURE = 10.0
-# Picks per /task when the picked task turned out changed on the Server
-# (Flamenco 2's limit); after that the worker gets 204 and a download is kicked.
-TASK_PICK_ATTEMPTS = 3
 
 # SSDP (UPnP discovery): the IPv4 multicast group of the UPnP device
 # architecture, the service type Flamenco 2 advertises, and how long an answer

@@ -1,57 +1,55 @@
-"""``/metrics`` for Prometheus on the Manager: latencies, tasks, workers, update queue.
+"""``/metrics`` for Prometheus on the Manager: latencies, tasks, workers, update queue, store use.
 
-Registering :data:`blueprint` gives the app its own ``CollectorRegistry`` and
-a request-latency histogram. Gauges are computed at scrape time from the
-Manager's small collections: the hot ``tasks`` cache and ``workers`` (one
-read each, counted in Python), and ``task_update_queue`` (one count; it only
-grows while the Server is unreachable, which is exactly when it matters).
-The scrape is guarded like the dashboard (``dashboard_password``, or
-loopback only when none is set).
+Gauges are computed at scrape time from the in-memory state; counters say how
+many store commands and group commits the journal made (what the dispatch
+benchmark reads). The scrape is guarded like the dashboard
+(``dashboard_password``, or loopback only when none is set).
 """
 from __future__ import annotations
 
 import collections
 import time
-from typing import Iterator
+from typing import Iterable, Iterator
 
-from flask import Blueprint, Flask, Response, current_app, g, request
+from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Histogram, generate_latest
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from flamenco_manager import db as dbmod
+from flamenco_manager.api.auth import CTX_KEY, Handler
 from flamenco_manager.context import ManagerContext
 from flamenco_manager.dashboard.auth import require_human
 
-# Worker calls are expected within tens of milliseconds; a /task that takes
-# seconds is the scheduler stalling.
-LATENCY_BUCKETS = (0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
-EXTENSION_KEY = "flamenco_manager_metrics"
-
-blueprint = Blueprint("manager_metrics", __name__)
+# Worker calls are expected within milliseconds; a /task that takes
+# a second is the scheduler stalling.
+LATENCY_BUCKETS = (0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
 
 class ManagerCollector(Collector):
-    """Gauges read from the Manager's database when Prometheus scrapes."""
+    """Gauges read from the Manager's state when Prometheus scrapes."""
 
-    def __init__(self, app: Flask) -> None:
-        self.app = app
+    def __init__(self, ctx: ManagerContext) -> None:
+        self.ctx = ctx
 
-    def collect(self) -> Iterator[GaugeMetricFamily]:
-        ctx: ManagerContext = self.app.extensions["flamenco_manager"]
-        yield counted_by_status("flamenco_manager_tasks", "Cached tasks waiting or running, per status.",
-                                ctx.db[dbmod.TASKS].find({}, {"status": 1}))
+    def collect(self) -> Iterator[GaugeMetricFamily | CounterMetricFamily]:
+        state = self.ctx.state
+        yield counted_by_status("flamenco_manager_tasks", "Cached tasks, per status.",
+                                list(state.tasks.values()))
         yield counted_by_status("flamenco_manager_workers", "Registered workers, per status.",
-                                ctx.db[dbmod.WORKERS].find({}, {"status": 1}))
+                                list(state.workers.values()))
         yield GaugeMetricFamily("flamenco_manager_update_queue_length",
-                                "Task updates waiting to be acknowledged by the Server.",
-                                value=ctx.db[dbmod.UPDATE_QUEUE].count_documents({}))
+                                "Task updates waiting to be acknowledged by the Server.", value=len(state.updates))
         yield GaugeMetricFamily("flamenco_manager_update_rejects",
                                 "Task updates the Server never acknowledged, set aside.",
-                                value=ctx.db[dbmod.UPDATE_REJECTS].count_documents({}))
+                                value=self.ctx.store.count_rejects())
+        yield CounterMetricFamily("flamenco_manager_store_commands",
+                                  "Commands the journal sent to the store (a bulk write counts once).",
+                                  value=self.ctx.store.commands)
+        yield CounterMetricFamily("flamenco_manager_journal_flushes", "Group commits written.",
+                                  value=self.ctx.journal.flushes)
 
 
-def counted_by_status(name: str, doc: str, docs) -> GaugeMetricFamily:
+def counted_by_status(name: str, doc: str, docs: Iterable[dict]) -> GaugeMetricFamily:
     """A gauge with a ``status`` label from documents' ``status`` fields."""
     counts = collections.Counter(d.get("status") or "none" for d in docs)
     gauge = GaugeMetricFamily(name, doc, labels=["status"])
@@ -63,44 +61,44 @@ def counted_by_status(name: str, doc: str, docs) -> GaugeMetricFamily:
 class AppMetrics:
     """The per-app registry and the request-latency histogram in it."""
 
-    def __init__(self, app: Flask) -> None:
+    def __init__(self, ctx: ManagerContext) -> None:
         self.registry = CollectorRegistry()
         self.latency = Histogram("flamenco_manager_http_request_duration_seconds",
                                  "Time to answer an HTTP request, by route.",
                                  ["method", "route", "status"], buckets=LATENCY_BUCKETS,
                                  registry=self.registry)
-        self.registry.register(ManagerCollector(app))
+        self.registry.register(ManagerCollector(ctx))
 
 
-@blueprint.record_once
-def _setup(state) -> None:  # noqa: ANN001 (Flask's BlueprintSetupState)
-    state.app.extensions[EXTENSION_KEY] = AppMetrics(state.app)
+METRICS_KEY = web.AppKey("flamenco_manager_metrics", AppMetrics)
 
 
-@blueprint.before_app_request
-def _start_timer() -> None:
-    g.metrics_started = time.perf_counter()
-
-
-@blueprint.after_app_request
-def _observe_latency(response: Response) -> Response:
-    started = g.pop("metrics_started", None)
-    if started is not None:
-        # The URL rule, not the path: one series per route, whatever the ids.
-        rule = request.url_rule.rule if request.url_rule is not None else "unmatched"
-        current_app.extensions[EXTENSION_KEY].latency.labels(request.method, rule, str(response.status_code)) \
+@web.middleware
+async def observe_latency(request: web.Request, handler: Handler) -> web.StreamResponse:
+    started = time.perf_counter()
+    status = 500
+    try:
+        response = await handler(request)
+        status = response.status
+        return response
+    except web.HTTPException as ex:
+        status = ex.status
+        raise
+    finally:
+        # The route, not the path: one series per route, whatever the ids.
+        info = request.match_info.route.resource
+        route = info.canonical if info is not None else "unmatched"
+        request.app[METRICS_KEY].latency.labels(request.method, route, str(status)) \
             .observe(time.perf_counter() - started)
-    return response
 
 
-@blueprint.get("/metrics")
 @require_human
-def metrics() -> Response:
+async def metrics(request: web.Request) -> web.Response:
     """Prometheus text format."""
-    return Response(generate_latest(current_app.extensions[EXTENSION_KEY].registry),
-                    content_type=CONTENT_TYPE_LATEST)
+    body = generate_latest(request.app[METRICS_KEY].registry)
+    return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 
 
-def init_app(app: Flask) -> None:
-    """Register the blueprint (for apps that prefer an init function)."""
-    app.register_blueprint(blueprint)
+def init_app(app: web.Application) -> None:
+    app[METRICS_KEY] = AppMetrics(app[CTX_KEY])
+    app.router.add_get("/metrics", metrics, allow_head=False)

@@ -8,19 +8,18 @@ published, so the description and the app cannot drift apart silently.
 from __future__ import annotations
 
 import dataclasses
+import re
 
-from flask import Blueprint, Flask, Response, current_app, jsonify
+from aiohttp import web
 
 from flamenco.openapi.common import (OPENAPI_VERSION, PathTable, error_response, error_schema, json_content,
-                                     openapi_path, path_shape, response)
+                                     path_shape, response)
 from flamenco_manager import statuses
 
 TITLE = "Flamenco Manager worker API"
 API_VERSION = "2.0"
 DESCRIPTION_PATH = "/openapi.json"
-EXTENSION_KEY = "flamenco_manager_openapi"
-
-blueprint = Blueprint("manager_openapi", __name__)
+DESCRIPTION_KEY = web.AppKey("flamenco_manager_openapi", dict)
 
 _OBJECT_ID = {"type": "string", "pattern": "^[a-f0-9]{24}$"}
 _STRINGS = {"type": "array", "items": {"type": "string", "minLength": 1}}
@@ -136,15 +135,17 @@ def operation(endpoint: Endpoint) -> dict:
     return out
 
 
-def build_description(app: Flask) -> dict:
+def build_description(app: web.Application) -> dict:
     """The description of the :data:`ENDPOINTS` that ``app`` routes."""
     table = PathTable()
     by_shape = {(e.method, path_shape(e.path)): e for e in ENDPOINTS}
-    for rule in sorted(app.url_map.iter_rules(), key=lambda r: r.rule):
-        for method in sorted(m.lower() for m in rule.methods or ()):
-            endpoint = by_shape.get((method, path_shape(openapi_path(rule.rule))))
-            if endpoint is not None:
-                table.add(rule.rule, method, operation(endpoint))
+    routed = sorted({(route.resource.canonical, route.method.lower()) for route in app.router.routes()
+                     if route.resource is not None})
+    for path, method in routed:
+        endpoint = by_shape.get((method, path_shape(path)))
+        if endpoint is not None:
+            # PathTable reads werkzeug-style placeholders: aiohttp's {name} -> <name>.
+            table.add(re.sub(r"\{([^}]*)\}", r"<\1>", path), method, operation(endpoint))
     return {
         "openapi": OPENAPI_VERSION,
         "info": {"title": TITLE, "version": API_VERSION,
@@ -166,14 +167,14 @@ def build_description(app: Flask) -> dict:
     }
 
 
-@blueprint.get(DESCRIPTION_PATH)
-def openapi_json() -> Response:
+async def openapi_json(request: web.Request) -> web.Response:
     """The description; public, since it holds no data."""
-    if EXTENSION_KEY not in current_app.extensions:
-        current_app.extensions[EXTENSION_KEY] = build_description(current_app)
-    return jsonify(current_app.extensions[EXTENSION_KEY])
+    cached = request.app[DESCRIPTION_KEY]
+    if not cached:  # built on first use, once every route is registered
+        cached.update(build_description(request.app))
+    return web.json_response(cached)
 
 
-def init_app(app: Flask) -> None:
-    """Register the blueprint (for apps that prefer an init function)."""
-    app.register_blueprint(blueprint)
+def init_app(app: web.Application) -> None:
+    app[DESCRIPTION_KEY] = {}
+    app.router.add_get(DESCRIPTION_PATH, openapi_json, allow_head=False)

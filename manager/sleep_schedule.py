@@ -10,9 +10,9 @@ from __future__ import annotations
 import datetime as dt
 import re
 
-from flamenco_manager import db as dbmod
-from flamenco_manager import statuses, workers
+from flamenco_manager import statuses, store, workers
 from flamenco_manager.context import ManagerContext
+from flamenco_manager.engine import on_engine
 
 DAY_NAMES = ("mo", "tu", "we", "th", "fr", "sa", "su")
 MINUTES_PER_DAY = 24 * 60
@@ -99,24 +99,30 @@ def next_check(schedule: dict, local_now: dt.datetime) -> dt.datetime:
     return min(candidates)
 
 
+@on_engine
 def set_schedule(ctx: ManagerContext, worker_id, schedule: dict) -> bool:
     """Store a schedule and apply it now; False when there is no such worker."""
     clean = validate(schedule)
-    result = ctx.db[dbmod.WORKERS].update_one({"_id": worker_id}, {"$set": {"sleep_schedule": clean}})
-    if result.matched_count == 0:
+    worker = ctx.state.workers.get(worker_id)
+    if worker is None:
         return False
-    worker = ctx.db[dbmod.WORKERS].find_one({"_id": worker_id})
-    if worker and clean["schedule_active"]:
+    worker["sleep_schedule"] = clean
+    ctx.journal.set(store.WORKERS, worker_id, {"sleep_schedule": clean})
+    if clean["schedule_active"]:
         _apply(ctx, worker)
     return True
 
 
+@on_engine
 def apply_due(ctx: ManagerContext) -> int:
     """Apply every active schedule whose ``next_check`` has come; return how many changed a worker."""
     now = ctx.now()
     changed = 0
-    for worker in ctx.db[dbmod.WORKERS].find({"sleep_schedule.schedule_active": True}):
-        due = (worker.get("sleep_schedule") or {}).get("next_check")
+    for worker in list(ctx.state.workers.values()):
+        schedule = worker.get("sleep_schedule") or {}
+        if not schedule.get("schedule_active"):
+            continue
+        due = schedule.get("next_check")
         if due is None or due <= now:
             changed += _apply(ctx, worker)
     return changed
@@ -126,9 +132,8 @@ def _apply(ctx: ManagerContext, worker: dict) -> bool:
     schedule = worker["sleep_schedule"]
     local_now = ctx.now().astimezone()
     wanted = desired_status(schedule, local_now)
-    ctx.db[dbmod.WORKERS].update_one(
-        {"_id": worker["_id"]},
-        {"$set": {"sleep_schedule.next_check": next_check(schedule, local_now).astimezone(dt.timezone.utc)}})
+    schedule["next_check"] = next_check(schedule, local_now).astimezone(dt.timezone.utc)
+    ctx.journal.set(store.WORKERS, worker["_id"], {"sleep_schedule": dict(schedule)})
     is_asleep = worker.get("status") == statuses.W_ASLEEP
     if (wanted == statuses.W_ASLEEP) == is_asleep and not worker.get("status_requested"):
         return False

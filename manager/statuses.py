@@ -19,8 +19,10 @@ CANCEL_REQUESTED = "cancel-requested"
 # Waiting for a worker; the Server's "queued" and our "claimed-by-manager" are
 # the same thing here (reference C.3).
 SCHEDULABLE = (QUEUED, CLAIMED, SOFT_FAILED)
-# Finished: such tasks leave the hot ``tasks`` collection for ``tasks_done``.
+# Finished.
 FINAL = (COMPLETED, FAILED, CANCELED)
+# Held by a worker.
+RUNNING = (ACTIVE, CANCEL_REQUESTED)
 # What a cancel-requested task may still become.
 CANCEL_REQUESTED_NEXT = FINAL
 

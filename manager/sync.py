@@ -2,8 +2,9 @@
 
 Talks to the Server (depsgraph downloads, update pushes, cancellations,
 notifications, log uploads) and does the housekeeping (timeouts, cleanup,
-sleep schedules, stale claims, blocklist expiry). Run it once per manager
-(``flamenco-manager sync``), next to any number of API processes. Each step
+sleep schedules, blocklist expiry). It runs in a thread of the dispatching
+process (``flamenco-manager run``), so its blocking HTTP calls never hold up
+a worker; it changes the state through the engine (``on_engine``). Each step
 is independent: one that fails is logged and retried, the others go on.
 """
 from __future__ import annotations
@@ -13,11 +14,11 @@ import logging
 import threading
 from typing import Callable
 
-from flamenco_manager import blocklist, cleanup, scheduler, sleep_schedule, sync_requests, task_logs, tasks
+from flamenco_manager import blocklist, cleanup, sleep_schedule, store, sync_requests, task_logs, tasks
 from flamenco_manager import timeouts, update_queue
 from flamenco_manager.cancellation import handle_cancel_requests
-from flamenco_manager import db as dbmod
 from flamenco_manager.context import ManagerContext
+from flamenco_manager.engine import on_engine
 from flamenco_manager.notifications import build_notification
 from flamenco_manager.upstream import Upstream, UpstreamError
 
@@ -59,7 +60,6 @@ class SyncDaemon:
             (Periodic(now, cfg.task_cleanup_interval, cfg.task_cleanup_interval), cleanup.remove_old_tasks),
             (Periodic(now, cfg.worker_cleanup_interval, cfg.worker_cleanup_interval), cleanup.remove_old_workers),
             (Periodic(now, 0, cfg.sleep_schedule_interval), sleep_schedule.apply_due),
-            (Periodic(now, cfg.stale_claim_age, cfg.stale_claim_age), scheduler.release_stale_claims),
             (Periodic(now, 0, cfg.task_cleanup_interval), blocklist.expire),
         ]
 
@@ -136,7 +136,7 @@ class SyncDaemon:
         since_push = now - self.last_push_ok
         if since_push >= _seconds(cfg.cancel_task_fetch_max_interval):
             return True
-        queued = update_queue.queue_size(self.ctx.db)
+        queued = update_queue.queue_size(self.ctx)
         return queued >= cfg.task_update_push_max_count or (
             queued > 0 and since_push >= _seconds(cfg.task_update_push_max_interval))
 
@@ -155,8 +155,8 @@ class SyncDaemon:
 
     def push_batch(self) -> tuple[int, int]:
         """One push (an empty one polls for cancellations); returns (sent, acknowledged)."""
-        cfg, db = self.ctx.config, self.ctx.db
-        batch = update_queue.pending_batch(db, cfg.task_update_push_max_count)
+        cfg = self.ctx.config
+        batch = update_queue.pending_batch(self.ctx, cfg.task_update_push_max_count)
         try:
             reply = self.upstream.push_updates([update_queue.to_wire(doc) for doc in batch])
         except UpstreamError as ex:
@@ -167,8 +167,8 @@ class SyncDaemon:
         self.push_backoff = 0.0
         self.last_push_ok = self.ctx.now()
         handled = {oid for oid in map(tasks.parse_id, reply.get("handled_update_ids") or []) if oid}
-        update_queue.acknowledge(db, list(handled))
-        dropped = update_queue.set_aside_unacknowledged(db, batch, handled, cfg.push_max_unacknowledged)
+        update_queue.acknowledge(self.ctx, list(handled))
+        dropped = update_queue.set_aside_unacknowledged(self.ctx, batch, handled, cfg.push_max_unacknowledged)
         if dropped:
             log.warning("set aside %d updates the Server never acknowledged", dropped)
         handle_cancel_requests(self.ctx, reply.get("cancel_task_ids") or [])
@@ -199,11 +199,13 @@ class SyncDaemon:
                     log.exception("housekeeping step %s failed", step.__name__)
 
 
+@on_engine
 def clean_slate(ctx: ManagerContext) -> int:
     """Forget every cached task and the depsgraph timestamp, so the next download is complete."""
-    removed = sum(ctx.db[name].delete_many({}).deleted_count for name in (dbmod.TASKS, dbmod.TASKS_DONE))
-    ctx.db[dbmod.CLAIMS].delete_many({})
+    removed = len(ctx.state.tasks)
+    for task in list(ctx.state.tasks.values()):
+        ctx.state.unindex(task)
+        ctx.journal.delete(store.TASKS, task["_id"])
+    ctx.state.tasks.clear()
     sync_requests.set_depsgraph_last_modified(ctx, None)
-    sync_requests.mark_schedulable_changed(ctx)
     return removed
-

@@ -1,79 +1,81 @@
-"""Requests from the API processes to the sync daemon, passed through ``settings``.
+"""Requests from the worker API to the sync daemon, and the sync daemon's own marks.
 
-The API and the daemon may be different processes, so a "kick" is a small
-document rather than a channel: nobody ever blocks on it (the original's
-unbuffered kick channel stalled the scheduler, reference D.1.2).
+Kicks live in memory (the API and the daemon share one process): nobody ever
+blocks on them (the original's unbuffered kick channel stalled the
+scheduler, reference D.1.2). What must survive a restart (the depsgraph
+marker, a pending update notification, the latest output) is a ``settings``
+document written through the journal.
 """
 from __future__ import annotations
 
 import datetime as dt
-import uuid
+from typing import Any
 
-from pymongo.errors import OperationFailure
-
-from flamenco_manager import db as dbmod
+from flamenco_manager import store
 from flamenco_manager.context import ManagerContext
+from flamenco_manager.engine import on_engine
 
 KICK_DOC = "download_kick"
 NOTIFY_DOC = "update_notification"
 DEPSGRAPH_DOC = "depsgraph"
 LATEST_OUTPUT_DOC = "latest_output"
-SCHEDULE_DOC = "schedulable_tasks"
 
 
-def _set(ctx: ManagerContext, doc_id: str, fields: dict) -> None:
-    """Upsert a settings document; a racing upsert from another process is retried as an update.
-
-    FerretDB reports two simultaneous upserts of one ``_id`` as a write error
-    rather than letting one of them update.
-    """
-    settings = ctx.db[dbmod.SETTINGS]
-    try:
-        settings.update_one({"_id": doc_id}, {"$set": fields}, upsert=True)
-    except OperationFailure:
-        settings.update_one({"_id": doc_id}, {"$set": fields})
+def _get(ctx: ManagerContext, doc_id: str) -> dict:
+    return ctx.state.settings.get(doc_id) or {}
 
 
+def _set(ctx: ManagerContext, doc_id: str, fields: dict[str, Any], durable: bool = True) -> None:
+    doc = ctx.state.settings.setdefault(doc_id, {"_id": doc_id})
+    doc.update(fields)
+    if durable:
+        ctx.journal.replace(store.SETTINGS, doc)
+
+
+@on_engine
 def kick_download(ctx: ManagerContext, throttle: float | None = None) -> bool:
     """Ask for a depsgraph download soon; with ``throttle``, at most that often (-1 = never)."""
     now = ctx.now()
-    settings = ctx.db[dbmod.SETTINGS]
     if throttle is not None:
         if throttle < 0:
             return False
-        last = settings.find_one({"_id": KICK_DOC}) or {}
-        at = last.get("requested_at")
+        at = _get(ctx, KICK_DOC).get("requested_at")
         if at is not None and now - at < dt.timedelta(seconds=throttle):
             return False
-    _set(ctx, KICK_DOC, {"requested_at": now})
+    _set(ctx, KICK_DOC, {"requested_at": now}, durable=False)
     return True
 
 
+@on_engine
 def kicked_since(ctx: ManagerContext, since: dt.datetime | None) -> bool:
     """Whether a kick came after ``since`` (the last download)."""
-    doc = ctx.db[dbmod.SETTINGS].find_one({"_id": KICK_DOC}) or {}
-    at = doc.get("requested_at")
+    at = _get(ctx, KICK_DOC).get("requested_at")
     return at is not None and (since is None or at > since)
 
 
+@on_engine
 def request_update_notification(ctx: ManagerContext) -> None:
     """Worker task types changed: the Server should hear about it."""
     _set(ctx, NOTIFY_DOC, {"pending": True})
 
 
+@on_engine
 def update_notification_pending(ctx: ManagerContext) -> bool:
-    return bool((ctx.db[dbmod.SETTINGS].find_one({"_id": NOTIFY_DOC}) or {}).get("pending"))
+    return bool(_get(ctx, NOTIFY_DOC).get("pending"))
 
 
+@on_engine
 def clear_update_notification(ctx: ManagerContext) -> None:
     _set(ctx, NOTIFY_DOC, {"pending": False})
 
 
+@on_engine
 def depsgraph_last_modified(ctx: ManagerContext) -> str | None:
     """The Server's ``X-Flamenco-Last-Updated`` of the last download."""
-    return (ctx.db[dbmod.SETTINGS].find_one({"_id": DEPSGRAPH_DOC}) or {}).get("last_modified")
+    return _get(ctx, DEPSGRAPH_DOC).get("last_modified")
 
 
+@on_engine
 def set_depsgraph_last_modified(ctx: ManagerContext, value: str | None) -> None:
     _set(ctx, DEPSGRAPH_DOC, {"last_modified": value})
 
@@ -83,15 +85,6 @@ def record_output(ctx: ManagerContext, paths: list[str], worker_nickname: str) -
     _set(ctx, LATEST_OUTPUT_DOC, {"paths": paths, "worker": worker_nickname, "at": ctx.now()})
 
 
+@on_engine
 def latest_output(ctx: ManagerContext) -> dict:
-    return ctx.db[dbmod.SETTINGS].find_one({"_id": LATEST_OUTPUT_DOC}) or {}
-
-
-def mark_schedulable_changed(ctx: ManagerContext) -> None:
-    """Tasks became schedulable (downloaded, re-queued, soft-failed): schedulers must re-read."""
-    _set(ctx, SCHEDULE_DOC, {"token": uuid.uuid4().hex})
-
-
-def schedulable_token(ctx: ManagerContext) -> str | None:
-    """Changes whenever ``mark_schedulable_changed`` is called, from any process."""
-    return (ctx.db[dbmod.SETTINGS].find_one({"_id": SCHEDULE_DOC}) or {}).get("token")
+    return dict(_get(ctx, LATEST_OUTPUT_DOC))

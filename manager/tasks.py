@@ -1,8 +1,8 @@
 """The task cache: tasks from the Server's depsgraph, as the Manager sees them.
 
-Waiting and running tasks live in ``tasks``, the only collection the scheduler
-scans; finished ones move to ``tasks_done`` so that the hot collection stays
-small (on FerretDB every query scans its collection).
+Every cached task is in memory (``ctx.state.tasks``); the buffer's ``tasks``
+collection is its durable copy. :func:`change` is the one way a cached task
+changes: memory, the claim queue and the journal move together.
 """
 from __future__ import annotations
 
@@ -12,9 +12,9 @@ from typing import Any, Iterable
 from bson import ObjectId
 from bson.errors import InvalidId
 
-from flamenco_manager import db as dbmod
-from flamenco_manager import statuses, sync_requests
+from flamenco_manager import statuses, store
 from flamenco_manager.context import ManagerContext
+from flamenco_manager.engine import on_engine
 
 # Task fields that hold ObjectIds (strings on the wire).
 ID_FIELDS = ("_id", "job", "manager", "project", "user")
@@ -34,9 +34,21 @@ def parse_id(value: Any) -> ObjectId | None:
         return None
 
 
+@on_engine
 def find_task(ctx: ManagerContext, task_id: ObjectId) -> dict | None:
-    """The cached task, whether waiting, running or finished."""
-    return ctx.db[dbmod.TASKS].find_one({"_id": task_id}) or ctx.db[dbmod.TASKS_DONE].find_one({"_id": task_id})
+    """The cached task, whether waiting, running or finished (a copy when asked from another thread)."""
+    task = ctx.state.tasks.get(task_id)
+    if task is None or ctx.engine.in_loop():
+        return task
+    return dict(task)
+
+
+def change(ctx: ManagerContext, task: dict, sets: dict[str, Any]) -> None:
+    """Apply ``sets`` to the cached task: memory, claim queue, running index and journal."""
+    ctx.state.unindex(task)
+    task.update(sets)
+    ctx.state.index(task)
+    ctx.journal.set(store.TASKS, task["_id"], sets)
 
 
 def from_wire(doc: dict, now: dt.datetime) -> dict:
@@ -74,7 +86,7 @@ def to_wire(task: dict) -> dict:
 
 
 def server_fields(task: dict, updates_pending: bool) -> dict:
-    """The fields of the Server's copy of a task (``from_wire``) to ``$set`` on the cached one.
+    """The fields of the Server's copy of a task (``from_wire``) to set on the cached one.
 
     While updates for the task still wait to go up, the Server has not heard
     the latest, so the local status, activity, worker and failures stay.
@@ -88,9 +100,10 @@ def server_fields(task: dict, updates_pending: bool) -> dict:
 
 def has_pending_updates(ctx: ManagerContext, task_id: ObjectId) -> bool:
     """Whether updates of this task wait in the queue for the Server."""
-    return ctx.db[dbmod.UPDATE_QUEUE].find_one({"task_id": task_id}, {"_id": 1}) is not None
+    return ctx.state.pending_per_task.get(task_id, 0) > 0
 
 
+@on_engine
 def store_downloaded(ctx: ManagerContext, docs: Iterable[dict]) -> int:
     """Merge a depsgraph into the cache; return how many tasks were stored.
 
@@ -98,53 +111,31 @@ def store_downloaded(ctx: ManagerContext, docs: Iterable[dict]) -> int:
     (``worker_id``, ``last_worker_ping``, ``failed_by_workers``) survives. The
     Server's status wins unless updates for the task are still waiting to go
     up: then the Server has not heard the latest yet, and the local status is
-    newer.
+    newer. A task the Server re-queued loses its worker here.
     """
     now = ctx.now()
     incoming = [from_wire(d, now) for d in docs]
-    if not incoming:
-        return 0
-    ids = [t["_id"] for t in incoming]
-    hot = ctx.db[dbmod.TASKS]
-    existing = {t["_id"]: t for t in hot.find({"_id": {"$in": ids}}, {"status": 1})}
-    done = {t["_id"]: t for t in ctx.db[dbmod.TASKS_DONE].find({"_id": {"$in": ids}})}
-    pending = set(ctx.db[dbmod.UPDATE_QUEUE].distinct("task_id", {"task_id": {"$in": ids}}))
-    new = []
-    requeued = []
     for task in incoming:
         tid = task["_id"]
-        if tid in existing:
-            fields = server_fields(task, updates_pending=tid in pending)
-            hot.update_one({"_id": tid}, {"$set": fields})
-            if fields.get("status") in statuses.SCHEDULABLE:
-                requeued.append(tid)
-        elif tid in done and tid in pending:
+        cached = ctx.state.tasks.get(tid)
+        pending = has_pending_updates(ctx, tid)
+        if cached is None:
+            ctx.state.tasks[tid] = task
+            ctx.state.index(task)
+            ctx.journal.replace(store.TASKS, task)
+            continue
+        if cached.get("status") in statuses.FINAL and pending:
             continue  # finished here; the Server will hear it with the next push
-        else:
-            if tid in done:
-                task = {**done[tid], **task}
-                ctx.db[dbmod.TASKS_DONE].delete_one({"_id": tid})
-            new.append(task)
-    if new:
-        hot.insert_many(new)
-    if requeued:
-        # The Server re-queued tasks that may have been running here: free them.
-        ctx.db[dbmod.CLAIMS].delete_many({"_id": {"$in": requeued}})
-    sync_requests.mark_schedulable_changed(ctx)
+        fields = server_fields(task, updates_pending=pending)
+        if fields.get("status") in statuses.SCHEDULABLE and cached.get("status") not in statuses.SCHEDULABLE:
+            fields["worker_id"] = None  # re-queued by the Server: no longer anybody's
+        change(ctx, cached, fields)
     return len(incoming)
 
 
-def archive(ctx: ManagerContext, task_id: ObjectId) -> None:
-    """Move a finished task out of the hot collection."""
-    task = ctx.db[dbmod.TASKS].find_one({"_id": task_id})
-    if task is None:
-        return
-    ctx.db[dbmod.TASKS_DONE].replace_one({"_id": task_id}, task, upsert=True)
-    ctx.db[dbmod.TASKS].delete_one({"_id": task_id})
-
-
+@on_engine
 def count(ctx: ManagerContext) -> int:
-    return ctx.db[dbmod.TASKS].count_documents({}) + ctx.db[dbmod.TASKS_DONE].count_documents({})
+    return len(ctx.state.tasks)
 
 
 def is_final(status: str | None) -> bool:

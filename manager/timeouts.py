@@ -13,14 +13,14 @@ import datetime as dt
 
 from bson import ObjectId
 
-from flamenco_manager import assignment, statuses, workers
-from flamenco_manager import db as dbmod
+from flamenco_manager import assignment, statuses, store, workers
 from flamenco_manager.context import ManagerContext
+from flamenco_manager.engine import on_engine
 from flamenco_manager.update_queue import queue_update
 
 
-def _older_than(field: str, cutoff: dt.datetime) -> dict:
-    return {"$or": [{field: {"$lt": cutoff}}, {field: None}]}
+def _older_than(moment: dt.datetime | None, cutoff: dt.datetime) -> bool:
+    return moment is None or moment < cutoff
 
 
 def timeout_worker(ctx: ManagerContext, worker: dict, reason: str, keep: ObjectId | None = None) -> None:
@@ -29,26 +29,30 @@ def timeout_worker(ctx: ManagerContext, worker: dict, reason: str, keep: ObjectI
         sets = {"status": statuses.W_TIMEOUT}
         if not worker.get("status_requested"):
             sets |= {"status_requested": worker["status"], "lazy_status_request": False}
-        ctx.db[dbmod.WORKERS].update_one({"_id": worker["_id"]}, {"$set": sets})
-    for task in ctx.db[dbmod.TASKS].find({"worker_id": worker["_id"], "status": statuses.ACTIVE}):
-        if task["_id"] != keep:
+        worker.update(sets)
+        ctx.journal.set(store.WORKERS, worker["_id"], sets)
+    for task in ctx.state.running_tasks(worker["_id"]):
+        if task["_id"] != keep and task.get("status") == statuses.ACTIVE:
             assignment.return_task(ctx, worker, task, reason)
 
 
+@on_engine
 def check_worker_timeouts(ctx: ManagerContext) -> int:
     cutoff = ctx.now() - dt.timedelta(seconds=ctx.config.active_worker_timeout_interval)
-    timed_out = list(ctx.db[dbmod.WORKERS].find({"status": statuses.W_AWAKE, **_older_than("last_activity", cutoff)}))
+    timed_out = [w for w in ctx.state.workers.values()
+                 if w.get("status") == statuses.W_AWAKE and _older_than(w.get("last_activity"), cutoff)]
     for worker in timed_out:
         timeout_worker(ctx, worker, f"worker {workers.identifier(worker)} timed out")
     return len(timed_out)
 
 
+@on_engine
 def check_task_timeouts(ctx: ManagerContext) -> int:
     cutoff = ctx.now() - dt.timedelta(seconds=ctx.config.active_task_timeout_interval)
-    stale = list(ctx.db[dbmod.TASKS].find({"status": {"$in": [statuses.ACTIVE, statuses.CANCEL_REQUESTED]},
-                                           **_older_than("last_worker_ping", cutoff)}))
+    stale = [ctx.state.tasks[t] for ids in list(ctx.state.running.values()) for t in ids
+             if t in ctx.state.tasks and _older_than(ctx.state.tasks[t].get("last_worker_ping"), cutoff)]
     for task in stale:
-        worker = ctx.db[dbmod.WORKERS].find_one({"_id": task.get("worker_id")}) if task.get("worker_id") else None
+        worker = ctx.state.workers.get(task.get("worker_id"))  # type: ignore[arg-type]
         ident = workers.identifier(worker) if worker else "unknown worker"
         if task["status"] == statuses.CANCEL_REQUESTED:
             message = f"Task cancelled; worker {ident} stopped responding"

@@ -1,10 +1,10 @@
-"""Every change to a cached task goes through here (reference A.4.3).
+"""Every change to a cached task that the Server must hear goes through here (reference A.4.3).
 
-``queue_update`` writes the log to disk, queues a TaskUpdate for the Server in
-``task_update_queue`` (which survives any Server outage: nothing leaves it
-until the Server acknowledges it), and applies the change to the cache.
-Updates are ordered by ``queued_at_ns``, a nanosecond wall-clock stamp, so
-pushes go up in the order they happened, across several API processes.
+``queue_update`` writes the log to disk, queues a TaskUpdate for the Server
+(in memory and, through the journal, in ``task_update_queue``, which survives
+any Server outage: nothing leaves it until the Server acknowledges it) and
+applies the change to the cache. Updates are ordered by ``queued_at_ns``, a
+nanosecond stamp that only grows, so pushes go up in the order they happened.
 """
 from __future__ import annotations
 
@@ -13,17 +13,18 @@ import time
 from typing import Any
 
 from bson import ObjectId
-from pymongo.database import Database
 
-from flamenco_manager import db as dbmod
-from flamenco_manager import statuses, sync_requests, task_logs, tasks
+from flamenco_manager import statuses, store, task_logs, tasks
 from flamenco_manager.context import ManagerContext
+from flamenco_manager.engine import on_engine
 
 # Fields of a TaskUpdate that are copied onto the cached task as they are.
 COPIED_FIELDS = ("activity", "task_progress_percentage", "current_command_index",
                  "command_progress_percentage", "worker", "failed_by_workers")
 # Tasks the Manager made itself; the Server never hears of them.
 MANAGER_LOCAL_JOB_TYPE = "manager-local"
+# Queue bookkeeping, never sent upstream.
+LOCAL_UPDATE_FIELDS = ("_id", "task_id", "queued_at_ns", "push_attempts")
 
 
 def rfc3339_ns(ns: int) -> str:
@@ -31,6 +32,9 @@ def rfc3339_ns(ns: int) -> str:
     seconds, frac = divmod(ns, 1_000_000_000)
     base = dt.datetime.fromtimestamp(seconds, dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
     return f"{base}.{frac:09d}Z"
+
+
+_last_stamp = 0
 
 
 def _next_stamp() -> int:
@@ -41,7 +45,10 @@ def _next_stamp() -> int:
     return stamp
 
 
-_last_stamp = 0
+def _enqueue(ctx: ManagerContext, doc: dict) -> None:
+    ctx.state.updates[doc["_id"]] = doc
+    ctx.state.pending_per_task[doc["task_id"]] += 1
+    ctx.journal.insert(store.UPDATE_QUEUE, doc)
 
 
 def queue_update(ctx: ManagerContext, task: dict, update: dict[str, Any], *, log: str = "",
@@ -65,59 +72,55 @@ def queue_update(ctx: ManagerContext, task: dict, update: dict[str, Any], *, log
     if log:
         task_logs.append(ctx.config.task_logs_path, job_id, str(task["_id"]), log)
         update["log_tail"] = task_logs.tail(log)
-    stamp = _next_stamp()
-    doc = {"_id": ObjectId(), "task_id": task["_id"], "queued_at_ns": stamp, **update}
     if task.get("job_type") != MANAGER_LOCAL_JOB_TYPE:
-        ctx.db[dbmod.UPDATE_QUEUE].insert_one(doc)
+        _enqueue(ctx, {"_id": ObjectId(), "task_id": task["_id"], "queued_at_ns": _next_stamp(), **update})
     apply_locally(ctx, task, update, extra_set or {})
     return new_status or current
 
 
 def apply_locally(ctx: ManagerContext, task: dict, update: dict, extra_set: dict) -> None:
-    """Apply an update to the cached task (and ``task``) without queueing it for the Server.
+    """Apply an update to the cached task without queueing it for the Server.
 
     ``queue_update`` calls it after queueing; on its own it is for changes the
     Server told us about, which it need not hear back. A status other than
-    ``active`` releases the task's claim; a final one archives the task.
+    ``active`` (or ``cancel-requested``) frees the task from its worker.
     """
     sets: dict[str, Any] = {"last_updated": ctx.now(), **extra_set}
     new_status = update.get("task_status")
     if new_status:
         sets["status"] = new_status
+        if new_status in statuses.SCHEDULABLE and "worker_id" not in extra_set:
+            sets["worker_id"] = None
     for key in COPIED_FIELDS:
         if key in update:
             sets[key] = update[key]
     timing = (update.get("metrics") or {}).get("timing")
     if timing:
         sets["metrics"] = {**(task.get("metrics") or {}), "timing": timing}
-    result = ctx.db[dbmod.TASKS].update_one({"_id": task["_id"]}, {"$set": sets})
-    if result.matched_count == 0:
-        ctx.db[dbmod.TASKS_DONE].update_one({"_id": task["_id"]}, {"$set": sets})
-    if new_status and new_status != statuses.ACTIVE:
-        ctx.db[dbmod.CLAIMS].delete_one({"_id": task["_id"]})
-    if new_status in statuses.FINAL:
-        tasks.archive(ctx, task["_id"])
-    elif new_status in statuses.SCHEDULABLE:
-        sync_requests.mark_schedulable_changed(ctx)
-    task.update(sets)
+    tasks.change(ctx, task, sets)
 
 
 def queue_unknown_task_canceled(ctx: ManagerContext, task_id: ObjectId) -> None:
     """Tell the Server a task it wants cancelled is not here (so it is canceled)."""
-    ctx.db[dbmod.UPDATE_QUEUE].insert_one({
-        "_id": ObjectId(), "task_id": task_id, "queued_at_ns": _next_stamp(),
-        "task_status": statuses.CANCELED, "activity": "Manager cancelled task by request of Flamenco Server",
-    })
+    _enqueue(ctx, {"_id": ObjectId(), "task_id": task_id, "queued_at_ns": _next_stamp(),
+                   "task_status": statuses.CANCELED,
+                   "activity": "Manager cancelled task by request of Flamenco Server"})
 
 
-def pending_batch(db: Database, limit: int) -> list[dict]:
-    """The oldest ``limit`` queued updates, in the order they happened."""
-    return list(db[dbmod.UPDATE_QUEUE].find({}).sort([("queued_at_ns", 1), ("_id", 1)]).limit(limit))
+@on_engine
+def pending_batch(ctx: ManagerContext, limit: int) -> list[dict]:
+    """The oldest ``limit`` queued updates, in the order they happened (copies)."""
+    out = []
+    for doc in ctx.state.updates.values():
+        if len(out) >= limit:
+            break
+        out.append(dict(doc))
+    return out
 
 
 def to_wire(doc: dict) -> dict:
     """A queued update as the Server's task-update-batch expects it."""
-    out = {k: v for k, v in doc.items() if k not in ("_id", "task_id", "queued_at_ns", "push_attempts")}
+    out = {k: v for k, v in doc.items() if k not in LOCAL_UPDATE_FIELDS}
     out["_id"] = str(doc["_id"])
     out["task_id"] = str(doc["task_id"])
     out["received_on_manager"] = rfc3339_ns(doc["queued_at_ns"])
@@ -127,29 +130,56 @@ def to_wire(doc: dict) -> dict:
     return out
 
 
-def acknowledge(db: Database, update_ids: list[ObjectId]) -> int:
+def _drop(ctx: ManagerContext, update_id: ObjectId) -> dict | None:
+    doc = ctx.state.updates.pop(update_id, None)
+    if doc is not None:
+        ctx.state.pending_per_task[doc["task_id"]] -= 1
+        if ctx.state.pending_per_task[doc["task_id"]] <= 0:
+            del ctx.state.pending_per_task[doc["task_id"]]
+        ctx.journal.delete(store.UPDATE_QUEUE, update_id)
+    return doc
+
+
+@on_engine
+def acknowledge(ctx: ManagerContext, update_ids: list[ObjectId]) -> int:
     """Drop the updates the Server handled."""
-    if not update_ids:
-        return 0
-    return db[dbmod.UPDATE_QUEUE].delete_many({"_id": {"$in": update_ids}}).deleted_count
+    return sum(_drop(ctx, update_id) is not None for update_id in update_ids)
 
 
-def set_aside_unacknowledged(db: Database, sent: list[dict], handled: set[ObjectId], max_attempts: int) -> int:
+@on_engine
+def set_aside_unacknowledged(ctx: ManagerContext, sent: list[dict], handled: set[ObjectId],
+                             max_attempts: int) -> int:
     """Count a push against updates the Server did not handle; move the hopeless ones aside.
 
     The original kept them for ever, starving every later update (reference D.1.3).
+    A hopeless update moves to ``task_update_rejects`` in the same flush that
+    takes it out of the queue.
     """
-    unhandled = [d for d in sent if d["_id"] not in handled]
-    if not unhandled:
-        return 0
-    ids = [d["_id"] for d in unhandled]
-    db[dbmod.UPDATE_QUEUE].update_many({"_id": {"$in": ids}}, {"$inc": {"push_attempts": 1}})
-    hopeless = [d for d in unhandled if d.get("push_attempts", 0) + 1 >= max_attempts]
-    if hopeless:
-        db[dbmod.UPDATE_REJECTS].insert_many(hopeless)
-        db[dbmod.UPDATE_QUEUE].delete_many({"_id": {"$in": [d["_id"] for d in hopeless]}})
+    hopeless = []
+    for sent_doc in sent:
+        doc = ctx.state.updates.get(sent_doc["_id"])
+        if doc is None or doc["_id"] in handled:
+            continue
+        doc["push_attempts"] = doc.get("push_attempts", 0) + 1
+        if doc["push_attempts"] >= max_attempts:
+            hopeless.append(_drop(ctx, doc["_id"]))
+        else:
+            ctx.journal.set(store.UPDATE_QUEUE, doc["_id"], {"push_attempts": doc["push_attempts"]})
+    for doc in hopeless:
+        if doc is not None:
+            ctx.journal.insert(store.UPDATE_REJECTS, doc)
     return len(hopeless)
 
 
-def queue_size(db: Database) -> int:
-    return db[dbmod.UPDATE_QUEUE].count_documents({})
+@on_engine
+def queue_size(ctx: ManagerContext) -> int:
+    return len(ctx.state.updates)
+
+
+@on_engine
+def purge(ctx: ManagerContext) -> int:
+    """``purgequeue``: drop every update waiting for the Server (this loses data)."""
+    dropped = list(ctx.state.updates)
+    for update_id in dropped:
+        _drop(ctx, update_id)
+    return len(dropped)

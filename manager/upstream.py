@@ -31,18 +31,6 @@ class Depsgraph:
     last_updated: str | None
 
 
-@dataclass
-class TaskRefetch:
-    """The Server's answer to a conditional task GET.
-
-    ``document`` is the decoded task for a 2xx answer with a body, None when
-    there is none or it is not a task document.
-    """
-
-    status_code: int
-    document: dict | None
-
-
 class Upstream:
     """One manager's connection to the Server."""
 
@@ -82,17 +70,6 @@ class Upstream:
             raise UpstreamError(f"depsgraph: unexpected reply: {ex}") from ex
         return Depsgraph(200, graph, resp.headers.get(LAST_UPDATED))
 
-    def refetch_task(self, task_id: str, etag: str | None, timeout: float) -> TaskRefetch:
-        """``GET /api/flamenco/tasks/{id}`` with ``If-None-Match`` (reference A.4.2).
-
-        Redirects are not followed: a 3xx is an answer the caller reads
-        (as "unchanged"), not a place to go.
-        """
-        headers = {"If-None-Match": f'"{etag}"'} if etag else {}
-        resp = self._send("GET", f"{self.base}/api/flamenco/tasks/{task_id}", headers=headers,
-                          timeout=(timeout, timeout), allow_redirects=False)
-        return TaskRefetch(resp.status_code, _task_document(resp, task_id) if 200 <= resp.status_code < 300 else None)
-
     def push_updates(self, updates: list[dict]) -> dict:
         """POST a task-update batch; returns the TaskUpdateResponse."""
         resp = self._request("POST", "task-update-batch", (200,), json=updates)
@@ -112,11 +89,3 @@ class Upstream:
         files = {"logfile": (f"task-{task_id}.txt.gz", gzipped_log, "text/plain+gzip")}
         self._request("POST", f"attach-task-log/{task_id}", (200, 201), files=files)
 
-
-def _task_document(resp: requests.Response, task_id: str) -> dict | None:
-    """The task in a reply body, or None if the body is not that task as JSON."""
-    try:
-        doc = resp.json()
-    except ValueError:
-        return None
-    return doc if isinstance(doc, dict) and str(doc.get("_id")) == task_id else None

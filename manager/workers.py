@@ -1,35 +1,35 @@
 """Worker registry: registration, credentials, "seen" bookkeeping, status requests.
 
 Workers authenticate with HTTP Basic (their id and a secret they generated);
-only a bcrypt hash of the secret is stored (reference A.2.1).
+only a bcrypt hash of the secret is stored (reference A.2.1). The registry is
+in memory; a verified secret is remembered as a SHA-256 digest, so bcrypt
+runs once per worker and process, not on every call. "Last seen" and the
+worker's current task are written lazily (they ride along with the next
+flush); status changes are durable before they are answered.
 """
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
 import hmac
-import threading
 from typing import Any
 
 import bcrypt
 from bson import ObjectId
 
-from flamenco_manager import db as dbmod
-from flamenco_manager import statuses
+from flamenco_manager import statuses, store
 from flamenco_manager.context import ManagerContext
+from flamenco_manager.engine import on_engine
 
 # bcrypt cost for worker secrets: the secrets are 64 random characters, so a
 # slow hash adds nothing; the original used bcrypt's minimum cost too.
 BCRYPT_ROUNDS = 4
-# Verified (worker id, hash) -> sha256 of the secret, so the hot path does
-# not run bcrypt on every call; bounded so it cannot grow without limit.
-_VERIFIED_MAX = 10_000
-_verified: dict[tuple[str, bytes], bytes] = {}
-_verified_lock = threading.Lock()
 # Worker fields sent in JSON; the secret hash never leaves the Manager.
 WIRE_FIELDS = ("nickname", "address", "status", "platform", "supported_task_types", "software",
                "current_task", "current_task_status", "current_task_updated", "current_job",
                "time_cost", "last_activity", "status_requested", "lazy_status_request", "sleep_schedule")
+# In-memory only: the verified secret's digest.
+VERIFIED_DIGEST = "_verified_digest"
 
 
 class StatusRequestError(ValueError):
@@ -57,6 +57,23 @@ def to_wire(worker: dict) -> dict:
     return out
 
 
+def _set(ctx: ManagerContext, worker: dict, sets: dict[str, Any], lazy: bool = False) -> None:
+    worker.update(sets)
+    ctx.journal.set(store.WORKERS, worker["_id"], sets, lazy=lazy)
+
+
+def _stored(worker: dict) -> dict:
+    return {k: v for k, v in worker.items() if k != VERIFIED_DIGEST}
+
+
+@on_engine
+def find(ctx: ManagerContext, worker_id: ObjectId) -> dict | None:
+    worker = ctx.state.workers.get(worker_id)
+    if worker is None or ctx.engine.in_loop():
+        return worker
+    return _stored(worker)
+
+
 def register(ctx: ManagerContext, *, secret: str, platform: str, task_types: list[str], nickname: str,
              address: str, software: str) -> dict:
     """Store a new worker; the caller has validated the fields."""
@@ -67,7 +84,8 @@ def register(ctx: ManagerContext, *, secret: str, platform: str, task_types: lis
         "status": "", "status_requested": "", "lazy_status_request": False, "time_cost": 0,
         "last_activity": ctx.now(),
     }
-    ctx.db[dbmod.WORKERS].insert_one(doc)
+    ctx.state.workers[doc["_id"]] = doc
+    ctx.journal.insert(store.WORKERS, dict(doc))
     return doc
 
 
@@ -77,52 +95,46 @@ def authenticate(ctx: ManagerContext, worker_id: str, secret: str) -> dict | Non
         oid = ObjectId(worker_id)
     except Exception:  # noqa: BLE001 - any malformed id is just "unknown"
         return None
-    worker = ctx.db[dbmod.WORKERS].find_one({"_id": oid})
+    worker = ctx.state.workers.get(oid)
     if worker is None or not worker.get("hashed_secret"):
         return None
-    hashed = bytes(worker["hashed_secret"])
-    digest = hashlib.sha256(secret.encode()).digest()
-    key = (worker_id, hashed)
-    with _verified_lock:
-        known = _verified.get(key)
+    digest = hashlib.sha256(secret.encode("utf-8", "surrogatepass")).digest()
+    known = worker.get(VERIFIED_DIGEST)
     if known is not None:
         return worker if hmac.compare_digest(known, digest) else None
     try:
-        if not bcrypt.checkpw(secret.encode(), hashed):
+        if not bcrypt.checkpw(secret.encode("utf-8", "surrogatepass"), bytes(worker["hashed_secret"])):
             return None
     except ValueError:  # e.g. longer than bcrypt accepts: cannot be the secret
         return None
-    with _verified_lock:
-        if len(_verified) >= _VERIFIED_MAX:
-            _verified.clear()
-        _verified[key] = digest
+    worker[VERIFIED_DIGEST] = digest
     return worker
 
 
 def seen(ctx: ManagerContext, worker: dict, *, address: str, software: str, set_awake: bool,
          also: dict[str, Any] | None = None) -> None:
-    """Record contact (and, for /task and may-i-run, that the worker is awake) in one write.
+    """Record contact (and, for /task and may-i-run, that the worker is awake).
 
-    ``also`` adds fields to the same write, since on FerretDB every write scans.
+    Contact alone is written lazily; becoming awake is durable with the request.
     """
     sets: dict[str, Any] = {"last_activity": ctx.now(), "address": address, "software": software, **(also or {})}
-    if set_awake and worker.get("status") not in (statuses.W_AWAKE, statuses.W_TESTING):
+    became_awake = set_awake and worker.get("status") not in (statuses.W_AWAKE, statuses.W_TESTING)
+    if became_awake:
         sets["status"] = statuses.W_AWAKE
-    ctx.db[dbmod.WORKERS].update_one({"_id": worker["_id"]}, {"$set": sets})
-    worker.update(sets)
+    _set(ctx, worker, sets, lazy=not became_awake)
 
 
 def sign_on(ctx: ManagerContext, worker: dict, *, nickname: str | None, task_types: list[str] | None,
             address: str, software: str) -> bool:
     """Mark the worker as starting; return whether its task types changed."""
     sets: dict[str, Any] = {"status": statuses.W_STARTING, "last_activity": ctx.now(),
-                            "address": address, "software": software}
+                            "address": address, "software": software, "current_task": None}
     if nickname and nickname != worker.get("nickname"):
         sets["nickname"] = nickname
     types_changed = task_types is not None and sorted(task_types) != sorted(worker.get("supported_task_types") or [])
     if types_changed:
         sets["supported_task_types"] = task_types
-    ctx.db[dbmod.WORKERS].update_one({"_id": worker["_id"]}, {"$set": sets, "$unset": {"current_task": ""}})
+    _set(ctx, worker, sets)
     return types_changed
 
 
@@ -131,40 +143,47 @@ def mark_offline(ctx: ManagerContext, worker: dict) -> None:
     sets: dict[str, Any] = {"status": statuses.W_OFFLINE, "status_requested": "", "lazy_status_request": False}
     if worker.get("status") == statuses.W_ASLEEP and worker.get("status_requested") in ("", None, statuses.W_SHUTDOWN):
         sets["status_requested"] = statuses.W_ASLEEP
-    ctx.db[dbmod.WORKERS].update_one({"_id": worker["_id"]}, {"$set": sets})
+    _set(ctx, worker, sets)
 
 
+@on_engine
 def request_status_change(ctx: ManagerContext, worker_id: ObjectId, status: str, lazy: bool) -> bool:
     """Ask a worker to change status; return False if there is no such worker."""
     if status not in statuses.REQUESTABLE:
         raise StatusRequestError(f"status {status!r} cannot be requested; use one of {', '.join(statuses.REQUESTABLE)}")
-    result = ctx.db[dbmod.WORKERS].update_one(
-        {"_id": worker_id}, {"$set": {"status_requested": status, "lazy_status_request": bool(lazy)}})
-    return result.matched_count == 1
+    worker = ctx.state.workers.get(worker_id)
+    if worker is None:
+        return False
+    _set(ctx, worker, {"status_requested": status, "lazy_status_request": bool(lazy)})
+    return True
 
 
 def acknowledge_status(ctx: ManagerContext, worker: dict, status: str) -> None:
     """The worker confirms a status change (acknowledging ``shutdown`` is ignored)."""
     if status == statuses.W_SHUTDOWN:
         return
-    ctx.db[dbmod.WORKERS].update_one(
-        {"_id": worker["_id"]},
-        {"$set": {"status": status, "status_requested": "", "lazy_status_request": False,
-                  "last_activity": ctx.now()}})
+    _set(ctx, worker, {"status": status, "status_requested": "", "lazy_status_request": False,
+                       "last_activity": ctx.now()})
 
 
+@on_engine
 def acknowledge_timeout(ctx: ManagerContext, worker_id: ObjectId) -> bool:
     """Dashboard action: a timed-out worker is now known to be offline (stored, unlike D.1.12)."""
-    result = ctx.db[dbmod.WORKERS].update_one(
-        {"_id": worker_id, "status": statuses.W_TIMEOUT},
-        {"$set": {"status": statuses.W_OFFLINE, "status_requested": "", "lazy_status_request": False}})
-    return result.matched_count == 1
+    worker = ctx.state.workers.get(worker_id)
+    if worker is None or worker.get("status") != statuses.W_TIMEOUT:
+        return False
+    _set(ctx, worker, {"status": statuses.W_OFFLINE, "status_requested": "", "lazy_status_request": False})
+    return True
 
 
 def forget(ctx: ManagerContext, worker_id: ObjectId) -> bool:
-    """Delete a worker at once (its tasks time out or are returned by the caller)."""
-    ctx.db[dbmod.BLACKLIST].delete_many({"worker_id": worker_id})
-    return ctx.db[dbmod.WORKERS].delete_one({"_id": worker_id}).deleted_count == 1
+    """Delete a worker at once (the caller returned its tasks first)."""
+    for key in [k for k in ctx.state.blocklist if k[0] == worker_id]:
+        ctx.journal.delete(store.BLACKLIST, ctx.state.blocklist.pop(key)["_id"])
+    if ctx.state.workers.pop(worker_id, None) is None:
+        return False
+    ctx.journal.delete(store.WORKERS, worker_id)
+    return True
 
 
 def current_task_fields(ctx: ManagerContext, task: dict) -> dict[str, Any]:
@@ -174,6 +193,12 @@ def current_task_fields(ctx: ManagerContext, task: dict) -> dict[str, Any]:
 
 
 def task_pinged(ctx: ManagerContext, worker: dict, task: dict) -> None:
-    """A worker confirmed it is running its task (may-i-run): keep the ping current."""
-    ctx.db[dbmod.TASKS].update_one({"_id": task["_id"]},
-                                   {"$set": {"last_worker_ping": ctx.now(), "worker_id": worker["_id"]}})
+    """A worker confirmed it is running its task (may-i-run): keep the ping current (lazily written)."""
+    task["last_worker_ping"] = ctx.now()
+    ctx.journal.set(store.TASKS, task["_id"], {"last_worker_ping": task["last_worker_ping"]}, lazy=True)
+
+
+@on_engine
+def all_workers(ctx: ManagerContext) -> list[dict]:
+    """Every worker as stored (copies without in-memory extras)."""
+    return [_stored(w) for w in ctx.state.workers.values()]

@@ -2,43 +2,56 @@
 from __future__ import annotations
 
 import functools
-from typing import Callable
+from typing import Awaitable, Callable
 
 import jwt
-from flask import Response, g, request
+from aiohttp import BasicAuth, web
 
 from flamenco_manager import workers
 from flamenco_manager.api.errors import error_response
 from flamenco_manager.context import ManagerContext
 
 REALM = "Flamenco Manager"
+CTX_KEY = web.AppKey("flamenco_manager", ManagerContext)
+# The authenticated worker's document, for the view.
+WORKER_KEY = web.RequestKey("worker", dict)
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
-def context() -> ManagerContext:
-    from flask import current_app
-    return current_app.extensions["flamenco_manager"]
+def context(request: web.Request) -> ManagerContext:
+    return request.app[CTX_KEY]
 
 
-def require_worker(view: Callable) -> Callable:
-    """Authenticate the worker; the view finds it in ``g.worker``. 401 otherwise."""
+def basic_auth(request: web.Request) -> BasicAuth | None:
+    header = request.headers.get("Authorization", "")
+    if not header.lower().startswith("basic "):
+        return None
+    try:
+        return BasicAuth.decode(header, encoding="utf-8")
+    except ValueError:
+        return None
+
+
+def require_worker(view: Handler) -> Handler:
+    """Authenticate the worker; the view finds it in ``request[WORKER_KEY]``. 401 otherwise."""
 
     @functools.wraps(view)
-    def wrapper(*args, **kwargs):
-        auth = request.authorization
+    async def wrapper(request: web.Request) -> web.StreamResponse:
+        auth = basic_auth(request)
         worker = None
-        if auth is not None and auth.type == "basic" and auth.username:
-            worker = workers.authenticate(context(), auth.username, auth.password or "")
+        if auth is not None and auth.login:
+            worker = workers.authenticate(context(request), auth.login, auth.password or "")
         if worker is None:
-            response: Response = error_response(401, "worker authentication required")
-            response.headers["WWW-Authenticate"] = f'Basic realm="{REALM}"'
-            return response
-        g.worker = worker
-        return view(*args, **kwargs)
+            return error_response(401, "worker authentication required",
+                                  headers={"WWW-Authenticate": f'Basic realm="{REALM}"'})
+        request[WORKER_KEY] = worker
+        return await view(request)
 
     return wrapper
 
 
-def registration_allowed(secret: str) -> str | None:
+def registration_allowed(request: web.Request, secret: str) -> str | None:
     """None when the request may register a worker; otherwise the reason it may not.
 
     With a ``worker_registration_secret`` the request needs ``Authorization:
@@ -57,9 +70,9 @@ def registration_allowed(secret: str) -> str | None:
     return None
 
 
-def remote_address() -> str:
-    return request.remote_addr or ""
+def remote_address(request: web.Request) -> str:
+    return request.remote or ""
 
 
-def user_agent() -> str:
+def user_agent(request: web.Request) -> str:
     return request.headers.get("User-Agent", "")

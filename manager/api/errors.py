@@ -1,7 +1,7 @@
 """Error responses: JSON with the status code, a message and, for bad input, the field."""
 from __future__ import annotations
 
-from flask import Response, jsonify
+from aiohttp import web
 
 
 class BadRequest(Exception):
@@ -14,10 +14,9 @@ class BadRequest(Exception):
         self.code = code
 
 
-def error_response(code: int, message: str, field: str | None = None) -> Response:
+def error_response(code: int, message: str, field: str | None = None,
+                   headers: dict[str, str] | None = None) -> web.Response:
     body: dict = {"_status": "ERR", "_error": {"code": code, "message": message}}
     if field:
         body["_issues"] = {field: message}
-    response = jsonify(body)
-    response.status_code = code
-    return response
+    return web.json_response(body, status=code, headers=headers)

@@ -1,23 +1,25 @@
 """Worker endpoints, wire-compatible with Flamenco Manager 2.x (reference A.2.2).
 
-Handlers stay thin: they check input and call the plain functions in
-``workers``, ``scheduler``, ``assignment``, ``blocklist`` and ``update_queue``.
+Handlers stay thin: they check input, call the plain functions in
+``workers``, ``scheduler``, ``assignment``, ``blocklist`` and ``update_queue``
+(which change the in-memory state and record it in the journal), then await
+the group commit that makes the change durable before answering.
 """
 from __future__ import annotations
 
 import logging
 
-from flask import Blueprint, Response, g, jsonify
+from aiohttp import web
 
 from flamenco_manager import assignment, blocklist, scheduler, statuses, sync_requests, tasks, workers
 from flamenco_manager import variables as variables_mod
 from flamenco_manager.api import validation as v
-from flamenco_manager.api.auth import context, registration_allowed, remote_address, require_worker, user_agent
+from flamenco_manager.api.auth import WORKER_KEY, context, registration_allowed, remote_address, require_worker, user_agent
 from flamenco_manager.api.errors import BadRequest, error_response
 from flamenco_manager.update_queue import queue_update
 
 log = logging.getLogger(__name__)
-blueprint = Blueprint("worker_api", __name__)
+routes = web.RouteTableDef()
 
 # Shortest worker secret accepted: Flamenco 2 workers generate 64 characters.
 MIN_SECRET_LENGTH = 16
@@ -31,7 +33,6 @@ PROGRESS_FIELDS = {"task_progress_percentage": "task_progress_percentage",
                    "current_command_idx": "current_command_index",
                    "current_command_index": "current_command_index",
                    "command_progress_percentage": "command_progress_percentage"}
-
 # Upper bounds of the progress fields (percentages; a command index).
 PROGRESS_MAX = {"task_progress_percentage": 100, "command_progress_percentage": 100,
                 "current_command_index": 100_000}
@@ -39,105 +40,116 @@ PROGRESS_MAX = {"task_progress_percentage": 100, "command_progress_percentage": 
 MAX_SECONDS = 366 * 86400
 
 
-def no_content() -> Response:
-    return Response(status=204)
+def no_content() -> web.Response:
+    return web.Response(status=204)
 
 
-@blueprint.errorhandler(BadRequest)
-def bad_request(ex: BadRequest) -> Response:
-    return error_response(ex.code, ex.message, ex.field)
-
-
-def _task_or_404(task_id: str) -> dict:
+def _task_or_404(request: web.Request, task_id: str) -> dict:
     oid = tasks.parse_id(task_id)
     if oid is None:
         raise BadRequest(f"Invalid ObjectID used for task: {task_id!r}", field="task_id", code=404)
-    task = tasks.find_task(context(), oid)
+    task = context(request).state.tasks.get(oid)
     if task is None:
         raise BadRequest(f"Task {task_id} is unknown.", code=404)
     return task
 
 
-@blueprint.post("/register-worker")
-def register_worker() -> Response:
-    ctx = context()
-    refusal = registration_allowed(ctx.config.worker_registration_secret)
+def _seen(request: web.Request, worker: dict, set_awake: bool, also: dict | None = None) -> None:
+    workers.seen(context(request), worker, address=remote_address(request), software=user_agent(request),
+                 set_awake=set_awake, also=also)
+
+
+@routes.post("/register-worker")
+async def register_worker(request: web.Request) -> web.Response:
+    ctx = context(request)
+    refusal = registration_allowed(request, ctx.config.worker_registration_secret)
     if refusal:
         return error_response(403, refusal)
-    body = v.json_body()
+    body = await v.json_body(request)
     secret = v.required(body, "secret", str)
     if not MIN_SECRET_LENGTH <= len(secret.encode()) <= MAX_SECRET_BYTES:
         raise BadRequest(f"must be {MIN_SECRET_LENGTH} to {MAX_SECRET_BYTES} bytes long", field="secret")
     platform = v.required(body, "platform", str)
     task_types = v.string_list(body, "supported_task_types") or []
-    nickname = v.optional(body, "nickname", str) or remote_address()
+    nickname = v.optional(body, "nickname", str) or remote_address(request)
     worker = workers.register(ctx, secret=secret, platform=platform, task_types=task_types, nickname=nickname,
-                              address=remote_address(), software=user_agent())
-    log.info("registered worker %s (%s)", worker["_id"], nickname)
+                              address=remote_address(request), software=user_agent(request))
     sync_requests.request_update_notification(ctx)
-    return jsonify(workers.to_wire(worker))
+    await ctx.journal.commit()
+    log.info("registered worker %s (%s)", worker["_id"], nickname)
+    return web.json_response(workers.to_wire(worker))
 
 
-@blueprint.post("/sign-on")
+@routes.post("/sign-on")
 @require_worker
-def sign_on() -> Response:
-    ctx = context()
-    body = v.json_body(required=False)
+async def sign_on(request: web.Request) -> web.Response:
+    ctx = context(request)
+    body = await v.json_body(request, required=False)
     task_types = v.string_list(body, "supported_task_types")
     nickname = v.optional(body, "nickname", str)
-    if workers.sign_on(ctx, g.worker, nickname=nickname, task_types=task_types,
-                       address=remote_address(), software=user_agent()):
+    if workers.sign_on(ctx, request[WORKER_KEY], nickname=nickname, task_types=task_types,
+                       address=remote_address(request), software=user_agent(request)):
         sync_requests.request_update_notification(ctx)
+    await ctx.journal.commit()
     return no_content()
 
 
-@blueprint.post("/sign-off")
+@routes.post("/sign-off")
 @require_worker
-def sign_off() -> Response:
-    ctx = context()
-    assignment.return_worker_tasks(ctx, g.worker, "worker signed off")
-    workers.mark_offline(ctx, g.worker)
+async def sign_off(request: web.Request) -> web.Response:
+    ctx = context(request)
+    assignment.return_worker_tasks(ctx, request[WORKER_KEY], "worker signed off")
+    workers.mark_offline(ctx, request[WORKER_KEY])
+    await ctx.journal.commit()
     return no_content()
 
 
-@blueprint.route("/task", methods=["POST", "GET"])
 @require_worker
-def task() -> Response:
-    ctx = context()
-    worker = g.worker
-    workers.seen(ctx, worker, address=remote_address(), software=user_agent(), set_awake=True)
+async def task(request: web.Request) -> web.StreamResponse:
+    """``/task``: POST as Flamenco 2 workers send it, GET as its documentation says."""
+    ctx = context(request)
+    worker = request[WORKER_KEY]
+    _seen(request, worker, set_awake=True)
     if worker.get("status_requested"):
+        await ctx.journal.commit()
         return _status_requested_response(worker)
+    if ctx.engine.lost_lock.is_set():
+        return error_response(503, "this manager process no longer owns dispatch", headers={"Retry-After": "10"})
     try:
         claimed = scheduler.claim_next_task(ctx, worker)
     except scheduler.NoTaskTypes:
         return error_response(406, "You do not support any task types.")
     if claimed is None:
         sync_requests.kick_download(ctx, throttle=ctx.config.download_task_recheck_throttle)
+        await ctx.journal.commit()
         return no_content()
     wire = tasks.to_wire(claimed)
     wire["commands"] = variables_mod.expand_commands(wire.get("commands") or [], ctx.variables,
                                                      worker.get("platform", ""))
-    return jsonify(wire)
+    await ctx.journal.commit()
+    return web.json_response(wire)
 
 
-def _status_requested_response(worker: dict) -> Response:
-    response = jsonify({"status_requested": worker["status_requested"]})
-    response.status_code = 423
-    return response
+routes.post("/task")(task)
+routes.get("/task", allow_head=False)(task)
 
 
-@blueprint.post("/tasks/<task_id>/update")
+def _status_requested_response(worker: dict) -> web.Response:
+    return web.json_response({"status_requested": worker["status_requested"]}, status=423)
+
+
+@routes.post("/tasks/{task_id}/update")
 @require_worker
-def task_update(task_id: str) -> Response:
-    ctx = context()
-    worker = g.worker
-    body = v.json_body()
+async def task_update(request: web.Request) -> web.Response:
+    ctx = context(request)
+    worker = request[WORKER_KEY]
+    body = await v.json_body(request)
     update = _worker_update(body)
     log_text = v.optional(body, "log", str) or ""
-    task = _task_or_404(task_id)
-    if task.get("worker_id") not in (None, worker["_id"]):
-        return error_response(409, f"Task {task_id} is assigned to another worker.")
+    task_id = request.match_info["task_id"]
+    task = _task_or_404(request, task_id)
+    if task.get("worker_id") != worker["_id"]:
+        return error_response(409, f"Task {task_id} is not assigned to you.")
     if not _accepts_worker_status(task, update.get("task_status")):
         update.pop("task_status", None)
         update.pop("activity", None)
@@ -148,8 +160,8 @@ def task_update(task_id: str) -> Response:
     update["worker"] = workers.identifier(worker)
     queue_update(ctx, task, update, log=log_text,
                  extra_set={"last_worker_ping": ctx.now(), "worker_id": worker["_id"]})
-    workers.seen(ctx, worker, address=remote_address(), software=user_agent(), set_awake=False,
-                 also=workers.current_task_fields(ctx, task))
+    _seen(request, worker, set_awake=False, also=workers.current_task_fields(ctx, task))
+    await ctx.journal.commit()
     return no_content()
 
 
@@ -198,26 +210,31 @@ def _accepts_worker_status(task: dict, status: str | None) -> bool:
     return task.get("status") == statuses.CANCEL_REQUESTED and status in statuses.FINAL
 
 
-@blueprint.post("/tasks/<task_id>/return")
+@routes.post("/tasks/{task_id}/return")
 @require_worker
-def task_return(task_id: str) -> Response:
-    ctx = context()
-    task = _task_or_404(task_id)
-    assignment.return_task(ctx, g.worker, task, "returned by worker")
+async def task_return(request: web.Request) -> web.Response:
+    ctx = context(request)
+    task_id = request.match_info["task_id"]
+    task = _task_or_404(request, task_id)
+    if task.get("worker_id") not in (None, request[WORKER_KEY]["_id"]):
+        return error_response(409, f"Task {task_id} is assigned to another worker.")
+    assignment.return_task(ctx, request[WORKER_KEY], task, "returned by worker")
+    await ctx.journal.commit()
     return no_content()
 
 
-@blueprint.get("/may-i-run/<task_id>")
+@routes.get("/may-i-run/{task_id}")
 @require_worker
-def may_i_run(task_id: str) -> Response:
-    ctx = context()
-    worker = g.worker
+async def may_i_run(request: web.Request) -> web.Response:
+    ctx = context(request)
+    worker = request[WORKER_KEY]
+    task_id = request.match_info["task_id"]
     answer: dict = {"may_keep_running": False}
     requested = worker.get("status_requested") or ""
     if requested:
         answer["status_requested"] = requested
     oid = tasks.parse_id(task_id)
-    task = tasks.find_task(ctx, oid) if oid is not None else None
+    task = ctx.state.tasks.get(oid) if oid is not None else None
     also = {}
     if task is None:
         answer["reason"] = f"unable to find task {task_id}"
@@ -231,40 +248,43 @@ def may_i_run(task_id: str) -> Response:
         answer["may_keep_running"] = True
         workers.task_pinged(ctx, worker, task)
         also = workers.current_task_fields(ctx, task)
-    workers.seen(ctx, worker, address=remote_address(), software=user_agent(), set_awake=True, also=also)
-    return jsonify(answer)
+    _seen(request, worker, set_awake=True, also=also)
+    await ctx.journal.commit()
+    return web.json_response(answer)
 
 
-@blueprint.get("/status-change")
+@routes.get("/status-change")
 @require_worker
-def status_change() -> Response:
-    ctx = context()
-    worker = g.worker
-    workers.seen(ctx, worker, address=remote_address(), software=user_agent(), set_awake=False)
+async def status_change(request: web.Request) -> web.Response:
+    worker = request[WORKER_KEY]
+    _seen(request, worker, set_awake=False)
     if worker.get("status_requested"):
-        return jsonify({"status_requested": worker["status_requested"]})
+        return web.json_response({"status_requested": worker["status_requested"]})
     return no_content()
 
 
-@blueprint.post("/ack-status-change/<ack_status>")
+@routes.post("/ack-status-change/{ack_status}")
 @require_worker
-def ack_status_change(ack_status: str) -> Response:
+async def ack_status_change(request: web.Request) -> web.Response:
+    ack_status = request.match_info["ack_status"]
     if ack_status not in statuses.ACKNOWLEDGEABLE:
         raise BadRequest(f"unknown status; use one of {', '.join(statuses.ACKNOWLEDGEABLE)}", field="status")
-    requested = g.worker.get("status_requested")
+    worker = request[WORKER_KEY]
+    requested = worker.get("status_requested")
     if requested and requested != ack_status:
-        log.warning("worker %s acknowledged %s but %s was requested", g.worker["_id"], ack_status, requested)
-    workers.acknowledge_status(context(), g.worker, ack_status)
+        log.warning("worker %s acknowledged %s but %s was requested", worker["_id"], ack_status, requested)
+    workers.acknowledge_status(context(request), worker, ack_status)
+    await context(request).journal.commit()
     return no_content()
 
 
-@blueprint.post("/output-produced")
+@routes.post("/output-produced")
 @require_worker
-def output_produced() -> Response:
-    body = v.json_body()
+async def output_produced(request: web.Request) -> web.Response:
+    body = await v.json_body(request)
     paths = v.string_list(body, "paths")
     if not paths:
         raise BadRequest("at least one path is required", field="paths", code=422)
-    sync_requests.record_output(context(), paths, g.worker.get("nickname", ""))
+    sync_requests.record_output(context(request), paths, request[WORKER_KEY].get("nickname", ""))
+    await context(request).journal.commit()
     return no_content()
-

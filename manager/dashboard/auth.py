@@ -9,11 +9,10 @@ from __future__ import annotations
 import functools
 import hmac
 import ipaddress
-from typing import Callable
 
-from flask import Response, request
+from aiohttp import web
 
-from flamenco_manager.api.auth import context
+from flamenco_manager.api.auth import Handler, basic_auth, context
 from flamenco_manager.api.errors import error_response
 
 REALM = "Flamenco Manager dashboard"
@@ -26,19 +25,18 @@ def _is_loopback(address: str | None) -> bool:
         return False
 
 
-def require_human(view: Callable) -> Callable:
+def require_human(view: Handler) -> Handler:
     @functools.wraps(view)
-    def wrapper(*args, **kwargs):
-        password = context().config.dashboard_password
+    async def wrapper(request: web.Request) -> web.StreamResponse:
+        password = context(request).config.dashboard_password
         if password:
-            auth = request.authorization
-            given = (auth.password or "") if auth is not None and auth.type == "basic" else ""
+            auth = basic_auth(request)
+            given = auth.password if auth is not None else ""
             if not hmac.compare_digest(given.encode(), password.encode()):
-                response: Response = error_response(401, "dashboard password required")
-                response.headers["WWW-Authenticate"] = f'Basic realm="{REALM}"'
-                return response
-        elif not _is_loopback(request.remote_addr):
+                return error_response(401, "dashboard password required",
+                                      headers={"WWW-Authenticate": f'Basic realm="{REALM}"'})
+        elif not _is_loopback(request.remote):
             return error_response(403, "set dashboard_password to use the dashboard from another machine")
-        return view(*args, **kwargs)
+        return await view(request)
 
     return wrapper

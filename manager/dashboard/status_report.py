@@ -3,24 +3,25 @@ from __future__ import annotations
 
 import datetime as dt
 
-from flamenco_manager import __version__, tasks, update_queue, workers
-from flamenco_manager import db as dbmod
+from flamenco_manager import __version__, workers
 from flamenco_manager.context import ManagerContext
+from flamenco_manager.engine import on_engine
 
 # Workers not seen for longer than this are listed apart as "old workers".
 OLD_WORKER_AGE = dt.timedelta(days=14)
 
 
+@on_engine
 def status_report(ctx: ManagerContext) -> dict:
     """Counts, the worker list (with blocklist lines) and the Server link."""
     cutoff = ctx.now() - OLD_WORKER_AGE
     blocklist: dict = {}
-    for entry in ctx.db[dbmod.BLACKLIST].find():
+    for entry in ctx.state.blocklist.values():
         blocklist.setdefault(entry["worker_id"], []).append(
             {"job_id": str(entry["job_id"]), "task_type": entry["task_type"],
              "_created": entry["_created"].isoformat()})
     current, old = [], []
-    for worker in ctx.db[dbmod.WORKERS].find({}, {"hashed_secret": 0}):
+    for worker in ctx.state.workers.values():
         wire = workers.to_wire(worker)
         wire["blacklist"] = blocklist.get(worker["_id"], [])
         seen = worker.get("last_activity")
@@ -28,8 +29,8 @@ def status_report(ctx: ManagerContext) -> dict:
     current.sort(key=lambda w: (w.get("nickname", ""), w.get("status", "")))
     return {
         "nr_of_workers": len(current) + len(old),
-        "nr_of_tasks": tasks.count(ctx),
-        "upstream_queue_size": update_queue.queue_size(ctx.db),
+        "nr_of_tasks": len(ctx.state.tasks),
+        "upstream_queue_size": len(ctx.state.updates),
         "version": __version__,
         "workers": current,
         "old_workers": old,

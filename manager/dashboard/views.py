@@ -2,27 +2,25 @@
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
+import jinja2
+from aiohttp import web
 from bson import ObjectId
-from flask import Blueprint, Response, jsonify, redirect, render_template, request, send_file
 
 from flamenco_manager import assignment, blocklist, sleep_schedule, sync_requests, task_logs, tasks, workers
-from flamenco_manager import db as dbmod
 from flamenco_manager.api.auth import context
 from flamenco_manager.api.errors import BadRequest, error_response
 from flamenco_manager.dashboard.auth import require_human
 from flamenco_manager.dashboard.status_report import status_report
 
-blueprint = Blueprint("dashboard", __name__, template_folder="templates")
+routes = web.RouteTableDef()
+_templates = jinja2.Environment(loader=jinja2.FileSystemLoader(Path(__file__).parent / "templates"),
+                                autoescape=True)
 
 # Log downloads by these clients always get the whole file.
 FULL_LOG_AGENTS = ("curl/", "Wget/")
 WORKER_ACTIONS = ("set-status", "shutdown", "ack-timeout", "forget-worker", "forget-blacklist-line")
-
-
-@blueprint.errorhandler(BadRequest)
-def bad_request(ex: BadRequest) -> Response:
-    return error_response(ex.code, ex.message, ex.field)
 
 
 def _object_id(value: str, field: str) -> ObjectId:
@@ -32,48 +30,57 @@ def _object_id(value: str, field: str) -> ObjectId:
     return oid
 
 
-def _ago(moment: dt.datetime | str | None) -> str:
-    """"3m ago" for the page; the exact time is in the tooltip."""
-    if not moment:
-        return "never"
-    if isinstance(moment, str):
-        moment = dt.datetime.fromisoformat(moment)
-    seconds = int((context().now() - moment).total_seconds())
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if seconds >= size:
-            return f"{seconds // size}{unit} ago"
-    return f"{max(seconds, 0)}s ago"
+def _ago_from(now: dt.datetime):
+    def ago(moment: dt.datetime | str | None) -> str:
+        """"3m ago" for the page; the exact time is in the tooltip."""
+        if not moment:
+            return "never"
+        if isinstance(moment, str):
+            moment = dt.datetime.fromisoformat(moment)
+        seconds = int((now - moment).total_seconds())
+        for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+            if seconds >= size:
+                return f"{seconds // size}{unit} ago"
+        return f"{max(seconds, 0)}s ago"
+    return ago
 
 
-@blueprint.get("/")
+@routes.get("/")
 @require_human
-def index() -> str:
-    report = status_report(context())
-    return render_template("dashboard.html", report=report, ago=_ago,
-                           latest_output=sync_requests.latest_output(context()))
+async def index(request: web.Request) -> web.Response:
+    ctx = context(request)
+    html = _templates.get_template("dashboard.html").render(
+        report=status_report(ctx), ago=_ago_from(ctx.now()), latest_output=sync_requests.latest_output(ctx))
+    return web.Response(text=html, content_type="text/html")
 
 
-@blueprint.get("/as-json")
+@routes.get("/as-json")
 @require_human
-def as_json() -> Response:
-    response = jsonify(status_report(context()))
-    response.headers["Cache-Control"] = "no-cache"
-    return response
+async def as_json(request: web.Request) -> web.Response:
+    return web.json_response(status_report(context(request)), headers={"Cache-Control": "no-cache"})
 
 
-@blueprint.post("/worker-action/<worker_id>")
+def _done(form, response: web.Response | None = None) -> web.Response:
+    if form.get("from_page"):
+        raise web.HTTPSeeOther("/")
+    return response or web.Response(status=204)
+
+
+@routes.post("/worker-action/{worker_id}")
 @require_human
-def worker_action(worker_id: str) -> Response:
-    ctx = context()
+async def worker_action(request: web.Request) -> web.Response:
+    ctx = context(request)
+    worker_id = request.match_info["worker_id"]
     oid = _object_id(worker_id, "worker_id")
-    worker = ctx.db[dbmod.WORKERS].find_one({"_id": oid})
+    worker = ctx.state.workers.get(oid)
     if worker is None:
         return error_response(404, f"worker {worker_id} not found")
-    action = request.form.get("action", "")
-    lazy = request.form.get("lazy", "false").lower() == "true"
+    form = await request.post()
+    action = str(form.get("action", ""))
+    lazy = str(form.get("lazy", "false")).lower() == "true"
     if action == "set-status":
         try:
-            workers.request_status_change(ctx, oid, request.form.get("status", ""), lazy)
+            workers.request_status_change(ctx, oid, str(form.get("status", "")), lazy)
         except workers.StatusRequestError as ex:
             raise BadRequest(str(ex), field="status") from None
     elif action == "shutdown":
@@ -85,55 +92,60 @@ def worker_action(worker_id: str) -> Response:
         assignment.return_worker_tasks(ctx, worker, "worker was forgotten on the dashboard")
         workers.forget(ctx, oid)
     elif action == "forget-blacklist-line":
-        blocklist.forget(ctx, oid, _object_id(request.form.get("job_id", ""), "job_id"),
-                         request.form.get("task_type", ""))
+        blocklist.forget(ctx, oid, _object_id(str(form.get("job_id", "")), "job_id"), str(form.get("task_type", "")))
     else:
         raise BadRequest(f"unknown action {action!r}; use one of {', '.join(WORKER_ACTIONS)}", field="action")
-    if request.form.get("from_page"):
-        return redirect("/", code=303)
-    return Response(status=204)
+    await ctx.journal.commit()
+    return _done(form)
 
 
-@blueprint.post("/set-sleep-schedule/<worker_id>")
+@routes.post("/set-sleep-schedule/{worker_id}")
 @require_human
-def set_sleep_schedule(worker_id: str) -> Response:
-    if not request.is_json:
+async def set_sleep_schedule(request: web.Request) -> web.Response:
+    if request.content_type != "application/json":
         return error_response(406, "expected Content-Type: application/json")
-    body = request.get_json(silent=True)
+    try:
+        body = await request.json()
+    except ValueError:
+        body = None
     if not isinstance(body, dict):
         raise BadRequest("expected a JSON object")
+    ctx = context(request)
+    worker_id = request.match_info["worker_id"]
     try:
-        found = sleep_schedule.set_schedule(context(), _object_id(worker_id, "worker_id"), body)
+        found = sleep_schedule.set_schedule(ctx, _object_id(worker_id, "worker_id"), body)
     except sleep_schedule.ScheduleError as ex:
         raise BadRequest(ex.message, field=ex.field) from None
     if not found:
         return error_response(404, f"worker {worker_id} not found")
-    return Response(status=204)
+    await ctx.journal.commit()
+    return web.Response(status=204)
 
 
-@blueprint.route("/kick", methods=["GET", "POST"])
+@routes.route("*", "/kick")
 @require_human
-def kick() -> Response:
-    sync_requests.kick_download(context())
-    if request.form.get("from_page"):
-        return redirect("/", code=303)
-    return Response("Kicked task downloader", mimetype="text/plain")
+async def kick(request: web.Request) -> web.Response:
+    if request.method not in ("GET", "POST"):
+        raise web.HTTPMethodNotAllowed(request.method, ["GET", "POST"])
+    sync_requests.kick_download(context(request))
+    form = await request.post() if request.method == "POST" else {}
+    return _done(form, web.Response(text="Kicked task downloader", content_type="text/plain"))
 
 
-@blueprint.get("/logfile/<job_id>/<task_id>")
+@routes.get("/logfile/{job_id}/{task_id}")
 @require_human
-def logfile(job_id: str, task_id: str) -> Response:
-    ctx = context()
-    path = task_logs.log_path(ctx.config.task_logs_path, str(_object_id(job_id, "job_id")),
-                              str(_object_id(task_id, "task_id")))
+async def logfile(request: web.Request) -> web.StreamResponse:
+    ctx = context(request)
+    path = task_logs.log_path(ctx.config.task_logs_path, str(_object_id(request.match_info["job_id"], "job_id")),
+                              str(_object_id(request.match_info["task_id"], "task_id")))
     if not path.exists():
         return error_response(404, "unable to stat task log file")
     if request.headers.get("User-Agent", "").startswith(FULL_LOG_AGENTS):
-        return send_file(path, mimetype="text/plain")
-    return Response(task_logs.excerpt(path), mimetype="text/plain")
+        return web.FileResponse(path, headers={"Content-Type": "text/plain"})
+    return web.Response(body=task_logs.excerpt(path), content_type="text/plain")
 
 
-@blueprint.get("/tasks/<task_id>/redir-to-server")
-def redirect_to_server(task_id: str) -> Response:
-    base = context().config.flamenco.rstrip("/")
-    return redirect(f"{base}/flamenco/tasks/{_object_id(task_id, 'task_id')}", code=307)
+@routes.get("/tasks/{task_id}/redir-to-server")
+async def redirect_to_server(request: web.Request) -> web.Response:
+    base = context(request).config.flamenco.rstrip("/")
+    raise web.HTTPTemporaryRedirect(f"{base}/flamenco/tasks/{_object_id(request.match_info['task_id'], 'task_id')}")

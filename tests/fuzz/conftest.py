@@ -17,7 +17,7 @@ from pymongo.database import Database
 from flamenco import openapi as server_openapi
 from flamenco.app import create_app
 from flamenco_manager import openapi as manager_openapi
-from flamenco_manager.app import create_app as create_manager_app
+from tests.support.manager_client import ManagerClient
 from flamenco_manager.config import build_config
 from flamenco_manager.context import ManagerContext
 from flamenco_manager.tasks import store_downloaded
@@ -39,7 +39,7 @@ class ServerWorld:
 
 @dataclasses.dataclass
 class ManagerWorld:
-    app: flask.Flask
+    client: ManagerClient  # the manager over real HTTP (aiohttp in its engine's loop)
     auth: tuple[str, str]  # a registered worker's (id, secret)
     task_id: str
 
@@ -83,18 +83,19 @@ def manager_world(fuzz_db: tuple[str, Database], tmp_path_factory: pytest.TempPa
     config = build_config({"database_url": manager_uri, "flamenco": "http://127.0.0.1:9/",
                            "task_logs_path": str(tmp_path_factory.mktemp("task-logs"))})
     ctx = ManagerContext.create(config)
-    app = create_manager_app(ctx)
+    client = ManagerClient(ctx)
     task = server_task()
     store_downloaded(ctx, [task, server_task()])
     secret = secrets.token_hex(32)
-    resp = app.test_client().post("/register-worker", json={
+    resp = client.post("/register-worker", json={
         "secret": secret, "platform": "linux", "supported_task_types": ["sleep"], "nickname": "fuzzer"})
     assert resp.status_code == 200
-    yield ManagerWorld(app=app, auth=(resp.json["_id"], secret), task_id=task["_id"])
-    ctx.db.client.drop_database(ctx.db.name)
-    ctx.db.client.close()
+    yield ManagerWorld(client=client, auth=(resp.json["_id"], secret), task_id=task["_id"])
+    ctx.close()
+    with pymongo.MongoClient(manager_uri) as client:
+        client.drop_database(client.get_default_database().name)
 
 
 @pytest.fixture(scope="module")
 def manager_schema(manager_world: ManagerWorld):
-    return schemathesis.openapi.from_wsgi(manager_openapi.DESCRIPTION_PATH, manager_world.app)
+    return schemathesis.openapi.from_url(manager_world.client.base + manager_openapi.DESCRIPTION_PATH)

@@ -57,16 +57,16 @@ def test_server_description_marks_only_public_operations_public(server_world: Se
 
 
 def test_manager_description_covers_the_worker_api(manager_world: ManagerWorld) -> None:
-    resp = manager_world.app.test_client().get("/openapi.json")  # no credentials
+    resp = manager_world.client.get("/openapi.json")  # no credentials
     assert resp.status_code == 200
     described = _operations(resp.json)
-    worker_routes = {(method.lower(), path_shape(openapi_path(rule.rule)))
-                     for rule in manager_world.app.url_map.iter_rules() if rule.endpoint.startswith("worker_api.")
-                     for method in rule.methods - {"HEAD", "OPTIONS"}}
+    app = manager_world.client.serving.runner.app
+    worker_routes = {(route.method.lower(), path_shape(route.resource.canonical)) for route in app.router.routes()
+                     if route.handler.__module__.endswith(".worker_api") and route.method not in ("HEAD", "OPTIONS")}
     assert worker_routes <= described, f"worker routes missing: {sorted(worker_routes - described)}"
 
 
 @pytest.mark.parametrize("path, method", [("/task", "post"), ("/tasks/{task_id}/update", "post")])
 def test_manager_worker_operations_require_worker_auth(manager_world: ManagerWorld, path: str, method: str) -> None:
-    description = manager_world.app.test_client().get("/openapi.json").json
+    description = manager_world.client.get("/openapi.json").json
     assert description["paths"][path][method]["security"] == [{"workerAuth": []}]

@@ -13,4 +13,4 @@ def test_server_description_is_valid_openapi(server_world: ServerWorld) -> None:
 
 
 def test_manager_description_is_valid_openapi(manager_world: ManagerWorld) -> None:
-    spec_validator.validate(manager_world.app.test_client().get("/openapi.json").json)
+    spec_validator.validate(manager_world.client.get("/openapi.json").json)

@@ -2,16 +2,14 @@
 from __future__ import annotations
 
 import contextlib
-import threading
 import uuid
 from typing import Iterator
 
 import pymongo
 import pytest
-import waitress
 
 from flamenco.farm.services import free_port
-from flamenco_manager.app import create_app
+from flamenco_manager.app import start_serving
 from flamenco_manager.config import build_config
 from flamenco_manager.context import ManagerContext
 from tests.conftest import with_database
@@ -47,31 +45,17 @@ def manager_settings(manager_db_uri: str, tmp_path) -> dict:
 def ctx(manager_settings: dict, clock: SettableClock) -> Iterator[ManagerContext]:
     context = ManagerContext.create(build_config(manager_settings), clock=clock)
     yield context
-    context.db.client.close()
+    context.close()
 
 
 @contextlib.contextmanager
 def serving(ctx: ManagerContext) -> Iterator[str]:
-    """Serve the manager's worker API and dashboard over real HTTP (waitress) in a thread."""
-    port = free_port()
-    server = waitress.create_server(create_app(ctx), host="127.0.0.1", port=port, threads=8)
-    stopping = threading.Event()
-
-    def run() -> None:
-        try:
-            server.run()
-        except (OSError, ValueError):
-            if not stopping.is_set():  # closing the sockets ends the loop this way
-                raise
-
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
+    """Serve the manager's worker API and dashboard over real HTTP, from its engine's event loop."""
+    server = start_serving(ctx, "127.0.0.1", free_port())
     try:
-        yield f"http://127.0.0.1:{port}"
+        yield f"http://127.0.0.1:{server.port}"
     finally:
-        stopping.set()
-        server.close()
-        thread.join(timeout=5)
+        server.stop()
 
 
 @pytest.fixture

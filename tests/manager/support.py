@@ -147,3 +147,15 @@ def wait_until_serving(url: str, proc: subprocess.Popen, log_path: Path) -> None
         except requests.RequestException:
             time.sleep(0.1)
     raise RuntimeError(f"manager at {url} did not start (exit {proc.poll()}):\n{log_path.read_text()[-3000:]}")
+
+
+def set_worker_fields(ctx, worker_id, **fields) -> None:
+    """Change a worker as the manager's own code would (in its engine, journalled): a test's shortcut."""
+    from flamenco_manager import store
+
+    def apply() -> None:
+        worker = ctx.state.workers[ObjectId(str(worker_id))]
+        worker.update(fields)
+        ctx.journal.set(store.WORKERS, worker["_id"], fields)
+
+    ctx.engine.call(apply)

@@ -1,4 +1,4 @@
-"""Claims are atomic across manager processes: no task is ever handed out twice."""
+"""One process owns dispatch: fifty workers at once never share a task, a second process is refused."""
 from __future__ import annotations
 
 import threading
@@ -12,15 +12,18 @@ THREADS = 50
 TASKS = 30
 
 
-def test_fifty_threads_on_two_manager_processes_never_share_a_task(ctx, manager_settings, tmp_path):
+def test_fifty_workers_at_once_never_share_a_task_and_a_second_process_is_refused(ctx, manager_settings, tmp_path):
     tasks.store_downloaded(ctx, [server_task(name=f"t{i}") for i in range(TASKS)])
+    ctx.close()  # the test's own engine lets go of the database
     ports = [free_port(), free_port()]
-    urls = [f"http://127.0.0.1:{p}" for p in ports]
-    with manager_process("serve", {**manager_settings, "listen": f"127.0.0.1:{ports[0]}"}, tmp_path / "a.log") as a, \
-            manager_process("serve", {**manager_settings, "listen": f"127.0.0.1:{ports[1]}"}, tmp_path / "b.log") as b:
-        wait_until_serving(urls[0], a, tmp_path / "a.log")
-        wait_until_serving(urls[1], b, tmp_path / "b.log")
-        workers = [TestWorker(urls[i % 2], nickname=f"w{i}").ready() for i in range(THREADS)]
+    url = f"http://127.0.0.1:{ports[0]}"
+    with manager_process("serve", {**manager_settings, "listen": f"127.0.0.1:{ports[0]}"}, tmp_path / "a.log") as a:
+        wait_until_serving(url, a, tmp_path / "a.log")
+        with manager_process("serve", {**manager_settings, "listen": f"127.0.0.1:{ports[1]}"},
+                             tmp_path / "b.log") as b:
+            assert b.wait(timeout=60) == 1, "a second process on the same buffer must not start"
+        assert "already dispatches from this database" in (tmp_path / "b.log").read_text()
+        workers = [TestWorker(url, nickname=f"w{i}").ready() for i in range(THREADS)]
         barrier = threading.Barrier(THREADS)
         results: list[tuple[int, str | None]] = []
         lock = threading.Lock()

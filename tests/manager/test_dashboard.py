@@ -6,7 +6,7 @@ from bson import ObjectId
 from click.testing import CliRunner
 
 from flamenco_manager import cleanup, sleep_schedule, tasks
-from flamenco_manager import db as dbmod
+from flamenco_manager import store as dbmod
 from flamenco_manager.cli import main
 from tests.manager.support import server_task
 
@@ -39,7 +39,7 @@ def test_worker_actions(ctx, manager_url, new_worker):
     assert resp.status_code == 303
     assert worker.status_change().json() == {"status_requested": "shutdown"}
     assert requests.post(url, data={"action": "forget-worker"}, timeout=10).status_code == 204
-    assert ctx.db[dbmod.WORKERS].count_documents({}) == 0
+    assert ctx.store.db[dbmod.WORKERS].count_documents({}) == 0
     assert requests.post(url, data={"action": "forget-worker"}, timeout=10).status_code == 404
     assert requests.post(f"{manager_url}/worker-action/nope", data={}, timeout=10).status_code == 400
 
@@ -55,7 +55,7 @@ def test_sleep_schedule_is_applied(ctx, manager_url, new_worker):
     answer = worker.status_change().json()
     assert answer == {"status_requested": "asleep"}
     worker.ack("asleep")
-    stored = ctx.db[dbmod.WORKERS].find_one({"_id": ObjectId(worker.worker_id)})
+    stored = ctx.store.db[dbmod.WORKERS].find_one({"_id": ObjectId(worker.worker_id)})
     assert stored["sleep_schedule"]["next_check"] > ctx.now()
     assert sleep_schedule.apply_due(ctx) == 0, "nothing due before the next boundary"
 
@@ -93,26 +93,16 @@ def test_cli_cleanslate_and_purgequeue(ctx, manager_settings, new_worker):
     new_worker().get_task()
     env = {f"FLAMENCO_MANAGER_{k.upper()}": str(v) for k, v in manager_settings.items()}
     result = CliRunner().invoke(main, ["cleanslate", "--yes"], env=env)
+    assert result.exit_code == 1 and "already dispatches from this database" in result.output, \
+        "nothing changes the buffer under a running manager"
+    ctx.close()
+    result = CliRunner().invoke(main, ["cleanslate", "--yes"], env=env)
     assert result.exit_code == 0 and "removed 2 cached tasks" in result.output
     result = CliRunner().invoke(main, ["purgequeue", "--yes"], env=env)
     assert result.exit_code == 0 and "dropped 1 queued updates" in result.output
     result = CliRunner().invoke(main, ["serve"], env={**env, "FLAMENCO_MANAGER_LISTEN": "nowhere"})
     assert result.exit_code == 1 and "listen" in result.output
-    result = CliRunner().invoke(main, ["sync"], env=env)
+    result = CliRunner().invoke(main, ["run"], env=env)
     assert result.exit_code == 1 and "manager_id and manager_secret must be set" in result.output
     result = CliRunner().invoke(main, ["show-config"], env={**env, "FLAMENCO_MANAGER_MANAGER_SECRET": "s3cret"})
     assert result.exit_code == 0 and "manager_secret: '********'" in result.output and "s3cret" not in result.output
-
-
-def test_claims_of_dead_processes_are_released(ctx, new_worker, clock):
-    from flamenco_manager import scheduler
-    doc = server_task()
-    tasks.store_downloaded(ctx, [doc])
-    ctx.db[dbmod.CLAIMS].insert_one({"_id": ObjectId(doc["_id"]), "worker_id": ObjectId(), "at": ctx.now()})
-    worker = new_worker()
-    assert worker.get_task().status_code == 204
-    clock.advance(ctx.config.stale_claim_age + 1)
-    assert scheduler.release_stale_claims(ctx) == 1
-    assert worker.get_task().json()["_id"] == doc["_id"]
-    clock.advance(ctx.config.stale_claim_age + 1)
-    assert scheduler.release_stale_claims(ctx) == 0, "the claim of a running task stays"

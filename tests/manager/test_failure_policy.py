@@ -5,9 +5,9 @@ import datetime as dt
 
 from bson import ObjectId
 
-from flamenco_manager import db as dbmod
+from flamenco_manager import store as dbmod
 from flamenco_manager import tasks
-from tests.manager.support import server_task
+from tests.manager.support import server_task, set_worker_fields
 
 
 def download(ctx, *docs):
@@ -27,7 +27,7 @@ def test_failed_task_is_soft_failed_and_goes_to_another_worker(ctx, new_worker):
     cached = tasks.find_task(ctx, ObjectId(doc["_id"]))
     assert cached["status"] == "soft-failed"
     assert [f["id"] for f in cached["failed_by_workers"]] == [ObjectId(a.worker_id)]
-    queued = ctx.db[dbmod.UPDATE_QUEUE].find_one({"task_id": ObjectId(doc["_id"]), "task_status": "soft-failed"})
+    queued = ctx.store.db[dbmod.UPDATE_QUEUE].find_one({"task_id": ObjectId(doc["_id"]), "task_status": "soft-failed"})
     assert queued["failed_by_workers"][0]["identifier"].endswith("(a)")
     # The worker that failed it never gets it again; the other one does.
     assert a.get_task().status_code == 204
@@ -65,7 +65,7 @@ def test_blocklist_after_threshold_failures_on_one_job(ctx, new_worker):
     for _ in range(3):
         task = bad.get_task().json()
         bad.update(task["_id"], task_status="failed")
-    entry = ctx.db[dbmod.BLACKLIST].find_one({"worker_id": ObjectId(bad.worker_id)})
+    entry = ctx.store.db[dbmod.BLACKLIST].find_one({"worker_id": ObjectId(bad.worker_id)})
     assert entry["job_id"] == job and entry["task_type"] == "sleep"
     # Blocklisted for (job, sleep): it only gets the task of the other job now.
     assert bad.get_task().json()["_id"] == elsewhere["_id"]
@@ -82,9 +82,8 @@ def test_blocklisted_worker_with_nobody_left_hard_fails_its_soft_failed_tasks(ct
     first = other.get_task().json()
     other.update(first["_id"], task_status="failed")
     # "other" disappears: not seen for longer than the fail-over age.
-    ctx.db[dbmod.WORKERS].update_one({"_id": ObjectId(other.worker_id)},
-                                     {"$set": {"last_activity": clock() - dt.timedelta(days=2)}})
+    set_worker_fields(ctx, other.worker_id, last_activity=clock() - dt.timedelta(days=2))
     while (resp := bad.get_task()).status_code == 200:
         bad.update(resp.json()["_id"], task_status="failed")
-    assert ctx.db[dbmod.BLACKLIST].count_documents({"worker_id": ObjectId(bad.worker_id)}) == 1
+    assert ctx.store.db[dbmod.BLACKLIST].count_documents({"worker_id": ObjectId(bad.worker_id)}) == 1
     assert all(status_of(ctx, d) == "failed" for d in docs)

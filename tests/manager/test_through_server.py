@@ -21,7 +21,6 @@ from flamenco_manager import sync_requests, tasks, update_queue  # noqa: E402
 from flamenco_manager.config import build_config  # noqa: E402
 from flamenco_manager.context import ManagerContext  # noqa: E402
 from flamenco_manager.sync import SyncDaemon  # noqa: E402
-from flamenco_manager.upstream import Upstream  # noqa: E402
 from tests.manager.conftest import serving  # noqa: E402
 from flamenco.farm.services import free_port  # noqa: E402
 from tests.manager.support import SettableClock, TestWorker, manager_process, wait_until_serving  # noqa: E402
@@ -80,7 +79,7 @@ def farm(mongo_db, manager_settings, clock) -> Iterator[Farm]:
     farm = Farm(mongo_db, manager_settings, clock)
     yield farm
     if farm.ctx is not None:
-        farm.ctx.db.client.close()
+        farm.ctx.close()
 
 
 def test_task_goes_queued_claimed_active_completed_on_the_server(farm, mongo_uri, redis_url):
@@ -103,7 +102,7 @@ def test_task_goes_queued_claimed_active_completed_on_the_server(farm, mongo_uri
                 worker.update(task["_id"], activity="working", log="some output")
                 worker.update(task["_id"], task_status="completed", log="done")
                 daemon.push_all()
-        assert update_queue.queue_size(ctx.db) == 0
+        assert update_queue.queue_size(ctx) == 0
         assert {t["status"] for t in farm.server_tasks(job)} == {"completed"}
         assert farm.server_db["flamenco_jobs"].find_one({"_id": job["_id"]})["status"] == "completed"
 
@@ -127,16 +126,15 @@ def test_cancel_on_the_server_stops_the_workers_task(farm, mongo_uri, redis_url)
         assert on_server["status"] == "canceled"
 
 
-def test_task_cancelled_on_the_server_after_the_download_goes_to_no_worker(farm, mongo_uri, redis_url):
-    """The re-check before assignment (reference A.4.2) against the real server's task GET."""
+def test_task_cancelled_on_the_server_goes_to_no_worker_after_the_cancel_poll(farm, mongo_uri, redis_url):
+    """No blocking re-check per claim: the cancel poll (an empty push) brings the cancellation."""
     job = farm.job(settings={"frames": "1-2", "chunk_size": 1, "time_in_seconds": 60})
     with running_server(mongo_uri, redis_url) as server_url:
         daemon = farm.downloaded(server_url)
         ctx = daemon.ctx
         cached = [tasks.find_task(ctx, t["_id"]) for t in farm.server_tasks(job)]
-        answer = Upstream(ctx.config).refetch_task(str(cached[0]["_id"]), cached[0]["_etag"], timeout=30)
-        assert answer.status_code == 304, "the downloaded etag is the server's"
         farm.cancel_job(server_url, job)
+        daemon.push_all()  # due at least every cancel_task_fetch_max_interval
         with serving(ctx) as manager_url:
             worker = TestWorker(manager_url, task_types=["sleep", "file-management", "exec"]).ready()
             answers = [worker.get_task().status_code for _ in cached]
@@ -145,6 +143,28 @@ def test_task_cancelled_on_the_server_after_the_download_goes_to_no_worker(farm,
         daemon.push_all()
         assert {t["status"] for t in farm.server_tasks(job)} == {"canceled"}
         assert farm.server_db["flamenco_jobs"].find_one({"_id": job["_id"]})["status"] == "canceled"
+
+
+def test_task_handed_out_inside_the_cancellation_window_is_stopped_at_its_next_may_i_run(
+        farm, mongo_uri, redis_url):
+    """The window (README, "Cancellation window"): between the Server's cancel and the next poll a task
+    may still start; the poll turns it cancel-requested and its worker is told to stop."""
+    job = farm.job(settings={"frames": "1-1", "chunk_size": 1, "time_in_seconds": 60})
+    with running_server(mongo_uri, redis_url) as server_url:
+        daemon = farm.downloaded(server_url)
+        ctx = daemon.ctx
+        farm.cancel_job(server_url, job)
+        with serving(ctx) as manager_url:
+            worker = TestWorker(manager_url, task_types=["sleep", "file-management", "exec"]).ready()
+            task = worker.get_task().json()  # inside the window: the manager has not heard yet
+            assert worker.may_i_run(task["_id"])["may_keep_running"] is True
+            daemon.push_all()  # the poll
+            answer = worker.may_i_run(task["_id"])
+            assert answer["may_keep_running"] is False and "cancel-requested" in answer["reason"]
+            assert worker.return_task(task["_id"]).status_code == 204
+        assert tasks.find_task(ctx, ObjectId(task["_id"]))["status"] == "canceled"
+        daemon.push_all()
+        assert {t["status"] for t in farm.server_tasks(job)} == {"canceled"}
 
 
 def test_updates_queued_during_an_outage_all_arrive_in_order(farm, mongo_uri, redis_url):
@@ -169,14 +189,14 @@ def test_updates_queued_during_an_outage_all_arrive_in_order(farm, mongo_uri, re
             t.start()
         for t in threads:
             t.join()
-    assert update_queue.queue_size(ctx.db) == OUTAGE_UPDATES
+    assert update_queue.queue_size(ctx) == OUTAGE_UPDATES
     daemon = SyncDaemon(ctx)
     assert daemon.push_all() == 0, "nothing can be pushed while the server is down"
     with running_server(mongo_uri, redis_url) as server_url:
         farm.link(server_url)
         daemon = SyncDaemon(ctx)
         assert daemon.push_all() == OUTAGE_UPDATES
-    assert update_queue.queue_size(ctx.db) == 0
+    assert update_queue.queue_size(ctx) == 0
     for task in farm.server_tasks(job):
         assert task["status"] == "completed"
         assert task["activity"] == "finished", "the last update was applied last"

@@ -3,14 +3,14 @@ from __future__ import annotations
 
 from bson import ObjectId
 
-from flamenco_manager import db as dbmod
+from flamenco_manager import store as dbmod
 from flamenco_manager import tasks, timeouts
 from flamenco_manager.cancellation import handle_cancel_requests
-from tests.manager.support import server_task
+from tests.manager.support import server_task, set_worker_fields
 
 
 def worker_doc(ctx, worker):
-    return ctx.db[dbmod.WORKERS].find_one({"_id": ObjectId(worker.worker_id)})
+    return ctx.store.db[dbmod.WORKERS].find_one({"_id": ObjectId(worker.worker_id)})
 
 
 def test_silent_worker_times_out_and_its_task_is_requeued(ctx, new_worker, clock):
@@ -19,14 +19,14 @@ def test_silent_worker_times_out_and_its_task_is_requeued(ctx, new_worker, clock
     task = silent.get_task().json()
     clock.advance(ctx.config.active_worker_timeout_interval + 1)
     other.status_change()  # "other" is still around
-    ctx.db[dbmod.WORKERS].update_one({"_id": ObjectId(other.worker_id)}, {"$set": {"status": "asleep"}})
+    set_worker_fields(ctx, other.worker_id, status="asleep")
     assert timeouts.check_worker_timeouts(ctx) == 1
     stored = worker_doc(ctx, silent)
     assert stored["status"] == "timeout" and stored["status_requested"] == "awake"
     assert tasks.find_task(ctx, ObjectId(task["_id"]))["status"] == "claimed-by-manager"
     # Coming back, the worker is told to return to its previous status.
     assert silent.get_task().status_code == 423
-    ctx.db[dbmod.WORKERS].update_one({"_id": ObjectId(other.worker_id)}, {"$set": {"status": "awake"}})
+    set_worker_fields(ctx, other.worker_id, status="awake")
     assert other.get_task().json()["_id"] == task["_id"]
 
 
@@ -40,7 +40,7 @@ def test_task_without_pings_fails_and_logs_it(ctx, new_worker, clock):
     assert timeouts.check_task_timeouts(ctx) == 1
     cached = tasks.find_task(ctx, ObjectId(task["_id"]))
     assert cached["status"] == "failed"
-    statuses = [u.get("task_status") for u in ctx.db[dbmod.UPDATE_QUEUE].find({"task_id": cached["_id"]}).sort("queued_at_ns", 1)]
+    statuses = [u.get("task_status") for u in ctx.store.db[dbmod.UPDATE_QUEUE].find({"task_id": cached["_id"]}).sort("queued_at_ns", 1)]
     assert statuses == ["active", "failed"], "one failed update, no re-queue in between"
     from flamenco_manager import task_logs
     text = task_logs.log_path(ctx.config.task_logs_path, doc["job"], doc["_id"]).read_text()

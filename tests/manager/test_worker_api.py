@@ -6,12 +6,12 @@ import pytest
 import requests
 from bson import ObjectId
 
-from flamenco_manager import db as dbmod
+from flamenco_manager import store as dbmod
 from flamenco_manager import tasks
 from flamenco_manager.config import build_config
 from flamenco_manager.context import ManagerContext
 from tests.manager.conftest import serving
-from tests.manager.support import TestWorker, server_task
+from tests.manager.support import TestWorker, server_task, set_worker_fields
 
 
 def download(ctx, *docs):
@@ -26,7 +26,7 @@ def test_register_returns_worker_without_secret(manager_url, ctx):
     body = resp.json()
     assert len(body["_id"]) == 24 and body["nickname"] == "box-1"
     assert "secret" not in body and "hashed_secret" not in body
-    stored = ctx.db[dbmod.WORKERS].find_one({"_id": ObjectId(body["_id"])})
+    stored = ctx.store.db[dbmod.WORKERS].find_one({"_id": ObjectId(body["_id"])})
     assert stored["hashed_secret"] != worker.secret.encode()
 
 
@@ -59,7 +59,7 @@ def test_psk_registration(manager_settings):
             good = jwt.encode({"sub": "w"}, "farm-registration-secret-0123456789abcdef", algorithm="HS256")
             assert TestWorker(url).register({"Authorization": f"Bearer {good}"}).status_code == 200
     finally:
-        ctx.db.client.close()
+        ctx.close()
 
 
 def test_wrong_credentials_get_401(manager_url, new_worker):
@@ -88,8 +88,9 @@ def test_task_lifecycle_queued_to_completed(ctx, new_worker):
     assert worker.update(task["_id"], task_status="completed", log="all done").status_code == 204
     done = tasks.find_task(ctx, ObjectId(doc["_id"]))
     assert done["status"] == "completed"
-    assert ctx.db[dbmod.TASKS].find_one({"_id": ObjectId(doc["_id"])}) is None, "finished tasks leave the hot collection"
-    queued = list(ctx.db[dbmod.UPDATE_QUEUE].find({"task_id": ObjectId(doc["_id"])}).sort("queued_at_ns", 1))
+    stored = ctx.store.db[dbmod.TASKS].find_one({"_id": ObjectId(doc["_id"])})
+    assert stored["status"] == "completed", "the buffer holds the change before the update is answered"
+    queued = list(ctx.store.db[dbmod.UPDATE_QUEUE].find({"task_id": ObjectId(doc["_id"])}).sort("queued_at_ns", 1))
     assert [u.get("task_status") for u in queued] == ["active", None, "completed"]
     assert queued[1]["current_command_index"] == 0 and queued[1]["log_tail"] == "frame 1 done"
     assert worker.get_task().status_code == 204
@@ -103,15 +104,14 @@ def test_no_task_types_gets_406(new_worker):
 def test_pending_status_request_gets_423(ctx, new_worker):
     worker = new_worker()
     download(ctx, server_task())
-    ctx.db[dbmod.WORKERS].update_one({"_id": ObjectId(worker.worker_id)},
-                                     {"$set": {"status_requested": "asleep", "lazy_status_request": True}})
+    set_worker_fields(ctx, worker.worker_id, status_requested="asleep", lazy_status_request=True)
     resp = worker.get_task()
     assert resp.status_code == 423
     assert resp.json() == {"status_requested": "asleep"}
     assert worker.status_change().json() == {"status_requested": "asleep"}
     assert worker.ack("asleep").status_code == 204
     assert worker.status_change().status_code == 204
-    stored = ctx.db[dbmod.WORKERS].find_one({"_id": ObjectId(worker.worker_id)})
+    stored = ctx.store.db[dbmod.WORKERS].find_one({"_id": ObjectId(worker.worker_id)})
     assert stored["status"] == "asleep" and stored["status_requested"] == ""
 
 
@@ -169,9 +169,9 @@ def test_immediate_status_request_stops_running_task_lazy_does_not(ctx, new_work
     download(ctx, server_task())
     task = worker.get_task().json()
     wid = ObjectId(worker.worker_id)
-    ctx.db[dbmod.WORKERS].update_one({"_id": wid}, {"$set": {"status_requested": "asleep", "lazy_status_request": True}})
+    set_worker_fields(ctx, wid, status_requested="asleep", lazy_status_request=True)
     assert worker.may_i_run(task["_id"]) == {"may_keep_running": True, "status_requested": "asleep"}
-    ctx.db[dbmod.WORKERS].update_one({"_id": wid}, {"$set": {"lazy_status_request": False}})
+    set_worker_fields(ctx, wid, lazy_status_request=False)
     answer = worker.may_i_run(task["_id"])
     assert answer["may_keep_running"] is False and answer["status_requested"] == "asleep"
 
@@ -182,7 +182,7 @@ def test_sign_off_requeues_active_tasks(ctx, new_worker):
     task = worker.get_task().json()
     assert worker.sign_off().status_code == 204
     assert tasks.find_task(ctx, ObjectId(task["_id"]))["status"] == "claimed-by-manager"
-    assert ctx.db[dbmod.WORKERS].find_one({"_id": ObjectId(worker.worker_id)})["status"] == "offline"
+    assert ctx.store.db[dbmod.WORKERS].find_one({"_id": ObjectId(worker.worker_id)})["status"] == "offline"
 
 
 def test_sign_on_task_type_change_requests_update_notification(ctx, new_worker):
@@ -191,7 +191,7 @@ def test_sign_on_task_type_change_requests_update_notification(ctx, new_worker):
     sync_requests.clear_update_notification(ctx)
     assert worker.sign_on(supported_task_types=["sleep"]).status_code == 204
     assert sync_requests.update_notification_pending(ctx)
-    stored = ctx.db[dbmod.WORKERS].find_one({"_id": ObjectId(worker.worker_id)})
+    stored = ctx.store.db[dbmod.WORKERS].find_one({"_id": ObjectId(worker.worker_id)})
     assert stored["supported_task_types"] == ["sleep"] and stored["status"] == "starting"
 
 
@@ -254,5 +254,5 @@ def test_out_of_range_values_are_400_not_500(ctx, new_worker, manager_url):
     worker.session.auth = (worker.worker_id, worker.secret)
     huge_line = "z" * 100_000
     assert worker.update(task["_id"], log=huge_line).status_code == 204
-    queued = ctx.db[dbmod.UPDATE_QUEUE].find_one({"log_tail": {"$exists": True}})
+    queued = ctx.store.db[dbmod.UPDATE_QUEUE].find_one({"log_tail": {"$exists": True}})
     assert len(queued["log_tail"]) <= 16 * 1024

@@ -1,21 +1,20 @@
 """/metrics on the manager: tasks, workers and update queue from its database; latencies; guarded."""
 from __future__ import annotations
 
-import flask
 import pytest
 
-from flamenco_manager import db as dbmod
-from flamenco_manager.app import create_app
+from flamenco_manager import store as dbmod
 from flamenco_manager.config import build_config
 from flamenco_manager.context import ManagerContext
 from flamenco_manager.tasks import store_downloaded
 from tests.manager.support import server_task
 from tests.metrics.parse import samples, value
+from tests.support.manager_client import ManagerClient, non_loopback_address
 
 
 
 
-def _register(client: flask.testing.FlaskClient, nickname: str) -> tuple[str, str]:
+def _register(client: ManagerClient, nickname: str) -> tuple[str, str]:
     secret = (nickname * 8)[:64]
     resp = client.post("/register-worker", json={"secret": secret, "platform": "linux",
                                                  "supported_task_types": ["sleep"], "nickname": nickname})
@@ -25,7 +24,7 @@ def _register(client: flask.testing.FlaskClient, nickname: str) -> tuple[str, st
 
 def test_gauges_match_the_manager_database(ctx: ManagerContext) -> None:
     store_downloaded(ctx, [server_task(), server_task(), server_task()])
-    client = create_app(ctx).test_client()
+    client = ManagerClient(ctx)
     worker_id, secret = _register(client, "metricsworker")
     assert client.post("/sign-on", json={}, auth=(worker_id, secret)).status_code == 204
     assert client.post("/task", auth=(worker_id, secret)).status_code == 200
@@ -37,10 +36,10 @@ def test_gauges_match_the_manager_database(ctx: ManagerContext) -> None:
 
     assert value(scrape, "flamenco_manager_tasks", status="active") == 1
     assert value(scrape, "flamenco_manager_tasks", status="claimed-by-manager") == 2
-    statuses = [w.get("status") or "none" for w in ctx.db[dbmod.WORKERS].find()]
+    statuses = [w.get("status") or "none" for w in ctx.store.db[dbmod.WORKERS].find()]
     for status in set(statuses):
         assert value(scrape, "flamenco_manager_workers", status=status) == statuses.count(status)
-    assert value(scrape, "flamenco_manager_update_queue_length") == ctx.db[dbmod.UPDATE_QUEUE].count_documents({})
+    assert value(scrape, "flamenco_manager_update_queue_length") == ctx.store.db[dbmod.UPDATE_QUEUE].count_documents({})
     assert value(scrape, "flamenco_manager_http_request_duration_seconds_count",
                  method="POST", route="/task", status="200") == 1
 
@@ -48,7 +47,7 @@ def test_gauges_match_the_manager_database(ctx: ManagerContext) -> None:
 def test_update_queue_length_counts_queued_updates(ctx: ManagerContext) -> None:
     (task,) = [server_task()]
     store_downloaded(ctx, [task])
-    client = create_app(ctx).test_client()
+    client = ManagerClient(ctx)
     worker_id, secret = _register(client, "updater")
     assert client.post("/task", auth=(worker_id, secret)).status_code == 200
     for pct in (10, 20, 30):
@@ -58,20 +57,19 @@ def test_update_queue_length_counts_queued_updates(ctx: ManagerContext) -> None:
 
     scrape = samples(client.get("/metrics").get_data(as_text=True))
 
-    assert value(scrape, "flamenco_manager_update_queue_length") == ctx.db[dbmod.UPDATE_QUEUE].count_documents({})
+    assert value(scrape, "flamenco_manager_update_queue_length") == ctx.store.db[dbmod.UPDATE_QUEUE].count_documents({})
     assert value(scrape, "flamenco_manager_update_queue_length") >= 3
 
 
 @pytest.mark.parametrize("password, auth, expected", [("s3cret", None, 401), ("s3cret", ("x", "wrong"), 401),
                                                       ("s3cret", ("x", "s3cret"), 200)])
 def test_metrics_guarded_by_dashboard_password(ctx: ManagerContext, password: str, auth, expected: int) -> None:
-    guarded = ManagerContext(config=build_config(ctx.config.as_dict() | {"dashboard_password": password}),
-                             db=ctx.db, variables=ctx.variables, clock=ctx.clock)
-    resp = create_app(guarded).test_client().get("/metrics", auth=auth)
+    ctx.config = build_config(ctx.config.as_dict() | {"dashboard_password": password})
+    resp = ManagerClient(ctx).get("/metrics", auth=auth)
     assert resp.status_code == expected
 
 
 def test_metrics_refused_from_another_machine_without_password(ctx: ManagerContext) -> None:
-    client = create_app(ctx).test_client()
-    resp = client.get("/metrics", environ_base={"REMOTE_ADDR": "192.0.2.10"})
+    client = ManagerClient(ctx, host=non_loopback_address())
+    resp = client.get("/metrics")
     assert resp.status_code == 403

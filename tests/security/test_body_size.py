@@ -8,7 +8,8 @@ from __future__ import annotations
 import flask
 
 from flamenco_manager.context import ManagerContext
-from flamenco_manager.app import create_app as create_manager_app
+from flamenco_manager.app import MAX_REQUEST_BYTES
+from tests.support.manager_client import ManagerClient
 from tests.support.server import make_token, make_user
 
 
@@ -27,7 +28,6 @@ def test_server_refuses_oversized_bodies(server_app: flask.Flask, mongo_db) -> N
 
 
 def test_manager_refuses_oversized_bodies(ctx: ManagerContext) -> None:
-    app = create_manager_app(ctx)
-    body = _oversized(app.config.get("MAX_CONTENT_LENGTH"))
-    resp = app.test_client().post("/register-worker", data=body, content_type="application/json")
+    body = _oversized(MAX_REQUEST_BYTES)
+    resp = ManagerClient(ctx).post("/register-worker", data=body, content_type="application/json")
     assert resp.status_code == 413

@@ -16,7 +16,7 @@ from pymongo.database import Database
 from flamenco.manager_api import storage
 from flamenco_manager.config import build_config
 from flamenco_manager.context import ManagerContext
-from flamenco_manager.app import create_app as create_manager_app
+from tests.support.manager_client import ManagerClient
 from tests.support.server import make_job, make_manager, make_project, make_token, make_user
 
 SECRET_CONTENT = "top-secret-content-outside-the-log-directory"
@@ -27,29 +27,29 @@ TRAVERSALS = ["..", "%2e%2e", "..%2f..%2fsecret.txt", "%2e%2e%2f%2e%2e%2fsecret.
 
 
 @pytest.fixture
-def manager_with_logs(ctx: ManagerContext, tmp_path: Path) -> flask.testing.FlaskClient:
+def manager_with_logs(ctx: ManagerContext, tmp_path: Path) -> ManagerClient:
     logs = tmp_path / "logs"
     logs.mkdir()
     (tmp_path / "secret.txt").write_text(SECRET_CONTENT)
     config = build_config(ctx.config.as_dict() | {"task_logs_path": str(logs)})
-    app = create_manager_app(ManagerContext(config=config, db=ctx.db, variables=ctx.variables, clock=ctx.clock))
-    return app.test_client()
+    ctx.config = config
+    return ManagerClient(ctx)
 
 
 @pytest.mark.parametrize("job_part, task_part", [(t, VALID_ID) for t in TRAVERSALS]
                          + [(VALID_ID, t) for t in TRAVERSALS])
-def test_manager_logfile_refuses_traversal(manager_with_logs: flask.testing.FlaskClient, job_part: str,
+def test_manager_logfile_refuses_traversal(manager_with_logs: ManagerClient, job_part: str,
                                            task_part: str) -> None:
     resp = manager_with_logs.get(f"/logfile/{job_part}/{task_part}", headers={"User-Agent": "curl/8"})
     assert resp.status_code in (400, 404)
     assert SECRET_CONTENT not in resp.get_data(as_text=True)
 
 
-def test_manager_logfile_serves_a_log_inside_its_directory(manager_with_logs: flask.testing.FlaskClient) -> None:
+def test_manager_logfile_serves_a_log_inside_its_directory(manager_with_logs: ManagerClient) -> None:
     """The control: the endpoint does serve files, so the refusals above mean something."""
     from flamenco_manager import task_logs
 
-    root = Path(manager_with_logs.application.extensions["flamenco_manager"].config.task_logs_path)
+    root = Path(manager_with_logs.ctx.config.task_logs_path)
     task_logs.append(root, VALID_ID, VALID_ID, "a real log line")
     resp = manager_with_logs.get(f"/logfile/{VALID_ID}/{VALID_ID}", headers={"User-Agent": "curl/8"})
     assert resp.status_code == 200

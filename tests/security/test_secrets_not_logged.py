@@ -27,7 +27,7 @@ from flamenco.farm.services import free_port
 from flamenco_manager.cli import main as manager_cli
 from flamenco_manager.config import build_config
 from flamenco_manager.context import ManagerContext
-from flamenco_manager.app import create_app as create_manager_app
+from tests.support.manager_client import ManagerClient
 from tests.support.server import REPO_ROOT, make_manager, make_token, make_user
 from flamenco.farm.supervisor import stop_process
 
@@ -65,8 +65,8 @@ def test_manager_logs_no_worker_secrets(ctx: ManagerContext, caplog: pytest.LogC
     dashboard_password = "dashboard " + secrets.token_hex(8)
     config = build_config(ctx.config.as_dict() | {"worker_registration_secret": registration_secret,
                                                   "dashboard_password": dashboard_password})
-    app = create_manager_app(ManagerContext(config=config, db=ctx.db, variables=ctx.variables, clock=ctx.clock))
-    client = app.test_client()
+    ctx.config = config
+    client = ManagerClient(ctx)
     worker_secret = secrets.token_hex(32)
     registration_jwt = jwt.encode({"iat": int(time.time())}, registration_secret, algorithm="HS256")
     caplog.set_level(logging.DEBUG)

@@ -11,7 +11,7 @@ from pymongo.database import Database
 
 from flamenco.auth import tokens
 from flamenco_manager.context import ManagerContext
-from flamenco_manager.app import create_app as create_manager_app
+from tests.support.manager_client import ManagerClient
 from tests.support.server import make_manager, make_token, make_user
 
 
@@ -59,11 +59,11 @@ def test_api_never_returns_password_hashes_or_tokens(server_app: flask.Flask, mo
 
 def test_worker_secrets_are_stored_as_bcrypt(ctx: ManagerContext) -> None:
     secret = "w" * 32 + "0123456789abcdef0123456789abcdef"
-    resp = create_manager_app(ctx).test_client().post("/register-worker", json={
+    resp = ManagerClient(ctx).post("/register-worker", json={
         "secret": secret, "platform": "linux", "supported_task_types": ["sleep"], "nickname": "hashed"})
     assert resp.status_code == 200
     assert secret not in resp.get_data(as_text=True)
 
-    assert secret not in _database_text(ctx.db)
-    worker = ctx.db["workers"].find_one()
+    assert secret not in _database_text(ctx.store.db)
+    worker = ctx.store.db["workers"].find_one()
     assert bcrypt.checkpw(secret.encode(), worker["hashed_secret"])

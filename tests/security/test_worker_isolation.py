@@ -7,11 +7,11 @@ import flask
 import pytest
 from pymongo.database import Database
 
-from flamenco_manager import db as dbmod
+from flamenco_manager import store as dbmod
 from flamenco_manager.context import ManagerContext
 from flamenco_manager.tasks import store_downloaded
 from tests.manager.support import server_task
-from flamenco_manager.app import create_app as create_manager_app
+from tests.support.manager_client import ManagerClient
 from tests.support.server import make_job, make_manager, make_project, make_user
 
 
@@ -32,7 +32,7 @@ class Worker:
 def two_workers_one_task(ctx: ManagerContext):
     task = server_task()
     store_downloaded(ctx, [task])
-    client = create_manager_app(ctx).test_client()
+    client = ManagerClient(ctx)
     owner, intruder = Worker(client, "owner"), Worker(client, "intruder")
     resp = owner.call("POST", "/task")
     assert resp.status_code == 200 and resp.json["_id"] == task["_id"]
@@ -41,15 +41,15 @@ def two_workers_one_task(ctx: ManagerContext):
 
 def test_other_worker_cannot_update_the_task(ctx: ManagerContext, two_workers_one_task) -> None:
     owner, intruder, task_id = two_workers_one_task
-    queued_before = ctx.db[dbmod.UPDATE_QUEUE].count_documents({})
+    queued_before = ctx.store.db[dbmod.UPDATE_QUEUE].count_documents({})
 
     resp = intruder.call("POST", f"/tasks/{task_id}/update", json={"task_status": "completed"})
 
     assert resp.status_code == 409
-    task = ctx.db[dbmod.TASKS].find_one()
+    task = ctx.store.db[dbmod.TASKS].find_one()
     assert task["status"] == "active"
     assert str(task["worker_id"]) == owner.id
-    assert ctx.db[dbmod.UPDATE_QUEUE].count_documents({}) == queued_before
+    assert ctx.store.db[dbmod.UPDATE_QUEUE].count_documents({}) == queued_before
 
 
 def test_other_worker_cannot_return_the_task(ctx: ManagerContext, two_workers_one_task) -> None:
@@ -57,7 +57,7 @@ def test_other_worker_cannot_return_the_task(ctx: ManagerContext, two_workers_on
 
     intruder.call("POST", f"/tasks/{task_id}/return")
 
-    task = ctx.db[dbmod.TASKS].find_one()
+    task = ctx.store.db[dbmod.TASKS].find_one()
     assert task["status"] == "active"
     assert str(task["worker_id"]) == owner.id
     assert owner.call("GET", f"/may-i-run/{task_id}").json["may_keep_running"] is True

@@ -105,13 +105,15 @@ def _env_value(value: Any) -> str:
 
 
 @contextlib.contextmanager
-def running_server(mongo_uri: str, redis_url: str, **config: Any) -> Iterator[str]:
+def running_server(mongo_uri: str, redis_url: str, launcher: tuple[str, ...] = (), **config: Any) -> Iterator[str]:
     """Run ``python -m flamenco.cli server`` on a free port; yield its base URL.
 
     ``config`` keys are server config names (see flamenco/defaults.py), passed
     as environment variables; ``TESTING`` is on and ``CELERY_ENABLED`` off
     unless given (pass ``CELERY_ENABLED=True`` when a Celery worker runs). The
     process is stopped on exit; if it does not come up, the error includes its log.
+    ``launcher`` goes between the interpreter and ``-m flamenco.cli`` (the
+    benchmarks' command counter).
     """
     port = free_port()
     env = dict(os.environ)
@@ -122,7 +124,7 @@ def running_server(mongo_uri: str, redis_url: str, **config: Any) -> Iterator[st
     base_url = f"http://127.0.0.1:{port}"
     with tempfile.TemporaryFile() as log_file:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "flamenco.cli", "server", "--host", "127.0.0.1", "--port", str(port)],
+            [sys.executable, *launcher, "-m", "flamenco.cli", "server", "--host", "127.0.0.1", "--port", str(port)],
             cwd=REPO_ROOT, env=env, stdout=log_file, stderr=subprocess.STDOUT)
         try:
             _wait_for_server(base_url, proc, log_file)

@@ -9,7 +9,7 @@ import pymongo
 import pytest
 from bson import ObjectId
 
-from flamenco_manager import db as dbmod
+from flamenco_manager import store as dbmod
 from flamenco_manager import tasks, workers
 from flamenco_manager.config import build_config
 from flamenco_manager.context import ManagerContext
@@ -33,7 +33,7 @@ def real_manager(mongo_server: str, tmp_path: Path) -> Iterator[tuple[ManagerCon
         with serving(ctx) as url:
             yield ctx, url
     finally:
-        ctx.db.client.close()
+        ctx.close()
         with pymongo.MongoClient(mongo_server) as client:
             client.drop_database(name)
 
@@ -91,5 +91,5 @@ def test_sleep_request_returns_running_task_to_real_manager(
 
 
 def worker_status(ctx: ManagerContext, worker_id: str) -> str | None:
-    doc = ctx.db[dbmod.WORKERS].find_one({"_id": ObjectId(worker_id)})
+    doc = ctx.store.db[dbmod.WORKERS].find_one({"_id": ObjectId(worker_id)})
     return doc["status"] if doc else None

@@ -1,0 +1,82 @@
+"""The Manager's state in memory: tasks, workers, the update queue, blocklist, settings.
+
+Rebuilt from the buffer at start-up (:meth:`State.load`), then kept by the
+domain modules, which record every change in the journal. Only the engine's
+event loop touches it.
+"""
+from __future__ import annotations
+
+import collections
+import dataclasses
+from typing import Any
+
+from bson import ObjectId
+
+from flamenco_manager import statuses
+from flamenco_manager.store import Loaded
+from flamenco_manager.taskqueue import TaskQueue
+
+# Blocklist key: (worker id, job id, task type).
+BlockKey = tuple[ObjectId, Any, str]
+
+
+@dataclasses.dataclass
+class State:
+    tasks: dict[ObjectId, dict] = dataclasses.field(default_factory=dict)
+    workers: dict[ObjectId, dict] = dataclasses.field(default_factory=dict)
+    queue: TaskQueue = dataclasses.field(default_factory=TaskQueue)
+    # Updates waiting for the Server, oldest first (insertion order).
+    updates: dict[ObjectId, dict] = dataclasses.field(default_factory=dict)
+    pending_per_task: collections.Counter = dataclasses.field(default_factory=collections.Counter)
+    blocklist: dict[BlockKey, dict] = dataclasses.field(default_factory=dict)
+    settings: dict[str, dict] = dataclasses.field(default_factory=dict)
+    # worker id -> ids of its active or cancel-requested tasks.
+    running: dict[ObjectId, set[ObjectId]] = dataclasses.field(default_factory=dict)
+
+    def load(self, loaded: Loaded) -> None:
+        """Rebuild everything from the buffer's documents."""
+        self.tasks = {t["_id"]: t for t in loaded.tasks}
+        self.workers = {w["_id"]: w for w in loaded.workers}
+        self.updates = {u["_id"]: u for u in loaded.updates}
+        self.pending_per_task = collections.Counter(u["task_id"] for u in loaded.updates)
+        self.blocklist = {(b["worker_id"], b["job_id"], b["task_type"]): b for b in loaded.blocklist}
+        self.settings = {s["_id"]: s for s in loaded.settings}
+        self.queue = TaskQueue()
+        self.running = {}
+        for task in self.tasks.values():
+            self.index(task)
+
+    def unfinished_parents(self, task: dict) -> list[ObjectId]:
+        """Parents known here and not completed; an unknown parent counts as completed
+        (the Server only sends tasks that still have to run)."""
+        out = []
+        for parent in task.get("parents") or ():
+            known = self.tasks.get(parent)
+            if known is not None and known.get("status") != statuses.COMPLETED:
+                out.append(parent)
+        return out
+
+    def index(self, task: dict) -> None:
+        """Put ``task`` in the queue and the running index as its status says."""
+        task_id = task["_id"]
+        if task.get("status") in statuses.SCHEDULABLE:
+            self.queue.add(task, self.unfinished_parents(task))
+        else:
+            self.queue.discard(task_id)
+        worker_id = task.get("worker_id")
+        if task.get("status") in statuses.RUNNING and worker_id is not None:
+            self.running.setdefault(worker_id, set()).add(task_id)
+        if task.get("status") == statuses.COMPLETED:
+            self.queue.parent_completed(task_id, self.tasks)
+
+    def unindex(self, task: dict) -> None:
+        """Take ``task`` out of the queue and the running index (before it changes)."""
+        self.queue.discard(task["_id"])
+        worker_id = task.get("worker_id")
+        if worker_id is not None and worker_id in self.running:
+            self.running[worker_id].discard(task["_id"])
+            if not self.running[worker_id]:
+                del self.running[worker_id]
+
+    def running_tasks(self, worker_id: ObjectId) -> list[dict]:
+        return [self.tasks[t] for t in sorted(self.running.get(worker_id, ()), key=str) if t in self.tasks]

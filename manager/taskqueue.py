@@ -1,0 +1,118 @@
+"""The schedulable tasks in preference order: one heap per task type.
+
+Preference (reference A.5.3): job priority, then task priority (higher
+first), then age (older ``_id`` first). A claim pops the best task among the
+heaps of the worker's task types that the worker may run; tasks it may not run
+(blocklisted for it, failed by it) are set aside during that pop and put back,
+so a claim costs O(k log n) for k such tasks, usually none.
+
+Tasks whose parents have not completed are not in a heap at all: they wait in
+``waiting`` until their last parent completes (``parent_completed``), so they
+never slow a claim down.
+
+Removal is lazy: a removed or re-keyed task's heap entry is marked dead and
+skipped when it reaches the top. Pure in-memory code, no I/O, no locks: only
+the event loop that owns dispatch touches it.
+"""
+from __future__ import annotations
+
+import heapq
+from typing import Callable, Iterable
+
+from bson import ObjectId
+
+# A heap entry: [-job_priority, -priority, task id, alive]. The id is unique,
+# so comparisons never reach the flag.
+Entry = list
+
+
+def sort_key(task: dict) -> tuple[int, int, ObjectId]:
+    return (-int(task.get("job_priority") or 0), -int(task.get("priority") or 0), task["_id"])
+
+
+class TaskQueue:
+    """Schedulable tasks by type, best first, with parent waits."""
+
+    def __init__(self) -> None:
+        self._heaps: dict[str, list[Entry]] = {}
+        self._entries: dict[ObjectId, tuple[str, Entry]] = {}
+        # child id -> parents it still waits for; parent id -> children waiting for it.
+        self._waiting_on: dict[ObjectId, set[ObjectId]] = {}
+        self._children: dict[ObjectId, set[ObjectId]] = {}
+
+    def __len__(self) -> int:
+        return len(self._entries) + len(self._waiting_on)
+
+    def __contains__(self, task_id: ObjectId) -> bool:
+        return task_id in self._entries or task_id in self._waiting_on
+
+    def add(self, task: dict, unfinished_parents: Iterable[ObjectId] = ()) -> None:
+        """Make ``task`` schedulable (again, with its current priorities)."""
+        self.discard(task["_id"])
+        waiting = set(unfinished_parents)
+        if waiting:
+            self._waiting_on[task["_id"]] = waiting
+            for parent in waiting:
+                self._children.setdefault(parent, set()).add(task["_id"])
+            return
+        self._push(task)
+
+    def _push(self, task: dict) -> None:
+        task_type = task.get("task_type") or ""
+        entry: Entry = [*sort_key(task), True]
+        heapq.heappush(self._heaps.setdefault(task_type, []), entry)
+        self._entries[task["_id"]] = (task_type, entry)
+
+    def discard(self, task_id: ObjectId) -> None:
+        """No longer schedulable (claimed, cancelled, finished, forgotten)."""
+        found = self._entries.pop(task_id, None)
+        if found is not None:
+            found[1][3] = False
+        parents = self._waiting_on.pop(task_id, None)
+        for parent in parents or ():
+            children = self._children.get(parent)
+            if children is not None:
+                children.discard(task_id)
+                if not children:
+                    del self._children[parent]
+
+    def parent_completed(self, parent_id: ObjectId, tasks: dict[ObjectId, dict]) -> None:
+        """``parent_id`` completed: children waiting only for it become claimable."""
+        for child_id in self._children.pop(parent_id, set()):
+            waiting = self._waiting_on.get(child_id)
+            if waiting is None:
+                continue
+            waiting.discard(parent_id)
+            if not waiting:
+                del self._waiting_on[child_id]
+                child = tasks.get(child_id)
+                if child is not None:
+                    self._push(child)
+
+    def pop_best(self, task_types: Iterable[str], may_run: Callable[[ObjectId], bool]) -> ObjectId | None:
+        """Remove and return the best task of ``task_types`` for which ``may_run`` holds."""
+        heaps = [h for h in (self._heaps.get(t) for t in set(task_types)) if h]
+        set_aside: list[tuple[list[Entry], Entry]] = []
+        chosen: ObjectId | None = None
+        while chosen is None:
+            best_heap: list[Entry] | None = None
+            for heap in heaps:
+                while heap and not heap[0][3]:
+                    heapq.heappop(heap)
+                if heap and (best_heap is None or heap[0] < best_heap[0]):
+                    best_heap = heap
+            if best_heap is None:
+                break
+            entry = heapq.heappop(best_heap)
+            if may_run(entry[2]):
+                chosen = entry[2]
+                del self._entries[chosen]
+            else:
+                set_aside.append((best_heap, entry))
+        for heap, entry in set_aside:
+            heapq.heappush(heap, entry)
+        return chosen
+
+    def ready_ids(self) -> list[ObjectId]:
+        """Claimable tasks (any order); for the dashboard and tests."""
+        return list(self._entries)

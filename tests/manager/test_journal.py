@@ -1,0 +1,98 @@
+"""The write-behind journal on a real store: group commit, coalescing, outages."""
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pymongo
+import pytest
+from bson import ObjectId
+
+from flamenco.farm import services
+from flamenco_manager import store
+from flamenco_manager.journal import Journal, StoreUnavailable
+from flamenco_manager.store import Store
+
+
+def run(coro):
+    return asyncio.new_event_loop().run_until_complete(coro)
+
+
+def test_one_document_changed_many_times_is_written_once(manager_db_uri):
+    buffer = Store(manager_db_uri)
+
+    async def body() -> None:
+        journal = Journal(buffer, asyncio.get_running_loop(), commit_timeout=10)
+        journal.start()
+        task_id = ObjectId()
+        journal.replace(store.TASKS, {"_id": task_id, "status": "queued"})
+        await journal.commit()
+        before = buffer.commands
+        for status in ("active", "completed"):
+            journal.set(store.TASKS, task_id, {"status": status})
+        journal.insert(store.UPDATE_QUEUE, {"_id": ObjectId(), "task_id": task_id, "queued_at_ns": 1})
+        await journal.commit()
+        assert buffer.commands - before == 2, "one update command for the task, one insert for the queue"
+        assert buffer.db[store.TASKS].find_one({"_id": task_id})["status"] == "completed"
+        await journal.close()
+
+    try:
+        run(body())
+    finally:
+        buffer.close()
+
+
+def test_concurrent_commits_share_flushes(manager_db_uri):
+    buffer = Store(manager_db_uri)
+
+    async def body() -> None:
+        journal = Journal(buffer, asyncio.get_running_loop(), commit_timeout=10)
+        journal.start()
+
+        async def request(n: int) -> None:
+            journal.insert(store.UPDATE_QUEUE, {"_id": ObjectId(), "task_id": ObjectId(), "queued_at_ns": n})
+            await journal.commit()
+
+        await asyncio.gather(*(request(n) for n in range(200)))
+        assert buffer.db[store.UPDATE_QUEUE].count_documents({}) == 200
+        assert journal.flushes < 50, f"200 requests made {journal.flushes} flushes"
+        await journal.close()
+
+    try:
+        run(body())
+    finally:
+        buffer.close()
+
+
+def test_store_outage_answers_unavailable_then_nothing_is_lost(tmp_path):
+    """The store goes away: a commit fails within its time-out; after a restart the change arrives."""
+    data = tmp_path / "ferretdb"
+    port = services.free_port()
+    svc = services.start_ferretdb(data, port=port)
+    uri = services.mongo_uri_for(port, "outage")
+    buffer = Store(uri)
+
+    async def body() -> None:
+        nonlocal svc
+        journal = Journal(buffer, asyncio.get_running_loop(), commit_timeout=1.5)
+        journal.start()
+        journal.insert(store.WORKERS, {"_id": "before"})
+        await journal.commit()
+        svc.stop()
+        journal.insert(store.WORKERS, {"_id": "during"})
+        started = time.monotonic()
+        with pytest.raises(StoreUnavailable):
+            await journal.commit()
+        assert time.monotonic() - started < 3, "a worker is answered quickly, not after pymongo's 30 s"
+        svc = services.start_ferretdb(data, port=port)
+        await asyncio.wait_for(journal.commit(), 30)
+        await journal.close()
+
+    try:
+        run(body())
+        with pymongo.MongoClient(uri) as client:
+            ids = {d["_id"] for d in client.get_default_database()[store.WORKERS].find()}
+        assert ids == {"before", "during"}
+    finally:
+        buffer.close()
+        svc.stop()
