@@ -84,13 +84,13 @@ async def simulated_worker(session: aiohttp.ClientSession, stats: Stats, total: 
             stats.error(f"register {resp.status}")
             return
         worker_id = (await resp.json())["_id"]
-    auth = aiohttp.BasicAuth(worker_id, secret)
-    async with session.post("/sign-on", json={}, auth=auth) as resp:
+    auth = {"Authorization": aiohttp.encode_basic_auth(worker_id, secret)}
+    async with session.post("/sign-on", json={}, headers=auth) as resp:
         await resp.read()
     while stats.completed < total and time.monotonic() < stop_at:
         started = time.perf_counter()
         try:
-            async with session.post("/task", auth=auth) as resp:
+            async with session.post("/task", headers=auth) as resp:
                 status, body = resp.status, await resp.read()
         except aiohttp.ClientError as ex:
             stats.error(f"/task {type(ex).__name__}")
@@ -110,7 +110,7 @@ async def simulated_worker(session: aiohttp.ClientSession, stats: Stats, total: 
                        {"task_status": "completed", "activity": "done", "task_progress_percentage": 100}):
             started = time.perf_counter()
             try:
-                async with session.post(f"/tasks/{task_id}/update", json=update, auth=auth) as resp:
+                async with session.post(f"/tasks/{task_id}/update", json=update, headers=auth) as resp:
                     status = resp.status
                     await resp.read()
             except aiohttp.ClientError as ex:
@@ -207,6 +207,7 @@ class Usage:
 
     cpu: dict[str, float]
     commands: dict[str, int]
+    by_name: dict[str, dict[str, int]] = dataclasses.field(default_factory=dict)
 
     @classmethod
     def now(cls, command_files: dict[str, Path]) -> "Usage":
@@ -216,15 +217,18 @@ class Usage:
                 times = proc.cpu_times()
                 role = process_role(proc)
                 cpu[role] = cpu.get(role, 0.0) + times.user + times.system
-        commands = {}
+        commands, by_name = {}, {}
         for role, path in command_files.items():
             with contextlib.suppress(FileNotFoundError, ValueError):
-                commands[role] = json.loads(path.read_text())["commands"]
-        return cls(cpu, commands)
+                counted = json.loads(path.read_text())
+                commands[role], by_name[role] = counted["commands"], counted["by_name"]
+        return cls(cpu, commands, by_name)
 
     def since(self, before: "Usage") -> "Usage":
         return Usage({k: v - before.cpu.get(k, 0.0) for k, v in self.cpu.items()},
-                     {k: v - before.commands.get(k, 0) for k, v in self.commands.items()})
+                     {k: v - before.commands.get(k, 0) for k, v in self.commands.items()},
+                     {role: {name: n - before.by_name.get(role, {}).get(name, 0) for name, n in names.items()}
+                      for role, names in self.by_name.items()})
 
 
 def run_one(server_uri: str, redis_url: str, n_workers: int, total: int, deadline: float) -> None:
@@ -271,7 +275,10 @@ def report(n_workers: int, total: int, stats: Stats, seconds: float, done: int, 
     commands_total = sum(used.commands.values())
     per_proc = ", ".join(f"{role} {n / completed:.3f}" for role, n in sorted(used.commands.items()))
     print(f"  store commands per completed task, all processes: {commands_total / completed:.3f} ({per_proc}; "
-          f"{commands_total} in all)", flush=True)
+          f"{commands_total} in all)")
+    for role, names in sorted(used.by_name.items()):
+        listed = ", ".join(f"{name} {n}" for name, n in sorted(names.items(), key=lambda kv: -kv[1]) if n)
+        print(f"    {role}: {listed}", flush=True)
 
 
 def main() -> None:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from flamenco_manager import assignment, statuses, store, workers
+from flamenco_manager import assignment, statuses, tasks, workers
 from flamenco_manager.context import ManagerContext
 from flamenco_manager.engine import on_engine
 
@@ -19,9 +19,7 @@ def remove_old_tasks(ctx: ManagerContext) -> int:
            if (t.get("last_worker_ping") or t.get("last_updated") or cutoff) <= cutoff
            and t.get("status") not in statuses.RUNNING and not ctx.state.pending_per_task.get(t["_id"])]
     for task in old:
-        ctx.state.unindex(task)
-        del ctx.state.tasks[task["_id"]]
-        ctx.journal.delete(store.TASKS, task["_id"])
+        tasks.forget(ctx, task)
     return len(old)
 
 

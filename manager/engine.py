@@ -41,6 +41,15 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 
+def new_event_loop() -> asyncio.AbstractEventLoop:
+    """uvloop's loop where it is installed (Linux, macOS), else asyncio's own."""
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover - Windows
+        return asyncio.new_event_loop()
+    return uvloop.new_event_loop()
+
+
 def wall_clock() -> dt.datetime:
     """Real time for the lock (the context's clock may be moved by tests)."""
     return dt.datetime.now(dt.timezone.utc)
@@ -52,7 +61,7 @@ class Engine:
     def __init__(self, store: Store, commit_timeout: float) -> None:
         self.store = store
         self.owner = uuid.uuid4().hex
-        self.loop = asyncio.new_event_loop()
+        self.loop = new_event_loop()
         self.journal = Journal(store, self.loop, commit_timeout)
         self.lost_lock = threading.Event()
         self._thread = threading.Thread(target=self._run_loop, name="dispatch", daemon=True)

@@ -13,8 +13,11 @@ per change falls as the load rises. Changes to one document within a flush
 are coalesced: a task that went ``active`` and then ``completed`` before the
 flush is written once.
 
-A ``lazy`` change ("last seen" of a worker) does not start a flush; it rides
-along with the next one, or with the periodic flush every ``LAZY_FLUSH_SECONDS``.
+A ``lazy`` change ("last seen" of a worker) does not start a flush and is
+kept apart: it is written by the periodic flush every ``LAZY_FLUSH_SECONDS``
+(or rides along free with a durable change of the same document), so a
+hundred workers calling in do not add a hundred document updates to every
+flush.
 
 If the store fails, the batch is kept (merged before newer changes) and tried
 again with a back-off; waiting requests fail after their time-out with
@@ -98,6 +101,7 @@ class Journal:
         self.loop = loop
         self.commit_timeout = commit_timeout
         self._pending = _Pending()
+        self._lazy: dict[tuple[str, Any], dict] = {}
         self._recorded = 0   # changes recorded so far (sequence number of the newest)
         self._durable = 0    # every change up to this one is in the store
         self._waiters: list[tuple[int, asyncio.Future]] = []
@@ -114,15 +118,19 @@ class Journal:
         self._recorded += 1
 
     def set(self, collection: str, doc_id: Any, fields: dict, lazy: bool = False) -> None:
-        self._pending.set(collection, doc_id, fields)
-        if not lazy:
-            self._recorded += 1
+        if lazy:
+            self._lazy.setdefault((collection, doc_id), {}).update(fields)
+            return
+        riding = self._lazy.pop((collection, doc_id), None)
+        self._pending.set(collection, doc_id, {**riding, **fields} if riding else fields)
+        self._recorded += 1
 
     def replace(self, collection: str, doc: dict) -> None:
         self._pending.replace(collection, doc)
         self._recorded += 1
 
     def delete(self, collection: str, doc_id: Any) -> None:
+        self._lazy.pop((collection, doc_id), None)
         self._pending.delete(collection, doc_id)
         self._recorded += 1
 
@@ -151,6 +159,7 @@ class Journal:
         for task in (self._task, self._lazy_task):
             if task is not None:
                 task.cancel()
+        self._take_lazy()
         if not self._pending.batch.empty():
             batch, self._pending = self._pending.batch, _Pending()
             try:
@@ -159,10 +168,18 @@ class Journal:
                 log.error("could not write the last %d changes at shut-down: %s", batch.statements(), ex)
         self._writer.shutdown(wait=True)
 
+    def _take_lazy(self) -> None:
+        """Move the lazy changes into the next flush."""
+        lazy, self._lazy = self._lazy, {}
+        for (collection, doc_id), fields in lazy.items():
+            self._pending.set(collection, doc_id, fields)
+
     async def _lazy_flusher(self) -> None:
         while True:
             await asyncio.sleep(LAZY_FLUSH_SECONDS)
-            if not self._pending.batch.empty():
+            if self._lazy:
+                self._take_lazy()
+                self._recorded += 1
                 self._wake.set()
 
     async def _run(self) -> None:

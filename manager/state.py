@@ -17,6 +17,8 @@ from flamenco_manager.store import Loaded
 from flamenco_manager.taskqueue import TaskQueue
 
 # Blocklist key: (worker id, job id, task type).
+# A queued update's changes to the cached task; see ``update_queue``.
+TASK_SETS = "task_sets"
 BlockKey = tuple[ObjectId, Any, str]
 
 
@@ -30,17 +32,24 @@ class State:
     pending_per_task: collections.Counter = dataclasses.field(default_factory=collections.Counter)
     blocklist: dict[BlockKey, dict] = dataclasses.field(default_factory=dict)
     settings: dict[str, dict] = dataclasses.field(default_factory=dict)
+    # Tasks stored in ``tasks_done`` rather than ``tasks``.
+    done: set[ObjectId] = dataclasses.field(default_factory=set)
     # worker id -> ids of its active or cancel-requested tasks.
     running: dict[ObjectId, set[ObjectId]] = dataclasses.field(default_factory=dict)
 
     def load(self, loaded: Loaded) -> None:
         """Rebuild everything from the buffer's documents."""
         self.tasks = {t["_id"]: t for t in loaded.tasks}
+        self.done = set(loaded.done_ids)
         self.workers = {w["_id"]: w for w in loaded.workers}
         self.updates = {u["_id"]: u for u in loaded.updates}
         self.pending_per_task = collections.Counter(u["task_id"] for u in loaded.updates)
         self.blocklist = {(b["worker_id"], b["job_id"], b["task_type"]): b for b in loaded.blocklist}
         self.settings = {s["_id"]: s for s in loaded.settings}
+        for update in loaded.updates:  # changes not yet checkpointed into their task documents
+            task = self.tasks.get(update["task_id"])
+            if task is not None:
+                task.update(update.get(TASK_SETS) or {})
         self.queue = TaskQueue()
         self.running = {}
         for task in self.tasks.values():

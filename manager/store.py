@@ -35,7 +35,9 @@ from pymongo.errors import BulkWriteError, DuplicateKeyError, PyMongoError
 log = logging.getLogger(__name__)
 
 # Collection names (docs/contracts.md, "Manager and worker").
-TASKS = "tasks"                  # every cached task, waiting, running or finished
+TASKS = "tasks"                  # cached tasks waiting, running, or finished with news for the Server
+TASKS_DONE = "tasks_done"        # finished tasks the Server knows about (moved: an insert and a delete
+                                 # cost FerretDB a fraction of a document update)
 WORKERS = "workers"
 UPDATE_QUEUE = "task_update_queue"
 UPDATE_REJECTS = "task_update_rejects"  # updates the Server never acknowledged
@@ -83,6 +85,7 @@ class Loaded:
     """The buffer's contents, read once at start-up."""
 
     tasks: list[dict]
+    done_ids: set
     workers: list[dict]
     updates: list[dict]
     blocklist: list[dict]
@@ -115,7 +118,11 @@ class Store:
 
     def load(self) -> Loaded:
         """Everything the in-memory state is rebuilt from."""
-        return Loaded(tasks=list(self.db[TASKS].find({})),
+        done = list(self.db[TASKS_DONE].find({}))
+        done_ids = {t["_id"] for t in done}
+        # A crash between a move's insert and delete leaves a task in both; the finished copy is the newer.
+        return Loaded(tasks=[t for t in self.db[TASKS].find({}) if t["_id"] not in done_ids] + done,
+                      done_ids=done_ids,
                       workers=list(self.db[WORKERS].find({})),
                       updates=sorted(self.db[UPDATE_QUEUE].find({}), key=lambda d: (d["queued_at_ns"], d["_id"])),
                       blocklist=list(self.db[BLACKLIST].find({})),

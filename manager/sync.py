@@ -14,7 +14,7 @@ import logging
 import threading
 from typing import Callable
 
-from flamenco_manager import blocklist, cleanup, sleep_schedule, store, sync_requests, task_logs, tasks
+from flamenco_manager import blocklist, cleanup, sleep_schedule, sync_requests, task_logs, tasks
 from flamenco_manager import timeouts, update_queue
 from flamenco_manager.cancellation import handle_cancel_requests
 from flamenco_manager.context import ManagerContext
@@ -204,8 +204,6 @@ def clean_slate(ctx: ManagerContext) -> int:
     """Forget every cached task and the depsgraph timestamp, so the next download is complete."""
     removed = len(ctx.state.tasks)
     for task in list(ctx.state.tasks.values()):
-        ctx.state.unindex(task)
-        ctx.journal.delete(store.TASKS, task["_id"])
-    ctx.state.tasks.clear()
+        tasks.forget(ctx, task)
     sync_requests.set_depsgraph_last_modified(ctx, None)
     return removed

@@ -43,12 +43,45 @@ def find_task(ctx: ManagerContext, task_id: ObjectId) -> dict | None:
     return dict(task)
 
 
-def change(ctx: ManagerContext, task: dict, sets: dict[str, Any]) -> None:
-    """Apply ``sets`` to the cached task: memory, claim queue, running index and journal."""
+def change(ctx: ManagerContext, task: dict, sets: dict[str, Any], journal: bool = True) -> None:
+    """Apply ``sets`` to the cached task: memory, claim queue, running index and (unless the
+    caller makes the change durable otherwise, see ``update_queue``) the journal."""
     ctx.state.unindex(task)
     task.update(sets)
     ctx.state.index(task)
-    ctx.journal.set(store.TASKS, task["_id"], sets)
+    if journal:
+        persist(ctx, task, sets)
+
+
+def persist(ctx: ManagerContext, task: dict, sets: dict[str, Any]) -> None:
+    """Record a change of ``task`` in the journal, in the collection where it belongs.
+
+    A finished task with no news left for the Server moves to ``tasks_done``
+    (an insert and a delete); one that runs again moves back. Otherwise the
+    change is a ``$set`` of the changed fields.
+    """
+    task_id, done = task["_id"], ctx.state.done
+    final = task.get("status") in statuses.FINAL and not has_pending_updates(ctx, task_id)
+    if final and task_id not in done:
+        ctx.journal.insert(store.TASKS_DONE, dict(task))
+        ctx.journal.delete(store.TASKS, task_id)
+        done.add(task_id)
+    elif final:
+        ctx.journal.replace(store.TASKS_DONE, task)
+    elif task_id in done:
+        ctx.journal.replace(store.TASKS, task)
+        ctx.journal.delete(store.TASKS_DONE, task_id)
+        done.discard(task_id)
+    else:
+        ctx.journal.set(store.TASKS, task_id, sets)
+
+
+def forget(ctx: ManagerContext, task: dict) -> None:
+    """Drop a task from the cache and the buffer."""
+    ctx.state.unindex(task)
+    del ctx.state.tasks[task["_id"]]
+    ctx.journal.delete(store.TASKS_DONE if task["_id"] in ctx.state.done else store.TASKS, task["_id"])
+    ctx.state.done.discard(task["_id"])
 
 
 def from_wire(doc: dict, now: dt.datetime) -> dict:

@@ -16,11 +16,9 @@ Fixes of Flamenco 2 (reference §14.10, §14.12):
   The depsgraph claim drops the watermark (:func:`flamenco.status.mark_tasks_claimed`),
   since the next Manager may run on another clock.
 
-FerretDB cost (reference ferretdb-eve.md §3): every updated document costs a
-table scan, so the batch is folded first. All updates of one task become one
-write, tasks getting the same status change share one ``update_many``, the
-other fields and the watermark go in one ``bulk_write`` of one statement per
-task by ``_id``, the tasks (with their watermarks) are read with one query,
+Store cost: the batch is folded first. All updates of one task become one
+statement (status, fields and watermark together), all statements go in one
+``bulk_write``, the tasks (with their watermarks) are read with one query,
 task-log chunks go in with one ``insert_many``, and each job's status is
 recomputed once per distinct new task status, not once per update.
 """
@@ -328,84 +326,70 @@ def _updated_for(state: TaskState, now: datetime.datetime) -> datetime.datetime:
     return max(now, stored)
 
 
-def _grouped(items: Iterable[tuple[Any, ObjectId]]) -> dict[Any, list[ObjectId]]:
-    groups: dict[Any, list[ObjectId]] = defaultdict(list)
-    for key, task_id in items:
-        groups[key].append(task_id)
-    return groups
+def _task_write(state: TaskState, now: datetime.datetime) -> UpdateOne:
+    """One statement for one task: its fields, watermark and (conditional on the status read) new status."""
+    fields = {**state.fields, "_updated": _updated_for(state, now), "_etag": status.new_etag()}
+    if state.watermark.moved:
+        fields[WATERMARK_FIELD] = state.watermark.document()
+    query: dict[str, Any] = {"_id": state.task["_id"]}
+    if state.status_changed:
+        fields["status"] = state.status
+        query["status"] = state.task["status"]
+    return UpdateOne(query, {"$set": fields})
 
 
-def write_status_changes(db: Database, states: dict[ObjectId, TaskState], now: datetime.datetime) -> set[ObjectId]:
-    """One ``update_many`` per (old, new) status pair, conditional on the old status so a
-    concurrent change (a user cancelling the job) is not overwritten; tasks that changed
-    meanwhile are decided again. Returns the tasks whose status was written."""
-    written: set[ObjectId] = set()
-    changes = _grouped(((s.task["status"], s.status, _updated_for(s, now)), task_id)
-                       for task_id, s in states.items() if s.status_changed)
-    for (old, new, updated), ids in changes.items():
-        res = db[TASKS].update_many({"_id": {"$in": ids}, "status": old},
-                                    {"$set": {"status": new, "_updated": updated, "_etag": status.new_etag()}})
-        if res.matched_count == len(ids):
-            written.update(ids)
-        else:
-            written.update(_redecide_conflicts(db, states, ids, old, now))
-    return written
-
-
-def _redecide_conflicts(db: Database, states: dict[ObjectId, TaskState], ids: list[ObjectId],
-                        old_status: str, now: datetime.datetime) -> set[ObjectId]:
-    """Apply the reported statuses again to tasks whose status changed while the batch ran."""
-    fresh = {t["_id"]: t for t in db[TASKS].find({"_id": {"$in": ids}}, projection=TASK_PROJECTION)}
-    written = {task_id for task_id in ids if fresh.get(task_id, {}).get("status") == states[task_id].status}
-    for task_id, task in fresh.items():
-        if task["status"] in (old_status, states[task_id].status):
-            continue
-        state = states[task_id]
-        state.task = task
-        state.status = task["status"]
-        for reported in state.reported:
-            state.status = status.determine_new_task_status(state.status, reported) or state.status
-        if not state.status_changed:
-            continue
-        res = db[TASKS].update_one({"_id": task_id, "status": task["status"]}, {"$set": {
-            "status": state.status, "_updated": _updated_for(state, now), "_etag": status.new_etag()}})
-        if res.modified_count:
-            written.add(task_id)
-    for task_id in set(ids) - set(fresh):
-        states.pop(task_id)  # deleted meanwhile (archived): nothing to write, no job rule to run
-    return written
-
-
-def write_fields(db: Database, states: dict[ObjectId, TaskState], now: datetime.datetime) -> set[ObjectId]:
-    """Write activity, progress, logs... and the watermark; return the tasks written (matched).
-
-    One ``bulk_write`` command of one ``UpdateOne`` per task, since each
-    carries its own watermark, filtered on ``_id`` alone: an indexed write per
-    task on MongoDB and on our FerretDB build (an ``update_many`` would decode
-    every task there), in one round trip. Unordered: the statements are
-    independent. The result only counts matches, so when some task was not
-    matched (deleted meanwhile, e.g. archived) the written ones are those
-    still stored.
-    """
-    writes: dict[ObjectId, UpdateOne] = {}
-    for task_id, state in states.items():
-        if not (state.fields or state.watermark.moved):
-            continue
-        fields = {**state.fields, "_updated": _updated_for(state, now), "_etag": status.new_etag()}
-        if state.watermark.moved:
-            fields[WATERMARK_FIELD] = state.watermark.document()
-        writes[task_id] = UpdateOne({"_id": task_id}, {"$set": fields})
-    if not writes:
-        return set()
-    result = db[TASKS].bulk_write(list(writes.values()), ordered=False)
-    if result.matched_count == len(writes):
-        return set(writes)
-    return {task["_id"] for task in db[TASKS].find({"_id": {"$in": list(writes)}}, projection=["_id"])}
+def _changed(states: dict[ObjectId, TaskState]) -> list[ObjectId]:
+    return [task_id for task_id, s in states.items() if s.status_changed or s.fields or s.watermark.moved]
 
 
 def write_states(db: Database, states: dict[ObjectId, TaskState], now: datetime.datetime) -> int:
-    """Write the folded states; return how many tasks were modified."""
-    return len(write_status_changes(db, states, now) | write_fields(db, states, now))
+    """Write the folded states: one ``bulk_write`` of one ``UpdateOne`` per task; return how many were written.
+
+    A task's statement carries everything the batch changed on it (status,
+    activity, progress, log tail, watermark), filtered on ``_id`` and, when
+    its status changes, on the status it had when read, so a concurrent
+    change (a user cancelling the job) is not overwritten. One document write
+    per task: on FerretDB each updated document costs far more than the
+    command around it, and on MongoDB it is one indexed write. When some
+    statement matched nothing, the tasks are read again (:func:`_write_conflicts`).
+    """
+    ids = _changed(states)
+    if not ids:
+        return 0
+    result = db[TASKS].bulk_write([_task_write(states[t], now) for t in ids], ordered=False)
+    if result.matched_count == len(ids):
+        return len(ids)
+    return len(_write_conflicts(db, states, ids, now))
+
+
+def _write_conflicts(db: Database, states: dict[ObjectId, TaskState], ids: list[ObjectId],
+                     now: datetime.datetime) -> set[ObjectId]:
+    """After a partial match: tasks deleted meanwhile (archived) are dropped; tasks whose status changed
+    while the batch ran get their reported statuses applied again to the status they have now, and are
+    written once more. Returns the tasks written."""
+    fresh = {t["_id"]: t for t in db[TASKS].find({"_id": {"$in": ids}}, projection=TASK_PROJECTION)}
+    written: set[ObjectId] = set()
+    again: list[ObjectId] = []
+    for task_id in ids:
+        state, task = states[task_id], fresh.get(task_id)
+        if task is None:
+            states.pop(task_id)  # deleted meanwhile: nothing to write, no job rule to run
+        elif not state.status_changed or task["status"] in (state.status, state.task["status"]):
+            written.add(task_id)
+        else:
+            state.task = task
+            state.status = task["status"]
+            for reported in state.reported:
+                state.status = status.determine_new_task_status(state.status, reported) or state.status
+            if state.status_changed or state.fields or state.watermark.moved:
+                again.append(task_id)
+    if again:
+        result = db[TASKS].bulk_write([_task_write(states[t], now) for t in again], ordered=False)
+        if result.matched_count < len(again):
+            log.warning("%d tasks changed twice while a task-update batch was written; their statuses were "
+                        "left as they are", len(again) - result.matched_count)
+        written.update(again)
+    return written
 
 
 def apply_job_rules(db: Database, states: dict[ObjectId, TaskState], now: datetime.datetime) -> dict[ObjectId, bool]:

@@ -14,18 +14,18 @@ import threading
 import time
 from collections import defaultdict
 
-import pymongo
 import requests
-from bson import ObjectId
 
 from flamenco.farm.services import free_port
-from flamenco_manager import store, tasks
+from flamenco_manager import tasks, update_queue
+from flamenco_manager.config import build_config
+from flamenco_manager.context import ManagerContext
 from tests.manager.support import TestWorker, manager_process, server_task, wait_until_serving
 
 WORKERS = 50
 TASKS = 300
-# Seconds of work before the kill, and the longest the whole run may take.
-KILL_AFTER_SECONDS = 1.5
+# The kill comes once this many tasks are completed; the longest the whole run may take.
+KILL_AFTER_COMPLETED = TASKS // 4
 RUN_DEADLINE_SECONDS = 180
 
 
@@ -37,6 +37,10 @@ class Ledger:
         self.given: dict[str, set[str]] = defaultdict(set)      # task -> workers that got it from /task
         self.acknowledged: dict[str, list[str]] = defaultdict(list)  # task -> statuses answered 204
         self.completed_by: dict[str, list[str]] = defaultdict(list)
+
+    def done(self) -> int:
+        with self.lock:
+            return sum(1 for statuses in self.acknowledged.values() if "completed" in statuses)
 
     def record(self, mapping: dict, task_id: str, value: str) -> None:
         with self.lock:
@@ -92,10 +96,11 @@ def test_kill_9_mid_run_loses_no_acknowledged_update_and_runs_every_task_once(ct
         threads = [threading.Thread(target=work, args=(w, ledger, stop_at, all_done), daemon=True) for w in workers]
         for thread in threads:
             thread.start()
-        time.sleep(KILL_AFTER_SECONDS)
+        while ledger.done() < KILL_AFTER_COMPLETED and time.monotonic() < stop_at:
+            time.sleep(0.01)
         first.send_signal(signal.SIGKILL)
         first.wait(timeout=30)
-        done_before_kill = sum(1 for statuses in ledger.acknowledged.values() if "completed" in statuses)
+        done_before_kill = ledger.done()
     assert 0 < done_before_kill < TASKS, "the kill came mid-run"
     with manager_process("serve", settings, log_path) as second:
         wait_until_serving(url, second, log_path)
@@ -109,14 +114,16 @@ def test_kill_9_mid_run_loses_no_acknowledged_update_and_runs_every_task_once(ct
     twice = {t: w for t, w in ledger.given.items() if len(w) > 1}
     assert not twice, f"tasks handed to more than one worker: {twice}"
     assert all(len(w) == 1 for w in ledger.completed_by.values()), "each task completed exactly once"
-    with pymongo.MongoClient(manager_settings["database_url"], tz_aware=True) as client:
-        db = client.get_default_database()
-        stored = {str(t["_id"]): t["status"] for t in db[store.TASKS].find({}, {"status": 1})}
+    # The durable record, as the next start rebuilds it: task documents plus the queued updates.
+    rebuilt = ManagerContext.create(build_config(manager_settings))
+    try:
+        stored = {str(t["_id"]): t["status"] for t in rebuilt.state.tasks.values()}
         queued = defaultdict(list)
-        for update in db[store.UPDATE_QUEUE].find({}).sort("queued_at_ns", 1):
+        for update in update_queue.pending_batch(rebuilt, 100_000):
             queued[str(update["task_id"])].append(update.get("task_status"))
-    assert set(stored.values()) == {"completed"}, "the buffer holds every task as completed"
+    finally:
+        rebuilt.close()
+    assert len(stored) == TASKS and set(stored.values()) == {"completed"}, "every task is completed in the buffer"
     for task_id, statuses in ledger.acknowledged.items():
         for status in statuses:
             assert status in queued[task_id], f"acknowledged {status} of {task_id} is waiting for the Server"
-    assert all(ObjectId(t) for t in stored)

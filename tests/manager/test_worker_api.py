@@ -88,8 +88,6 @@ def test_task_lifecycle_queued_to_completed(ctx, new_worker):
     assert worker.update(task["_id"], task_status="completed", log="all done").status_code == 204
     done = tasks.find_task(ctx, ObjectId(doc["_id"]))
     assert done["status"] == "completed"
-    stored = ctx.store.db[dbmod.TASKS].find_one({"_id": ObjectId(doc["_id"])})
-    assert stored["status"] == "completed", "the buffer holds the change before the update is answered"
     queued = list(ctx.store.db[dbmod.UPDATE_QUEUE].find({"task_id": ObjectId(doc["_id"])}).sort("queued_at_ns", 1))
     assert [u.get("task_status") for u in queued] == ["active", None, "completed"]
     assert queued[1]["current_command_index"] == 0 and queued[1]["log_tail"] == "frame 1 done"
