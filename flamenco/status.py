@@ -33,7 +33,7 @@ import dataclasses
 import datetime
 import enum
 import secrets
-from typing import Any, Iterable, Mapping
+from typing import Any, Iterable, Iterator, Mapping
 
 from bson import ObjectId
 from pymongo.database import Database
@@ -209,6 +209,36 @@ def count_task_statuses(db: Database, job_id: ObjectId) -> dict[str, int]:
         {"$group": {"_id": "$status", "count": {"$sum": 1}}},
     ]
     return {row["_id"]: row["count"] for row in db[TASKS].aggregate(pipeline)}
+
+
+class LazyTaskCounts(Mapping[str, int]):
+    """A job's task counts per status, counted on first read: most task -> job rules need none.
+
+    The count reads every task of the job, so a caller that runs several rules
+    for one job shares one instance and calls :meth:`forget` after a rule
+    changed the job's tasks.
+    """
+
+    def __init__(self, db: Database, job_id: ObjectId) -> None:
+        self._db, self._job_id = db, job_id
+        self._counts: dict[str, int] | None = None
+
+    def _read(self) -> dict[str, int]:
+        if self._counts is None:
+            self._counts = count_task_statuses(self._db, self._job_id)
+        return self._counts
+
+    def forget(self) -> None:
+        self._counts = None
+
+    def __getitem__(self, key: str) -> int:
+        return self._read()[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._read())
+
+    def __len__(self) -> int:
+        return len(self._read())
 
 
 def _set_tasks_status(db: Database, job_id: ObjectId, from_statuses: Iterable[str], new_status: str,
@@ -417,9 +447,12 @@ def _cancel_step(db: Database, job_id: ObjectId, new: str, now: datetime.datetim
     activity = {"activity": f"Server cancelled this task because the job got status {new!r}."}
     modified = 0
     for from_statuses, to_status in (({"queued"}, "canceled"), (_RUNNING_TASK_STATES, "cancel-requested")):
-        modified += _set_tasks_status(db, job_id, from_statuses, to_status, now, also=activity,
-                                      extra_filter=_WITHOUT_ACTIVITY)
-        modified += _set_tasks_status(db, job_id, from_statuses, to_status, now)
+        changed = _set_tasks_status(db, job_id, from_statuses, to_status, now, also=activity,
+                                    extra_filter=_WITHOUT_ACTIVITY)
+        changed += _set_tasks_status(db, job_id, from_statuses, to_status, now)
+        if to_status == "cancel-requested" and changed:
+            mark_cancel_requested_tasks(db, job_id)
+        modified += changed
     db[TASKS].update_many(
         {"job": job_id, "status": {"$in": ["cancel-requested", "canceled"]}, **_WITHOUT_ACTIVITY},
         {"$set": _stamp(now, activity)},
@@ -428,6 +461,18 @@ def _cancel_step(db: Database, job_id: ObjectId, new: str, now: datetime.datetim
     if final and count_task_statuses(db, job_id).get("cancel-requested", 0) == 0:
         return final, modified
     return "", modified
+
+
+# Job field: some of its tasks were made cancel-requested, so Managers polling for
+# cancellations look at this job's tasks (the others need no task query at all).
+CANCEL_REQUESTED_TASKS_FIELD = "has_cancel_requested_tasks"
+
+
+def mark_cancel_requested_tasks(db: Database, job_id: ObjectId) -> None:
+    """Flag the job after some of its tasks became ``cancel-requested`` (never cleared: a flag too many
+    costs one query per poll, a flag missing would hide a cancellation from the Manager)."""
+    db[JOBS].update_one({"_id": job_id, CANCEL_REQUESTED_TASKS_FIELD: {"$ne": True}},
+                        {"$set": {CANCEL_REQUESTED_TASKS_FIELD: True}})
 
 
 def _requeue_job_tasks(db: Database, job_id: ObjectId, old: str, now: datetime.datetime) -> int:
@@ -492,17 +537,20 @@ def _failure_reason(job_id: ObjectId, counts: Mapping[str, int]) -> str:
 
 
 def update_job_after_task_status_change(db: Database, job_id: ObjectId, task_status: str, *,
-                                        now: datetime.datetime | None = None) -> JobStatusChange | None:
+                                        now: datetime.datetime | None = None,
+                                        counts: LazyTaskCounts | None = None) -> JobStatusChange | None:
     """Apply the task -> job rule for a task of ``job_id`` that just got ``task_status``.
 
     Returns the job change, or None when the job does not change (or is gone,
     or changed concurrently: the other change's own rule then decides).
+    ``counts`` may be shared by several calls for one job (see LazyTaskCounts).
     """
     now = _moment(now)
     job = db[JOBS].find_one({"_id": job_id}, projection=["status"])
     if job is None:
         return None
-    decision = job_status_after_task_change(job_id, job["status"], task_status, count_task_statuses(db, job_id))
+    decision = job_status_after_task_change(job_id, job["status"], task_status,
+                                            counts if counts is not None else LazyTaskCounts(db, job_id))
     if decision is None:
         return None
     new_status, reason = decision
@@ -543,6 +591,8 @@ def set_task_status(db: Database, task_id: ObjectId, new_status: str, *, actor: 
     if result.matched_count == 0:
         raise StatusConflict(f"task {task_id} is no longer {old!r}; not setting it to {new_status!r}")
     change = TaskStatusChange(task_id=task_id, job_id=task.get("job"), old_status=old, status=new_status)
+    if new_status == "cancel-requested" and change.job_id is not None:
+        mark_cancel_requested_tasks(db, change.job_id)
     if old != new_status and change.job_id is not None:
         change.job_change = update_job_after_task_status_change(db, change.job_id, new_status, now=now)
     return change

@@ -1,7 +1,7 @@
 """Failure policy: blocklisting workers per (job, task type), soft-fail versus fail.
 
 Reference A.5.6, with two fixes: blocklist entries expire by a periodic delete
-(no TTL index on FerretDB), and "workers left" counts only workers seen
+(no TTL index needed from the store), and "workers left" counts only workers seen
 recently, so a soft-failed task does not wait for machines that are gone (D.1.7).
 """
 from __future__ import annotations

@@ -14,7 +14,11 @@ Store-specific knowledge lives here and nowhere else:
   FerretDB build closes each statement's iterator before the next (the stock
   v1.24 wedges from 100 statements on), and a bound keeps any command small.
 - FerretDB has no TTL indexes, transactions or atomic findAndModify; the only
-  atomic decision used is a unique ``_id`` insert (the dispatch owner lock).
+  atomic decision used is a unique ``_id`` insert (the dispatch owner lock),
+  and expiry (blocklist, old tasks) is a periodic delete by the manager.
+- FerretDB updates a document at several times the cost of inserting or
+  deleting one: finished tasks move to ``tasks_done`` (insert + delete), and
+  task changes are checkpointed once per acknowledged update, not per change.
 - The same code is right on MongoDB: ordered=False bulk writes keyed by
   ``_id``, upserts for documents a crash may have written already.
 """

@@ -10,9 +10,8 @@ The queued update is also the durable record of the change to the cached
 task: it carries the task fields it changed (``task_sets``), which a restart
 replays onto the stored task. The task document itself is written once, when
 the Server acknowledges the update (a checkpoint in the same flush that
-removes the update). A document update costs FerretDB several times an
-insert, so a task that goes active and completed is written once, not three
-times; on MongoDB it saves the same writes.
+removes the update), so a task that goes active and completed is written
+once, not three times (``store.py`` says why that matters).
 """
 from __future__ import annotations
 

@@ -406,10 +406,13 @@ def apply_job_rules(db: Database, states: dict[ObjectId, TaskState], now: dateti
     changed_jobs: dict[ObjectId, bool] = {}
     for job_id, new_statuses in per_job.items():
         ordered = [s for s in JOB_RULE_ORDER if s in new_statuses] + sorted(new_statuses - set(JOB_RULE_ORDER))
+        counts = status.LazyTaskCounts(db, job_id)  # one count per job and batch, if any rule needs it
         for task_status in ordered:
-            change = status.update_job_after_task_status_change(db, job_id, task_status, now=now)
+            change = status.update_job_after_task_status_change(db, job_id, task_status, now=now, counts=counts)
             if change is not None:
                 changed_jobs[job_id] = changed_jobs.get(job_id, False) or bool(change.tasks_modified)
+                if change.tasks_modified:
+                    counts.forget()
     return changed_jobs
 
 
@@ -430,11 +433,12 @@ def cancel_requested_task_ids(db: Database, manager_id: ObjectId) -> list[Object
     """Every task of the Manager waiting for it to confirm a cancellation.
 
     Asked on every poll, also by idle Managers: the small jobs collection is
-    consulted first, and the task collection (a full scan on FerretDB) only
-    when a job of this Manager can have cancel-requested tasks at all.
+    consulted first, and the tasks only of jobs flagged by the status rules as
+    having had tasks made cancel-requested (``status.mark_cancel_requested_tasks``),
+    so a busy job's tasks are not read on every poll.
     """
-    jobs = db[JOBS].find({"manager": manager_id, "status": {"$nin": sorted(NO_CANCEL_REQUESTED_JOB_STATES)}},
-                         projection=["_id"])
+    jobs = db[JOBS].find({"manager": manager_id, "status": {"$nin": sorted(NO_CANCEL_REQUESTED_JOB_STATES)},
+                          status.CANCEL_REQUESTED_TASKS_FIELD: True}, projection=["_id"])
     job_ids = [job["_id"] for job in jobs]
     if not job_ids:
         return []

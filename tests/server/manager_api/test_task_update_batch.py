@@ -193,6 +193,7 @@ def test_empty_batch_polls_for_cancels_and_log_uploads(world, mgr_a, job4):
     world.db["flamenco_managers"].update_one({"_id": mgr_a.manager["_id"]}, {"$set": {
         "upload_task_file_queue": [{"job": job4["_id"], "task": ids[0]}]}})
     world.db[TASKS].update_one({"_id": ids[1]}, {"$set": {"status": "cancel-requested"}})
+    status.mark_cancel_requested_tasks(world.db, job4["_id"])  # what the status rules do with such a write
     resp = mgr_a.post("/task-update-batch")
     assert resp.status_code == 200
     assert resp.json == {"modified_count": 0, "handled_update_ids": [], "cancel_task_ids": [str(ids[1])],
