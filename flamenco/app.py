@@ -14,7 +14,8 @@ import flask
 from eve import Eve
 from eve.auth import BasicAuth
 
-from flamenco import auth, defaults, errors, eve_hooks, eve_settings
+from flamenco import auth, defaults, errors, eve_hooks, eve_settings, request_guard, security_headers
+from flamenco.data_layer import FlamencoMongo
 from flamenco.extension import Extension, FlamencoExtension
 from flamenco.projects import hooks as project_hooks
 from flamenco.projects import patch as project_patch
@@ -80,17 +81,19 @@ def create_app(config: Mapping[str, Any] | None = None,
         domain.update(ext.eve_resources())
     settings = eve_settings.settings() | {"MONGO_URI": cfg["MONGO_URI"], "DOMAIN": domain}
 
-    app = Eve(import_name="flamenco", settings=settings, auth=TokenAuth)
+    app = Eve(import_name="flamenco", settings=settings, auth=TokenAuth, data=FlamencoMongo)
     app.config.update(cfg)
     app.config["FLAMENCO_EXTENSIONS"] = {ext.name: ext for ext in extensions}
 
     auth.setup_app(app)
+    request_guard.setup_app(app)
+    security_headers.setup_app(app)
     app.register_error_handler(Exception, errors.handle_unexpected)
     for code in app.config["STANDARD_ERRORS"]:
         app.register_error_handler(code, errors.handle_http_exception)
     app.after_request(errors.normalise_error_body)
     app.on_pre_GET += eve_hooks.check_query_args
-    app.on_pre_POST += eve_hooks.check_body_is_object
+    app.on_pre_POST += eve_hooks.check_post_body
 
     user_hooks.setup_app(app)
     project_hooks.setup_app(app)

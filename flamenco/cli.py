@@ -50,8 +50,12 @@ def server(host: str | None, port: int | None, threads: int | None) -> None:
     cfg = application.config
     host = host or cfg["HOST"]
     port = port or cfg["PORT"]
-    if not cfg["TESTING"] and cfg["SECRET_KEY"] == defaults.SECRET_KEY and host not in ("127.0.0.1", "localhost"):
-        raise click.ClickException("set SECRET_KEY before serving on a non-local address")
+    if not cfg["SECRET_KEY"] or cfg["SECRET_KEY"] == defaults.SECRET_KEY:
+        # Refused on every address: anyone who knows the published default can
+        # forge session cookies, and a loopback server is still reachable by
+        # every local user (and through port forwards).
+        raise click.ClickException("set SECRET_KEY to a long random value (for example "
+                                   "`python -c 'import secrets; print(secrets.token_hex(32))'`) before serving")
     click.echo(f"Flamenco server on http://{host}:{port}/", err=True)
     waitress.serve(application, host=host, port=port, threads=threads or cfg["SERVER_THREADS"],
                    ident="flamenco")

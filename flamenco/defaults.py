@@ -8,8 +8,9 @@ from __future__ import annotations
 
 MONGO_URI = "mongodb://127.0.0.1:27017/flamenco?directConnection=true&retryWrites=false"
 REDIS_URL = "redis://127.0.0.1:6379/0"
-# Only for local development; `flamenco server` refuses to start in production
-# mode with this value (see flamenco.cli).
+# Signs session cookies and CSRF tokens. This published placeholder only lets
+# create_app() run in tests and scripts: `flamenco server` refuses to serve with
+# it on any address (see flamenco.cli); `flamenco farm` generates a key.
 SECRET_KEY = "flamenco-insecure-dev-key"
 TESTING = False
 
@@ -34,6 +35,18 @@ MAX_CONTENT_LENGTH = 16 * 1024 * 1024
 # Eve paging: Pillar used 250 for both (reference §1.5).
 PAGINATION_DEFAULT = 250
 PAGINATION_LIMIT = 250
+# Highest ?page= accepted (400 beyond): a million pages of 250 is far more than
+# any collection here holds, and keeps Eve's skip ((page-1) * max_results) far
+# inside the 64 bits MongoDB takes (a huge page was an OverflowError, a 500).
+REQUEST_MAX_PAGE = 1_000_000
+# Highest ?max_results= accepted (Eve caps it at PAGINATION_LIMIT; far bigger
+# values overflowed Eve's int(float(...))).
+REQUEST_MAX_RESULTS = 1_000_000
+
+# Deepest nesting accepted in client JSON (bodies, where, projection). Real
+# payloads nest at most about 6 levels (Manager variables, task-update
+# metrics); BSON encoding and schema validation recurse once per level.
+JSON_MAX_DEPTH = 32
 
 # Job priorities are 1..100, 50 the default (reference §2.2).
 JOB_PRIORITY_MIN = 1
@@ -68,3 +81,21 @@ FLAMENCO_WAITING_FOR_FILES_MAX_AGE_SECONDS = 86400
 # Flask-WTF: a CSRF token lives as long as the session instead of 1 hour, so a
 # dashboard page left open overnight can still cancel a job in the morning.
 WTF_CSRF_TIME_LIMIT = None
+
+# Dashboard session cookie: not sent with cross-site subrequests or form posts
+# (a second line of defence behind the CSRF tokens), never readable by scripts.
+# Set SESSION_COOKIE_SECURE=true when the server is reached over HTTPS only.
+SESSION_COOKIE_SAMESITE = "Lax"
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SECURE = False
+REMEMBER_COOKIE_SAMESITE = "Lax"
+REMEMBER_COOKIE_HTTPONLY = True
+
+# Login throttling: after this many failed logins for one username (from
+# anywhere), or from one client address (for any usernames), further attempts
+# are refused (429) until the window since the first failure has passed, even
+# with the right password. Ten guesses per 15 minutes make guessing a
+# password hopeless while a person mistyping theirs is not locked out.
+LOGIN_MAX_FAILURES_PER_USERNAME = 10
+LOGIN_MAX_FAILURES_PER_ADDRESS = 50
+LOGIN_FAILURE_WINDOW_SECONDS = 900

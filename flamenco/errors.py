@@ -25,6 +25,19 @@ log = logging.getLogger(__name__)
 _ITEM_PATH = re.compile(r"^/api/(?:flamenco/)?[a-z_]+/(?P<item_id>[^/]+)/?$")
 
 
+class InvalidInput(BadRequest):
+    """A part of the request the server refuses (400); ``field`` names it.
+
+    Raised at the request edge (:mod:`flamenco.request_guard`): the API
+    answers it in its JSON shape with ``_issues``, the dashboard as its error page.
+    """
+
+    def __init__(self, field: str, reason: str) -> None:
+        super().__init__(description=f"{field}: {reason}")
+        self.field = field
+        self.reason = reason
+
+
 def error_response(code: int, message: str, issues: Mapping[str, str] | None = None,
                    headers: Mapping[str, str] | None = None) -> flask.Response:
     """A JSON error response in the API's shape."""
@@ -65,6 +78,8 @@ def handle_http_exception(error: HTTPException) -> flask.Response:
     if error.code == 405 and error.valid_methods:  # type: ignore[attr-defined]
         headers["Allow"] = ", ".join(error.valid_methods)  # type: ignore[attr-defined]
     message = error.description if isinstance(error.description, str) else str(error)
+    if isinstance(error, InvalidInput):
+        return error_response(400, message, {error.field: error.reason})
     if error.code == 400 and message == BadRequest.description:
         # Eve aborts without saying why for unparsable query arguments.
         message = ("malformed request: check the query arguments (where, sort, projection, "

@@ -1,19 +1,24 @@
 """Eve hooks every resource gets: clear 400s for malformed queries and bodies.
 
 Eve checks operator names against ``MONGO_QUERY_BLACKLIST`` but not operand
-shapes or ObjectIds, and answers 500 for some malformed input; these hooks
-answer 400 with field and reason first. One operand shape also matters for
-safety: FerretDB v1.24 crashes on ``$mod`` with a non-array operand (seen
-here), so that is refused before the query reaches the database.
+shapes, field access or ObjectIds, and answers 500 for some malformed input;
+these hooks answer 400 with field and reason first. Queries may name only
+fields the caller may read and only well-formed operators
+(:mod:`flamenco.queries`; FerretDB v1.24 crashes on ``$mod`` with a
+non-array operand, so nothing malformed may reach it). Bodies are checked
+for safe JSON at the request edge (:mod:`flamenco.request_guard`); here a
+POST may not set fields the server owns.
 """
 from __future__ import annotations
 
-import json
-from typing import Mapping
+from typing import Mapping, NoReturn
 
 import flask
 from bson import ObjectId
 
+from flamenco import queries, safe_json
+from flamenco.auth import current_user
+from flamenco.auth import fields as access_fields
 from flamenco.errors import abort
 
 # Query operators whose operands are compared with the field's values.
@@ -41,20 +46,6 @@ def _bad_ids(value: object) -> list[str]:
     return []
 
 
-def _check_operands(where: object) -> None:
-    """400 for operand shapes the database cannot take (and FerretDB crashes on)."""
-    if isinstance(where, list):
-        for item in where:
-            _check_operands(item)
-    elif isinstance(where, dict):
-        for key, value in where.items():
-            if key == "$mod" and not (isinstance(value, list) and len(value) == 2):
-                abort(400, "$mod takes [divisor, remainder]", {"where": "$mod needs a two-element array"})
-            if key in ("$and", "$or", "$nor") and not (isinstance(value, list) and value):
-                abort(400, f"{key} takes a non-empty array", {"where": f"{key} needs a non-empty array"})
-            _check_operands(value)
-
-
 def _check_where(where: object, id_fields: set[str]) -> None:
     if isinstance(where, list):
         for clause in where:
@@ -72,34 +63,66 @@ def _check_where(where: object, id_fields: set[str]) -> None:
                       {key: f"{bad[0]!r} is not a 24-character hex ObjectId"})
 
 
-def check_query_args(resource: str, request: flask.Request, lookup: dict) -> None:
-    """Eve ``on_pre_GET``: 400 with a reason for a ``where`` or ``projection``
-    that is not a JSON object (Eve answers 500 for some), and for malformed
-    ObjectIds in ``where`` (a typo in an id should not look like "no such jobs")."""
-    raw = request.args.get(flask.current_app.config["QUERY_WHERE"], "{}")
+def _abort_query_error(error: queries.QueryError | safe_json.UnsafeJSON) -> NoReturn:
+    """400 keyed by the query argument (``where``, ``sort``), saying where in it and why."""
+    argument = error.field.split(".", 1)[0].split("[", 1)[0]
+    detail = f"{error.field}: {error.reason}"
+    abort(400, f"the query was rejected: {detail}", {argument: detail})
+
+
+def _json_arg(request: flask.Request, name: str) -> object:
+    """Query argument ``name`` parsed as JSON (None when absent); 400 when unsafe or not an object."""
+    raw = request.args.get(name)
+    if raw is None:
+        return None
     try:
-        where = json.loads(raw)
+        value = safe_json.loads(raw, name)
+    except safe_json.UnsafeJSON as ex:
+        _abort_query_error(ex)
     except ValueError:
-        abort(400, "where is not valid JSON", {"where": "must be a JSON object"})
-    if not isinstance(where, dict):
-        abort(400, "where must be a JSON object", {"where": "must be a JSON object"})
-    projection = request.args.get("projection")
-    if projection is not None:
-        try:
-            parsed = json.loads(projection)
-        except ValueError:
-            parsed = None
-        if not isinstance(parsed, dict):
-            abort(400, "projection must be a JSON object", {"projection": 'like {"name": 1}'})
-    _check_operands(where)
-    schema = flask.current_app.config["DOMAIN"][resource].get("schema", {})
+        value = None
+    if not isinstance(value, dict):
+        abort(400, f"{name} must be a JSON object", {name: "must be a JSON object, like {\"name\": 1}"})
+    return value
+
+
+def check_query_args(resource: str, request: flask.Request, lookup: dict) -> None:
+    """Eve ``on_pre_GET``: 400 with field and reason for a ``where``, ``sort`` or
+    ``projection`` the server refuses: not a JSON object (Eve answers 500 for
+    some), unsafe JSON (:mod:`flamenco.safe_json`), a field the caller may not
+    read or a malformed operand (:mod:`flamenco.queries`), and malformed
+    ObjectIds (a typo in an id should not look like "no such jobs")."""
+    app = flask.current_app
+    where = _json_arg(request, app.config["QUERY_WHERE"]) or {}
+    _json_arg(request, app.config["QUERY_PROJECTION"])
+    fields = access_fields.queryable_fields(resource, app.config["SOURCES"][resource]["projection"] or {},
+                                            current_user())
+    try:
+        queries.check_where(where, fields)
+        raw_sort = request.args.get(app.config["QUERY_SORT"])
+        if raw_sort is not None:
+            queries.check_sort(queries.parse_sort(raw_sort), fields)
+    except queries.QueryError as ex:
+        _abort_query_error(ex)
+    schema = app.config["DOMAIN"][resource].get("schema", {})
     _check_where(where, _objectid_fields(schema))
 
 
-def check_body_is_object(resource: str, request: flask.Request) -> None:
-    """Eve ``on_pre_POST``: the body must be a JSON object (or a list of them);
-    Eve answers 500 for other JSON values."""
+def check_post_body(resource: str, request: flask.Request) -> None:
+    """Eve ``on_pre_POST``: the body must be a JSON object (or a list of them;
+    Eve answers 500 for other JSON values), and may not set the fields the
+    server owns: Eve's meta fields (``_id``, ``_created``, ...) and the
+    schema's ``readonly`` fields. A client-chosen ``_id`` answered 409 for an
+    id taken in any project, an existence oracle across projects.
+    """
     payload = request.get_json(silent=True)
     items = payload if isinstance(payload, list) else [payload]
     if payload is not None and not all(isinstance(item, dict) for item in items):
         abort(400, "request body must be a JSON object or a list of objects")
+    if payload is None:
+        return
+    schema = flask.current_app.config["DOMAIN"][resource].get("schema", {})
+    for item in items:
+        for field in item:
+            if field.startswith("_") or (schema.get(field) or {}).get("readonly"):
+                abort(422, f"{field} is set by the server", {field: "set by the server; leave it out"})

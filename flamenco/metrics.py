@@ -9,8 +9,10 @@ Gauges are computed when Prometheus scrapes, from cheap queries: one
 :data:`COUNT_LIMIT` and :data:`COUNT_MAX_TIME_MS` so a scrape can never run
 away on a huge task collection (FerretDB scans a collection for every count),
 and one small read of the managers collection for the workers they report.
-The scrape needs a valid token (Prometheus ``authorization: credentials``),
-like every other server endpoint.
+The scrape needs the token (Prometheus ``authorization: credentials``) of
+an account with the ``flamenco-metrics`` capability: a global admin, or a
+dedicated ``flamenco-metrics`` account that may do nothing else. The figures
+span every project, so project members may not read them.
 """
 from __future__ import annotations
 
@@ -26,6 +28,7 @@ from pymongo.database import Database
 from pymongo.errors import ExecutionTimeout, PyMongoError
 
 from flamenco import auth, errors
+from flamenco.auth import roles
 
 # Task statuses worth a gauge: work waiting at the server or at a manager,
 # and work running. Finished tasks only grow and are not worth a scan.
@@ -162,10 +165,14 @@ def _observe_latency(response: flask.Response) -> flask.Response:
 
 @blueprint.get("/metrics")
 def metrics() -> flask.Response:
-    """Prometheus text format; 401 without a valid token."""
-    if auth.current_user() is None:
+    """Prometheus text format; 401 without a valid token, 403 without ``flamenco-metrics``."""
+    user = auth.current_user()
+    if user is None:
         errors.abort(401, "authentication required: send a token as 'Authorization: Bearer <token>'",
                      headers={"WWW-Authenticate": 'Bearer realm="flamenco"'})
+    if not user.has_cap(roles.CAP_METRICS):
+        errors.abort(403, f"metrics span every project: they need the {roles.CAP_METRICS!r} capability "
+                          f"(global admins, or a {roles.ROLE_METRICS!r} account)")
     try:
         body = generate_latest(app_metrics().registry)
     except PyMongoError as ex:

@@ -18,6 +18,7 @@ import flask
 import flask_login
 from bson import ObjectId
 from flask_wtf.csrf import CSRFError, CSRFProtect
+from pymongo.database import Database
 
 from flamenco import errors
 from flamenco.auth import roles
@@ -81,22 +82,40 @@ def token_from_request(request: flask.Request) -> str | None:
     return None
 
 
+# User field counting the user's logouts: a session cookie carries the value
+# it was issued under and stops working once it changes (see end_sessions).
+SESSION_GENERATION_FIELD = "session_generation"
+
+
 class SessionUser(flask_login.UserMixin):
-    """What Flask-Login keeps in the dashboard session: just the user id.
+    """What Flask-Login keeps in the dashboard session: ``<user id>:<session generation>``.
 
     The dashboard logs a user in with ``flask_login.login_user(SessionUser(doc))``.
+    A signed cookie cannot be revoked by itself; carrying the generation makes
+    :func:`end_sessions` (logout) invalidate every cookie issued before it
+    (Flask-Login's "alternative tokens").
     """
 
     def __init__(self, doc: dict) -> None:
         self.doc = doc
-        self.id = str(doc["_id"])
+        self.id = f"{doc['_id']}:{doc.get(SESSION_GENERATION_FIELD, 0)}"
 
 
-def _load_session_user(user_id: str) -> SessionUser | None:
-    if not ObjectId.is_valid(user_id):
+def _load_session_user(session_id: str) -> SessionUser | None:
+    # Sessions issued before generations existed carry the bare id: generation 0.
+    user_id, _, generation = session_id.partition(":")
+    generation = generation or "0"
+    if not ObjectId.is_valid(user_id) or not generation.isdecimal():
         return None
     doc = flask.current_app.data.driver.db["users"].find_one({"_id": ObjectId(user_id)})
-    return SessionUser(doc) if doc is not None else None
+    if doc is None or doc.get(SESSION_GENERATION_FIELD, 0) != int(generation):
+        return None
+    return SessionUser(doc)
+
+
+def end_sessions(db: Database, user_id: ObjectId) -> None:
+    """Invalidate every dashboard session of the user (logout, everywhere)."""
+    db["users"].update_one({"_id": user_id}, {"$inc": {SESSION_GENERATION_FIELD: 1}})
 
 
 # Methods that change state; session-authenticated ones need a CSRF token

@@ -11,15 +11,19 @@ CAP_USE = "flamenco-use"
 CAP_VIEW = "flamenco-view"
 CAP_VIEW_LOGS = "flamenco-view-logs"
 CAP_ADMIN = "flamenco-admin"
+# Scrape /metrics (farm-wide counts of jobs, tasks, Managers and workers).
+CAP_METRICS = "flamenco-metrics"
 # The global superuser capability; only role ``admin`` has it.
 CAP_SUPERUSER = "admin"
 
-ALL_CAPS = frozenset({CAP_USE, CAP_VIEW, CAP_VIEW_LOGS, CAP_ADMIN, CAP_SUPERUSER})
+ALL_CAPS = frozenset({CAP_USE, CAP_VIEW, CAP_VIEW_LOGS, CAP_ADMIN, CAP_METRICS, CAP_SUPERUSER})
 
 ROLE_ADMIN = "admin"
 ROLE_FLAMENCO_ADMIN = "flamenco-admin"
 ROLE_USER = "flamenco-user"
 ROLE_VIEWER = "flamenco-viewer"
+# For Prometheus' token: may scrape /metrics and nothing else.
+ROLE_METRICS = "flamenco-metrics"
 # Manager service accounts carry both roles, as in Flamenco 2.
 ROLE_MANAGER = "flamenco_manager"
 ROLE_SERVICE = "service"
@@ -29,6 +33,7 @@ ROLE_CAPS: dict[str, frozenset[str]] = {
     ROLE_FLAMENCO_ADMIN: frozenset({CAP_USE, CAP_VIEW, CAP_VIEW_LOGS, CAP_ADMIN}),
     ROLE_USER: frozenset({CAP_USE, CAP_VIEW, CAP_VIEW_LOGS}),
     ROLE_VIEWER: frozenset({CAP_VIEW}),
+    ROLE_METRICS: frozenset({CAP_METRICS}),
     ROLE_MANAGER: frozenset(),
     ROLE_SERVICE: frozenset(),
 }

@@ -1,14 +1,16 @@
 """First-run set-up of a local farm: accounts, project, manager, config files.
 
 Everything created here is remembered in ``<data dir>/credentials.json``
-(mode 0600), so later runs reuse the same admin, project and manager, and the
-banner can show the token again. The server's database keeps only token
+(mode 0600, like every file of the farm holding a secret, in 0700
+directories), so later runs reuse the same admin, project and manager, and
+the banner can show the token again. The server's database keeps only token
 hashes; this file is the farm operator's copy, like a manager's own
 ``manager_secret`` in its YAML file.
 """
 from __future__ import annotations
 
 import configparser
+import io
 import json
 import os
 import secrets
@@ -29,6 +31,11 @@ if TYPE_CHECKING:
 ADMIN_USERNAME = "admin"
 PROJECT_NAME = "Local farm"
 MANAGER_NAME = "Local manager"
+# Files holding a secret (tokens, passwords, SECRET_KEY) and the directories
+# holding them: owner only. A task running as another local user must not
+# read the admin's credentials (issue 13).
+PRIVATE_FILE_MODE = 0o600
+PRIVATE_DIR_MODE = 0o700
 # Task types the local workers announce: everything a blender-render job with
 # a video needs, plus the sleep/debug types of the test job types.
 WORKER_TASK_TYPES = "sleep blender-render file-management exr-merge video-encoding debug"
@@ -52,11 +59,29 @@ def with_database(server_uri: str, database: str) -> str:
     return urlunsplit((parts.scheme, parts.netloc, "/" + database, parts.query, parts.fragment))
 
 
+def private_dir(path: Path) -> Path:
+    """Create ``path`` (and missing parents) as a directory only the owner may enter.
+
+    Created with mode 0700 in one step; an existing directory that others may
+    read (an older farm made 0755 ones) is narrowed to 0700.
+    """
+    path.mkdir(mode=PRIVATE_DIR_MODE, parents=True, exist_ok=True)
+    if path.stat().st_mode & 0o077:
+        path.chmod(PRIVATE_DIR_MODE)
+    return path
+
+
 def write_private(path: Path, text: str) -> None:
-    """Write ``text`` readable by the owner only, atomically."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    """Write ``text`` readable by the owner only (0600, in a 0700 directory), atomically.
+
+    The file is created with its final mode by ``os.open`` (never written
+    first and narrowed later), through an exclusive temporary file so a
+    leftover one with a wider mode is not reused.
+    """
+    private_dir(path.parent)
     tmp = path.with_suffix(path.suffix + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    tmp.unlink(missing_ok=True)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE_MODE)
     with os.fdopen(fd, "w", encoding="utf-8") as fh:
         fh.write(text)
     tmp.replace(path)
@@ -136,7 +161,8 @@ def write_worker_config(directory: Path, config: "FarmConfig") -> Path:
         "may_i_run_interval_seconds": "2",
     }
     path = directory / "flamenco-worker.cfg"
-    directory.mkdir(parents=True, exist_ok=True)
-    with path.open("w", encoding="utf-8") as fh:
-        parser.write(fh)
+    text = io.StringIO()
+    parser.write(text)
+    # Private: the worker keeps its credentials beside it.
+    write_private(path, text.getvalue())
     return path

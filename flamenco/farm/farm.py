@@ -30,6 +30,8 @@ from flamenco.farm.supervisor import Child, Supervisor, python_module
 # Seconds between a crashed server/manager/Celery process and its restart.
 # Long enough not to spin on a crash loop, short enough for a test to wait out.
 DEFAULT_RESTART_DELAY = 2.0
+# Random bytes of a generated SECRET_KEY (signs session cookies and CSRF tokens).
+SECRET_KEY_BYTES = 32
 # Children that are restarted when they die; workers are deliberately absent.
 RESTARTED_ROLES = ("server", "celery", "manager")
 
@@ -81,6 +83,8 @@ class Farm:
     def __init__(self, config: FarmConfig) -> None:
         self.config = config
         self.data_dir = config.data_dir.resolve()
+        # Owner only: it holds the farm's secrets, the store's files and the logs.
+        bootstrap.private_dir(self.data_dir)
         self.supervisor = Supervisor(self.data_dir / "logs")
         self.env: dict[str, str] = {}
         self.creds: bootstrap.Credentials | None = None
@@ -97,13 +101,10 @@ class Farm:
             svc = services.start_redis(self.data_dir / "redis")
             self.supervisor.adopt("redis", svc.process, svc.log_path)
             redis_url = svc.url + "/0"
-        secret_file = self.data_dir / "secret_key"
-        if not secret_file.exists():
-            secret_file.write_text(secrets.token_hex(32))
         self.env = {
             "MONGO_URI": bootstrap.with_database(mongo, "flamenco"),
             "REDIS_URL": redis_url,
-            "SECRET_KEY": secret_file.read_text().strip(),
+            "SECRET_KEY": ensure_secret_key(self.data_dir / "secret_key"),
             "FLAMENCO_STORAGE_DIR": str(self.data_dir / "storage"),
         }
         self.manager_mongo_uri = bootstrap.with_database(mongo, "flamenco_manager")
@@ -145,7 +146,7 @@ class Farm:
 
     def start(self) -> FarmState:
         """Start everything and return the farm's state (also written to disk)."""
-        self.data_dir.mkdir(parents=True, exist_ok=True)
+        bootstrap.private_dir(self.data_dir)
         self.start_stores()
         self.creds = bootstrap.ensure_credentials(self.env["MONGO_URI"], self.data_dir / "credentials.json",
                                                   self.config.manager_url)
@@ -171,10 +172,8 @@ class Farm:
             manager_id=self.creds.manager_id,
             pids={c.name: c.process.pid for c in self.supervisor.children},
         )
-        path = self.data_dir / "farm-state.json"
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(asdict(state), indent=2))
-        tmp.replace(path)
+        # Holds the admin's token and password: owner only.
+        bootstrap.write_private(self.data_dir / "farm-state.json", json.dumps(asdict(state), indent=2))
         return state
 
     def restart_crashed(self) -> list[str]:
@@ -194,6 +193,18 @@ class Farm:
     def stop(self) -> None:
         self.supervisor.stop_all()
         (self.data_dir / "farm-state.json").unlink(missing_ok=True)
+
+
+def ensure_secret_key(path: Path) -> str:
+    """The server's SECRET_KEY kept in ``path`` (0600), generated on first use.
+
+    A key file an older farm left readable by others is narrowed to 0600.
+    """
+    if not path.exists():
+        bootstrap.write_private(path, secrets.token_hex(SECRET_KEY_BYTES))
+    elif path.stat().st_mode & 0o077:
+        path.chmod(bootstrap.PRIVATE_FILE_MODE)
+    return path.read_text().strip()
 
 
 def http_ok(url: str) -> bool:

@@ -37,7 +37,8 @@ RESOURCE = {
         "user": {"type": "objectid"},
         "manager": {"type": "objectid", "required": True},
         "status": {"type": "string", "allowed": JOB_STATUSES, "default": "under-construction"},
-        "status_reason": {"type": "string"},
+        # Written by the server (flamenco.status) with every status change.
+        "status_reason": {"type": "string", "readonly": True},
         "start_paused": {"type": "boolean", "default": False},
         "priority": {"type": "integer", "min": defaults.JOB_PRIORITY_MIN, "max": defaults.JOB_PRIORITY_MAX,
                      "default": defaults.JOB_PRIORITY_DEFAULT},

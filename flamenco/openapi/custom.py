@@ -118,7 +118,9 @@ OPERATIONS: dict[tuple[str, str], dict] = {
         "operationId": "metrics", "tags": ["meta"], "summary": "Prometheus metrics (text format)",
         "responses": {"200": {"description": "Prometheus text exposition",
                               "content": {"text/plain": {"schema": {"type": "string"}}}},
-                      "401": error_response("No valid token"), **_DEFAULT},
+                      "401": error_response("No valid token"),
+                      "403": error_response("The token's account lacks the flamenco-metrics capability"),
+                      **_DEFAULT},
     },
     ("post", "/api/flamenco/managers/{}/startup"): {
         "operationId": "manager_startup", "tags": ["manager-api"], "summary": "Manager start-up notification",

@@ -1,4 +1,4 @@
-"""/metrics on the server: gauges match the database, latencies are recorded, auth is required."""
+"""/metrics on the server: gauges match the database, latencies are recorded, a metrics-capable token is required."""
 from __future__ import annotations
 
 import flask
@@ -6,6 +6,11 @@ from pymongo.database import Database
 
 from tests.metrics.parse import samples, value
 from tests.support.server import make_job, make_manager, make_project, make_token, make_user
+
+
+def _metrics_token(db: Database) -> str:
+    """Prometheus' token: an account that may scrape /metrics and nothing else."""
+    return make_token(db, make_user(db, "prometheus", roles=("flamenco-metrics",)))
 
 
 def _scrape(client: flask.testing.FlaskClient, token: str) -> dict:
@@ -27,9 +32,8 @@ def test_task_and_job_gauges_match_the_database(server_app: flask.Flask, mongo_d
     manager, _ = make_manager(mongo_db, projects=[project], owner=user)
     make_job(mongo_db, project, manager, user, settings={"frames": "1-12", "chunk_size": 4, "time_in_seconds": 1})
     mongo_db["flamenco_managers"].update_one({"_id": manager["_id"]}, {"$set": {"stats.nr_of_workers": 7}})
-    token = make_token(mongo_db, user)
 
-    scrape = _scrape(server_app.test_client(), token)
+    scrape = _scrape(server_app.test_client(), _metrics_token(mongo_db))
 
     queued_tasks = mongo_db["flamenco_tasks"].count_documents({"status": "queued"})
     assert queued_tasks > 0
@@ -48,7 +52,7 @@ def test_request_latency_is_recorded_per_route(server_app: flask.Flask, mongo_db
     for _ in range(3):
         assert client.get("/api/flamenco/jobs", headers=headers).status_code == 200
 
-    scrape = _scrape(client, token)
+    scrape = _scrape(client, _metrics_token(mongo_db))
 
     count = value(scrape, "flamenco_http_request_duration_seconds_count",
                   method="GET", route="/api/flamenco/jobs", status="200")
@@ -60,9 +64,7 @@ def test_celery_queue_length_comes_from_redis(server_app: flask.Flask, mongo_db:
 
     client = redis.Redis.from_url(redis_url)
     client.rpush("celery", "job-1", "job-2")
-    token = make_token(mongo_db, make_user(mongo_db, "celery-user"))
-
-    scrape = _scrape(server_app.test_client(), token)
+    scrape = _scrape(server_app.test_client(), _metrics_token(mongo_db))
 
     assert value(scrape, "flamenco_celery_queue_length") == 2
 

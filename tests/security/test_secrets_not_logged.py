@@ -129,7 +129,8 @@ def test_real_processes_log_no_secrets(mongo_uri: str, mongo_db: Database, redis
     server_log, manager_log = tmp_path / "server.log", tmp_path / "manager.log"
     server = _start(["flamenco.cli", "--log-level", "DEBUG", "server", "--host", "127.0.0.1",
                      "--port", str(server_port)],
-                    {"MONGO_URI": mongo_uri, "REDIS_URL": redis_url, "TESTING": "true", "CELERY_ENABLED": "false"},
+                    {"MONGO_URI": mongo_uri, "REDIS_URL": redis_url, "TESTING": "true", "CELERY_ENABLED": "false",
+                     "SECRET_KEY": secrets.token_hex(32)},
                     server_log)
     manager_db = mongo_uri.rsplit("/", 1)[0] + "/" + mongo_db.name + "_mgr?" + mongo_uri.split("?", 1)[1]
     mgr = _start(["flamenco_manager.cli", "--debug", "serve"],

@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import secrets
 import subprocess
 import sys
 import tempfile
@@ -109,8 +110,8 @@ def running_server(mongo_uri: str, redis_url: str, launcher: tuple[str, ...] = (
     """Run ``python -m flamenco.cli server`` on a free port; yield its base URL.
 
     ``config`` keys are server config names (see flamenco/defaults.py), passed
-    as environment variables; ``TESTING`` is on and ``CELERY_ENABLED`` off
-    unless given (pass ``CELERY_ENABLED=True`` when a Celery worker runs). The
+    as environment variables; ``TESTING`` is on, ``CELERY_ENABLED`` off and
+    ``SECRET_KEY`` random unless given (pass ``CELERY_ENABLED=True`` when a Celery worker runs). The
     process is stopped on exit; if it does not come up, the error includes its log.
     ``launcher`` goes between the interpreter and ``-m flamenco.cli`` (the
     benchmarks' command counter).
@@ -119,6 +120,8 @@ def running_server(mongo_uri: str, redis_url: str, launcher: tuple[str, ...] = (
     env = dict(os.environ)
     env.update({"MONGO_URI": mongo_uri, "REDIS_URL": redis_url, "TESTING": "true"})
     env.setdefault("CELERY_ENABLED", "false")
+    # `flamenco server` refuses the published default key on every address.
+    env.setdefault("SECRET_KEY", secrets.token_hex(32))
     env.update({key: _env_value(value) for key, value in config.items()})
     env["PYTHONPATH"] = str(REPO_ROOT) + os.pathsep + env.get("PYTHONPATH", "")
     base_url = f"http://127.0.0.1:{port}"
