@@ -70,6 +70,8 @@ class Stats:
         self.task_idle: list[float] = []
         self.updates: list[float] = []
         self.completed = 0
+        self.first_task_at: float | None = None  # time.monotonic() of the first task handed out
+        self.dispatch_seconds = 0.0  # from the first task handed out to the last completion
         self.errors: dict[str, int] = {}
 
     def error(self, what: str) -> None:
@@ -105,6 +107,8 @@ async def simulated_worker(session: aiohttp.ClientSession, stats: Stats, total: 
             await asyncio.sleep(IDLE_POLL_SECONDS)
             continue
         stats.task_ok.append(elapsed)
+        if stats.first_task_at is None:
+            stats.first_task_at = time.monotonic() - elapsed
         task_id = json.loads(body)["_id"]
         for update in ({"task_status": "active", "activity": "starting"},
                        {"task_status": "completed", "activity": "done", "task_progress_percentage": 100}):
@@ -131,6 +135,7 @@ async def run_workers(manager_url: str, n_workers: int, total: int, deadline: fl
         stop_at = time.monotonic() + deadline
         with Stopwatch() as sw:
             await asyncio.gather(*(simulated_worker(session, stats, total, stop_at) for _ in range(n_workers)))
+        stats.dispatch_seconds = time.monotonic() - (stats.first_task_at or time.monotonic())
     return stats, sw.seconds
 
 
@@ -208,6 +213,7 @@ class Usage:
     cpu: dict[str, float]
     commands: dict[str, int]
     by_name: dict[str, dict[str, int]] = dataclasses.field(default_factory=dict)
+    micros: dict[str, dict[str, int]] = dataclasses.field(default_factory=dict)
 
     @classmethod
     def now(cls, command_files: dict[str, Path]) -> "Usage":
@@ -217,18 +223,22 @@ class Usage:
                 times = proc.cpu_times()
                 role = process_role(proc)
                 cpu[role] = cpu.get(role, 0.0) + times.user + times.system
-        commands, by_name = {}, {}
+        commands, by_name, micros = {}, {}, {}
         for role, path in command_files.items():
             with contextlib.suppress(FileNotFoundError, ValueError):
                 counted = json.loads(path.read_text())
-                commands[role], by_name[role] = counted["commands"], counted["by_name"]
-        return cls(cpu, commands, by_name)
+                commands[role], by_name[role], micros[role] = counted["commands"], counted["by_name"], counted["micros"]
+        return cls(cpu, commands, by_name, micros)
 
     def since(self, before: "Usage") -> "Usage":
         return Usage({k: v - before.cpu.get(k, 0.0) for k, v in self.cpu.items()},
                      {k: v - before.commands.get(k, 0) for k, v in self.commands.items()},
-                     {role: {name: n - before.by_name.get(role, {}).get(name, 0) for name, n in names.items()}
-                      for role, names in self.by_name.items()})
+                     _minus(self.by_name, before.by_name), _minus(self.micros, before.micros))
+
+
+def _minus(after: dict[str, dict[str, int]], before: dict[str, dict[str, int]]) -> dict[str, dict[str, int]]:
+    return {role: {name: n - before.get(role, {}).get(name, 0) for name, n in names.items()}
+            for role, names in after.items()}
 
 
 def run_one(server_uri: str, redis_url: str, n_workers: int, total: int, deadline: float) -> None:
@@ -262,7 +272,8 @@ def report(n_workers: int, total: int, stats: Stats, seconds: float, done: int, 
            used: Usage, bench_cpu: float) -> None:
     completed = max(stats.completed, 1)
     print(f"{n_workers} workers, {total} zero-length tasks: {stats.completed} completed in {seconds:.1f} s "
-          f"= {stats.completed / seconds:.1f} tasks/s (incl. registration)")
+          f"= {stats.completed / seconds:.1f} tasks/s including registration and sign-on, "
+          f"{stats.completed / max(stats.dispatch_seconds, 1e-9):.1f} tasks/s from the first task handed out")
     print("  " + latency_line("/task with a task", stats.task_ok))
     print("  " + latency_line("/task, nothing to do (204)", stats.task_idle))
     print("  " + latency_line("/tasks/<id>/update", stats.updates))
@@ -277,7 +288,9 @@ def report(n_workers: int, total: int, stats: Stats, seconds: float, done: int, 
     print(f"  store commands per completed task, all processes: {commands_total / completed:.3f} ({per_proc}; "
           f"{commands_total} in all)")
     for role, names in sorted(used.by_name.items()):
-        listed = ", ".join(f"{name} {n}" for name, n in sorted(names.items(), key=lambda kv: -kv[1]) if n)
+        times = used.micros.get(role, {})
+        listed = ", ".join(f"{name} {n} ({times.get(name, 0) / 1e6:.2f} s)"
+                           for name, n in sorted(names.items(), key=lambda kv: -kv[1]) if n)
         print(f"    {role}: {listed}", flush=True)
 
 

@@ -29,6 +29,7 @@ NOT_COUNTED = frozenset({"hello", "ismaster", "isMaster", "ping", "endSessions",
 class CommandCounter(monitoring.CommandListener):
     def __init__(self) -> None:
         self.names: collections.Counter = collections.Counter()
+        self.micros: collections.Counter = collections.Counter()  # store time per command name
         self.lock = threading.Lock()
 
     def started(self, event: monitoring.CommandStartedEvent) -> None:
@@ -37,14 +38,16 @@ class CommandCounter(monitoring.CommandListener):
                 self.names[event.command_name] += 1
 
     def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
-        pass
+        if event.command_name not in NOT_COUNTED:
+            with self.lock:
+                self.micros[event.command_name] += event.duration_micros
 
     def failed(self, event: monitoring.CommandFailedEvent) -> None:
         pass
 
     def dump(self, path: Path) -> None:
         with self.lock:
-            data = {"commands": sum(self.names.values()), "by_name": dict(self.names)}
+            data = {"commands": sum(self.names.values()), "by_name": dict(self.names), "micros": dict(self.micros)}
         tmp = path.with_suffix(".tmp")
         tmp.write_text(json.dumps(data))
         tmp.replace(path)

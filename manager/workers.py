@@ -74,12 +74,23 @@ def find(ctx: ManagerContext, worker_id: ObjectId) -> dict | None:
     return _stored(worker)
 
 
-def register(ctx: ManagerContext, *, secret: str, platform: str, task_types: list[str], nickname: str,
+def hash_secret(secret: str) -> bytes:
+    """bcrypt of a worker secret (CPU-bound; bcrypt lets go of the GIL, so callers may run it in a thread)."""
+    return bcrypt.hashpw(secret.encode(), bcrypt.gensalt(BCRYPT_ROUNDS))
+
+
+def check_secret(secret: str, hashed: bytes) -> bool:
+    try:
+        return bcrypt.checkpw(secret.encode("utf-8", "surrogatepass"), hashed)
+    except ValueError:  # e.g. longer than bcrypt accepts: cannot be the secret
+        return False
+
+
+def register(ctx: ManagerContext, *, hashed_secret: bytes, platform: str, task_types: list[str], nickname: str,
              address: str, software: str) -> dict:
-    """Store a new worker; the caller has validated the fields."""
-    hashed = bcrypt.hashpw(secret.encode(), bcrypt.gensalt(BCRYPT_ROUNDS))
+    """Store a new worker; the caller has validated the fields and hashed the secret."""
     doc = {
-        "_id": ObjectId(), "hashed_secret": hashed, "nickname": nickname, "platform": platform,
+        "_id": ObjectId(), "hashed_secret": hashed_secret, "nickname": nickname, "platform": platform,
         "supported_task_types": task_types, "address": address, "software": software,
         "status": "", "status_requested": "", "lazy_status_request": False, "time_cost": 0,
         "last_activity": ctx.now(),
@@ -89,26 +100,27 @@ def register(ctx: ManagerContext, *, secret: str, platform: str, task_types: lis
     return doc
 
 
-def authenticate(ctx: ManagerContext, worker_id: str, secret: str) -> dict | None:
-    """The worker whose id and secret these are, or None."""
+def find_credentials(ctx: ManagerContext, worker_id: str) -> dict | None:
+    """The worker a Basic-auth user name names, if it has a secret at all."""
     try:
         oid = ObjectId(worker_id)
     except Exception:  # noqa: BLE001 - any malformed id is just "unknown"
         return None
     worker = ctx.state.workers.get(oid)
-    if worker is None or not worker.get("hashed_secret"):
-        return None
-    digest = hashlib.sha256(secret.encode("utf-8", "surrogatepass")).digest()
+    return worker if worker is not None and worker.get("hashed_secret") else None
+
+
+def verified_before(worker: dict, secret: str) -> bool | None:
+    """True/False when this secret was checked for the worker before (a digest compare); None when not."""
     known = worker.get(VERIFIED_DIGEST)
-    if known is not None:
-        return worker if hmac.compare_digest(known, digest) else None
-    try:
-        if not bcrypt.checkpw(secret.encode("utf-8", "surrogatepass"), bytes(worker["hashed_secret"])):
-            return None
-    except ValueError:  # e.g. longer than bcrypt accepts: cannot be the secret
+    if known is None:
         return None
-    worker[VERIFIED_DIGEST] = digest
-    return worker
+    return hmac.compare_digest(known, hashlib.sha256(secret.encode("utf-8", "surrogatepass")).digest())
+
+
+def remember_verified(worker: dict, secret: str) -> None:
+    """bcrypt said yes: later calls compare a SHA-256 digest instead (in memory only)."""
+    worker[VERIFIED_DIGEST] = hashlib.sha256(secret.encode("utf-8", "surrogatepass")).digest()
 
 
 def seen(ctx: ManagerContext, worker: dict, *, address: str, software: str, set_awake: bool,

@@ -1,6 +1,7 @@
 """Worker authentication: HTTP Basic (worker id, secret), and the registration PSK."""
 from __future__ import annotations
 
+import asyncio
 import functools
 from typing import Awaitable, Callable
 
@@ -41,7 +42,7 @@ def require_worker(view: Handler) -> Handler:
         auth = basic_auth(request)
         worker = None
         if auth is not None and auth.login:
-            worker = workers.authenticate(context(request), auth.login, auth.password or "")
+            worker = await _authenticate(context(request), auth.login, auth.password or "")
         if worker is None:
             return error_response(401, "worker authentication required",
                                   headers={"WWW-Authenticate": f'Basic realm="{REALM}"'})
@@ -49,6 +50,20 @@ def require_worker(view: Handler) -> Handler:
         return await view(request)
 
     return wrapper
+
+
+async def _authenticate(ctx: ManagerContext, worker_id: str, secret: str) -> dict | None:
+    """The worker, or None; a first bcrypt check runs in a thread so the loop keeps serving."""
+    worker = workers.find_credentials(ctx, worker_id)
+    if worker is None:
+        return None
+    known = workers.verified_before(worker, secret)
+    if known is None:
+        hashed = bytes(worker["hashed_secret"])
+        known = await asyncio.get_running_loop().run_in_executor(None, workers.check_secret, secret, hashed)
+        if known:
+            workers.remember_verified(worker, secret)
+    return worker if known else None
 
 
 def registration_allowed(request: web.Request, secret: str) -> str | None:

@@ -7,6 +7,7 @@ the group commit that makes the change durable before answering.
 """
 from __future__ import annotations
 
+import asyncio
 import logging
 
 from aiohttp import web
@@ -72,8 +73,9 @@ async def register_worker(request: web.Request) -> web.Response:
     platform = v.required(body, "platform", str)
     task_types = v.string_list(body, "supported_task_types") or []
     nickname = v.optional(body, "nickname", str) or remote_address(request)
-    worker = workers.register(ctx, secret=secret, platform=platform, task_types=task_types, nickname=nickname,
-                              address=remote_address(request), software=user_agent(request))
+    hashed = await asyncio.get_running_loop().run_in_executor(None, workers.hash_secret, secret)
+    worker = workers.register(ctx, hashed_secret=hashed, platform=platform, task_types=task_types,
+                              nickname=nickname, address=remote_address(request), software=user_agent(request))
     sync_requests.request_update_notification(ctx)
     await ctx.journal.commit()
     log.info("registered worker %s (%s)", worker["_id"], nickname)

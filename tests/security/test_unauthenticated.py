@@ -23,6 +23,7 @@ from tests.security.conftest import sample_url
 
 # Server endpoints anonymous callers may reach, and why.
 SERVER_PUBLIC = {
+    "static": "Flask's static files",
     "web.static": "dashboard assets (CSS, JS)",
     "web.session.login": "the login form itself",
     "web.session.logout": "logging out (redirects to the login page)",
@@ -33,7 +34,6 @@ SERVER_PUBLIC = {
 # Manager endpoints anonymous callers may reach, and why.
 MANAGER_PUBLIC = {
     "worker_api.register_worker": "refused (403) here because a registration secret is set; open by protocol otherwise",
-    "dashboard.redirect_to_server": "a redirect to the Server's task page; shows nothing itself",
     "openapi.openapi_json": "the API description holds no data",
     "views.redirect_to_server": "a redirect to the Server's task page; shows nothing itself",
 }

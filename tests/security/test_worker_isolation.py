@@ -5,10 +5,12 @@ import secrets
 
 import flask
 import pytest
+from bson import ObjectId
 from pymongo.database import Database
 
 from flamenco_manager import store as dbmod
 from flamenco_manager.context import ManagerContext
+from flamenco_manager import tasks
 from flamenco_manager.tasks import store_downloaded
 from tests.manager.support import server_task
 from tests.support.manager_client import ManagerClient
@@ -46,7 +48,7 @@ def test_other_worker_cannot_update_the_task(ctx: ManagerContext, two_workers_on
     resp = intruder.call("POST", f"/tasks/{task_id}/update", json={"task_status": "completed"})
 
     assert resp.status_code == 409
-    task = ctx.store.db[dbmod.TASKS].find_one()
+    task = tasks.find_task(ctx, ObjectId(task_id))
     assert task["status"] == "active"
     assert str(task["worker_id"]) == owner.id
     assert ctx.store.db[dbmod.UPDATE_QUEUE].count_documents({}) == queued_before
@@ -57,7 +59,7 @@ def test_other_worker_cannot_return_the_task(ctx: ManagerContext, two_workers_on
 
     intruder.call("POST", f"/tasks/{task_id}/return")
 
-    task = ctx.store.db[dbmod.TASKS].find_one()
+    task = tasks.find_task(ctx, ObjectId(task_id))
     assert task["status"] == "active"
     assert str(task["worker_id"]) == owner.id
     assert owner.call("GET", f"/may-i-run/{task_id}").json["may_keep_running"] is True
