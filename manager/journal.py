@@ -52,6 +52,9 @@ class _Pending:
         self.batch = Batch()
 
     def insert(self, collection: str, doc: dict) -> None:
+        if doc["_id"] in self.batch.deletes.get(collection, ()):
+            self.replace(collection, doc)  # deleted and created again within one flush
+            return
         self.batch.inserts.setdefault(collection, []).append(doc)
 
     def set(self, collection: str, doc_id: Any, fields: dict) -> None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import threading
-from typing import Callable
+from typing import Callable, Iterator, Sequence, TypeVar
 
 from flamenco_manager import blocklist, cleanup, sleep_schedule, sync_requests, task_logs, tasks
 from flamenco_manager import timeouts, update_queue
@@ -23,6 +23,19 @@ from flamenco_manager.notifications import build_notification
 from flamenco_manager.upstream import Upstream, UpstreamError
 
 log = logging.getLogger(__name__)
+
+
+# Downloaded tasks and acknowledged updates reach the state (and the buffer) in
+# chunks of this many, each its own group commit, so that no flush that workers
+# wait for carries a whole depsgraph or push (FerretDB writes ~1,000 documents/s).
+CHANGE_CHUNK = 200
+
+T = TypeVar("T")
+
+
+def _chunks(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
 
 
 def _seconds(value: float) -> dt.timedelta:
@@ -121,7 +134,7 @@ class SyncDaemon:
         graph = self.upstream.depsgraph(sync_requests.depsgraph_last_modified(self.ctx))
         if graph.tasks is None:
             return 0
-        stored = tasks.store_downloaded(self.ctx, graph.tasks)
+        stored = sum(tasks.store_downloaded(self.ctx, chunk) for chunk in _chunks(graph.tasks, CHANGE_CHUNK))
         if graph.last_updated:
             sync_requests.set_depsgraph_last_modified(self.ctx, graph.last_updated)
         log.info("downloaded %d tasks", stored)
@@ -167,7 +180,8 @@ class SyncDaemon:
         self.push_backoff = 0.0
         self.last_push_ok = self.ctx.now()
         handled = {oid for oid in map(tasks.parse_id, reply.get("handled_update_ids") or []) if oid}
-        update_queue.acknowledge(self.ctx, list(handled))
+        for chunk in _chunks(list(handled), CHANGE_CHUNK):
+            update_queue.acknowledge(self.ctx, chunk)
         dropped = update_queue.set_aside_unacknowledged(self.ctx, batch, handled, cfg.push_max_unacknowledged)
         if dropped:
             log.warning("set aside %d updates the Server never acknowledged", dropped)

@@ -155,7 +155,7 @@ def store_downloaded(ctx: ManagerContext, docs: Iterable[dict]) -> int:
         if cached is None:
             ctx.state.tasks[tid] = task
             ctx.state.index(task)
-            ctx.journal.replace(store.TASKS, task)
+            ctx.journal.insert(store.TASKS, dict(task))  # new here and in the buffer: an insert, not an upsert
             continue
         if cached.get("status") in statuses.FINAL and pending:
             continue  # finished here; the Server will hear it with the next push

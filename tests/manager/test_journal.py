@@ -96,3 +96,23 @@ def test_store_outage_answers_unavailable_then_nothing_is_lost(tmp_path):
     finally:
         buffer.close()
         svc.stop()
+
+
+def test_a_document_deleted_and_created_again_in_one_flush_exists_afterwards(manager_db_uri):
+    buffer = Store(manager_db_uri)
+
+    async def body() -> None:
+        journal = Journal(buffer, asyncio.get_running_loop(), commit_timeout=10)
+        journal.start()
+        journal.insert(store.TASKS, {"_id": "t", "run": 1})
+        await journal.commit()
+        journal.delete(store.TASKS, "t")
+        journal.insert(store.TASKS, {"_id": "t", "run": 2})
+        await journal.commit()
+        assert buffer.db[store.TASKS].find_one({"_id": "t"}) == {"_id": "t", "run": 2}
+        await journal.close()
+
+    try:
+        run(body())
+    finally:
+        buffer.close()
