@@ -45,6 +45,7 @@ from bench.support import (REPO_ROOT, Stopwatch, data_store, database_uri, drop_
 from flamenco.farm.services import free_port
 from flamenco.farm.supervisor import stop_process
 from flamenco.jobs import construction
+from flamenco_worker.registration import registration_token
 from tests.support.server import job_doc, running_server
 
 # A simulated worker with nothing to do asks again after this long (real
@@ -58,6 +59,8 @@ SERVER_CATCH_UP_SECONDS = 300
 # Manager settings for the run: download soon after a kick, push every second.
 MANAGER_SETTINGS = {"download_task_sleep": "5s", "download_task_recheck_throttle": "1s",
                     "task_update_push_max_interval": "1s"}
+# Workers register as Flamenco 2 workers do, with a JWT signed with the manager's PSK.
+REGISTRATION_SECRET = secrets.token_urlsafe(32)
 # Runs a module with a store-command counter (bench/command_counter.py).
 COUNTED = ("-m", "bench.command_counter")
 
@@ -80,8 +83,10 @@ class Stats:
 
 async def simulated_worker(session: aiohttp.ClientSession, stats: Stats, total: int, stop_at: float) -> None:
     secret = secrets.token_hex(32)
+    psk = {"Authorization": f"Bearer {registration_token(REGISTRATION_SECRET)}"}
     async with session.post("/register-worker", json={"secret": secret, "platform": "linux",
-                                                      "supported_task_types": ["sleep"], "nickname": "sim"}) as resp:
+                                                      "supported_task_types": ["sleep"], "nickname": "sim"},
+                            headers=psk) as resp:
         if resp.status != 200:
             stats.error(f"register {resp.status}")
             return
@@ -251,6 +256,7 @@ def run_one(server_uri: str, redis_url: str, n_workers: int, total: int, deadlin
             with running_server(farm.uri, redis_url, launcher=COUNTED) as base_url:
                 del os.environ["FLAMENCO_BENCH_COMMANDS_FILE"]
                 settings = MANAGER_SETTINGS | {"database_url": manager_db, "flamenco": base_url + "/",
+                                               "worker_registration_secret": REGISTRATION_SECRET,
                                                "manager_id": str(farm.manager["_id"]),
                                                "manager_secret": farm.manager_token,
                                                "task_logs_path": str(Path(tmp) / "logs")}

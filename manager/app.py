@@ -14,6 +14,8 @@ from aiohttp import web
 from flamenco_manager import metrics, openapi
 from flamenco_manager.api.auth import CTX_KEY, Handler
 from flamenco_manager.api.errors import BadRequest, error_response
+from flamenco_manager.api.throttle import RefusalThrottle
+from flamenco_manager.api.worker_api import REGISTRATION_THROTTLE
 from flamenco_manager.api.worker_api import routes as worker_routes
 from flamenco_manager.context import ManagerContext
 from flamenco_manager.dashboard.views import routes as dashboard_routes
@@ -50,12 +52,16 @@ def create_app(ctx: ManagerContext) -> web.Application:
     """An aiohttp app serving workers and the dashboard from ``ctx``."""
     app = web.Application(client_max_size=MAX_REQUEST_BYTES, middlewares=[metrics.observe_latency, errors_as_json])
     app[CTX_KEY] = ctx
+    app[REGISTRATION_THROTTLE] = RefusalThrottle()
     app.router.add_routes(worker_routes)
     app.router.add_routes(dashboard_routes)
     metrics.init_app(app)
     openapi.init_app(app)
     if not ctx.config.worker_registration_secret:
-        log.warning("worker_registration_secret is empty: anyone who can reach this manager may register a worker")
+        if ctx.config.worker_registration_open:
+            log.warning("worker_registration_open: anyone who can reach this manager may register a worker")
+        else:
+            log.warning("no worker_registration_secret: worker registration is refused until one is set")
     return app
 
 

@@ -91,8 +91,12 @@ DEFAULTS: dict[str, object] = {
     "worker_seen_max_age_for_failover": 1 * DAY,
     # Sleep schedules are evaluated this often.
     "sleep_schedule_interval": 1 * MINUTE,
-    # Pre-shared secret for worker registration (HS256 JWT); empty = open.
+    # Pre-shared secret for worker registration (HS256 JWT signed with it, as
+    # Flamenco 2 workers send). Without one, registration is refused unless
+    # worker_registration_open is true: anyone who can reach the manager
+    # could otherwise register a worker and be handed real tasks.
     "worker_registration_secret": "",
+    "worker_registration_open": False,
     # Dashboard password (HTTP Basic, any user name). Empty = dashboard only
     # reachable from the manager's own machine (loopback).
     "dashboard_password": "",

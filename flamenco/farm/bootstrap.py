@@ -51,6 +51,8 @@ class Credentials:
     project_id: str
     manager_id: str
     manager_token: str
+    # The manager's worker registration PSK; written into every worker's config.
+    worker_registration_secret: str = ""
 
 
 def with_database(server_uri: str, database: str) -> str:
@@ -90,7 +92,11 @@ def write_private(path: Path, text: str) -> None:
 def ensure_credentials(mongo_uri: str, path: Path, manager_url: str) -> Credentials:
     """Load the farm's credentials, creating accounts on the first run."""
     if path.exists():
-        return Credentials(**json.loads(path.read_text()))
+        creds = Credentials(**json.loads(path.read_text()))
+        if not creds.worker_registration_secret:  # a farm made before registration needed a secret
+            creds.worker_registration_secret = secrets.token_urlsafe(32)
+            write_private(path, json.dumps(asdict(creds), indent=2))
+        return creds
     with pymongo.MongoClient(mongo_uri, tz_aware=True) as client:
         db = client.get_default_database()
         password = secrets.token_urlsafe(12)
@@ -104,7 +110,7 @@ def ensure_credentials(mongo_uri: str, path: Path, manager_url: str) -> Credenti
             username=ADMIN_USERNAME, password=password,
             token=tokens.generate_token(db, user["_id"]),
             project_id=str(project["_id"]), manager_id=str(manager["_id"]),
-            manager_token=manager_token,
+            manager_token=manager_token, worker_registration_secret=secrets.token_urlsafe(32),
         )
     write_private(path, json.dumps(asdict(creds), indent=2))
     return creds
@@ -127,6 +133,7 @@ def write_manager_config(directory: Path, config: "FarmConfig", creds: Credentia
         "download_task_recheck_throttle": "2s",
         "task_update_push_max_interval": "1s",
         "cancel_task_fetch_max_interval": "5s",
+        "worker_registration_secret": creds.worker_registration_secret,
     }
     if config.active_task_timeout:
         settings["active_task_timeout_interval"] = config.active_task_timeout
@@ -140,7 +147,7 @@ def write_manager_config(directory: Path, config: "FarmConfig", creds: Credentia
     return path
 
 
-def write_worker_config(directory: Path, config: "FarmConfig") -> Path:
+def write_worker_config(directory: Path, config: "FarmConfig", registration_secret: str) -> Path:
     """Write ``flamenco-worker.cfg`` for one local worker; return its path.
 
     Each worker keeps its own credentials file and update queue in its own
@@ -159,6 +166,7 @@ def write_worker_config(directory: Path, config: "FarmConfig") -> Path:
         "fetch_retry_after_error_seconds": "2",
         "register_retry_seconds": "2",
         "may_i_run_interval_seconds": "2",
+        "worker_registration_secret": registration_secret,
     }
     path = directory / "flamenco-worker.cfg"
     text = io.StringIO()

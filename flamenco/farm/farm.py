@@ -138,7 +138,8 @@ class Farm:
 
     def start_worker(self, index: int) -> Child:
         worker_dir = self.data_dir / f"worker-{index}"
-        config_path = bootstrap.write_worker_config(worker_dir, self.config)
+        assert self.creds is not None
+        config_path = bootstrap.write_worker_config(worker_dir, self.config, self.creds.worker_registration_secret)
         return self.supervisor.start(
             f"worker-{index}", python_module("flamenco_worker.cli", "--config", str(config_path)),
             cwd=worker_dir,

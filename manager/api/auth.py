@@ -71,9 +71,14 @@ def registration_allowed(request: web.Request, secret: str) -> str | None:
 
     With a ``worker_registration_secret`` the request needs ``Authorization:
     Bearer <JWT>`` signed with it (HS256), as the Flamenco 2 worker sends.
+    Without one, only a manager configured with ``worker_registration_open``
+    accepts anyone.
     """
     if not secret:
-        return None
+        if context(request).config.worker_registration_open:
+            return None
+        return ("this manager has no worker_registration_secret; set one (and give it to the workers), "
+                "or set worker_registration_open: true to let anyone who can reach it register")
     header = request.headers.get("Authorization", "")
     if not header.lower().startswith("bearer "):
         return "a Bearer token signed with the registration secret is required"

@@ -17,6 +17,7 @@ from flamenco_manager import variables as variables_mod
 from flamenco_manager.api import validation as v
 from flamenco_manager.api.auth import WORKER_KEY, context, registration_allowed, remote_address, require_worker, user_agent
 from flamenco_manager.api.errors import BadRequest, error_response
+from flamenco_manager.api.throttle import RefusalThrottle
 from flamenco_manager.update_queue import queue_update
 
 log = logging.getLogger(__name__)
@@ -39,6 +40,8 @@ PROGRESS_MAX = {"task_progress_percentage": 100, "command_progress_percentage": 
                 "current_command_index": 100_000}
 # A timing longer than a year is a bug on the worker's side, not a measurement.
 MAX_SECONDS = 366 * 86400
+# Refused registrations per client address (guessing the registration secret), per app.
+REGISTRATION_THROTTLE = web.AppKey("registration_throttle", RefusalThrottle)
 
 
 def no_content() -> web.Response:
@@ -63,8 +66,15 @@ def _seen(request: web.Request, worker: dict, set_awake: bool, also: dict | None
 @routes.post("/register-worker")
 async def register_worker(request: web.Request) -> web.Response:
     ctx = context(request)
+    address = remote_address(request)
+    throttle = request.app[REGISTRATION_THROTTLE]
+    wait = throttle.blocked_for(address)
+    if wait:
+        return error_response(429, "too many refused registrations from this address; try again later",
+                              headers={"Retry-After": str(int(wait) + 1)})
     refusal = registration_allowed(request, ctx.config.worker_registration_secret)
     if refusal:
+        throttle.refused(address)
         return error_response(403, refusal)
     body = await v.json_body(request)
     secret = v.required(body, "secret", str)

@@ -80,7 +80,7 @@ def server_schema(server_world: ServerWorld):
 def manager_world(fuzz_db: tuple[str, Database], tmp_path_factory: pytest.TempPathFactory) -> ManagerWorld:
     uri, _ = fuzz_db
     manager_uri = uri.replace("/fuzz_", "/fuzzmgr_", 1)
-    config = build_config({"database_url": manager_uri, "flamenco": "http://127.0.0.1:9/",
+    config = build_config({"database_url": manager_uri, "flamenco": "http://127.0.0.1:9/", "worker_registration_open": True,
                            "task_logs_path": str(tmp_path_factory.mktemp("task-logs"))})
     ctx = ManagerContext.create(config)
     client = ManagerClient(ctx)

@@ -38,6 +38,8 @@ def manager_settings(manager_db_uri: str, tmp_path) -> dict:
         "task_logs_path": str(tmp_path / "task-logs"),
         "flamenco": "http://127.0.0.1:9/",
         "worker_seen_max_age_for_failover": 3600,
+        # These tests are about other things than registration (test_worker_api covers the secret).
+        "worker_registration_open": True,
     }
 
 

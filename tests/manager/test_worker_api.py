@@ -48,6 +48,19 @@ def test_register_rejects_invalid_json(manager_url):
     assert "JSON" in resp.json()["_error"]["message"]
 
 
+def test_registration_without_a_secret_is_refused_unless_open(manager_settings):
+    closed = {k: v for k, v in manager_settings.items() if k != "worker_registration_open"}
+    ctx = ManagerContext.create(build_config(closed))
+    try:
+        with serving(ctx) as url:
+            resp = TestWorker(url).register()
+            assert resp.status_code == 403 and "worker_registration_secret" in resp.json()["_error"]["message"]
+            ctx.config = ctx.config.replace(worker_registration_open=True)
+            assert TestWorker(url).register().status_code == 200
+    finally:
+        ctx.close()
+
+
 def test_psk_registration(manager_settings):
     """With a registration secret, only a HS256 token signed with it may register."""
     ctx = ManagerContext.create(build_config({**manager_settings, "worker_registration_secret": "farm-registration-secret-0123456789abcdef"}))
@@ -254,3 +267,19 @@ def test_out_of_range_values_are_400_not_500(ctx, new_worker, manager_url):
     assert worker.update(task["_id"], log=huge_line).status_code == 204
     queued = ctx.store.db[dbmod.UPDATE_QUEUE].find_one({"log_tail": {"$exists": True}})
     assert len(queued["log_tail"]) <= 16 * 1024
+
+
+def test_refused_registrations_are_throttled_per_address(manager_settings):
+    from flamenco_manager.api import throttle
+
+    secret = "farm-registration-secret-0123456789abcdef"
+    ctx = ManagerContext.create(build_config({**manager_settings, "worker_registration_secret": secret}))
+    try:
+        with serving(ctx) as url:
+            codes = [TestWorker(url).register().status_code for _ in range(throttle.MAX_REFUSALS + 1)]
+            assert codes == [403] * throttle.MAX_REFUSALS + [429]
+            good = jwt.encode({"sub": "w"}, secret, algorithm="HS256")
+            resp = TestWorker(url).register({"Authorization": f"Bearer {good}"})
+            assert resp.status_code == 429 and int(resp.headers["Retry-After"]) > 0, "even the right secret waits"
+    finally:
+        ctx.close()

@@ -123,6 +123,7 @@ def _stop(proc: subprocess.Popen) -> None:
 def test_real_processes_log_no_secrets(mongo_uri: str, mongo_db: Database, redis_url: str,
                                        tmp_path: Path) -> None:
     """The server and the manager as real processes at DEBUG level: their whole output is clean."""
+    registration_secret = "registration " + secrets.token_hex(16)
     user_token = make_token(mongo_db, make_user(mongo_db, "process-user"))
     manager, manager_token = make_manager(mongo_db)
     server_port, manager_port = free_port(), free_port()
@@ -137,9 +138,11 @@ def test_real_processes_log_no_secrets(mongo_uri: str, mongo_db: Database, redis
                  {"FLAMENCO_MANAGER_DATABASE_URL": manager_db, "FLAMENCO_MANAGER_LISTEN": f"127.0.0.1:{manager_port}",
                   "FLAMENCO_MANAGER_MANAGER_ID": str(manager["_id"]), "FLAMENCO_MANAGER_MANAGER_SECRET": manager_token,
                   "FLAMENCO_MANAGER_FLAMENCO": f"http://127.0.0.1:{server_port}/",
-                  "FLAMENCO_MANAGER_TASK_LOGS_PATH": str(tmp_path / "logs")},
+                  "FLAMENCO_MANAGER_TASK_LOGS_PATH": str(tmp_path / "logs"),
+                  "FLAMENCO_MANAGER_WORKER_REGISTRATION_SECRET": registration_secret},
                  manager_log)
     worker_secret = secrets.token_hex(32)
+    registration_jwt = jwt.encode({"iat": int(time.time())}, registration_secret, algorithm="HS256")
     try:
         server_url, manager_url = f"http://127.0.0.1:{server_port}", f"http://127.0.0.1:{manager_port}"
         _wait_for(server_url + "/api/openapi.json", server, server_log)
@@ -148,7 +151,8 @@ def test_real_processes_log_no_secrets(mongo_uri: str, mongo_db: Database, redis
             httpx.get(server_url + "/api/flamenco/jobs", headers={"Authorization": f"Bearer {token}"})
             httpx.get(server_url + f"/api/flamenco/managers/{manager['_id']}/depsgraph", auth=(token, ""))
         worker = httpx.post(manager_url + "/register-worker", json={
-            "secret": worker_secret, "platform": "linux", "supported_task_types": ["sleep"], "nickname": "proc"}).json()
+            "secret": worker_secret, "platform": "linux", "supported_task_types": ["sleep"], "nickname": "proc"},
+            headers={"Authorization": f"Bearer {registration_jwt}"}).json()
         httpx.post(manager_url + "/sign-on", json={}, auth=(worker["_id"], worker_secret))
         httpx.post(manager_url + "/task", auth=(worker["_id"], worker_secret))
         httpx.post(manager_url + "/task", auth=(worker["_id"], worker_secret[::-1]))
@@ -158,5 +162,6 @@ def test_real_processes_log_no_secrets(mongo_uri: str, mongo_db: Database, redis
         mongo_db.client.drop_database(mongo_db.name + "_mgr")
     output = server_log.read_text() + manager_log.read_text()
     assert "Flamenco server on" in output and "serving workers" in output  # the logs were captured at all
-    for secret in (user_token, manager_token, worker_secret, worker_secret[::-1]):
+    for secret in (user_token, manager_token, worker_secret, worker_secret[::-1], registration_secret,
+                   registration_jwt):
         assert secret not in output

@@ -28,6 +28,7 @@ def real_manager(mongo_server: str, tmp_path: Path) -> Iterator[tuple[ManagerCon
         "database_url": with_database(mongo_server, name),
         "task_logs_path": str(tmp_path / "task-logs"),
         "flamenco": "http://127.0.0.1:9/",
+        "worker_registration_open": True,
     }))
     try:
         with serving(ctx) as url:
