@@ -30,6 +30,8 @@ class State:
     # Updates waiting for the Server, oldest first (insertion order).
     updates: dict[ObjectId, dict] = dataclasses.field(default_factory=dict)
     pending_per_task: collections.Counter = dataclasses.field(default_factory=collections.Counter)
+    # Updates the Server acknowledged, still in the buffer until their task's checkpoint, per task.
+    retained: dict[ObjectId, list[dict]] = dataclasses.field(default_factory=dict)
     blocklist: dict[BlockKey, dict] = dataclasses.field(default_factory=dict)
     settings: dict[str, dict] = dataclasses.field(default_factory=dict)
     # Tasks stored in ``tasks_done`` rather than ``tasks``.
@@ -44,6 +46,7 @@ class State:
         self.workers = {w["_id"]: w for w in loaded.workers}
         self.updates = {u["_id"]: u for u in loaded.updates}
         self.pending_per_task = collections.Counter(u["task_id"] for u in loaded.updates)
+        self.retained = {}
         self.blocklist = {(b["worker_id"], b["job_id"], b["task_type"]): b for b in loaded.blocklist}
         self.settings = {s["_id"]: s for s in loaded.settings}
         for update in loaded.updates:  # changes not yet checkpointed into their task documents

@@ -77,7 +77,9 @@ def persist(ctx: ManagerContext, task: dict, sets: dict[str, Any]) -> None:
 
 
 def forget(ctx: ManagerContext, task: dict) -> None:
-    """Drop a task from the cache and the buffer."""
+    """Drop a task (and its acknowledged, retained updates) from the cache and the buffer."""
+    for update in ctx.state.retained.pop(task["_id"], []):
+        ctx.journal.delete(store.UPDATE_QUEUE, update["_id"])
     ctx.state.unindex(task)
     del ctx.state.tasks[task["_id"]]
     ctx.journal.delete(store.TASKS_DONE if task["_id"] in ctx.state.done else store.TASKS, task["_id"])

@@ -8,10 +8,15 @@ nanosecond stamp that only grows, so pushes go up in the order they happened.
 
 The queued update is also the durable record of the change to the cached
 task: it carries the task fields it changed (``task_sets``), which a restart
-replays onto the stored task. The task document itself is written once, when
-the Server acknowledges the update (a checkpoint in the same flush that
-removes the update), so a task that goes active and completed is written
-once, not three times (``store.py`` says why that matters).
+replays onto the stored task. An update the Server acknowledged leaves the
+queue in memory (it is not sent again) but stays in the buffer, *retained*,
+until its task finishes (or ``RETAIN_MAX`` of them gather): then one
+checkpoint writes their changes into the task document (a finished task
+moves to ``tasks_done``) in the same flush that deletes them. So a task is
+written once for its whole run, not once per change (``store.py`` says why
+that matters). After a restart the retained updates are sent again; the
+Server recognises them as applied (its per-task watermark) and only
+acknowledges them.
 """
 from __future__ import annotations
 
@@ -33,6 +38,9 @@ COPIED_FIELDS = ("activity", "task_progress_percentage", "current_command_index"
 MANAGER_LOCAL_JOB_TYPE = "manager-local"
 # Queue bookkeeping, never sent upstream.
 LOCAL_UPDATE_FIELDS = ("_id", "task_id", "queued_at_ns", "push_attempts", TASK_SETS)
+# Acknowledged updates kept per unfinished task before they are checkpointed
+# anyway (a long render reports progress many times).
+RETAIN_MAX = 20
 
 
 def rfc3339_ns(ns: int) -> str:
@@ -140,30 +148,57 @@ def to_wire(doc: dict) -> dict:
     return out
 
 
-def _drop(ctx: ManagerContext, update_id: ObjectId) -> dict | None:
-    """Take an update out of the queue, checkpointing its change into the task document first."""
+def _take(ctx: ManagerContext, update_id: ObjectId) -> dict | None:
+    """Take an update out of the queue (in memory), keeping it retained in the buffer."""
     doc = ctx.state.updates.pop(update_id, None)
     if doc is not None:
-        task = ctx.state.tasks.get(doc["task_id"])
-        if doc.get(TASK_SETS) and task is not None:
-            # Checkpoint into the task document (after the counter below says whether news remain).
-            checkpoint = doc[TASK_SETS]
-        else:
-            task = None
-        ctx.state.pending_per_task[doc["task_id"]] -= 1
-        if ctx.state.pending_per_task[doc["task_id"]] <= 0:
-            del ctx.state.pending_per_task[doc["task_id"]]
-        if task is not None:
-            tasks.persist(ctx, task, checkpoint)
-        ctx.journal.delete(store.UPDATE_QUEUE, update_id)
+        task_id = doc["task_id"]
+        ctx.state.pending_per_task[task_id] -= 1
+        if ctx.state.pending_per_task[task_id] <= 0:
+            del ctx.state.pending_per_task[task_id]
+        ctx.state.retained.setdefault(task_id, []).append(doc)
+    return doc
+
+
+def checkpoint(ctx: ManagerContext, task_id: ObjectId) -> None:
+    """Write the task's retained updates into its document and delete them from the buffer."""
+    retained = ctx.state.retained.pop(task_id, [])
+    task = ctx.state.tasks.get(task_id)
+    if task is not None and retained:
+        sets: dict[str, Any] = {}
+        for doc in retained:
+            sets.update(doc.get(TASK_SETS) or {})
+        tasks.persist(ctx, task, sets)
+    for doc in retained:
+        ctx.journal.delete(store.UPDATE_QUEUE, doc["_id"])
+
+
+def _checkpoint_due(ctx: ManagerContext, task_id: ObjectId) -> bool:
+    """Nothing left to send for the task, and it finished (or enough updates gathered)."""
+    if ctx.state.pending_per_task.get(task_id):
+        return False
+    task = ctx.state.tasks.get(task_id)
+    return (task is None or task.get("status") in statuses.FINAL
+            or len(ctx.state.retained.get(task_id, ())) >= RETAIN_MAX)
+
+
+def _drop(ctx: ManagerContext, update_id: ObjectId) -> dict | None:
+    """Take an update out of the queue and checkpoint its task at once (with any retained updates)."""
+    doc = _take(ctx, update_id)
+    if doc is not None:
+        checkpoint(ctx, doc["task_id"])
     return doc
 
 
 @on_engine
 def acknowledge(ctx: ManagerContext, update_ids: list[ObjectId]) -> int:
-    """Drop the updates the Server handled (in queue order, so checkpoints end at the newest)."""
+    """Retire the updates the Server handled (in queue order); checkpoint the tasks that are due."""
     handled = set(update_ids)
-    return sum(_drop(ctx, update_id) is not None for update_id in list(ctx.state.updates) if update_id in handled)
+    taken = [d for d in (_take(ctx, u) for u in list(ctx.state.updates) if u in handled) if d is not None]
+    for task_id in {d["task_id"] for d in taken}:
+        if _checkpoint_due(ctx, task_id):
+            checkpoint(ctx, task_id)
+    return len(taken)
 
 
 @on_engine

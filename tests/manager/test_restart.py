@@ -11,7 +11,7 @@ from tests.manager.conftest import serving
 from tests.manager.support import TestWorker, server_task
 
 
-def test_restart_rebuilds_queue_and_running_tasks_and_checkpoints_on_acknowledge(ctx, manager_settings):
+def test_restart_rebuilds_queue_and_running_tasks_and_acknowledged_updates_are_checkpointed(ctx, manager_settings):
     done, running, waiting = (server_task(name=n, priority=p) for n, p in (("done", 90), ("running", 80),
                                                                           ("waiting", 10)))
     tasks.store_downloaded(ctx, [done, running, waiting])
@@ -38,8 +38,14 @@ def test_restart_rebuilds_queue_and_running_tasks_and_checkpoints_on_acknowledge
         again.close()
     with pymongo.MongoClient(manager_settings["database_url"]) as client:
         db = client.get_default_database()
-        hot = {str(t["_id"]): t["status"] for t in db[store.TASKS].find()}
         finished = {str(t["_id"]): t["status"] for t in db[store.TASKS_DONE].find()}
-    assert hot == {running["_id"]: "active", waiting["_id"]: "active"}, \
-        "acknowledged updates are checkpointed into the task documents"
+        retained = {str(u["task_id"]) for u in db[store.UPDATE_QUEUE].find()}
     assert finished == {done["_id"]: "completed"}, "a finished task the Server knows about moved to tasks_done"
+    assert retained == {running["_id"], waiting["_id"]}, \
+        "acknowledged updates of unfinished tasks stay in the buffer until their task's checkpoint"
+    third_start = ManagerContext.create(build_config(manager_settings))
+    try:
+        assert {tasks.find_task(third_start, ObjectId(t["_id"]))["status"] for t in (running, waiting)} == {"active"}
+        assert update_queue.queue_size(third_start) == 2, "the retained ones (one per running task) are sent again"
+    finally:
+        third_start.close()
