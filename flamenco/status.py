@@ -5,12 +5,13 @@ the Manager API, Celery jobs and the dashboard call the functions below and reac
 to what they return (the new job status, how many tasks changed, ...).
 
 Functions take a PyMongo ``Database`` (collections ``flamenco_jobs`` and
-``flamenco_tasks``) and ids.  Each rule is one ``update_many`` with a filter, and
-task statuses are counted with one aggregation, so a rule costs a fixed number
-of round trips whatever the size of the job. Every write sets ``_updated``
-(tz-aware UTC) and a fresh random ``_etag`` (documents changed by the same
-``update_many`` share it); only the depsgraph claim keeps both, as the
-protocol requires (:func:`mark_tasks_claimed`).
+``flamenco_tasks``) and ids.  Each rule is one ``update_many`` with a filter per
+old task status, so a rule costs a fixed number of round trips whatever the
+size of the job. Task counts per status are kept in the job document by every
+writer of task statuses (:mod:`flamenco.task_counts`), so no rule counts the
+tasks. Every write sets ``_updated`` (tz-aware UTC) and a fresh random
+``_etag`` (documents changed by the same ``update_many`` share it); only the
+depsgraph claim keeps both, as the protocol requires (:func:`mark_tasks_claimed`).
 
 Cost on FerretDB/SQLite: each *written* document costs a table scan there, so
 a bulk rule over N tasks is O(N^2) (measured: 1000 tasks, 10 s; on MongoDB it
@@ -38,7 +39,7 @@ from typing import Any, Iterable, Iterator, Mapping
 from bson import ObjectId
 from pymongo.database import Database
 
-from flamenco import job_compilers
+from flamenco import job_compilers, task_counts
 
 # --- Status vocabularies (reference §2.2, §2.3) ---------------------------------
 
@@ -203,20 +204,20 @@ def _load(db: Database, collection: str, doc_id: ObjectId, projection: Iterable[
 
 
 def count_task_statuses(db: Database, job_id: ObjectId) -> dict[str, int]:
-    """Number of tasks of the job per status, in one aggregation round trip."""
-    pipeline = [
-        {"$match": {"job": job_id}},
-        {"$group": {"_id": "$status", "count": {"$sum": 1}}},
-    ]
-    return {row["_id"]: row["count"] for row in db[TASKS].aggregate(pipeline)}
+    """Number of tasks of the job per status (statuses without tasks absent).
+
+    Read from the job document, where every writer of task statuses keeps them
+    (:mod:`flamenco.task_counts`); counted from the tasks only for jobs stored
+    before that, or after a writer could not tell what it changed.
+    """
+    return task_counts.read(db, job_id)
 
 
 class LazyTaskCounts(Mapping[str, int]):
-    """A job's task counts per status, counted on first read: most task -> job rules need none.
+    """A job's task counts per status, read on first use: most task -> job rules need none.
 
-    The count reads every task of the job, so a caller that runs several rules
-    for one job shares one instance and calls :meth:`forget` after a rule
-    changed the job's tasks.
+    A caller that runs several rules for one job shares one instance and
+    calls :meth:`forget` after a rule changed the job's tasks.
     """
 
     def __init__(self, db: Database, job_id: ObjectId) -> None:
@@ -241,18 +242,47 @@ class LazyTaskCounts(Mapping[str, int]):
         return len(self._read())
 
 
-def _set_tasks_status(db: Database, job_id: ObjectId, from_statuses: Iterable[str], new_status: str,
-                      now: datetime.datetime, *, unset: Iterable[str] = (), also: Mapping[str, Any] | None = None,
-                      extra_filter: Mapping[str, Any] | None = None) -> int:
-    """One ``update_many``: tasks of the job in ``from_statuses`` (and ``extra_filter``) get ``new_status``.
+def _set_tasks_status(db: Database, counts: task_counts.CountChange, from_statuses: Iterable[str],
+                      new_status: str, now: datetime.datetime, *, unset: Iterable[str] = (),
+                      also: Mapping[str, Any] | None = None, extra_filter: Mapping[str, Any] | None = None) -> int:
+    """Tasks of the job in ``from_statuses`` (and ``extra_filter``) get ``new_status``; how many changed.
 
-    ``also`` adds fields to the same write; ``unset`` removes fields.
+    ``also`` adds fields to the same write; ``unset`` removes fields. What
+    changed is recorded in ``counts`` (see :func:`_move_tasks`).
     """
     update: dict[str, Any] = {"$set": _stamp(now, {**(also or {}), "status": new_status})}
     if unset:
         update["$unset"] = {name: "" for name in unset}
-    query = {"job": job_id, "status": {"$in": sorted(from_statuses)}, **(extra_filter or {})}
-    return db[TASKS].update_many(query, update).modified_count
+    query = {"job": counts.job_id, **(extra_filter or {})}
+    return _move_tasks(db, counts, query, from_statuses, new_status, update)
+
+
+def _move_tasks(db: Database, counts: task_counts.CountChange, query: Mapping[str, Any],
+                from_statuses: Iterable[str], new_status: str, update: Mapping[str, Any]) -> int:
+    """Apply ``update`` (which sets ``new_status``) to the tasks matching ``query`` in ``from_statuses``.
+
+    The job's task counts need to know how many tasks left each old status:
+    one ``update_many`` per old status, each filtered on it, tells exactly.
+    With a single old status that is the only command; with several, the
+    matching tasks are read first (one query) and written per old status by
+    ``_id``, so statuses without tasks cost nothing. Returns how many tasks changed.
+    """
+    from_statuses = sorted(set(from_statuses))
+    if len(from_statuses) == 1:
+        modified = db[TASKS].update_many({**query, "status": from_statuses[0]}, update).modified_count
+        counts.moved(from_statuses[0], new_status, modified)
+        return modified
+    by_status: dict[str, list[ObjectId]] = {}
+    for task in db[TASKS].find({**query, "status": {"$in": from_statuses}}, projection=["status"]):
+        by_status.setdefault(task["status"], []).append(task["_id"])
+    modified = 0
+    for old, ids in sorted(by_status.items()):
+        for start in range(0, len(ids), task_counts.IDS_PER_UPDATE):
+            chunk = ids[start:start + task_counts.IDS_PER_UPDATE]
+            changed = db[TASKS].update_many({**query, "_id": {"$in": chunk}, "status": old}, update).modified_count
+            counts.moved(old, new_status, changed)
+            modified += changed
+    return modified
 
 
 # --- Transition validation ----------------------------------------------------------
@@ -428,12 +458,17 @@ def handle_job_status_change(db: Database, job_id: ObjectId, old: str, new: str,
     if new in _CANCEL_STEP_JOB_STATES:
         return _cancel_step(db, job_id, new, now)
     if new == "requeued":
-        return "queued", _requeue_job_tasks(db, job_id, old, now)
+        with task_counts.changing(db, job_id) as counts:
+            return "queued", _requeue_job_tasks(db, counts, old, now)
     if new == "queued":
-        modified = _set_tasks_status(db, job_id, {"paused"}, "queued", now) if old == "paused" else 0
+        modified = 0
+        if old == "paused":
+            with task_counts.changing(db, job_id) as counts:
+                modified = _set_tasks_status(db, counts, {"paused"}, "queued", now)
         return ("completed" if _all_tasks_completed(count_task_statuses(db, job_id)) else ""), modified
     if new == "paused":
-        return "", _set_tasks_status(db, job_id, {"queued"}, "paused", now)
+        with task_counts.changing(db, job_id) as counts:
+            return "", _set_tasks_status(db, counts, {"queued"}, "paused", now)
     return "", 0
 
 
@@ -446,13 +481,14 @@ def _cancel_step(db: Database, job_id: ObjectId, new: str, now: datetime.datetim
     """
     activity = {"activity": f"Server cancelled this task because the job got status {new!r}."}
     modified = 0
-    for from_statuses, to_status in (({"queued"}, "canceled"), (_RUNNING_TASK_STATES, "cancel-requested")):
-        changed = _set_tasks_status(db, job_id, from_statuses, to_status, now, also=activity,
-                                    extra_filter=_WITHOUT_ACTIVITY)
-        changed += _set_tasks_status(db, job_id, from_statuses, to_status, now)
-        if to_status == "cancel-requested" and changed:
-            mark_cancel_requested_tasks(db, job_id)
-        modified += changed
+    with task_counts.changing(db, job_id) as counts:
+        for from_statuses, to_status in (({"queued"}, "canceled"), (_RUNNING_TASK_STATES, "cancel-requested")):
+            changed = _set_tasks_status(db, counts, from_statuses, to_status, now, also=activity,
+                                        extra_filter=_WITHOUT_ACTIVITY)
+            changed += _set_tasks_status(db, counts, from_statuses, to_status, now)
+            if to_status == "cancel-requested" and changed:
+                mark_cancel_requested_tasks(db, job_id)
+            modified += changed
     db[TASKS].update_many(
         {"job": job_id, "status": {"$in": ["cancel-requested", "canceled"]}, **_WITHOUT_ACTIVITY},
         {"$set": _stamp(now, activity)},
@@ -475,11 +511,11 @@ def mark_cancel_requested_tasks(db: Database, job_id: ObjectId) -> None:
                         {"$set": {CANCEL_REQUESTED_TASKS_FIELD: True}})
 
 
-def _requeue_job_tasks(db: Database, job_id: ObjectId, old: str, now: datetime.datetime) -> int:
+def _requeue_job_tasks(db: Database, counts: task_counts.CountChange, old: str, now: datetime.datetime) -> int:
     """Queue the job's tasks again (all of them when the job was completed) and forget failing Workers."""
     keep = {"cancel-requested"} if old == "completed" else {"completed", "cancel-requested"}
     requeue = set(TASK_STATUSES) - keep - {"under-construction"}
-    return _set_tasks_status(db, job_id, requeue, "queued", now, unset=["failed_by_workers"])
+    return _set_tasks_status(db, counts, requeue, "queued", now, unset=["failed_by_workers"])
 
 
 def _all_tasks_completed(counts: Mapping[str, int]) -> bool:
@@ -587,7 +623,10 @@ def set_task_status(db: Database, task_id: ObjectId, new_status: str, *, actor: 
     update: dict[str, Any] = {"$set": _stamp(now, {**(extra_fields or {}), "status": new_status})}
     if actor is Actor.USER and new_status == "queued":
         update["$unset"] = {"failed_by_workers": ""}
-    result = db[TASKS].update_one({"_id": task_id, "status": old}, update)
+    with task_counts.changing_many(db, [task["job"]] if task.get("job") else []) as counts:
+        result = db[TASKS].update_one({"_id": task_id, "status": old}, update)
+        for job_counts in counts.values():
+            job_counts.moved(old, new_status, result.matched_count)
     if result.matched_count == 0:
         raise StatusConflict(f"task {task_id} is no longer {old!r}; not setting it to {new_status!r}")
     change = TaskStatusChange(task_id=task_id, job_id=task.get("job"), old_status=old, status=new_status)
@@ -619,7 +658,8 @@ def requeue_failed_tasks(db: Database, job_id: ObjectId, *, actor: Actor = Actor
         raise IllegalTransition("status", job_status, job_status,
                                 "failed tasks can only be requeued while the job is "
                                 + " or ".join(sorted(FAILED_TASKS_REQUEABLE_JOB_STATES)))
-    modified = _set_tasks_status(db, job_id, {"failed"}, "queued", now, unset=["failed_by_workers"])
+    with task_counts.changing(db, job_id) as counts:
+        modified = _set_tasks_status(db, counts, {"failed"}, "queued", now, unset=["failed_by_workers"])
     job_change = update_job_after_task_status_change(db, job_id, "queued", now=now) if modified else None
     return RequeueResult(tasks_modified=modified, job_change=job_change)
 
@@ -652,15 +692,16 @@ def requeue_task_with_successors(db: Database, task_id: ObjectId, *, actor: Acto
         raise IllegalTransition("status", task["status"], "queued",
                                 f"only possible from {', '.join(sorted(REQUEABLE_WITH_SUCCESSORS_TASK_STATES))}")
     ids = [task_id, *find_successors(db, task_id, task["job"])]
-    result = db[TASKS].update_many(
-        {"_id": {"$in": ids}, "status": {"$nin": sorted(IN_FLIGHT_TASK_STATES | {"under-construction"})}},
-        {"$set": _stamp(now, {"status": "queued"}), "$unset": {"failed_by_workers": ""}},
-    )
+    requeueable = set(TASK_STATUSES) - IN_FLIGHT_TASK_STATES - {"under-construction"}
+    with task_counts.changing(db, task["job"]) as counts:
+        modified = _move_tasks(db, counts, {"_id": {"$in": ids}, "job": task["job"]}, requeueable, "queued",
+                               {"$set": _stamp(now, {"status": "queued"}), "$unset": {"failed_by_workers": ""}})
     job_change = update_job_after_task_status_change(db, task["job"], "queued", now=now)
-    return RequeueResult(tasks_modified=result.modified_count, job_change=job_change)
+    return RequeueResult(tasks_modified=modified, job_change=job_change)
 
 
-def mark_tasks_claimed(db: Database, manager_id: ObjectId, task_ids: Iterable[ObjectId]) -> int:
+def mark_tasks_claimed(db: Database, manager_id: ObjectId, task_ids: Iterable[ObjectId], *,
+                       job_of: Mapping[ObjectId, ObjectId] | None = None) -> int:
     """Depsgraph claim (reference §6.3): the Manager's ``queued`` tasks become ``claimed-by-manager``.
 
     Deliberately keeps ``_updated`` and ``_etag``, as the protocol requires:
@@ -669,12 +710,28 @@ def mark_tasks_claimed(db: Database, manager_id: ObjectId, task_ids: Iterable[Ob
     uploaded log file is dropped because the task will run again, and so is
     the watermark of applied updates (``task_updates.WATERMARK_FIELD``): the
     claiming Manager may run on another clock than the one that set it.
+
+    One ``update_many`` per job, so each job's task counts move by what was
+    claimed of it; ``job_of`` (task id -> job id, as the depsgraph read them)
+    saves reading the tasks' jobs.
     """
-    result = db[TASKS].update_many(
-        {"_id": {"$in": list(task_ids)}, "manager": manager_id, "status": "queued"},
-        {"$set": {"status": "claimed-by-manager"}, "$unset": {"log_file": "", "last_applied_update": ""}},
-    )
-    return result.modified_count
+    task_ids = list(task_ids)
+    if job_of is None:
+        job_of = {t["_id"]: t.get("job") for t in db[TASKS].find({"_id": {"$in": task_ids}}, projection=["job"])}
+    per_job: dict[ObjectId, list[ObjectId]] = {}
+    for task_id in task_ids:
+        if job_of.get(task_id) is not None:
+            per_job.setdefault(job_of[task_id], []).append(task_id)
+    claimed = 0
+    with task_counts.changing_many(db, per_job) as counts:
+        for job_id, ids in per_job.items():
+            modified = db[TASKS].update_many(
+                {"_id": {"$in": ids}, "job": job_id, "manager": manager_id, "status": "queued"},
+                {"$set": {"status": "claimed-by-manager"}, "$unset": {"log_file": "", "last_applied_update": ""}},
+            ).modified_count
+            counts[job_id].moved("queued", "claimed-by-manager", modified)
+            claimed += modified
+    return claimed
 
 
 # --- Construction (reference §3.7) ------------------------------------------------------
@@ -800,12 +857,16 @@ def recreate_job(db: Database, job_id: ObjectId, *, reason: str, defer: bool = F
 def delete_job_tasks(db: Database, job_id: ObjectId) -> int:
     """Delete the job's tasks and their log chunks (Flamenco 2 orphaned the logs); how many tasks went.
 
-    Uploaded log files are left to the Celery sweep of orphaned logs.
+    Uploaded log files are left to the Celery sweep of orphaned logs. The
+    job's task counts become empty (a no-op when the job itself is gone).
     """
-    task_ids = [task["_id"] for task in db[TASKS].find({"job": job_id}, projection=["_id"])]
-    if task_ids:
-        db[TASK_LOGS].delete_many({"task": {"$in": task_ids}})
-    return db[TASKS].delete_many({"job": job_id}).deleted_count
+    with task_counts.changing(db, job_id) as counts:
+        task_ids = [task["_id"] for task in db[TASKS].find({"job": job_id}, projection=["_id"])]
+        if task_ids:
+            db[TASK_LOGS].delete_many({"task": {"$in": task_ids}})
+        deleted = db[TASKS].delete_many({"job": job_id}).deleted_count
+        counts.replace({})
+    return deleted
 
 
 def _compile_or_defer(db: Database, job: Mapping[str, Any], run: _Run, reason: str, defer: bool) -> JobStatusChange:
@@ -845,8 +906,9 @@ def _claim_construction(db: Database, job: Mapping[str, Any], reason: str, now: 
               CONSTRUCTION_ATTEMPTS_FIELD: job.get(CONSTRUCTION_ATTEMPTS_FIELD, 0) + 1}
     if reason:
         fields["status_reason"] = reason
+    # The job's tasks are rebuilt: its task counts are read from the tasks until the run publishes it.
     result = db[JOBS].update_one({"_id": job["_id"], "status": job["status"], "_etag": job.get("_etag")},
-                                 {"$set": _stamp(now, fields)})
+                                 task_counts.merge_updates({"$set": _stamp(now, fields)}, task_counts.forget_update()))
     if result.matched_count == 0:
         raise StatusConflict(f"job {job['_id']} changed while its construction started; not constructing it")
     if run.took_over:
@@ -879,7 +941,7 @@ def _compile_and_publish(db: Database, job_id: ObjectId, run: _Run, reason: str)
         _insert_tasks(db, job_id, run, tasks)
         if run.took_over:  # a run deemed dead may have inserted one more batch after this run began
             db[TASKS].delete_many({"job": job_id, "_created": {"$ne": run.now}})
-        _finish_construction(db, change, run, new_status)
+        _finish_construction(db, change, run, new_status, task_count=len(tasks))
     except ConstructionSuperseded:
         db[TASKS].delete_many({"job": job_id, "_created": run.now})
         raise
@@ -917,14 +979,24 @@ def _fail_construction(db: Database, change: JobStatusChange, run: _Run, reason:
     _finish_construction(db, change, run, "construction-failed", reason)
 
 
-def _finish_construction(db: Database, change: JobStatusChange, run: _Run, new_status: str, reason: str = "") -> None:
-    """The last step of a run: the job leaves ``under-construction`` (its tasks become visible) and drops the token."""
+def _finish_construction(db: Database, change: JobStatusChange, run: _Run, new_status: str, reason: str = "",
+                         *, task_count: int = 0) -> None:
+    """The last step of a run: the job leaves ``under-construction`` (its tasks become visible) and drops the token.
+
+    The job's ``task_count`` tasks are all in ``new_status`` (none when the
+    construction failed or was deferred): the run holds the job, so it stores
+    those task counts in the same write.
+    """
     fields: dict[str, Any] = {"status": new_status}
     if reason:
         fields["status_reason"] = reason
+    counts = {new_status: task_count} if task_count else {}
     result = db[JOBS].update_one(
         {"_id": change.job_id, "status": "under-construction", CONSTRUCTION_RUN_FIELD: run.token},
-        {"$set": _stamp(utcnow(), fields), "$unset": {CONSTRUCTION_RUN_FIELD: "", CONSTRUCTION_ATTEMPTS_FIELD: ""}})
+        task_counts.merge_updates(
+            {"$set": _stamp(utcnow(), fields),
+             "$unset": {CONSTRUCTION_RUN_FIELD: "", CONSTRUCTION_ATTEMPTS_FIELD: ""}},
+            task_counts.replace_update(counts)))
     if result.matched_count == 0:
         raise ConstructionSuperseded(f"job {change.job_id} is no longer held by this construction run")
     change.steps.append(new_status)
@@ -974,7 +1046,7 @@ def apply_rna_overrides(db: Database, job_id: ObjectId, lines: Any, *,
     if job["status"] in RNA_OVERRIDES_REFUSED_JOB_STATES:
         raise IllegalTransition("status", job["status"], job["status"],
                                 f"RNA overrides cannot change while the job is {job['status']}")
-    existing = db[TASKS].find_one({"job": job_id, "name": "rna-overrides"}, projection=["_id", "status"])
+    existing = db[TASKS].find_one({"job": job_id, "name": "rna-overrides"}, projection=["_id", "job", "status"])
     if existing is not None and existing["status"] in IN_FLIGHT_TASK_STATES:
         raise IllegalTransition("status", existing["status"], "queued",
                                 "the rna-overrides task is running; cancel it or wait until it ends")
@@ -991,9 +1063,11 @@ def apply_rna_overrides(db: Database, job_id: ObjectId, lines: Any, *,
 def _requeue_rna_overrides_task(db: Database, task: Mapping[str, Any], command: Mapping[str, Any],
                                 now: datetime.datetime) -> None:
     """Give the task the new command and queue it, unless its status changed since it was read."""
-    result = db[TASKS].update_one({"_id": task["_id"], "status": task["status"]},
-                                  {"$set": _stamp(now, {"commands": [command], "status": "queued"}),
-                                   "$unset": {"failed_by_workers": ""}})
+    with task_counts.changing(db, task["job"]) as counts:
+        result = db[TASKS].update_one({"_id": task["_id"], "status": task["status"]},
+                                      {"$set": _stamp(now, {"commands": [command], "status": "queued"}),
+                                       "$unset": {"failed_by_workers": ""}})
+        counts.moved(task["status"], "queued", result.matched_count)
     if result.matched_count == 0:
         raise StatusConflict(f"task {task['_id']} is no longer {task['status']!r}; not requeueing it")
 
@@ -1005,7 +1079,9 @@ def _create_rna_overrides_task(db: Database, job: Mapping[str, Any], parent_name
     factory = job_compilers.TaskFactory(job, now)
     task_id = factory.add("rna-overrides", "file-management", [command], parents=parents,
                           priority=RNA_OVERRIDES_TASK_PRIORITY)
-    db[TASKS].insert_one({**factory.tasks[0], "status": "queued"})
+    with task_counts.changing(db, job["_id"]) as counts:
+        db[TASKS].insert_one({**factory.tasks[0], "status": "queued"})
+        counts.added("queued")
     # Renders hanging off the parent (or, without one, all renders) now wait for the overrides.
     renders = {"job": job["_id"], "task_type": "blender-render", "_id": {"$ne": task_id}}
     if parents:

@@ -27,7 +27,7 @@ from typing import Any
 from bson import ObjectId
 from pymongo.database import Database
 
-from flamenco import events, status
+from flamenco import events, status, task_counts
 from flamenco.celery import defaults
 from flamenco.manager_api import defaults as api_defaults
 from flamenco.manager_api import storage
@@ -65,6 +65,8 @@ def job_json(job: dict) -> str:
     if pre:
         doc["status"] = pre
     doc.pop("archive_blob_name", None)
+    for field in task_counts.COUNTER_FIELDS:  # bookkeeping of the live job; the archive holds the tasks
+        doc.pop(field, None)
     return to_json(doc)
 
 
@@ -131,11 +133,8 @@ def _start_archiving(db: Database, job: dict) -> None:
 
 
 def delete_job_data(db: Database, job_id: ObjectId, storage_root: Path) -> None:
-    """Delete the job's tasks, log chunks and uploaded log files (bulk deletes)."""
-    task_ids = [t["_id"] for t in db[TASKS].find({"job": job_id}, projection=["_id"])]
-    if task_ids:
-        db[TASK_LOGS].delete_many({"task": {"$in": task_ids}})
-    db[TASKS].delete_many({"job": job_id})
+    """Delete the job's tasks, log chunks and uploaded log files (bulk deletes); its task counts become empty."""
+    status.delete_job_tasks(db, job_id)
     shutil.rmtree(storage_root / api_defaults.TASK_LOG_DIR / f"job-{job_id}", ignore_errors=True)
 
 

@@ -123,7 +123,12 @@ FERRETDB_PATCHES = (
     ),
     SourcePatch(
         "internal/handler/msg_update.go",
-        """		closer := iterator.NewMultiCloser()
+        """		res, err := c.Query(ctx, &qp)
+		if err != nil {
+			return 0, 0, nil, lazyerrors.Error(err)
+		}
+
+		closer := iterator.NewMultiCloser()
 		defer closer.Close()
 
 		closer.Add(res.Iter)
@@ -137,9 +142,21 @@ FERRETDB_PATCHES = (
 		result, err := common.UpdateDocument(ctx, c, "update", iter, &u)
 		if err != nil {
 """,
-        """		// Each statement closes its iterator, and so gives back its pooled
+        """		// One statement at a time per collection, from its query to its
+		// last write (flamenco patch, tools/ferretdb-patches/flamenco_update_lock.go).
+		unlock := lockCollectionForUpdate(params.DB, params.Collection)
+
+		res, err := c.Query(ctx, &qp)
+		if err != nil {
+			unlock()
+			return 0, 0, nil, lazyerrors.Error(err)
+		}
+
+		// Each statement closes its iterator, and so gives back its pooled
 		// SQLite connection, before the next statement (flamenco patch).
 		result, err := func() (*common.UpdateResult, error) {
+			defer unlock()
+
 			closer := iterator.NewMultiCloser()
 			defer closer.Close()
 
@@ -165,12 +182,84 @@ FERRETDB_PATCHES = (
         # keeps the connection. `delete` closes each statement's iterator
         # already (execDelete), and findAndModify has a single statement.
         # tests/infra/test_ferretdb_many_statements.py sends 1,000 of each.
-        "close each update statement's iterator before the next statement",
+        # The statement also holds its collection's update lock from its query
+        # to its last write: upstream, two concurrent updates of one document
+        # lose one of them (concurrent `$inc`s lost 40 % of the increments),
+        # and Flamenco's task counters and status-conditional writes rely on
+        # MongoDB's per-document atomicity (flamenco_update_lock.go says more).
+        "close each update statement's iterator before the next statement; lock the collection per statement",
+    ),
+    SourcePatch(
+        "internal/handler/msg_findandmodify.go",
+        """		qp.Filter = params.Query
+	}
+
+	queryRes, err := c.Query(ctx, &qp)
+""",
+        """		qp.Filter = params.Query
+	}
+
+	// The same per-collection update lock as `update` (flamenco patch).
+	unlock := lockCollectionForUpdate(params.DB, params.Collection)
+	defer unlock()
+
+	queryRes, err := c.Query(ctx, &qp)
+""",
+        # findAndModify is a query and a write by _id too: atomic per document
+        # on MongoDB, so serialised with the `update` statements here.
+        "lock the collection during findAndModify",
+    ),
+    SourcePatch(
+        "internal/types/identical.go",
+        """		for {
+			_, aField, err := aIter.Next()
+			if errors.Is(err, iterator.ErrIteratorDone) {
+				return true
+			} else if err != nil {
+				panic("types.Identical: " + err.Error())
+			}
+
+			_, bField, err := bIter.Next()
+			if err != nil {
+				panic("types.Identical: " + err.Error())
+			}
+
+			if !Identical(aField, bField) {
+				return false
+			}
+		}
+""",
+        """		for {
+			aKey, aField, err := aIter.Next()
+			if errors.Is(err, iterator.ErrIteratorDone) {
+				return true
+			} else if err != nil {
+				panic("types.Identical: " + err.Error())
+			}
+
+			bKey, bField, err := bIter.Next()
+			if err != nil {
+				panic("types.Identical: " + err.Error())
+			}
+
+			// Field names count too (flamenco patch).
+			if aKey != bKey || !Identical(aField, bField) {
+				return false
+			}
+		}
+""",
+        # `$set` skips a write whose value is identical to the stored one, and
+        # upstream's comparison of two documents compared their values only:
+        # `$set: {task_counts: {"completed": 3}}` over `{"queued": 3}` was
+        # answered nModified 0 and changed nothing. Identical is used only
+        # there (handler/common/update.go).
+        "compare field names when comparing documents for $set",
     ),
 )
 # Go files of ours added to FerretDB's source: file name -> directory in the module.
 FERRETDB_PATCH_DIR = REPO_ROOT / "tools" / "ferretdb-patches"
-FERRETDB_ADDED_SOURCES = {"flamenco_pushdown.go": "internal/backends/sqlite"}
+FERRETDB_ADDED_SOURCES = {"flamenco_pushdown.go": "internal/backends/sqlite",
+                          "flamenco_update_lock.go": "internal/handler"}
 
 
 # Flags of `go build` (with CGO_ENABLED=0): part of the build recipe, so of the cache key.

@@ -1,9 +1,10 @@
 """The depsgraph pull: which tasks a Manager gets, and claiming them (reference §6.3).
 
-Three queries whatever the number of tasks: the Manager's runnable jobs, their
-tasks, and one ``update_many`` that claims the queued ones. The claim keeps
-``_updated``, so the next incremental pull does not resend what was just
-delivered.
+Queries do not grow with the number of tasks: the Manager's runnable jobs,
+their tasks, and per job with queued tasks one ``update_many`` that claims
+them (plus the job's task-count update, ``flamenco.task_counts``). The claim
+keeps ``_updated``, so the next incremental pull does not resend what was
+just delivered.
 """
 from __future__ import annotations
 
@@ -64,7 +65,8 @@ def pull_depsgraph(db: Database, manager_id: ObjectId, since: datetime.datetime 
         return Depsgraph(tasks=[])
     queued = [task for task in tasks if task["status"] == "queued"]
     if queued:
-        status.mark_tasks_claimed(db, manager_id, [task["_id"] for task in queued])
+        status.mark_tasks_claimed(db, manager_id, [task["_id"] for task in queued],
+                                  job_of={task["_id"]: task["job"] for task in queued})
         for task in queued:
             task["status"] = "claimed-by-manager"
             task.pop("log_file", None)

@@ -19,8 +19,10 @@ Fixes of Flamenco 2 (reference §14.10, §14.12):
 Store cost: the batch is folded first. All updates of one task become one
 statement (status, fields and watermark together), all statements go in one
 ``bulk_write``, the tasks (with their watermarks) are read with one query,
-task-log chunks go in with one ``insert_many``, and each job's status is
-recomputed once per distinct new task status, not once per update.
+task-log chunks go in with one ``insert_many``, each job's task counts move
+with one ``$inc`` (:mod:`flamenco.task_counts`), and each job's status is
+recomputed once per distinct new task status, not once per update, from those
+counts.
 """
 from __future__ import annotations
 
@@ -35,7 +37,7 @@ from pymongo import UpdateOne
 from pymongo.database import Database
 from pymongo.errors import BulkWriteError
 
-from flamenco import events, status
+from flamenco import events, status, task_counts
 from flamenco.manager_api import defaults
 from flamenco.manager_api.keys import storable_key_reason
 
@@ -154,6 +156,7 @@ class TaskState:
     reported: list[str] = dataclasses.field(default_factory=list)
     fields: dict = dataclasses.field(default_factory=dict)
     watermark: Watermark = dataclasses.field(default_factory=Watermark)
+    written_etag: str | None = None  # the etag of this batch's statement: tells whether it was applied
 
     @property
     def status_changed(self) -> bool:
@@ -328,7 +331,8 @@ def _updated_for(state: TaskState, now: datetime.datetime) -> datetime.datetime:
 
 def _task_write(state: TaskState, now: datetime.datetime) -> UpdateOne:
     """One statement for one task: its fields, watermark and (conditional on the status read) new status."""
-    fields = {**state.fields, "_updated": _updated_for(state, now), "_etag": status.new_etag()}
+    state.written_etag = status.new_etag()
+    fields = {**state.fields, "_updated": _updated_for(state, now), "_etag": state.written_etag}
     if state.watermark.moved:
         fields[WATERMARK_FIELD] = state.watermark.document()
     query: dict[str, Any] = {"_id": state.task["_id"]}
@@ -352,29 +356,58 @@ def write_states(db: Database, states: dict[ObjectId, TaskState], now: datetime.
     per task: on FerretDB each updated document costs far more than the
     command around it, and on MongoDB it is one indexed write. When some
     statement matched nothing, the tasks are read again (:func:`_write_conflicts`).
+
+    The batch is one writer of its jobs' task counts: each job whose tasks
+    change status gets one ``$inc`` of what moved (``task_counts.changing_many``).
     """
     ids = _changed(states)
     if not ids:
         return 0
-    result = db[TASKS].bulk_write([_task_write(states[t], now) for t in ids], ordered=False)
-    if result.matched_count == len(ids):
-        return len(ids)
-    return len(_write_conflicts(db, states, ids, now))
+    jobs = {states[t].task["job"] for t in ids if states[t].status_changed and states[t].task.get("job")}
+    with task_counts.changing_many(db, sorted(jobs)) as counts:
+        old_statuses = {t: states[t].task["status"] for t in ids}
+        result = db[TASKS].bulk_write([_task_write(states[t], now) for t in ids], ordered=False)
+        if result.matched_count == len(ids):
+            _count_moves(counts, states, ids, old_statuses)
+            return len(ids)
+        return len(_write_conflicts(db, states, ids, now, counts))
+
+
+def _count_moves(counts: dict[ObjectId, task_counts.CountChange], states: dict[ObjectId, TaskState],
+                 ids: Iterable[ObjectId], old_statuses: dict[ObjectId, str]) -> None:
+    """Record the status moves of tasks whose statements were applied."""
+    for task_id in ids:
+        state = states[task_id]
+        job_counts = counts.get(state.task.get("job"))
+        if job_counts is not None:
+            job_counts.moved(old_statuses[task_id], state.status)
 
 
 def _write_conflicts(db: Database, states: dict[ObjectId, TaskState], ids: list[ObjectId],
-                     now: datetime.datetime) -> set[ObjectId]:
+                     now: datetime.datetime, counts: dict[ObjectId, task_counts.CountChange]) -> set[ObjectId]:
     """After a partial match: tasks deleted meanwhile (archived) are dropped; tasks whose status changed
     while the batch ran get their reported statuses applied again to the status they have now, and are
-    written once more. Returns the tasks written."""
-    fresh = {t["_id"]: t for t in db[TASKS].find({"_id": {"$in": ids}}, projection=TASK_PROJECTION)}
+    written once more. Returns the tasks written.
+
+    Task counts: a task still carrying this batch's etag got its statement applied, so its move is
+    counted; for a status-changing statement that another write followed (or preceded), whether it was
+    applied is not known, so its job's counts are recounted on their next read.
+    """
+    fresh = {t["_id"]: t for t in db[TASKS].find({"_id": {"$in": ids}}, projection=[*TASK_PROJECTION, "_etag"])}
     written: set[ObjectId] = set()
     again: list[ObjectId] = []
     for task_id in ids:
         state, task = states[task_id], fresh.get(task_id)
         if task is None:
             states.pop(task_id)  # deleted meanwhile: nothing to write, no job rule to run
-        elif not state.status_changed or task["status"] in (state.status, state.task["status"]):
+            continue  # no move to count: deleting tasks replaces the job's counts (task_counts.replace)
+        if task.get("_etag") == state.written_etag:
+            _count_moves(counts, states, [task_id], {task_id: state.task["status"]})
+            written.add(task_id)
+            continue
+        if state.status_changed and state.task.get("job") in counts:
+            counts[state.task["job"]].unknown()
+        if not state.status_changed or task["status"] in (state.status, state.task["status"]):
             written.add(task_id)
         else:
             state.task = task
@@ -406,7 +439,7 @@ def apply_job_rules(db: Database, states: dict[ObjectId, TaskState], now: dateti
     changed_jobs: dict[ObjectId, bool] = {}
     for job_id, new_statuses in per_job.items():
         ordered = [s for s in JOB_RULE_ORDER if s in new_statuses] + sorted(new_statuses - set(JOB_RULE_ORDER))
-        counts = status.LazyTaskCounts(db, job_id)  # one count per job and batch, if any rule needs it
+        counts = status.LazyTaskCounts(db, job_id)  # one read of the job's counts per batch, if a rule needs it
         for task_status in ordered:
             change = status.update_job_after_task_status_change(db, job_id, task_status, now=now, counts=counts)
             if change is not None:

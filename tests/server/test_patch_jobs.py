@@ -8,6 +8,7 @@ import redis
 
 from tests.server.docs import insert_job, insert_task, insert_task_log
 from tests.support.server import make_job
+from tests.support.task_counts import force_tasks
 
 JOBS = "/api/flamenco/jobs"
 
@@ -144,7 +145,7 @@ OVERRIDES = ["bpy.context.scene.render.resolution_percentage = 50"]
 def compiled_job(world, job_status: str, **kwargs) -> dict:
     """A job compiled as POST does, then forced to ``job_status`` with all its tasks completed."""
     job = make_job(world.db, world.project_a, world.manager_a, world.alice, **kwargs)
-    world.db["flamenco_tasks"].update_many({"job": job["_id"]}, {"$set": {"status": "completed"}})
+    force_tasks(world.db, {"job": job["_id"]}, {"status": "completed"})
     world.db["flamenco_jobs"].update_one({"_id": job["_id"]}, {"$set": {"status": job_status}})
     return stored(world, job)
 
@@ -209,7 +210,7 @@ def test_rna_overrides_creates_then_updates_the_task_and_leaves_the_job_status(w
     doc = stored(world, job)
     assert doc["status"] == "completed" and doc["settings"]["rna_overrides"] == OVERRIDES
 
-    world.db["flamenco_tasks"].update_one({"_id": task["_id"]}, {"$set": {"status": "completed"}})
+    force_tasks(world.db, {"_id": task["_id"]}, {"status": "completed"})
     resp = world.api("alice").patch(url(job), json={"op": "rna-overrides", "rna_overrides": ["x = 2"]})
     assert resp.status_code == 204, resp.get_json()
     [again] = world.db["flamenco_tasks"].find({"job": job["_id"], "name": "rna-overrides"})

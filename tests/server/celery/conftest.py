@@ -9,6 +9,7 @@ import pytest
 from flamenco import status
 from flamenco.manager_api import storage
 from tests.support.server import make_job, make_manager, make_project, make_user
+from tests.support.task_counts import force_tasks
 
 
 @pytest.fixture
@@ -29,7 +30,7 @@ def farm(mongo_db):
 
 def finish_job(db, job: dict, task_status: str = "completed") -> None:
     """Mark every task ``task_status`` and let the job follow."""
-    db["flamenco_tasks"].update_many({"job": job["_id"]}, {"$set": {"status": task_status}})
+    force_tasks(db, {"job": job["_id"]}, {"status": task_status})
     status.update_job_after_task_status_change(db, job["_id"], "active")
     status.update_job_after_task_status_change(db, job["_id"], task_status)
 

@@ -7,8 +7,10 @@ import zipfile
 
 import pytest
 
+from flamenco import task_counts
 from flamenco.celery import archival
 from tests.support.server import make_job
+from tests.support.task_counts import assert_task_counts
 
 JOBS = "flamenco_jobs"
 TASKS = "flamenco_tasks"
@@ -16,6 +18,7 @@ TASKS = "flamenco_tasks"
 
 def test_archive_job_writes_zip_and_deletes_tasks_and_logs(mongo_db, completed_job, storage_root):
     job_id = completed_job["_id"]
+    assert assert_task_counts(mongo_db, job_id, maintained=False) == {"completed": 3}
     tasks = list(mongo_db[TASKS].find({"job": job_id}).sort("name", 1))
     name = archival.archive_job(mongo_db, job_id, storage_root)
     assert name == f"flamenco-jobs/flamenco-job-{job_id}.zip"
@@ -32,9 +35,11 @@ def test_archive_job_writes_zip_and_deletes_tasks_and_logs(mongo_db, completed_j
         archived_job = json.loads(archive.read(f"job-{job_id}.json"))
         assert archived_job["status"] == "completed"
         assert "pre_archive_status" not in archived_job
+        assert not set(archived_job) & set(task_counts.COUNTER_FIELDS)
     assert mongo_db[TASKS].count_documents({"job": job_id}) == 0
     assert mongo_db["flamenco_task_logs"].count_documents({}) == 0
     assert not (storage_root / "flamenco-task-logs" / f"job-{job_id}").exists()
+    assert assert_task_counts(mongo_db, job_id) == {}
     # Running it again is a no-op.
     assert archival.archive_job(mongo_db, job_id, storage_root) is None
 
@@ -51,6 +56,7 @@ def test_archival_resumes_after_the_zip_was_stored(mongo_db, completed_job, stor
         assert len([n for n in archive.namelist() if n.endswith(".json")]) == 4  # job + 3 tasks, as first built
     assert mongo_db[JOBS].find_one({"_id": job_id})["status"] == "archived"
     assert mongo_db[TASKS].count_documents({"job": job_id}) == 0
+    assert assert_task_counts(mongo_db, job_id) == {}
 
 
 def test_existing_archive_name_gets_a_unique_suffix(mongo_db, completed_job, storage_root):

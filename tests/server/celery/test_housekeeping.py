@@ -11,6 +11,7 @@ from flamenco.celery import cleanup, runnability
 from flamenco.manager_api import storage
 from flamenco.manager_api.linking import LINKING_KEYS
 from tests.support.server import make_job
+from tests.support.task_counts import force_tasks
 
 JOBS = "flamenco_jobs"
 TASKS = "flamenco_tasks"
@@ -20,7 +21,7 @@ def test_job_with_tasks_blocked_by_a_failed_parent_is_fail_requested(mongo_db, f
     job = make_job(mongo_db, farm["project"], farm["manager"], farm["user"],
                    settings={"frames": "1-20", "chunk_size": 1, "time_in_seconds": 1})
     tasks = list(mongo_db[TASKS].find({"job": job["_id"]}).sort("name", 1))
-    mongo_db[TASKS].update_one({"_id": tasks[0]["_id"]}, {"$set": {"status": "failed"}})
+    force_tasks(mongo_db, {"_id": tasks[0]["_id"]}, {"status": "failed"})
     mongo_db[TASKS].update_one({"_id": tasks[1]["_id"]}, {"$set": {"parents": [tasks[0]["_id"]]}})
     mongo_db[TASKS].update_one({"_id": tasks[2]["_id"]}, {"$set": {"parents": [tasks[1]["_id"]]}})
     status.set_job_status(mongo_db, job["_id"], "active")

@@ -9,6 +9,7 @@ import flamenco.celery as flamenco_celery
 from flamenco import status
 from flamenco.celery import db as celery_db
 from tests.support.server import make_job
+from tests.support.task_counts import force_tasks
 
 JOBS = "flamenco_jobs"
 TASKS = "flamenco_tasks"
@@ -30,7 +31,7 @@ def test_runnability_checks_are_scheduled_per_active_job(eager, mongo_db, farm):
     job = make_job(mongo_db, farm["project"], farm["manager"], farm["user"],
                    settings={"frames": "1-20", "chunk_size": 1, "time_in_seconds": 1})
     tasks = list(mongo_db[TASKS].find({"job": job["_id"]}).sort("name", 1))
-    mongo_db[TASKS].update_one({"_id": tasks[0]["_id"]}, {"$set": {"status": "canceled"}})
+    force_tasks(mongo_db, {"_id": tasks[0]["_id"]}, {"status": "canceled"})
     mongo_db[TASKS].update_one({"_id": tasks[1]["_id"]}, {"$set": {"parents": [tasks[0]["_id"]]}})
     status.set_job_status(mongo_db, job["_id"], "active")
     assert flamenco_celery.schedule_runnability_checks() == [str(job["_id"])]

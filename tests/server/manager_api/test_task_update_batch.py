@@ -9,6 +9,7 @@ from bson import ObjectId
 from flamenco import status
 from flamenco.manager_api import task_updates
 from tests.support.server import make_job
+from tests.support.task_counts import force_tasks
 
 TASKS = "flamenco_tasks"
 JOBS = "flamenco_jobs"
@@ -124,7 +125,7 @@ def test_unknown_and_foreign_tasks_are_acknowledged_but_not_applied(world, mgr_a
 
 def test_cancel_requested_task_accepts_only_final_statuses(world, mgr_a, job4):
     ids = task_ids(world.db, job4)
-    world.db[TASKS].update_one({"_id": ids[0]}, {"$set": {"status": "cancel-requested"}})
+    force_tasks(world.db, {"_id": ids[0]}, {"status": "cancel-requested"})
     post_batch(mgr_a, [upd(ids[0], task_status="active", activity="ignored status, kept activity")])
     task = world.db[TASKS].find_one({"_id": ids[0]})
     assert task["status"] == "cancel-requested"
@@ -192,7 +193,7 @@ def test_empty_batch_polls_for_cancels_and_log_uploads(world, mgr_a, job4):
     ids = task_ids(world.db, job4)
     world.db["flamenco_managers"].update_one({"_id": mgr_a.manager["_id"]}, {"$set": {
         "upload_task_file_queue": [{"job": job4["_id"], "task": ids[0]}]}})
-    world.db[TASKS].update_one({"_id": ids[1]}, {"$set": {"status": "cancel-requested"}})
+    force_tasks(world.db, {"_id": ids[1]}, {"status": "cancel-requested"})
     status.mark_cancel_requested_tasks(world.db, job4["_id"])  # what the status rules do with such a write
     resp = mgr_a.post("/task-update-batch")
     assert resp.status_code == 200
@@ -242,7 +243,7 @@ def test_status_changed_meanwhile_is_decided_again(world, mgr_a, job4):
         ids[1]: task_updates.TaskState(task=tasks[ids[1]], status="completed", reported=["completed"]),
         ids[2]: task_updates.TaskState(task=tasks[ids[2]], status="active", reported=["active"]),
     }
-    world.db[TASKS].update_many({"_id": {"$in": ids[:2]}}, {"$set": {"status": "cancel-requested"}})
+    force_tasks(world.db, {"_id": {"$in": ids[:2]}}, {"status": "cancel-requested"})
     world.db[TASKS].delete_one({"_id": ids[2]})
     modified = task_updates.write_states(world.db, states, status.utcnow())
     assert modified == 1

@@ -8,6 +8,7 @@ from pymongo.database import Database
 from flamenco import status
 from flamenco.job_compilers import JobSettingsError, RnaOverridesError
 from tests.server.status.test_construction import insert_job
+from tests.support.task_counts import force_tasks
 
 RENDER = {"filepath": "/s/shot.blend", "render_output": "/render/out/######", "frames": "1-4", "chunk_size": 2}
 PROGRESSIVE = {**RENDER, "blender_cmd": "{blender}", "format": "OPEN_EXR", "cycles_sample_count": 30,
@@ -46,7 +47,7 @@ def test_new_overrides_task_guards_all_renders(mongo_db: Database) -> None:
 def test_existing_overrides_task_is_rewritten_and_requeued(mongo_db: Database) -> None:
     job_id = constructed(mongo_db, "blender-render", {**RENDER, "rna_overrides": ["x = 1"]})
     [before] = tasks_by_name(mongo_db, job_id)["rna-overrides"]
-    mongo_db[status.TASKS].update_one({"_id": before["_id"]}, {"$set": {"status": "completed"}})
+    force_tasks(mongo_db, {"_id": before["_id"]}, {"status": "completed"})
     change = status.apply_rna_overrides(mongo_db, job_id, LINES)
     [after] = tasks_by_name(mongo_db, job_id)["rna-overrides"]
     assert not change.created and change.task_id == before["_id"]
@@ -122,7 +123,7 @@ def test_job_without_tasks_only_stores_the_lines(mongo_db: Database, job_status:
 @pytest.mark.parametrize("task_status", ["claimed-by-manager", "active"])
 def test_running_overrides_task_is_not_handed_out_twice(mongo_db: Database, task_status: str) -> None:
     job_id = constructed(mongo_db, "blender-render", {**RENDER, "rna_overrides": ["x = 1"]})
-    mongo_db[status.TASKS].update_one({"job": job_id, "name": "rna-overrides"}, {"$set": {"status": task_status}})
+    force_tasks(mongo_db, {"job": job_id, "name": "rna-overrides"}, {"status": task_status})
     with pytest.raises(status.IllegalTransition, match="rna-overrides task is running"):
         status.apply_rna_overrides(mongo_db, job_id, LINES)
     [task] = tasks_by_name(mongo_db, job_id)["rna-overrides"]
