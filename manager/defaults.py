@@ -97,8 +97,8 @@ DEFAULTS: dict[str, object] = {
     # could otherwise register a worker and be handed real tasks.
     "worker_registration_secret": "",
     "worker_registration_open": False,
-    # Dashboard password (HTTP Basic, any user name). Empty = dashboard only
-    # reachable from the manager's own machine (loopback).
+    # Dashboard and /metrics password (HTTP Basic, any user name). Empty = the
+    # dashboard is refused (Flamenco 2's was open to anyone who could reach it).
     "dashboard_password": "",
     # Flamenco 2.0-2.4 two-way path variables ({name: {platform: value}}); merged
 # into ``variables`` at load. New configs use ``variables`` only.

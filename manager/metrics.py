@@ -2,8 +2,7 @@
 
 Gauges are computed at scrape time from the in-memory state; counters say how
 many store commands and group commits the journal made (what the dispatch
-benchmark reads). The scrape is guarded like the dashboard
-(``dashboard_password``, or loopback only when none is set).
+benchmark reads). The scrape is guarded like the dashboard (``dashboard_password``).
 """
 from __future__ import annotations
 

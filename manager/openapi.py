@@ -112,18 +112,18 @@ ENDPOINTS: tuple[Endpoint, ...] = (
              {"204": response("Noted"), "400": error_response("Bad JSON"),
               "422": error_response("No paths given"), **_AUTH_FAILED},
              request={"type": "object", "properties": {"paths": _STRINGS}, "required": ["paths"]}),
-    Endpoint("get", "/metrics", "metrics", "Prometheus metrics (dashboard password, or loopback only)",
+    Endpoint("get", "/metrics", "metrics", "Prometheus metrics (dashboard password)",
              {"200": {"description": "Prometheus text exposition",
                       "content": {"text/plain": {"schema": {"type": "string"}}}},
               "401": error_response("Dashboard password required"),
-              "403": error_response("Only from the manager's own machine without a password")},
+              "403": error_response("The manager has no dashboard_password")},
              auth="dashboard"),
     Endpoint("get", DESCRIPTION_PATH, "openapi", "This description",
              {"200": response("OpenAPI 3 description", {"type": "object"})}, auth="public"),
 )
 # How each kind of endpoint authenticates, as OpenAPI security requirements.
 _SECURITY = {"worker": [{"workerAuth": []}], "registration": [{}, {"registrationToken": []}],
-             "dashboard": [{}, {"dashboardPassword": []}], "public": []}
+             "dashboard": [{"dashboardPassword": []}], "public": []}
 
 
 def operation(endpoint: Endpoint) -> dict:

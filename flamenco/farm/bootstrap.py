@@ -53,6 +53,8 @@ class Credentials:
     manager_token: str
     # The manager's worker registration PSK; written into every worker's config.
     worker_registration_secret: str = ""
+    # The manager's dashboard and /metrics password.
+    manager_dashboard_password: str = ""
 
 
 def with_database(server_uri: str, database: str) -> str:
@@ -93,8 +95,9 @@ def ensure_credentials(mongo_uri: str, path: Path, manager_url: str) -> Credenti
     """Load the farm's credentials, creating accounts on the first run."""
     if path.exists():
         creds = Credentials(**json.loads(path.read_text()))
-        if not creds.worker_registration_secret:  # a farm made before registration needed a secret
-            creds.worker_registration_secret = secrets.token_urlsafe(32)
+        if not (creds.worker_registration_secret and creds.manager_dashboard_password):  # an older farm
+            creds.worker_registration_secret = creds.worker_registration_secret or secrets.token_urlsafe(32)
+            creds.manager_dashboard_password = creds.manager_dashboard_password or secrets.token_urlsafe(12)
             write_private(path, json.dumps(asdict(creds), indent=2))
         return creds
     with pymongo.MongoClient(mongo_uri, tz_aware=True) as client:
@@ -111,6 +114,7 @@ def ensure_credentials(mongo_uri: str, path: Path, manager_url: str) -> Credenti
             token=tokens.generate_token(db, user["_id"]),
             project_id=str(project["_id"]), manager_id=str(manager["_id"]),
             manager_token=manager_token, worker_registration_secret=secrets.token_urlsafe(32),
+            manager_dashboard_password=secrets.token_urlsafe(12),
         )
     write_private(path, json.dumps(asdict(creds), indent=2))
     return creds
@@ -134,6 +138,7 @@ def write_manager_config(directory: Path, config: "FarmConfig", creds: Credentia
         "task_update_push_max_interval": "1s",
         "cancel_task_fetch_max_interval": "5s",
         "worker_registration_secret": creds.worker_registration_secret,
+        "dashboard_password": creds.manager_dashboard_password,
     }
     if config.active_task_timeout:
         settings["active_task_timeout_interval"] = config.active_task_timeout

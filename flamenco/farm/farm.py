@@ -75,6 +75,7 @@ class FarmState:
     project_id: str
     manager_id: str
     pids: dict[str, int]
+    manager_dashboard_password: str = ""
 
 
 class Farm:
@@ -172,6 +173,7 @@ class Farm:
             project_id=self.creds.project_id,
             manager_id=self.creds.manager_id,
             pids={c.name: c.process.pid for c in self.supervisor.children},
+            manager_dashboard_password=self.creds.manager_dashboard_password,
         )
         # Holds the admin's token and password: owner only.
         bootstrap.write_private(self.data_dir / "farm-state.json", json.dumps(asdict(state), indent=2))
@@ -218,7 +220,7 @@ def print_banner(state: FarmState, config: FarmConfig) -> None:
 Flamenco farm is running ({config.workers} workers). Data: {config.data_dir}
   Dashboard: {state.dashboard_url}   (user {state.username!r}, password {state.password!r})
   API token: {state.token}
-  Manager:   {state.manager_url}
+  Manager:   {state.manager_url}   (dashboard password {state.manager_dashboard_password!r}, any user name)
 Submit a job:  FLAMENCO_SERVER={state.server_url} FLAMENCO_TOKEN={state.token} flamenco submit blender-render FILE.blend ...
 Press Ctrl-C to stop everything.""", flush=True)
 

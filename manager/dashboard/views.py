@@ -11,7 +11,7 @@ from bson import ObjectId
 from flamenco_manager import assignment, blocklist, sleep_schedule, sync_requests, task_logs, tasks, workers
 from flamenco_manager.api.auth import context
 from flamenco_manager.api.errors import BadRequest, error_response
-from flamenco_manager.dashboard.auth import require_human
+from flamenco_manager.dashboard.auth import csrf_token, require_csrf, require_human
 from flamenco_manager.dashboard.status_report import status_report
 
 routes = web.RouteTableDef()
@@ -50,14 +50,16 @@ def _ago_from(now: dt.datetime):
 async def index(request: web.Request) -> web.Response:
     ctx = context(request)
     html = _templates.get_template("dashboard.html").render(
-        report=status_report(ctx), ago=_ago_from(ctx.now()), latest_output=sync_requests.latest_output(ctx))
+        report=status_report(ctx), ago=_ago_from(ctx.now()), latest_output=sync_requests.latest_output(ctx),
+        csrf_token=csrf_token(request))
     return web.Response(text=html, content_type="text/html")
 
 
 @routes.get("/as-json")
 @require_human
 async def as_json(request: web.Request) -> web.Response:
-    return web.json_response(status_report(context(request)), headers={"Cache-Control": "no-cache"})
+    report = {**status_report(context(request)), "csrf_token": csrf_token(request)}
+    return web.json_response(report, headers={"Cache-Control": "no-cache"})
 
 
 def _done(form, response: web.Response | None = None) -> web.Response:
@@ -68,6 +70,7 @@ def _done(form, response: web.Response | None = None) -> web.Response:
 
 @routes.post("/worker-action/{worker_id}")
 @require_human
+@require_csrf
 async def worker_action(request: web.Request) -> web.Response:
     ctx = context(request)
     worker_id = request.match_info["worker_id"]
@@ -101,6 +104,7 @@ async def worker_action(request: web.Request) -> web.Response:
 
 @routes.post("/set-sleep-schedule/{worker_id}")
 @require_human
+@require_csrf
 async def set_sleep_schedule(request: web.Request) -> web.Response:
     if request.content_type != "application/json":
         return error_response(406, "expected Content-Type: application/json")
@@ -122,13 +126,13 @@ async def set_sleep_schedule(request: web.Request) -> web.Response:
     return web.Response(status=204)
 
 
-@routes.route("*", "/kick")
+@routes.post("/kick")
 @require_human
+@require_csrf
 async def kick(request: web.Request) -> web.Response:
-    if request.method not in ("GET", "POST"):
-        raise web.HTTPMethodNotAllowed(request.method, ["GET", "POST"])
+    """Download tasks now (POST only: a GET must change nothing)."""
     sync_requests.kick_download(context(request))
-    form = await request.post() if request.method == "POST" else {}
+    form = await request.post()
     return _done(form, web.Response(text="Kicked task downloader", content_type="text/plain"))
 
 

@@ -13,7 +13,7 @@ from flamenco_manager.app import start_serving
 from flamenco_manager.config import build_config
 from flamenco_manager.context import ManagerContext
 from tests.conftest import with_database
-from tests.manager.support import SettableClock, TestWorker
+from tests.manager.support import DASHBOARD_PASSWORD, SettableClock, TestWorker
 
 
 @pytest.fixture
@@ -40,6 +40,7 @@ def manager_settings(manager_db_uri: str, tmp_path) -> dict:
         "worker_seen_max_age_for_failover": 3600,
         # These tests are about other things than registration (test_worker_api covers the secret).
         "worker_registration_open": True,
+        "dashboard_password": DASHBOARD_PASSWORD,
     }
 
 

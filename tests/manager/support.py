@@ -20,6 +20,25 @@ from flamenco.farm.supervisor import stop_process
 REPO_ROOT = Path(__file__).resolve().parents[2]
 # Per-request timeout of the test worker; generous for a loaded CI machine.
 HTTP_TIMEOUT = 30
+# The test managers' dashboard password.
+DASHBOARD_PASSWORD = "test-dashboard-password"
+
+
+class Dashboard:
+    """A logged-in dashboard user: Basic auth, and the page's CSRF token on every action."""
+
+    def __init__(self, base_url: str, password: str = DASHBOARD_PASSWORD) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.session = requests.Session()
+        self.session.auth = ("admin", password)
+
+    def get(self, path: str, **kwargs) -> requests.Response:
+        return self.session.get(self.base_url + path, timeout=HTTP_TIMEOUT, **kwargs)
+
+    def post(self, path: str, **kwargs) -> requests.Response:
+        token = self.get("/as-json").json()["csrf_token"]
+        headers = {"X-CSRF-Token": token, **kwargs.pop("headers", {})}
+        return self.session.post(self.base_url + path, headers=headers, timeout=HTTP_TIMEOUT, **kwargs)
 
 
 class SettableClock:
@@ -142,7 +161,7 @@ def wait_until_serving(url: str, proc: subprocess.Popen, log_path: Path) -> None
     deadline = time.monotonic() + PROCESS_START_TIMEOUT
     while time.monotonic() < deadline and proc.poll() is None:
         try:
-            if requests.get(url + "/as-json", timeout=2).status_code == 200:
+            if requests.get(url + "/openapi.json", timeout=2).status_code == 200:
                 return
         except requests.RequestException:
             time.sleep(0.1)

@@ -30,7 +30,7 @@ def test_gauges_match_the_manager_database(ctx: ManagerContext) -> None:
     assert client.post("/task", auth=(worker_id, secret)).status_code == 200
     _register(client, "idleworker")
 
-    resp = client.get("/metrics")  # the test client comes from 127.0.0.1: loopback is allowed
+    resp = client.get("/metrics", auth=("prometheus", ctx.config.dashboard_password))
     assert resp.status_code == 200
     scrape = samples(resp.get_data(as_text=True))
 
@@ -55,7 +55,7 @@ def test_update_queue_length_counts_queued_updates(ctx: ManagerContext) -> None:
                            auth=(worker_id, secret))
         assert resp.status_code == 204
 
-    scrape = samples(client.get("/metrics").get_data(as_text=True))
+    scrape = samples(client.get("/metrics", auth=("prometheus", ctx.config.dashboard_password)).get_data(as_text=True))
 
     assert value(scrape, "flamenco_manager_update_queue_length") == ctx.store.db[dbmod.UPDATE_QUEUE].count_documents({})
     assert value(scrape, "flamenco_manager_update_queue_length") >= 3
@@ -69,7 +69,10 @@ def test_metrics_guarded_by_dashboard_password(ctx: ManagerContext, password: st
     assert resp.status_code == expected
 
 
-def test_metrics_refused_from_another_machine_without_password(ctx: ManagerContext) -> None:
-    client = ManagerClient(ctx, host=non_loopback_address())
-    resp = client.get("/metrics")
-    assert resp.status_code == 403
+def test_metrics_need_the_password_from_any_machine(ctx: ManagerContext) -> None:
+    for host in ("127.0.0.1", non_loopback_address()):
+        client = ManagerClient(ctx, host=host)
+        assert client.get("/metrics").status_code == 401, host
+        assert client.get("/metrics", auth=("prometheus", ctx.config.dashboard_password)).status_code == 200
+    ctx.config = ctx.config.replace(dashboard_password="")
+    assert ManagerClient(ctx).get("/metrics").status_code == 403, "a manager without a password shows nothing"

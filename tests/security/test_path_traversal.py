@@ -33,7 +33,7 @@ def manager_with_logs(ctx: ManagerContext, tmp_path: Path) -> ManagerClient:
     (tmp_path / "secret.txt").write_text(SECRET_CONTENT)
     config = build_config(ctx.config.as_dict() | {"task_logs_path": str(logs)})
     ctx.config = config
-    return ManagerClient(ctx)
+    return ManagerClient(ctx, login=True)
 
 
 @pytest.mark.parametrize("job_part, task_part", [(t, VALID_ID) for t in TRAVERSALS]

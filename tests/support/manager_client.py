@@ -44,13 +44,16 @@ class Response:
 
 
 class ManagerClient:
-    """Serves ``ctx`` on ``host`` (loopback unless told) and calls it."""
+    """Serves ``ctx`` on ``host`` (loopback unless told) and calls it; ``login`` sends the
+    dashboard password with every call that brings no credentials of its own."""
 
-    def __init__(self, ctx: ManagerContext, host: str = "127.0.0.1") -> None:
+    def __init__(self, ctx: ManagerContext, host: str = "127.0.0.1", login: bool = False) -> None:
         self.ctx = ctx
         self.serving = start_serving(ctx, host, free_port())
         self.base = f"http://{host}:{self.serving.port}"
         self.session = requests.Session()
+        if login:
+            self.session.auth = ("admin", ctx.config.dashboard_password)
 
     def open(self, path: str, method: str = "GET", *, json: Any = None, data: Any = None,
              content_type: str | None = None, auth: tuple[str, str] | None = None,
