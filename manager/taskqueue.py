@@ -113,6 +113,3 @@ class TaskQueue:
             heapq.heappush(heap, entry)
         return chosen
 
-    def ready_ids(self) -> list[ObjectId]:
-        """Claimable tasks (any order); for the dashboard and tests."""
-        return list(self._entries)

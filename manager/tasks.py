@@ -172,6 +172,3 @@ def store_downloaded(ctx: ManagerContext, docs: Iterable[dict]) -> int:
 def count(ctx: ManagerContext) -> int:
     return len(ctx.state.tasks)
 
-
-def is_final(status: str | None) -> bool:
-    return status in statuses.FINAL

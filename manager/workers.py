@@ -62,18 +62,6 @@ def _set(ctx: ManagerContext, worker: dict, sets: dict[str, Any], lazy: bool = F
     ctx.journal.set(store.WORKERS, worker["_id"], sets, lazy=lazy)
 
 
-def _stored(worker: dict) -> dict:
-    return {k: v for k, v in worker.items() if k != VERIFIED_DIGEST}
-
-
-@on_engine
-def find(ctx: ManagerContext, worker_id: ObjectId) -> dict | None:
-    worker = ctx.state.workers.get(worker_id)
-    if worker is None or ctx.engine.in_loop():
-        return worker
-    return _stored(worker)
-
-
 def hash_secret(secret: str) -> bytes:
     """bcrypt of a worker secret (CPU-bound; bcrypt lets go of the GIL, so callers may run it in a thread)."""
     return bcrypt.hashpw(secret.encode(), bcrypt.gensalt(BCRYPT_ROUNDS))
@@ -208,9 +196,3 @@ def task_pinged(ctx: ManagerContext, worker: dict, task: dict) -> None:
     """A worker confirmed it is running its task (may-i-run): keep the ping current (lazily written)."""
     task["last_worker_ping"] = ctx.now()
     ctx.journal.set(store.TASKS, task["_id"], {"last_worker_ping": task["last_worker_ping"]}, lazy=True)
-
-
-@on_engine
-def all_workers(ctx: ManagerContext) -> list[dict]:
-    """Every worker as stored (copies without in-memory extras)."""
-    return [_stored(w) for w in ctx.state.workers.values()]
