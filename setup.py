@@ -58,6 +58,7 @@ TEST_REQUIRES = [
     "schemathesis>=4",
     "playwright>=1.45",
     "openapi-spec-validator>=0.7",
+    "mypy>=1.10",
 ]
 
 

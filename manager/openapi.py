@@ -122,7 +122,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
              {"200": response("OpenAPI 3 description", {"type": "object"})}, auth="public"),
 )
 # How each kind of endpoint authenticates, as OpenAPI security requirements.
-_SECURITY = {"worker": [{"workerAuth": []}], "registration": [{}, {"registrationToken": []}],
+_SECURITY: dict[str, list[dict]] = {"worker": [{"workerAuth": []}], "registration": [{}, {"registrationToken": []}],
              "dashboard": [{"dashboardPassword": []}], "public": []}
 
 

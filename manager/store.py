@@ -137,8 +137,8 @@ class Store:
     def apply(self, batch: Batch) -> None:
         """Write a batch: per collection one bulk command per kind (chunked). Idempotent on re-try."""
         try:
-            for name, docs in batch.inserts.items():
-                self._bulk(name, [InsertOne(d) for d in docs])
+            for name, inserted in batch.inserts.items():
+                self._bulk(name, [InsertOne(d) for d in inserted])
             for name, sets in batch.sets.items():
                 self._bulk(name, [UpdateOne({"_id": i}, {"$set": f}) for i, f in sets.items()])
             for name, docs in batch.replaces.items():

@@ -52,7 +52,7 @@ def check_task_timeouts(ctx: ManagerContext) -> int:
     stale = [ctx.state.tasks[t] for ids in list(ctx.state.running.values()) for t in ids
              if t in ctx.state.tasks and _older_than(ctx.state.tasks[t].get("last_worker_ping"), cutoff)]
     for task in stale:
-        worker = ctx.state.workers.get(task.get("worker_id"))  # type: ignore[arg-type]
+        worker = ctx.state.workers.get(task["worker_id"]) if task.get("worker_id") else None
         ident = workers.identifier(worker) if worker else "unknown worker"
         if task["status"] == statuses.CANCEL_REQUESTED:
             message = f"Task cancelled; worker {ident} stopped responding"

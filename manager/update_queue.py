@@ -95,7 +95,7 @@ def queue_update(ctx: ManagerContext, task: dict, update: dict[str, Any], *, log
         _enqueue(ctx, {"_id": ObjectId(), "task_id": task["_id"], "queued_at_ns": _next_stamp(), **update,
                        TASK_SETS: sets})
         tasks.change(ctx, task, sets, journal=False)  # durable through the queued update
-    return new_status or current
+    return str(new_status or current or "")
 
 
 def task_sets(ctx: ManagerContext, task: dict, update: dict, extra_set: dict) -> dict[str, Any]:
@@ -128,7 +128,7 @@ def queue_unknown_task_canceled(ctx: ManagerContext, task_id: ObjectId) -> None:
 @on_engine
 def pending_batch(ctx: ManagerContext, limit: int) -> list[dict]:
     """The oldest ``limit`` queued updates, in the order they happened (copies)."""
-    out = []
+    out: list[dict] = []
     for doc in ctx.state.updates.values():
         if len(out) >= limit:
             break

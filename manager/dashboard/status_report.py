@@ -20,7 +20,8 @@ def status_report(ctx: ManagerContext) -> dict:
         blocklist.setdefault(entry["worker_id"], []).append(
             {"job_id": str(entry["job_id"]), "task_type": entry["task_type"],
              "_created": entry["_created"].isoformat()})
-    current, old = [], []
+    current: list[dict] = []
+    old: list[dict] = []
     for worker in ctx.state.workers.values():
         wire = workers.to_wire(worker)
         wire["blacklist"] = blocklist.get(worker["_id"], [])
