@@ -25,18 +25,18 @@ async def json_body(request: web.Request, required: bool = True) -> dict:
     raw = await request.read()
     if not raw.strip():
         if required:
-            raise BadRequest("Unable to decode JSON: empty body")
+            raise BadRequest("Unable to decode JSON: empty body", field="body")
         return {}
     try:
         data = json.loads(raw)
     except RecursionError:
-        raise BadRequest("Unable to decode JSON: nested too deeply") from None
+        raise BadRequest("Unable to decode JSON: nested too deeply", field="body") from None
     except (ValueError, UnicodeDecodeError) as ex:
-        raise BadRequest(f"Unable to decode JSON: {ex}") from None
+        raise BadRequest(f"Unable to decode JSON: {ex}", field="body") from None
     if data is None and not required:
         return {}
     if not isinstance(data, dict):
-        raise BadRequest("Expected a JSON object")
+        raise BadRequest("Expected a JSON object", field="body")
     check_value(data, "")
     return data
 

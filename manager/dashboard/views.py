@@ -11,6 +11,7 @@ from bson import ObjectId
 from flamenco_manager import assignment, blocklist, sleep_schedule, sync_requests, task_logs, tasks, workers
 from flamenco_manager.api.auth import context
 from flamenco_manager.api.errors import BadRequest, error_response
+from flamenco_manager.api.validation import json_body
 from flamenco_manager.dashboard.auth import csrf_token, require_csrf, require_human
 from flamenco_manager.dashboard.status_report import status_report
 
@@ -108,12 +109,7 @@ async def worker_action(request: web.Request) -> web.Response:
 async def set_sleep_schedule(request: web.Request) -> web.Response:
     if request.content_type != "application/json":
         return error_response(406, "expected Content-Type: application/json")
-    try:
-        body = await request.json()
-    except ValueError:
-        body = None
-    if not isinstance(body, dict):
-        raise BadRequest("expected a JSON object")
+    body = await json_body(request)
     ctx = context(request)
     worker_id = request.match_info["worker_id"]
     try:
