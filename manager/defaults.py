@@ -97,6 +97,12 @@ DEFAULTS: dict[str, object] = {
     # could otherwise register a worker and be handed real tasks.
     "worker_registration_secret": "",
     "worker_registration_open": False,
+    # Programs a task may start (first word of exec's cmd, blender_cmd,
+    # ffmpeg_cmd after variable expansion): the worker platform's values of the
+    # blender and ffmpeg variables, plus these. A task naming another program
+    # fails on the manager instead of reaching a worker. false = any program.
+    "restrict_executables": True,
+    "allowed_executables": [],
     # Dashboard and /metrics password (HTTP Basic, any user name). Empty = the
     # dashboard is refused (Flamenco 2's was open to anyone who could reach it).
     "dashboard_password": "",

@@ -12,7 +12,7 @@ import logging
 
 from aiohttp import web
 
-from flamenco_manager import assignment, blocklist, scheduler, statuses, sync_requests, tasks, workers
+from flamenco_manager import assignment, blocklist, executables, scheduler, statuses, sync_requests, tasks, workers
 from flamenco_manager import variables as variables_mod
 from flamenco_manager.api import validation as v
 from flamenco_manager.api.auth import WORKER_KEY, context, registration_allowed, remote_address, require_worker, user_agent
@@ -128,18 +128,32 @@ async def task(request: web.Request) -> web.StreamResponse:
     if ctx.engine.lost_lock.is_set():
         return error_response(503, "this manager process no longer owns dispatch", headers={"Retry-After": "10"})
     try:
-        claimed = scheduler.claim_next_task(ctx, worker)
+        wire = _claim_runnable_task(ctx, worker)
     except scheduler.NoTaskTypes:
         return error_response(406, "You do not support any task types.")
-    if claimed is None:
+    if wire is None:
         sync_requests.kick_download(ctx, throttle=ctx.config.download_task_recheck_throttle)
         await ctx.journal.commit()
         return no_content()
-    wire = tasks.to_wire(claimed)
-    wire["commands"] = variables_mod.expand_commands(wire.get("commands") or [], ctx.variables,
-                                                     worker.get("platform", ""))
     await ctx.journal.commit()
     return web.json_response(wire)
+
+
+def _claim_runnable_task(ctx, worker: dict) -> dict | None:
+    """The next task for the worker as sent to it (variables expanded); tasks that would start a program
+    this manager does not allow fail here instead (``executables``)."""
+    while (claimed := scheduler.claim_next_task(ctx, worker)) is not None:
+        wire = tasks.to_wire(claimed)
+        wire["commands"] = variables_mod.expand_commands(wire.get("commands") or [], ctx.variables,
+                                                         worker.get("platform", ""))
+        refusal = executables.refused_program(ctx, wire["commands"], worker.get("platform", ""))
+        if refusal is None:
+            return wire
+        message = f"Manager refused to run this task: {refusal}"
+        log.warning("task %s: %s", claimed["_id"], refusal)
+        queue_update(ctx, claimed, {"task_status": statuses.FAILED, "activity": message},
+                     log=assignment.log_line(ctx, message))
+    return None
 
 
 routes.post("/task")(task)

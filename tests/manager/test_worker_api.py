@@ -283,3 +283,23 @@ def test_refused_registrations_are_throttled_per_address(manager_settings):
             assert resp.status_code == 429 and int(resp.headers["Retry-After"]) > 0, "even the right secret waits"
     finally:
         ctx.close()
+
+
+def test_tasks_starting_a_program_the_manager_does_not_allow_fail_there(ctx, new_worker):
+    worker = new_worker(task_types=["exec", "blender-render"])
+    shell = server_task(task_type="exec", priority=90, commands=[{"name": "exec", "settings": {"cmd": "/bin/sh -c id"}}])
+    sneaky = server_task(task_type="blender-render", priority=80,
+                         commands=[{"name": "blender_render", "settings": {"blender_cmd": "/tmp/evil -b"}}])
+    fine = server_task(task_type="blender-render", priority=10,
+                       commands=[{"name": "blender_render", "settings": {"blender_cmd": "{blender} --factory-startup"}}])
+    download(ctx, shell, sneaky, fine)
+    resp = worker.get_task()
+    assert resp.json()["_id"] == fine["_id"], "the refused tasks never reach the worker"
+    assert resp.json()["commands"][0]["settings"]["blender_cmd"] == "/usr/bin/blender --factory-startup"
+    for refused, program in ((shell, "/bin/sh"), (sneaky, "/tmp/evil")):
+        task = tasks.find_task(ctx, ObjectId(refused["_id"]))
+        assert task["status"] == "failed" and program in task["activity"]
+    ctx.config = ctx.config.replace(allowed_executables=["/bin/sh"])
+    download(ctx, {**shell, "_id": str(ObjectId())})
+    worker.update(resp.json()["_id"], task_status="completed")
+    assert worker.get_task().json()["commands"][0]["settings"]["cmd"] == "/bin/sh -c id", "listed: allowed"
