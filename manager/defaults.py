@@ -103,6 +103,11 @@ DEFAULTS: dict[str, object] = {
     # fails on the manager instead of reaching a worker. false = any program.
     "restrict_executables": True,
     "allowed_executables": [],
+    # Blender runs a .blend file's own Python (drivers, rigs need it; Flamenco
+    # 2 always did): a member's .blend then runs code on the render nodes.
+    # false = workers get autoexec: false (--disable-autoexec); Flamenco 2
+    # workers ignore that setting and keep running it.
+    "blender_autoexec": True,
     # Dashboard and /metrics password (HTTP Basic, any user name). Empty = the
     # dashboard is refused (Flamenco 2's was open to anyone who could reach it).
     "dashboard_password": "",

@@ -23,6 +23,14 @@ EXEC_COMMAND, EXEC_SETTING = "exec", "cmd"
 PROGRAM_VARIABLES = ("blender", "ffmpeg")
 
 
+def disable_autoexec(commands: list[dict]) -> None:
+    """Tell the worker not to run a .blend file's own Python (setting ``autoexec``)."""
+    for command in commands:
+        settings = command.get("settings")
+        if isinstance(settings, dict) and "blender_cmd" in settings:
+            settings["autoexec"] = False
+
+
 def allowed(ctx: ManagerContext, platform: str) -> set[str]:
     values = ctx.variables.get("workers", {}).get((platform or "").lower(), {})
     return {values[name] for name in PROGRAM_VARIABLES if values.get(name)} | set(ctx.config.allowed_executables)

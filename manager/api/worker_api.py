@@ -148,6 +148,8 @@ def _claim_runnable_task(ctx, worker: dict) -> dict | None:
                                                          worker.get("platform", ""))
         refusal = executables.refused_program(ctx, wire["commands"], worker.get("platform", ""))
         if refusal is None:
+            if not ctx.config.blender_autoexec:
+                executables.disable_autoexec(wire["commands"])
             return wire
         message = f"Manager refused to run this task: {refusal}"
         log.warning("task %s: %s", claimed["_id"], refusal)

@@ -303,3 +303,15 @@ def test_tasks_starting_a_program_the_manager_does_not_allow_fail_there(ctx, new
     download(ctx, {**shell, "_id": str(ObjectId())})
     worker.update(resp.json()["_id"], task_status="completed")
     assert worker.get_task().json()["commands"][0]["settings"]["cmd"] == "/bin/sh -c id", "listed: allowed"
+
+
+def test_blender_autoexec_is_a_manager_setting(ctx, new_worker):
+    worker = new_worker()
+    render = {"name": "blender_render", "settings": {"blender_cmd": "{blender}", "filepath": "/f.blend"}}
+    download(ctx, server_task(task_type="blender-render", commands=[render]))
+    task = worker.get_task().json()
+    assert "autoexec" not in task["commands"][0]["settings"], "Flamenco 2's behaviour by default"
+    worker.update(task["_id"], task_status="completed")
+    ctx.config = ctx.config.replace(blender_autoexec=False)
+    download(ctx, server_task(task_type="blender-render", commands=[render]))
+    assert worker.get_task().json()["commands"][0]["settings"]["autoexec"] is False

@@ -51,7 +51,15 @@ RENDER_FORMATS = (
 BLENDER_SETTINGS = {
     "blender_cmd": Setting(str, required=True, non_empty=True),
     "filepath": Setting(str, required=True, non_empty=True),
+    # Run the .blend file's own Python (drivers, rigs): Flamenco 2 always did;
+    # a manager with blender_autoexec: false sends false (--disable-autoexec).
+    "autoexec": Setting(bool, default=True),
 }
+
+
+def autoexec_flag(settings: dict) -> str:
+    """Blender's flag for the ``autoexec`` setting."""
+    return "--enable-autoexec" if settings.get("autoexec", True) else "--disable-autoexec"
 
 
 class BlenderCommand(Command):
@@ -77,10 +85,11 @@ class BlenderCommand(Command):
             raise CommandSettingsError("blender_cmd", "must not be empty")
 
     async def blender_args(self) -> list[str]:
-        """``<blender> --enable-autoexec -noaudio --background <file> [overrides]``."""
+        """``<blender> --enable-autoexec|--disable-autoexec -noaudio --background <file> [overrides]``."""
         blender = find_executable(self.blender_words[0], "blender_cmd")
         filepath = await self.existing_blend_file()
-        args = [blender, *self.blender_words[1:], "--enable-autoexec", "-noaudio", "--background", str(filepath)]
+        args = [blender, *self.blender_words[1:], autoexec_flag(self.settings), "-noaudio", "--background",
+                str(filepath)]
         return args + await self.overrides_args(filepath)
 
     async def existing_blend_file(self) -> Path:
@@ -232,7 +241,8 @@ class BlenderRenderAudioCommand(BlenderCommand):
         filepath = await self.existing_blend_file()
         output = Path(self.settings["render_output"])
         output.parent.mkdir(parents=True, exist_ok=True)
-        args = [blender, *self.blender_words[1:], "--enable-autoexec", "-noaudio", "--background", str(filepath),
+        args = [blender, *self.blender_words[1:], autoexec_flag(self.settings), "-noaudio", "--background",
+                str(filepath),
                 "--python-exit-code", str(AUDIO_EXIT_CODE), "--python", str(SCRIPTS_DIR / "render_audio.py"),
                 "--", "--output", str(output)]
         for key in ("frame_start", "frame_end"):
