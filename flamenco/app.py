@@ -65,6 +65,14 @@ def load_config(config: Mapping[str, Any] | None = None) -> dict[str, Any]:
     return result
 
 
+def mongo_client_options(cfg: Mapping[str, Any]) -> dict[str, Any]:
+    """Keyword arguments for every MongoClient of the server and its Celery
+    workers: fail fast (503) when the store is unreachable, see defaults.py."""
+    return {"serverSelectionTimeoutMS": int(cfg["MONGO_SERVER_SELECTION_TIMEOUT_MS"]),
+            "connectTimeoutMS": int(cfg["MONGO_CONNECT_TIMEOUT_MS"]),
+            "tz_aware": True}
+
+
 def core_resources() -> dict[str, dict]:
     """Eve resources every server has, whatever extensions are loaded."""
     return {"projects": projects_schema.RESOURCE, "users": users_schema.RESOURCE}
@@ -79,7 +87,10 @@ def create_app(config: Mapping[str, Any] | None = None,
     domain = core_resources()
     for ext in extensions:
         domain.update(ext.eve_resources())
-    settings = eve_settings.settings() | {"MONGO_URI": cfg["MONGO_URI"], "DOMAIN": domain}
+    settings = eve_settings.settings() | {
+        "MONGO_URI": cfg["MONGO_URI"], "DOMAIN": domain,
+        "MONGO_OPTIONS": eve_settings.MONGO_OPTIONS | mongo_client_options(cfg),
+    }
 
     app = Eve(import_name="flamenco", settings=settings, auth=TokenAuth, data=FlamencoMongo)
     app.config.update(cfg)

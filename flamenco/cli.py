@@ -34,14 +34,16 @@ def main(log_level: str) -> None:
 def _database():
     """The configured database (MONGO_URI from the environment or defaults)."""
     cfg = server_app.load_config()
-    client = pymongo.MongoClient(cfg["MONGO_URI"], tz_aware=True)
+    client = pymongo.MongoClient(cfg["MONGO_URI"], **server_app.mongo_client_options(cfg))
     return client.get_default_database()
 
 
 @main.command()
 @click.option("--host", default=None, help=f"Address to listen on [default: HOST or {defaults.HOST}]")
 @click.option("--port", default=None, type=int, help=f"Port to listen on [default: PORT or {defaults.PORT}]")
-@click.option("--threads", default=None, type=int, help="Waitress worker threads [default: SERVER_THREADS]")
+@click.option("--threads", default=None, type=int,
+              help="Waitress worker threads for requests [default: SERVER_THREADS]; LIVE_STREAMS_MAX more "
+                   "are added for the dashboard's live-update streams")
 def server(host: str | None, port: int | None, threads: int | None) -> None:
     """Run the server with waitress (configuration from environment variables)."""
     import waitress
@@ -57,8 +59,10 @@ def server(host: str | None, port: int | None, threads: int | None) -> None:
         raise click.ClickException("set SECRET_KEY to a long random value (for example "
                                    "`python -c 'import secrets; print(secrets.token_hex(32))'`) before serving")
     click.echo(f"Flamenco server on http://{host}:{port}/", err=True)
-    waitress.serve(application, host=host, port=port, threads=threads or cfg["SERVER_THREADS"],
-                   ident="flamenco")
+    # Live-update streams hold a thread each for as long as a page is open:
+    # give them their own, so they never starve API requests.
+    threads = (threads or cfg["SERVER_THREADS"]) + cfg["LIVE_STREAMS_MAX"]
+    waitress.serve(application, host=host, port=port, threads=threads, ident="flamenco")
 
 
 @main.command("create-user")

@@ -8,6 +8,16 @@ from __future__ import annotations
 
 MONGO_URI = "mongodb://127.0.0.1:27017/flamenco?directConnection=true&retryWrites=false"
 REDIS_URL = "redis://127.0.0.1:6379/0"
+# How long a database call waits for a reachable store before failing
+# (pymongo's default is 30 s): with the store down, requests answer 503 with
+# Retry-After within about 2 s instead of holding a thread for 30 s and then
+# answering 500. Generous for a store on the same network, which answers in ms.
+MONGO_SERVER_SELECTION_TIMEOUT_MS = 1500
+# A TCP connect to the store taking longer than this counts as a failure (a
+# store host that drops packets instead of refusing the connection).
+MONGO_CONNECT_TIMEOUT_MS = 1000
+# Seconds a client is asked to wait after a 503 for an unreachable store.
+STORE_UNAVAILABLE_RETRY_AFTER_SECONDS = 5
 # Signs session cookies and CSRF tokens. This published placeholder only lets
 # create_app() run in tests and scripts: `flamenco server` refuses to serve with
 # it on any address (see flamenco.cli); `flamenco farm` generates a key.
@@ -19,6 +29,14 @@ PORT = 8080
 # Waitress threads: requests spend most time waiting on the database, so a
 # few more threads than cores keeps the 2-core machine busy without thrashing.
 SERVER_THREADS = 8
+# Live-update (SSE) streams of the dashboard: each holds a waitress thread for
+# as long as a page is open, so `flamenco server` runs this many threads on
+# top of SERVER_THREADS. A user's tabs share LIVE_STREAMS_PER_USER (429
+# beyond), so one user cannot take the streams of every other project; the
+# process serves LIVE_STREAMS_MAX in all (503 beyond). Idle streams cost a
+# thread stack and a Redis connection each, not CPU.
+LIVE_STREAMS_PER_USER = 4
+LIVE_STREAMS_MAX = 64
 
 # User tokens expire after 90 days; Flamenco 2 issued 100-year service tokens
 # (reference §14.6). Managers get a fresh token on linking/reset.

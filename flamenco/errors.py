@@ -100,10 +100,18 @@ def handle_unexpected(error: Exception) -> flask.Response:
         reason = (error.details or {}).get("errmsg") or str(error)
         return error_response(400, f"the database rejected the query: {reason}", {"where": reason})
     if isinstance(error, pymongo.errors.ConnectionFailure):
-        log.error("database unavailable on %s %s: %s", flask.request.method, flask.request.path, error)
-        return error_response(503, "database unavailable; retry later", headers={"Retry-After": "5"})
+        # ServerSelectionTimeoutError, AutoReconnect, NetworkTimeout: the store
+        # is down or unreachable, not the request at fault.
+        return store_unavailable(error)
     log.exception("unhandled error on %s %s", flask.request.method, flask.request.path)
     return error_response(500, "internal server error")
+
+
+def store_unavailable(error: Exception) -> flask.Response:
+    """503 with Retry-After for a request the unreachable store could not serve."""
+    log.error("database unavailable on %s %s: %s", flask.request.method, flask.request.path, error)
+    retry_after = flask.current_app.config.get("STORE_UNAVAILABLE_RETRY_AFTER_SECONDS", 5)
+    return error_response(503, "database unavailable; retry later", headers={"Retry-After": str(retry_after)})
 
 
 def normalise_error_body(response: flask.Response) -> flask.Response:

@@ -28,6 +28,9 @@ MONGO_QUERY_BLACKLIST = [
 # Eve's '?where=name=="x"' Python syntax goes through eval-like parsing; JSON only.
 QUERY_WHERE = "where"
 MONGO_WRITE_CONCERN = {"w": 1}
+# Eve's own client options (its default); create_app adds the time-outs of
+# flamenco.app.mongo_client_options.
+MONGO_OPTIONS = {"connect": True, "tz_aware": True, "uuidRepresentation": "standard"}
 X_DOMAINS = None
 # Item URLs take 24-hex ObjectIds only; others are answered 400 by flamenco.errors.
 ITEM_URL = 'regex("[a-f0-9]{24}")'

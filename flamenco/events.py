@@ -24,7 +24,7 @@ import logging
 import os
 import threading
 import time
-from typing import TYPE_CHECKING, Any, Iterable, Iterator, Mapping
+from typing import TYPE_CHECKING, Any, Generator, Iterable, Mapping
 
 import redis
 
@@ -192,7 +192,7 @@ def _sse(data: str, event: str | None = None) -> str:
 
 
 def sse_stream(project_id: Any, *, url: str | None = None,
-               heartbeat: float = SSE_HEARTBEAT_SECONDS) -> Iterator[str]:
+               heartbeat: float = SSE_HEARTBEAT_SECONDS) -> Generator[str, None, None]:
     """Yield SSE messages for the events of one project, forever.
 
     The first message is sent at once (so the browser knows it is connected);

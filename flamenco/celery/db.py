@@ -33,7 +33,9 @@ def database(mongo_uri: str | None = None) -> Database:
     key = (os.getpid(), uri)
     client = _clients.get(key)
     if client is None:
-        client = pymongo.MongoClient(uri, tz_aware=True)
+        from flamenco.app import mongo_client_options
+
+        client = pymongo.MongoClient(uri, **mongo_client_options(config()))
         _clients[key] = client
     return client.get_default_database()
 

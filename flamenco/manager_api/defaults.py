@@ -6,8 +6,12 @@ import datetime
 # A linking key lives this long (reference §6.2: "remove_after = now + 15 min").
 LINKING_KEY_LIFETIME = datetime.timedelta(minutes=15)
 # /link/exchange is unauthenticated (reference §14.7); cap the keys waiting to
-# be used so an anonymous client cannot fill the collection.
-MAX_PENDING_LINKING_KEYS = 1000
+# be used per client address, so one client can neither fill the collection nor
+# (as the former global cap of 1,000 did) lock every other Manager out. A
+# Manager needs one key per linking attempt; ten leave room for retries and a
+# few Managers behind one NAT address. Each key, and so each count, expires
+# with LINKING_KEY_LIFETIME.
+MAX_PENDING_LINKING_KEYS_PER_ADDRESS = 10
 # Accepted secret sizes in bytes: the Manager sends 32 random bytes; refuse
 # trivially guessable or absurdly large keys.
 LINKING_KEY_MIN_BYTES = 16

@@ -9,7 +9,11 @@
    ``HMAC(secret, "<padding>-<identifier>-<manager_id>")`` and gets a new token.
 
 Keys expire after 15 minutes. There is no TTL index (FerretDB lacks them),
-so expired keys are ignored here and deleted by a Celery beat job.
+so expired keys are ignored here, a client's own expired keys are deleted on
+its next exchange, and all of them by a Celery beat job. ``exchange`` is
+anonymous: each key records the client address that asked for it, and an
+address holding ``MAX_PENDING_LINKING_KEYS_PER_ADDRESS`` unexpired keys is
+refused (429) until its oldest expires; other addresses are unaffected.
 """
 from __future__ import annotations
 
@@ -34,10 +38,12 @@ LINKING_KEYS = "flamenco_manager_linking_keys"
 class LinkingError(ValueError):
     """A linking step failed; ``code`` is the HTTP status, ``field`` the culprit."""
 
-    def __init__(self, code: int, message: str, field: str | None = None) -> None:
+    def __init__(self, code: int, message: str, field: str | None = None,
+                 retry_after: int | None = None) -> None:
         super().__init__(message)
         self.code = code
         self.field = field
+        self.retry_after = retry_after
 
 
 def compute_hmac(secret: bytes, message: str) -> str:
@@ -56,8 +62,13 @@ def _parse_identifier(identifier: object) -> ObjectId:
     return ObjectId(identifier)
 
 
-def exchange_key(db: Database, key_hex: object, now: datetime.datetime | None = None) -> ObjectId:
-    """Store the Manager's secret for 15 minutes; return the identifier."""
+def exchange_key(db: Database, key_hex: object, client_address: str,
+                 now: datetime.datetime | None = None) -> ObjectId:
+    """Store the Manager's secret for 15 minutes; return the identifier.
+
+    Refused (429, ``retry_after`` set) while ``client_address`` holds the
+    maximum number of unexpired keys.
+    """
     if not key_hex:
         raise LinkingError(400, "No key given", "key")
     try:
@@ -70,12 +81,29 @@ def exchange_key(db: Database, key_hex: object, now: datetime.datetime | None = 
         raise LinkingError(400, f"Malformed key: must be {defaults.LINKING_KEY_MIN_BYTES}-"
                                 f"{defaults.LINKING_KEY_MAX_BYTES} bytes", "key")
     now = now or tokens.utcnow()
-    pending = db[LINKING_KEYS].count_documents({"remove_after": {"$gt": now}})
-    if pending >= defaults.MAX_PENDING_LINKING_KEYS:
-        raise LinkingError(429, "too many linking requests in progress; try again in a few minutes")
-    doc = {"_id": ObjectId(), "secret_key": secret, "remove_after": now + defaults.LINKING_KEY_LIFETIME}
-    db[LINKING_KEYS].insert_one(doc)
-    return doc["_id"]
+    check_pending_keys(db, client_address, now)
+    identifier = ObjectId()
+    db[LINKING_KEYS].insert_one({"_id": identifier, "secret_key": secret,
+                                 "remove_after": now + defaults.LINKING_KEY_LIFETIME,
+                                 "client_address": client_address})
+    return identifier
+
+
+def check_pending_keys(db: Database, client_address: str, now: datetime.datetime) -> None:
+    """Delete the address's expired keys; 429 if it still holds the maximum of live ones."""
+    keys = db[LINKING_KEYS]
+    keys.delete_many({"client_address": client_address, "remove_after": {"$lte": now}})
+    limit = defaults.MAX_PENDING_LINKING_KEYS_PER_ADDRESS
+    pending = list(keys.find({"client_address": client_address}, projection=["remove_after"])
+                   .sort("remove_after", 1).limit(limit))
+    if len(pending) < limit:
+        return
+    oldest = pending[0]["remove_after"]
+    if oldest.tzinfo is None:
+        oldest = oldest.replace(tzinfo=datetime.timezone.utc)
+    wait = max(1, int((oldest - now).total_seconds()) + 1)
+    raise LinkingError(429, "too many linking requests from this address; try again in a few minutes",
+                       retry_after=wait)
 
 
 def live_key(db: Database, identifier: object, manager_id: ObjectId | None = None,

@@ -19,7 +19,9 @@ LINK_URL = "/api/flamenco/managers/link"
 
 @blueprint.errorhandler(linking.LinkingError)
 def _linking_error(error: linking.LinkingError) -> flask.Response:
-    return errors.error_response(error.code, str(error), {error.field: str(error)} if error.field else None)
+    headers = {"Retry-After": str(error.retry_after)} if error.retry_after else None
+    return errors.error_response(error.code, str(error), {error.field: str(error)} if error.field else None,
+                                 headers=headers)
 
 
 @blueprint.errorhandler(task_logs.LogUploadError)
@@ -125,7 +127,7 @@ def link_exchange() -> flask.typing.ResponseReturnValue:
     """Step 1 of linking: keep the Manager's secret, return its identifier."""
     payload = flask.request.get_json(force=True, silent=True)
     key = payload.get("key") if isinstance(payload, dict) else None
-    identifier = linking.exchange_key(auth.db(), key)
+    identifier = linking.exchange_key(auth.db(), key, flask.request.remote_addr or "")
     return flask.jsonify({"identifier": str(identifier)})
 
 

@@ -148,13 +148,37 @@ def test_exchange_validates_the_key(world):
     assert resp.status_code == 400 and "key" in resp.json["_issues"]
 
 
-def test_exchange_is_capped(world, monkeypatch, secret):
+def test_exchange_is_capped_per_client_address(world, monkeypatch, secret):
+    """One address's flood is refused (with Retry-After) while another address still links (issue 13)."""
     from flamenco.manager_api import defaults
 
-    monkeypatch.setattr(defaults, "MAX_PENDING_LINKING_KEYS", 2)
-    exchange(world.client, secret)
-    exchange(world.client, secret)
-    assert world.client.post(f"{LINK}/exchange", json={"key": secret.hex()}).status_code == 429
+    monkeypatch.setattr(defaults, "MAX_PENDING_LINKING_KEYS_PER_ADDRESS", 3)
+    flooder = {"REMOTE_ADDR": "192.0.2.66"}
+    for _ in range(3):
+        assert world.client.post(f"{LINK}/exchange", json={"key": secret.hex()},
+                                 environ_base=flooder).status_code == 200
+    for _ in range(5):
+        refused = world.client.post(f"{LINK}/exchange", json={"key": secret.hex()}, environ_base=flooder)
+        assert refused.status_code == 429
+        assert 0 < int(refused.headers["Retry-After"]) <= 15 * 60 + 1
+    other = world.client.post(f"{LINK}/exchange", json={"key": secret.hex()},
+                              environ_base={"REMOTE_ADDR": "192.0.2.7"})
+    assert other.status_code == 200 and ObjectId.is_valid(other.json["identifier"])
+
+
+def test_an_address_links_again_once_its_keys_expire(world, monkeypatch, secret):
+    """Expired keys stop counting and are deleted at the address's next exchange."""
+    from flamenco.manager_api import defaults
+
+    monkeypatch.setattr(defaults, "MAX_PENDING_LINKING_KEYS_PER_ADDRESS", 2)
+    address = {"REMOTE_ADDR": "192.0.2.66"}
+    first = [world.client.post(f"{LINK}/exchange", json={"key": secret.hex()}, environ_base=address).json["identifier"]
+             for _ in range(2)]
+    assert world.client.post(f"{LINK}/exchange", json={"key": secret.hex()}, environ_base=address).status_code == 429
+    world.db[LINKING_KEYS].update_many({"_id": {"$in": [ObjectId(i) for i in first]}}, {"$set": {
+        "remove_after": tokens.utcnow() - datetime.timedelta(seconds=1)}})
+    assert world.client.post(f"{LINK}/exchange", json={"key": secret.hex()}, environ_base=address).status_code == 200
+    assert world.db[LINKING_KEYS].count_documents({"_id": {"$in": [ObjectId(i) for i in first]}}) == 0
 
 
 def test_choose_needs_login(world, secret):
