@@ -13,14 +13,20 @@ CAP_VIEW_LOGS = "flamenco-view-logs"
 CAP_ADMIN = "flamenco-admin"
 # Scrape /metrics (farm-wide counts of jobs, tasks, Managers and workers).
 CAP_METRICS = "flamenco-metrics"
+# Make render nodes run programs of the caller's choosing: exec-command jobs,
+# executables other than the Manager's defaults, RNA-override Python
+# (flamenco.jobs.program_gate). Plain members lack it; admins grant it.
+CAP_RUN_PROGRAMS = "flamenco-run-programs"
 # The global superuser capability; only role ``admin`` has it.
 CAP_SUPERUSER = "admin"
 
-ALL_CAPS = frozenset({CAP_USE, CAP_VIEW, CAP_VIEW_LOGS, CAP_ADMIN, CAP_METRICS, CAP_SUPERUSER})
+ALL_CAPS = frozenset({CAP_USE, CAP_VIEW, CAP_VIEW_LOGS, CAP_ADMIN, CAP_METRICS, CAP_RUN_PROGRAMS, CAP_SUPERUSER})
 
 ROLE_ADMIN = "admin"
 ROLE_FLAMENCO_ADMIN = "flamenco-admin"
 ROLE_USER = "flamenco-user"
+# A user who may also choose what the render nodes run (CAP_RUN_PROGRAMS).
+ROLE_PROGRAMMER = "flamenco-programmer"
 ROLE_VIEWER = "flamenco-viewer"
 # For Prometheus' token: may scrape /metrics and nothing else.
 ROLE_METRICS = "flamenco-metrics"
@@ -28,10 +34,13 @@ ROLE_METRICS = "flamenco-metrics"
 ROLE_MANAGER = "flamenco_manager"
 ROLE_SERVICE = "service"
 
+_USER_CAPS = frozenset({CAP_USE, CAP_VIEW, CAP_VIEW_LOGS})
+
 ROLE_CAPS: dict[str, frozenset[str]] = {
     ROLE_ADMIN: ALL_CAPS,
-    ROLE_FLAMENCO_ADMIN: frozenset({CAP_USE, CAP_VIEW, CAP_VIEW_LOGS, CAP_ADMIN}),
-    ROLE_USER: frozenset({CAP_USE, CAP_VIEW, CAP_VIEW_LOGS}),
+    ROLE_FLAMENCO_ADMIN: _USER_CAPS | {CAP_ADMIN},
+    ROLE_USER: _USER_CAPS,
+    ROLE_PROGRAMMER: _USER_CAPS | {CAP_RUN_PROGRAMS},
     ROLE_VIEWER: frozenset({CAP_VIEW}),
     ROLE_METRICS: frozenset({CAP_METRICS}),
     ROLE_MANAGER: frozenset(),

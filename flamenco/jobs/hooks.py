@@ -2,10 +2,11 @@
 
 Submission (reference §3.7, fixing §14.3 and §14.17): the caller must be able
 to use the project, the job's Manager must be assigned to that project, the
-job's ``user`` is the caller, and the settings must suit the job type (422
-with field and reason). Compilation then runs in ``flamenco.jobs.construction``:
-in the request, or in Celery for a big job (the 201 answer then says
-``under-construction``).
+job's ``user`` is the caller, only callers with ``flamenco-run-programs`` may
+choose the programs it runs (403, ``flamenco.jobs.program_gate``), and the
+settings must suit the job type (422 with field and reason). Compilation
+then runs in ``flamenco.jobs.construction``: in the request, or in Celery for
+a big job (the 201 answer then says ``under-construction``).
 """
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ from pymongo.database import Database
 
 from flamenco import errors, events, job_compilers, projects, status
 from flamenco.auth import CurrentUser, roles, scoping
-from flamenco.jobs import JOBS, construction
+from flamenco.jobs import JOBS, construction, program_gate
 from flamenco.managers import MANAGERS
 
 # Statuses a client may submit a job in; `queued` is accepted and means "compile now".
@@ -82,6 +83,7 @@ def check_submission(db: Database, user: CurrentUser, job: dict) -> None:
                      {"status": "may only be 'waiting-for-files' (or omitted) on submission"})
     if job["status"] != "waiting-for-files":
         job["status"] = "under-construction"
+    program_gate.require_may_run_programs(user, job)
     check_settings(job)
 
 

@@ -5,7 +5,9 @@ above ``INLINE_CONSTRUCTION_MAX_TASKS`` is built by Celery and the request
 answers at once with the job ``under-construction``.
 
 Every operation needs ``flamenco-use`` and use rights on the job's project
-(members and admins); Manager accounts get 403.
+(members and admins); Manager accounts get 403. ``construct``, ``recreate``
+and ``rna-overrides`` compile or change what the tasks run, so they also go
+through ``flamenco.jobs.program_gate`` (403 naming the field).
 """
 from __future__ import annotations
 
@@ -17,7 +19,7 @@ from pymongo.database import Database
 from flamenco import errors, events, status
 from flamenco.auth import CurrentUser, scoping, tokens
 from flamenco.extension import PatchOps
-from flamenco.jobs import JOBS, TASKS, construction
+from flamenco.jobs import JOBS, TASKS, construction, program_gate
 from flamenco.jobs.hooks import check_settings, job_filter, require_project_use, settings_errors
 from flamenco.defaults import JOB_PRIORITY_MAX, JOB_PRIORITY_MIN
 
@@ -105,6 +107,7 @@ def construct(job: dict, payload: dict, user: CurrentUser) -> None:
     if not isinstance(new_settings, dict):
         errors.abort(422, "settings must be an object", {"settings": "must be a JSON object"})
     job = {**job, "settings": {**(job.get("settings") or {}), **new_settings}}
+    program_gate.require_may_run_programs(user, job)
     # Validate as the compiler will see it: everything required must be there now.
     check_settings({**job, "status": "under-construction"})
     db = _db()
@@ -122,6 +125,7 @@ def recreate(job: dict, payload: dict, user: CurrentUser) -> None:
     the job may be running when its tasks go.
     """
     require_project_use(user, job)
+    program_gate.require_may_run_programs(user, job)
     db = _db()
     with errors.status_errors():
         construction.recreate_job(flask.current_app, db, job, reason=f"Recreated by {user.display_name}")
@@ -137,6 +141,7 @@ def rna_overrides(job: dict, payload: dict, user: CurrentUser) -> None:
     status is left alone: the user requeues the renders that should use them.
     """
     require_project_use(user, job)
+    program_gate.require_may_run_programs(user, rna_overrides=payload.get("rna_overrides"))
     db = _db()
     with errors.status_errors(), settings_errors():
         status.apply_rna_overrides(db, job["_id"], payload.get("rna_overrides"))

@@ -17,7 +17,7 @@ from bson.errors import InvalidId
 from pymongo.database import Database
 
 from flamenco import events, status
-from flamenco.jobs import archival, construction
+from flamenco.jobs import archival, construction, program_gate
 from flamenco.manager_api import storage
 from flamenco.web.access import ProjectAccess
 
@@ -105,7 +105,9 @@ def change_job_status(db: Database, acc: ProjectAccess, job: dict, action: str) 
 
 def recreate_job(db: Database, acc: ProjectAccess, job: dict, action: str) -> None:
     """Delete the job's tasks and logs and compile it again; big jobs in Celery
-    (the same function as the API's ``recreate`` operation)."""
+    (the same function as the API's ``recreate`` operation), if the user may
+    run what the job's settings run (``program_gate``, as the API checks)."""
+    program_gate.check_may_run_programs(acc.user, job)
     construction.recreate_job(flask.current_app, db, job, reason=reason_text(acc, "Recreated"))
     events.publish_job(db, job["_id"])
 
@@ -139,8 +141,8 @@ def apply_job_action(db: Database, acc: ProjectAccess, action: str, raw_ids: Ite
     if handler is None:
         raise ActionError("action", f"must be one of {', '.join(JOB_ACTION_HANDLERS)}")
     job_ids = parse_job_ids(raw_ids)
-    # ``settings``: recreate estimates the job's size from them, as job POST does.
-    fields = {"status": 1, "name": 1, "project": 1, "settings": 1}
+    # ``job_type``, ``settings``: recreate checks what they run and estimates the job's size, as job POST does.
+    fields = {"status": 1, "name": 1, "project": 1, "job_type": 1, "settings": 1}
     found = {j["_id"]: j for j in db["flamenco_jobs"].find(
         {"_id": {"$in": job_ids}, "project": acc.project["_id"]}, fields)}
     done: list[str] = []
@@ -154,7 +156,7 @@ def apply_job_action(db: Database, acc: ProjectAccess, action: str, raw_ids: Ite
             handler(db, acc, job, action)
         except status.IllegalTransition as ex:
             skipped.append({"_id": str(job_id), "reason": f"{job.get('name', job_id)}: {ex.reason}"})
-        except (status.StatusConflict, status.NotFound) as ex:
+        except (status.StatusConflict, status.NotFound, program_gate.ProgramsRefused) as ex:
             skipped.append({"_id": str(job_id), "reason": f"{job.get('name', job_id)}: {ex}"})
         else:
             done.append(str(job_id))

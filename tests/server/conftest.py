@@ -78,7 +78,9 @@ class World:
 
 @pytest.fixture
 def world(mongo_db: Database, client: flask.testing.FlaskClient) -> World:
-    alice = make_user(mongo_db, "alice", full_name="Alice A", email="alice@example.com")
+    # alice may also set RNA overrides and executables (flamenco.jobs.program_gate); bob may not.
+    alice = make_user(mongo_db, "alice", roles=("flamenco-user", "flamenco-programmer"), full_name="Alice A",
+                      email="alice@example.com")
     bob = make_user(mongo_db, "bob")
     vera = make_user(mongo_db, "vera", roles=("flamenco-viewer",))
     root = make_user(mongo_db, "root", roles=("admin",))

@@ -181,3 +181,14 @@ def test_task_log_hidden_from_accounts_without_log_capability(client_as, mongo_d
     html = client_as("vic").get(f"/p/spring/tasks/{job['tasks'][0]['_id']}").get_data(as_text=True)
     assert "SECRET PATH" not in html
     assert "may not view task logs" in html
+
+
+def test_recreate_skips_a_job_that_runs_programs_for_a_plain_member(alice, mongo_db, jobs_of):
+    """The dashboard's Recreate goes through the same program gate as the API (issue 13)."""
+    job = jobs_of(name="shell", status="completed", task_statuses=("completed",), job_type="exec-command",
+                  settings={"cmd": "cat /etc/passwd"})
+    result = post_action(alice, "/p/spring/jobs/actions", "/p/spring/jobs/",
+                         {"action": "recreate", "jobs": [str(job["_id"])]}).get_json()
+    assert result["done"] == []
+    assert "job_type" in result["skipped"][0]["reason"] and "flamenco-run-programs" in result["skipped"][0]["reason"]
+    assert [t["_id"] for t in mongo_db["flamenco_tasks"].find({"job": job["_id"]})] == [job["tasks"][0]["_id"]]
