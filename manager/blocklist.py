@@ -32,11 +32,6 @@ def add(ctx: ManagerContext, worker_id: ObjectId, job_id, task_type: str) -> boo
 
 
 @on_engine
-def entries(ctx: ManagerContext) -> list[dict]:
-    return [dict(e) for e in ctx.state.blocklist.values()]
-
-
-@on_engine
 def forget(ctx: ManagerContext, worker_id: ObjectId, job_id: ObjectId, task_type: str) -> int:
     """Dashboard action: remove one blocklist line."""
     entry = ctx.state.blocklist.pop((worker_id, job_id, task_type), None)

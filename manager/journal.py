@@ -166,10 +166,14 @@ class Journal:
         if not self._pending.batch.empty():
             batch, self._pending = self._pending.batch, _Pending()
             try:
-                await self.loop.run_in_executor(self._writer, self.store.apply, batch)
+                await self._write(batch)
             except StoreError as ex:
                 log.error("could not write the last %d changes at shut-down: %s", batch.statements(), ex)
         self._writer.shutdown(wait=True)
+
+    async def _write(self, batch: Batch) -> None:
+        """One flush, in the writer thread (PyMongo blocks)."""
+        await self.loop.run_in_executor(self._writer, self.store.apply, batch)
 
     def _take_lazy(self) -> None:
         """Move the lazy changes into the next flush."""
@@ -195,7 +199,7 @@ class Journal:
                 continue
             batch, upto, self._pending = self._pending.batch, self._recorded, _Pending()
             try:
-                await self.loop.run_in_executor(self._writer, self.store.apply, batch)
+                await self._write(batch)
             except StoreError as ex:
                 log.warning("writing %d changes failed, trying again in %.1f s: %s", batch.statements(), retry, ex)
                 self._pending.merge_after(batch)

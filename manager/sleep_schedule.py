@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 
-from flamenco_manager import statuses, store, workers
+from flamenco_manager import statuses, workers
 from flamenco_manager.context import ManagerContext
 from flamenco_manager.engine import on_engine
 
@@ -106,8 +106,7 @@ def set_schedule(ctx: ManagerContext, worker_id, schedule: dict) -> bool:
     worker = ctx.state.workers.get(worker_id)
     if worker is None:
         return False
-    worker["sleep_schedule"] = clean
-    ctx.journal.set(store.WORKERS, worker_id, {"sleep_schedule": clean})
+    workers.change(ctx, worker, {"sleep_schedule": clean})
     if clean["schedule_active"]:
         _apply(ctx, worker)
     return True
@@ -133,7 +132,7 @@ def _apply(ctx: ManagerContext, worker: dict) -> bool:
     local_now = ctx.now().astimezone()
     wanted = desired_status(schedule, local_now)
     schedule["next_check"] = next_check(schedule, local_now).astimezone(dt.timezone.utc)
-    ctx.journal.set(store.WORKERS, worker["_id"], {"sleep_schedule": dict(schedule)})
+    workers.change(ctx, worker, {"sleep_schedule": dict(schedule)})
     is_asleep = worker.get("status") == statuses.W_ASLEEP
     if (wanted == statuses.W_ASLEEP) == is_asleep and not worker.get("status_requested"):
         return False

@@ -168,7 +168,3 @@ def store_downloaded(ctx: ManagerContext, docs: Iterable[dict]) -> int:
     return len(incoming)
 
 
-@on_engine
-def count(ctx: ManagerContext) -> int:
-    return len(ctx.state.tasks)
-

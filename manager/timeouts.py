@@ -13,7 +13,7 @@ import datetime as dt
 
 from bson import ObjectId
 
-from flamenco_manager import assignment, statuses, store, workers
+from flamenco_manager import assignment, statuses, workers
 from flamenco_manager.context import ManagerContext
 from flamenco_manager.engine import on_engine
 from flamenco_manager.update_queue import queue_update
@@ -29,8 +29,7 @@ def timeout_worker(ctx: ManagerContext, worker: dict, reason: str, keep: ObjectI
         sets = {"status": statuses.W_TIMEOUT}
         if not worker.get("status_requested"):
             sets |= {"status_requested": worker["status"], "lazy_status_request": False}
-        worker.update(sets)
-        ctx.journal.set(store.WORKERS, worker["_id"], sets)
+        workers.change(ctx, worker, sets)
     for task in ctx.state.running_tasks(worker["_id"]):
         if task["_id"] != keep and task.get("status") == statuses.ACTIVE:
             assignment.return_task(ctx, worker, task, reason)

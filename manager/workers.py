@@ -57,7 +57,8 @@ def to_wire(worker: dict) -> dict:
     return out
 
 
-def _set(ctx: ManagerContext, worker: dict, sets: dict[str, Any], lazy: bool = False) -> None:
+def change(ctx: ManagerContext, worker: dict, sets: dict[str, Any], lazy: bool = False) -> None:
+    """Apply ``sets`` to the worker: memory and journal (``lazy``: with the next periodic flush)."""
     worker.update(sets)
     ctx.journal.set(store.WORKERS, worker["_id"], sets, lazy=lazy)
 
@@ -121,7 +122,7 @@ def seen(ctx: ManagerContext, worker: dict, *, address: str, software: str, set_
     became_awake = set_awake and worker.get("status") not in (statuses.W_AWAKE, statuses.W_TESTING)
     if became_awake:
         sets["status"] = statuses.W_AWAKE
-    _set(ctx, worker, sets, lazy=not became_awake)
+    change(ctx, worker, sets, lazy=not became_awake)
 
 
 def sign_on(ctx: ManagerContext, worker: dict, *, nickname: str | None, task_types: list[str] | None,
@@ -134,7 +135,7 @@ def sign_on(ctx: ManagerContext, worker: dict, *, nickname: str | None, task_typ
     types_changed = task_types is not None and sorted(task_types) != sorted(worker.get("supported_task_types") or [])
     if types_changed:
         sets["supported_task_types"] = task_types
-    _set(ctx, worker, sets)
+    change(ctx, worker, sets)
     return types_changed
 
 
@@ -143,7 +144,7 @@ def mark_offline(ctx: ManagerContext, worker: dict) -> None:
     sets: dict[str, Any] = {"status": statuses.W_OFFLINE, "status_requested": "", "lazy_status_request": False}
     if worker.get("status") == statuses.W_ASLEEP and worker.get("status_requested") in ("", None, statuses.W_SHUTDOWN):
         sets["status_requested"] = statuses.W_ASLEEP
-    _set(ctx, worker, sets)
+    change(ctx, worker, sets)
 
 
 @on_engine
@@ -154,7 +155,7 @@ def request_status_change(ctx: ManagerContext, worker_id: ObjectId, status: str,
     worker = ctx.state.workers.get(worker_id)
     if worker is None:
         return False
-    _set(ctx, worker, {"status_requested": status, "lazy_status_request": bool(lazy)})
+    change(ctx, worker, {"status_requested": status, "lazy_status_request": bool(lazy)})
     return True
 
 
@@ -162,7 +163,7 @@ def acknowledge_status(ctx: ManagerContext, worker: dict, status: str) -> None:
     """The worker confirms a status change (acknowledging ``shutdown`` is ignored)."""
     if status == statuses.W_SHUTDOWN:
         return
-    _set(ctx, worker, {"status": status, "status_requested": "", "lazy_status_request": False,
+    change(ctx, worker, {"status": status, "status_requested": "", "lazy_status_request": False,
                        "last_activity": ctx.now()})
 
 
@@ -172,7 +173,7 @@ def acknowledge_timeout(ctx: ManagerContext, worker_id: ObjectId) -> bool:
     worker = ctx.state.workers.get(worker_id)
     if worker is None or worker.get("status") != statuses.W_TIMEOUT:
         return False
-    _set(ctx, worker, {"status": statuses.W_OFFLINE, "status_requested": "", "lazy_status_request": False})
+    change(ctx, worker, {"status": statuses.W_OFFLINE, "status_requested": "", "lazy_status_request": False})
     return True
 
 

@@ -17,6 +17,7 @@ from flamenco_manager import variables as variables_mod
 from flamenco_manager.api import validation as v
 from flamenco_manager.api.auth import WORKER_KEY, context, registration_allowed, remote_address, require_worker, user_agent
 from flamenco_manager.api.errors import BadRequest, error_response
+from flamenco_manager.context import ManagerContext
 from flamenco_manager.api.throttle import RefusalThrottle
 from flamenco_manager.update_queue import queue_update
 
@@ -139,7 +140,7 @@ async def task(request: web.Request) -> web.StreamResponse:
     return web.json_response(wire)
 
 
-def _claim_runnable_task(ctx, worker: dict) -> dict | None:
+def _claim_runnable_task(ctx: ManagerContext, worker: dict) -> dict | None:
     """The next task for the worker as sent to it (variables expanded); tasks that would start a program
     this manager does not allow fail here instead (``executables``)."""
     while (claimed := scheduler.claim_next_task(ctx, worker)) is not None:

@@ -170,11 +170,6 @@ def wait_until_serving(url: str, proc: subprocess.Popen, log_path: Path) -> None
 
 def set_worker_fields(ctx, worker_id, **fields) -> None:
     """Change a worker as the manager's own code would (in its engine, journalled): a test's shortcut."""
-    from flamenco_manager import store
+    from flamenco_manager import workers
 
-    def apply() -> None:
-        worker = ctx.state.workers[ObjectId(str(worker_id))]
-        worker.update(fields)
-        ctx.journal.set(store.WORKERS, worker["_id"], fields)
-
-    ctx.engine.call(apply)
+    ctx.engine.call(lambda: workers.change(ctx, ctx.state.workers[ObjectId(str(worker_id))], fields))

@@ -41,7 +41,7 @@ def test_worker_actions(ctx, manager_url, new_worker):
     assert Dashboard(manager_url).post(url, data={"action": "forget-worker"}).status_code == 204
     assert ctx.store.db[dbmod.WORKERS].count_documents({}) == 0
     assert Dashboard(manager_url).post(url, data={"action": "forget-worker"}).status_code == 404
-    assert Dashboard(manager_url).post(f"/worker-action/nope", data={}).status_code == 400
+    assert Dashboard(manager_url).post("/worker-action/nope", data={}).status_code == 400
 
 
 def test_sleep_schedule_is_applied(ctx, manager_url, new_worker):
@@ -69,7 +69,7 @@ def test_logfile_and_kick(ctx, manager_url, new_worker):
     text = Dashboard(manager_url).get(f"/logfile/{doc['job']}/{doc['_id']}").text
     assert "Manager assigned task" in text and "rendering frame 1" in text
     assert Dashboard(manager_url).get(f"/logfile/{doc['job']}/{ObjectId()}").status_code == 404
-    assert Dashboard(manager_url).post(f"/kick").text == "Kicked task downloader"
+    assert Dashboard(manager_url).post("/kick").text == "Kicked task downloader"
 
 
 def test_dashboard_needs_its_password_also_from_this_machine(ctx, manager_url):
