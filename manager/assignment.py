@@ -22,10 +22,9 @@ def assign(ctx: ManagerContext, worker: dict, task: dict) -> None:
     queue_update(ctx, task, {"task_status": statuses.ACTIVE, "worker": ident, "activity": message},
                  log=log_line(ctx, message),
                  extra_set={"worker_id": worker["_id"], "last_worker_ping": ctx.now()})
-    workers.seen(ctx, worker, address=worker.get("address", ""), software=worker.get("software", ""),
-                 set_awake=False, also={"current_task": task["_id"], "current_job": task.get("job"),
-                                        "current_task_status": statuses.ACTIVE,
-                                        "current_task_updated": ctx.now()})
+    workers.change(ctx, worker, {"current_task": task["_id"], "current_job": task.get("job"),
+                                 "current_task_status": statuses.ACTIVE, "current_task_updated": ctx.now()},
+                   lazy=True)
 
 
 def return_task(ctx: ManagerContext, worker: dict, task: dict, reason: str) -> bool:

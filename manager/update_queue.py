@@ -193,8 +193,9 @@ def _drop(ctx: ManagerContext, update_id: ObjectId) -> dict | None:
 @on_engine
 def acknowledge(ctx: ManagerContext, update_ids: list[ObjectId]) -> int:
     """Retire the updates the Server handled (in queue order); checkpoint the tasks that are due."""
-    handled = set(update_ids)
-    taken = [d for d in (_take(ctx, u) for u in list(ctx.state.updates) if u in handled) if d is not None]
+    known = sorted((ctx.state.updates[u] for u in set(update_ids) if u in ctx.state.updates),
+                   key=lambda d: (d["queued_at_ns"], d["_id"]))  # not the whole queue: it grows in an outage
+    taken = [d for d in (_take(ctx, doc["_id"]) for doc in known) if d is not None]
     for task_id in {d["task_id"] for d in taken}:
         if _checkpoint_due(ctx, task_id):
             checkpoint(ctx, task_id)
