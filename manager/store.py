@@ -29,7 +29,7 @@ import datetime as dt
 import logging
 import os
 import socket
-from typing import Any, Iterable
+from typing import Any, Iterator, Sequence, TypeVar
 
 import pymongo
 from pymongo import InsertOne, ReplaceOne, UpdateOne
@@ -37,6 +37,7 @@ from pymongo.database import Database
 from pymongo.errors import BulkWriteError, DuplicateKeyError, PyMongoError
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 # Collection names (docs/contracts.md, "Manager and worker").
 TASKS = "tasks"                  # cached tasks waiting, running, or finished with news for the Server
@@ -96,7 +97,8 @@ class Loaded:
     settings: list[dict]
 
 
-def _chunks(items: list, size: int) -> Iterable[list]:
+def chunks(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
+    """``items`` in runs of at most ``size`` (bulk commands here; state changes in the sync daemon)."""
     for start in range(0, len(items), size):
         yield items[start:start + size]
 
@@ -144,14 +146,14 @@ class Store:
             for name, docs in batch.replaces.items():
                 self._bulk(name, [ReplaceOne({"_id": i}, d, upsert=True) for i, d in docs.items()])
             for name, ids in batch.deletes.items():
-                for chunk in _chunks(sorted(ids, key=str), MAX_STATEMENTS):
+                for chunk in chunks(sorted(ids, key=str), MAX_STATEMENTS):
                     self.commands += 1
                     self.db[name].delete_many({"_id": {"$in": chunk}})
         except PyMongoError as ex:
             raise StoreError(str(ex)) from ex
 
     def _bulk(self, name: str, ops: list) -> None:
-        for chunk in _chunks(ops, MAX_STATEMENTS):
+        for chunk in chunks(ops, MAX_STATEMENTS):
             self.commands += 1
             try:
                 self.db[name].bulk_write(chunk, ordered=False)

@@ -12,13 +12,14 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import threading
-from typing import Callable, Iterator, Sequence, TypeVar
+from typing import Callable
 
 from flamenco_manager import blocklist, cleanup, sleep_schedule, sync_requests, task_logs, tasks
 from flamenco_manager import timeouts, update_queue
 from flamenco_manager.cancellation import handle_cancel_requests
 from flamenco_manager.context import ManagerContext
 from flamenco_manager.engine import on_engine
+from flamenco_manager.store import chunks
 from flamenco_manager.notifications import build_notification
 from flamenco_manager.upstream import Upstream, UpstreamError
 
@@ -29,13 +30,6 @@ log = logging.getLogger(__name__)
 # chunks of this many, each its own group commit, so that no flush that workers
 # wait for carries a whole depsgraph or push (FerretDB writes ~1,000 documents/s).
 CHANGE_CHUNK = 200
-
-T = TypeVar("T")
-
-
-def _chunks(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
-    for start in range(0, len(items), size):
-        yield items[start:start + size]
 
 
 def _seconds(value: float) -> dt.timedelta:
@@ -134,7 +128,7 @@ class SyncDaemon:
         graph = self.upstream.depsgraph(sync_requests.depsgraph_last_modified(self.ctx))
         if graph.tasks is None:
             return 0
-        stored = sum(tasks.store_downloaded(self.ctx, chunk) for chunk in _chunks(graph.tasks, CHANGE_CHUNK))
+        stored = sum(tasks.store_downloaded(self.ctx, chunk) for chunk in chunks(graph.tasks, CHANGE_CHUNK))
         if graph.last_updated:
             sync_requests.set_depsgraph_last_modified(self.ctx, graph.last_updated)
         log.info("downloaded %d tasks", stored)
@@ -180,7 +174,7 @@ class SyncDaemon:
         self.push_backoff = 0.0
         self.last_push_ok = self.ctx.now()
         handled = {oid for oid in map(tasks.parse_id, reply.get("handled_update_ids") or []) if oid}
-        for chunk in _chunks(list(handled), CHANGE_CHUNK):
+        for chunk in chunks(list(handled), CHANGE_CHUNK):
             update_queue.acknowledge(self.ctx, chunk)
         dropped = update_queue.set_aside_unacknowledged(self.ctx, batch, handled, cfg.push_max_unacknowledged)
         if dropped:
