@@ -16,7 +16,7 @@ from eve.auth import BasicAuth
 
 from flamenco import auth, defaults, errors, eve_hooks, eve_settings, request_guard, security_headers
 from flamenco.data_layer import FlamencoMongo
-from flamenco.extension import Extension, FlamencoExtension
+from flamenco.extension import Extension, FlamencoExtension, subscribe_listeners
 from flamenco.projects import hooks as project_hooks
 from flamenco.projects import patch as project_patch
 from flamenco.projects import schema as projects_schema
@@ -113,6 +113,7 @@ def create_app(config: Mapping[str, Any] | None = None,
         for bp in ext.blueprints():
             app.register_blueprint(bp)
         ext.setup_app(app)
+    subscribe_listeners(extensions)
     return app
 
 

@@ -1,7 +1,8 @@
 """Live updates: announce job/task changes on Redis pub/sub, stream them as SSE.
 
-Whoever changes a job or task (the status rules, the Manager API, Celery jobs)
-calls :func:`publish`; every open dashboard page of that project holds one
+Whoever changes a job or task announces it on :mod:`flamenco.eventbus`; the
+dashboard's listener there (:mod:`flamenco.web.live_feed`) calls
+:func:`publish_many`; every open dashboard page of that project holds one
 Server-Sent Events stream (:func:`sse_stream`) fed from the same Redis channel.
 Redis pub/sub keeps this working across several server processes.
 
@@ -24,13 +25,9 @@ import logging
 import os
 import threading
 import time
-from typing import TYPE_CHECKING, Any, Generator, Iterable, Mapping
+from typing import Any, Generator, Iterable, Mapping
 
 import redis
-
-if TYPE_CHECKING:
-    from bson import ObjectId
-    from pymongo.database import Database
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +57,9 @@ DELETED = "deleted"
 
 _clients: dict[str, redis.Redis] = {}
 _clients_lock = threading.Lock()
-_publish_paused_until = 0.0
+# Redis URL -> monotonic time until which publishing to it is skipped (per URL, so one
+# unreachable server does not silence another).
+_publish_paused_until: dict[str, float] = {}
 
 
 def redis_url() -> str:
@@ -133,11 +132,11 @@ def publish_many(kind: str, docs: Iterable[Mapping[str, Any]], *, url: str | Non
     """
     from flamenco.web import job_cache, job_index, task_index, workers_seen
 
-    global _publish_paused_until
     events = [make_event(kind, doc) for doc in docs]
     if not events:
         return True
-    if time.monotonic() < _publish_paused_until:
+    url = url or redis_url()
+    if time.monotonic() < _publish_paused_until.get(url, 0.0):
         return False
     try:
         pipe = client(url).pipeline(transaction=False)
@@ -149,7 +148,7 @@ def publish_many(kind: str, docs: Iterable[Mapping[str, Any]], *, url: str | Non
             pipe.publish(CHANNEL, json.dumps(event))
         pipe.execute()
     except redis.RedisError as ex:
-        _publish_paused_until = time.monotonic() + PUBLISH_BACKOFF_SECONDS
+        _publish_paused_until[url] = time.monotonic() + PUBLISH_BACKOFF_SECONDS
         log.warning("live update not published (Redis unreachable for %.0f s): %s",
                     PUBLISH_BACKOFF_SECONDS, ex)
         return False
@@ -161,28 +160,9 @@ def publish(kind: str, doc: Mapping[str, Any], *, url: str | None = None, tasks_
     return publish_many(kind, [doc], url=url, tasks_changed=tasks_changed)
 
 
-def publish_job(db: Database, job_id: ObjectId, *, tasks_changed: bool = True) -> bool:
-    """Announce a job's current state, read from the database (for callers holding only its id)."""
-    job = db["flamenco_jobs"].find_one({"_id": job_id}, {f: 1 for f in ("project", *EVENT_FIELDS)})
-    return publish("job", job, tasks_changed=tasks_changed) if job is not None else True
-
-
 def publish_job_deleted(job: Mapping[str, Any]) -> bool:
     """Announce that a job (and its tasks) is gone, so open pages and read models drop it."""
     return publish("job", {**job, "status": DELETED})
-
-
-def publish_job_change(db: Database, change: Any) -> bool:
-    """Announce what a ``flamenco.status.JobStatusChange`` did (duck-typed: no import cycle)."""
-    return publish_job(db, change.job_id, tasks_changed=bool(change.tasks_modified))
-
-
-def publish_task(db: Database, task_id: ObjectId) -> bool:
-    """Announce a task's current state and then its job's (whose counts it changes)."""
-    task = db["flamenco_tasks"].find_one({"_id": task_id}, {f: 1 for f in ("project", "job", *EVENT_FIELDS)})
-    if task is None:
-        return True
-    return publish("task", task) and publish_job(db, task["job"], tasks_changed=False)
 
 
 def _sse(data: str, event: str | None = None) -> str:

@@ -1,8 +1,9 @@
 """Pillar-style extensions: how features plug into the server.
 
 An :class:`Extension` contributes Eve resource definitions, Flask blueprints,
-Celery task modules and dashboard links, plus a ``setup_app`` step for hooks
-and indexes. ``flamenco.app.create_app`` collects them; the Flamenco
+Celery task modules, dashboard links and listeners on the event bus
+(:mod:`flamenco.eventbus`, subscribed in the server and in Celery workers),
+plus a ``setup_app`` step for hooks and indexes. ``flamenco.app.create_app`` collects them; the Flamenco
 extension itself (:class:`FlamencoExtension`) is the render-farm feature set
 on top of the core resources (users, projects).
 """
@@ -15,7 +16,7 @@ from typing import TYPE_CHECKING, Callable, Sequence
 
 import flask
 
-from flamenco import errors
+from flamenco import errors, eventbus
 from flamenco.auth import scoping
 
 if TYPE_CHECKING:
@@ -53,6 +54,17 @@ class Extension:
 
     def setup_app(self, app: flask.Flask) -> None:
         """Register Eve hooks, create indexes; runs once the Eve app exists."""
+
+    def event_listeners(self) -> list[eventbus.Listener]:
+        """What reacts to job and task changes, wherever they happen (server or Celery)."""
+        return []
+
+
+def subscribe_listeners(extensions: Sequence[Extension]) -> None:
+    """Subscribe every extension's event listeners (idempotent: apps are built many times in tests)."""
+    for ext in extensions:
+        for listener in ext.event_listeners():
+            eventbus.subscribe(listener)
 
 
 def optional_blueprint(module_name: str) -> flask.Blueprint | None:
@@ -119,6 +131,14 @@ class FlamencoExtension(Extension):
 
     def web_links(self) -> list[WebLink]:
         return [WebLink("Render Management", "/flamenco/")]
+
+    def event_listeners(self) -> list[eventbus.Listener]:
+        """The dashboard's live feed, when the dashboard is installed."""
+        try:
+            from flamenco.web import live_feed
+        except ModuleNotFoundError:
+            return []
+        return [live_feed.on_changes]
 
     def setup_app(self, app: flask.Flask) -> None:
         from flamenco.jobs import hooks as job_hooks

@@ -2,7 +2,9 @@
 
 Nothing else in the server writes a ``status`` field: HTTP hooks, PATCH handlers,
 the Manager API, Celery jobs and the dashboard call the functions below and react
-to what they return (the new job status, how many tasks changed, ...).
+to what they return (the new job status, how many tasks changed, ...). Every
+change announces itself on :mod:`flamenco.eventbus` after it is written, so no
+caller has to remember to publish it (live updates, notifications).
 
 Functions take a PyMongo ``Database`` (collections ``flamenco_jobs`` and
 ``flamenco_tasks``) and ids.  Each rule is one ``update_many`` with a filter per
@@ -39,7 +41,7 @@ from typing import Any, Iterable, Iterator, Mapping
 from bson import ObjectId
 from pymongo.database import Database
 
-from flamenco import job_compilers, task_counts
+from flamenco import eventbus, job_compilers, task_counts
 
 # --- Status vocabularies (reference §2.2, §2.3) ---------------------------------
 
@@ -145,7 +147,7 @@ class NotFound(LookupError):
 
 @dataclasses.dataclass
 class JobStatusChange:
-    """What a job status change did: callers publish events from this."""
+    """What a job status change did (the change itself announced it on ``flamenco.eventbus``)."""
 
     job_id: ObjectId
     old_status: str
@@ -421,13 +423,22 @@ def _run_job_status_chain(db: Database, change: JobStatusChange, new_status: str
     """Write ``new_status``, apply its task effects, then repeat for each follow-up status."""
     old = change.status
     change.at = now
-    while new_status:
-        _write_job_status(db, change.job_id, old, new_status, now, reason if not change.steps else "")
-        change.steps.append(new_status)
-        change.status = new_status
-        follow_up, modified = handle_job_status_change(db, change.job_id, old, new_status, now)
-        change.tasks_modified += modified
-        old, new_status = new_status, follow_up
+    try:
+        while new_status:
+            _write_job_status(db, change.job_id, old, new_status, now, reason if not change.steps else "")
+            change.steps.append(new_status)
+            change.status = new_status
+            follow_up, modified = handle_job_status_change(db, change.job_id, old, new_status, now)
+            change.tasks_modified += modified
+            old, new_status = new_status, follow_up
+    finally:
+        if change.steps:
+            _emit_job_change(db, change)
+
+
+def _emit_job_change(db: Database, change: JobStatusChange) -> None:
+    eventbus.emit(db, eventbus.job_changed(change.job_id, status=change.status, previous_status=change.old_status,
+                                           tasks_changed=bool(change.tasks_modified)))
 
 
 def _write_job_status(db: Database, job_id: ObjectId, old: str, new: str, now: datetime.datetime,
@@ -630,6 +641,7 @@ def set_task_status(db: Database, task_id: ObjectId, new_status: str, *, actor: 
     if result.matched_count == 0:
         raise StatusConflict(f"task {task_id} is no longer {old!r}; not setting it to {new_status!r}")
     change = TaskStatusChange(task_id=task_id, job_id=task.get("job"), old_status=old, status=new_status)
+    eventbus.emit(db, eventbus.task_changed(task_id, change.job_id, status=new_status, previous_status=old))
     if new_status == "cancel-requested" and change.job_id is not None:
         mark_cancel_requested_tasks(db, change.job_id)
     if old != new_status and change.job_id is not None:
@@ -660,6 +672,8 @@ def requeue_failed_tasks(db: Database, job_id: ObjectId, *, actor: Actor = Actor
                                 + " or ".join(sorted(FAILED_TASKS_REQUEABLE_JOB_STATES)))
     with task_counts.changing(db, job_id) as counts:
         modified = _set_tasks_status(db, counts, {"failed"}, "queued", now, unset=["failed_by_workers"])
+    if modified:
+        eventbus.emit(db, eventbus.job_changed(job_id, tasks_changed=True))
     job_change = update_job_after_task_status_change(db, job_id, "queued", now=now) if modified else None
     return RequeueResult(tasks_modified=modified, job_change=job_change)
 
@@ -696,12 +710,14 @@ def requeue_task_with_successors(db: Database, task_id: ObjectId, *, actor: Acto
     with task_counts.changing(db, task["job"]) as counts:
         modified = _move_tasks(db, counts, {"_id": {"$in": ids}, "job": task["job"]}, requeueable, "queued",
                                {"$set": _stamp(now, {"status": "queued"}), "$unset": {"failed_by_workers": ""}})
+    eventbus.emit(db, eventbus.job_changed(task["job"], tasks_changed=bool(modified)))
     job_change = update_job_after_task_status_change(db, task["job"], "queued", now=now)
     return RequeueResult(tasks_modified=modified, job_change=job_change)
 
 
 def mark_tasks_claimed(db: Database, manager_id: ObjectId, task_ids: Iterable[ObjectId], *,
-                       job_of: Mapping[ObjectId, ObjectId] | None = None) -> int:
+                       job_of: Mapping[ObjectId, ObjectId] | None = None,
+                       docs: Mapping[ObjectId, Mapping[str, Any]] | None = None) -> int:
     """Depsgraph claim (reference §6.3): the Manager's ``queued`` tasks become ``claimed-by-manager``.
 
     Deliberately keeps ``_updated`` and ``_etag``, as the protocol requires:
@@ -713,7 +729,8 @@ def mark_tasks_claimed(db: Database, manager_id: ObjectId, task_ids: Iterable[Ob
 
     One ``update_many`` per job, so each job's task counts move by what was
     claimed of it; ``job_of`` (task id -> job id, as the depsgraph read them)
-    saves reading the tasks' jobs.
+    saves reading the tasks' jobs, and ``docs`` (task id -> the task as read,
+    already showing its new status) saves live-update listeners a read.
     """
     task_ids = list(task_ids)
     if job_of is None:
@@ -731,6 +748,9 @@ def mark_tasks_claimed(db: Database, manager_id: ObjectId, task_ids: Iterable[Ob
             ).modified_count
             counts[job_id].moved("queued", "claimed-by-manager", modified)
             claimed += modified
+    eventbus.emit(db, *(eventbus.task_changed(task_id, job_id, status="claimed-by-manager", previous_status="queued",
+                                              doc=(docs or {}).get(task_id))
+                        for job_id, ids in per_job.items() for task_id in ids))
     return claimed
 
 
@@ -1002,6 +1022,8 @@ def _finish_construction(db: Database, change: JobStatusChange, run: _Run, new_s
     change.steps.append(new_status)
     change.status = new_status
     change.at = run.now
+    eventbus.emit(db, eventbus.job_changed(change.job_id, status=new_status, previous_status=change.old_status,
+                                           tasks_changed=True))
 
 
 # --- RNA overrides on an existing job (reference §4.8) -----------------------------------
@@ -1051,13 +1073,15 @@ def apply_rna_overrides(db: Database, job_id: ObjectId, lines: Any, *,
         raise IllegalTransition("status", existing["status"], "queued",
                                 "the rna-overrides task is running; cancel it or wait until it ends")
     db[JOBS].update_one({"_id": job_id}, {"$set": _stamp(now, {"settings.rna_overrides": lines})})
-    if job["status"] in _CONSTRUCTIBLE_JOB_STATES:
-        return RnaOverridesChange(task_id=None, created=False)
-    command = job_compilers.rna_overrides_command((job.get("settings") or {}).get("filepath") or "", lines)
-    if existing is not None:
-        _requeue_rna_overrides_task(db, existing, command, now)
-        return RnaOverridesChange(task_id=existing["_id"], created=False)
-    return _create_rna_overrides_task(db, job, job_type.rna_overrides_parent, command, now)
+    with eventbus.batch(db):
+        eventbus.emit(db, eventbus.job_changed(job_id, tasks_changed=job["status"] not in _CONSTRUCTIBLE_JOB_STATES))
+        if job["status"] in _CONSTRUCTIBLE_JOB_STATES:
+            return RnaOverridesChange(task_id=None, created=False)
+        command = job_compilers.rna_overrides_command((job.get("settings") or {}).get("filepath") or "", lines)
+        if existing is not None:
+            _requeue_rna_overrides_task(db, existing, command, now)
+            return RnaOverridesChange(task_id=existing["_id"], created=False)
+        return _create_rna_overrides_task(db, job, job_type.rna_overrides_parent, command, now)
 
 
 def _requeue_rna_overrides_task(db: Database, task: Mapping[str, Any], command: Mapping[str, Any],

@@ -17,6 +17,7 @@ import celery
 from bson import ObjectId
 
 from flamenco.celery import archival, cleanup, construction, db, defaults, runnability
+from flamenco.extension import FlamencoExtension, subscribe_listeners
 
 
 def make_app(broker: str | None = None, backend: str | None = None) -> celery.Celery:
@@ -24,7 +25,7 @@ def make_app(broker: str | None = None, backend: str | None = None) -> celery.Ce
     cfg = db.config()
     redis_url = cfg["REDIS_URL"]
     app = celery.Celery("flamenco", broker=broker or cfg["CELERY_BROKER_URL"] or redis_url,
-                        backend=backend or redis_url)
+                        backend=backend or redis_url, include=list(FlamencoExtension.celery_task_modules))
     app.conf.update(
         task_track_started=True,
         result_expires=defaults.RESULT_EXPIRES_SECONDS,
@@ -55,6 +56,8 @@ def beat_schedule() -> dict[str, dict]:
 
 
 app = make_app()
+# Changes made by background jobs reach the same listeners as the server's (live updates, notifications).
+subscribe_listeners([FlamencoExtension()])
 
 
 def _object_id(job_id: str) -> ObjectId | None:

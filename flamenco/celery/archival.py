@@ -27,7 +27,7 @@ from typing import Any
 from bson import ObjectId
 from pymongo.database import Database
 
-from flamenco import events, status, task_counts
+from flamenco import status, task_counts
 from flamenco.celery import defaults
 from flamenco.manager_api import defaults as api_defaults
 from flamenco.manager_api import storage
@@ -150,7 +150,7 @@ def archive_job(db: Database, job_id: ObjectId, storage_root: Path) -> str | Non
         name = build_archive(db, job, storage_root)
         db[JOBS].update_one({"_id": job_id}, {"$set": {"archive_blob_name": name}})
     delete_job_data(db, job_id, storage_root)
-    events.publish_job_change(db, status.set_job_status(db, job_id, "archived", actor=status.Actor.SYSTEM))
+    status.set_job_status(db, job_id, "archived", actor=status.Actor.SYSTEM)
     log.info("archived job %s as %s", job_id, name)
     return name
 

@@ -15,7 +15,7 @@ import logging
 from bson import ObjectId
 from pymongo.database import Database
 
-from flamenco import events, status
+from flamenco import status
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +34,6 @@ def construct_job(db: Database, job_id: ObjectId, reason: str, stale_after: date
         return None
     if change is None:
         return None
-    events.publish_job_change(db, change)
     return change.status
 
 

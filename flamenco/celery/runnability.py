@@ -12,7 +12,7 @@ import logging
 from bson import ObjectId
 from pymongo.database import Database
 
-from flamenco import events, status
+from flamenco import status
 
 log = logging.getLogger(__name__)
 
@@ -50,5 +50,4 @@ def check_job_runnability(db: Database, job_id: ObjectId) -> status.JobStatusCha
         change = status.set_job_status(db, job_id, "fail-requested", actor=status.Actor.SYSTEM, reason=reason)
     except status.StatusConflict:
         return None  # changed meanwhile; the next check looks again
-    events.publish_job_change(db, change)
     return change

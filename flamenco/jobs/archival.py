@@ -13,7 +13,7 @@ import flask
 from bson import ObjectId
 from pymongo.database import Database
 
-from flamenco import events, status
+from flamenco import status
 
 log = logging.getLogger(__name__)
 
@@ -39,13 +39,12 @@ def enqueue_archival(app: flask.Flask, job_id: ObjectId) -> bool:
 
 
 def start_archiving(app: flask.Flask, db: Database, job: dict, reason: str) -> None:
-    """Mark the job ``archiving``, remember its status, queue the archival, announce it.
+    """Mark the job ``archiving``, remember its status, queue the archival.
 
     Raises ``status.IllegalTransition`` unless the job may be archived (only
     finished jobs: Flamenco 2 archived active ones, deleting running tasks).
     """
     status.check_job_transition(job.get("status"), "archiving", status.Actor.USER)
     db["flamenco_jobs"].update_one({"_id": job["_id"]}, {"$set": {"pre_archive_status": job.get("status")}})
-    change = status.set_job_status(db, job["_id"], "archiving", actor=status.Actor.USER, reason=reason)
+    status.set_job_status(db, job["_id"], "archiving", actor=status.Actor.USER, reason=reason)
     enqueue_archival(app, job["_id"])
-    events.publish_job_change(db, change)

@@ -18,7 +18,7 @@ import flask
 from bson import ObjectId
 from pymongo.database import Database
 
-from flamenco import errors, events, job_compilers, projects, status
+from flamenco import errors, eventbus, job_compilers, projects, status
 from flamenco.auth import CurrentUser, roles, scoping
 from flamenco.jobs import JOBS, construction, program_gate
 from flamenco.managers import MANAGERS
@@ -117,14 +117,18 @@ def on_inserted(items: list[dict]) -> None:
     db = _db()
     app = flask.current_app
     for job in items:
-        if job["status"] == "waiting-for-files":
-            continue
-        reason = f"Job submitted by {user.display_name}"
-        if construction.constructs_in_background(app.config, job):
-            construction.enqueue_construction(app, job["_id"], reason)
-        else:
-            construction.construct_job(db, job["_id"], reason=reason)
-        events.publish_job(db, job["_id"])
+        with eventbus.batch(db):
+            eventbus.emit(db, eventbus.job_changed(job["_id"], status=job["status"]))
+            _construct_submitted(app, db, job, f"Job submitted by {user.display_name}")
+
+
+def _construct_submitted(app: flask.Flask, db: Database, job: dict, reason: str) -> None:
+    if job["status"] == "waiting-for-files":
+        return
+    if construction.constructs_in_background(app.config, job):
+        construction.enqueue_construction(app, job["_id"], reason)
+    else:
+        construction.construct_job(db, job["_id"], reason=reason)
 
 
 def on_post_post(request: flask.Request, payload: flask.Response) -> None:
@@ -159,7 +163,7 @@ def on_delete_item(job: dict) -> None:
 def on_deleted_item(job: dict) -> None:
     """Remove the job's tasks and their logs too (Flamenco 2 left them, §14.14)."""
     status.delete_job_tasks(_db(), job["_id"])
-    events.publish_job_deleted(job)
+    eventbus.emit(_db(), eventbus.job_deleted(job))
 
 
 def setup_app(app: flask.Flask) -> None:

@@ -16,7 +16,7 @@ import logging
 import flask
 from pymongo.database import Database
 
-from flamenco import errors, events, status
+from flamenco import errors, eventbus, status
 from flamenco.auth import CurrentUser, scoping, tokens
 from flamenco.extension import PatchOps
 from flamenco.jobs import JOBS, TASKS, construction, program_gate
@@ -53,9 +53,8 @@ def set_job_status(job: dict, payload: dict, user: CurrentUser) -> None:
         errors.abort(422, "status is required", {"status": "must be a job status string"})
     db = _db()
     with errors.status_errors():
-        change = status.set_job_status(db, job["_id"], new_status, actor=status.Actor.USER,
-                                       reason=f"Set to {new_status} by {user.display_name}")
-    events.publish_job_change(db, change)
+        status.set_job_status(db, job["_id"], new_status, actor=status.Actor.USER,
+                              reason=f"Set to {new_status} by {user.display_name}")
 
 
 @patch_ops.op("set-job-priority")
@@ -74,7 +73,7 @@ def set_job_priority(job: dict, payload: dict, user: CurrentUser) -> None:
     db = _db()
     db[JOBS].update_one({"_id": job["_id"]}, {"$set": {"priority": priority, **stamp}})
     db[TASKS].update_many({"job": job["_id"]}, {"$set": {"job_priority": priority, **stamp}})
-    events.publish_job(db, job["_id"], tasks_changed=False)
+    eventbus.emit(db, eventbus.job_changed(job["_id"]))
 
 
 @patch_ops.op("requeue-failed-tasks")
@@ -83,7 +82,6 @@ def requeue_failed_tasks(job: dict, payload: dict, user: CurrentUser) -> None:
     db = _db()
     with errors.status_errors():
         status.requeue_failed_tasks(db, job["_id"], actor=status.Actor.USER)
-    events.publish_job(db, job["_id"])
 
 
 @patch_ops.op("archive-job")
@@ -114,7 +112,6 @@ def construct(job: dict, payload: dict, user: CurrentUser) -> None:
     with errors.status_errors():
         construction.construct_stored_job(flask.current_app, db, job, new_settings=new_settings,
                                           reason=f"Construction initiated by {user.display_name}")
-    events.publish_job(db, job["_id"])
 
 
 @patch_ops.op("recreate")
@@ -129,7 +126,6 @@ def recreate(job: dict, payload: dict, user: CurrentUser) -> None:
     db = _db()
     with errors.status_errors():
         construction.recreate_job(flask.current_app, db, job, reason=f"Recreated by {user.display_name}")
-    events.publish_job(db, job["_id"])
 
 
 @patch_ops.op("rna-overrides")
@@ -145,4 +141,3 @@ def rna_overrides(job: dict, payload: dict, user: CurrentUser) -> None:
     db = _db()
     with errors.status_errors(), settings_errors():
         status.apply_rna_overrides(db, job["_id"], payload.get("rna_overrides"))
-    events.publish_job(db, job["_id"])

@@ -14,7 +14,7 @@ import datetime
 from bson import ObjectId
 from pymongo.database import Database
 
-from flamenco import events, status
+from flamenco import status
 
 JOBS = "flamenco_jobs"
 TASKS = "flamenco_tasks"
@@ -65,12 +65,12 @@ def pull_depsgraph(db: Database, manager_id: ObjectId, since: datetime.datetime 
         return Depsgraph(tasks=[])
     queued = [task for task in tasks if task["status"] == "queued"]
     if queued:
-        status.mark_tasks_claimed(db, manager_id, [task["_id"] for task in queued],
-                                  job_of={task["_id"]: task["job"] for task in queued})
         for task in queued:
             task["status"] = "claimed-by-manager"
             task.pop("log_file", None)
-        events.publish_many("task", queued)
+        status.mark_tasks_claimed(db, manager_id, [task["_id"] for task in queued],
+                                  job_of={task["_id"]: task["job"] for task in queued},
+                                  docs={task["_id"]: task for task in queued})
     # Never move the Manager's marker backwards (tasks of a changed job may be older).
     newest = max((task["_updated"] for task in tasks if task.get("_updated")), default=None)
     last_updated = max(newest, since) if newest and since else newest or since

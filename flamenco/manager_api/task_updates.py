@@ -37,7 +37,7 @@ from pymongo import UpdateOne
 from pymongo.database import Database
 from pymongo.errors import BulkWriteError
 
-from flamenco import events, status, task_counts
+from flamenco import eventbus, status, task_counts
 from flamenco.manager_api import defaults
 from flamenco.manager_api.keys import storable_key_reason
 
@@ -425,41 +425,30 @@ def _write_conflicts(db: Database, states: dict[ObjectId, TaskState], ids: list[
     return written
 
 
-def apply_job_rules(db: Database, states: dict[ObjectId, TaskState], now: datetime.datetime) -> dict[ObjectId, bool]:
-    """Run the task -> job rules once per job and new task status.
-
-    Returns the jobs that changed, each with whether its rules also changed
-    other tasks (e.g. cancelled the rest).
-    """
+def apply_job_rules(db: Database, states: dict[ObjectId, TaskState], now: datetime.datetime) -> None:
+    """Run the task -> job rules once per job and new task status (the rules announce the job changes)."""
     per_job: dict[ObjectId, set[str]] = defaultdict(set)
     for state in states.values():
         job_id = state.task.get("job")
         if state.status_changed and job_id is not None:
             per_job[job_id].add(state.status)
-    changed_jobs: dict[ObjectId, bool] = {}
     for job_id, new_statuses in per_job.items():
         ordered = [s for s in JOB_RULE_ORDER if s in new_statuses] + sorted(new_statuses - set(JOB_RULE_ORDER))
         counts = status.LazyTaskCounts(db, job_id)  # one read of the job's counts per batch, if a rule needs it
         for task_status in ordered:
             change = status.update_job_after_task_status_change(db, job_id, task_status, now=now, counts=counts)
-            if change is not None:
-                changed_jobs[job_id] = changed_jobs.get(job_id, False) or bool(change.tasks_modified)
-                if change.tasks_modified:
-                    counts.forget()
-    return changed_jobs
+            if change is not None and change.tasks_modified:
+                counts.forget()
 
 
-def _publish(db: Database, states: dict[ObjectId, TaskState], changed_jobs: dict[ObjectId, bool]) -> None:
-    task_events = [{"_id": task_id, "project": s.task.get("project"), "job": s.task.get("job"),
-                    "manager": s.task.get("manager"), "status": s.status,
-                    **{k: v for k, v in s.fields.items() if k in events.EVENT_FIELDS}}
-                   for task_id, s in states.items()]
-    events.publish_many("task", task_events)
-    # Job events read the job as stored (status, reason, _updated: what the
-    # job list shows); one whose rules also changed other tasks tells the
-    # dashboard to re-read that job's tasks.
-    for job_id, tasks_changed in changed_jobs.items():
-        events.publish_job(db, job_id, tasks_changed=tasks_changed)
+def task_changes(states: dict[ObjectId, TaskState]) -> list[eventbus.Change]:
+    """The batch's task changes, carrying what was written (so listeners read no task)."""
+    return [eventbus.task_changed(
+        task_id, s.task.get("job"), status=s.status, previous_status=s.task["status"],
+        doc={"_id": task_id, "project": s.task.get("project"), "job": s.task.get("job"),
+             "manager": s.task.get("manager"), "status": s.status,
+             **s.fields})
+        for task_id, s in states.items()]
 
 
 def cancel_requested_task_ids(db: Database, manager_id: ObjectId) -> list[ObjectId]:
@@ -491,7 +480,9 @@ def handle_batch(db: Database, manager: dict, updates: list) -> BatchResult:
     store_log_chunks(db, log_docs)
     now = status.utcnow()
     result.modified_count = write_states(db, states, now)
-    _publish(db, states, apply_job_rules(db, states, now))
+    with eventbus.batch(db):
+        eventbus.emit(db, *task_changes(states))
+        apply_job_rules(db, states, now)
     result.cancel_task_ids = [str(t) for t in cancel_requested_task_ids(db, manager["_id"])]
     result.upload_task_file_queue = [{"job": str(item.get("job")), "task": str(item.get("task"))}
                                      for item in manager.get("upload_task_file_queue") or []]

@@ -10,7 +10,7 @@ import uuid
 import flask
 from pymongo.database import Database
 
-from flamenco import errors, events, status
+from flamenco import errors, status
 from flamenco.auth import CurrentUser, scoping, tokens
 from flamenco.extension import PatchOps
 from flamenco.jobs.hooks import require_project_use
@@ -40,7 +40,6 @@ def set_task_status(task: dict, payload: dict, user: CurrentUser) -> None:
         errors.abort(422, "status is required", {"status": "must be a task status string"})
     with errors.status_errors():
         status.set_task_status(_db(), task["_id"], new_status, actor=status.Actor.USER)
-    events.publish_task(_db(), task["_id"])
 
 
 @patch_ops.op("requeue")
@@ -49,7 +48,6 @@ def requeue(task: dict, payload: dict, user: CurrentUser) -> None:
     require_project_use(user, task)
     with errors.status_errors():
         status.requeue_task_with_successors(_db(), task["_id"], actor=status.Actor.USER)
-    events.publish_job(_db(), task["job"])
 
 
 def log_file_url(db: Database, task: dict) -> str:

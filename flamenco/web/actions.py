@@ -16,7 +16,7 @@ from bson import ObjectId
 from bson.errors import InvalidId
 from pymongo.database import Database
 
-from flamenco import events, status
+from flamenco import eventbus, status
 from flamenco.jobs import archival, construction, program_gate
 from flamenco.manager_api import storage
 from flamenco.web.access import ProjectAccess
@@ -98,9 +98,8 @@ def reason_text(acc: ProjectAccess, verb: str) -> str:
 
 def change_job_status(db: Database, acc: ProjectAccess, job: dict, action: str) -> None:
     new_status = JOB_ACTION_STATUS[action]
-    change = status.set_job_status(db, job["_id"], new_status, reason=reason_text(acc, JOB_ACTION_PAST[action]),
-                                   actor=status.Actor.USER)
-    events.publish_job_change(db, change)
+    status.set_job_status(db, job["_id"], new_status, reason=reason_text(acc, JOB_ACTION_PAST[action]),
+                          actor=status.Actor.USER)
 
 
 def recreate_job(db: Database, acc: ProjectAccess, job: dict, action: str) -> None:
@@ -109,7 +108,6 @@ def recreate_job(db: Database, acc: ProjectAccess, job: dict, action: str) -> No
     run what the job's settings run (``program_gate``, as the API checks)."""
     program_gate.check_may_run_programs(acc.user, job)
     construction.recreate_job(flask.current_app, db, job, reason=reason_text(acc, "Recreated"))
-    events.publish_job(db, job["_id"])
 
 
 def archive_job(db: Database, acc: ProjectAccess, job: dict, action: str) -> None:
@@ -122,7 +120,7 @@ def delete_archived_job(db: Database, acc: ProjectAccess, job: dict, action: str
     if job.get("status") != "archived":
         raise status.IllegalTransition("status", job.get("status"), "deleted", "only archived jobs can be deleted")
     db["flamenco_jobs"].delete_one({"_id": job["_id"], "status": "archived"})
-    events.publish_job_deleted(job)
+    eventbus.emit(db, eventbus.job_deleted(job))
 
 
 JOB_ACTION_HANDLERS: dict[str, Callable[[Database, ProjectAccess, dict, str], None]] = {
@@ -174,7 +172,6 @@ def apply_task_action(db: Database, acc: ProjectAccess, action: str, task: dict)
         return {"action": action, "done": [], "skipped": [{"_id": str(task["_id"]), "reason": ex.reason}]}
     except status.StatusConflict as ex:
         return {"action": action, "done": [], "skipped": [{"_id": str(task["_id"]), "reason": str(ex)}]}
-    events.publish_task(db, task["_id"])
     return {"action": action, "done": [str(task["_id"])], "skipped": []}
 
 
