@@ -73,8 +73,9 @@ ARCHIVE_JOB_STATES = frozenset({"archiving", "archived"})
 # (Flamenco 2 allowed archiving an active job, §14.8).
 ARCHIVEABLE_JOB_STATES = REQUEABLE_JOB_STATES | {"construction-failed"}
 FAILED_TASKS_REQUEABLE_JOB_STATES = frozenset({"active", "queued"})
-CHANGE_PRIORITY_JOB_STATES = RECREATABLE_JOB_STATES | REQUEABLE_JOB_STATES | CANCELABLE_JOB_STATES
-ALLOWED_JOB_STATUSES_FROM_WEB = frozenset({"cancel-requested", "queued", "requeued"})
+# Jobs whose priority is frozen: archived ones are read-only, and a job under
+# construction is having tasks inserted with the priority it had.
+PRIORITY_FROZEN_JOB_STATES = ARCHIVE_JOB_STATES | {"under-construction"}
 # Jobs whose tasks the depsgraph hands out. Flamenco 2 also listed the task
 # status 'soft-failed' here, which could never match a job (§14.11).
 DEPSGRAPH_RUNNABLE_JOB_STATUSES = frozenset({"queued", "active", "cancel-requested"})
@@ -325,6 +326,13 @@ def check_job_transition(old: str, new: str, actor: Actor) -> None:
                                 f"only possible from {', '.join(sorted(allowed_from))}")
 
 
+def check_priority_change(job_status: str) -> None:
+    """Raise :class:`IllegalTransition` when a job in ``job_status`` may not change priority."""
+    if job_status in PRIORITY_FROZEN_JOB_STATES:
+        raise IllegalTransition("status", job_status, job_status,
+                                f"the priority of a {job_status} job cannot change")
+
+
 def check_task_transition(old: str, new: str, actor: Actor) -> None:
     """Raise :class:`IllegalTransition` unless ``actor`` may move a task from ``old`` to ``new``.
 
@@ -425,7 +433,7 @@ def _run_job_status_chain(db: Database, change: JobStatusChange, new_status: str
     change.at = now
     try:
         while new_status:
-            _write_job_status(db, change.job_id, old, new_status, now, reason if not change.steps else "")
+            _write_job_status(db, change.job_id, old, new_status, now, reason if not change.steps else None)
             change.steps.append(new_status)
             change.status = new_status
             follow_up, modified = handle_job_status_change(db, change.job_id, old, new_status, now)
@@ -442,11 +450,17 @@ def _emit_job_change(db: Database, change: JobStatusChange) -> None:
 
 
 def _write_job_status(db: Database, job_id: ObjectId, old: str, new: str, now: datetime.datetime,
-                      reason: str) -> None:
+                      reason: str | None) -> None:
+    """Write the status; ``status_reason`` explains the status it came with, so a change without a
+    reason clears a stale one ("Job submitted by ..." on a completed job), while an automatic
+    follow-up step (``reason`` None) keeps the reason of the change that started the chain."""
     fields: dict[str, Any] = {"status": new}
+    update: dict[str, Any] = {}
     if reason:
         fields["status_reason"] = reason
-    result = db[JOBS].update_one({"_id": job_id, "status": old}, {"$set": _stamp(now, fields)})
+    elif reason == "":
+        update["$unset"] = {"status_reason": ""}
+    result = db[JOBS].update_one({"_id": job_id, "status": old}, {"$set": _stamp(now, fields), **update})
     if result.matched_count == 0:
         raise StatusConflict(f"job {job_id} is no longer {old!r}; not setting it to {new!r}")
 
@@ -557,10 +571,10 @@ def job_status_after_task_change(job_id: ObjectId, job_status: str, task_status:
         if job_status == "active" and counts.get("active", 0) == 0:
             return "queued", ""
         return None
-    if task_status in ("active", "processing", "soft-failed"):
+    if task_status in ("active", "soft-failed"):
         return ("active", "") if job_status == "queued" else None
     if task_status == "completed" and _all_tasks_completed(counts) and job_status != "completed":
-        return "completed", ""
+        return "completed", f"All {counts['completed']} tasks completed"
     if task_status in ("canceled", "failed", "completed") and job_status in _REQUESTED_TO_FINAL:
         if counts.get("cancel-requested", 0) == 0:
             return _REQUESTED_TO_FINAL[job_status], ""

@@ -67,6 +67,8 @@ def set_job_priority(job: dict, payload: dict, user: CurrentUser) -> None:
     if not JOB_PRIORITY_MIN <= priority <= JOB_PRIORITY_MAX:
         errors.abort(422, "priority out of range",
                      {"priority": f"must be between {JOB_PRIORITY_MIN} and {JOB_PRIORITY_MAX}"})
+    with errors.status_errors():
+        status.check_priority_change(job.get("status", ""))
     if priority == job.get("priority"):
         return
     stamp = {"_updated": tokens.utcnow(), "_etag": status.new_etag()}

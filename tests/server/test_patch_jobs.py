@@ -246,3 +246,12 @@ def test_rna_overrides_of_an_archived_job_is_409(world):
     job = compiled_job(world, "archived", job_type="blender-render", settings=RENDER_SETTINGS)
     resp = world.api("alice").patch(url(job), json={"op": "rna-overrides", "rna_overrides": OVERRIDES})
     assert resp.status_code == 409 and "archived" in resp.get_json()["_issues"]["status"]
+
+
+@pytest.mark.parametrize("frozen", ["archived", "archiving", "under-construction"])
+def test_priority_of_archived_or_constructing_jobs_cannot_change(world, frozen):
+    job = insert_job(world.db, world.project_a, world.manager_a, world.alice, status=frozen)
+    resp = world.api("alice").patch(url(job), json={"op": "set-job-priority", "priority": 80})
+    assert resp.status_code == 409
+    assert "status" in resp.get_json()["_issues"]
+    assert stored(world, job)["priority"] == 50

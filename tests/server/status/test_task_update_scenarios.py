@@ -28,6 +28,26 @@ def test_completing_all_tasks_completes_the_job(mongo_db: Database, make_job: Ma
     assert job_status(mongo_db, job_id) == "completed"
 
 
+def test_a_finished_job_does_not_keep_the_reason_of_its_submission(mongo_db: Database, make_job: MakeJob) -> None:
+    """The reason explains the current status (issue 14: a completed job said "Job submitted by ...")."""
+    job_id, tasks = make_job(["claimed-by-manager"] * 2, "queued")
+    mongo_db[status.JOBS].update_one({"_id": job_id}, {"$set": {"status_reason": "Job submitted by Ada (@ada)"}})
+    report(mongo_db, tasks[0], "active")
+    assert "status_reason" not in mongo_db[status.JOBS].find_one({"_id": job_id})
+    for task_id in tasks:
+        report(mongo_db, task_id, "completed")
+    job = mongo_db[status.JOBS].find_one({"_id": job_id})
+    assert (job["status"], job["status_reason"]) == ("completed", "All 2 tasks completed")
+
+
+def test_a_follow_up_step_keeps_the_reason_of_the_change_that_caused_it(mongo_db: Database,
+                                                                         make_job: MakeJob) -> None:
+    job_id, _tasks = make_job(["completed"] * 2, "completed")
+    status.set_job_status(mongo_db, job_id, "requeued", actor=Actor.USER, reason="Requeued by Ada")
+    job = mongo_db[status.JOBS].find_one({"_id": job_id})
+    assert (job["status"], job["status_reason"]) == ("queued", "Requeued by Ada")
+
+
 def test_one_failed_of_four_fails_job_and_cancels_the_rest(mongo_db: Database, make_job: MakeJob) -> None:
     job_id, tasks = make_job(["claimed-by-manager"] * 4, "active")
     change = report(mongo_db, tasks[0], "failed")
