@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from flamenco_worker import defaults
+from flamenco_worker.commands import oom
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +65,8 @@ class WorkerConfig:
     output_produced_interval_seconds: float = defaults.OUTPUT_PRODUCED_INTERVAL_SECONDS
     shutdown_flush_timeout_seconds: float = defaults.SHUTDOWN_FLUSH_TIMEOUT_SECONDS
     terminate_grace_seconds: float = defaults.TERMINATE_GRACE_SECONDS
+    oom_score_adj: int = defaults.OOM_SCORE_ADJ
+    """Raised OOM score of every command's subprocess, so the kernel kills the render, not the worker."""
     ssdp_port: int = defaults.SSDP_PORT
     ssdp_round_seconds: float = defaults.SSDP_ROUND_SECONDS
     ssdp_rounds: int = defaults.SSDP_ROUNDS
@@ -88,10 +91,24 @@ PRE_TASK_CHECK_SECTION = "pre_task_check"
 """Flamenco 2's INI section of paths to check before fetching a task."""
 
 
+def _convert_oom_score_adj(raw: str) -> int:
+    """The one signed setting, in the kernel's range -1000..1000."""
+    try:
+        value: int | None = int(raw)
+    except ValueError:
+        value = None
+    if value is None or not oom.OOM_SCORE_ADJ_MIN <= value <= oom.OOM_SCORE_ADJ_MAX:
+        raise ConfigError(f"oom_score_adj: {raw!r} is not an integer from {oom.OOM_SCORE_ADJ_MIN} "
+                          f"to {oom.OOM_SCORE_ADJ_MAX} (0 disables the OOM guard)")
+    return value
+
+
 def _convert(key: str, raw: str) -> Any:
     """Turn the text of ``key`` from a file or the environment into its field's type."""
     kind = _FIELDS[key].type
     raw = raw.strip()
+    if key == "oom_score_adj":
+        return _convert_oom_score_adj(raw)
     try:
         if kind == "float":
             value: Any = float(raw)

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from flamenco_worker.commands import defaults as command_defaults
+
 CONFIG_SECTION = "flamenco-worker"
 """INI section Flamenco 2 workers use; keeping it lets old config files work."""
 
@@ -106,6 +108,9 @@ SHUTDOWN_FLUSH_TIMEOUT_SECONDS = 10.0
 
 TERMINATE_GRACE_SECONDS = 5.0
 """Time a command's subprocess gets between SIGTERM and SIGKILL when a task is stopped."""
+
+OOM_SCORE_ADJ = command_defaults.OOM_SCORE_ADJ
+"""oom_score_adj of the commands' subprocesses, -1000..1000 (0: off); the why is in the commands' defaults."""
 
 SSDP_MULTICAST_GROUP = "239.255.255.250"
 """IPv4 multicast group of UPnP/SSDP, where an empty ``manager_url`` is searched for."""

@@ -80,6 +80,7 @@ class FlamencoWorker:
         self._current: RunningTask | None = None
         self._outputs = OutputProducedSender(client, config.output_produced_interval_seconds)
         self._command_config = CommandConfig(terminate_grace_seconds=config.terminate_grace_seconds,
+                                             oom_score_adj=config.oom_score_adj,
                                              subprocess_pid_file=config.subprocess_pid_file)
         self._background: set[asyncio.Task[Any]] = set()
         self._startup: asyncio.Task[WorkerConfig] | None = None

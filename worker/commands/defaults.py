@@ -20,6 +20,12 @@ MISSING_FILE_RECHECK_SECONDS = 5.0
 ACTIVITY_INTERVAL_SECONDS = 30.0
 """Blender render-progress lines reach the activity at most this often (the fixed throttle)."""
 
+OOM_SCORE_ADJ = 500
+"""oom_score_adj of every command's subprocess (Linux). The kernel adds adj/1000 of
+the RAM to a process's memory use when picking its victim, so +500 makes even a small
+render the choice over the worker and over any service using less than half the RAM,
+and leaves 501-1000 for a site to mark something even more expendable. 0 disables."""
+
 OUTPUT_TAIL_LINES = 20
 """Lines of a failed subprocess's output quoted in the failure message."""
 
@@ -32,6 +38,8 @@ class CommandConfig:
     output_timeout_seconds: float = OUTPUT_TIMEOUT_SECONDS
     missing_file_recheck_seconds: float = MISSING_FILE_RECHECK_SECONDS
     activity_interval_seconds: float = ACTIVITY_INTERVAL_SECONDS
+    oom_score_adj: int = OOM_SCORE_ADJ
+    """Given to every subprocess so the OOM killer takes it before the worker; 0 leaves it alone."""
     subprocess_pid_file: Path | None = None
     """When set, only one subprocess may run per PID file (Flamenco 2.2's guard
     against two workers on one machine rendering at once). The worker's own

@@ -13,6 +13,9 @@ What it guarantees, per Flamenco 2 (reference B.8.2) with its weaknesses fixed:
   (and any descendant psutil still sees) gets SIGTERM, then SIGKILL after a
   grace period; when the main process exits, leftovers in its group are
   killed too. No process outlives its command;
+* every subprocess gets the configured ``oom_score_adj`` (see :mod:`.oom`), so
+  the kernel's OOM killer takes the render, not the worker; a death by
+  SIGKILL while the OOM-kill counter rose fails as "killed: out of memory";
 * the optional PID file keeps two workers on one machine from rendering at
   once; a PID file naming a process that started *after* the file was
   written is stale (the PID was reused) and is removed (D.2.12).
@@ -23,6 +26,8 @@ import asyncio
 import collections
 import ctypes
 import contextlib
+import functools
+import logging
 import os
 import re
 import shlex
@@ -35,8 +40,11 @@ from typing import Awaitable, Callable, Iterator, Sequence
 
 import psutil
 
+from flamenco_worker.commands import oom
 from flamenco_worker.commands.base import CommandContext, CommandFailed
 from flamenco_worker.commands.defaults import OUTPUT_TAIL_LINES, CommandConfig
+
+log = logging.getLogger(__name__)
 
 LineHandler = Callable[[str], Awaitable[None]]
 
@@ -278,8 +286,12 @@ def _signal_name(number: int) -> str:
         return f"signal {number}"
 
 
-def _exit_failure(args: Sequence[str], pid: int, returncode: int, tail: collections.deque[str]) -> CommandFailed:
-    if returncode < 0:
+def _exit_failure(
+    args: Sequence[str], pid: int, returncode: int, tail: collections.deque[str], oom_evidence: str | None,
+) -> CommandFailed:
+    if oom_evidence:
+        reason = f"Command {shlex.join(args)} (pid={pid}) {oom.OOM_KILLED_MESSAGE}"
+    elif returncode < 0:
         reason = f"Command {shlex.join(args)} (pid={pid}) terminated by signal {_signal_name(-returncode)} ({-returncode})"
     else:
         reason = f"Command {shlex.join(args)} (pid={pid}) failed with status {returncode}"
@@ -301,6 +313,23 @@ def die_with_parent() -> None:
     libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
+def prepare_child(oom_score_adj: int) -> None:
+    """In the child, before exec: die with the worker, and be the OOM killer's first choice."""
+    die_with_parent()
+    oom.set_own_score_adj(oom_score_adj)
+
+
+async def _check_oom_score(pid: int, ctx: CommandContext, wanted: int) -> None:
+    """Warn (worker log and task log) when the subprocess did not get the configured oom_score_adj."""
+    if wanted and not oom.supported():
+        oom.log_unsupported_once()
+        return
+    warning = oom.score_adj_warning(pid, wanted)
+    if warning:
+        log.warning(warning)
+        await ctx.log(warning)
+
+
 async def run_subprocess(
     args: Sequence[str],
     ctx: CommandContext,
@@ -310,6 +339,7 @@ async def run_subprocess(
     """Run ``args`` (no shell) to completion; raise CommandFailed unless it exits 0."""
     check_pid_file(config.subprocess_pid_file)
     await ctx.log(f"Executing {shlex.join(args)}")
+    oom_watch = oom.OomWatch.start()
     try:
         process = await asyncio.create_subprocess_exec(
             *args,
@@ -318,7 +348,7 @@ async def run_subprocess(
             stderr=asyncio.subprocess.STDOUT,
             env=subprocess_environment(),
             start_new_session=True,
-            preexec_fn=die_with_parent,
+            preexec_fn=functools.partial(prepare_child, config.oom_score_adj),
         )
     except OSError as ex:
         raise CommandFailed(f"Cannot execute {shlex.join(args)}: {ex}") from ex
@@ -326,17 +356,21 @@ async def run_subprocess(
     tail: collections.deque[str] = collections.deque(maxlen=OUTPUT_TAIL_LINES)
     try:
         with holding_pid_file(config.subprocess_pid_file, process.pid):
+            await _check_oom_score(process.pid, ctx, config.oom_score_adj)
             returncode = await _await_exit(process, ctx, on_line, tail, config.output_timeout_seconds)
     except BaseException:
         await terminate(process, ctx, config.terminate_grace_seconds)
         raise
 
-    await ctx.log(_exit_description(process.pid, returncode))
+    oom_evidence = oom_watch.evidence(returncode) if oom_watch else None
+    await ctx.log(_exit_description(process.pid, returncode, oom_evidence))
     if returncode != 0:
-        raise _exit_failure(args, process.pid, returncode, tail)
+        raise _exit_failure(args, process.pid, returncode, tail, oom_evidence)
 
 
-def _exit_description(pid: int, returncode: int) -> str:
+def _exit_description(pid: int, returncode: int, oom_evidence: str | None) -> str:
+    if oom_evidence:
+        return f"Process pid={pid} {oom.OOM_KILLED_MESSAGE} (SIGKILL by the kernel's OOM killer: {oom_evidence})"
     if returncode < 0:
         return f"Process pid={pid} terminated due to signal {_signal_name(-returncode)} ({-returncode})"
     return f"Process pid={pid} exited with status code {returncode}"
