@@ -82,24 +82,37 @@ class FLAMENCO_OT_submit_job(bpy.types.Operator):
 
 
 def submit(context: bpy.types.Context) -> dict:
-    """Build the job from the open file and POST it; returns the stored job."""
+    """Check the scene and the server settings, then save the file and POST the job; returns the stored job.
+
+    Everything that can refuse the job (scene, preferences, token, project
+    and Manager) is checked before saving, so a refused job leaves the
+    artist's file on disk as it was.
+    """
     if not bpy.data.filepath:
         raise SubmitError("save the file first: the farm renders it from disk")
     prefs = context.preferences.addons[__package__].preferences
     api = ServerAPI(prefs.server_url, prefs.token)
+    document = job_document(context.scene, api, prefs.project, prefs.manager)
     # Blender running headless marks a file dirty only on undo pushes, which
     # scripts rarely make: save there too, so the farm renders what the script set up.
     if bpy.data.is_dirty or bpy.app.background:
         bpy.ops.wm.save_mainfile()
-    scene = context.scene
+    return api.submit_job(document)
+
+
+def job_document(scene: bpy.types.Scene, api: ServerAPI, project_name: str, manager_name: str) -> dict:
+    """The job for ``scene``; raises :class:`SubmitError` for a scene or target the farm cannot take."""
     render = scene.render
     settings = scene.flamenco
-    project, manager = api.choose_target(prefs.project, prefs.manager)
-    document = job_doc.build_job(
+    frames = job_doc.frame_range(scene.frame_start, scene.frame_end, scene.frame_step)
+    output = job_doc.render_output(bpy.path.abspath(render.filepath))
+    job_doc.check_image_format(render.image_settings.file_format, settings.create_video)
+    project, manager = api.choose_target(project_name, manager_name)
+    return job_doc.build_job(
         blend_path=bpy.path.abspath(bpy.data.filepath),
         name=settings.job_name,
-        frames=job_doc.frame_range(scene.frame_start, scene.frame_end, scene.frame_step),
-        output=job_doc.render_output(bpy.path.abspath(render.filepath)),
+        frames=frames,
+        output=output,
         file_format=render.image_settings.file_format,
         file_extension=render.file_extension,
         fps=render.fps / render.fps_base,
@@ -109,7 +122,6 @@ def submit(context: bpy.types.Context) -> dict:
         project_id=project["_id"],
         manager_id=manager["_id"],
     )
-    return api.submit_job(document)
 
 
 class FLAMENCO_PT_submit(bpy.types.Panel):

@@ -15,40 +15,65 @@ MOVIE_FORMATS = ("FFMPEG", "AVI_JPEG", "AVI_RAW")
 NO_VIDEO_FORMATS = ("OPEN_EXR", "OPEN_EXR_MULTILAYER")
 # Blender fills '#' with the frame number; this many digits when the output names a directory only.
 FRAME_PATTERN = "######"
+# Blender appends this many digits to an output file name without '#'; the
+# farm's job needs the '#' spelled out to render the same file names.
+BLENDER_DEFAULT_FRAME_PATTERN = "####"
+# Most frames a job may have (flamenco.frame_ranges.MAX_FRAME_COUNT; the server refuses more).
+MAX_FRAME_COUNT = 1_000_000
 
 
 def frame_range(start: int, end: int, step: int) -> str:
-    """Flamenco's frame range for Blender's scene range, e.g. ``"1-12"`` or ``"1,3,5"``."""
+    """Flamenco's frame range for Blender's scene range, e.g. ``"1-12"`` or ``"1,3,5"``.
+
+    The frames are counted before the range is written out.
+    """
     if end < start:
         raise SubmitError(f"the scene's frame range {start}-{end} ends before it starts")
+    frames = range(start, end + 1, step)
+    if len(frames) > MAX_FRAME_COUNT:
+        raise SubmitError(f"the scene renders {len(frames)} frames; a Flamenco job may have at most "
+                          f"{MAX_FRAME_COUNT}")
     if step == 1:
         return f"{start}-{end}" if end > start else str(start)
-    return ",".join(str(f) for f in range(start, end + 1, step))
+    return ",".join(str(f) for f in frames)
 
 
 def render_output(absolute_render_path: str) -> str:
-    """The render output pattern; a bare directory gets a frame-number file name."""
+    """The render output pattern, naming the files Blender itself would write.
+
+    A bare directory gets a frame-number file name; a file name without '#'
+    gets the four digits Blender appends to it.
+    """
     path = absolute_render_path.replace("\\", "/")
     if not path:
         raise SubmitError("the scene has no render output path (Output Properties > Output)")
+    if not os.path.isabs(absolute_render_path):
+        raise SubmitError(f"the render output path {absolute_render_path!r} is relative to Blender's working "
+                          "directory; make it absolute, or relative to the .blend file with '//'")
     if path.endswith("/"):
-        path += FRAME_PATTERN
+        return path + FRAME_PATTERN
+    if "#" not in path.rsplit("/", 1)[-1]:
+        return path + BLENDER_DEFAULT_FRAME_PATTERN
     return path
 
 
-def build_job(*, blend_path: str, name: str, frames: str, output: str, file_format: str,
-              file_extension: str, fps: float, chunk_size: int, create_video: bool, priority: int,
-              project_id: str, manager_id: str) -> dict:
-    """The JSON body of ``POST /api/flamenco/jobs``.
-
-    ``fps`` goes into the settings only with a video: the compiler creates
-    its create-video task exactly when ``fps`` is set (reference §4.5).
-    """
+def check_image_format(file_format: str, create_video: bool) -> None:
+    """The farm renders separate image files; a video is encoded from them afterwards."""
     if file_format in MOVIE_FORMATS:
         raise SubmitError(f"the scene renders to a movie ({file_format}); choose an image format such as PNG "
                           "and tick 'Create Video' to get a video")
     if create_video and file_format in NO_VIDEO_FORMATS:
         raise SubmitError(f"cannot make a video from {file_format} frames; use e.g. PNG")
+
+
+def build_job(*, blend_path: str, name: str, frames: str, output: str, file_format: str,
+              file_extension: str, fps: float, chunk_size: int, create_video: bool, priority: int,
+              project_id: str, manager_id: str) -> dict:
+    """The JSON body of ``POST /api/flamenco/jobs`` from checked values (see :func:`check_image_format`).
+
+    ``fps`` goes into the settings only with a video: the compiler creates
+    its create-video task exactly when ``fps`` is set (reference §4.5).
+    """
     settings = {
         "filepath": blend_path,
         "frames": frames,

@@ -24,16 +24,16 @@ class SubmitError(Exception):
     """Anything that stops a submission; ``str()`` is shown to the artist."""
 
 
-def _issues_text(issues: Any, prefix: str = "") -> list[str]:
-    """Eve's nested ``_issues`` as ``field: reason`` lines."""
+def _issues(issues: Any, prefix: str = "") -> list[tuple[str, str]]:
+    """Eve's nested ``_issues`` as ``(field, reason)`` pairs."""
     if isinstance(issues, dict):
-        lines: list[str] = []
+        pairs: list[tuple[str, str]] = []
         for key, value in issues.items():
-            lines += _issues_text(value, f"{prefix}.{key}" if prefix else str(key))
-        return lines
+            pairs += _issues(value, f"{prefix}.{key}" if prefix else str(key))
+        return pairs
     if isinstance(issues, list):
-        return [f"{prefix}: {'; '.join(str(i) for i in issues)}"]
-    return [f"{prefix or 'request'}: {issues}"]
+        return [(prefix, "; ".join(str(i) for i in issues))]
+    return [(prefix or "request", str(issues))]
 
 
 def error_message(status: int, body: bytes) -> str:
@@ -43,14 +43,15 @@ def error_message(status: int, body: bytes) -> str:
     except (ValueError, UnicodeDecodeError):
         doc = None
     message = ""
-    issues: list[str] = []
+    issues: list[tuple[str, str]] = []
     if isinstance(doc, dict):
         message = str(doc.get("_message") or "")
-        issues = _issues_text(doc.get("_issues")) if doc.get("_issues") else []
+        issues = _issues(doc.get("_issues")) if doc.get("_issues") else []
     if status == 401:
         message = (message or "authentication failed") + " (check the token in the add-on preferences)"
     text = f"HTTP {status}: {message or 'request failed'}"
-    return "; ".join([text] + issues)
+    # The server's message often is the issue itself; say each reason once.
+    return "; ".join([text] + [f"{field}: {reason}" for field, reason in issues if reason not in message])
 
 
 class ServerAPI:

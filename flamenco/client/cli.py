@@ -24,8 +24,8 @@ from tqdm import tqdm
 from flamenco.client import defaults
 from flamenco.client.api import FlamencoClient, TaskSummary, choose
 from flamenco.client.errors import FlamencoClientError, InvalidInput
-from flamenco.client.frames import parse_frame_range
-from flamenco.client.jobs import FILE_EXTENSIONS, BlenderRenderJob
+from flamenco.client.jobs import FILE_EXTENSIONS, BlenderRenderJob, check_frames, check_render_output
+from flamenco.frame_ranges import MAX_FRAME_COUNT
 
 # Exit status of `jobs watch` / `submit --watch` when the job ends other than completed.
 EXIT_JOB_NOT_COMPLETED = 2
@@ -73,13 +73,18 @@ def target_options(func: Callable) -> Callable:
                         help=f"Project to submit to [env {defaults.ENV_PROJECT}; default: your only project].")(func)
 
 
-def check_frames(_ctx: click.Context, _param: click.Parameter, value: str) -> str:
-    """Click callback: reject a malformed frame range with the option's name."""
-    try:
-        parse_frame_range(value)
-    except InvalidInput as ex:
-        raise click.BadParameter(ex.reason) from None
-    return value
+def checked_by(check: Callable[[str], object]) -> Callable[[click.Context, click.Parameter, str], str]:
+    """A click callback that runs ``check`` on the value, so a refusal names the option
+    (``Invalid value for '--frames': ...``) before anything is sent."""
+
+    def callback(_ctx: click.Context, _param: click.Parameter, value: str) -> str:
+        try:
+            check(value)
+        except InvalidInput as ex:
+            raise click.BadParameter(ex.reason) from None
+        return value
+
+    return callback
 
 
 def echo_err(message: str) -> None:
@@ -95,12 +100,13 @@ def submit() -> None:
 
 @submit.command("blender-render")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--frames", required=True, callback=check_frames, metavar="RANGE",
-              help="Frames to render, e.g. 1-12 or 1,3-5,8.")
+@click.option("--frames", required=True, callback=checked_by(check_frames), metavar="RANGE",
+              help=f"Frames to render, e.g. 1-12, 1,3-5,8 or 1..12; at most {MAX_FRAME_COUNT} frames.")
 @click.option("--chunk-size", type=click.IntRange(min=1), default=defaults.CHUNK_SIZE, show_default=True,
               help="Frames per render task.")
-@click.option("--output", "render_output", required=True, metavar="PATH",
-              help="Render output: directory and file name pattern as workers see it, e.g. /render/shot/frames-######.")
+@click.option("--output", "render_output", required=True, callback=checked_by(check_render_output), metavar="PATH",
+              help="Render output: absolute directory and file name pattern as workers see it, with '#' for "
+                   "the frame number, e.g. /render/shot/frames-######.")
 @click.option("--format", "image_format", type=click.Choice(list(FILE_EXTENSIONS), case_sensitive=False),
               default=defaults.IMAGE_FORMAT, show_default=True, metavar="FORMAT",
               help=f"Blender image format of the frames: {', '.join(FILE_EXTENSIONS)}.")

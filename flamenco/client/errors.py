@@ -77,9 +77,13 @@ def flatten_issues(issues: Any, prefix: str = "") -> dict[str, str]:
 
 
 def format_error(status_code: int, message: str, issues: Mapping[str, str]) -> str:
-    """``HTTP 422: message`` then one ``  field: reason`` line per issue."""
+    """``HTTP 422: message`` then one ``  field: reason`` line per issue the message does not already say.
+
+    The server's message often is the issue itself (``status: cannot go from
+    ...`` with ``{"status": ...}``); printing both showed every reason twice.
+    """
     lines = [f"HTTP {status_code}: {message}".rstrip(": ")]
-    lines += [f"  {field}: {reason}" for field, reason in issues.items()]
+    lines += [f"  {field}: {reason}" for field, reason in issues.items() if reason not in message]
     return "\n".join(lines)
 
 

@@ -10,9 +10,9 @@ import dataclasses
 import posixpath
 from pathlib import PurePath
 
+from flamenco import frame_ranges, output_paths
 from flamenco.client import defaults
 from flamenco.client.errors import InvalidInput
-from flamenco.client.frames import normalise_frame_range, parse_frame_range
 
 # Blender's image formats (``scene.render.image_settings.file_format``) and the
 # file extension Blender gives them; the compiler's create-video task globs for it.
@@ -57,7 +57,7 @@ class BlenderRenderJob:
         """Raise :class:`InvalidInput` for the first setting the server would reject."""
         if not self.filepath.lower().endswith(".blend"):
             raise InvalidInput("filepath", f"{self.filepath!r} is not a .blend file")
-        frame_count = len(parse_frame_range(self.frames))
+        frame_count = check_frames(self.frames).count
         if self.chunk_size < 1:
             raise InvalidInput("chunk_size", f"must be at least 1, got {self.chunk_size}")
         if self.image_format not in FILE_EXTENSIONS:
@@ -82,7 +82,7 @@ class BlenderRenderJob:
         """
         settings = {
             "filepath": self.filepath,
-            "frames": normalise_frame_range(self.frames),
+            "frames": frame_ranges.normalise_frame_range(self.frames),
             "chunk_size": self.chunk_size,
             "render_output": self.render_output,
             "format": self.image_format,
@@ -109,8 +109,17 @@ class BlenderRenderJob:
         return doc
 
 
+def check_frames(frames: str) -> frame_ranges.FrameRange:
+    """The parsed frame range (counted, never listed), or :class:`InvalidInput` naming ``frames``."""
+    try:
+        return frame_ranges.parse_frame_range(frames)
+    except frame_ranges.FrameRangeError as ex:
+        raise InvalidInput("frames", str(ex)) from None
+
+
 def check_render_output(render_output: str) -> None:
-    """``render_output`` must be a directory plus a file name pattern, e.g. ``/render/shot/frames-######``."""
+    """``render_output`` must be an absolute directory plus a file name pattern with ``#``,
+    e.g. ``/render/shot/frames-######``, as the server's blender-render compiler requires."""
     if not render_output or not render_output.strip():
         raise InvalidInput("render_output", "must not be empty; use e.g. /render/shot/frames-######")
     normalised = render_output.replace("\\", "/")
@@ -121,3 +130,9 @@ def check_render_output(render_output: str) -> None:
     if not directory:
         raise InvalidInput("render_output", f"{render_output!r} has no directory; "
                                             "the final frames go into its parent directory")
+    if not output_paths.is_absolute(render_output):
+        raise InvalidInput("render_output", f"{render_output!r} is relative; give the absolute path as the "
+                                            "workers see it, e.g. /shared/render/shot/frames-######")
+    if not output_paths.has_frame_placeholder(render_output):
+        raise InvalidInput("render_output", f"{render_output!r} has no '#' in its file name; Blender puts the "
+                                            "frame number there, e.g. frames-###### for frames-000042.png")

@@ -9,6 +9,7 @@ from typing import Any, Mapping
 
 from bson import ObjectId
 
+from flamenco import output_paths
 from flamenco.job_compilers import commands, paths
 from flamenco.job_compilers import settings as checks
 from flamenco.job_compilers.tasks import TaskFactory
@@ -85,7 +86,19 @@ def _check_render_output(settings: Mapping[str, Any]) -> str:
     if not paths.parent(render_output):
         raise checks.JobSettingsError("settings.render_output",
                                       f"must include a directory, e.g. '/render/shot/######', got {render_output!r}")
+    if not output_paths.is_absolute(render_output):
+        raise checks.JobSettingsError("settings.render_output",
+                                      "must be an absolute path (or start with a Manager variable such as "
+                                      f"'{{render}}'): workers run elsewhere, got {render_output!r}")
     return render_output
+
+
+def check_frame_placeholder(render_output: str) -> None:
+    """The output file name needs ``#`` for the frame number, so each frame gets a file of its own."""
+    if not output_paths.has_frame_placeholder(render_output):
+        raise checks.JobSettingsError("settings.render_output",
+                                      "must have '#' where the frame number goes in the file name, "
+                                      f"e.g. '/render/shot/frames-######', got {render_output!r}")
 
 
 def job_created(job: Mapping[str, Any]) -> datetime.datetime:

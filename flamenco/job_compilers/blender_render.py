@@ -6,7 +6,8 @@ from typing import Any, Mapping
 
 from bson import ObjectId
 
-from flamenco.job_compilers import blender, commands, frames, paths
+from flamenco import frame_ranges
+from flamenco.job_compilers import blender, commands, paths
 from flamenco.job_compilers import settings as checks
 from flamenco.job_compilers.tasks import TaskFactory
 
@@ -24,6 +25,7 @@ MIN_VIDEO_FRAMES = 2
 
 def parse(job: Mapping[str, Any], *, compiling: bool) -> blender.BlenderSettings:
     settings = blender.parse_blender_settings(job, compiling=compiling)
+    blender.check_frame_placeholder(settings.render_output)
     checks.require_choice(settings.raw, "images_or_video", ("images", "video"), required=False)
     checks.require_string(settings.raw, "output_file_extension", required=False)
     return settings
@@ -38,12 +40,12 @@ def compile_tasks(job: Mapping[str, Any], settings: blender.BlenderSettings, tas
     rna_task = blender.add_rna_overrides_task(tasks, settings, parents=[])
     render_parents = [rna_task] if rna_task else []
     render_tasks = [
-        tasks.add(f"blender-render-{frames.merge_frame_range(chunk)}", "blender-render", [
+        tasks.add(f"blender-render-{frame_ranges.merge_frame_range(chunk)}", "blender-render", [
             commands.blender_render(blender_cmd=settings.blender_cmd, filepath=settings.filepath,
                                     format=settings.format, render_output=render_output,
-                                    frames=frames.merge_frame_range(chunk, blender_style=True)),
+                                    frames=frame_ranges.merge_frame_range(chunk, blender_style=True)),
         ], parents=render_parents)
-        for chunk in frames.iter_frame_chunks(settings.frames, settings.chunk_size)
+        for chunk in frame_ranges.iter_frame_chunks(settings.frames, settings.chunk_size)
     ]
     video_task = _add_create_video_task(tasks, settings, manager, render_dir, render_tasks)
     tasks.add("move-to-final", "file-management", [

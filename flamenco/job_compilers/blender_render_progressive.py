@@ -8,7 +8,8 @@ from typing import Any, Mapping
 
 from bson import ObjectId
 
-from flamenco.job_compilers import blender, commands, frames, paths
+from flamenco import frame_ranges
+from flamenco.job_compilers import blender, commands, paths
 from flamenco.job_compilers import settings as checks
 from flamenco.job_compilers.sample_chunks import UNCAPPED_CHUNKS, frame_chunk_size, sample_chunks
 from flamenco.job_compilers.tasks import TaskFactory
@@ -127,13 +128,14 @@ def _add_render_tasks(tasks: TaskFactory, settings: ProgressiveSettings, files: 
     bs = settings.blender
     size = frame_chunk_size(bs.chunk_size * settings.sample_cap, len(bs.frames), end - start + 1)
     return [
-        tasks.add(f"render-s_{start}-{end}-f_{frames.merge_frame_range(chunk)}", "blender-render", [
+        tasks.add(f"render-s_{start}-{end}-f_{frame_ranges.merge_frame_range(chunk)}", "blender-render", [
             commands.blender_render_progressive(
                 blender_cmd=bs.blender_cmd, filepath=bs.filepath, format=bs.format,
-                render_output=files.render(start, end), frames=frames.merge_frame_range(chunk, blender_style=True),
+                render_output=files.render(start, end),
+                frames=frame_ranges.merge_frame_range(chunk, blender_style=True),
                 cycles_num_chunks=settings.sample_count, cycles_chunk_start=start, cycles_chunk_end=end),
         ], parents=parents, priority=priority)
-        for chunk in frames.iter_frame_chunks(bs.frames, size)
+        for chunk in frame_ranges.iter_frame_chunks(bs.frames, size)
     ]
 
 

@@ -7,7 +7,8 @@ from typing import Any, Mapping
 
 from bson import ObjectId
 
-from flamenco.job_compilers import blender, commands, frames, paths
+from flamenco import frame_ranges
+from flamenco.job_compilers import blender, commands, paths
 from flamenco.job_compilers import settings as checks
 from flamenco.job_compilers.tasks import TaskFactory
 
@@ -87,12 +88,12 @@ def _add_chunk_tasks(tasks: TaskFactory, bs: blender.BlenderSettings, files: _Pa
                      parent: ObjectId) -> list[ObjectId]:
     """A render task and a video task per frame chunk; returns the video tasks."""
     video_tasks = []
-    for chunk in frames.iter_frame_chunks(bs.frames, bs.chunk_size):
-        merged = frames.merge_frame_range(chunk)
+    for chunk in frame_ranges.iter_frame_chunks(bs.frames, bs.chunk_size):
+        merged = frame_ranges.merge_frame_range(chunk)
         render = tasks.add(f"frame-chunk-{merged}", "blender-render", [
             commands.blender_render(blender_cmd=bs.blender_cmd, filepath=bs.filepath, format="JPEG",
                                     render_output=paths.join(files.chunk_dir(chunk), "######.jpg"),
-                                    frames=frames.merge_frame_range(chunk, blender_style=True)),
+                                    frames=frame_ranges.merge_frame_range(chunk, blender_style=True)),
         ], parents=[parent])
         video_tasks.append(tasks.add(f"video-chunk-{merged}", "video-encoding", [
             commands.create_video(input_files=paths.join(files.chunk_dir(chunk), "*.jpg"),

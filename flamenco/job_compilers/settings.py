@@ -5,7 +5,7 @@ import math
 import numbers
 from typing import Any, Mapping
 
-from flamenco.job_compilers import frames as frame_ranges
+from flamenco import frame_ranges
 
 
 class JobSettingsError(ValueError):
@@ -83,14 +83,17 @@ def require_bool(settings: Mapping[str, Any], name: str) -> bool:
 
 
 def require_frames(settings: Mapping[str, Any], name: str = "frames") -> list[int]:
-    """The parsed frame-range setting, sorted and without duplicates."""
+    """The frames of the frame-range setting, sorted and without duplicates.
+
+    The range is counted before it is listed, so a huge one is refused cheaply.
+    """
     value = settings.get(name)
     if value is None:
         raise JobSettingsError(f"settings.{name}", "is required")
     if isinstance(value, int) and not isinstance(value, bool):
         value = str(value)
     try:
-        return frame_ranges.parse_frame_range(value)
+        return frame_ranges.parse_frame_range(value).frames()
     except frame_ranges.FrameRangeError as ex:
         raise JobSettingsError(f"settings.{name}", str(ex)) from None
 

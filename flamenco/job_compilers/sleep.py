@@ -4,7 +4,8 @@ from __future__ import annotations
 import dataclasses
 from typing import Any, Mapping
 
-from flamenco.job_compilers import commands, frames
+from flamenco import frame_ranges
+from flamenco.job_compilers import commands
 from flamenco.job_compilers import settings as checks
 from flamenco.job_compilers.tasks import TaskFactory
 
@@ -30,8 +31,8 @@ def parse(job: Mapping[str, Any], *, compiling: bool) -> SleepSettings:
 
 def compile_tasks(job: Mapping[str, Any], settings: SleepSettings, tasks: TaskFactory,
                   manager: Mapping[str, Any] | None) -> None:
-    for chunk in frames.iter_frame_chunks(settings.frames, settings.chunk_size):
-        tasks.add(f"sleep-{frames.merge_frame_range(chunk)}", "sleep", [
+    for chunk in frame_ranges.iter_frame_chunks(settings.frames, settings.chunk_size):
+        tasks.add(f"sleep-{frame_ranges.merge_frame_range(chunk)}", "sleep", [
             commands.echo(message="Preparing to sleep"),
             commands.sleep(time_in_seconds=settings.time_in_seconds),
         ])

@@ -26,9 +26,8 @@ import kombu.exceptions
 from bson import ObjectId
 from pymongo.database import Database
 
-from flamenco import job_compilers, status
+from flamenco import frame_ranges, job_compilers, status
 from flamenco.defaults import JOB_PRIORITY_DEFAULT
-from flamenco.job_compilers import frames as frame_ranges
 from flamenco.jobs import JOBS, archival
 
 log = logging.getLogger(__name__)
@@ -53,7 +52,7 @@ def estimated_task_count(job: Mapping[str, Any]) -> int:
     settings = job.get("settings") or {}
     chunk_size = settings.get("chunk_size")
     try:
-        frame_count = len(frame_ranges.parse_frame_range(settings.get("frames")))
+        frame_count = frame_ranges.parse_frame_range(settings.get("frames")).count
     except frame_ranges.FrameRangeError:
         return 1
     if isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size < 1:

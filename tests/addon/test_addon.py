@@ -88,8 +88,48 @@ def test_unreachable_server_is_reported(blender: str, scene: Path) -> None:
     assert f"Flamenco: cannot reach the Flamenco server at {url}" in result.stdout
 
 
-def test_movie_output_is_refused(blender: str, scene: Path, site: Site, account: Account) -> None:
-    result = run_blender(blender, scene, site.url, account.token,
-                         "scene.render.image_settings.file_format = 'FFMPEG'")
+# A change that makes the file unsaved, as the UI does after each edit.
+MAKE_DIRTY = "bpy.ops.ed.undo_push(message='edit')\nassert bpy.data.is_dirty"
+
+
+@pytest.mark.parametrize("changes, message", [
+    ("scene.render.image_settings.file_format = 'FFMPEG'",
+     "Flamenco: the scene renders to a movie (FFMPEG); choose an image format"),
+    ("scene.flamenco.create_video = True\nscene.render.image_settings.file_format = 'OPEN_EXR'",
+     "Flamenco: cannot make a video from OPEN_EXR frames"),
+    ("scene.render.filepath = 'render/frames-####'",
+     "Flamenco: the render output path 'render/frames-####' is relative to Blender's working directory"),
+    ("scene.frame_start, scene.frame_end = 0, 1048574",
+     "Flamenco: the scene renders 1048575 frames; a Flamenco job may have at most 1000000"),
+])
+def test_invalid_scene_is_refused_before_the_file_is_saved(blender: str, scene: Path, site: Site, account: Account,
+                                                           changes: str, message: str) -> None:
+    """Issue 14 #8: the add-on saved the artist's file, then refused the scene."""
+    before = scene.read_bytes(), scene.stat().st_mtime_ns
+    result = run_blender(blender, scene, site.url, account.token, f"{changes}\n{MAKE_DIRTY}")
     assert result.returncode == 1
-    assert "Flamenco: the scene renders to a movie (FFMPEG); choose an image format" in result.stdout
+    assert message in result.stdout, result.stdout + result.stderr
+    assert (scene.read_bytes(), scene.stat().st_mtime_ns) == before
+    assert not scene.with_suffix(".blend1").exists()  # no save made a backup either
+    assert FlamencoClient(site.url, account.token).list_jobs().items == []
+
+
+def test_refused_server_settings_leave_the_file_unsaved(blender: str, scene: Path, site: Site) -> None:
+    """The token, project and Manager are checked before the save too."""
+    before = scene.read_bytes(), scene.stat().st_mtime_ns
+    wrong_token = run_blender(blender, scene, site.url, "wrong-token", MAKE_DIRTY)
+    assert wrong_token.returncode == 1
+    assert "Flamenco: HTTP 401: " in wrong_token.stdout
+    account = make_account(site.db)
+    no_such_project = run_blender(blender, scene, site.url, account.token, MAKE_DIRTY, project="no-such-project")
+    assert no_such_project.returncode == 1
+    assert "Flamenco: no project 'no-such-project' is available to you" in no_such_project.stdout
+    assert (scene.read_bytes(), scene.stat().st_mtime_ns) == before
+
+
+def test_output_without_hashes_gets_the_digits_blender_would_add(blender: str, scene: Path, site: Site,
+                                                                 account: Account) -> None:
+    """Blender appends four digits to a file name without '#'; the job spells them out for the farm."""
+    result = run_blender(blender, scene, site.url, account.token, "scene.render.filepath = '//render/shot-'")
+    settings = FlamencoClient(site.url, account.token).get_job(job_id_of(result))["settings"]
+    assert settings["render_output"] == str(scene.parent / "render" / "shot-####")

@@ -6,6 +6,7 @@ import ast
 from pathlib import Path
 from typing import Any
 
+from flamenco import frame_ranges
 from flamenco.client import defaults, jobs
 from tests.support.server import REPO_ROOT
 
@@ -36,3 +37,4 @@ def test_job_rules_match_the_client() -> None:
     addon = constants(ADDON / "job.py")
     assert addon["JOB_TYPE"] == defaults.JOB_TYPE_BLENDER_RENDER
     assert set(addon["NO_VIDEO_FORMATS"]) == set(jobs.NO_VIDEO_FORMATS)
+    assert addon["MAX_FRAME_COUNT"] == frame_ranges.MAX_FRAME_COUNT

@@ -146,6 +146,26 @@ def test_server_validation_errors_name_the_field(client: FlamencoClient, account
     assert "render_output" in str(info.value)
 
 
+@pytest.mark.parametrize("setting, value, reason", [
+    ("frames", "1-1000000000", "has 1000000000 frames; a job may have at most 1000000"),
+    ("frames", "12-1", "ends before it starts"),
+    ("render_output", "render/shot/frames-####", "must be an absolute path"),
+    ("render_output", "/render/shot/frames", "must have '#' where the frame number goes"),
+])
+def test_server_refuses_what_the_client_refuses(client: FlamencoClient, account: Account, setting: str, value: str,
+                                                reason: str) -> None:
+    """Issue 14 #2 and #5: the same input posted straight to the server is a 4xx naming the setting."""
+    settings = {"filepath": "/shared/shot.blend", "frames": "1-12", "chunk_size": 4,
+                "render_output": "/render/shot/frames-####", setting: value}
+    doc = {"name": "bad", "job_type": "blender-render", "project": str(account.project["_id"]),
+           "manager": str(account.manager["_id"]), "settings": settings}
+    with pytest.raises(RequestRejected) as info:
+        client.submit_job(doc)
+    assert info.value.status_code == 422
+    assert reason in info.value.issues[f"settings.{setting}"]
+    assert client.list_jobs().items == []
+
+
 def test_unknown_job_type_is_a_clear_4xx(client: FlamencoClient, account: Account) -> None:
     doc = {"name": "bad", "job_type": "no-such-type", "project": str(account.project["_id"]),
            "manager": str(account.manager["_id"]), "settings": {}}

@@ -2,12 +2,15 @@
 from __future__ import annotations
 
 import json
+import resource
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import click
 import pytest
+from bson import ObjectId
 from click.testing import CliRunner, Result
 
 from flamenco.client import FlamencoClient
@@ -106,17 +109,32 @@ def test_unknown_project_is_a_clear_error(site: Site, account: Account, blend_fi
            f"{account.project['name']}" in result.stderr
 
 
-def test_server_rejection_shows_field_and_reason(site: Site, account: Account, blend_file: Path) -> None:
+def test_server_rejection_shows_field_and_reason_once(site: Site, account: Account, blend_file: Path) -> None:
     result = submit(site, account, blend_file, "--name", "x" * 300)
     assert result.exit_code == 1
     lines = result.stderr.splitlines()
     assert lines[0].startswith("Error: HTTP 422: ")
     assert any(line.startswith("  name: ") and "256" in line for line in lines[1:]), result.stderr
+    assert result.stderr.count("256") == 1, result.stderr
+
+
+def test_refused_status_change_is_said_once(site: Site, account: Account, blend_file: Path) -> None:
+    """Issue 14 #5: `HTTP 409: <reason>` was followed by the same reason again."""
+    job_id = submit(site, account, blend_file).stdout.strip()
+    site.db["flamenco_jobs"].update_one({"_id": ObjectId(job_id)}, {"$set": {"status": "completed"}})
+    result = run(site, account, "jobs", "cancel", job_id)
+    assert result.exit_code == 1
+    assert result.stderr.startswith("Error: HTTP 409: status: cannot go from 'completed' to 'cancel-requested'")
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
 
 
 @pytest.mark.parametrize("args, message", [
-    (["--frames", "1-x"], "Invalid value for '--frames': '1-x' in '1-x' is not a frame number"),
+    (["--frames", "1-x"], "Invalid value for '--frames': '1-x' is not a frame number"),
     (["--frames", "9-2"], "Invalid value for '--frames': range '9-2' ends before it starts"),
+    (["--frames", "0-1000000"], "Invalid value for '--frames': '0-1000000' has 1000001 frames; "
+                                "a job may have at most 1000000"),
+    (["--output", "render/frames-####"], "Invalid value for '--output': 'render/frames-####' is relative"),
+    (["--output", "/render/shot/frames"], "Invalid value for '--output': '/render/shot/frames' has no '#'"),
     (["--chunk-size", "0"], "Invalid value for '--chunk-size'"),
     (["--priority", "500"], "Invalid value for '--priority'"),
     (["--format", "GIF"], "Invalid value for '--format'"),
@@ -125,6 +143,41 @@ def test_bad_options_name_the_option(blend_file: Path, args: list[str], message:
     result = submit_offline(blend_file, *args)
     assert result.exit_code == 2
     assert message in result.stderr
+
+
+def test_accepted_frame_syntax_reaches_the_server(site: Site, account: Account, blend_file: Path) -> None:
+    """`1..12` (Blender's style) was refused by the client although the server takes it."""
+    result = submit(site, account, blend_file, "--frames", "1..6, 10")
+    assert result.exit_code == 0, result.output
+    job_id = result.stdout.strip()
+    assert FlamencoClient(site.url, account.token).get_job(job_id)["settings"]["frames"] == "1..6,10"
+    assert FlamencoClient(site.url, account.token).job_task_summary(job_id).total == 3
+
+
+# Address space the CLI may use in the test below; it starts in about 100 MB,
+# and listing a billion frames took 23 GB.
+CLI_MEMORY_LIMIT = 512 * 1024 * 1024
+# Seconds the refusal may take on a loaded machine (it takes about half a second).
+CLI_REFUSAL_SECONDS = 30
+
+
+def limit_memory() -> None:
+    resource.setrlimit(resource.RLIMIT_AS, (CLI_MEMORY_LIMIT, CLI_MEMORY_LIMIT))
+
+
+def test_a_billion_frames_are_refused_quickly_in_bounded_memory(blend_file: Path) -> None:
+    """Issue 14 #2: `--frames 1-1000000000` listed every frame until the OOM killer struck."""
+    started = time.monotonic()
+    result = subprocess.run(
+        [sys.executable, "-m", "flamenco.cli", "submit", "blender-render", str(blend_file),
+         "--frames", "1-1000000000", "--output", str(blend_file.parent / "frames-####"),
+         "--server", f"http://127.0.0.1:{free_port()}", "--token", "some-token"],
+        cwd=REPO_ROOT, capture_output=True, text=True, timeout=CLI_REFUSAL_SECONDS * 2, preexec_fn=limit_memory)
+    assert time.monotonic() - started < CLI_REFUSAL_SECONDS
+    assert result.returncode == 2, result.stderr
+    assert ("Error: Invalid value for '--frames': '1-1000000000' has 1000000000 frames; "
+            "a job may have at most 1000000") in result.stderr
+    assert "Traceback" not in result.stderr
 
 
 def test_video_needs_an_image_format_ffmpeg_reads(blend_file: Path) -> None:

@@ -6,26 +6,19 @@ import pytest
 from flamenco.client import BlenderRenderJob, InvalidInput
 from flamenco.client.api import choose
 from flamenco.client.errors import flatten_issues, format_error
-from flamenco.client.frames import normalise_frame_range, parse_frame_range
-
-
-def test_frame_ranges_parse_like_the_server() -> None:
-    assert parse_frame_range("1-5") == [1, 2, 3, 4, 5]
-    assert parse_frame_range("1,3-5, 8") == [1, 3, 4, 5, 8]
-    assert parse_frame_range("7") == [7]
-    assert normalise_frame_range(" 1 - 3, 8 ") == "1-3,8"
+from flamenco.client.jobs import check_frames
 
 
 @pytest.mark.parametrize("text, fragment", [
-    ("", "must not be empty"),
+    ("", "must be a non-empty frame range"),
     ("1-x", "'1-x'"),
     ("5-1", "ends before it starts"),
     ("1,,3", "''"),
-    ("1..3", "'1..3'"),
+    ("1-1000000000", "has 1000000000 frames; a job may have at most 1000000"),
 ])
 def test_bad_frame_ranges_name_the_culprit(text: str, fragment: str) -> None:
     with pytest.raises(InvalidInput) as info:
-        parse_frame_range(text)
+        check_frames(text)
     assert info.value.field == "frames"
     assert fragment in info.value.reason
 
@@ -60,6 +53,10 @@ def test_document_names_the_job_after_the_file() -> None:
     ({"image_format": "GIF"}, "format", "'GIF' is not one of"),
     ({"render_output": "/render/shot/"}, "render_output", "no file name pattern"),
     ({"render_output": "frames-####"}, "render_output", "no directory"),
+    ({"render_output": "render/shot/frames-####"}, "render_output", "is relative"),
+    ({"render_output": "./frames-####"}, "render_output", "is relative"),
+    ({"render_output": "/render/shot/frames"}, "render_output", "no '#' in its file name"),
+    ({"render_output": "/render/#/frames"}, "render_output", "no '#' in its file name"),
     ({"priority": 101}, "priority", "1..100"),
     ({"create_video": True, "image_format": "OPEN_EXR"}, "video", "cannot make a video from OPEN_EXR"),
     ({"create_video": True, "frames": "3"}, "video", "at least 2 frames"),
@@ -69,6 +66,20 @@ def test_invalid_jobs_are_rejected_before_sending(kwargs: dict, field: str, frag
         job(**kwargs).validate()
     assert info.value.field == field
     assert fragment in str(info.value)
+
+
+@pytest.mark.parametrize("render_output", ["/render/shot/######", "C:\\render\\f-####", "{render}/shot/####",
+                                           "\\\\farm\\render\\####"])
+def test_absolute_outputs_of_any_worker_platform_pass(render_output: str) -> None:
+    job(render_output=render_output).validate()
+
+
+def test_an_issue_the_message_already_says_is_not_repeated() -> None:
+    """Issue 14 #5: the CLI printed the server's reason twice."""
+    reason = "cannot go from 'completed' to 'cancel-requested': not allowed"
+    assert format_error(409, f"status: {reason}", {"status": reason}) == f"HTTP 409: status: {reason}"
+    assert format_error(422, "invalid job: settings.frames: bad", {"settings.frames": "bad", "name": "long"}) \
+        == "HTTP 422: invalid job: settings.frames: bad\n  name: long"
 
 
 def test_nested_eve_issues_become_field_paths() -> None:
