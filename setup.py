@@ -46,6 +46,7 @@ SERVER_REQUIRES = [
     "python-dateutil>=2.8",
     "waitress>=3",
     "tqdm>=4.66",
+    "cryptography>=42",
 ]
 # The submission client and `flamenco submit` (a workstation needs only these).
 CLIENT_REQUIRES = [
@@ -59,6 +60,7 @@ TEST_REQUIRES = [
     "playwright>=1.45",
     "openapi-spec-validator>=0.7",
     "mypy>=1.10",
+    "aiosmtpd>=1.4",
 ]
 
 

@@ -117,3 +117,23 @@ REMEMBER_COOKIE_HTTPONLY = True
 LOGIN_MAX_FAILURES_PER_USERNAME = 10
 LOGIN_MAX_FAILURES_PER_ADDRESS = 50
 LOGIN_FAILURE_WINDOW_SECONDS = 900
+
+# Notifications (flamenco/notifications/): webhooks and e-mail on job completed/failed/canceled.
+# Webhook deliveries are retried with exponential back-off: the n-th retry waits
+# WEBHOOK_RETRY_BASE_SECONDS * 2**(n-1), at most WEBHOOK_RETRY_MAX_SECONDS, and a
+# delivery gives up after NOTIFICATION_MAX_ATTEMPTS attempts (30 s .. 1 h, 8 attempts:
+# about 2 hours, enough to ride out a receiver's restart or short outage).
+NOTIFICATION_MAX_ATTEMPTS = 8
+WEBHOOK_RETRY_BASE_SECONDS = 30.0
+WEBHOOK_RETRY_MAX_SECONDS = 3600.0
+# Host names (shell patterns, e.g. "*.example.com", "10.0.0.7") webhooks may point
+# at; empty allows any host. Set it when project admins must not reach internal
+# services from the server's network (SSRF).
+WEBHOOK_ALLOWED_HOSTS: list[str] = []
+# E-mail through this SMTP server; an empty SMTP_HOST turns e-mail off.
+SMTP_HOST = ""
+SMTP_PORT = 25
+SMTP_FROM = "flamenco@localhost"
+SMTP_STARTTLS = False
+SMTP_USERNAME = ""
+SMTP_PASSWORD = ""

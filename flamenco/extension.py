@@ -99,10 +99,11 @@ class FlamencoExtension(Extension):
     """
 
     name = "flamenco"
-    celery_task_modules = ("flamenco.celery",)
+    celery_task_modules = ("flamenco.celery", "flamenco.notifications.tasks")
     # Blueprints written by other parts; registered when their module exists:
-    # Manager-facing API, dashboard, OpenAPI description, Prometheus metrics.
-    OPTIONAL_BLUEPRINTS = ("flamenco.manager_api", "flamenco.web", "flamenco.openapi", "flamenco.metrics")
+    # Manager-facing API, dashboard, OpenAPI description, Prometheus metrics, notifications.
+    OPTIONAL_BLUEPRINTS = ("flamenco.manager_api", "flamenco.web", "flamenco.openapi", "flamenco.metrics",
+                           "flamenco.notifications")
 
     def eve_resources(self) -> dict[str, dict]:
         from flamenco.jobs import schema as jobs_schema
@@ -133,12 +134,14 @@ class FlamencoExtension(Extension):
         return [WebLink("Render Management", "/flamenco/")]
 
     def event_listeners(self) -> list[eventbus.Listener]:
-        """The dashboard's live feed, when the dashboard is installed."""
+        """The dashboard's live feed, when the dashboard is installed, and notifications."""
+        from flamenco import notifications
+
         try:
             from flamenco.web import live_feed
         except ModuleNotFoundError:
-            return []
-        return [live_feed.on_changes]
+            return [notifications.listener]
+        return [live_feed.on_changes, notifications.listener]
 
     def setup_app(self, app: flask.Flask) -> None:
         from flamenco.jobs import hooks as job_hooks
