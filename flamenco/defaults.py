@@ -92,7 +92,7 @@ INLINE_CONSTRUCTION_MAX_TASKS = 1000
 CELERY_CONSTRUCT_TASK = "flamenco.celery.construct_job"
 # An under-construction job untouched this long has a dead (or never started)
 # construction run; the beat sweep resumes it. A live run touches its job
-# every few seconds (flamenco.status.CONSTRUCTION_BATCH_SIZE).
+# every few seconds (flamenco.jobs.construction_runs.CONSTRUCTION_BATCH_SIZE).
 FLAMENCO_RESUME_CONSTRUCTION_AGE_SECONDS = 600
 FLAMENCO_WAITING_FOR_FILES_MAX_AGE_SECONDS = 86400
 

@@ -41,7 +41,7 @@ from typing import Any, Iterable, Iterator, Mapping
 from bson import ObjectId
 from pymongo.database import Database
 
-from flamenco import eventbus, job_compilers, task_counts
+from flamenco import eventbus, task_counts
 
 # --- Status vocabularies (reference §2.2, §2.3) ---------------------------------
 
@@ -180,7 +180,7 @@ def utcnow() -> datetime.datetime:
     return now.replace(microsecond=now.microsecond // 1000 * 1000)
 
 
-def _moment(now: datetime.datetime | None) -> datetime.datetime:
+def moment(now: datetime.datetime | None) -> datetime.datetime:
     """``now`` (default: UTC now) as BSON will store it, so ``_updated`` compares equal after a round trip."""
     if now is None:
         return utcnow()
@@ -192,12 +192,12 @@ def new_etag() -> str:
     return secrets.token_hex(20)
 
 
-def _stamp(now: datetime.datetime, fields: Mapping[str, Any] | None = None) -> dict:
+def stamp(now: datetime.datetime, fields: Mapping[str, Any] | None = None) -> dict:
     """The ``$set`` body of a write: the given fields plus ``_updated``/``_etag``."""
     return {**(fields or {}), "_updated": now, "_etag": new_etag()}
 
 
-def _load(db: Database, collection: str, doc_id: ObjectId, projection: Iterable[str] | None) -> dict:
+def load(db: Database, collection: str, doc_id: ObjectId, projection: Iterable[str] | None) -> dict:
     """The document (only the ``projection`` fields, or all when None), or :class:`NotFound`."""
     doc = db[collection].find_one({"_id": doc_id}, projection=None if projection is None else list(projection))
     if doc is None:
@@ -253,7 +253,7 @@ def _set_tasks_status(db: Database, counts: task_counts.CountChange, from_status
     ``also`` adds fields to the same write; ``unset`` removes fields. What
     changed is recorded in ``counts`` (see :func:`_move_tasks`).
     """
-    update: dict[str, Any] = {"$set": _stamp(now, {**(also or {}), "status": new_status})}
+    update: dict[str, Any] = {"$set": stamp(now, {**(also or {}), "status": new_status})}
     if unset:
         update["$unset"] = {name: "" for name in unset}
     query = {"job": counts.job_id, **(extra_filter or {})}
@@ -416,8 +416,8 @@ def set_job_status(db: Database, job_id: ObjectId, new_status: str, *, actor: Ac
     (Flamenco 2's PUT dropped it, §14.9). ``reason`` is stored as
     ``status_reason`` with the first step only, as Flamenco 2 did.
     """
-    now = _moment(now)
-    old = _load(db, JOBS, job_id, ["status"])["status"]
+    now = moment(now)
+    old = load(db, JOBS, job_id, ["status"])["status"]
     check_job_transition(old, new_status, actor)
     if new_status == "requeued" and old in _NOT_REQUEUEABLE_JOB_STATES:
         raise IllegalTransition("status", old, new_status, "the job has no tasks to requeue")
@@ -460,7 +460,7 @@ def _write_job_status(db: Database, job_id: ObjectId, old: str, new: str, now: d
         fields["status_reason"] = reason
     elif reason == "":
         update["$unset"] = {"status_reason": ""}
-    result = db[JOBS].update_one({"_id": job_id, "status": old}, {"$set": _stamp(now, fields), **update})
+    result = db[JOBS].update_one({"_id": job_id, "status": old}, {"$set": stamp(now, fields), **update})
     if result.matched_count == 0:
         raise StatusConflict(f"job {job_id} is no longer {old!r}; not setting it to {new!r}")
 
@@ -516,7 +516,7 @@ def _cancel_step(db: Database, job_id: ObjectId, new: str, now: datetime.datetim
             modified += changed
     db[TASKS].update_many(
         {"job": job_id, "status": {"$in": ["cancel-requested", "canceled"]}, **_WITHOUT_ACTIVITY},
-        {"$set": _stamp(now, activity)},
+        {"$set": stamp(now, activity)},
     )
     final = _REQUESTED_TO_FINAL.get(new, "")
     if final and count_task_statuses(db, job_id).get("cancel-requested", 0) == 0:
@@ -606,7 +606,7 @@ def update_job_after_task_status_change(db: Database, job_id: ObjectId, task_sta
     or changed concurrently: the other change's own rule then decides).
     ``counts`` may be shared by several calls for one job (see LazyTaskCounts).
     """
-    now = _moment(now)
+    now = moment(now)
     job = db[JOBS].find_one({"_id": job_id}, projection=["status"])
     if job is None:
         return None
@@ -639,13 +639,13 @@ def set_task_status(db: Database, task_id: ObjectId, new_status: str, *, actor: 
     :class:`StatusConflict` means the status changed since it was read:
     re-read the task and decide again.
     """
-    now = _moment(now)
-    task = _load(db, TASKS, task_id, ["status", "job"])
+    now = moment(now)
+    task = load(db, TASKS, task_id, ["status", "job"])
     old = task["status"]
     check_task_transition(old, new_status, actor)
     if actor is Actor.USER and new_status == "cancel-requested" and old == "queued":
         new_status = "canceled"
-    update: dict[str, Any] = {"$set": _stamp(now, {**(extra_fields or {}), "status": new_status})}
+    update: dict[str, Any] = {"$set": stamp(now, {**(extra_fields or {}), "status": new_status})}
     if actor is Actor.USER and new_status == "queued":
         update["$unset"] = {"failed_by_workers": ""}
     with task_counts.changing_many(db, [task["job"]] if task.get("job") else []) as counts:
@@ -678,8 +678,8 @@ def requeue_failed_tasks(db: Database, job_id: ObjectId, *, actor: Actor = Actor
     Flamenco 2 did this task by task (§14.15) and offered it only in the UI for
     active or queued jobs; here users are held to those job statuses too.
     """
-    now = _moment(now)
-    job_status = _load(db, JOBS, job_id, ["status"])["status"]
+    now = moment(now)
+    job_status = load(db, JOBS, job_id, ["status"])["status"]
     if actor is not Actor.SYSTEM and job_status not in FAILED_TASKS_REQUEABLE_JOB_STATES:
         raise IllegalTransition("status", job_status, job_status,
                                 "failed tasks can only be requeued while the job is "
@@ -714,8 +714,8 @@ def requeue_task_with_successors(db: Database, task_id: ObjectId, *, actor: Acto
     left alone so their work is not handed out twice, and ``failed_by_workers``
     is cleared as in every other requeue.
     """
-    now = _moment(now)
-    task = _load(db, TASKS, task_id, ["status", "job"])
+    now = moment(now)
+    task = load(db, TASKS, task_id, ["status", "job"])
     if actor is not Actor.SYSTEM and task["status"] not in REQUEABLE_WITH_SUCCESSORS_TASK_STATES:
         raise IllegalTransition("status", task["status"], "queued",
                                 f"only possible from {', '.join(sorted(REQUEABLE_WITH_SUCCESSORS_TASK_STATES))}")
@@ -723,7 +723,7 @@ def requeue_task_with_successors(db: Database, task_id: ObjectId, *, actor: Acto
     requeueable = set(TASK_STATUSES) - IN_FLIGHT_TASK_STATES - {"under-construction"}
     with task_counts.changing(db, task["job"]) as counts:
         modified = _move_tasks(db, counts, {"_id": {"$in": ids}, "job": task["job"]}, requeueable, "queued",
-                               {"$set": _stamp(now, {"status": "queued"}), "$unset": {"failed_by_workers": ""}})
+                               {"$set": stamp(now, {"status": "queued"}), "$unset": {"failed_by_workers": ""}})
     eventbus.emit(db, eventbus.job_changed(task["job"], tasks_changed=bool(modified)))
     job_change = update_job_after_task_status_change(db, task["job"], "queued", now=now)
     return RequeueResult(tasks_modified=modified, job_change=job_change)
@@ -766,363 +766,3 @@ def mark_tasks_claimed(db: Database, manager_id: ObjectId, task_ids: Iterable[Ob
                                               doc=(docs or {}).get(task_id))
                         for job_id, ids in per_job.items() for task_id in ids))
     return claimed
-
-
-# --- Construction (reference §3.7) ------------------------------------------------------
-#
-# A construction *run* claims the job (a random token in ``construction_run``,
-# written only if the job's ``_etag`` is still the one read), compiles it,
-# inserts the tasks in batches (touching the job's ``_updated`` between them
-# to show it is alive), then publishes or fails the job and drops the token.
-# Runs may die anywhere (a killed Celery worker, a crashed server): the token
-# left behind says the job may hold tasks of a dead run, which the next run
-# deletes before compiling, so a resumed construction never duplicates tasks.
-
-# Jobs that have no tasks (any more), so compiling them cannot duplicate tasks;
-# finished jobs with tasks go through recreate_job, which deletes them first.
-_CONSTRUCTIBLE_JOB_STATES = frozenset({"waiting-for-files", "under-construction", "construction-failed"})
-
-# The token of the construction run that holds the job; absent when none does.
-CONSTRUCTION_RUN_FIELD = "construction_run"
-# Runs started on the job since it was last published or failed.
-CONSTRUCTION_ATTEMPTS_FIELD = "construction_attempts"
-# A job whose runs keep dying (say, the worker runs out of memory compiling it)
-# fails after this many attempts instead of being resumed forever.
-MAX_CONSTRUCTION_ATTEMPTS = 3
-# Tasks are inserted in batches of this size with a sign of life in between:
-# 5,000 tasks insert in about 2 s on FerretDB/SQLite (one round trip on
-# MongoDB), far below the age after which a run is deemed dead.
-CONSTRUCTION_BATCH_SIZE = 5_000
-_CLAIM_FIELDS = ("status", "_etag", "_updated", CONSTRUCTION_RUN_FIELD, CONSTRUCTION_ATTEMPTS_FIELD)
-
-
-class ConstructionSuperseded(StatusConflict):
-    """Another construction run holds the job now; this one stops and leaves the job to it."""
-
-
-@dataclasses.dataclass(frozen=True)
-class _Run:
-    """One construction run: its token, its moment (its tasks' ``_created``) and whether it followed a dead run."""
-
-    token: str
-    now: datetime.datetime
-    took_over: bool
-
-
-def construct_job(db: Database, job_id: ObjectId, *, reason: str,
-                  new_settings: Mapping[str, Any] | None = None, defer: bool = False,
-                  now: datetime.datetime | None = None) -> JobStatusChange:
-    """Compile a job into tasks and queue them: Flamenco 2's ``api_construct_job``.
-
-    Merges ``new_settings`` into ``job.settings`` (PATCH ``construct``), sets
-    ``under-construction`` with ``reason``, compiles, inserts all tasks already
-    ``queued`` (``paused`` for ``start_paused``) and flips the job. Any compile
-    error leads to ``construction-failed`` with reason ``"<reason>; compilation
-    failed: <error>"`` and no leftover tasks. With ``defer`` the compile is
-    left to a background run (:func:`resume_construction`, in Celery). Raises
-    :class:`IllegalTransition` unless the job is constructible, and
-    :class:`StatusConflict` when a run holds the job (a dead one is finished
-    by :func:`resume_construction`).
-    """
-    now = _moment(now)
-    job = _load(db, JOBS, job_id, _CLAIM_FIELDS)
-    if job["status"] not in _CONSTRUCTIBLE_JOB_STATES:
-        raise IllegalTransition("status", job["status"], "under-construction",
-                                f"only possible from {', '.join(sorted(_CONSTRUCTIBLE_JOB_STATES))}")
-    if job.get(CONSTRUCTION_RUN_FIELD):
-        raise StatusConflict(f"job {job_id} is being constructed already")
-    settings = {f"settings.{key}": value for key, value in (new_settings or {}).items()}
-    run = _claim_construction(db, job, reason, now, settings)
-    return _compile_or_defer(db, job, run, reason, defer)
-
-
-def resume_construction(db: Database, job_id: ObjectId, *, reason: str, stale_after: datetime.timedelta,
-                        now: datetime.datetime | None = None) -> JobStatusChange | None:
-    """Construct an ``under-construction`` job unless a live run holds it; None when there is nothing to do.
-
-    What the background construction runs, so a late or duplicate request is
-    harmless: a job that left ``under-construction`` is left alone, and so is
-    one whose run touched it less than ``stale_after`` ago. A dead run's tasks
-    are deleted first. After :data:`MAX_CONSTRUCTION_ATTEMPTS` runs the job
-    becomes ``construction-failed`` instead.
-    """
-    now = _moment(now)
-    job = _load(db, JOBS, job_id, _CLAIM_FIELDS)
-    if job["status"] != "under-construction" or _run_is_alive(job, stale_after, now):
-        return None
-    try:
-        run = _claim_construction(db, job, reason, now)
-    except StatusConflict:
-        return None  # another run claimed it in between
-    attempts = job.get(CONSTRUCTION_ATTEMPTS_FIELD, 0)
-    if attempts >= MAX_CONSTRUCTION_ATTEMPTS:
-        change = JobStatusChange(job_id=job_id, old_status="under-construction", status="under-construction")
-        _fail_construction(db, change, run, f"{reason}; gave up after {attempts} construction attempts died")
-        return change
-    return _compile_and_publish(db, job_id, run, reason)
-
-
-def stalled_constructions(db: Database, stale_after: datetime.timedelta,
-                          now: datetime.datetime | None = None) -> list[ObjectId]:
-    """Ids of ``under-construction`` jobs nobody touched for ``stale_after``: their run died or never started."""
-    cutoff = _moment(now) - stale_after
-    jobs = db[JOBS].find({"status": "under-construction", "_updated": {"$lt": cutoff}}, projection=["_id"])
-    return [job["_id"] for job in jobs]
-
-
-def recreate_job(db: Database, job_id: ObjectId, *, reason: str, defer: bool = False,
-                 now: datetime.datetime | None = None) -> JobStatusChange:
-    """Delete a finished job's tasks (and their logs, which Flamenco 2 orphaned) and compile it again.
-
-    The job is claimed before its tasks go, so a crash in between leaves a
-    resumable ``under-construction`` job whose next run deletes what is left.
-    With ``defer`` the compile is left to a background run, as in :func:`construct_job`.
-    """
-    now = _moment(now)
-    job = _load(db, JOBS, job_id, _CLAIM_FIELDS)
-    if job["status"] not in RECREATABLE_JOB_STATES:
-        raise IllegalTransition("status", job["status"], "under-construction",
-                                f"only {', '.join(sorted(RECREATABLE_JOB_STATES))} jobs can be recreated")
-    run = _claim_construction(db, job, reason, now)
-    delete_job_tasks(db, job_id)
-    return _compile_or_defer(db, job, run, reason, defer)
-
-
-def delete_job_tasks(db: Database, job_id: ObjectId) -> int:
-    """Delete the job's tasks and their log chunks (Flamenco 2 orphaned the logs); how many tasks went.
-
-    Uploaded log files are left to the Celery sweep of orphaned logs. The
-    job's task counts become empty (a no-op when the job itself is gone).
-    """
-    with task_counts.changing(db, job_id) as counts:
-        task_ids = [task["_id"] for task in db[TASKS].find({"job": job_id}, projection=["_id"])]
-        if task_ids:
-            db[TASK_LOGS].delete_many({"task": {"$in": task_ids}})
-        deleted = db[TASKS].delete_many({"job": job_id}).deleted_count
-        counts.replace({})
-    return deleted
-
-
-def _compile_or_defer(db: Database, job: Mapping[str, Any], run: _Run, reason: str, defer: bool) -> JobStatusChange:
-    """Compile the claimed job now, or (``defer``) release it for a background run.
-
-    A released job is ``under-construction`` without a run token or attempts,
-    exactly as job POST stores a big job, so :func:`resume_construction`
-    claims it at once and the sweep finds it if the message to Celery is lost.
-    """
-    if not defer:
-        return _compile_and_publish(db, job["_id"], run, reason)
-    change = JobStatusChange(job_id=job["_id"], old_status=job["status"], status=job["status"])
-    _finish_construction(db, change, run, "under-construction")
-    return change
-
-
-def _run_is_alive(job: Mapping[str, Any], stale_after: datetime.timedelta, now: datetime.datetime) -> bool:
-    """Whether a run holds the job and touched it within ``stale_after``."""
-    updated = job.get("_updated")
-    if not job.get(CONSTRUCTION_RUN_FIELD) or not isinstance(updated, datetime.datetime):
-        return False
-    if updated.tzinfo is None:  # a client without tz_aware reads naive UTC
-        updated = updated.replace(tzinfo=datetime.timezone.utc)
-    return updated > now - stale_after
-
-
-def _claim_construction(db: Database, job: Mapping[str, Any], reason: str, now: datetime.datetime,
-                        also: Mapping[str, Any] | None = None) -> _Run:
-    """Set ``under-construction`` with ``reason`` and a fresh run token, if the job is unchanged since read.
-
-    The condition on ``_etag`` lets one of two concurrent runs win (on MongoDB;
-    FerretDB does not guarantee it, reference ferretdb-eve.md §5). Tasks of a
-    dead run (the job still had a token) are deleted before anything is compiled.
-    """
-    run = _Run(token=secrets.token_hex(16), now=now, took_over=bool(job.get(CONSTRUCTION_RUN_FIELD)))
-    fields = {**(also or {}), "status": "under-construction", CONSTRUCTION_RUN_FIELD: run.token,
-              CONSTRUCTION_ATTEMPTS_FIELD: job.get(CONSTRUCTION_ATTEMPTS_FIELD, 0) + 1}
-    if reason:
-        fields["status_reason"] = reason
-    # The job's tasks are rebuilt: its task counts are read from the tasks until the run publishes it.
-    result = db[JOBS].update_one({"_id": job["_id"], "status": job["status"], "_etag": job.get("_etag")},
-                                 task_counts.merge_updates({"$set": _stamp(now, fields)}, task_counts.forget_update()))
-    if result.matched_count == 0:
-        raise StatusConflict(f"job {job['_id']} changed while its construction started; not constructing it")
-    if run.took_over:
-        db[TASKS].delete_many({"job": job["_id"]})
-    return run
-
-
-def _compile_and_publish(db: Database, job_id: ObjectId, run: _Run, reason: str) -> JobStatusChange:
-    """Compile the job, insert its tasks already ``queued``/``paused``, then flip the job alone.
-
-    Not Flamenco 2's insert-then-flip of every task: on FerretDB/SQLite each
-    updated document costs a table scan (measured: ``update_many`` of 1000
-    tasks 10 s, ``insert_many`` 0.06 s). Inserting tasks in their final
-    status is equivalent, because the depsgraph only hands out tasks of
-    runnable jobs and the job becomes runnable after the insert. The flip
-    needs no task-status count either: a freshly compiled job has tasks and
-    none is completed, so no follow-up status applies. A failure leaves no
-    task behind (§14.14).
-    """
-    job = _load(db, JOBS, job_id, None)
-    new_status = "paused" if job.get("start_paused") else "queued"
-    change = JobStatusChange(job_id=job_id, old_status="under-construction", status="under-construction")
-    try:
-        manager = db[MANAGERS].find_one({"_id": job.get("manager")}, projection=["worker_task_types"])
-        tasks = job_compilers.compile_job(job, manager=manager, now=run.now)
-        if not tasks:
-            raise ValueError("the job has no tasks")
-        for task in tasks:
-            task["status"] = new_status
-        _insert_tasks(db, job_id, run, tasks)
-        if run.took_over:  # a run deemed dead may have inserted one more batch after this run began
-            db[TASKS].delete_many({"job": job_id, "_created": {"$ne": run.now}})
-        _finish_construction(db, change, run, new_status, task_count=len(tasks))
-    except ConstructionSuperseded:
-        db[TASKS].delete_many({"job": job_id, "_created": run.now})
-        raise
-    except Exception as ex:  # noqa: BLE001 - any failure must end in construction-failed, never a stuck job
-        _fail_construction(db, change, run, f"{reason}; compilation failed: {ex}")
-        return change
-    change.tasks_modified = len(tasks)
-    return change
-
-
-def _insert_tasks(db: Database, job_id: ObjectId, run: _Run, tasks: list[dict]) -> None:
-    """``insert_many`` in batches, proving the run alive (and still the job's) before each later batch."""
-    for start in range(0, len(tasks), CONSTRUCTION_BATCH_SIZE):
-        if start:
-            _touch_claimed_job(db, job_id, run)
-        db[TASKS].insert_many(tasks[start:start + CONSTRUCTION_BATCH_SIZE], ordered=False)
-
-
-def _touch_claimed_job(db: Database, job_id: ObjectId, run: _Run) -> None:
-    """Refresh the job's ``_updated`` (the run's sign of life); :class:`ConstructionSuperseded` if it lost the job."""
-    result = db[JOBS].update_one({"_id": job_id, "status": "under-construction", CONSTRUCTION_RUN_FIELD: run.token},
-                                 {"$set": _stamp(utcnow())})
-    if result.matched_count == 0:
-        raise ConstructionSuperseded(f"job {job_id} is no longer held by this construction run")
-
-
-def _fail_construction(db: Database, change: JobStatusChange, run: _Run, reason: str) -> None:
-    """Delete the job's tasks, then mark it ``construction-failed``: a crash in between leaves it resumable."""
-    try:
-        _touch_claimed_job(db, change.job_id, run)
-    except ConstructionSuperseded:
-        db[TASKS].delete_many({"job": change.job_id, "_created": run.now})
-        raise
-    db[TASKS].delete_many({"job": change.job_id})
-    _finish_construction(db, change, run, "construction-failed", reason)
-
-
-def _finish_construction(db: Database, change: JobStatusChange, run: _Run, new_status: str, reason: str = "",
-                         *, task_count: int = 0) -> None:
-    """The last step of a run: the job leaves ``under-construction`` (its tasks become visible) and drops the token.
-
-    The job's ``task_count`` tasks are all in ``new_status`` (none when the
-    construction failed or was deferred): the run holds the job, so it stores
-    those task counts in the same write.
-    """
-    fields: dict[str, Any] = {"status": new_status}
-    if reason:
-        fields["status_reason"] = reason
-    counts = {new_status: task_count} if task_count else {}
-    result = db[JOBS].update_one(
-        {"_id": change.job_id, "status": "under-construction", CONSTRUCTION_RUN_FIELD: run.token},
-        task_counts.merge_updates(
-            {"$set": _stamp(utcnow(), fields),
-             "$unset": {CONSTRUCTION_RUN_FIELD: "", CONSTRUCTION_ATTEMPTS_FIELD: ""}},
-            task_counts.replace_update(counts)))
-    if result.matched_count == 0:
-        raise ConstructionSuperseded(f"job {change.job_id} is no longer held by this construction run")
-    change.steps.append(new_status)
-    change.status = new_status
-    change.at = run.now
-    eventbus.emit(db, eventbus.job_changed(change.job_id, status=new_status, previous_status=change.old_status,
-                                           tasks_changed=True))
-
-
-# --- RNA overrides on an existing job (reference §4.8) -----------------------------------
-
-# Priority of an rna-overrides task added to an existing job: before the
-# re-queued renders that depend on it (Flamenco 2's value).
-RNA_OVERRIDES_TASK_PRIORITY = 80
-# Jobs whose tasks are being written or archived: an rna-overrides task added
-# now would be lost or duplicated, so PATCH rna-overrides is refused.
-RNA_OVERRIDES_REFUSED_JOB_STATES = frozenset({"under-construction"}) | ARCHIVE_JOB_STATES
-
-
-@dataclasses.dataclass
-class RnaOverridesChange:
-    """What PATCH rna-overrides did: the task it (re)queued (None: the job has no tasks yet),
-    whether it is new, renders re-pointed to it."""
-
-    task_id: ObjectId | None
-    created: bool
-    repointed: int = 0
-
-
-def apply_rna_overrides(db: Database, job_id: ObjectId, lines: Any, *,
-                        now: datetime.datetime | None = None) -> RnaOverridesChange:
-    """Store ``lines`` as the job's RNA overrides and queue the ``rna-overrides`` task that writes them.
-
-    An existing task gets the new command and is queued again; otherwise a
-    new task is created (priority 80) and the renders are made to depend on
-    it. A job without tasks (waiting for files, construction failed) only
-    stores the lines: its compile makes the task. The job status is left
-    alone: users requeue the renders they want. Raises
-    ``JobSettingsError``/``RnaOverridesError`` for bad lines or a non-Blender
-    job, :class:`IllegalTransition` while the job is constructed or archived
-    or its rna-overrides task is in flight (queueing it would hand it out twice, §14.13).
-    """
-    now = _moment(now)
-    lines = job_compilers.check_rna_overrides(lines)
-    job = _load(db, JOBS, job_id, None)
-    job_type = job_compilers.job_type_of(job)
-    if not job_type.is_blender:
-        raise job_compilers.JobSettingsError("job_type", f"{job_type.name!r} jobs do not render with Blender")
-    if job["status"] in RNA_OVERRIDES_REFUSED_JOB_STATES:
-        raise IllegalTransition("status", job["status"], job["status"],
-                                f"RNA overrides cannot change while the job is {job['status']}")
-    existing = db[TASKS].find_one({"job": job_id, "name": "rna-overrides"}, projection=["_id", "job", "status"])
-    if existing is not None and existing["status"] in IN_FLIGHT_TASK_STATES:
-        raise IllegalTransition("status", existing["status"], "queued",
-                                "the rna-overrides task is running; cancel it or wait until it ends")
-    db[JOBS].update_one({"_id": job_id}, {"$set": _stamp(now, {"settings.rna_overrides": lines})})
-    with eventbus.batch(db):
-        eventbus.emit(db, eventbus.job_changed(job_id, tasks_changed=job["status"] not in _CONSTRUCTIBLE_JOB_STATES))
-        if job["status"] in _CONSTRUCTIBLE_JOB_STATES:
-            return RnaOverridesChange(task_id=None, created=False)
-        command = job_compilers.rna_overrides_command((job.get("settings") or {}).get("filepath") or "", lines)
-        if existing is not None:
-            _requeue_rna_overrides_task(db, existing, command, now)
-            return RnaOverridesChange(task_id=existing["_id"], created=False)
-        return _create_rna_overrides_task(db, job, job_type.rna_overrides_parent, command, now)
-
-
-def _requeue_rna_overrides_task(db: Database, task: Mapping[str, Any], command: Mapping[str, Any],
-                                now: datetime.datetime) -> None:
-    """Give the task the new command and queue it, unless its status changed since it was read."""
-    with task_counts.changing(db, task["job"]) as counts:
-        result = db[TASKS].update_one({"_id": task["_id"], "status": task["status"]},
-                                      {"$set": _stamp(now, {"commands": [command], "status": "queued"}),
-                                       "$unset": {"failed_by_workers": ""}})
-        counts.moved(task["status"], "queued", result.matched_count)
-    if result.matched_count == 0:
-        raise StatusConflict(f"task {task['_id']} is no longer {task['status']!r}; not requeueing it")
-
-
-def _create_rna_overrides_task(db: Database, job: Mapping[str, Any], parent_name: str | None,
-                               command: Mapping[str, Any], now: datetime.datetime) -> RnaOverridesChange:
-    parent = db[TASKS].find_one({"job": job["_id"], "name": parent_name}, projection=["_id"]) if parent_name else None
-    parents = [parent["_id"]] if parent else []
-    factory = job_compilers.TaskFactory(job, now)
-    task_id = factory.add("rna-overrides", "file-management", [command], parents=parents,
-                          priority=RNA_OVERRIDES_TASK_PRIORITY)
-    with task_counts.changing(db, job["_id"]) as counts:
-        db[TASKS].insert_one({**factory.tasks[0], "status": "queued"})
-        counts.added("queued")
-    # Renders hanging off the parent (or, without one, all renders) now wait for the overrides.
-    renders = {"job": job["_id"], "task_type": "blender-render", "_id": {"$ne": task_id}}
-    if parents:
-        renders["parents"] = parents
-    result = db[TASKS].update_many(renders, {"$set": _stamp(now, {"parents": [task_id]})})
-    return RnaOverridesChange(task_id=task_id, created=True, repointed=result.modified_count)

@@ -30,6 +30,7 @@ from pymongo.database import Database
 from flamenco import status, task_counts
 from flamenco.celery import defaults
 from flamenco.manager_api import defaults as api_defaults
+from flamenco.jobs import construction_runs
 from flamenco.manager_api import storage
 
 log = logging.getLogger(__name__)
@@ -134,7 +135,7 @@ def _start_archiving(db: Database, job: dict) -> None:
 
 def delete_job_data(db: Database, job_id: ObjectId, storage_root: Path) -> None:
     """Delete the job's tasks, log chunks and uploaded log files (bulk deletes); its task counts become empty."""
-    status.delete_job_tasks(db, job_id)
+    construction_runs.delete_job_tasks(db, job_id)
     shutil.rmtree(storage_root / api_defaults.TASK_LOG_DIR / f"job-{job_id}", ignore_errors=True)
 
 

@@ -16,6 +16,7 @@ from bson import ObjectId
 from pymongo.database import Database
 
 from flamenco import status
+from flamenco.jobs import construction_runs
 
 log = logging.getLogger(__name__)
 
@@ -26,7 +27,7 @@ RESUME_REASON = "Construction resumed after its run stopped"
 def construct_job(db: Database, job_id: ObjectId, reason: str, stale_after: datetime.timedelta) -> str | None:
     """Construct the job unless it is gone, already constructed or held by a live run; its new status or None."""
     try:
-        change = status.resume_construction(db, job_id, reason=reason, stale_after=stale_after)
+        change = construction_runs.resume_construction(db, job_id, reason=reason, stale_after=stale_after)
     except status.NotFound:
         return None
     except status.StatusConflict as ex:  # a run that took over from this one finishes the job
@@ -39,4 +40,4 @@ def construct_job(db: Database, job_id: ObjectId, reason: str, stale_after: date
 
 def stalled_job_ids(db: Database, stale_after: datetime.timedelta) -> list[ObjectId]:
     """The ``under-construction`` jobs to hand to Celery again: untouched for ``stale_after``."""
-    return status.stalled_constructions(db, stale_after)
+    return construction_runs.stalled_constructions(db, stale_after)

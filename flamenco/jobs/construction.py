@@ -28,7 +28,7 @@ from pymongo.database import Database
 
 from flamenco import frame_ranges, job_compilers, status
 from flamenco.defaults import JOB_PRIORITY_DEFAULT
-from flamenco.jobs import JOBS, archival
+from flamenco.jobs import JOBS, archival, construction_runs
 
 log = logging.getLogger(__name__)
 
@@ -86,7 +86,7 @@ def construct_job(db: Database, job_id: ObjectId, *, reason: str,
     ``new_settings`` are merged into ``job.settings`` first (PATCH ``construct``).
     Raises ``status.IllegalTransition`` if the job is not in a constructible status.
     """
-    return status.construct_job(db, job_id, reason=reason, new_settings=new_settings).status
+    return construction_runs.construct_job(db, job_id, reason=reason, new_settings=new_settings).status
 
 
 def construct_stored_job(app: flask.Flask, db: Database, job: Mapping[str, Any], *, reason: str,
@@ -95,19 +95,19 @@ def construct_stored_job(app: flask.Flask, db: Database, job: Mapping[str, Any],
 
     ``job`` carries the settings the compile will see (``new_settings`` merged),
     so the estimate is that of the job to be built. Raises what
-    ``status.construct_job`` raises.
+    ``construction_runs.construct_job`` raises.
     """
     return _inline_or_background(app, job, reason, functools.partial(
-        status.construct_job, db, job["_id"], reason=reason, new_settings=new_settings))
+        construction_runs.construct_job, db, job["_id"], reason=reason, new_settings=new_settings))
 
 
 def recreate_job(app: flask.Flask, db: Database, job: Mapping[str, Any], *, reason: str) -> status.JobStatusChange:
     """Delete a finished job's tasks and logs and compile it again: in the request when small, in Celery when big.
 
-    ``job`` needs its ``_id`` and ``settings``. Raises what ``status.recreate_job`` raises.
+    ``job`` needs its ``_id`` and ``settings``. Raises what ``construction_runs.recreate_job`` raises.
     """
     return _inline_or_background(app, job, reason, functools.partial(
-        status.recreate_job, db, job["_id"], reason=reason))
+        construction_runs.recreate_job, db, job["_id"], reason=reason))
 
 
 def _inline_or_background(app: flask.Flask, job: Mapping[str, Any], reason: str,

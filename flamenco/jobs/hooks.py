@@ -18,9 +18,9 @@ import flask
 from bson import ObjectId
 from pymongo.database import Database
 
-from flamenco import errors, eventbus, job_compilers, projects, status
+from flamenco import errors, eventbus, job_compilers, projects
 from flamenco.auth import CurrentUser, roles, scoping
-from flamenco.jobs import JOBS, construction, program_gate
+from flamenco.jobs import JOBS, construction, construction_runs, program_gate
 from flamenco.managers import MANAGERS
 
 # Statuses a client may submit a job in; `queued` is accepted and means "compile now".
@@ -162,7 +162,7 @@ def on_delete_item(job: dict) -> None:
 
 def on_deleted_item(job: dict) -> None:
     """Remove the job's tasks and their logs too (Flamenco 2 left them, §14.14)."""
-    status.delete_job_tasks(_db(), job["_id"])
+    construction_runs.delete_job_tasks(_db(), job["_id"])
     eventbus.emit(_db(), eventbus.job_deleted(job))
 
 

@@ -19,9 +19,10 @@ from pymongo.database import Database
 from flamenco import errors, eventbus, status
 from flamenco.auth import CurrentUser, scoping, tokens
 from flamenco.extension import PatchOps
-from flamenco.jobs import JOBS, TASKS, construction, program_gate
-from flamenco.jobs.hooks import check_settings, job_filter, require_project_use, settings_errors
 from flamenco.defaults import JOB_PRIORITY_MAX, JOB_PRIORITY_MIN
+from flamenco.jobs import JOBS, TASKS, construction, program_gate
+from flamenco.jobs import rna_overrides as overrides
+from flamenco.jobs.hooks import check_settings, job_filter, require_project_use, settings_errors
 
 log = logging.getLogger(__name__)
 
@@ -142,4 +143,4 @@ def rna_overrides(job: dict, payload: dict, user: CurrentUser) -> None:
     program_gate.require_may_run_programs(user, rna_overrides=payload.get("rna_overrides"))
     db = _db()
     with errors.status_errors(), settings_errors():
-        status.apply_rna_overrides(db, job["_id"], payload.get("rna_overrides"))
+        overrides.apply_rna_overrides(db, job["_id"], payload.get("rna_overrides"))

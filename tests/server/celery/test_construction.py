@@ -14,6 +14,7 @@ import redis
 from bson import ObjectId
 
 from flamenco import defaults, events, status
+from flamenco.jobs import construction_runs
 from flamenco.app import create_app
 from flamenco.farm.services import free_port
 from tests.server.celery.test_worker import WORKER_TASK_TIMEOUT, celery_worker  # noqa: F401 - fixture
@@ -122,7 +123,7 @@ def test_unreachable_broker_still_stores_the_job_for_the_sweep(make_app, mongo_d
     assert resp.status_code == 201, resp.get_json()
     assert resp.get_json()["status"] == "under-construction"
     job_id = ObjectId(resp.get_json()["_id"])
-    assert status.stalled_constructions(mongo_db, RESUME_AGE, now=status.utcnow() + 2 * RESUME_AGE) == [job_id]
+    assert construction_runs.stalled_constructions(mongo_db, RESUME_AGE, now=status.utcnow() + 2 * RESUME_AGE) == [job_id]
 
 
 def insert_held_job(db, farm, updated: datetime.datetime) -> ObjectId:

@@ -15,8 +15,9 @@ from bson import ObjectId
 from pymongo.database import Database
 
 from flamenco import status, task_counts
+from flamenco.jobs import construction_runs
 from tests.server.status.conftest import SCENARIO_TASK_STATUSES, MakeJob, job_status, task_statuses
-from tests.server.status.test_construction import insert_job
+from tests.server.status.test_construction_runs import insert_job
 from tests.support.task_counts import assert_task_counts, stored_task_counts
 
 SLEEP = {"frames": "1-12", "chunk_size": 4, "time_in_seconds": 1}
@@ -68,27 +69,27 @@ def test_missing_job_has_no_counts(mongo_db: Database) -> None:
 def test_construction_stores_the_counts_with_the_published_job(mongo_db: Database, start_paused: bool,
                                                                expected: str) -> None:
     job_id = insert_job(mongo_db, SLEEP, start_paused=start_paused)
-    status.construct_job(mongo_db, job_id, reason="submitted")
+    construction_runs.construct_job(mongo_db, job_id, reason="submitted")
     assert assert_task_counts(mongo_db, job_id) == {expected: 3}
 
 
 def test_failed_construction_has_no_tasks_and_empty_counts(mongo_db: Database) -> None:
     job_id = insert_job(mongo_db, {"frames": "1-4"}, job_type="no-such-type")
-    assert status.construct_job(mongo_db, job_id, reason="submitted").status == "construction-failed"
+    assert construction_runs.construct_job(mongo_db, job_id, reason="submitted").status == "construction-failed"
     assert assert_task_counts(mongo_db, job_id) == {}
 
 
 def test_job_under_construction_is_counted_from_its_tasks(mongo_db: Database) -> None:
     """A run inserts tasks in batches outside the writer protocol: nothing is stored meanwhile."""
     job_id = insert_job(mongo_db, SLEEP)
-    status.construct_job(mongo_db, job_id, reason="submitted", defer=True)
+    construction_runs.construct_job(mongo_db, job_id, reason="submitted", defer=True)
     assert job_status(mongo_db, job_id) == "under-construction"
     mongo_db[status.TASKS].insert_one({"job": job_id, "status": "queued", "name": "half-built"})
     assert status.count_task_statuses(mongo_db, job_id) == {"queued": 1}
     mongo_db[status.TASKS].insert_one({"job": job_id, "status": "queued", "name": "more"})
     assert status.count_task_statuses(mongo_db, job_id) == {"queued": 2}
     mongo_db[status.TASKS].delete_many({"job": job_id})
-    change = status.resume_construction(mongo_db, job_id, reason="resumed",
+    change = construction_runs.resume_construction(mongo_db, job_id, reason="resumed",
                                         stale_after=datetime.timedelta(seconds=0))
     assert change is not None and change.status == "queued"
     assert assert_task_counts(mongo_db, job_id) == {"queued": 3}
@@ -96,16 +97,16 @@ def test_job_under_construction_is_counted_from_its_tasks(mongo_db: Database) ->
 
 def test_recreate_counts_the_new_tasks_only(mongo_db: Database) -> None:
     job_id = insert_job(mongo_db, SLEEP)
-    status.construct_job(mongo_db, job_id, reason="submitted")
+    construction_runs.construct_job(mongo_db, job_id, reason="submitted")
     status.set_job_status(mongo_db, job_id, "cancel-requested", actor=status.Actor.USER)
     assert assert_task_counts(mongo_db, job_id) == {"canceled": 3}
-    assert status.recreate_job(mongo_db, job_id, reason="again").status == "queued"
+    assert construction_runs.recreate_job(mongo_db, job_id, reason="again").status == "queued"
     assert assert_task_counts(mongo_db, job_id) == {"queued": 3}
 
 
 def test_delete_job_tasks_empties_the_counts(mongo_db: Database, make_job: MakeJob) -> None:
     job_id, _ = counted_job(make_job, mongo_db, ["completed", "failed"])
-    assert status.delete_job_tasks(mongo_db, job_id) == 2
+    assert construction_runs.delete_job_tasks(mongo_db, job_id) == 2
     assert assert_task_counts(mongo_db, job_id) == {}
 
 
@@ -162,14 +163,14 @@ def test_user_task_operations_keep_the_counts(mongo_db: Database, make_job: Make
 def test_conflicting_task_write_changes_no_count(mongo_db: Database, make_job: MakeJob) -> None:
     job_id, ids = counted_job(make_job, mongo_db, ["active"])
     mongo_db[status.TASKS].update_one({"_id": ids[0]}, {"$set": {"status": "active"}})
-    original = status._load
+    original = status.load
 
     def stale_read(db, collection, doc_id, projection):  # the task as read before someone changed it
         doc = original(db, collection, doc_id, projection)
         return {**doc, "status": "queued"} if collection == status.TASKS else doc
 
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(status, "_load", stale_read)
+        patch.setattr(status, "load", stale_read)
         with pytest.raises(status.StatusConflict):
             status.set_task_status(mongo_db, ids[0], "cancel-requested")
     assert assert_task_counts(mongo_db, job_id) == {"active": 1}
