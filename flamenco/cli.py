@@ -11,6 +11,7 @@ import importlib
 import logging
 import pkgutil
 import sys
+import uuid
 from pathlib import Path
 
 import click
@@ -19,6 +20,7 @@ import pymongo
 import flamenco
 from flamenco import app as server_app
 from flamenco import defaults
+from flamenco.auth import roles, tokens
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +70,8 @@ def server(host: str | None, port: int | None, threads: int | None) -> None:
 @main.command("create-user")
 @click.argument("username")
 @click.option("--role", "roles_", multiple=True, default=("flamenco-user",), show_default=True,
-              help="Role to grant; repeat for several (admin, flamenco-admin, flamenco-user, flamenco-viewer).")
+              help="Role to grant; repeat for several (admin, flamenco-admin, flamenco-user, flamenco-programmer, "
+                   "flamenco-viewer, flamenco-metrics). Later: grant-role, revoke-role.")
 @click.option("--password", default=None, help="Dashboard password (omit for token-only accounts).")
 @click.option("--full-name", default="")
 @click.option("--email", default="")
@@ -89,8 +92,6 @@ def create_user(username: str, roles_: tuple[str, ...], password: str | None, fu
 @click.option("--days", default=defaults.TOKEN_EXPIRY_DAYS, show_default=True, type=float)
 def create_token(username: str, days: float) -> None:
     """Issue an API token for a user and print it (it is shown only once)."""
-    from flamenco.auth import tokens
-
     db = _database()
     user = db["users"].find_one({"username": username})
     if user is None:
@@ -151,6 +152,54 @@ def create_manager(name: str, owner: str | None, project_urls: tuple[str, ...], 
         raise click.ClickException(str(ex)) from None
     click.echo(f"manager_id: {doc['_id']}")
     click.echo(f"token: {token}")
+
+
+# Roles that mark a Manager's service account: set when the Manager is
+# created, never granted to or revoked from a person.
+SERVICE_ROLES = frozenset({roles.ROLE_MANAGER, roles.ROLE_SERVICE})
+
+
+def _role_to_change(role: str) -> str:
+    """``role`` when an admin may grant or revoke it; a CLI error naming the known roles otherwise."""
+    if role in SERVICE_ROLES:
+        raise click.ClickException(f"role {role!r} belongs to Manager service accounts; create a Manager instead")
+    if role not in roles.KNOWN_ROLES:
+        known = ", ".join(sorted(roles.KNOWN_ROLES - SERVICE_ROLES))
+        raise click.ClickException(f"unknown role {role!r}; known roles: {known}")
+    return role
+
+
+def _change_roles(username: str, update: dict) -> list[str]:
+    """Apply a ``roles`` update to a person's account; return the roles it has now.
+
+    The roles are read on every request, so the change applies to the
+    user's tokens and sessions at once.
+    """
+    db = _database()
+    user = db["users"].find_one({"username": username}, {"service": 1})
+    if user is None:
+        raise click.ClickException(f"no user {username!r}")
+    if user.get("service"):
+        raise click.ClickException(f"{username!r} is a Manager's service account; its roles are fixed")
+    update["$set"] = {"_updated": tokens.utcnow(), "_etag": uuid.uuid4().hex}
+    db["users"].update_one({"_id": user["_id"]}, update)
+    return sorted(db["users"].find_one({"_id": user["_id"]}, {"roles": 1}).get("roles") or [])
+
+
+@main.command("grant-role")
+@click.argument("username")
+@click.argument("role")
+def grant_role(username: str, role: str) -> None:
+    """Give USERNAME the role ROLE (e.g. flamenco-programmer) and print their roles."""
+    click.echo(" ".join(_change_roles(username, {"$addToSet": {"roles": _role_to_change(role)}})))
+
+
+@main.command("revoke-role")
+@click.argument("username")
+@click.argument("role")
+def revoke_role(username: str, role: str) -> None:
+    """Take the role ROLE away from USERNAME and print their remaining roles."""
+    click.echo(" ".join(_change_roles(username, {"$pull": {"roles": _role_to_change(role)}})))
 
 
 def load_command_modules() -> None:

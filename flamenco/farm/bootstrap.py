@@ -9,6 +9,7 @@ hashes; this file is the farm operator's copy, like a manager's own
 """
 from __future__ import annotations
 
+import asyncio
 import configparser
 import io
 import json
@@ -39,6 +40,8 @@ PRIVATE_DIR_MODE = 0o700
 # Task types the local workers announce: everything a blender-render job with
 # a video needs, plus the sleep/debug types of the test job types.
 WORKER_TASK_TYPES = "sleep blender-render file-management exr-merge video-encoding debug"
+# A worker's credentials (id and secret), in its own directory.
+WORKER_CREDENTIALS_FILE = "credentials.cfg"
 
 
 @dataclass
@@ -51,7 +54,7 @@ class Credentials:
     project_id: str
     manager_id: str
     manager_token: str
-    # The manager's worker registration PSK; written into every worker's config.
+    # The manager's worker registration PSK; only the farm uses it (register_worker).
     worker_registration_secret: str = ""
     # The manager's dashboard and /metrics password.
     manager_dashboard_password: str = ""
@@ -152,18 +155,20 @@ def write_manager_config(directory: Path, config: "FarmConfig", creds: Credentia
     return path
 
 
-def write_worker_config(directory: Path, config: "FarmConfig", registration_secret: str) -> Path:
+def write_worker_config(directory: Path, config: "FarmConfig") -> Path:
     """Write ``flamenco-worker.cfg`` for one local worker; return its path.
 
     Each worker keeps its own credentials file and update queue in its own
     directory: several workers on one machine must not share an identity.
+    The registration secret is not in it: the farm registers its workers
+    (:func:`register_worker`), so no worker, and no task, holds it.
     """
     parser = configparser.ConfigParser(interpolation=None)
     parser["flamenco-worker"] = {
         "manager_url": config.manager_url + "/",
         "task_types": WORKER_TASK_TYPES,
         "nickname": directory.name,
-        "credentials_file": str(directory / "credentials.cfg"),
+        "credentials_file": str(directory / WORKER_CREDENTIALS_FILE),
         "task_update_queue_db": str(directory / "flamenco-worker.db"),
         # Local farm: pick up new work quickly.
         "fetch_retry_no_task_seconds": "1",
@@ -171,7 +176,6 @@ def write_worker_config(directory: Path, config: "FarmConfig", registration_secr
         "fetch_retry_after_error_seconds": "2",
         "register_retry_seconds": "2",
         "may_i_run_interval_seconds": "2",
-        "worker_registration_secret": registration_secret,
     }
     path = directory / "flamenco-worker.cfg"
     text = io.StringIO()
@@ -179,3 +183,34 @@ def write_worker_config(directory: Path, config: "FarmConfig", registration_secr
     # Private: the worker keeps its credentials beside it.
     write_private(path, text.getvalue())
     return path
+
+
+def register_worker(config_path: Path, registration_secret: str) -> Path:
+    """Register the worker configured in ``config_path`` (or check its credentials); return its credentials file.
+
+    The farm does this before starting the worker, with the worker's own
+    registration code: a worker needs the registration secret only to
+    register, and a task can read anything its worker holds. A worker whose
+    credentials the manager later forgets cannot register again by itself
+    (the manager answers 403 and it exits); the farm's next start registers
+    it anew. Signing on here as well is harmless: the worker signs on again.
+    """
+    from flamenco_worker.config import load_config
+    from flamenco_worker.registration import UnableToRegisterError, register_and_sign_on
+    from flamenco_worker.upstream import ManagerClient
+
+    worker_config = load_config(config_path, environ={},
+                                overrides={"worker_registration_secret": registration_secret})
+
+    async def register() -> None:
+        client = ManagerClient(worker_config.manager_url, timeout=worker_config.http_timeout_seconds)
+        try:
+            await register_and_sign_on(client, worker_config)
+        finally:
+            await client.aclose()
+
+    try:
+        asyncio.run(register())
+    except UnableToRegisterError as ex:
+        raise RuntimeError(f"registering {config_path.parent.name} at the manager: {ex}") from None
+    return worker_config.credentials_file

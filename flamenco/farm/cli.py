@@ -25,6 +25,9 @@ def farm(data_dir: Path | None, workers: int, host: str, server_port: int | None
     """Run the data store, Redis, Celery, server, one manager and N workers until Ctrl-C.
 
     MONGO_URI and REDIS_URL, when set, are used instead of starting FerretDB and Redis.
+    Started by root, worker N runs as system user flamenco-worker-N (group
+    flamenco-worker): job files and output directories must be readable and
+    writable by that group (README, SECURITY.md).
     """
     config = FarmConfig(workers=workers, host=host, active_task_timeout=task_timeout,
                         active_worker_timeout=worker_timeout)

@@ -10,12 +10,21 @@ one stopped. Ctrl-C stops every process it started, newest first.
 Crashed server, Celery and manager processes are restarted (what systemd's
 ``Restart=on-failure`` would do in production); crashed workers are not, so a
 dead render node shows up as a dead node and its task fails over by timeout.
+Either way the farm prints the end of the dead process's log.
+
+Each child gets an environment built for it (:mod:`flamenco.farm.environment`).
+Workers hold nothing but their own credentials: the farm registers them
+itself, and when started by root runs each as its own unprivileged account
+(:mod:`flamenco.farm.identities`), so a task cannot read the farm's secrets.
 """
 from __future__ import annotations
 
 import json
+import logging
 import os
 import secrets
+import shlex
+import shutil
 import signal
 import sys
 import time
@@ -24,8 +33,8 @@ from pathlib import Path
 
 import requests
 
-from flamenco.farm import bootstrap, services
-from flamenco.farm.supervisor import Child, Supervisor, python_module
+from flamenco.farm import bootstrap, environment, identities, services
+from flamenco.farm.supervisor import Child, Supervisor, describe_exit, python_module
 
 # Seconds between a crashed server/manager/Celery process and its restart.
 # Long enough not to spin on a crash loop, short enough for a test to wait out.
@@ -43,8 +52,9 @@ class FarmConfig:
     data_dir: Path = field(default_factory=lambda: services.DEFAULT_DATA_DIR)
     workers: int = 2
     host: str = "127.0.0.1"
-    server_port: int = field(default_factory=lambda: int(os.environ.get("FLAMENCO_SERVER_PORT", "8080")))
-    manager_port: int = field(default_factory=lambda: int(os.environ.get("FLAMENCO_MANAGER_PORT", "8081")))
+    server_port: int = field(default_factory=lambda: int(os.environ.get(environment.SERVER_PORT_VARIABLE, "8080")))
+    manager_port: int = field(default_factory=lambda: int(os.environ.get(environment.MANAGER_PORT_VARIABLE,
+                                                                         "8081")))
     mongo_uri: str | None = field(default_factory=lambda: os.environ.get("MONGO_URI"))
     redis_url: str | None = field(default_factory=lambda: os.environ.get("REDIS_URL"))
     # Manager timeouts, shortened by the fault tests so a dead worker's task
@@ -76,6 +86,9 @@ class FarmState:
     manager_id: str
     pids: dict[str, int]
     manager_dashboard_password: str = ""
+    # Where the workers keep their config and credentials (outside the data
+    # dir when the farm runs them as other users).
+    worker_homes: str = ""
 
 
 class Farm:
@@ -87,6 +100,7 @@ class Farm:
         # Owner only: it holds the farm's secrets, the store's files and the logs.
         bootstrap.private_dir(self.data_dir)
         self.supervisor = Supervisor(self.data_dir / "logs")
+        self.worker_homes = identities.worker_homes_dir(self.data_dir)
         self.env: dict[str, str] = {}
         self.creds: bootstrap.Credentials | None = None
 
@@ -116,7 +130,7 @@ class Farm:
             "server",
             python_module("flamenco.cli", "server", "--host", self.config.host,
                           "--port", str(self.config.server_port)),
-            env=self.env,
+            env=environment.service_environment(os.environ, self.env),
         )
 
     def start_celery(self) -> Child:
@@ -125,7 +139,7 @@ class Farm:
             python_module("celery", "-A", "flamenco.celery", "worker", "--beat",
                           "--concurrency=1", "--loglevel=INFO",
                           f"--schedule={self.data_dir / 'celerybeat-schedule'}"),
-            env=self.env,
+            env=environment.service_environment(os.environ, self.env),
         )
 
     def start_manager(self) -> Child:
@@ -134,16 +148,23 @@ class Farm:
                                                      self.manager_mongo_uri)
         return self.supervisor.start(
             "manager", python_module("flamenco_manager.cli", "--config", str(config_path), "run"),
-            cwd=config_path.parent,
+            env=environment.service_environment(os.environ), cwd=config_path.parent,
         )
 
     def start_worker(self, index: int) -> Child:
-        worker_dir = self.data_dir / f"worker-{index}"
+        """Start worker ``index`` in its own home, registered by the farm, as its own user when root."""
         assert self.creds is not None
-        config_path = bootstrap.write_worker_config(worker_dir, self.config, self.creds.worker_registration_secret)
+        name = f"worker-{index}"
+        identity = identities.worker_identity(index) if identities.isolating() else None
+        home = identities.prepare_home(self.worker_homes / name, identity)
+        config_path = bootstrap.write_worker_config(home, self.config)
+        credentials = bootstrap.register_worker(config_path, self.creds.worker_registration_secret)
+        for path in (config_path, credentials):
+            identities.hand_over(path, identity)
+        user = identity.name if identity else os.environ.get("USER", "")
         return self.supervisor.start(
-            f"worker-{index}", python_module("flamenco_worker.cli", "--config", str(config_path)),
-            cwd=worker_dir,
+            name, identities.python_module_as(identity, "flamenco_worker.cli", "--config", str(config_path)),
+            env=environment.worker_environment(os.environ, home, user), cwd=home, run_as=identity,
         )
 
     def start(self) -> FarmState:
@@ -174,24 +195,30 @@ class Farm:
             manager_id=self.creds.manager_id,
             pids={c.name: c.process.pid for c in self.supervisor.children},
             manager_dashboard_password=self.creds.manager_dashboard_password,
+            worker_homes=str(self.worker_homes),
         )
         # Holds the admin's token and password: owner only.
         bootstrap.write_private(self.data_dir / "farm-state.json", json.dumps(asdict(state), indent=2))
         return state
 
-    def restart_crashed(self) -> list[str]:
-        """Restart dead server/Celery/manager children; return their names."""
-        restarted = []
+    def handle_exits(self) -> list[str]:
+        """Restart dead server/Celery/manager children, let go of other dead ones; say what happened.
+
+        Each message names the child and ends with its log's last lines, so
+        an operator sees why without opening the log.
+        """
+        messages = []
         for child in self.supervisor.exited():
-            if child.name not in RESTARTED_ROLES:
-                continue
             self.supervisor.children.remove(child)
-            time.sleep(self.config.restart_delay)
-            getattr(self, f"start_{child.name}")()
-            restarted.append(child.name)
-        if restarted:
+            if child.name in RESTARTED_ROLES:
+                time.sleep(self.config.restart_delay)
+                getattr(self, f"start_{child.name}")()
+                messages.append(f"{describe_exit(child)}\nrestarted {child.name}")
+            else:
+                messages.append(f"{describe_exit(child)}\n{child.name} is not restarted")
+        if messages:
             self.write_state()
-        return restarted
+        return messages
 
     def stop(self) -> None:
         self.supervisor.stop_all()
@@ -215,32 +242,49 @@ def http_ok(url: str) -> bool:
     return requests.get(url, timeout=2).status_code < 500
 
 
+def flamenco_command() -> str:
+    """How the user runs the ``flamenco`` command of this installation, from any shell.
+
+    ``flamenco`` when PATH finds this very script; else the script's absolute
+    path beside the interpreter (a virtualenv's bin/ is often not on PATH);
+    else ``python -m flamenco.cli`` with this interpreter.
+    """
+    script = Path(sys.executable).parent / "flamenco"
+    found = shutil.which("flamenco")
+    if not script.exists():
+        return f"{shlex.quote(sys.executable)} -m flamenco.cli"
+    if found and os.path.samefile(found, script):
+        return "flamenco"
+    return shlex.quote(str(script))
+
+
 def print_banner(state: FarmState, config: FarmConfig) -> None:
     print(f"""
 Flamenco farm is running ({config.workers} workers). Data: {config.data_dir}
   Dashboard: {state.dashboard_url}   (user {state.username!r}, password {state.password!r})
   API token: {state.token}
   Manager:   {state.manager_url}   (dashboard password {state.manager_dashboard_password!r}, any user name)
-Submit a job:  FLAMENCO_SERVER={state.server_url} FLAMENCO_TOKEN={state.token} flamenco submit blender-render FILE.blend ...
+Submit a job:  FLAMENCO_SERVER={state.server_url} FLAMENCO_TOKEN={state.token} {flamenco_command()} submit blender-render FILE.blend ...
 Press Ctrl-C to stop everything.""", flush=True)
 
 
 def run_farm(config: FarmConfig) -> None:
     """Start the farm, keep crashed services up, stop everything on Ctrl-C/SIGTERM."""
     farm = Farm(config)
+    # The farm registers its workers over HTTP: one log line per request is noise here.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
     try:
         state = farm.start()
         print_banner(state, config)
         while True:
             time.sleep(1)
-            for name in farm.restart_crashed():
-                print(f"{name} exited; restarted it (log: {config.data_dir / 'logs' / (name + '.log')})",
-                      flush=True)
+            for message in farm.handle_exits():
+                print(message, flush=True)
     except KeyboardInterrupt:
         print("\nStopping the farm...", flush=True)
     except RuntimeError as err:
         print(f"flamenco farm: {err}", file=sys.stderr, flush=True)
-        farm.stop()
         raise SystemExit(1) from None
-    farm.stop()
+    finally:
+        farm.stop()

@@ -24,11 +24,12 @@ from pathlib import Path
 import pymongo
 import redis
 
+from flamenco.farm.environment import DATA_DIR_VARIABLE
 from flamenco.farm.supervisor import stop_process
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 FERRETDB_SRC = REPO_ROOT / "tools" / "ferretdb-embed"
-DEFAULT_DATA_DIR = Path(os.environ.get("FLAMENCO_DATA_DIR", REPO_ROOT / ".data"))
+DEFAULT_DATA_DIR = Path(os.environ.get(DATA_DIR_VARIABLE, REPO_ROOT / ".data"))
 # A store that is up answers a ping within this many seconds; FerretDB opens
 # its SQLite files lazily, so start-up is normally well under a second.
 SERVICE_START_TIMEOUT = 30.0

@@ -16,11 +16,17 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import TYPE_CHECKING, Callable, Mapping, Sequence
+
+if TYPE_CHECKING:
+    from flamenco.farm.identities import Identity
 
 # How long a child gets to exit after SIGTERM before it is killed. Workers
 # sign off from their manager on SIGTERM, which takes one HTTP round trip.
 STOP_GRACE_SECONDS = 15.0
+# Lines of a dead child's log the farm shows: enough for a traceback's end
+# or a configuration error, short enough for a terminal.
+LOG_TAIL_LINES = 20
 
 
 @dataclass
@@ -41,15 +47,19 @@ class Supervisor:
         self.children: list[Child] = []
         log_dir.mkdir(parents=True, exist_ok=True)
 
-    def start(self, name: str, argv: Sequence[str], env: dict[str, str] | None = None,
-              cwd: Path | None = None) -> Child:
-        """Start ``argv`` with stdout+stderr appended to ``<log_dir>/<name>.log``."""
+    def start(self, name: str, argv: Sequence[str], env: Mapping[str, str], cwd: Path | None = None,
+              run_as: Identity | None = None) -> Child:
+        """Start ``argv`` with exactly ``env``, stdout+stderr appended to ``<log_dir>/<name>.log``.
+
+        The log is opened here, so a child running as ``run_as`` writes its
+        log without being able to read the others in the private log dir.
+        """
         log_path = self.log_dir / f"{name}.log"
-        full_env = dict(os.environ, PYTHONUNBUFFERED="1", **(env or {}))
-        process = subprocess.Popen(
-            list(argv), stdout=log_path.open("ab"), stderr=subprocess.STDOUT,
-            env=full_env, cwd=cwd, start_new_session=True,
-        )
+        with log_path.open("ab") as log:
+            process = subprocess.Popen(
+                list(argv), stdout=log, stderr=subprocess.STDOUT, env=dict(env), cwd=cwd,
+                start_new_session=True, **(run_as.popen_options() if run_as else {}),
+            )
         child = Child(name, list(argv), process, log_path)
         self.children.append(child)
         return child
@@ -68,7 +78,7 @@ class Supervisor:
         while time.monotonic() < deadline:
             dead = self.exited()
             if dead:
-                raise RuntimeError(f"{dead[0].name} exited while waiting for {what}; see {dead[0].log_path}")
+                raise RuntimeError(f"{dead[0].name} exited while waiting for {what}\n{describe_exit(dead[0])}")
             try:
                 if check():
                     return
@@ -82,6 +92,19 @@ class Supervisor:
         for child in reversed(self.children):
             stop_process_group(child.process)
         self.children.clear()
+
+
+def describe_exit(child: Child) -> str:
+    """How a child ended and the last lines of its log, for the farm's operator."""
+    return (f"{child.name} exited with code {child.process.returncode}; last lines of {child.log_path}:\n"
+            f"{log_tail(child.log_path)}")
+
+
+def log_tail(path: Path, lines: int = LOG_TAIL_LINES) -> str:
+    """The last ``lines`` lines of a log file (empty when there is none)."""
+    if not path.exists():
+        return ""
+    return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
 
 
 def stop_process(process: subprocess.Popen, grace: float = STOP_GRACE_SECONDS) -> None:

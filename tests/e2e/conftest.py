@@ -3,21 +3,31 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
+from typing import Iterator
 
 import pytest
 
-from tests.e2e.farm_support import make_scene
+from tests.e2e.farm_support import make_scene, worker_shared_dir
 
 pytestmark = pytest.mark.skipif(shutil.which("blender") is None, reason="needs Debian's blender")
 
 
 @pytest.fixture(scope="session")
-def small_scene(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def small_scene() -> Iterator[Path]:
     """12 frames, 64x48, 4 samples: renders in about two seconds."""
-    return make_scene(tmp_path_factory.mktemp("scene") / "shot.blend")
+    with worker_shared_dir("scene") as directory:
+        yield make_scene(directory / "shot.blend")
 
 
 @pytest.fixture(scope="session")
-def slow_scene(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def slow_scene() -> Iterator[Path]:
     """12 frames that take long enough per task to kill things mid-render."""
-    return make_scene(tmp_path_factory.mktemp("slow-scene") / "slow.blend", size="320x240", samples=96)
+    with worker_shared_dir("slow-scene") as directory:
+        yield make_scene(directory / "slow.blend", size="320x240", samples=96)
+
+
+@pytest.fixture
+def render_output() -> Iterator[Path]:
+    """Where a test job renders to: a directory the farm's (unprivileged) workers may write."""
+    with worker_shared_dir("render") as directory:
+        yield directory / "render"

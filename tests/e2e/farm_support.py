@@ -3,18 +3,20 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import textwrap
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
+from typing import Iterator, Mapping
 
 from flamenco.client.api import FlamencoClient
-from flamenco.farm import services
+from flamenco.farm import environment, identities, services
 from flamenco.farm.supervisor import stop_process_group
 
 # A 12-frame farm job renders in seconds; this bounds a hung farm, not speed.
@@ -47,22 +49,51 @@ class RunningFarm:
                               capture_output=True, text=True, timeout=120)
 
 
+def farm_command(data_dir: Path, *args: str, env: Mapping[str, str] | None = None) -> tuple[list[str], dict]:
+    """argv and environment of ``flamenco farm`` on free ports, with the test's own stores left out.
+
+    Ports come from options unless ``env`` sets the farm's port variables.
+    """
+    env = {k: v for k, v in os.environ.items() if k not in ("MONGO_URI", "REDIS_URL")} | dict(env or {})
+    cmd = [sys.executable, "-m", "flamenco.cli", "farm", "--data-dir", str(data_dir), *args]
+    for option, variable in (("--server-port", environment.SERVER_PORT_VARIABLE),
+                             ("--manager-port", environment.MANAGER_PORT_VARIABLE)):
+        if variable not in env:
+            cmd += [option, str(services.free_port())]
+    return cmd, env
+
+
 @contextmanager
-def running_farm(data_dir: Path, *args: str) -> Iterator[RunningFarm]:
-    """Start ``flamenco farm`` with ``args``; stop it (Ctrl-C) afterwards."""
-    cmd = [sys.executable, "-m", "flamenco.cli", "farm", "--data-dir", str(data_dir),
-           "--server-port", str(services.free_port()), "--manager-port", str(services.free_port()), *args]
-    env = {k: v for k, v in os.environ.items() if k not in ("MONGO_URI", "REDIS_URL")}
+def worker_shared_dir(prefix: str) -> Iterator[Path]:
+    """A fresh directory the farm's workers may read and write, removed afterwards.
+
+    Outside pytest's tmp dirs, which are root's alone: a farm started by root
+    runs its workers as unprivileged accounts (group flamenco-worker), as a
+    studio's render share would be set up.
+    """
+    path = Path(tempfile.mkdtemp(prefix=f"flamenco-{prefix}-"))
+    try:
+        yield identities.shared_dir(path)
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+@contextmanager
+def running_farm(data_dir: Path, *args: str, env: Mapping[str, str] | None = None) -> Iterator[RunningFarm]:
+    """Start ``flamenco farm`` with ``args`` (and ``env`` added); stop it (Ctrl-C) afterwards."""
+    cmd, full_env = farm_command(data_dir, *args, env=env)
     out = (data_dir.parent / f"{data_dir.name}-farm.out").open("wb")
-    process = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+    process = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=full_env, start_new_session=True)
     state_path = data_dir / "farm-state.json"
     deadline = time.monotonic() + FARM_START_TIMEOUT
+    state: dict = {}
     try:
         while not state_path.exists():
             if process.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError("farm did not start:\n" + Path(out.name).read_text()[-3000:])
             time.sleep(0.3)
-        yield RunningFarm(process, data_dir, json.loads(state_path.read_text()))
+        state = json.loads(state_path.read_text())
+        yield RunningFarm(process, data_dir, state)
     finally:
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGINT)
@@ -71,6 +102,14 @@ def running_farm(data_dir: Path, *args: str) -> Iterator[RunningFarm]:
             except subprocess.TimeoutExpired:
                 stop_process_group(process, grace=1)
         out.close()
+        _remove_worker_homes(state)
+
+
+def _remove_worker_homes(state: dict) -> None:
+    """Remove a test farm's worker homes when they live outside its (temporary) data dir."""
+    homes = Path(state.get("worker_homes") or "/nonexistent")
+    if homes.parent == identities.WORKER_HOMES_ROOT:
+        shutil.rmtree(homes, ignore_errors=True)
 
 
 MAKE_SCENE = textwrap.dedent("""

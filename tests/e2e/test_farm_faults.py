@@ -52,9 +52,10 @@ def assert_frames_once(out: Path) -> None:
     assert names == [f"frames-{n:06d}.png" for n in range(1, FRAMES + 1)]
 
 
-def test_killed_worker_task_is_requeued_and_finished_by_the_other(tmp_path: Path, slow_scene: Path) -> None:
+def test_killed_worker_task_is_requeued_and_finished_by_the_other(tmp_path: Path, slow_scene: Path,
+                                                                  render_output: Path) -> None:
     with running_farm(tmp_path / "farm", "--workers", "2", *FAST_TIMEOUTS) as farm:
-        out = tmp_path / "render"
+        out = render_output
         job_id = submit(farm, slow_scene, out, 3)
         wait_until_rendering(farm, job_id, count=2)
         kill(farm, "worker-1")
@@ -64,10 +65,11 @@ def test_killed_worker_task_is_requeued_and_finished_by_the_other(tmp_path: Path
 
 
 @pytest.mark.parametrize("service", ["manager", "server"])
-def test_killed_service_is_restarted_and_loses_no_update(tmp_path: Path, slow_scene: Path, service: str) -> None:
+def test_killed_service_is_restarted_and_loses_no_update(tmp_path: Path, slow_scene: Path, render_output: Path,
+                                                         service: str) -> None:
     """kill -9 the manager or the server mid-render; the farm restarts it and the job completes."""
     with running_farm(tmp_path / "farm", "--workers", "2", *FAST_TIMEOUTS) as farm:
-        out = tmp_path / "render"
+        out = render_output
         job_id = submit(farm, slow_scene, out, 3)
         wait_until_rendering(farm, job_id)
         old_pid = kill(farm, service)

@@ -32,10 +32,10 @@ def submit(farm: RunningFarm, scene: Path, output: Path, chunk_size: int, *extra
     return result.stdout.strip().splitlines()[-1]
 
 
-def test_farm_renders_frames_and_video(tmp_path: Path, small_scene: Path) -> None:
+def test_farm_renders_frames_and_video(tmp_path: Path, small_scene: Path, render_output: Path) -> None:
     with running_farm(tmp_path / "farm", "--workers", "2") as farm:
         wait_for_video_worker(farm)
-        out = tmp_path / "render"
+        out = render_output
         job_id = submit(farm, small_scene, out, 4, "--video", "--fps", "24")
         job = wait_for_job(farm, job_id)
         assert job["status"] == "completed"

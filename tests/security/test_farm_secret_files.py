@@ -72,15 +72,16 @@ def test_credentials_and_configs_are_private(farm: Farm, mongo_uri: str, open_um
     data_dir = farm.data_dir
     creds = bootstrap.ensure_credentials(mongo_uri, data_dir / "credentials.json", farm.config.manager_url)
     manager_cfg = bootstrap.write_manager_config(data_dir / "manager", farm.config, creds, mongo_uri)
-    worker_cfg = bootstrap.write_worker_config(data_dir / "worker-1", farm.config, creds.worker_registration_secret)
+    worker_cfg = bootstrap.write_worker_config(data_dir / "worker-1", farm.config)
     for path in (data_dir / "credentials.json", manager_cfg, worker_cfg):
         assert _mode(path) == 0o600, path
     for directory in (data_dir, manager_cfg.parent, worker_cfg.parent):
         assert _mode(directory) == 0o700, directory
     assert creds.manager_token in manager_cfg.read_text()
     assert len(creds.worker_registration_secret) >= 32, "the farm's manager refuses open registration"
-    for path in (manager_cfg, worker_cfg):
-        assert creds.worker_registration_secret in path.read_text(), path
+    assert creds.worker_registration_secret in manager_cfg.read_text()
+    # The farm registers its workers itself: no worker (and so no task) holds the secret.
+    assert creds.worker_registration_secret not in worker_cfg.read_text()
 
 
 def test_files_an_older_farm_left_readable_are_narrowed(farm: Farm) -> None:
