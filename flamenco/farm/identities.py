@@ -69,6 +69,8 @@ SYSTEM_PYTHON = Path(f"/usr/bin/python{sys.version_info.major}.{sys.version_info
 # (addsitedir also reads their .pth files, e.g. editable installs).
 RUN_WITH_OUR_PACKAGES = ("import runpy, site; site.addsitedir({site_dir!r}); "
                          "runpy.run_module({module!r}, run_name='__main__', alter_sys=True)")
+# The same, only importing the module: can the account use this installation at all?
+IMPORT_WITH_OUR_PACKAGES = "import importlib, site; site.addsitedir({site_dir!r}); importlib.import_module({module!r})"
 # Characters of the data dir's digest in its worker-homes directory name.
 FARM_KEY_LENGTH = 12
 
@@ -169,7 +171,13 @@ def python_module_as(identity: Identity | None, module: str, *args: str) -> list
         raise IdentityError(f"{identity.name} cannot run {sys.executable} (a directory on its way is closed to "
                             f"other users) and there is no {SYSTEM_PYTHON}: install Python where every user "
                             f"may run it")
-    boot = RUN_WITH_OUR_PACKAGES.format(site_dir=sysconfig.get_paths()["purelib"], module=module)
+    site_dir = sysconfig.get_paths()["purelib"]
+    boot = RUN_WITH_OUR_PACKAGES.format(site_dir=site_dir, module=module)
+    check = IMPORT_WITH_OUR_PACKAGES.format(site_dir=site_dir, module=module)
+    if not _runs_as(identity, [str(SYSTEM_PYTHON), "-c", check]):
+        raise IdentityError(f"{identity.name} cannot import {module} from {site_dir} (a directory on its way is "
+                            f"closed to other users): install Flamenco where every user may read it (/opt, "
+                            f"/usr/local), or start the farm as a normal user")
     return [str(SYSTEM_PYTHON), "-c", boot, *args]
 
 

@@ -1,10 +1,12 @@
 """Run ``flamenco farm`` as a real process tree for end-to-end tests."""
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import shutil
 import signal
+import stat
 import subprocess
 import sys
 import tempfile
@@ -78,9 +80,37 @@ def worker_shared_dir(prefix: str) -> Iterator[Path]:
         shutil.rmtree(path, ignore_errors=True)
 
 
+_opened_ancestors: list[tuple[Path, int]] = []
+
+
+def let_workers_reach_this_checkout() -> None:
+    """Give other users passage (``o+x``: enter, not list) through closed ancestors of this checkout.
+
+    A test farm started by root runs its workers as unprivileged accounts, which
+    must import this checkout's packages; a CI clone may sit under a directory
+    closed to other users (root's 0700 home), where a studio installs under /opt.
+    The modes are put back when the test process ends.
+    """
+    if not identities.isolating() or _opened_ancestors:
+        return
+    for directory in reversed([services.REPO_ROOT, *services.REPO_ROOT.parents]):
+        mode = stat.S_IMODE(directory.stat().st_mode)
+        if not mode & stat.S_IXOTH:
+            directory.chmod(mode | stat.S_IXOTH)
+            _opened_ancestors.append((directory, mode))
+    atexit.register(_close_ancestors)
+
+
+def _close_ancestors() -> None:
+    while _opened_ancestors:
+        directory, mode = _opened_ancestors.pop()
+        directory.chmod(mode)
+
+
 @contextmanager
 def running_farm(data_dir: Path, *args: str, env: Mapping[str, str] | None = None) -> Iterator[RunningFarm]:
     """Start ``flamenco farm`` with ``args`` (and ``env`` added); stop it (Ctrl-C) afterwards."""
+    let_workers_reach_this_checkout()
     cmd, full_env = farm_command(data_dir, *args, env=env)
     out = (data_dir.parent / f"{data_dir.name}-farm.out").open("wb")
     process = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=full_env, start_new_session=True)
