@@ -3,7 +3,8 @@
 The token arrives as Bearer or as HTTP Basic username (``flamenco.auth``
 already turned it into ``current_user``). Then (reference §5.3):
 anonymous -> 401, not a Manager account -> 403, malformed id -> 400,
-unknown Manager -> 404, someone else's Manager -> 403.
+unknown Manager -> 404, someone else's Manager -> 403. A call that passes
+is the Manager's last contact (``flamenco.managers.last_contact``).
 """
 from __future__ import annotations
 
@@ -15,7 +16,9 @@ from pymongo.database import Database
 
 from flamenco import errors
 from flamenco.auth import scoping
-from flamenco.managers import MANAGERS
+from flamenco.managers import MANAGERS, last_contact
+
+_RECORDER_KEY = "flamenco_manager_contact"
 
 
 def db() -> Database:
@@ -34,7 +37,16 @@ def load_own_manager(manager_id: str) -> dict:
         errors.abort(404, f"Manager {manager_id} does not exist")
     if manager.get("service_account") != user.user_id:
         errors.abort(403, "a Manager may only act on its own id")
+    contact_recorder(flask.current_app).record(db(), oid)
     return manager
+
+
+def contact_recorder(app: flask.Flask) -> last_contact.ContactRecorder:
+    """The app's recorder of Managers' last contact (created on first use)."""
+    recorder = app.extensions.get(_RECORDER_KEY)
+    if recorder is None:
+        recorder = app.extensions.setdefault(_RECORDER_KEY, last_contact.ContactRecorder())
+    return recorder
 
 
 def manager_api_call(view: Callable[..., Any]) -> Callable[..., Any]:

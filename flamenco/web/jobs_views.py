@@ -1,17 +1,40 @@
 """Job pages of a project: the job list, one job, its tasks and dependency graph."""
 from __future__ import annotations
 
+import dataclasses
 from collections import Counter
 from typing import Iterable
 
 import flask
 from bson import ObjectId
 
-from flamenco import job_compilers
+from flamenco import job_compilers, status
+from flamenco.jobs.hooks import DELETABLE_JOB_STATES
 from flamenco.web import access, actions, defaults, joblist, store, task_index
 
 bp = flask.Blueprint("jobs", __name__, url_prefix="/p/<project_url>/jobs")
 
+# The statuses people filter on, first in the job list's status filter; the
+# others (construction, requeue and archival steps) follow in their own group.
+COMMON_JOB_STATUSES = ("active", "queued", "paused", "completed", "failed",
+                       "cancel-requested", "canceled", "archived")
+# Confirmations of actions that flamenco.web.actions does not ask for (yet):
+# a cancel stops the job's running renders (issue 14 #7).
+EXTRA_CONFIRMATIONS = {
+    "cancel": "Cancel the selected jobs? Their running tasks are stopped on the workers.",
+}
+DELETE_CONFIRMATION = "Delete this job for good? Its tasks and task logs are deleted too."
+
+
+def job_actions_confirmed(selected: Iterable[actions.Action]) -> list[actions.Action]:
+    """The job actions, each with a confirmation if it has one here or in ``actions``."""
+    return [dataclasses.replace(a, confirm=a.confirm or EXTRA_CONFIRMATIONS.get(a.name, "")) for a in selected]
+
+
+def status_filter_groups() -> list[tuple[str, tuple[str, ...]]]:
+    """The job statuses of the status filter: ``(group label, statuses)``, common ones first."""
+    others = tuple(s for s in actions.JOB_STATUSES if s not in COMMON_JOB_STATUSES)
+    return [("Common", COMMON_JOB_STATUSES), ("Other", others)]
 
 
 def names_by_id(collection: str, ids: Iterable, field: str) -> dict[ObjectId, str]:
@@ -35,7 +58,7 @@ def filter_choices(acc: access.ProjectAccess) -> dict:
                 for m in db["flamenco_managers"].find({"projects": pid}, {"name": 1})}
     members = names_by_id("users", [m.get("user") for m in acc.project.get("members") or ()], "full_name")
     return {
-        "statuses": actions.JOB_STATUSES,
+        "status_groups": status_filter_groups(),
         "job_types": sorted(job_compilers.JOB_TYPES),
         "managers": sorted(managers.items(), key=lambda kv: kv[1].lower()),
         "users": sorted(members.items(), key=lambda kv: kv[1].lower()),
@@ -53,7 +76,7 @@ def job_list_context(acc: access.ProjectAccess) -> dict:
         "counts": counts, "progress": {j: task_index.progress(c) for j, c in counts.items()},
         "manager_names": names_by_id("flamenco_managers", [j.get("manager") for j in page.jobs], "name"),
         "user_names": names_by_id("users", [j.get("user") for j in page.jobs], "full_name"),
-        "job_actions": actions.JOB_ACTIONS,
+        "job_actions": job_actions_confirmed(actions.JOB_ACTIONS),
         "page_url": lambda n: flask.url_for("web.jobs.job_list", project_url=acc.project["url"],
                                             **query.query_args(page=n)),
     }
@@ -120,9 +143,34 @@ def job_context(acc: access.ProjectAccess, job: dict) -> dict:
                                                  job_id=job["_id"], page=n),
         "manager_name": names_by_id("flamenco_managers", [job.get("manager")], "name").get(job.get("manager")),
         "user_name": names_by_id("users", [job.get("user")], "full_name").get(job.get("user")),
-        "job_actions": [a for a in actions.JOB_ACTIONS if a.applies_to(job.get("status"))],
+        "job_actions": job_actions_confirmed(a for a in actions.JOB_ACTIONS if a.applies_to(job.get("status"))),
         "archive_available": actions.archive_path(job) is not None,
+        "delete": delete_button(acc, job),
     }
+
+
+def delete_blocked_reason(current: str) -> str:
+    """Why a job in this status cannot be deleted yet, and what to do ("" if it can be)."""
+    if current in DELETABLE_JOB_STATES:
+        return ""
+    then = ("Cancel it first, and delete it once it is canceled." if current in status.CANCELABLE_JOB_STATES
+            else "Wait until it is finished, canceled or failed.")
+    return f"This job is {current.replace('-', ' ')}: it cannot be deleted while its tasks may still run. {then}"
+
+
+def delete_button(acc: access.ProjectAccess, job: dict) -> dict | None:
+    """The job page's Delete button (None if the user may not change jobs).
+
+    The page deletes through the REST API (``DELETE /api/flamenco/jobs/<id>``,
+    whose hooks own the rules); ``blocked`` explains at once why a job still
+    running cannot go, instead of a request the API would refuse.
+    """
+    if not acc.may_change:
+        return None
+    return {"url": f"/api/flamenco/jobs/{job['_id']}", "etag": job.get("_etag", ""),
+            "blocked": delete_blocked_reason(job.get("status") or "unknown"),
+            "confirm": DELETE_CONFIRMATION,
+            "done_url": flask.url_for("web.jobs.job_list", project_url=acc.project["url"])}
 
 
 @bp.route("/<job_id>")

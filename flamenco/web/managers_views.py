@@ -1,23 +1,36 @@
-"""Managers and the workers they report: list, details, project assignment, token revocation.
+"""Managers and the workers they report: list, details, presence, project assignment, token revocation.
 
 A user sees the Managers they own and those assigned to projects they may view;
 only owners (and global admins) may change a Manager. Assigning a Manager to a
 project also requires being an admin of that project.
+
+Whether a Manager is online comes from its last Manager API call
+(``flamenco.managers.last_contact``). The pages poll :func:`manager_presence`
+every :data:`PRESENCE_POLL_SECONDS`, so a Manager that starts or stops
+talking shows without a reload; Managers have no project, so the project
+event streams do not reach these pages.
 """
 from __future__ import annotations
+
+import datetime
 
 import flask
 import redis
 
 from flamenco import projects
 from flamenco.auth import tokens
+from flamenco.managers import last_contact
 from flamenco.web import access, store, workers_seen
 
 bp = flask.Blueprint("managers", __name__, url_prefix="/managers")
 
 MANAGERS = "flamenco_managers"
 LIST_PROJECTION = {"name": 1, "description": 1, "url": 1, "projects": 1, "owner_users": 1,
-                   "stats": 1, "worker_task_types": 1, "_updated": 1}
+                   "stats": 1, "worker_task_types": 1, last_contact.FIELD: 1}
+PRESENCE_PROJECTION = {last_contact.FIELD: 1, "stats": 1}
+# How often the Managers pages ask for presence: well below the online window,
+# and one small query of the Managers collection per open page at that pace.
+PRESENCE_POLL_SECONDS = 5
 
 
 def visible_manager_filter(user) -> dict:  # noqa: ANN001 (flamenco.auth.CurrentUser)
@@ -50,13 +63,47 @@ def reported_workers(manager_id: object) -> list[dict]:
         return []
 
 
+def presence_of(manager: dict, now: datetime.datetime) -> dict:
+    """What the pages show of the Manager's last contact: ``presence``, ``last_contact`` (ISO), its text."""
+    contact = manager.get(last_contact.FIELD)
+    return {
+        "_id": str(manager["_id"]),
+        "presence": last_contact.presence(manager, now),
+        "last_contact": contact.isoformat() if contact else None,
+        "last_contact_text": contact.strftime("%Y-%m-%d %H:%M:%S UTC") if contact else "never",
+        "nr_of_workers": (manager.get("stats") or {}).get("nr_of_workers"),
+    }
+
+
+def presence_context() -> dict:
+    """Template values of the presence poll: its URL, its interval and the online window."""
+    return {"presence_url": flask.url_for("web.managers.manager_presence"),
+            "presence_poll_ms": PRESENCE_POLL_SECONDS * 1000,
+            "online_window_seconds": int(last_contact.ONLINE_WINDOW_SECONDS)}
+
+
 @bp.route("/")
 @access.login_required
 def manager_list() -> flask.typing.ResponseReturnValue:
     user = access.current_user()
     managers = list(store.db()[MANAGERS].find(visible_manager_filter(user), LIST_PROJECTION).sort("name", 1))
     project_names = {p["_id"]: p["name"] for p in access.visible_projects(user)}
-    return flask.render_template("managers.html", managers=managers, project_names=project_names)
+    now = last_contact.utcnow()
+    return flask.render_template("managers.html", managers=managers, project_names=project_names,
+                                 presence={m["_id"]: presence_of(m, now) for m in managers},
+                                 **presence_context())
+
+
+@bp.route("/presence.json")
+@access.login_required
+def manager_presence() -> flask.typing.ResponseReturnValue:
+    """``{managers: [...]}``: presence of every Manager the user may see (polled by the pages)."""
+    found = store.db()[MANAGERS].find(visible_manager_filter(access.current_user()), PRESENCE_PROJECTION)
+    now = last_contact.utcnow()
+    response = flask.jsonify({"managers": [presence_of(m, now) for m in found],
+                              "online_window_seconds": last_contact.ONLINE_WINDOW_SECONDS})
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 @bp.route("/<manager_id>")
@@ -72,6 +119,7 @@ def manager_view(manager_id: str) -> flask.typing.ResponseReturnValue:
         project_names={p["_id"]: p["name"] for p in visible}, assignable=assignable,
         token_count=store.db()[tokens.TOKENS].count_documents({"user": manager.get("service_account")}),
         workers=reported_workers(manager["_id"]), project_urls={str(p["_id"]): p["url"] for p in visible},
+        presence=presence_of(manager, last_contact.utcnow()), **presence_context(),
     )
 
 

@@ -4,6 +4,8 @@ import { initJobList } from "./modules/joblist.js";
 import { initJobView } from "./modules/job.js";
 import { initTaskView } from "./modules/task.js";
 import { initDepsgraph } from "./modules/depsgraph.js";
+import { initManagerPresence } from "./modules/managers.js";
+import { showPendingFlash } from "./modules/ui.js";
 
 function initConfirmForms() {
   document.addEventListener("submit", (event) => {
@@ -14,9 +16,11 @@ function initConfirmForms() {
 
 document.addEventListener("DOMContentLoaded", () => {
   initConfirmForms();
+  showPendingFlash();
   initJobList();
   initJobView();
   initTaskView();
   initDepsgraph();
+  initManagerPresence();
   connectLive();
 });

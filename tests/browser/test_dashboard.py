@@ -12,18 +12,10 @@ import pytest
 from bson import ObjectId
 
 from flamenco import events, status
-from tests.browser.conftest import PASSWORD
+from tests.browser.helpers import log_in, wait_until_live
 from tests.support.server import job_doc, post_job
 
 pytestmark = pytest.mark.browser
-
-
-def log_in(page, base_url: str) -> None:
-    page.goto(f"{base_url}/login")
-    page.get_by_label("Username").fill("alice")
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-    page.wait_for_url(f"{base_url}/")
 
 
 def manager_reports(db, redis_url: str, task_id: ObjectId, new_status: str, **fields) -> None:
@@ -32,10 +24,6 @@ def manager_reports(db, redis_url: str, task_id: ObjectId, new_status: str, **fi
     task = db["flamenco_tasks"].find_one({"_id": task_id})
     events.publish("task", task, url=redis_url)
     events.publish("job", db["flamenco_jobs"].find_one({"_id": change.job_id}), url=redis_url)
-
-
-def wait_until_live(page) -> None:
-    page.wait_for_selector('body[data-live="on"]')
 
 
 def test_submit_watch_cancel_and_read_log(page, server, farm, mongo_db, redis_url, screenshot_dir):
@@ -60,8 +48,9 @@ def test_submit_watch_cancel_and_read_log(page, server, farm, mongo_db, redis_ur
     assert page.evaluate("window.__sameDocument") is True
     page.screenshot(path=str(screenshot_dir / "job-list.png"), full_page=True)
 
-    # Multi-select cancel.
+    # Multi-select cancel, confirmed.
     row.get_by_role("checkbox").check()
+    page.once("dialog", lambda dialog: dialog.accept())
     page.get_by_role("button", name="Cancel").click()
     page.locator(f'tr[data-job-id="{job_id}"] .status[data-status="cancel-requested"]').wait_for()
     assert mongo_db["flamenco_jobs"].find_one({"_id": job_id})["status"] == "cancel-requested"

@@ -25,6 +25,7 @@ from tests.security.conftest import sample_url
 SERVER_PUBLIC = {
     "static": "Flask's static files",
     "web.static": "dashboard assets (CSS, JS)",
+    "web.projects.favicon": "the site icon, which browsers ask for before anyone logs in",
     "web.session.login": "the login form itself",
     "web.session.logout": "logging out (redirects to the login page)",
     "flamenco_openapi.openapi_json": "the API description holds no data",

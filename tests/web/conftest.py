@@ -65,8 +65,9 @@ def farm(mongo_db: Database, password_hash: str) -> dict:
     vic = make_person(mongo_db, "vic", "Vic Viewer", password_hash)
     olga = make_person(mongo_db, "olga", "Olga Outsider", password_hash)
     project = make_project(mongo_db, "Spring Shot", members=[(alice, "admin"), (vic, "viewer")], url="spring")
-    manager, _token = make_manager(mongo_db, projects=[project], owner=alice, name="Studio Manager")
-    return {"alice": alice, "vic": vic, "olga": olga, "project": project, "manager": manager}
+    manager, manager_token = make_manager(mongo_db, projects=[project], owner=alice, name="Studio Manager")
+    return {"alice": alice, "vic": vic, "olga": olga, "project": project, "manager": manager,
+            "manager_token": manager_token}
 
 
 def csrf_from(html: str) -> str:

@@ -5,7 +5,7 @@ import datetime
 import re
 
 from flamenco import events
-from flamenco.web import defaults
+from flamenco.web import actions, defaults
 
 JOB_ROW = re.compile(r'<tr data-job-id="([0-9a-f]{24})">')
 
@@ -128,3 +128,36 @@ def test_answers_are_cached_until_a_job_of_the_project_changes(alice, jobs_of, r
     assert row_ids(alice.get("/p/spring/jobs/").get_data(as_text=True)) == [str(first["_id"])]
     events.publish("job", second, url=redis_url)
     assert set(row_ids(alice.get("/p/spring/jobs/").get_data(as_text=True))) == {str(first["_id"]), str(second["_id"])}
+
+
+STATUS_BOX = re.compile(r'<input type="checkbox" name="status" value="([a-z-]+)"')
+
+
+def test_one_job_is_counted_in_the_singular(alice, jobs_of, redis_url):
+    jobs_of(name="only one")
+    assert "<caption>1 job</caption>" in alice.get("/p/spring/jobs/").get_data(as_text=True)
+    projects_page = alice.get("/").get_data(as_text=True)
+    assert "<p>1 job</p>" in projects_page and "1 jobs" not in projects_page
+    events.publish("job", jobs_of(name="and another"), url=redis_url)
+    assert "<caption>2 jobs</caption>" in alice.get("/p/spring/jobs/").get_data(as_text=True)
+
+
+def test_status_filter_offers_common_statuses_first_as_check_boxes(alice, jobs_of):
+    jobs_of(name="any")
+    html = alice.get("/p/spring/jobs/?status=failed&status=active").get_data(as_text=True)
+    assert 'name="status" multiple' not in html
+    offered = STATUS_BOX.findall(html)
+    assert offered[:8] == ["active", "queued", "paused", "completed", "failed",
+                           "cancel-requested", "canceled", "archived"]
+    assert sorted(offered) == sorted(actions.JOB_STATUSES)
+    assert offered.index("under-construction") > offered.index("archived")
+    checked = re.findall(r'name="status" value="([a-z-]+)" checked', html)
+    assert sorted(checked) == ["active", "failed"]
+
+
+def test_cancel_asks_for_confirmation(alice, jobs_of):
+    job = jobs_of(name="running", status="active", task_statuses=("active",))
+    listing = alice.get("/p/spring/jobs/").get_data(as_text=True)
+    assert re.search(r'data-job-action="cancel" data-confirm="Cancel the selected jobs\?', listing)
+    page = alice.get(f"/p/spring/jobs/{job['_id']}").get_data(as_text=True)
+    assert re.search(r'data-job-action="cancel" data-job="[0-9a-f]{24}" data-confirm="Cancel this job\?', page)

@@ -192,3 +192,39 @@ def test_recreate_skips_a_job_that_runs_programs_for_a_plain_member(alice, mongo
     assert result["done"] == []
     assert "job_type" in result["skipped"][0]["reason"] and "flamenco-run-programs" in result["skipped"][0]["reason"]
     assert [t["_id"] for t in mongo_db["flamenco_tasks"].find({"job": job["_id"]})] == [job["tasks"][0]["_id"]]
+
+
+DELETE_BUTTON = re.compile(r'<button[^>]*data-delete-job="([^"]+)"[^>]*>Delete</button>', re.S)
+
+
+def test_job_page_offers_delete_with_confirmation_to_members_only(client_as, jobs_of):
+    done = jobs_of(name="finished", status="completed", task_statuses=("completed",))
+    html = client_as("alice").get(f"/p/spring/jobs/{done['_id']}").get_data(as_text=True)
+    button = DELETE_BUTTON.search(html)
+    assert button and button.group(1) == f"/api/flamenco/jobs/{done['_id']}"
+    assert 'data-confirm="Delete this job for good?' in button.group(0)
+    assert "data-blocked" not in button.group(0)
+    viewer_html = client_as("vic").get(f"/p/spring/jobs/{done['_id']}").get_data(as_text=True)
+    assert DELETE_BUTTON.search(viewer_html) is None
+
+
+def test_delete_of_a_running_job_says_to_cancel_it_first(alice, jobs_of):
+    running = jobs_of(name="running", status="active", task_statuses=("active",))
+    button = DELETE_BUTTON.search(alice.get(f"/p/spring/jobs/{running['_id']}").get_data(as_text=True))
+    assert button and "This job is active" in button.group(0) and "Cancel it first" in button.group(0)
+
+
+def test_the_pages_delete_request_deletes_a_finished_job_and_refuses_a_running_one(alice, mongo_db, jobs_of):
+    """The button's request, as the page's script sends it: session, CSRF header, If-Match."""
+    done = jobs_of(name="finished", status="completed", task_statuses=("completed",))
+    running = jobs_of(name="running", status="active", task_statuses=("active",))
+    page = alice.get(f"/p/spring/jobs/{done['_id']}").get_data(as_text=True)
+    token = csrf_from(page)
+    etag = re.search(r'data-etag="([^"]*)"', page).group(1)
+    headers = {"X-CSRFToken": token, "If-Match": etag, "Accept": "application/json"}
+    response = alice.delete(f"/api/flamenco/jobs/{running['_id']}", headers=headers | {"If-Match": "x"})
+    assert response.status_code == 409 and "status" in response.get_json()["_issues"]
+    assert alice.delete(f"/api/flamenco/jobs/{done['_id']}", headers=headers).status_code == 204
+    assert mongo_db["flamenco_jobs"].find_one({"_id": done["_id"]}) is None
+    assert mongo_db["flamenco_tasks"].count_documents({"job": done["_id"]}) == 0
+    assert mongo_db["flamenco_jobs"].find_one({"_id": running["_id"]})["status"] == "active"

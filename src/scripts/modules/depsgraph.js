@@ -1,17 +1,38 @@
 // Job dependency graph: dagre computes the layout, we draw plain SVG.
 // Each node is a link to its task page, so the graph works with a keyboard.
+// Live task events recolour their node at once; the graph is then re-read
+// (throttled), and drawn anew only when its tasks or edges changed.
 import dagre from "@dagrejs/dagre";
 import { getJSON } from "./http.js";
+import { onLive } from "./live.js";
+import { throttled } from "./ui.js";
 
 const SVG = "http://www.w3.org/2000/svg";
 const NODE_WIDTH = 150;
 const NODE_HEIGHT = 34;
+// Live events can come by the hundred; re-read the graph at most this often.
+const RELOAD_INTERVAL_MS = 2000;
 
 function el(name, attrs = {}, parent = null) {
   const node = document.createElementNS(SVG, name);
   for (const [key, value] of Object.entries(attrs)) node.setAttribute(key, value);
   if (parent) parent.appendChild(node);
   return node;
+}
+
+function setNodeStatus(link, status) {
+  link.dataset.status = status;
+  link.querySelector("rect").setAttribute("class", `status-fill-${status}`);
+  link.querySelector("title").textContent = `${link.dataset.name}: ${status}`;
+}
+
+function findNode(container, taskId) {
+  return container.querySelector(`a.node[data-task-id="${CSS.escape(taskId)}"]`);
+}
+
+// What decides the layout: the tasks and their edges, not their statuses.
+function shapeOf(data) {
+  return JSON.stringify([data.nodes.map((n) => [n.id, n.name]), data.edges, data.truncated]);
 }
 
 function layout(data) {
@@ -36,14 +57,18 @@ function draw(container, data) {
   }
   for (const id of graph.nodes()) {
     const { x, y, node } = graph.node(id);
-    const link = el("a", { href: container.dataset.taskUrl.replace("TASK_ID", id), class: "node" }, svg);
-    el("title", {}, link).textContent = `${node.name}: ${node.status}`;
-    el("rect", { x: x - NODE_WIDTH / 2, y: y - NODE_HEIGHT / 2, width: NODE_WIDTH, height: NODE_HEIGHT,
-                 rx: 4, class: `status-fill-${node.status}` }, link);
+    const link = el("a", { href: container.dataset.taskUrl.replace("TASK_ID", id), class: "node",
+                           "data-task-id": id, "data-name": node.name }, svg);
+    el("title", {}, link);
+    el("rect", { x: x - NODE_WIDTH / 2, y: y - NODE_HEIGHT / 2, width: NODE_WIDTH, height: NODE_HEIGHT, rx: 4 }, link);
     const label = el("text", { x, y: y + 4, "text-anchor": "middle" }, link);
     label.textContent = node.name.length > 20 ? `${node.name.slice(0, 19)}…` : node.name;
+    setNodeStatus(link, node.status);
   }
+  const { scrollLeft, scrollTop } = container;
   container.replaceChildren(svg);
+  container.scrollLeft = scrollLeft;
+  container.scrollTop = scrollTop;
   if (data.truncated) {
     const note = document.createElement("p");
     note.className = "muted";
@@ -52,17 +77,41 @@ function draw(container, data) {
   }
 }
 
-export async function initDepsgraph() {
+export function initDepsgraph() {
   const container = document.getElementById("depsgraph");
   if (!container) return;
-  try {
-    const data = await getJSON(container.dataset.url);
-    if (!data.nodes.length) {
-      container.innerHTML = '<p class="muted">No tasks, so no graph.</p>';
-      return;
+  let drawnShape = null;
+
+  const load = async () => {
+    try {
+      const data = await getJSON(container.dataset.url);
+      const shape = shapeOf(data);
+      if (shape === drawnShape) {
+        for (const node of data.nodes) {
+          const link = findNode(container, node.id);
+          if (link) setNodeStatus(link, node.status);
+        }
+        return;
+      }
+      drawnShape = shape;
+      if (!data.nodes.length) {
+        container.innerHTML = '<p class="muted">No tasks, so no graph.</p>';
+        return;
+      }
+      draw(container, data);
+    } catch (error) {
+      drawnShape = null;
+      container.textContent = `Could not load the graph: ${error.message}`;
     }
-    draw(container, data);
-  } catch (error) {
-    container.textContent = `Could not load the graph: ${error.message}`;
-  }
+  };
+  const reload = throttled(load, RELOAD_INTERVAL_MS);
+
+  onLive("task", (event) => {
+    if (event.job !== container.dataset.jobId) return;
+    const link = event.status && findNode(container, event._id);
+    if (link) setNodeStatus(link, event.status);
+    reload();
+  });
+  onLive("job", (event) => { if (event._id === container.dataset.jobId) reload(); });
+  reload();
 }

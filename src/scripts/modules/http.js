@@ -38,6 +38,15 @@ export function patchOp(url, body) {
   });
 }
 
+// DELETE of a REST API item; Eve wants the item's current ETag. Returns the raw response.
+export function deleteItem(url, etag) {
+  return fetch(url, {
+    method: "DELETE",
+    credentials: "same-origin",
+    headers: { Accept: "application/json", "If-Match": etag, "X-CSRFToken": csrfToken() },
+  });
+}
+
 export async function getHTML(url) {
   const response = await fetch(url, { credentials: "same-origin", headers: { Accept: "text/html" } });
   if (response.redirected && new URL(response.url).pathname === "/login") {

@@ -1,6 +1,6 @@
-// Job view: actions, live summary and task table.
-import { getHTML, postJSON } from "./http.js";
-import { flash, replaceContent, setBadge, throttled } from "./ui.js";
+// Job view: actions, deletion, live summary and task table.
+import { deleteItem, errorMessage, getHTML, postJSON } from "./http.js";
+import { flash, flashOnNextPage, replaceContent, setBadge, throttled } from "./ui.js";
 import { onLive } from "./live.js";
 
 export function initJobView() {
@@ -28,6 +28,28 @@ export function initJobView() {
     } catch (error) {
       flash(`${button.textContent.trim()} failed: ${error.message}`, "error");
     }
+    refresh();
+  });
+
+  // Deletion goes through the REST API, whose rules decide; a job that may
+  // still run says why at once instead of asking to confirm in vain.
+  live.addEventListener("click", async (event) => {
+    const button = event.target.closest("[data-delete-job]");
+    if (!button) return;
+    if (button.dataset.blocked) {
+      flash(button.dataset.blocked, "warning");
+      return;
+    }
+    if (!window.confirm(button.dataset.confirm)) return;
+    button.disabled = true;
+    const response = await deleteItem(button.dataset.deleteJob, button.dataset.etag);
+    if (response.ok) {
+      flashOnNextPage("The job was deleted.");
+      window.location.assign(button.dataset.doneUrl);
+      return;
+    }
+    if (response.status === 412) flash("The job changed meanwhile: check its status and try again.", "warning");
+    else flash(`Could not delete the job: ${await errorMessage(response)}`, "error");
     refresh();
   });
 

@@ -26,7 +26,28 @@ function describe(result, label) {
   return text;
 }
 
+// The status filter: a drop-down of check boxes whose summary names the choice.
+function initStatusFilter() {
+  const dropdown = document.querySelector("[data-status-filter]");
+  if (!dropdown) return;
+  const summary = dropdown.querySelector("summary");
+  dropdown.addEventListener("change", () => {
+    const chosen = [...dropdown.querySelectorAll('input[name="status"]:checked')].map((box) => box.value);
+    summary.textContent = chosen.length ? chosen.join(", ").replace(/-/g, " ") : "all but archived";
+  });
+  document.addEventListener("click", (event) => {
+    if (dropdown.open && !dropdown.contains(event.target)) dropdown.open = false;
+  });
+  dropdown.addEventListener("keydown", (event) => {
+    if (event.key === "Escape" && dropdown.open) {
+      dropdown.open = false;
+      summary.focus();
+    }
+  });
+}
+
 export function initJobList() {
+  initStatusFilter();
   const table = document.getElementById("job-table");
   if (!table) return;
 

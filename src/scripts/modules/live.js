@@ -1,5 +1,6 @@
 // Live updates: one EventSource per page on the project's SSE stream.
-// Handlers registered with onLive(kind, fn) get the parsed event.
+// Handlers registered with onLive(kind, fn) get the parsed event. Pages
+// outside a project poll instead and report through setLiveState.
 
 const handlers = { job: [], task: [] };
 
@@ -7,7 +8,7 @@ export function onLive(kind, fn) {
   handlers[kind].push(fn);
 }
 
-function setState(state, text) {
+export function setLiveState(state, text) {
   document.body.dataset.live = state;
   const label = document.querySelector(".live-text");
   if (label) label.textContent = text;
@@ -17,8 +18,8 @@ export function connectLive() {
   const url = document.body.dataset.eventsUrl;
   if (!url || !window.EventSource) return;
   const source = new EventSource(url);
-  source.addEventListener("hello", () => setState("on", "live"));
-  source.addEventListener("error", () => setState("off", "reconnecting…"));
+  source.addEventListener("hello", () => setLiveState("on", "live"));
+  source.addEventListener("error", () => setLiveState("off", "reconnecting…"));
   for (const kind of Object.keys(handlers)) {
     source.addEventListener(kind, (message) => {
       let event;

@@ -12,6 +12,20 @@ export function flash(message, kind = "info") {
   flashTimer = setTimeout(() => { box.hidden = true; }, 8000);
 }
 
+// A message for the page the browser goes to next (after a deletion, say).
+const PENDING_FLASH_KEY = "flamenco-flash";
+
+export function flashOnNextPage(message) {
+  sessionStorage.setItem(PENDING_FLASH_KEY, message);
+}
+
+export function showPendingFlash() {
+  const message = sessionStorage.getItem(PENDING_FLASH_KEY);
+  if (!message) return;
+  sessionStorage.removeItem(PENDING_FLASH_KEY);
+  flash(message);
+}
+
 // Run `fn` at most once per `intervalMs`: at once when idle, else once more
 // after the interval, however many calls came in between. Live updates can
 // arrive by the hundred per second; pages refresh at most once a second.
