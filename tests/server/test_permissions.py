@@ -128,6 +128,7 @@ def test_disabled_methods_are_405(world, data, method, path):
     resp = world.api("root").request(method, path, json={})
     assert resp.status_code == 405
     assert resp.get_json()["_status"] == "ERR"
+    assert method not in resp.headers["Allow"].split(", ") and "GET" in resp.headers["Allow"]
 
 
 def test_users_listing_is_limited_to_project_members(world):
