@@ -18,7 +18,7 @@ import click
 import pymongo
 
 import flamenco
-from flamenco import app as server_app
+from flamenco import app as server_app, clock
 from flamenco import defaults
 from flamenco.auth import roles, tokens
 
@@ -181,7 +181,7 @@ def _change_roles(username: str, update: dict) -> list[str]:
         raise click.ClickException(f"no user {username!r}")
     if user.get("service"):
         raise click.ClickException(f"{username!r} is a Manager's service account; its roles are fixed")
-    update["$set"] = {"_updated": tokens.utcnow(), "_etag": uuid.uuid4().hex}
+    update["$set"] = {"_updated": clock.utcnow(), "_etag": uuid.uuid4().hex}
     db["users"].update_one({"_id": user["_id"]}, update)
     return sorted(db["users"].find_one({"_id": user["_id"]}, {"roles": 1}).get("roles") or [])
 

@@ -42,6 +42,7 @@ from bson import ObjectId
 from pymongo.database import Database
 
 from flamenco import eventbus, task_counts
+from flamenco.clock import moment
 
 # --- Status vocabularies (reference §2.2, §2.3) ---------------------------------
 
@@ -172,19 +173,6 @@ class TaskStatusChange:
 
 
 # --- Small helpers ----------------------------------------------------------------
-
-
-def utcnow() -> datetime.datetime:
-    """Timezone-aware UTC now, truncated to milliseconds as BSON stores it."""
-    now = datetime.datetime.now(datetime.timezone.utc)
-    return now.replace(microsecond=now.microsecond // 1000 * 1000)
-
-
-def moment(now: datetime.datetime | None) -> datetime.datetime:
-    """``now`` (default: UTC now) as BSON will store it, so ``_updated`` compares equal after a round trip."""
-    if now is None:
-        return utcnow()
-    return now.replace(microsecond=now.microsecond // 1000 * 1000)
 
 
 def new_etag() -> str:

@@ -49,6 +49,7 @@ from bson import ObjectId
 from pymongo import UpdateOne
 from pymongo.database import Database
 
+from flamenco import clock
 from flamenco.jobs import JOBS, TASKS
 
 log = logging.getLogger(__name__)
@@ -79,10 +80,6 @@ UNCOUNTED_JOB_STATES = frozenset({"under-construction"})
 IDS_PER_UPDATE = 5_000
 
 Counts = dict[str, int]
-
-
-def _utcnow() -> datetime.datetime:
-    return datetime.datetime.now(datetime.timezone.utc)
 
 
 def aggregate(db: Database, job_id: ObjectId) -> Counts:
@@ -128,7 +125,7 @@ def read(db: Database, job_id: ObjectId, *, now: datetime.datetime | None = None
     One read of the job document; recounts (:func:`recount`) when the job has
     no counts yet (stored before they existed), they are stale, or a writer died.
     """
-    now = now or _utcnow()
+    now = now or clock.utcnow()
     job = db[JOBS].find_one({"_id": job_id}, projection=_READ_FIELDS)
     if job is None:
         return {}
@@ -148,7 +145,7 @@ def recount(db: Database, job_id: ObjectId, *, now: datetime.datetime | None = N
     job = db[JOBS].find_one({"_id": job_id}, projection=_READ_FIELDS)
     if job is None:
         return aggregate(db, job_id)
-    return _recount(db, job, now or _utcnow())
+    return _recount(db, job, now or clock.utcnow())
 
 
 def _recount(db: Database, job: Mapping[str, Any], now: datetime.datetime) -> Counts:
@@ -288,7 +285,7 @@ def changing_many(db: Database, job_ids: Iterable[ObjectId], *,
     ``now`` is the registration time, by which a writer is deemed dead
     (:data:`WRITER_DEAD_AFTER`): the wall clock unless a test injects it.
     """
-    changes = _begin(db, dict.fromkeys(job_ids), now or _utcnow())
+    changes = _begin(db, dict.fromkeys(job_ids), now or clock.utcnow())
     try:
         yield changes
     except BaseException:

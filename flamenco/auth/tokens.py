@@ -14,7 +14,8 @@ import secrets
 from bson import ObjectId
 from pymongo.database import Database
 
-from flamenco import defaults
+from flamenco import clock, defaults
+from flamenco.clock import utcnow  # noqa: F401 - until the Manager API calls clock.utcnow itself
 
 TOKENS = "tokens"
 USERS = "users"
@@ -29,16 +30,11 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
-def utcnow() -> datetime.datetime:
-    """Timezone-aware UTC now; one helper so tests and code agree on the clock."""
-    return datetime.datetime.now(tz=datetime.timezone.utc)
-
-
 def generate_token(db: Database, user_id: ObjectId, *, prefix: str = "",
                    days: float = defaults.TOKEN_EXPIRY_DAYS) -> str:
     """Create a token for ``user_id`` and return it in plain text (the only time it exists)."""
     token = prefix + secrets.token_urlsafe(defaults.TOKEN_RANDOM_BYTES)
-    now = utcnow()
+    now = clock.utcnow()
     db[TOKENS].insert_one({
         "user": ObjectId(user_id),
         "token_hashed": hash_token(token),
@@ -59,7 +55,7 @@ def token_doc(db: Database, token: str) -> dict | None:
     if expire is not None:
         if expire.tzinfo is None:
             expire = expire.replace(tzinfo=datetime.timezone.utc)
-        if expire <= utcnow():
+        if expire <= clock.utcnow():
             return None
     return doc
 

@@ -27,7 +27,7 @@ from typing import Any
 from bson import ObjectId
 from pymongo.database import Database
 
-from flamenco import status, task_counts
+from flamenco import clock, status, task_counts
 from flamenco.celery import defaults
 from flamenco.manager_api import defaults as api_defaults
 from flamenco.jobs import construction_runs
@@ -115,7 +115,7 @@ def build_archive(db: Database, job: dict, storage_root: Path) -> str:
     """Write the ZIP and move it into place atomically; return its storage-relative name."""
     work = storage_root / defaults.ARCHIVE_WORK_DIR / f"job-{job['_id']}.zip"
     write_zip(db, job, work, storage_root)
-    name = archive_name(job["_id"], storage_root, status.utcnow().date())
+    name = archive_name(job["_id"], storage_root, clock.utcnow().date())
     target = storage_root / name
     target.parent.mkdir(parents=True, exist_ok=True)
     os.replace(work, target)
@@ -158,6 +158,6 @@ def archive_job(db: Database, job_id: ObjectId, storage_root: Path) -> str | Non
 
 def jobs_to_resume(db: Database, min_age: datetime.timedelta, now: datetime.datetime | None = None) -> list[ObjectId]:
     """Jobs stuck in ``archiving`` for longer than ``min_age`` (a worker died, or Celery was off)."""
-    cutoff = (now or status.utcnow()) - min_age
+    cutoff = (now or clock.utcnow()) - min_age
     return [j["_id"] for j in db[JOBS].find({"status": "archiving", "_updated": {"$lte": cutoff}},
                                             projection=["_id"])]

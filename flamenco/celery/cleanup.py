@@ -13,7 +13,7 @@ from pathlib import Path
 from bson import ObjectId
 from pymongo.database import Database
 
-from flamenco import status
+from flamenco import clock
 from flamenco.manager_api import defaults as api_defaults
 from flamenco.manager_api.linking import LINKING_KEYS
 
@@ -29,7 +29,7 @@ TASK_LOG_FILE = re.compile(r"^task-(?P<task>[0-9a-f]{24})\.log\.gz$")
 def remove_waiting_for_files(db: Database, max_age: datetime.timedelta,
                              now: datetime.datetime | None = None) -> int:
     """Delete jobs that waited for their files longer than ``max_age`` (they have no tasks)."""
-    cutoff = (now or status.utcnow()) - max_age
+    cutoff = (now or clock.utcnow()) - max_age
     result = db[JOBS].delete_many({"status": "waiting-for-files", "_updated": {"$lt": cutoff}})
     if result.deleted_count:
         log.info("removed %d jobs that waited for files since before %s", result.deleted_count, cutoff)
@@ -71,4 +71,4 @@ def remove_orphan_task_logs(db: Database, storage_root: Path) -> int:
 
 def remove_expired_linking_keys(db: Database, now: datetime.datetime | None = None) -> int:
     """Delete linking keys past their 15 minutes (FerretDB has no TTL indexes)."""
-    return db[LINKING_KEYS].delete_many({"remove_after": {"$lt": now or status.utcnow()}}).deleted_count
+    return db[LINKING_KEYS].delete_many({"remove_after": {"$lt": now or clock.utcnow()}}).deleted_count

@@ -26,7 +26,7 @@ import kombu.exceptions
 from bson import ObjectId
 from pymongo.database import Database
 
-from flamenco import frame_ranges, job_compilers, status
+from flamenco import clock, frame_ranges, job_compilers, status
 from flamenco.defaults import JOB_PRIORITY_DEFAULT
 from flamenco.jobs import JOBS, archival, construction_runs
 
@@ -134,7 +134,7 @@ def submit_job(db: Database, job: dict, reason: str = "Job submitted") -> dict:
     job = {"status": "under-construction", "priority": JOB_PRIORITY_DEFAULT, "settings": {},
            "start_paused": False, **job}
     validate_settings(job)
-    now = status.utcnow()
+    now = clock.utcnow()
     job.update({"_id": job.get("_id") or ObjectId(), "_created": now, "_updated": now,
                 "_etag": uuid.uuid4().hex})
     db[JOBS].insert_one(job)

@@ -22,7 +22,7 @@ from typing import Any, Mapping
 from bson import ObjectId
 from pymongo.database import Database
 
-from flamenco import eventbus, job_compilers, status, task_counts
+from flamenco import clock, eventbus, job_compilers, status, task_counts
 
 # Jobs that have no tasks (any more), so compiling them cannot duplicate tasks;
 # finished jobs with tasks go through recreate_job, which deletes them first.
@@ -70,7 +70,7 @@ def construct_job(db: Database, job_id: ObjectId, *, reason: str,
     :class:`status.StatusConflict` when a run holds the job (a dead one is finished
     by :func:`resume_construction`).
     """
-    now = status.moment(now)
+    now = clock.moment(now)
     job = status.load(db, status.JOBS, job_id, _CLAIM_FIELDS)
     if job["status"] not in CONSTRUCTIBLE_JOB_STATES:
         raise status.IllegalTransition("status", job["status"], "under-construction",
@@ -92,7 +92,7 @@ def resume_construction(db: Database, job_id: ObjectId, *, reason: str, stale_af
     are deleted first. After :data:`MAX_CONSTRUCTION_ATTEMPTS` runs the job
     becomes ``construction-failed`` instead.
     """
-    now = status.moment(now)
+    now = clock.moment(now)
     job = status.load(db, status.JOBS, job_id, _CLAIM_FIELDS)
     if job["status"] != "under-construction" or _run_is_alive(job, stale_after, now):
         return None
@@ -111,7 +111,7 @@ def resume_construction(db: Database, job_id: ObjectId, *, reason: str, stale_af
 def stalled_constructions(db: Database, stale_after: datetime.timedelta,
                           now: datetime.datetime | None = None) -> list[ObjectId]:
     """Ids of ``under-construction`` jobs nobody touched for ``stale_after``: their run died or never started."""
-    cutoff = status.moment(now) - stale_after
+    cutoff = clock.moment(now) - stale_after
     jobs = db[status.JOBS].find({"status": "under-construction", "_updated": {"$lt": cutoff}}, projection=["_id"])
     return [job["_id"] for job in jobs]
 
@@ -124,7 +124,7 @@ def recreate_job(db: Database, job_id: ObjectId, *, reason: str, defer: bool = F
     resumable ``under-construction`` job whose next run deletes what is left.
     With ``defer`` the compile is left to a background run, as in :func:`construct_job`.
     """
-    now = status.moment(now)
+    now = clock.moment(now)
     job = status.load(db, status.JOBS, job_id, _CLAIM_FIELDS)
     if job["status"] not in status.RECREATABLE_JOB_STATES:
         raise status.IllegalTransition("status", job["status"], "under-construction",
@@ -243,7 +243,7 @@ def _insert_tasks(db: Database, job_id: ObjectId, run: _Run, tasks: list[dict]) 
 def _touch_claimed_job(db: Database, job_id: ObjectId, run: _Run) -> None:
     """Refresh the job's ``_updated`` (the run's sign of life); :class:`ConstructionSuperseded` if it lost the job."""
     result = db[status.JOBS].update_one({"_id": job_id, "status": "under-construction", CONSTRUCTION_RUN_FIELD: run.token},
-                                 {"$set": status.stamp(status.utcnow())})
+                                 {"$set": status.stamp(clock.utcnow())})
     if result.matched_count == 0:
         raise ConstructionSuperseded(f"job {job_id} is no longer held by this construction run")
 
@@ -274,7 +274,7 @@ def _finish_construction(db: Database, change: status.JobStatusChange, run: _Run
     result = db[status.JOBS].update_one(
         {"_id": change.job_id, "status": "under-construction", CONSTRUCTION_RUN_FIELD: run.token},
         task_counts.merge_updates(
-            {"$set": status.stamp(status.utcnow(), fields),
+            {"$set": status.stamp(clock.utcnow(), fields),
              "$unset": {CONSTRUCTION_RUN_FIELD: "", CONSTRUCTION_ATTEMPTS_FIELD: ""}},
             task_counts.replace_update(counts)))
     if result.matched_count == 0:

@@ -16,8 +16,8 @@ import logging
 import flask
 from pymongo.database import Database
 
-from flamenco import errors, eventbus, status
-from flamenco.auth import CurrentUser, scoping, tokens
+from flamenco import clock, errors, eventbus, status
+from flamenco.auth import CurrentUser, scoping
 from flamenco.extension import PatchOps
 from flamenco.defaults import JOB_PRIORITY_MAX, JOB_PRIORITY_MIN
 from flamenco.jobs import JOBS, TASKS, construction, program_gate
@@ -72,7 +72,7 @@ def set_job_priority(job: dict, payload: dict, user: CurrentUser) -> None:
         status.check_priority_change(job.get("status", ""))
     if priority == job.get("priority"):
         return
-    stamp = {"_updated": tokens.utcnow(), "_etag": status.new_etag()}
+    stamp = {"_updated": clock.utcnow(), "_etag": status.new_etag()}
     db = _db()
     db[JOBS].update_one({"_id": job["_id"]}, {"$set": {"priority": priority, **stamp}})
     db[TASKS].update_many({"job": job["_id"]}, {"$set": {"job_priority": priority, **stamp}})

@@ -13,7 +13,7 @@ from typing import Any, Mapping
 from bson import ObjectId
 from pymongo.database import Database
 
-from flamenco import eventbus, job_compilers, status, task_counts
+from flamenco import clock, eventbus, job_compilers, status, task_counts
 from flamenco.jobs import construction_runs
 
 # Priority of an rna-overrides task added to an existing job: before the
@@ -47,7 +47,7 @@ def apply_rna_overrides(db: Database, job_id: ObjectId, lines: Any, *,
     job, :class:`status.IllegalTransition` while the job is constructed or archived
     or its rna-overrides task is in flight (queueing it would hand it out twice, §14.13).
     """
-    now = status.moment(now)
+    now = clock.moment(now)
     lines = job_compilers.check_rna_overrides(lines)
     job = status.load(db, status.JOBS, job_id, None)
     job_type = job_compilers.job_type_of(job)

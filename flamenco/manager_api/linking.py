@@ -27,7 +27,7 @@ from urllib.parse import urljoin, urlencode
 from bson import ObjectId
 from pymongo.database import Database
 
-from flamenco import managers
+from flamenco import clock, managers
 from flamenco.auth import CurrentUser, roles, tokens
 from flamenco.managers import MANAGERS
 from flamenco.manager_api import defaults
@@ -80,7 +80,7 @@ def exchange_key(db: Database, key_hex: object, client_address: str,
     if not defaults.LINKING_KEY_MIN_BYTES <= len(secret) <= defaults.LINKING_KEY_MAX_BYTES:
         raise LinkingError(400, f"Malformed key: must be {defaults.LINKING_KEY_MIN_BYTES}-"
                                 f"{defaults.LINKING_KEY_MAX_BYTES} bytes", "key")
-    now = now or tokens.utcnow()
+    now = now or clock.utcnow()
     check_pending_keys(db, client_address, now)
     identifier = ObjectId()
     db[LINKING_KEYS].insert_one({"_id": identifier, "secret_key": secret,
@@ -118,7 +118,7 @@ def live_key(db: Database, identifier: object, manager_id: ObjectId | None = Non
     remove_after = doc["remove_after"]
     if remove_after.tzinfo is None:
         remove_after = remove_after.replace(tzinfo=datetime.timezone.utc)
-    return doc if remove_after > (now or tokens.utcnow()) else None
+    return doc if remove_after > (now or clock.utcnow()) else None
 
 
 @dataclasses.dataclass

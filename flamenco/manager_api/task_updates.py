@@ -37,7 +37,7 @@ from pymongo import UpdateOne
 from pymongo.database import Database
 from pymongo.errors import BulkWriteError
 
-from flamenco import eventbus, status, task_counts
+from flamenco import clock, eventbus, status, task_counts
 from flamenco.manager_api import defaults
 from flamenco.manager_api.keys import storable_key_reason
 
@@ -292,7 +292,7 @@ def fold_updates(manager: dict, updates: Iterable[ParsedUpdate], tasks: dict[Obj
             continue
         if update.log_chunk:
             log_docs.append({"_id": update.update_id, "task": update.task_id,
-                             "received_on_manager": update.received_on_manager or status.utcnow(),
+                             "received_on_manager": update.received_on_manager or clock.utcnow(),
                              "log": update.log_chunk})
         state = states.get(update.task_id) or TaskState(task=task, status=task["status"],
                                                         watermark=Watermark.of(task))
@@ -478,7 +478,7 @@ def handle_batch(db: Database, manager: dict, updates: list) -> BatchResult:
         if task_ids else {}
     states, log_docs = fold_updates(manager, parsed, tasks, result)
     store_log_chunks(db, log_docs)
-    now = status.utcnow()
+    now = clock.utcnow()
     result.modified_count = write_states(db, states, now)
     with eventbus.batch(db):
         eventbus.emit(db, *task_changes(states))

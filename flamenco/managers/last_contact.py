@@ -19,6 +19,7 @@ from typing import Callable, Literal
 from bson import ObjectId
 from pymongo.database import Database
 
+from flamenco import clock
 from flamenco.managers import MANAGERS
 
 FIELD = "last_contact"
@@ -31,12 +32,6 @@ RECORD_INTERVAL_SECONDS = 15.0
 ONLINE_WINDOW_SECONDS = 90.0
 
 Presence = Literal["online", "offline", "never"]
-
-
-def utcnow() -> datetime.datetime:
-    """Timezone-aware UTC now, truncated to milliseconds as BSON stores it."""
-    now = datetime.datetime.now(datetime.timezone.utc)
-    return now.replace(microsecond=now.microsecond // 1000 * 1000)
 
 
 class ContactRecorder:
@@ -66,7 +61,7 @@ class ContactRecorder:
         """Note that the Manager called just now; whether the store was written."""
         if not self._claim(manager_id):
             return False
-        db[MANAGERS].update_one({"_id": manager_id}, {"$set": {FIELD: now or utcnow()}})
+        db[MANAGERS].update_one({"_id": manager_id}, {"$set": {FIELD: now or clock.utcnow()}})
         return True
 
 
@@ -77,5 +72,5 @@ def presence(manager: dict, now: datetime.datetime | None = None) -> Presence:
         return "never"
     if last.tzinfo is None:  # a store client without tz_aware
         last = last.replace(tzinfo=datetime.timezone.utc)
-    silent = ((now or utcnow()) - last).total_seconds()
+    silent = ((now or clock.utcnow()) - last).total_seconds()
     return "online" if silent <= ONLINE_WINDOW_SECONDS else "offline"

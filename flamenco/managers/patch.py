@@ -6,8 +6,8 @@ import uuid
 import flask
 from bson import ObjectId
 
-from flamenco import errors, projects
-from flamenco.auth import CurrentUser, roles, scoping, tokens
+from flamenco import clock, errors, projects
+from flamenco.auth import CurrentUser, roles, scoping
 from flamenco.extension import PatchOps
 from flamenco.managers import MANAGERS, user_is_owner
 from flamenco.managers.hooks import manager_filter
@@ -30,7 +30,7 @@ def _require_owner(user: CurrentUser, manager: dict) -> None:
 
 
 def _update(manager_id: ObjectId, update: dict) -> None:
-    update.setdefault("$set", {}).update({"_updated": tokens.utcnow(), "_etag": uuid.uuid4().hex})
+    update.setdefault("$set", {}).update({"_updated": clock.utcnow(), "_etag": uuid.uuid4().hex})
     _db()[MANAGERS].update_one({"_id": manager_id}, update)
 
 

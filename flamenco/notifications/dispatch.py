@@ -23,6 +23,7 @@ import flask
 from bson import ObjectId
 from pymongo.database import Database
 
+from flamenco import clock
 from flamenco.eventbus import Change
 from flamenco.notifications import defaults, deliveries, payloads, targets
 
@@ -52,11 +53,7 @@ def listener(db: Database, changes: Sequence[Change]) -> None:
     if not relevant:
         return
     config, enqueue = _runtime()
-    notify(db, relevant, enqueue, smtp_enabled=bool(config["SMTP_HOST"]), now=_utcnow())
-
-
-def _utcnow() -> datetime.datetime:
-    return datetime.datetime.now(tz=datetime.timezone.utc)
+    notify(db, relevant, enqueue, smtp_enabled=bool(config["SMTP_HOST"]), now=clock.utcnow())
 
 
 def notify(db: Database, relevant: Sequence[tuple[Change, str]], enqueue: Enqueue, *, smtp_enabled: bool,

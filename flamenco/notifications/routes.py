@@ -19,8 +19,8 @@ import flask
 from bson import ObjectId
 from pymongo.database import Database
 
-from flamenco import errors
-from flamenco.auth import scoping, tokens
+from flamenco import clock, errors
+from flamenco.auth import scoping
 from flamenco.extension import json_payload
 from flamenco.notifications import access, defaults, deliveries, dispatch, targets, validation
 from flamenco.web import store
@@ -73,7 +73,7 @@ def create_webhook(project_id: str) -> flask.typing.ResponseReturnValue:
     try:
         doc, secret = targets.create_webhook(_db(), project["_id"], payload.get("url"),
                                              created_by=scoping.require_user().user_id, secret_key=cfg["SECRET_KEY"],
-                                             allowed_hosts=cfg["WEBHOOK_ALLOWED_HOSTS"], now=tokens.utcnow())
+                                             allowed_hosts=cfg["WEBHOOK_ALLOWED_HOSTS"], now=clock.utcnow())
     except validation.InvalidSetting as ex:
         _invalid(ex)
     return {**targets.public_webhook(doc), "secret": secret}, 201
@@ -98,7 +98,7 @@ def delete_webhook(project_id: str, webhook_id: str) -> flask.typing.ResponseRet
 def test_webhook(project_id: str, webhook_id: str) -> flask.typing.ResponseReturnValue:
     project = _admin_project(project_id)
     webhook = _webhook(project, webhook_id)
-    return _queued(dispatch.queue_ping(_db(), project, dispatch.app_enqueue(flask.current_app), tokens.utcnow(),
+    return _queued(dispatch.queue_ping(_db(), project, dispatch.app_enqueue(flask.current_app), clock.utcnow(),
                                        webhooks=[webhook]))
 
 
@@ -112,7 +112,7 @@ def get_settings(project_id: str) -> flask.typing.ResponseReturnValue:
 def patch_settings(project_id: str) -> flask.typing.ResponseReturnValue:
     project = _admin_project(project_id)
     try:
-        settings = targets.save_settings(_db(), project["_id"], json_payload(), tokens.utcnow())
+        settings = targets.save_settings(_db(), project["_id"], json_payload(), clock.utcnow())
     except validation.InvalidSetting as ex:
         _invalid(ex)
     return settings.as_json()
@@ -126,7 +126,7 @@ def test_email(project_id: str) -> flask.typing.ResponseReturnValue:
     recipients = targets.project_settings(_db(), project["_id"]).email_recipients
     if not recipients:
         errors.abort(409, "the project has no e-mail recipients", {"email_recipients": "empty"})
-    return _queued(dispatch.queue_ping(_db(), project, dispatch.app_enqueue(flask.current_app), tokens.utcnow(),
+    return _queued(dispatch.queue_ping(_db(), project, dispatch.app_enqueue(flask.current_app), clock.utcnow(),
                                        recipients=recipients))
 
 

@@ -10,7 +10,6 @@ is left alone, so a redelivered Celery message never sends twice.
 from __future__ import annotations
 
 import dataclasses
-import datetime
 import smtplib
 import time
 from email.message import EmailMessage
@@ -19,6 +18,7 @@ from typing import Any, Callable, Mapping
 import httpx
 from pymongo.database import Database
 
+from flamenco import clock
 from flamenco.notifications import crypto, defaults, deliveries, signing, validation
 
 FINISHED_STATES = (deliveries.DELIVERED, deliveries.FAILED)
@@ -61,10 +61,6 @@ class _Failure(Exception):
         self.status_code = status_code
 
 
-def _utcnow() -> datetime.datetime:
-    return datetime.datetime.now(tz=datetime.timezone.utc)
-
-
 def _run_attempt(db: Database, delivery: dict, number: int, max_attempts: int,
                  send: Callable[[], int | None]) -> str:
     """Call ``send`` (returns a status code), log the attempt, and return the delivery's new state."""
@@ -77,7 +73,7 @@ def _run_attempt(db: Database, delivery: dict, number: int, max_attempts: int,
     except _Failure as failure:
         status_code, error = failure.status_code, str(failure)[:defaults.ERROR_MAX_CHARS]
         state = deliveries.RETRYING if failure.retryable and number < max_attempts else deliveries.FAILED
-    now = _utcnow()
+    now = clock.utcnow()
     attempt = {"number": number, "at": now, "duration_ms": round((time.monotonic() - started) * 1000),
                "status_code": status_code, "error": error}
     deliveries.record_attempt(db, delivery["_id"], attempt, state, now)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import flask
 from werkzeug.exceptions import HTTPException
 
-from flamenco.auth import tokens
+from flamenco import clock
 from flamenco.notifications import access, deliveries, defaults, dispatch, targets, validation
 from flamenco.notifications.routes import parse_page
 from flamenco.web import access as web_access
@@ -60,7 +60,7 @@ def create_webhook(project_url: str) -> flask.typing.ResponseReturnValue:
         doc, secret = targets.create_webhook(store.db(), project["_id"], flask.request.form.get("url"),
                                              created_by=web_access.current_user().user_id,
                                              secret_key=cfg["SECRET_KEY"], allowed_hosts=cfg["WEBHOOK_ALLOWED_HOSTS"],
-                                             now=tokens.utcnow())
+                                             now=clock.utcnow())
     except validation.InvalidSetting as ex:
         return _render(project, 422, error=ex)
     return _render(project, 201, new_secret={"url": doc["url"], "secret": secret})
@@ -87,7 +87,7 @@ def delete_webhook(project_url: str, webhook_id: str) -> flask.typing.ResponseRe
 def test_webhook(project_url: str, webhook_id: str) -> flask.typing.ResponseReturnValue:
     project = _project(project_url)
     webhook = _webhook(project, webhook_id)
-    dispatch.queue_ping(store.db(), project, dispatch.app_enqueue(flask.current_app), tokens.utcnow(),
+    dispatch.queue_ping(store.db(), project, dispatch.app_enqueue(flask.current_app), clock.utcnow(),
                         webhooks=[webhook])
     return _back(project, f"Test event queued for {webhook['url']}; see the delivery log.")
 
@@ -99,7 +99,7 @@ def save_settings(project_url: str) -> flask.typing.ResponseReturnValue:
     form = {"email_recipients": flask.request.form.get("email_recipients", ""),
             "task_failures": flask.request.form.get("task_failures") == "on"}
     try:
-        targets.save_settings(store.db(), project["_id"], form, tokens.utcnow())
+        targets.save_settings(store.db(), project["_id"], form, clock.utcnow())
     except validation.InvalidSetting as ex:
         return _render(project, 422, error=ex)
     return _back(project, "Notification settings saved.")

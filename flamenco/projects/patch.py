@@ -4,8 +4,8 @@ from __future__ import annotations
 import flask
 from pymongo.database import Database
 
-from flamenco import errors, projects
-from flamenco.auth import CurrentUser, tokens
+from flamenco import clock, errors, projects
+from flamenco.auth import CurrentUser
 from flamenco.extension import PatchOps
 from flamenco.projects.hooks import project_filter
 from flamenco.status import new_etag
@@ -28,7 +28,7 @@ def _save_members(project: dict, members: list[dict]) -> None:
         errors.abort(409, "a project cannot lose its last admin", {"user": "is the last admin"})
     _db()[projects.PROJECTS].update_one(
         {"_id": project["_id"]},
-        {"$set": {"members": members, "_updated": tokens.utcnow(), "_etag": new_etag()}})
+        {"$set": {"members": members, "_updated": clock.utcnow(), "_etag": new_etag()}})
 
 
 @patch_ops.op("set-member")

@@ -10,8 +10,8 @@ import uuid
 import flask
 from pymongo.database import Database
 
-from flamenco import errors, status
-from flamenco.auth import CurrentUser, scoping, tokens
+from flamenco import clock, errors, status
+from flamenco.auth import CurrentUser, scoping
 from flamenco.extension import PatchOps
 from flamenco.jobs.hooks import require_project_use
 from flamenco.managers import MANAGERS
@@ -79,6 +79,6 @@ def request_task_log_file(task: dict, payload: dict, user: CurrentUser) -> flask
     db[MANAGERS].update_one(
         {"_id": task["manager"]},
         {"$addToSet": {"upload_task_file_queue": {"job": task.get("job"), "task": task["_id"]}},
-         "$set": {"_updated": tokens.utcnow(), "_etag": uuid.uuid4().hex}},
+         "$set": {"_updated": clock.utcnow(), "_etag": uuid.uuid4().hex}},
     )
     return None

@@ -17,7 +17,7 @@ import datetime
 import flask
 import redis
 
-from flamenco import projects
+from flamenco import clock, projects
 from flamenco.auth import tokens
 from flamenco.managers import last_contact
 from flamenco.web import access, store, workers_seen
@@ -88,7 +88,7 @@ def manager_list() -> flask.typing.ResponseReturnValue:
     user = access.current_user()
     managers = list(store.db()[MANAGERS].find(visible_manager_filter(user), LIST_PROJECTION).sort("name", 1))
     project_names = {p["_id"]: p["name"] for p in access.visible_projects(user)}
-    now = last_contact.utcnow()
+    now = clock.utcnow()
     return flask.render_template("managers.html", managers=managers, project_names=project_names,
                                  presence={m["_id"]: presence_of(m, now) for m in managers},
                                  **presence_context())
@@ -99,7 +99,7 @@ def manager_list() -> flask.typing.ResponseReturnValue:
 def manager_presence() -> flask.typing.ResponseReturnValue:
     """``{managers: [...]}``: presence of every Manager the user may see (polled by the pages)."""
     found = store.db()[MANAGERS].find(visible_manager_filter(access.current_user()), PRESENCE_PROJECTION)
-    now = last_contact.utcnow()
+    now = clock.utcnow()
     response = flask.jsonify({"managers": [presence_of(m, now) for m in found],
                               "online_window_seconds": last_contact.ONLINE_WINDOW_SECONDS})
     response.headers["Cache-Control"] = "no-store"
@@ -119,7 +119,7 @@ def manager_view(manager_id: str) -> flask.typing.ResponseReturnValue:
         project_names={p["_id"]: p["name"] for p in visible}, assignable=assignable,
         token_count=store.db()[tokens.TOKENS].count_documents({"user": manager.get("service_account")}),
         workers=reported_workers(manager["_id"]), project_urls={str(p["_id"]): p["url"] for p in visible},
-        presence=presence_of(manager, last_contact.utcnow()), **presence_context(),
+        presence=presence_of(manager, clock.utcnow()), **presence_context(),
     )
 
 

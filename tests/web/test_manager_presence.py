@@ -14,6 +14,7 @@ import httpx
 import pytest
 from pymongo.database import Database
 
+from flamenco import clock
 from flamenco.managers import last_contact
 from tests.support.server import running_server
 from tests.web.conftest import PASSWORD, csrf_from
@@ -110,7 +111,7 @@ def test_recorder_writes_at_most_once_per_interval(mongo_db: Database, farm):
     (last_contact.ONLINE_WINDOW_SECONDS + 30, "offline"),
 ])
 def test_online_only_within_the_window(alice, mongo_db, farm, silent_seconds, expected):
-    heard = last_contact.utcnow() - datetime.timedelta(seconds=silent_seconds)
+    heard = clock.utcnow() - datetime.timedelta(seconds=silent_seconds)
     mongo_db[MANAGERS].update_one({"_id": farm["manager"]["_id"]}, {"$set": {"last_contact": heard}})
     body = alice.get("/managers/presence.json", headers={"Accept": "application/json"}).get_json()
     assert [m["presence"] for m in body["managers"]] == [expected]

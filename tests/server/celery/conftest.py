@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from flamenco import status
+from flamenco import clock, status
 from flamenco.manager_api import storage
 from tests.support.server import make_job, make_manager, make_project, make_user
 from tests.support.task_counts import force_tasks
@@ -43,8 +43,8 @@ def completed_job(mongo_db, farm, storage_root) -> dict:
     assert mongo_db["flamenco_jobs"].find_one({"_id": job["_id"]})["status"] == "completed"
     task = mongo_db["flamenco_tasks"].find_one({"job": job["_id"]}, sort=[("name", 1)])
     mongo_db["flamenco_task_logs"].insert_many([
-        {"task": task["_id"], "received_on_manager": status.utcnow(), "log": "second chunk"},
-        {"task": task["_id"], "received_on_manager": status.utcnow().replace(year=2020), "log": "first chunk\n"},
+        {"task": task["_id"], "received_on_manager": clock.utcnow(), "log": "second chunk"},
+        {"task": task["_id"], "received_on_manager": clock.utcnow().replace(year=2020), "log": "first chunk\n"},
     ])
     relpath = storage.task_log_relpath(job["_id"], task["_id"])
     (storage_root / relpath).parent.mkdir(parents=True)

@@ -7,7 +7,7 @@ import zipfile
 
 import pytest
 
-from flamenco import task_counts
+from flamenco import clock, task_counts
 from flamenco.celery import archival
 from tests.support.server import make_job
 from tests.support.task_counts import assert_task_counts
@@ -80,9 +80,7 @@ def test_running_job_is_not_archived(mongo_db, farm, storage_root):
 def test_jobs_to_resume_are_old_archiving_ones(mongo_db, completed_job):
     import datetime
 
-    from flamenco import status
-
     mongo_db[JOBS].update_one({"_id": completed_job["_id"]}, {"$set": {
-        "status": "archiving", "_updated": status.utcnow() - datetime.timedelta(days=2)}})
+        "status": "archiving", "_updated": clock.utcnow() - datetime.timedelta(days=2)}})
     assert archival.jobs_to_resume(mongo_db, datetime.timedelta(days=1)) == [completed_job["_id"]]
     assert archival.jobs_to_resume(mongo_db, datetime.timedelta(days=3)) == []

@@ -13,7 +13,7 @@ import pytest
 import redis
 from bson import ObjectId
 
-from flamenco import defaults, events, status
+from flamenco import clock, defaults, events
 from flamenco.jobs import construction_runs
 from flamenco.app import create_app
 from flamenco.farm.services import free_port
@@ -123,7 +123,7 @@ def test_unreachable_broker_still_stores_the_job_for_the_sweep(make_app, mongo_d
     assert resp.status_code == 201, resp.get_json()
     assert resp.get_json()["status"] == "under-construction"
     job_id = ObjectId(resp.get_json()["_id"])
-    assert construction_runs.stalled_constructions(mongo_db, RESUME_AGE, now=status.utcnow() + 2 * RESUME_AGE) == [job_id]
+    assert construction_runs.stalled_constructions(mongo_db, RESUME_AGE, now=clock.utcnow() + 2 * RESUME_AGE) == [job_id]
 
 
 def insert_held_job(db, farm, updated: datetime.datetime) -> ObjectId:
@@ -139,8 +139,8 @@ def insert_held_job(db, farm, updated: datetime.datetime) -> ObjectId:
 
 
 def test_sweep_resumes_a_dead_construction_without_duplicates(mongo_db, farm, redis_url, celery_worker):
-    dead = insert_held_job(mongo_db, farm, status.utcnow() - 2 * RESUME_AGE)
-    live = insert_held_job(mongo_db, farm, status.utcnow())
+    dead = insert_held_job(mongo_db, farm, clock.utcnow() - 2 * RESUME_AGE)
+    live = insert_held_job(mongo_db, farm, clock.utcnow())
     client = celery.Celery("test-client", broker=redis_url, backend=redis_url)
     swept = client.send_task("flamenco.celery.resume_job_construction").get(timeout=WORKER_TASK_TIMEOUT)
     assert swept == [str(dead)]

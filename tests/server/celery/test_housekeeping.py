@@ -6,7 +6,7 @@ import gzip
 
 from bson import ObjectId
 
-from flamenco import status
+from flamenco import clock, status
 from flamenco.celery import cleanup, runnability
 from flamenco.manager_api import storage
 from flamenco.manager_api.linking import LINKING_KEYS
@@ -44,7 +44,7 @@ def test_runnable_job_is_left_alone(mongo_db, farm):
 
 
 def test_old_waiting_for_files_jobs_are_removed(mongo_db, farm):
-    now = status.utcnow()
+    now = clock.utcnow()
     base = {"name": "j", "job_type": "sleep", "project": farm["project"]["_id"], "status": "waiting-for-files"}
     old = mongo_db[JOBS].insert_one({**base, "_updated": now - datetime.timedelta(hours=25)}).inserted_id
     fresh = mongo_db[JOBS].insert_one({**base, "_updated": now - datetime.timedelta(hours=1)}).inserted_id
@@ -59,7 +59,7 @@ def test_orphan_task_logs_and_files_are_removed(mongo_db, farm, storage_root):
     job = make_job(mongo_db, farm["project"], farm["manager"], farm["user"])
     alive = mongo_db[TASKS].find_one({"job": job["_id"]})["_id"]
     gone = ObjectId()
-    now = status.utcnow()
+    now = clock.utcnow()
     mongo_db["flamenco_task_logs"].insert_many([
         {"task": alive, "received_on_manager": now, "log": "keep"},
         {"task": gone, "received_on_manager": now, "log": "drop"},
@@ -80,7 +80,7 @@ def test_orphan_task_logs_and_files_are_removed(mongo_db, farm, storage_root):
 
 
 def test_expired_linking_keys_are_removed(mongo_db):
-    now = status.utcnow()
+    now = clock.utcnow()
     mongo_db[LINKING_KEYS].insert_many([
         {"secret_key": b"a" * 32, "remove_after": now - datetime.timedelta(seconds=1)},
         {"secret_key": b"b" * 32, "remove_after": now + datetime.timedelta(minutes=10)},

@@ -6,7 +6,7 @@ import datetime
 import pytest
 
 import flamenco.celery as flamenco_celery
-from flamenco import status
+from flamenco import clock, status
 from flamenco.celery import db as celery_db
 from tests.support.server import make_job
 from tests.support.task_counts import force_tasks
@@ -42,7 +42,7 @@ def test_runnability_checks_are_scheduled_per_active_job(eager, mongo_db, farm):
 def test_resume_archiving_archives_stuck_jobs(eager, mongo_db, completed_job, storage_root):
     mongo_db[JOBS].update_one({"_id": completed_job["_id"]}, {"$set": {
         "status": "archiving", "pre_archive_status": "completed",
-        "_updated": status.utcnow() - datetime.timedelta(days=2)}})
+        "_updated": clock.utcnow() - datetime.timedelta(days=2)}})
     assert flamenco_celery.resume_job_archiving() == [str(completed_job["_id"])]
     job = mongo_db[JOBS].find_one({"_id": completed_job["_id"]})
     assert job["status"] == "archived"
@@ -51,7 +51,7 @@ def test_resume_archiving_archives_stuck_jobs(eager, mongo_db, completed_job, st
 
 
 def test_cleanup_wrappers(eager, mongo_db, farm):
-    old = status.utcnow() - datetime.timedelta(days=3)
+    old = clock.utcnow() - datetime.timedelta(days=3)
     mongo_db[JOBS].insert_one({"name": "w", "status": "waiting-for-files", "_updated": old,
                                "project": farm["project"]["_id"]})
     assert flamenco_celery.remove_waiting_for_files() == 1

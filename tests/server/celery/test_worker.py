@@ -14,7 +14,7 @@ import celery
 import pytest
 
 import flamenco.celery as flamenco_celery
-from flamenco import status
+from flamenco import clock
 from flamenco.app import create_app
 from flamenco.manager_api.linking import LINKING_KEYS
 from tests.support.server import REPO_ROOT, make_token
@@ -42,7 +42,7 @@ def celery_worker(mongo_uri: str, redis_url: str, storage_root: Path, tmp_path: 
 
 
 def test_task_runs_through_the_broker(mongo_db, redis_url, celery_worker):
-    now = status.utcnow()
+    now = clock.utcnow()
     mongo_db[LINKING_KEYS].insert_one({"secret_key": b"k" * 32, "remove_after": now - datetime.timedelta(minutes=1)})
     client = celery.Celery("test-client", broker=redis_url, backend=redis_url)
     result = client.send_task("flamenco.celery.remove_expired_linking_keys")

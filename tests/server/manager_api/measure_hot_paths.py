@@ -22,7 +22,7 @@ from pathlib import Path
 from bson import ObjectId
 from pymongo import monitoring
 
-from flamenco import status
+from flamenco import clock, status
 from flamenco.app import create_app
 from flamenco.farm import services
 from tests.support.server import make_manager, make_project, make_user
@@ -46,7 +46,7 @@ class CommandCounter(monitoring.CommandListener):
 
 def insert_job(db, project, manager, user, n_tasks: int, task_status: str) -> ObjectId:
     """A queued job with ``n_tasks`` sleep tasks in ``task_status``, inserted in bulk."""
-    now = status.utcnow()
+    now = clock.utcnow()
     job_id = db["flamenco_jobs"].insert_one({
         "name": "bench", "job_type": "sleep", "project": project["_id"], "manager": manager["_id"],
         "user": user["_id"], "status": "queued", "priority": 50, "settings": {},

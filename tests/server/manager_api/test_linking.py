@@ -8,7 +8,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from bson import ObjectId
 
-from flamenco.auth import tokens
+from flamenco import clock
 from flamenco.manager_api.linking import LINKING_KEYS, compute_hmac
 from tests.server.manager_api.conftest import basic_auth
 
@@ -131,7 +131,7 @@ def test_bad_hmac_and_unknown_identifier(world, secret):
 def test_expired_key_is_not_usable(world, secret):
     identifier = exchange(world.client, secret)
     world.db[LINKING_KEYS].update_one({"_id": ObjectId(identifier)}, {"$set": {
-        "remove_after": tokens.utcnow() - datetime.timedelta(seconds=1), "manager_id": world.manager_a["_id"]}})
+        "remove_after": clock.utcnow() - datetime.timedelta(seconds=1), "manager_id": world.manager_a["_id"]}})
     resp = world.client.get(CHOOSE, query_string=choose_query(identifier, secret),
                             headers=user_headers(world, "alice"))
     assert resp.status_code == 404
@@ -176,7 +176,7 @@ def test_an_address_links_again_once_its_keys_expire(world, monkeypatch, secret)
              for _ in range(2)]
     assert world.client.post(f"{LINK}/exchange", json={"key": secret.hex()}, environ_base=address).status_code == 429
     world.db[LINKING_KEYS].update_many({"_id": {"$in": [ObjectId(i) for i in first]}}, {"$set": {
-        "remove_after": tokens.utcnow() - datetime.timedelta(seconds=1)}})
+        "remove_after": clock.utcnow() - datetime.timedelta(seconds=1)}})
     assert world.client.post(f"{LINK}/exchange", json={"key": secret.hex()}, environ_base=address).status_code == 200
     assert world.db[LINKING_KEYS].count_documents({"_id": {"$in": [ObjectId(i) for i in first]}}) == 0
 

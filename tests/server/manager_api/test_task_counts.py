@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 from bson import ObjectId
 
-from flamenco import status, task_counts
+from flamenco import clock, status, task_counts
 from flamenco.manager_api import task_updates
 from tests.support.server import job_doc, make_job
 from tests.support.task_counts import assert_task_counts
@@ -167,7 +167,7 @@ def test_batch_racing_a_job_cancel_recounts_that_job(world, mgr_a, job):
     }
     status.set_job_status(world.db, job["_id"], "cancel-requested", actor=status.Actor.USER)
     assert assert_task_counts(world.db, job["_id"]) == {"cancel-requested": 3}
-    assert task_updates.write_states(world.db, states, status.utcnow()) == 2
+    assert task_updates.write_states(world.db, states, clock.utcnow()) == 2
     assert assert_task_counts(world.db, job["_id"], maintained=False) == {
         "completed": 1, "failed": 1, "cancel-requested": 1}
     assert_task_counts(world.db, job["_id"])  # the read above stored the recount

@@ -6,7 +6,7 @@ import datetime
 import pytest
 from bson import ObjectId
 
-from flamenco import status
+from flamenco import clock, status
 from flamenco.manager_api import task_updates
 from tests.support.server import make_job
 from tests.support.task_counts import force_tasks
@@ -91,10 +91,10 @@ def test_missing_progress_fields_keep_their_value(world, mgr_a, job4):
 
 def test_updated_is_server_time_and_never_goes_back(world, mgr_a, job4):
     ids = task_ids(world.db, job4)
-    before = status.utcnow()
+    before = clock.utcnow()
     post_batch(mgr_a, [upd(ids[0], task_status="active", received_on_manager="2001-01-01T00:00:00Z")])
     assert world.db[TASKS].find_one({"_id": ids[0]})["_updated"] >= before
-    future = (status.utcnow() + datetime.timedelta(days=1)).replace(microsecond=0)
+    future = (clock.utcnow() + datetime.timedelta(days=1)).replace(microsecond=0)
     world.db[TASKS].update_one({"_id": ids[1]}, {"$set": {"_updated": future}})
     post_batch(mgr_a, [upd(ids[1], task_status="active")])
     assert world.db[TASKS].find_one({"_id": ids[1]})["_updated"] == future
@@ -245,7 +245,7 @@ def test_status_changed_meanwhile_is_decided_again(world, mgr_a, job4):
     }
     force_tasks(world.db, {"_id": {"$in": ids[:2]}}, {"status": "cancel-requested"})
     world.db[TASKS].delete_one({"_id": ids[2]})
-    modified = task_updates.write_states(world.db, states, status.utcnow())
+    modified = task_updates.write_states(world.db, states, clock.utcnow())
     assert modified == 1
     assert world.db[TASKS].find_one({"_id": ids[0]})["status"] == "cancel-requested"
     assert world.db[TASKS].find_one({"_id": ids[1]})["status"] == "completed"
@@ -394,7 +394,7 @@ def test_writes_count_only_tasks_still_stored(world, mgr_a, job4):
     states = {task_id: task_updates.TaskState(task=task, status=task["status"], fields={"activity": "busy"})
               for task_id, task in tasks.items()}
     world.db[TASKS].delete_one({"_id": ids[1]})
-    assert task_updates.write_states(world.db, states, status.utcnow()) == 1
+    assert task_updates.write_states(world.db, states, clock.utcnow()) == 1
     assert ids[1] not in states, "a task deleted meanwhile gets no job rule either"
     assert world.db[TASKS].find_one({"_id": ids[0]})["activity"] == "busy"
     assert world.db[TASKS].find_one({"_id": ids[1]}) is None

@@ -7,7 +7,7 @@ import pytest
 from bson import ObjectId
 from pymongo.database import Database
 
-from flamenco import status
+from flamenco import clock, status
 from flamenco.jobs import construction_runs
 from tests.server.status.conftest import LONG_AGO, MakeJob, job_status
 
@@ -166,7 +166,7 @@ def test_resume_replaces_the_tasks_of_a_dead_run(mongo_db: Database) -> None:
 
 
 def test_resume_leaves_a_live_run_alone(mongo_db: Database) -> None:
-    job_id = insert_dead_run(mongo_db, updated=status.utcnow())
+    job_id = insert_dead_run(mongo_db, updated=clock.utcnow())
     assert construction_runs.resume_construction(mongo_db, job_id, reason="resumed", stale_after=STALE_AFTER) is None
     assert job_status(mongo_db, job_id) == "under-construction"
     assert mongo_db[status.TASKS].count_documents({"job": job_id}) == 2
@@ -205,7 +205,7 @@ def test_superseded_run_withdraws_its_tasks(mongo_db: Database) -> None:
 
 def test_stalled_constructions_are_the_untouched_ones(mongo_db: Database) -> None:
     dead = insert_dead_run(mongo_db)
-    insert_dead_run(mongo_db, updated=status.utcnow())
+    insert_dead_run(mongo_db, updated=clock.utcnow())
     never_started = insert_job(mongo_db, SLEEP_SETTINGS)
     insert_job(mongo_db, SLEEP_SETTINGS, job_status="queued")
     assert sorted(construction_runs.stalled_constructions(mongo_db, STALE_AFTER)) == sorted([dead, never_started])

@@ -5,7 +5,7 @@ import pytest
 from bson import ObjectId
 from pymongo.database import Database
 
-from flamenco import status
+from flamenco import clock, status
 from flamenco.status import Actor
 from tests.server.status.conftest import MakeJob, job_status, task_statuses
 
@@ -107,5 +107,5 @@ def test_concurrent_change_is_detected(mongo_db: Database, make_job: MakeJob) ->
     """A write conditional on the status it was decided from refuses a stale decision."""
     job_id, _ = make_job([], "queued")
     with pytest.raises(status.StatusConflict):
-        status._write_job_status(mongo_db, job_id, "active", "completed", status.utcnow(), "")
+        status._write_job_status(mongo_db, job_id, "active", "completed", clock.utcnow(), "")
     assert job_status(mongo_db, job_id) == "queued"
