@@ -12,7 +12,7 @@ from bson import ObjectId
 from pymongo.database import Database
 
 from flamenco.auth import roles
-from flamenco.auth.tokens import utcnow
+from flamenco.clock import utcnow
 
 USERS = "users"
 # bcrypt uses the first 72 bytes of a password; bcrypt 5 refuses longer ones.

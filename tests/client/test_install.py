@@ -12,8 +12,8 @@ import importlib.abc, sys
 SERVER_ONLY = {"bson", "pymongo", "eve", "flask", "celery", "redis", "cerberus", "werkzeug"}
 class Refuse(importlib.abc.MetaPathFinder):
     def find_spec(self, name, path=None, target=None):
-        if name.split(".")[0] in SERVER_ONLY:
-            raise ImportError("server-only package " + name)
+        if name.split(".")[0] in SERVER_ONLY:  # as Python says it when the package is not installed
+            raise ModuleNotFoundError("No module named " + repr(name), name=name)
         return None
 sys.meta_path.insert(0, Refuse())
 import flamenco.client, flamenco.client.cli, flamenco.frame_ranges, flamenco.output_paths
@@ -26,3 +26,13 @@ def test_client_and_the_shared_parser_import_without_server_packages() -> None:
                             text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "12"
+
+
+def test_the_flamenco_command_submits_without_server_packages() -> None:
+    """`flamenco submit` on a workstation with only flamenco[client]: the server's commands stay away."""
+    run_cli = IMPORT_WITHOUT_SERVER.split("import flamenco.client,")[0] + (
+        "import sys; from flamenco.cli import main; sys.argv = ['flamenco', '--help']; main()")
+    result = subprocess.run([sys.executable, "-c", run_cli], cwd=REPO_ROOT, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    commands = {line.split()[0] for line in result.stdout.split("Commands:")[1].splitlines() if line.strip()}
+    assert commands == {"jobs", "server", "submit"}  # `server` says what to install when run

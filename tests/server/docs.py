@@ -27,7 +27,7 @@ def insert_task(db: Database, job: dict, status: str = "queued", **fields) -> di
 
 
 def insert_task_log(db: Database, task: dict, text: str = "log line") -> dict:
-    from flamenco.auth.tokens import utcnow
+    from flamenco.clock import utcnow
 
     doc = {"_id": ObjectId(), "task": task["_id"], "received_on_manager": utcnow(), "log": text}
     db["flamenco_task_logs"].insert_one(doc)

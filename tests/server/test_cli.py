@@ -61,3 +61,13 @@ def test_python_dash_m_lists_commands():
                          check=True).stdout
     for command in ("server", "create-user", "create-token", "create-project", "create-manager"):
         assert command in out
+
+
+def test_an_unreachable_database_is_one_clear_line_without_the_password():
+    from flamenco.farm.services import free_port
+
+    uri = f"mongodb://admin:s3cret-pw@127.0.0.1:{free_port()}/flamenco?serverSelectionTimeoutMS=300"
+    result = CliRunner().invoke(main, ["create-token", "erin"], env={"MONGO_URI": uri})
+    assert result.exit_code == 1
+    assert "cannot reach the database" in result.output and "127.0.0.1" in result.output
+    assert "s3cret-pw" not in result.output and "Traceback" not in result.output

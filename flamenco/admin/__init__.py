@@ -1,0 +1,1 @@
+"""Administration of the server's users, projects and Managers from the command line."""
