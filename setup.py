@@ -28,6 +28,8 @@ MANAGER_REQUIRES = [
     "pyjwt>=2.8",
     "requests>=2.31",
     "prometheus-client>=0.20",
+    # The last-rendered preview: renders shrunk to a JPEG (flamenco_manager.last_rendered).
+    "pillow>=10",
 ]
 SERVER_REQUIRES = [
     "eve==2.3.1",

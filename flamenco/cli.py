@@ -21,6 +21,8 @@ import flamenco
 from flamenco import defaults
 
 log = logging.getLogger(__name__)
+# Where the packages that may add commands live.
+PACKAGE_DIR = Path(flamenco.__file__).parent
 
 
 @click.group()
@@ -73,7 +75,7 @@ def load_command_modules() -> None:
     for info in pkgutil.iter_modules(flamenco.__path__):
         # Look for the file instead of asking find_spec, which would import
         # every server package just to start `flamenco submit`.
-        if not info.ispkg or not (Path(info.module_finder.path) / info.name / "cli.py").exists():
+        if not info.ispkg or not (PACKAGE_DIR / info.name / "cli.py").exists():
             continue
         try:
             module = importlib.import_module(f"flamenco.{info.name}.cli")

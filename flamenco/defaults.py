@@ -70,6 +70,9 @@ JSON_MAX_DEPTH = 32
 JOB_PRIORITY_MIN = 1
 JOB_PRIORITY_MAX = 100
 JOB_PRIORITY_DEFAULT = 50
+# A job may wait for at most this many other jobs (its ``depends_on``); bounds
+# what releasing or describing a waiting job reads (flamenco.jobs.dependencies).
+JOB_MAX_DEPENDENCIES = 32
 
 # Manager limits (reference §13.8 "at most 3 Managers per user for creation").
 MAX_MANAGERS_PER_USER = 3

@@ -11,7 +11,7 @@ POST may not set fields the server owns.
 """
 from __future__ import annotations
 
-from typing import Mapping, NoReturn
+from typing import Mapping, NoReturn, cast
 
 import flask
 from bson import ObjectId
@@ -122,7 +122,7 @@ def check_post_body(resource: str, request: flask.Request) -> None:
     if payload is None:
         return
     schema = flask.current_app.config["DOMAIN"][resource].get("schema", {})
-    for item in items:
+    for item in cast(list[dict], items):
         for field in item:
             if field.startswith("_") or (schema.get(field) or {}).get("readonly"):
                 abort(422, f"{field} is set by the server", {field: "set by the server; leave it out"})

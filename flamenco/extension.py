@@ -18,6 +18,7 @@ import flask
 
 from flamenco import errors, eventbus
 from flamenco.auth import scoping
+from flamenco.store import current_db
 
 if TYPE_CHECKING:
     from flamenco.auth import CurrentUser
@@ -101,9 +102,10 @@ class FlamencoExtension(Extension):
     name = "flamenco"
     celery_task_modules = ("flamenco.celery", "flamenco.notifications.tasks")
     # Blueprints written by other parts; registered when their module exists:
-    # Manager-facing API, dashboard, OpenAPI description, Prometheus metrics, notifications.
+    # Manager-facing API, dashboard, OpenAPI description, Prometheus metrics, notifications, worker registry,
+    # Manager settings changed on the server.
     OPTIONAL_BLUEPRINTS = ("flamenco.manager_api", "flamenco.web", "flamenco.openapi", "flamenco.metrics",
-                           "flamenco.notifications")
+                           "flamenco.notifications", "flamenco.workers", "flamenco.managers.settings_routes")
 
     def eve_resources(self) -> dict[str, dict]:
         from flamenco.jobs import schema as jobs_schema
@@ -134,14 +136,16 @@ class FlamencoExtension(Extension):
         return [WebLink("Render Management", "/flamenco/")]
 
     def event_listeners(self) -> list[eventbus.Listener]:
-        """The dashboard's live feed, when the dashboard is installed, and notifications."""
+        """The dashboard's live feed (when installed), notifications, and releasing jobs that wait for
+        other jobs (last, so a job's completion is published before the releases it causes)."""
         from flamenco import notifications
+        from flamenco.jobs import dependencies
 
         try:
             from flamenco.web import live_feed
         except ModuleNotFoundError:
-            return [notifications.listener]
-        return [live_feed.on_changes, notifications.listener]
+            return [notifications.listener, dependencies.on_changes]
+        return [live_feed.on_changes, notifications.listener, dependencies.on_changes]
 
     def setup_app(self, app: flask.Flask) -> None:
         from flamenco.jobs import hooks as job_hooks
@@ -189,7 +193,7 @@ class PatchOps:
         oid = errors.parse_object_id(object_id, "_id")
         query: dict = {"_id": oid}
         scoping.restrict(query, self.visible_filter())
-        doc = flask.current_app.data.driver.db[self.collection].find_one(query)
+        doc = current_db()[self.collection].find_one(query)
         if doc is None:
             errors.abort(404, "not found")
         return doc

@@ -17,7 +17,7 @@ span every project, so project members may not read them.
 from __future__ import annotations
 
 import time
-from typing import Iterator
+from typing import Iterator, cast
 
 import flask
 import redis
@@ -29,6 +29,7 @@ from pymongo.errors import ExecutionTimeout, PyMongoError
 
 from flamenco import auth, errors
 from flamenco.auth import roles
+from flamenco.store import current_db
 
 # Task statuses worth a gauge: work waiting at the server or at a manager,
 # and work running. Finished tasks only grow and are not worth a scan.
@@ -61,7 +62,8 @@ class FarmCollector(Collector):
         self.app = app
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
-        db: Database = self.app.data.driver.db
+        with self.app.app_context():
+            db = current_db()
         timeouts: list[str] = []
         yield status_gauge("flamenco_tasks", "Tasks per status (bounded count).", db["flamenco_tasks"],
                            TASK_STATUSES, timeouts)
@@ -140,7 +142,7 @@ class AppMetrics:
 
 @blueprint.record_once
 def _setup(state: flask.blueprints.BlueprintSetupState) -> None:
-    state.app.extensions[EXTENSION_KEY] = AppMetrics(state.app)
+    state.app.extensions[EXTENSION_KEY] = AppMetrics(cast(flask.Flask, state.app))
 
 
 def app_metrics() -> AppMetrics:

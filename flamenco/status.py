@@ -27,6 +27,9 @@ Deviations from Flamenco 2, each a fix of reference §14:
 - A job status change always runs its chained follow-up transitions, whoever
   calls it, so ``requeued`` never sticks (§14.9).
 - Task ``_updated`` is the server's clock, never the Manager's (§14.10).
+- New: ``waiting-for-jobs``, a compiled job waiting for the jobs in its
+  ``depends_on``; a job queued again before they completed waits again
+  (:func:`unmet_dependencies`; releasing and failing it: flamenco.jobs.dependencies).
 - The rest is documented on the function that implements it (§14.11, §14.14,
   §14.15).
 """
@@ -48,6 +51,7 @@ from flamenco.clock import moment
 
 JOB_STATUSES: tuple[str, ...] = (
     "waiting-for-files", "under-construction", "construction-failed",
+    "waiting-for-jobs",
     "paused", "queued", "requeued",
     "active", "completed",
     "cancel-requested", "canceled",
@@ -63,8 +67,13 @@ TASK_STATUSES: tuple[str, ...] = (
 
 # --- Named sets (reference §3.3) ------------------------------------------------
 
-# UI "Cancel Job"; a paused job can be cancelled too (it would otherwise be stuck).
-CANCELABLE_JOB_STATES = frozenset({"active", "queued", "failed", "paused"})
+# A job whose tasks are compiled but that waits for other jobs (its ``depends_on``) to
+# complete; not runnable, so the depsgraph never hands out its tasks (flamenco.jobs.dependencies).
+WAITING_FOR_JOBS = "waiting-for-jobs"
+
+# UI "Cancel Job"; a paused job can be cancelled too (it would otherwise be stuck),
+# and so can one waiting for other jobs.
+CANCELABLE_JOB_STATES = frozenset({"active", "queued", "failed", "paused", WAITING_FOR_JOBS})
 # UI "Re-queue Job" / "Queue Job" (paused).
 REQUEABLE_JOB_STATES = frozenset({"completed", "canceled", "failed", "paused"})
 # Recreate deletes all tasks, so nothing may be running.
@@ -283,7 +292,7 @@ _USER_JOB_TRANSITIONS: dict[str, frozenset[str]] = {
     "queued": REQUEABLE_JOB_STATES,
     "requeued": REQUEABLE_JOB_STATES,
     "cancel-requested": CANCELABLE_JOB_STATES,
-    "paused": frozenset({"queued", "active"}),
+    "paused": frozenset({"queued", "active", WAITING_FOR_JOBS}),
     "archiving": ARCHIVEABLE_JOB_STATES,
 }
 
@@ -421,6 +430,7 @@ def _run_job_status_chain(db: Database, change: JobStatusChange, new_status: str
     change.at = now
     try:
         while new_status:
+            new_status = _hold_for_dependencies(db, change.job_id, old, new_status)
             _write_job_status(db, change.job_id, old, new_status, now, reason if not change.steps else None)
             change.steps.append(new_status)
             change.status = new_status
@@ -473,11 +483,13 @@ def handle_job_status_change(db: Database, job_id: ObjectId, old: str, new: str,
     if new == "requeued":
         with task_counts.changing(db, job_id) as counts:
             return "queued", _requeue_job_tasks(db, counts, old, now)
-    if new == "queued":
+    if new in ("queued", WAITING_FOR_JOBS):
         modified = 0
         if old == "paused":
             with task_counts.changing(db, job_id) as counts:
                 modified = _set_tasks_status(db, counts, {"paused"}, "queued", now)
+        if new == WAITING_FOR_JOBS:  # tasks queued, job not runnable: releasing it is one job write
+            return "", modified
         return ("completed" if _all_tasks_completed(count_task_statuses(db, job_id)) else ""), modified
     if new == "paused":
         with task_counts.changing(db, job_id) as counts:
@@ -534,6 +546,46 @@ def _requeue_job_tasks(db: Database, counts: task_counts.CountChange, old: str, 
 def _all_tasks_completed(counts: Mapping[str, int]) -> bool:
     """True when the job has tasks and every one of them is completed."""
     return bool(counts) and set(counts) == {"completed"}
+
+
+# --- Job dependencies (depends_on; the reactions live in flamenco.jobs.dependencies) ------
+
+# A job queued again from one of these statuses (resumed, requeued, retried) first waits
+# for its unfinished dependencies. A running job is never held back, not even when one
+# of its dependencies is requeued: it already ran on that job's output.
+_DEPENDENCY_GATED_JOB_STATES = frozenset({"paused", "requeued", "canceled", "failed", "completed"})
+
+
+def dependency_satisfied(dependency: Mapping[str, Any] | None) -> bool:
+    """Whether a dependency (a job with ``status`` and ``pre_archive_status``) holds nobody back any more.
+
+    It completed, or was archived after completing. A deleted one (None) holds
+    nobody back either: only a completed job may be deleted or archived while
+    other jobs wait for it (flamenco.jobs.dependencies.check_not_awaited).
+    """
+    if dependency is None:
+        return True
+    current = dependency.get("status")
+    return current == "completed" or (current in ARCHIVE_JOB_STATES
+                                      and dependency.get("pre_archive_status") == "completed")
+
+
+def unmet_dependencies(db: Database, job_id: ObjectId) -> list[dict]:
+    """The job's dependencies that have not completed (``_id``, ``name``, ``status``), in ``depends_on`` order."""
+    job = db[JOBS].find_one({"_id": job_id}, projection=["depends_on"])
+    ids = list((job or {}).get("depends_on") or [])
+    if not ids:
+        return []
+    found = {dep["_id"]: dep for dep in db[JOBS].find({"_id": {"$in": ids}},
+                                                      projection=["name", "status", "pre_archive_status"])}
+    return [found[dep_id] for dep_id in ids if not dependency_satisfied(found.get(dep_id))]
+
+
+def _hold_for_dependencies(db: Database, job_id: ObjectId, old: str, new: str) -> str:
+    """``waiting-for-jobs`` instead of ``queued`` when the job is queued again before its dependencies completed."""
+    if new == "queued" and old in _DEPENDENCY_GATED_JOB_STATES and unmet_dependencies(db, job_id):
+        return WAITING_FOR_JOBS
+    return new
 
 
 # --- Task status change -> job change (reference §3.5) ---------------------------------

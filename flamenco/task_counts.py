@@ -84,7 +84,7 @@ Counts = dict[str, int]
 
 def aggregate(db: Database, job_id: ObjectId) -> Counts:
     """The real count: tasks of the job per status, from the tasks themselves (one aggregation)."""
-    pipeline = [
+    pipeline: list[dict[str, Any]] = [
         {"$match": {"job": job_id}},
         {"$group": {"_id": "$status", "count": {"$sum": 1}}},
     ]

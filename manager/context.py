@@ -8,6 +8,8 @@ from typing import Callable
 from flamenco_manager.config import Config
 from flamenco_manager.engine import Engine
 from flamenco_manager.journal import Journal
+from flamenco_manager.last_rendered import LastRendered
+from flamenco_manager.server_settings import file_or_server_variables
 from flamenco_manager.state import State
 from flamenco_manager.store import Store
 from flamenco_manager.variables import Lookup, build_lookup
@@ -35,6 +37,7 @@ class ManagerContext:
     state: State = field(default_factory=State)
     variables: Lookup = field(default_factory=dict)
     clock: Callable[[], dt.datetime] = utcnow
+    last_rendered: LastRendered = field(default_factory=LastRendered)
 
     @classmethod
     def create(cls, config: Config, clock: Callable[[], dt.datetime] = utcnow) -> "ManagerContext":
@@ -43,9 +46,10 @@ class ManagerContext:
         try:
             store.ensure_indexes()
             engine = Engine(store, COMMIT_TIMEOUT_SECONDS)
-            ctx = cls(config=config, store=store, engine=engine, variables=build_lookup(config.variables),
-                      clock=clock)
+            ctx = cls(config=config, store=store, engine=engine, clock=clock)
             engine.start(ctx.state)
+            # The variables the Server set (kept in the buffer) win over the file's.
+            ctx.variables = build_lookup(file_or_server_variables(config.variables, ctx.state.settings))
         except Exception:
             store.close()
             raise

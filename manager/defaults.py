@@ -63,6 +63,12 @@ DEFAULTS: dict[str, object] = {
     "sync_tick_interval": 1.0,
     # Startup notification retry interval; update notification retry.
     "startup_notification_retry": 30.0,
+    # The worker report to the Server (an update notification): sent when a
+    # worker changed, but at most once per min interval, and at least once
+    # per max interval while there are workers, so the Server's "last seen"
+    # stays fresh (it shows a worker offline after 120 s of silence).
+    "worker_report_min_interval": 3.0,
+    "worker_report_max_interval": 30.0,
     # Timeouts; the worker timeout must be shorter than the task timeout so
     # that re-queueing wins over failing (reference A.5.7).
     "active_task_timeout_interval": 10 * MINUTE,
@@ -108,6 +114,10 @@ DEFAULTS: dict[str, object] = {
     # false = workers get autoexec: false (--disable-autoexec); Flamenco 2
     # workers ignore that setting and keep running it.
     "blender_autoexec": True,
+    # The last-rendered preview (flamenco_manager.last_rendered): a worker's
+    # output-produced report waits this long, then the newest image reported
+    # for that job meanwhile is shrunk to a JPEG: one conversion per job per interval.
+    "last_rendered_interval": 5.0,
     # Dashboard and /metrics password (HTTP Basic, any user name). Empty = the
     # dashboard is refused (Flamenco 2's was open to anyone who could reach it).
     "dashboard_password": "",

@@ -15,12 +15,11 @@ from __future__ import annotations
 import shlex
 
 from flamenco_manager.context import ManagerContext
+from flamenco_manager.variables import PROGRAM_VARIABLES
 
 # Settings that name the program a command starts: in every command, and ``cmd`` of ``exec``.
 PROGRAM_SETTINGS = ("blender_cmd", "ffmpeg_cmd")
 EXEC_COMMAND, EXEC_SETTING = "exec", "cmd"
-# Variables whose values are the programs a farm runs.
-PROGRAM_VARIABLES = ("blender", "ffmpeg")
 
 
 def disable_autoexec(commands: list[dict]) -> None:

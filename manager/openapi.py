@@ -29,6 +29,14 @@ _WORKER = {"type": "object", "properties": {
     "software": {"type": "string"}, "status_requested": {"type": "string"},
     "lazy_status_request": {"type": "boolean"}, "time_cost": {"type": "integer"}},
     "required": ["_id"]}
+# Optional on registration and sign-on (issue 15; flamenco.requirements): what jobs may require.
+_CAPABILITIES = {
+    "tags": {"type": "array", "maxItems": 32, "items": {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$"}},
+    "resources": {"type": "object", "required": ["cpu_cores", "ram_bytes"], "properties": {
+        "cpu_cores": {"type": "integer", "minimum": 0}, "ram_bytes": {"type": "integer", "minimum": 0},
+        "gpus": {"type": "array", "items": {"type": "object", "required": ["memory_bytes"], "properties": {
+            "model": {"type": "string"}, "memory_bytes": {"type": "integer", "minimum": 0}}}}}},
+}
 _TASK = {"type": "object", "properties": {
     "_id": _OBJECT_ID, "job": {"type": "string"}, "name": {"type": "string"}, "status": {"type": "string"},
     "priority": {"type": "integer"}, "job_priority": {"type": "integer"}, "job_type": {"type": "string"},
@@ -72,12 +80,12 @@ ENDPOINTS: tuple[Endpoint, ...] = (
              request={"type": "object", "properties": {
                  "secret": {"type": "string", "minLength": 16, "maxLength": 72},
                  "platform": {"type": "string", "minLength": 1}, "supported_task_types": _STRINGS,
-                 "nickname": {"type": "string"}}, "required": ["secret", "platform"]},
+                 "nickname": {"type": "string"}, **_CAPABILITIES}, "required": ["secret", "platform"]},
              auth="registration"),
     Endpoint("post", "/sign-on", "sign_on", "Sign on: update nickname and task types, become 'starting'",
              {"204": response("Signed on"), "400": error_response("Invalid field"), **_AUTH_FAILED},
              request={"type": "object", "properties": {"supported_task_types": _STRINGS,
-                                                       "nickname": {"type": "string"}}},
+                                                       "nickname": {"type": "string"}, **_CAPABILITIES}},
              request_required=False),
     Endpoint("post", "/sign-off", "sign_off", "Sign off: return running tasks, go offline",
              {"204": response("Signed off"), **_AUTH_FAILED}),

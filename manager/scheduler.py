@@ -13,11 +13,17 @@ at least every ``cancel_task_fetch_max_interval``) and changed tasks with the
 incremental depsgraph. A task cancelled on the Server can therefore still be
 handed out during that interval; its worker then learns of the cancellation
 at its next ``may-i-run`` (see README, "Cancellation window").
+
+A task of a job with requirements goes only to a worker that meets them
+(``flamenco.requirements``; the Server copies the job's requirements into
+each task it sends).
 """
 from __future__ import annotations
 
-from flamenco_manager import assignment, statuses
+from flamenco import requirements
+from flamenco_manager import assignment, statuses, workers
 from flamenco_manager.context import ManagerContext
+from flamenco_manager.taskqueue import Meets
 
 
 class NoTaskTypes(Exception):
@@ -36,12 +42,19 @@ def claim_next_task(ctx: ManagerContext, worker: dict) -> dict | None:
     for task in ctx.state.running_tasks(worker["_id"]):
         if task.get("status") == statuses.ACTIVE:
             return task
-    task_id = ctx.state.queue.pop_best(task_types, lambda tid: _may_run(ctx, worker, ctx.state.tasks[tid]))
+    task_id = ctx.state.queue.pop_best(task_types, lambda tid: _may_run(ctx, worker, ctx.state.tasks[tid]),
+                                       meets=_meets(worker))
     if task_id is None:
         return None
     task = ctx.state.tasks[task_id]
     assignment.assign(ctx, worker, task)
     return task
+
+
+def _meets(worker: dict) -> Meets:
+    """Whether this worker has what a job requires (issue 15): its effective tags, its detected resources."""
+    tags, resources = workers.effective_tags(worker), worker.get("resources")
+    return lambda required: requirements.satisfies(required, tags, resources)
 
 
 def _may_run(ctx: ManagerContext, worker: dict, task: dict) -> bool:

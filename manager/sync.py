@@ -14,13 +14,13 @@ import logging
 import threading
 from typing import Callable
 
-from flamenco_manager import blocklist, cleanup, sleep_schedule, sync_requests, task_logs, tasks
-from flamenco_manager import timeouts, update_queue
+from flamenco_manager import blocklist, cleanup, last_rendered, sleep_schedule, sync_requests, task_logs, tasks
+from flamenco_manager import server_settings, timeouts, update_queue, worker_actions
 from flamenco_manager.cancellation import handle_cancel_requests
 from flamenco_manager.context import ManagerContext
 from flamenco_manager.engine import on_engine
 from flamenco_manager.store import chunks
-from flamenco_manager.notifications import build_notification
+from flamenco_manager.notifications import build_notification, report_digest
 from flamenco_manager.upstream import Upstream, UpstreamError
 
 log = logging.getLogger(__name__)
@@ -61,6 +61,9 @@ class SyncDaemon:
         self.next_push_allowed = now
         self.startup_sent = False
         self.next_notification_try = now
+        # When the last notification went out, and what its worker report said.
+        self.last_notification_at = now
+        self.last_report_digest = ""
         self.housekeeping: list[tuple[Periodic, Callable[[ManagerContext], int]]] = [
             (Periodic(now, cfg.timeout_check_grace, cfg.timeout_check_interval), timeouts.check_worker_timeouts),
             (Periodic(now, cfg.timeout_check_grace, cfg.timeout_check_interval), timeouts.check_task_timeouts),
@@ -81,7 +84,8 @@ class SyncDaemon:
 
     def run_once(self) -> None:
         """Do every step that is due now."""
-        for step in (self.send_notifications, self.maybe_download, self.maybe_push, self.housekeep):
+        for step in (self.send_notifications, self.maybe_download, self.maybe_push, self.upload_last_rendered,
+                     self.housekeep):
             try:
                 step()
             except UpstreamError as ex:
@@ -92,17 +96,18 @@ class SyncDaemon:
     # -- notifications ------------------------------------------------------
 
     def send_notifications(self) -> None:
-        """Startup notification until it succeeds; then update notifications when asked."""
+        """Startup notification until it succeeds; then an update notification when one is due."""
         now = self.ctx.now()
         if now < self.next_notification_try:
             return
+        document = build_notification(self.ctx)
         kind = "update" if self.startup_sent else "startup"
-        if self.startup_sent and not sync_requests.update_notification_pending(self.ctx):
+        if self.startup_sent and not self.update_due(now, document):
             return
         try:
             if kind == "update":
                 sync_requests.clear_update_notification(self.ctx)
-            self.upstream.notify(kind, build_notification(self.ctx))
+            self.upstream.notify(kind, document)
         except UpstreamError as ex:
             if kind == "update":
                 sync_requests.request_update_notification(self.ctx)
@@ -110,6 +115,21 @@ class SyncDaemon:
             self.next_notification_try = now + _seconds(self.ctx.config.startup_notification_retry)
             return
         self.startup_sent = True
+        self.last_notification_at = now
+        self.last_report_digest = report_digest(document)
+        worker_actions.acknowledged(self.ctx, document.get("worker_actions_done") or [])
+
+    def update_due(self, now: dt.datetime, document: dict) -> bool:
+        """Asked for (task types changed), actions to acknowledge or workers changed, at most once per
+        ``worker_report_min_interval``; and a refresh of the workers' last contact every max interval."""
+        cfg = self.ctx.config
+        since = now - self.last_notification_at
+        if since < _seconds(cfg.worker_report_min_interval):
+            return False
+        if since >= _seconds(cfg.worker_report_max_interval) and document["workers"]:
+            return True
+        return (sync_requests.update_notification_pending(self.ctx) or bool(document.get("worker_actions_done"))
+                or report_digest(document) != self.last_report_digest)
 
     # -- downloads ----------------------------------------------------------
 
@@ -180,8 +200,26 @@ class SyncDaemon:
         if dropped:
             log.warning("set aside %d updates the Server never acknowledged", dropped)
         handle_cancel_requests(self.ctx, reply.get("cancel_task_ids") or [])
+        self.apply_worker_actions(reply.get("worker_actions"))
+        self.apply_manager_settings(reply.get("manager_settings"))
         self.upload_logs(reply.get("upload_task_file_queue") or [])
         return len(batch), len(handled & {d["_id"] for d in batch})
+
+    def apply_worker_actions(self, actions: object) -> None:
+        """Apply what users asked of workers on the Server; the next notification acknowledges it."""
+        if actions is None:
+            return
+        if not isinstance(actions, list):
+            log.warning("task-update-batch: worker_actions is not a list; ignored")
+            return
+        applied = worker_actions.apply_from_server(self.ctx, actions)
+        if applied:
+            log.info("applied %d worker actions from the Server", applied)
+
+    def apply_manager_settings(self, change: object) -> None:
+        """Take the settings an admin changed on the Server; the next notification reports the version."""
+        if change is not None and server_settings.apply_from_server(self.ctx, change):
+            sync_requests.request_update_notification(self.ctx)
 
     def upload_logs(self, requests: list[dict]) -> None:
         """Send the gzipped logs the Server asked for (a stub when there is none)."""
@@ -194,6 +232,10 @@ class SyncDaemon:
                 self.upstream.attach_task_log(str(task_id), data)
             except UpstreamError as ex:
                 log.warning("uploading the log of task %s failed (the Server will ask again): %s", task_id, ex)
+
+    def upload_last_rendered(self) -> None:
+        """Each job's newest preview image to the Server (flamenco_manager.last_rendered)."""
+        last_rendered.upload_pending(self.ctx.last_rendered, self.upstream)
 
     # -- housekeeping -------------------------------------------------------
 

@@ -1,7 +1,8 @@
 """Task log files on the Manager's disk (reference A.7.1).
 
-The Manager keeps the whole log of every task; the Server gets only the last
-lines (``log_tail``) and, when a user asks, a gzipped copy of the file.
+The Manager keeps the whole log of every task; the Server gets each chunk as
+it comes (``log``, for its live log view) with its last lines (``log_tail``),
+and, when a user asks, a gzipped copy of the file.
 """
 from __future__ import annotations
 

@@ -1,10 +1,17 @@
-"""The schedulable tasks in preference order: one heap per task type.
+"""The schedulable tasks in preference order: one heap per task type and requirement set.
 
 Preference (reference A.5.3): job priority, then task priority (higher
 first), then age (older ``_id`` first). A claim pops the best task among the
 heaps of the worker's task types that the worker may run; tasks it may not run
 (blocklisted for it, failed by it) are set aside during that pop and put back,
 so a claim costs O(k log n) for k such tasks, usually none.
+
+Tasks of jobs with requirements (issue 15: tags, minimum CPU/RAM/GPU) go in
+their own heap per distinct requirement set (``flamenco.requirements.signature``),
+so a worker that does not meet them never looks at those tasks: a claim asks
+``meets`` once per heap of its task types (a farm has a handful of distinct
+requirement sets), not once per task, and a worker without the tag gets a
+204 at the same cost while such tasks wait for a worker that has it.
 
 Tasks whose parents have not completed are not in a heap at all: they wait in
 ``waiting`` until their last parent completes (``parent_completed``), so they
@@ -17,13 +24,24 @@ the event loop that owns dispatch touches it.
 from __future__ import annotations
 
 import heapq
-from typing import Callable, Iterable
+from typing import Any, Callable, Iterable
 
 from bson import ObjectId
+
+from flamenco import requirements as reqs
 
 # A heap entry: [-job_priority, -priority, task id, alive]. The id is unique,
 # so comparisons never reach the flag.
 Entry = list
+# Heaps are keyed by (task type, requirement signature); "" is "no requirements".
+HeapKey = tuple[str, str]
+# Whether a worker meets a requirement set (a compact requirements dict, {} for none).
+Meets = Callable[[dict[str, Any]], bool]
+
+
+def no_requirements_only(requirements: dict[str, Any]) -> bool:
+    """What a worker that meets no requirement at all may run."""
+    return not requirements
 
 
 def sort_key(task: dict) -> tuple[int, int, ObjectId]:
@@ -34,8 +52,10 @@ class TaskQueue:
     """Schedulable tasks by type, best first, with parent waits."""
 
     def __init__(self) -> None:
-        self._heaps: dict[str, list[Entry]] = {}
-        self._entries: dict[ObjectId, tuple[str, Entry]] = {}
+        # task type -> requirement signature -> heap
+        self._heaps: dict[str, dict[str, list[Entry]]] = {}
+        self._requirements: dict[str, dict[str, Any]] = {}
+        self._entries: dict[ObjectId, tuple[HeapKey, Entry]] = {}
         # child id -> parents it still waits for; parent id -> children waiting for it.
         self._waiting_on: dict[ObjectId, set[ObjectId]] = {}
         self._children: dict[ObjectId, set[ObjectId]] = {}
@@ -59,9 +79,12 @@ class TaskQueue:
 
     def _push(self, task: dict) -> None:
         task_type = task.get("task_type") or ""
+        requirements = reqs.compact(task.get("requirements"))
+        signature = reqs.signature(requirements)
+        self._requirements.setdefault(signature, requirements)
         entry: Entry = [*sort_key(task), True]
-        heapq.heappush(self._heaps.setdefault(task_type, []), entry)
-        self._entries[task["_id"]] = (task_type, entry)
+        heapq.heappush(self._heaps.setdefault(task_type, {}).setdefault(signature, []), entry)
+        self._entries[task["_id"]] = ((task_type, signature), entry)
 
     def discard(self, task_id: ObjectId) -> None:
         """No longer schedulable (claimed, cancelled, finished, forgotten)."""
@@ -89,9 +112,26 @@ class TaskQueue:
                 if child is not None:
                     self._push(child)
 
-    def pop_best(self, task_types: Iterable[str], may_run: Callable[[ObjectId], bool]) -> ObjectId | None:
-        """Remove and return the best task of ``task_types`` for which ``may_run`` holds."""
-        heaps = [h for h in (self._heaps.get(t) for t in set(task_types)) if h]
+    def _eligible_heaps(self, task_types: Iterable[str], meets: Meets) -> list[list[Entry]]:
+        """The non-empty heaps of these task types whose requirements the worker meets; heaps found
+        empty are dropped, so requirement sets of finished jobs do not pile up."""
+        heaps = []
+        for task_type in set(task_types):
+            by_signature = self._heaps.get(task_type) or {}
+            for signature, heap in list(by_signature.items()):
+                while heap and not heap[0][3]:
+                    heapq.heappop(heap)
+                if not heap:
+                    del by_signature[signature]
+                elif meets(self._requirements[signature]):
+                    heaps.append(heap)
+        return heaps
+
+    def pop_best(self, task_types: Iterable[str], may_run: Callable[[ObjectId], bool],
+                 meets: Meets = no_requirements_only) -> ObjectId | None:
+        """Remove and return the best task of ``task_types`` whose requirements the worker ``meets``
+        and for which ``may_run`` holds."""
+        heaps = self._eligible_heaps(task_types, meets)
         set_aside: list[tuple[list[Entry], Entry]] = []
         chosen: ObjectId | None = None
         while chosen is None:

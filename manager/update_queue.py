@@ -87,6 +87,9 @@ def queue_update(ctx: ManagerContext, task: dict, update: dict[str, Any], *, log
         task_logs.rotate(ctx.config.task_logs_path, job_id, str(task["_id"]), ctx.config.task_log_max_rotations)
     if log:
         task_logs.append(ctx.config.task_logs_path, job_id, str(task["_id"]), log)
+        # The chunk itself goes up too (Flamenco 2's TaskUpdate ``log``), so the Server's task page can
+        # tail the log live; ``log_tail`` stays for what the task document shows.
+        update["log"] = log
         update["log_tail"] = task_logs.tail(log)
     sets = task_sets(ctx, task, update, extra_set or {})
     if task.get("job_type") == MANAGER_LOCAL_JOB_TYPE:

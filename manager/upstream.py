@@ -89,3 +89,13 @@ class Upstream:
         files = {"logfile": (f"task-{task_id}.txt.gz", gzipped_log, "text/plain+gzip")}
         self._request("POST", f"attach-task-log/{task_id}", (200, 201), files=files)
 
+    def upload_last_rendered(self, job_id: str, jpeg: bytes) -> bool:
+        """POST a job's preview image; False when the Server refuses it (a 4xx: it would again)."""
+        files = {"image": ("last-rendered.jpg", jpeg, "image/jpeg")}
+        resp = self._send("POST", self._url(f"last-rendered/{job_id}"), files=files)
+        if resp.status_code in (200, 201, 204):
+            return True
+        if 400 <= resp.status_code < 500:
+            return False
+        raise UpstreamError(f"POST last-rendered/{job_id}: HTTP {resp.status_code}: {resp.text[:500]}")
+

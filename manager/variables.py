@@ -16,6 +16,9 @@ _PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 # audience -> platform -> name -> value
 Lookup = dict[str, dict[str, dict[str, str]]]
+# Variables whose values are the programs tasks may start (flamenco_manager.executables):
+# only this Manager's own config file sets them, never the Server.
+PROGRAM_VARIABLES = ("blender", "ffmpeg")
 
 
 class VariableError(ValueError):
@@ -89,3 +92,13 @@ def expand_commands(commands: list[dict], lookup: Lookup, platform: str,
     """The task's commands with their settings expanded for one worker platform."""
     replacements = lookup.get(audience, {}).get((platform or "").lower(), {})
     return [{**cmd, "settings": expand(cmd.get("settings") or {}, replacements)} for cmd in commands]
+
+
+def in_use(file_variables: Mapping[str, Any], server_variables: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The variables this Manager runs with: the Server's set replaces the file's, whole
+    (an admin removing a variable there removes it here), except the program variables,
+    which keep the file's values (``flamenco_manager.server_settings``)."""
+    if server_variables is None:
+        return dict(file_variables)
+    return {**{k: v for k, v in server_variables.items() if k not in PROGRAM_VARIABLES},
+            **{k: v for k, v in file_variables.items() if k in PROGRAM_VARIABLES}}

@@ -6,6 +6,12 @@ in memory; a verified secret is remembered as a SHA-256 digest, so bcrypt
 runs once per worker and process, not on every call. "Last seen" and the
 worker's current task are written lazily (they ride along with the next
 flush); status changes are durable before they are answered.
+
+Tags and resources (issue 15): ``tags`` are the worker's own (its config,
+sent at registration and sign-on), ``admin_tags`` those an admin set on the
+Server (None: not set). The admin's win while set (:func:`effective_tags`)
+and sign-on never touches them, so they survive the worker's restarts.
+``resources`` is what the worker detected (None: unknown, a Flamenco 2 worker).
 """
 from __future__ import annotations
 
@@ -27,7 +33,8 @@ BCRYPT_ROUNDS = 4
 # Worker fields sent in JSON; the secret hash never leaves the Manager.
 WIRE_FIELDS = ("nickname", "address", "status", "platform", "supported_task_types", "software",
                "current_task", "current_task_status", "current_task_updated", "current_job",
-               "time_cost", "last_activity", "status_requested", "lazy_status_request", "sleep_schedule")
+               "time_cost", "last_activity", "status_requested", "lazy_status_request", "sleep_schedule",
+               "tags", "admin_tags", "resources")
 # In-memory only: the verified secret's digest.
 VERIFIED_DIGEST = "_verified_digest"
 
@@ -75,12 +82,24 @@ def check_secret(secret: str, hashed: bytes) -> bool:
         return False
 
 
+def effective_tags(worker: dict) -> list[str]:
+    """The tags the scheduler matches: the admin's while set, else the worker's own."""
+    admin_tags = worker.get("admin_tags")
+    return list(admin_tags) if admin_tags is not None else list(worker.get("tags") or ())
+
+
+def set_admin_tags(ctx: ManagerContext, worker: dict, tags: list[str] | None) -> None:
+    """An admin's tags replace the worker's own until cleared with None (a durable change)."""
+    change(ctx, worker, {"admin_tags": tags})
+
+
 def register(ctx: ManagerContext, *, hashed_secret: bytes, platform: str, task_types: list[str], nickname: str,
-             address: str, software: str) -> dict:
+             address: str, software: str, tags: list[str], resources: dict | None) -> dict:
     """Store a new worker; the caller has validated the fields and hashed the secret."""
     doc = {
         "_id": ObjectId(), "hashed_secret": hashed_secret, "nickname": nickname, "platform": platform,
         "supported_task_types": task_types, "address": address, "software": software,
+        "tags": tags, "admin_tags": None, "resources": resources,
         "status": "", "status_requested": "", "lazy_status_request": False, "time_cost": 0,
         "last_activity": ctx.now(),
     }
@@ -126,12 +145,19 @@ def seen(ctx: ManagerContext, worker: dict, *, address: str, software: str, set_
 
 
 def sign_on(ctx: ManagerContext, worker: dict, *, nickname: str | None, task_types: list[str] | None,
-            address: str, software: str) -> bool:
-    """Mark the worker as starting; return whether its task types changed."""
+            address: str, software: str, tags: list[str] | None = None, resources: dict | None = None) -> bool:
+    """Mark the worker as starting; return whether its task types changed.
+
+    ``tags``/``resources`` None: not sent (a Flamenco 2 worker), so what was known stays.
+    """
     sets: dict[str, Any] = {"status": statuses.W_STARTING, "last_activity": ctx.now(),
                             "address": address, "software": software, "current_task": None}
     if nickname and nickname != worker.get("nickname"):
         sets["nickname"] = nickname
+    if tags is not None:
+        sets["tags"] = tags
+    if resources is not None:
+        sets["resources"] = resources
     types_changed = task_types is not None and sorted(task_types) != sorted(worker.get("supported_task_types") or [])
     if types_changed:
         sets["supported_task_types"] = task_types

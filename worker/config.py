@@ -36,6 +36,8 @@ class WorkerConfig:
     nickname: str = ""
     """Shown on the manager's dashboard; empty means the host name."""
     task_types: tuple[str, ...] = defaults.TASK_TYPES
+    tags: tuple[str, ...] = defaults.TAGS
+    """Advertised to the manager; space-separated in files and the environment, lower-cased."""
     task_update_queue_db: Path = defaults.TASK_UPDATE_QUEUE_DB
     credentials_file: Path = defaults.CREDENTIALS_FILE
     pre_task_check_read: tuple[Path, ...] = ()
@@ -109,6 +111,8 @@ def _convert(key: str, raw: str) -> Any:
     raw = raw.strip()
     if key == "oom_score_adj":
         return _convert_oom_score_adj(raw)
+    if key == "tags":  # the manager checks each tag and names a bad one when the worker registers
+        return tuple(dict.fromkeys(tag.lower() for tag in raw.split()))
     try:
         if kind == "float":
             value: Any = float(raw)

@@ -32,6 +32,13 @@ REGISTRATION_FAILED_EXIT_CODE = 1
 TASK_TYPES = ("sleep", "blender-render", "file-management", "exr-merge", "video-encoding")
 """Task types announced at registration and sign-on (Flamenco 2.4's default)."""
 
+TAGS: tuple[str, ...] = ()
+"""Tags advertised at registration and sign-on (``tags = gpu big-ram``); jobs may require them. An admin's
+tags, set on the server's Workers page, replace them on the manager until cleared."""
+
+GPU_DETECT_TIMEOUT_SECONDS = 10.0
+"""How long ``nvidia-smi`` may take to list the GPUs at start-up; a hung driver must not stop the worker."""
+
 TEST_TASK_TYPES = ("test-blender-render",)
 """The only task type announced in ``--test`` mode (reference A.5.12)."""
 

@@ -25,6 +25,7 @@ import httpx
 from flamenco_worker import defaults
 from flamenco_worker.config import WorkerConfig, save_credentials
 from flamenco_worker.machine import machine_info
+from flamenco_worker.resources import detect_resources
 from flamenco_worker.upstream import ManagerClient, ManagerUnreachable, json_object
 
 log = logging.getLogger(__name__)
@@ -111,6 +112,7 @@ async def register(client: ManagerClient, config: WorkerConfig) -> WorkerConfig:
         "platform": detect_platform(),
         "supported_task_types": list(config.task_types),
         "nickname": nickname(config),
+        **await capabilities(config),
     }
     try:
         response = await _keep_posting(client, config, "/register-worker", json=body, headers=headers,
@@ -129,9 +131,17 @@ async def register(client: ManagerClient, config: WorkerConfig) -> WorkerConfig:
                                     f"{config.credentials_file}: {ex}") from ex
 
 
+async def capabilities(config: WorkerConfig) -> dict[str, Any]:
+    """``tags`` and ``resources``: what jobs with requirements look for (optional fields; Flamenco 2
+    managers ignore them). Detected on every call, so a machine that got more RAM says so at its next
+    start; in a thread, because ``nvidia-smi`` may take seconds."""
+    return {"tags": list(config.tags), "resources": await asyncio.to_thread(detect_resources)}
+
+
 async def _sign_on_once(client: ManagerClient, config: WorkerConfig) -> None:
     client.set_credentials(config.worker_id, config.worker_secret)
-    body = {"supported_task_types": list(config.task_types), "nickname": nickname(config), "machine": machine_info()}
+    body = {"supported_task_types": list(config.task_types), "nickname": nickname(config), "machine": machine_info(),
+            **await capabilities(config)}
     await _keep_posting(client, config, "/sign-on", json=body)
     log.info("signed on at %s as worker %s", config.manager_url, config.worker_id)
 

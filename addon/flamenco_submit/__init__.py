@@ -5,8 +5,9 @@ Install ``addon/flamenco_submit`` as a Blender add-on (or put ``addon/`` on
 token in the add-on preferences (project and Manager too when you have more
 than one), then press *Submit to Flamenco* in Output Properties, or call
 ``bpy.ops.flamenco.submit_job()`` from a script. The job's frames, output path,
-image format and frame rate come from the scene; chunk size, video and
-priority from the Flamenco panel (``scene.flamenco``).
+image format and frame rate come from the scene; chunk size, video,
+priority and the jobs to wait for ("After Jobs": job ids) from the Flamenco
+panel (``scene.flamenco``).
 
 The file must be on storage the workers share: the job names its path.
 """
@@ -62,6 +63,13 @@ class FlamencoJobSettings(bpy.types.PropertyGroup):
                                          description="Also encode the frames into a video at the scene's fps")
     priority: bpy.props.IntProperty(name="Priority", default=DEFAULT_PRIORITY, min=1, max=100,
                                     description="Higher runs first")
+    after_jobs: bpy.props.StringProperty(name="After Jobs",
+                                         description="Ids of jobs (comma-separated) that must complete before "
+                                                     "this one runs; empty: start at once")
+    on_dependency_failure: bpy.props.EnumProperty(
+        name="If One Fails", default="fail",
+        items=[("fail", "Fail Too", "Fail this job when a job it waits for fails or is canceled"),
+               ("wait", "Keep Waiting", "Keep waiting until that job is requeued and completes")])
 
 
 class FLAMENCO_OT_submit_job(bpy.types.Operator):
@@ -107,6 +115,7 @@ def job_document(scene: bpy.types.Scene, api: ServerAPI, project_name: str, mana
     frames = job_doc.frame_range(scene.frame_start, scene.frame_end, scene.frame_step)
     output = job_doc.render_output(bpy.path.abspath(render.filepath))
     job_doc.check_image_format(render.image_settings.file_format, settings.create_video)
+    depends_on = job_doc.job_ids(settings.after_jobs)
     project, manager = api.choose_target(project_name, manager_name)
     return job_doc.build_job(
         blend_path=bpy.path.abspath(bpy.data.filepath),
@@ -121,6 +130,8 @@ def job_document(scene: bpy.types.Scene, api: ServerAPI, project_name: str, mana
         priority=settings.priority,
         project_id=project["_id"],
         manager_id=manager["_id"],
+        depends_on=depends_on,
+        on_dependency_failure=settings.on_dependency_failure,
     )
 
 
@@ -135,8 +146,10 @@ class FLAMENCO_PT_submit(bpy.types.Panel):
     def draw(self, context: bpy.types.Context) -> None:
         layout = self.layout
         layout.use_property_split = True
-        for prop in ("job_name", "chunk_size", "create_video", "priority"):
+        for prop in ("job_name", "chunk_size", "create_video", "priority", "after_jobs"):
             layout.prop(context.scene.flamenco, prop)
+        if context.scene.flamenco.after_jobs.strip():
+            layout.prop(context.scene.flamenco, "on_dependency_failure")
         layout.operator(FLAMENCO_OT_submit_job.bl_idname, icon="RENDER_ANIMATION")
         last = context.window_manager.flamenco_last_job_id
         if last:

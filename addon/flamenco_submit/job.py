@@ -20,6 +20,10 @@ FRAME_PATTERN = "######"
 BLENDER_DEFAULT_FRAME_PATTERN = "####"
 # Most frames a job may have (flamenco.frame_ranges.MAX_FRAME_COUNT; the server refuses more).
 MAX_FRAME_COUNT = 1_000_000
+# Most jobs a job may wait for (flamenco.client.defaults.MAX_DEPENDENCIES), and what a
+# failed or canceled one does to it (DEPENDENCY_FAILURE_POLICIES there).
+MAX_DEPENDENCIES = 32
+DEPENDENCY_FAILURE_POLICIES = ("fail", "wait")
 
 
 def frame_range(start: int, end: int, step: int) -> str:
@@ -66,13 +70,30 @@ def check_image_format(file_format: str, create_video: bool) -> None:
         raise SubmitError(f"cannot make a video from {file_format} frames; use e.g. PNG")
 
 
+def job_ids(text: str) -> list[str]:
+    """The job ids in ``text`` (separated by commas or spaces), as ``flamenco jobs list`` shows them.
+
+    Only ids: job names are not unique, so waiting for "render" could mean any of them.
+    """
+    ids = list(dict.fromkeys(text.replace(",", " ").split()))
+    for job_id in ids:
+        if len(job_id) != 24 or any(c not in "0123456789abcdef" for c in job_id):
+            raise SubmitError(f"'After Jobs' holds {job_id!r}, which is not a job id (24 hexadecimal "
+                              "characters, as the dashboard's job page URL and `flamenco jobs list` show them)")
+    if len(ids) > MAX_DEPENDENCIES:
+        raise SubmitError(f"a job may wait for at most {MAX_DEPENDENCIES} jobs, 'After Jobs' names {len(ids)}")
+    return ids
+
+
 def build_job(*, blend_path: str, name: str, frames: str, output: str, file_format: str,
               file_extension: str, fps: float, chunk_size: int, create_video: bool, priority: int,
-              project_id: str, manager_id: str) -> dict:
+              project_id: str, manager_id: str, depends_on: list[str] | None = None,
+              on_dependency_failure: str = DEPENDENCY_FAILURE_POLICIES[0]) -> dict:
     """The JSON body of ``POST /api/flamenco/jobs`` from checked values (see :func:`check_image_format`).
 
     ``fps`` goes into the settings only with a video: the compiler creates
     its create-video task exactly when ``fps`` is set (reference §4.5).
+    ``depends_on`` (see :func:`job_ids`) makes the job wait for those jobs.
     """
     settings = {
         "filepath": blend_path,
@@ -85,7 +106,7 @@ def build_job(*, blend_path: str, name: str, frames: str, output: str, file_form
     }
     if create_video:
         settings["fps"] = fps
-    return {
+    doc = {
         "name": name or os.path.splitext(os.path.basename(blend_path))[0],
         "job_type": JOB_TYPE,
         "project": project_id,
@@ -93,3 +114,6 @@ def build_job(*, blend_path: str, name: str, frames: str, output: str, file_form
         "priority": priority,
         "settings": settings,
     }
+    if depends_on:
+        doc.update(depends_on=depends_on, on_dependency_failure=on_dependency_failure)
+    return doc

@@ -154,7 +154,7 @@ def _change_roles(username: str, update: dict) -> list[str]:
         raise click.ClickException(f"{username!r} is a Manager's service account; its roles are fixed")
     update["$set"] = {"_updated": clock.utcnow(), "_etag": uuid.uuid4().hex}
     db["users"].update_one({"_id": user["_id"]}, update)
-    return sorted(db["users"].find_one({"_id": user["_id"]}, {"roles": 1}).get("roles") or [])
+    return sorted((db["users"].find_one({"_id": user["_id"]}, {"roles": 1}) or {}).get("roles") or [])
 
 
 @main.command("grant-role")

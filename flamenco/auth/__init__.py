@@ -23,6 +23,7 @@ from pymongo.database import Database
 from flamenco import errors
 from flamenco.auth import roles
 from flamenco.auth.tokens import user_for_token
+from flamenco.store import current_db
 
 
 @dataclasses.dataclass(frozen=True)
@@ -107,7 +108,7 @@ def _load_session_user(session_id: str) -> SessionUser | None:
     generation = generation or "0"
     if not ObjectId.is_valid(user_id) or not generation.isdecimal():
         return None
-    doc = flask.current_app.data.driver.db["users"].find_one({"_id": ObjectId(user_id)})
+    doc = current_db()["users"].find_one({"_id": ObjectId(user_id)})
     if doc is None or doc.get(SESSION_GENERATION_FIELD, 0) != int(generation):
         return None
     return SessionUser(doc)
@@ -128,7 +129,7 @@ def load_current_user() -> None:
     flask.g.current_user = None
     token = token_from_request(flask.request)
     if token:
-        doc = user_for_token(flask.current_app.data.driver.db, token)
+        doc = user_for_token(current_db(), token)
         if doc is not None:
             flask.g.current_user = CurrentUser.from_doc(doc)
         return
@@ -154,7 +155,7 @@ def setup_app(app: flask.Flask) -> None:
     app.register_error_handler(CSRFError, _csrf_failed)
     app.before_request(load_current_user)
     with app.app_context():
-        db = app.data.driver.db
+        db = current_db()
         db["tokens"].create_index([("token_hashed", 1)])
         db["tokens"].create_index([("user", 1)])
         db["users"].create_index([("username", 1)], unique=True)

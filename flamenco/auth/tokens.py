@@ -15,7 +15,6 @@ from bson import ObjectId
 from pymongo.database import Database
 
 from flamenco import clock, defaults
-from flamenco.clock import utcnow  # noqa: F401 - until the Manager API calls clock.utcnow itself
 
 TOKENS = "tokens"
 USERS = "users"

@@ -188,6 +188,15 @@ class FlamencoClient:
     def set_job_status(self, job_id: str, status: str) -> None:
         self.patch_job(job_id, "set-job-status", status=status)
 
+    def set_job_dependencies(self, job_id: str, depends_on: list[str]) -> dict:
+        """Replace the jobs ``job_id`` waits for (until it starts); returns the job after the change.
+
+        The server refuses unknown jobs, jobs of another project and cycles
+        (:class:`RequestRejected` naming ``depends_on``; a cycle lists its jobs).
+        """
+        self.patch_job(job_id, "set-dependencies", depends_on=[check_id("depends_on", d) for d in depends_on])
+        return self.get_job(job_id)
+
     def cancel_job(self, job_id: str) -> dict:
         """Ask for the job to be cancelled; returns the job after the request.
 

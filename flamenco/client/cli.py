@@ -21,10 +21,12 @@ from typing import Any, Callable, Iterator
 import click
 from tqdm import tqdm
 
+from flamenco import requirements
 from flamenco.client import defaults
 from flamenco.client.api import FlamencoClient, TaskSummary, choose
 from flamenco.client.errors import FlamencoClientError, InvalidInput
-from flamenco.client.jobs import FILE_EXTENSIONS, BlenderRenderJob, check_frames, check_render_output
+from flamenco.client.jobs import (FILE_EXTENSIONS, BlenderRenderJob, check_frames, check_job_id,
+                                  check_render_output, check_tag)
 from flamenco.frame_ranges import MAX_FRAME_COUNT
 
 # Exit status of `jobs watch` / `submit --watch` when the job ends other than completed.
@@ -87,8 +89,42 @@ def checked_by(check: Callable[[str], object]) -> Callable[[click.Context, click
     return callback
 
 
+def checked_each_by(check: Callable[[str], object]) -> Callable[[click.Context, click.Parameter, tuple[str, ...]],
+                                                                  tuple[str, ...]]:
+    """:func:`checked_by` for a repeatable option: every value is checked."""
+    one = checked_by(check)
+
+    def callback(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(one(ctx, param, value) for value in values)
+
+    return callback
+
+
 def echo_err(message: str) -> None:
     click.echo(message, err=True)
+
+
+def requirement_options(func: Callable) -> Callable:
+    """``--require-tag``, ``--min-cores``, ``--min-ram``, ``--gpu``, ``--min-gpu-memory``: what a worker needs
+    to run the job (issue 15); passes them as one ``required`` dict."""
+
+    @click.option("--require-tag", "require_tags", multiple=True, callback=checked_each_by(check_tag), metavar="TAG",
+                  help="Run only on workers with this tag (e.g. gpu); repeatable, all are needed.")
+    @click.option("--min-cores", type=click.IntRange(1, requirements.MAX_CPU_CORES), default=None, metavar="N",
+                  help="Run only on workers with at least N CPU cores.")
+    @click.option("--min-ram", type=click.FloatRange(0, requirements.MAX_RAM_GB, min_open=True), default=None,
+                  metavar="GB", help="Run only on workers with at least this much RAM (decimal GB).")
+    @click.option("--gpu", is_flag=True, help="Run only on workers with an (NVIDIA) GPU.")
+    @click.option("--min-gpu-memory", type=click.FloatRange(0, requirements.MAX_GPU_MEMORY_GB, min_open=True),
+                  default=None, metavar="GB", help="Run only on workers with a GPU with this much memory (GB).")
+    @functools.wraps(func)
+    def wrapper(require_tags: tuple[str, ...], min_cores: int | None, min_ram: float | None, gpu: bool,
+                min_gpu_memory: float | None, **kwargs: Any) -> Any:
+        given = {"tags": list(require_tags), "min_cpu_cores": min_cores, "min_ram_gb": min_ram, "gpu": gpu,
+                 "min_gpu_memory_gb": min_gpu_memory}
+        return func(required={k: v for k, v in given.items() if v}, **kwargs)
+
+    return wrapper
 
 
 # -- flamenco submit ---------------------------------------------------------
@@ -117,14 +153,24 @@ def submit() -> None:
 @click.option("--priority", type=click.IntRange(defaults.PRIORITY_MIN, defaults.PRIORITY_MAX),
               default=defaults.PRIORITY, show_default=True, help="Higher runs first.")
 @click.option("--paused", is_flag=True, help="Create the job paused; requeue it to start.")
+@click.option("--after", "after", multiple=True, callback=checked_each_by(check_job_id), metavar="JOB_ID",
+              help="Run only after this job (of the same project) completed; repeatable. The job waits "
+                   "with status waiting-for-jobs until then.")
+@click.option("--on-dependency-failure", type=click.Choice(list(defaults.DEPENDENCY_FAILURE_POLICIES)),
+              default=defaults.ON_DEPENDENCY_FAILURE, show_default=True,
+              help="When a job given with --after fails or is canceled: fail this job too, or keep it "
+                   "waiting until that job is requeued and completes.")
 @click.option("--watch", is_flag=True, help="Follow the job's progress until it ends.")
 @click.option("--interval", type=click.FloatRange(min=0), default=defaults.WATCH_INTERVAL, show_default=True,
               help="Seconds between progress polls with --watch.")
+@requirement_options
 @target_options
 @connection_options
 def blender_render(client: FlamencoClient, file: Path, frames: str, chunk_size: int, render_output: str,
                    image_format: str, video: bool, fps: float, name: str, priority: int, paused: bool,
-                   watch: bool, interval: float, project: str | None, manager: str | None) -> None:
+                   after: tuple[str, ...], on_dependency_failure: str,
+                   watch: bool, interval: float, project: str | None, manager: str | None,
+                   required: dict[str, Any]) -> None:
     """Render FILE (a .blend on storage the workers share) as a blender-render job.
 
     Prints the job id on stdout. Example:
@@ -135,15 +181,17 @@ def blender_render(client: FlamencoClient, file: Path, frames: str, chunk_size: 
     """
     job = BlenderRenderJob(filepath=os.path.abspath(file), frames=frames, render_output=render_output,
                            chunk_size=chunk_size, image_format=image_format.upper(), create_video=video,
-                           fps=fps, name=name, priority=priority, start_paused=paused)
+                           fps=fps, name=name, priority=priority, start_paused=paused,
+                           depends_on=after, on_dependency_failure=on_dependency_failure, requirements=required)
     job.validate()
     target = client.resolve_target(project, manager)
     if video and VIDEO_TASK_TYPE not in target.manager_task_types:
         echo_err(f"Warning: manager {target.manager_name!r} has not reported a worker for "
                  f"{VIDEO_TASK_TYPE!r} tasks; the server adds the video step only when it has one.")
     created = client.submit_blender_render(job, target)
+    waiting = f" ({created.get('status_reason', '')})" if created["status"] == "waiting-for-jobs" else ""
     echo_err(f"Submitted job {created['_id']} {created['name']!r} to project {target.project_name!r}, "
-             f"manager {target.manager_name!r}: {created['status']}")
+             f"manager {target.manager_name!r}: {created['status']}{waiting}")
     click.echo(created["_id"])
     if created["status"] == "construction-failed":
         raise click.ClickException(f"the server could not compile the job: {created.get('status_reason', '')}")
@@ -208,6 +256,11 @@ def show_job(client: FlamencoClient, job_id: str, as_json: bool) -> None:
                 "user", "_created", "_updated"):
         if key in job:
             click.echo(f"{key.lstrip('_'):14} {job[key]}")
+    if job.get("requirements"):
+        click.echo(f"{'requires':14} {requirements.describe(job['requirements'])}")
+    if job.get("depends_on"):
+        click.echo(f"{'after':14} {', '.join(job['depends_on'])} "
+                   f"(on failure: {job.get('on_dependency_failure', defaults.ON_DEPENDENCY_FAILURE)})")
     click.echo("settings:")
     for key, value in sorted((job.get("settings") or {}).items()):
         click.echo(f"  {key:22} {value}")

@@ -42,3 +42,10 @@ PRIORITY = 50
 PRIORITY_MIN = 1
 PRIORITY_MAX = 100
 JOB_TYPE_BLENDER_RENDER = "blender-render"
+
+# Job dependencies (server: flamenco.jobs.dependencies): a job may wait for at most
+# this many jobs; when one of them fails or is canceled the waiting job fails too
+# ("fail") or keeps waiting until it is requeued and completes ("wait").
+MAX_DEPENDENCIES = 32
+DEPENDENCY_FAILURE_POLICIES = ("fail", "wait")
+ON_DEPENDENCY_FAILURE = "fail"

@@ -9,8 +9,9 @@ from __future__ import annotations
 import dataclasses
 import posixpath
 from pathlib import PurePath
+from typing import Any, Mapping
 
-from flamenco import frame_ranges, output_paths
+from flamenco import frame_ranges, output_paths, requirements
 from flamenco.client import defaults
 from flamenco.client.errors import InvalidInput
 
@@ -52,9 +53,16 @@ class BlenderRenderJob:
     name: str = ""
     priority: int = defaults.PRIORITY
     start_paused: bool = False
+    # Ids of jobs of the same project that must complete before this one runs.
+    depends_on: tuple[str, ...] = ()
+    on_dependency_failure: str = defaults.ON_DEPENDENCY_FAILURE
+    # What a worker needs to run it (flamenco.requirements): {"tags", "min_cpu_cores", "min_ram_gb", ...}.
+    requirements: Mapping[str, Any] = dataclasses.field(default_factory=dict)
 
     def validate(self) -> None:
         """Raise :class:`InvalidInput` for the first setting the server would reject."""
+        check_dependencies(self.depends_on, self.on_dependency_failure)
+        check_requirements(self.requirements)
         if not self.filepath.lower().endswith(".blend"):
             raise InvalidInput("filepath", f"{self.filepath!r} is not a .blend file")
         frame_count = check_frames(self.frames).count
@@ -106,7 +114,47 @@ class BlenderRenderJob:
         }
         if self.start_paused:
             doc["start_paused"] = True
+        if self.depends_on:
+            doc["depends_on"] = list(self.depends_on)
+            doc["on_dependency_failure"] = self.on_dependency_failure
+        required = check_requirements(self.requirements)
+        if required:
+            doc["requirements"] = required
         return doc
+
+
+def check_requirements(value: Mapping[str, Any]) -> dict[str, Any]:
+    """The job's requirements as sent (only what constrains), or :class:`InvalidInput` naming the field."""
+    try:
+        return requirements.parse(value)
+    except requirements.RequirementsError as ex:
+        raise InvalidInput(ex.field, ex.reason) from None
+
+
+def check_tag(tag: str) -> None:
+    """One ``--require-tag``: :class:`InvalidInput` unless it is a valid tag."""
+    try:
+        requirements.check_tags([tag], "require_tag")
+    except requirements.RequirementsError as ex:
+        raise InvalidInput("require_tag", ex.reason) from None
+
+
+def check_dependencies(depends_on: tuple[str, ...], on_dependency_failure: str) -> None:
+    """Job ids are 24 hexadecimal characters (job names are not unique, so only ids are accepted)."""
+    for job_id in depends_on:
+        check_job_id(job_id)
+    if len(set(depends_on)) > defaults.MAX_DEPENDENCIES:
+        raise InvalidInput("after", f"a job may wait for at most {defaults.MAX_DEPENDENCIES} jobs")
+    if on_dependency_failure not in defaults.DEPENDENCY_FAILURE_POLICIES:
+        raise InvalidInput("on_dependency_failure",
+                           f"must be one of {', '.join(defaults.DEPENDENCY_FAILURE_POLICIES)}")
+
+
+def check_job_id(job_id: str) -> None:
+    """:class:`InvalidInput` naming ``after`` unless ``job_id`` looks like a job id."""
+    if len(job_id) != 24 or any(c not in "0123456789abcdef" for c in job_id):
+        raise InvalidInput("after", f"{job_id!r} is not a job id (24 hexadecimal characters, as "
+                                    "`flamenco jobs list` shows them)")
 
 
 def check_frames(frames: str) -> frame_ranges.FrameRange:

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlsplit, urlunsplit
 
 import pymongo
+from pymongo.database import Database
 import yaml
 
 from flamenco import managers, projects, users
@@ -103,8 +104,9 @@ def ensure_credentials(mongo_uri: str, path: Path, manager_url: str) -> Credenti
             creds.manager_dashboard_password = creds.manager_dashboard_password or secrets.token_urlsafe(12)
             write_private(path, json.dumps(asdict(creds), indent=2))
         return creds
+    client: pymongo.MongoClient
     with pymongo.MongoClient(mongo_uri, tz_aware=True) as client:
-        db = client.get_default_database()
+        db: Database = client.get_default_database()
         password = secrets.token_urlsafe(12)
         user = users.create_user(db, ADMIN_USERNAME, roles_=(roles.ROLE_ADMIN, roles.ROLE_USER),
                                  password=password, full_name="Farm administrator")

@@ -403,6 +403,7 @@ def start_ferretdb(data_dir: Path, port: int | None = None) -> Service:
     url = mongo_uri_for(port)
 
     def ping() -> None:
+        client: pymongo.MongoClient
         with pymongo.MongoClient(url, serverSelectionTimeoutMS=300) as client:
             client.admin.command("ping")
 

@@ -120,6 +120,7 @@ def compile_tasks(job: Mapping[str, Any], settings: ProgressiveSettings, tasks: 
         else:
             chain = _add_merge_and_previews(tasks, settings, files, chain, start, end, render_tasks,
                                             do_render_video)
+    assert chain is not None, "a sample count of at least 1 always makes a chunk"
     _add_publish_tasks(tasks, settings, files, chain)
 
 

@@ -3,7 +3,7 @@ as video, concatenate, optionally add the audio track, and move the result next 
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 from bson import ObjectId
 
@@ -47,10 +47,10 @@ class _Paths:
     frames_dir: str
     extension: str
 
-    def chunk_dir(self, chunk: list[int]) -> str:
+    def chunk_dir(self, chunk: Sequence[int]) -> str:
         return paths.join(self.frames_dir, f"chunk-{chunk[0]:05d}-{chunk[-1]:05d}")
 
-    def chunk_video(self, chunk: list[int]) -> str:
+    def chunk_video(self, chunk: Sequence[int]) -> str:
         return self.chunk_dir(chunk) + self.extension
 
     def in_frames(self, name: str) -> str:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import math
 import numbers
-from typing import Any, Mapping
+from typing import Any, Literal, Mapping, overload
 
 from flamenco import frame_ranges
 
@@ -34,6 +34,12 @@ def _describe(value: Any) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
+@overload
+def require_string(settings: Mapping[str, Any], name: str, *, required: Literal[True] = ...) -> str: ...
+@overload
+def require_string(settings: Mapping[str, Any], name: str, *, required: bool) -> str | None: ...
+
+
 def require_string(settings: Mapping[str, Any], name: str, *, required: bool = True) -> str | None:
     """A non-empty string setting (None when optional and absent)."""
     value = settings.get(name)
@@ -44,6 +50,13 @@ def require_string(settings: Mapping[str, Any], name: str, *, required: bool = T
     if not isinstance(value, str) or not value.strip():
         raise JobSettingsError(f"settings.{name}", f"must be a non-empty string, got {_describe(value)}")
     return value
+
+
+@overload
+def require_number(settings: Mapping[str, Any], name: str, *, required: Literal[True] = ...,
+                   minimum: float = ...) -> float: ...
+@overload
+def require_number(settings: Mapping[str, Any], name: str, *, required: bool, minimum: float = ...) -> float | None: ...
 
 
 def require_number(settings: Mapping[str, Any], name: str, *, required: bool = True,
@@ -58,7 +71,7 @@ def require_number(settings: Mapping[str, Any], name: str, *, required: bool = T
         raise JobSettingsError(f"settings.{name}", f"must be a finite number, got {_describe(value)}")
     if value < minimum:
         raise JobSettingsError(f"settings.{name}", f"must be at least {minimum}, got {value}")
-    return value
+    return float(value)
 
 
 def require_int(settings: Mapping[str, Any], name: str, *, minimum: int = 1) -> int:
@@ -106,6 +119,14 @@ def require_string_list(settings: Mapping[str, Any], name: str) -> list[str]:
     if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
         raise JobSettingsError(f"settings.{name}", "must be a list of strings")
     return value
+
+
+@overload
+def require_choice(settings: Mapping[str, Any], name: str, choices: tuple[str, ...], *,
+                   required: Literal[True] = ...) -> str: ...
+@overload
+def require_choice(settings: Mapping[str, Any], name: str, choices: tuple[str, ...], *,
+                   required: bool) -> str | None: ...
 
 
 def require_choice(settings: Mapping[str, Any], name: str, choices: tuple[str, ...], *,

@@ -44,7 +44,7 @@ def start_archiving(app: flask.Flask, db: Database, job: dict, reason: str) -> N
     Raises ``status.IllegalTransition`` unless the job may be archived (only
     finished jobs: Flamenco 2 archived active ones, deleting running tasks).
     """
-    status.check_job_transition(job.get("status"), "archiving", status.Actor.USER)
+    status.check_job_transition(job.get("status") or "", "archiving", status.Actor.USER)
     db["flamenco_jobs"].update_one({"_id": job["_id"]}, {"$set": {"pre_archive_status": job.get("status")}})
     status.set_job_status(db, job["_id"], "archiving", actor=status.Actor.USER, reason=reason)
     enqueue_archival(app, job["_id"])

@@ -140,4 +140,4 @@ def submit_job(db: Database, job: dict, reason: str = "Job submitted") -> dict:
     db[JOBS].insert_one(job)
     if job["status"] != "waiting-for-files":
         construct_job(db, job["_id"], reason=reason)
-    return db[JOBS].find_one({"_id": job["_id"]})
+    return db[JOBS].find_one({"_id": job["_id"]}) or job

@@ -62,7 +62,8 @@ def construct_job(db: Database, job_id: ObjectId, *, reason: str,
 
     Merges ``new_settings`` into ``job.settings`` (PATCH ``construct``), sets
     ``under-construction`` with ``reason``, compiles, inserts all tasks already
-    ``queued`` (``paused`` for ``start_paused``) and flips the job. Any compile
+    ``queued`` (``paused`` for ``start_paused``) and flips the job (to
+    ``waiting-for-jobs`` while jobs in its ``depends_on`` have not completed). Any compile
     error leads to ``construction-failed`` with reason ``"<reason>; compilation
     failed: <error>"`` and no leftover tasks. With ``defer`` the compile is
     left to a background run (:func:`resume_construction`, in Celery). Raises
@@ -209,7 +210,7 @@ def _compile_and_publish(db: Database, job_id: ObjectId, run: _Run, reason: str)
     task behind (§14.14).
     """
     job = status.load(db, status.JOBS, job_id, None)
-    new_status = "paused" if job.get("start_paused") else "queued"
+    task_status = "paused" if job.get("start_paused") else "queued"
     change = status.JobStatusChange(job_id=job_id, old_status="under-construction", status="under-construction")
     try:
         manager = db[status.MANAGERS].find_one({"_id": job.get("manager")}, projection=["worker_task_types"])
@@ -217,11 +218,12 @@ def _compile_and_publish(db: Database, job_id: ObjectId, run: _Run, reason: str)
         if not tasks:
             raise ValueError("the job has no tasks")
         for task in tasks:
-            task["status"] = new_status
+            task["status"] = task_status
         _insert_tasks(db, job_id, run, tasks)
         if run.took_over:  # a run deemed dead may have inserted one more batch after this run began
             db[status.TASKS].delete_many({"job": job_id, "_created": {"$ne": run.now}})
-        _finish_construction(db, change, run, new_status, task_count=len(tasks))
+        _finish_construction(db, change, run, _published_status(db, job_id, task_status),
+                             task_count=len(tasks), task_status=task_status)
     except ConstructionSuperseded:
         db[status.TASKS].delete_many({"job": job_id, "_created": run.now})
         raise
@@ -230,6 +232,15 @@ def _compile_and_publish(db: Database, job_id: ObjectId, run: _Run, reason: str)
         return change
     change.tasks_modified = len(tasks)
     return change
+
+
+def _published_status(db: Database, job_id: ObjectId, task_status: str) -> str:
+    """The job's status once its tasks are in: as its tasks, or ``waiting-for-jobs`` while jobs it
+    depends on have not completed (its queued tasks then wait in a job the depsgraph skips).
+    A job started paused stays paused: queueing it later waits for the dependencies (flamenco.status)."""
+    if task_status == "queued" and status.unmet_dependencies(db, job_id):
+        return status.WAITING_FOR_JOBS
+    return task_status
 
 
 def _insert_tasks(db: Database, job_id: ObjectId, run: _Run, tasks: list[dict]) -> None:
@@ -260,17 +271,17 @@ def _fail_construction(db: Database, change: status.JobStatusChange, run: _Run, 
 
 
 def _finish_construction(db: Database, change: status.JobStatusChange, run: _Run, new_status: str, reason: str = "",
-                         *, task_count: int = 0) -> None:
+                         *, task_count: int = 0, task_status: str = "") -> None:
     """The last step of a run: the job leaves ``under-construction`` (its tasks become visible) and drops the token.
 
-    The job's ``task_count`` tasks are all in ``new_status`` (none when the
-    construction failed or was deferred): the run holds the job, so it stores
-    those task counts in the same write.
+    The job's ``task_count`` tasks are all in ``task_status`` (default: ``new_status``;
+    none when the construction failed or was deferred): the run holds the job,
+    so it stores those task counts in the same write.
     """
     fields: dict[str, Any] = {"status": new_status}
     if reason:
         fields["status_reason"] = reason
-    counts = {new_status: task_count} if task_count else {}
+    counts = {task_status or new_status: task_count} if task_count else {}
     result = db[status.JOBS].update_one(
         {"_id": change.job_id, "status": "under-construction", CONSTRUCTION_RUN_FIELD: run.token},
         task_counts.merge_updates(

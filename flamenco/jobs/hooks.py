@@ -4,7 +4,8 @@ Submission (reference §3.7, fixing §14.3 and §14.17): the caller must be able
 to use the project, the job's Manager must be assigned to that project, the
 job's ``user`` is the caller, only callers with ``flamenco-run-programs`` may
 choose the programs it runs (403, ``flamenco.jobs.program_gate``), and the
-settings must suit the job type (422 with field and reason). Compilation
+settings must suit the job type (422 with field and reason), and the jobs it
+waits for (``depends_on``) must be jobs of its project (``flamenco.jobs.dependencies``). Compilation
 then runs in ``flamenco.jobs.construction``: in the request, or in Celery for
 a big job (the 201 answer then says ``under-construction``).
 """
@@ -13,6 +14,7 @@ from __future__ import annotations
 import contextlib
 from typing import Iterator
 
+import eve
 import eve.utils
 import flask
 from bson import ObjectId
@@ -20,24 +22,21 @@ from pymongo.database import Database
 
 from flamenco import errors, eventbus, job_compilers, projects
 from flamenco.auth import CurrentUser, roles, scoping
-from flamenco.jobs import JOBS, construction, construction_runs, program_gate
+from flamenco.jobs import JOBS, construction, construction_runs, dependencies, program_gate
 from flamenco.managers import MANAGERS
+from flamenco.store import current_db
 
 # Statuses a client may submit a job in; `queued` is accepted and means "compile now".
 SUBMIT_STATUSES = frozenset({"under-construction", "queued", "waiting-for-files"})
 # A job may be deleted only when nothing of it can be running on a Manager.
 DELETABLE_JOB_STATES = frozenset({"completed", "canceled", "failed", "construction-failed", "paused",
-                                  "waiting-for-files", "archived"})
-
-
-def _db() -> Database:
-    return flask.current_app.data.driver.db
+                                  "waiting-for-files", "waiting-for-jobs", "archived"})
 
 
 def job_filter() -> dict | None:
     """The query restricting jobs to what the caller may see (None: all)."""
     user = scoping.require_user()
-    return scoping.project_scoped_filter(_db(), user)
+    return scoping.project_scoped_filter(current_db(), user)
 
 
 def on_pre_get(request: flask.Request, lookup: dict) -> None:
@@ -48,7 +47,7 @@ def on_pre_delete(request: flask.Request, lookup: dict) -> None:
     """An invisible job is 404 (Eve would answer 204 and do nothing)."""
     query = {"_id": errors.parse_object_id(lookup.get("_id"), "_id")}
     scoping.restrict(query, job_filter())
-    if _db()[JOBS].find_one(query, {"_id": 1}) is None:
+    if current_db()[JOBS].find_one(query, {"_id": 1}) is None:
         errors.abort(404, "job not found")
 
 
@@ -63,7 +62,7 @@ def require_project_use(user: CurrentUser, doc: dict) -> None:
     """The caller may change this job or task: a person with ``flamenco-use``
     who is a member or admin of its project (PATCH operations on both)."""
     require_job_user(user)
-    if not projects.may_use(_db(), user, doc["project"]):
+    if not projects.may_use(current_db(), user, doc["project"]):
         errors.abort(403, "Denied Flamenco use on this project")
 
 
@@ -85,6 +84,10 @@ def check_submission(db: Database, user: CurrentUser, job: dict) -> None:
         job["status"] = "under-construction"
     program_gate.require_may_run_programs(user, job)
     check_settings(job)
+    if "depends_on" in job:
+        with dependency_errors():
+            job["depends_on"] = dependencies.parse_depends_on(job["depends_on"])
+            dependencies.check_dependencies(db, job["project"], job["depends_on"])
 
 
 def check_settings(job: dict) -> None:
@@ -103,10 +106,19 @@ def settings_errors() -> Iterator[None]:
         errors.abort(422, f"invalid job: {ex}", {ex.field: ex.reason})
 
 
+@contextlib.contextmanager
+def dependency_errors() -> Iterator[None]:
+    """Turn a refused ``depends_on`` (unknown job, other project, cycle) into a 4xx naming the field."""
+    try:
+        yield
+    except dependencies.DependencyError as ex:
+        errors.abort(ex.code, f"invalid dependencies: {ex}", {ex.field: ex.reason})
+
+
 def on_insert(items: list[dict]) -> None:
     user = scoping.require_user()
     require_job_user(user)
-    db = _db()
+    db = current_db()
     for job in items:
         check_submission(db, user, job)
 
@@ -114,7 +126,7 @@ def on_insert(items: list[dict]) -> None:
 def on_inserted(items: list[dict]) -> None:
     """Construct each submitted job: big ones in Celery (the answer says ``under-construction``), others now."""
     user = scoping.require_user()
-    db = _db()
+    db = current_db()
     app = flask.current_app
     for job in items:
         with eventbus.batch(db):
@@ -142,7 +154,7 @@ def on_post_post(request: flask.Request, payload: flask.Response) -> None:
     if payload.status_code != 201:
         return
     body = payload.get_json()
-    db = _db()
+    db = current_db()
     for item in body.get("_items", [body]):
         job = db[JOBS].find_one({"_id": ObjectId(item["_id"])}, {"status": 1, "_etag": 1, "_updated": 1})
         if job is not None:
@@ -153,20 +165,22 @@ def on_post_post(request: flask.Request, payload: flask.Response) -> None:
 def on_delete_item(job: dict) -> None:
     user = scoping.require_user()
     require_job_user(user)
-    if not projects.may_use(_db(), user, job["project"]):
+    if not projects.may_use(current_db(), user, job["project"]):
         errors.abort(403, "you may not change jobs of this project")
     if job.get("status") not in DELETABLE_JOB_STATES:
         errors.abort(409, f"a {job.get('status')} job cannot be deleted",
                      {"status": f"must be one of {', '.join(sorted(DELETABLE_JOB_STATES))}"})
+    with dependency_errors():
+        dependencies.check_not_awaited(current_db(), job, "deleted")
 
 
 def on_deleted_item(job: dict) -> None:
     """Remove the job's tasks and their logs too (Flamenco 2 left them, §14.14)."""
-    construction_runs.delete_job_tasks(_db(), job["_id"])
-    eventbus.emit(_db(), eventbus.job_deleted(job))
+    construction_runs.delete_job_tasks(current_db(), job["_id"])
+    eventbus.emit(current_db(), eventbus.job_deleted(job))
 
 
-def setup_app(app: flask.Flask) -> None:
+def setup_app(app: eve.Eve) -> None:
     app.on_pre_GET_flamenco_jobs += on_pre_get
     app.on_pre_DELETE_flamenco_jobs += on_pre_delete
     app.on_insert_flamenco_jobs += on_insert

@@ -14,24 +14,20 @@ from __future__ import annotations
 import logging
 
 import flask
-from pymongo.database import Database
 
 from flamenco import clock, errors, eventbus, status
 from flamenco.auth import CurrentUser, scoping
 from flamenco.extension import PatchOps
 from flamenco.defaults import JOB_PRIORITY_MAX, JOB_PRIORITY_MIN
-from flamenco.jobs import JOBS, TASKS, construction, program_gate
+from flamenco.jobs import JOBS, TASKS, construction, dependencies, program_gate
 from flamenco.jobs import rna_overrides as overrides
-from flamenco.jobs.hooks import check_settings, job_filter, require_project_use, settings_errors
+from flamenco.jobs.hooks import check_settings, dependency_errors, job_filter, require_project_use, settings_errors
+from flamenco.store import current_db
 
 log = logging.getLogger(__name__)
 
 patch_ops = PatchOps("flamenco_jobs_patch", "/api/flamenco/jobs", JOBS, job_filter)
 blueprint = patch_ops.blueprint
-
-
-def _db() -> Database:
-    return flask.current_app.data.driver.db
 
 
 @blueprint.route('/<regex("[a-f0-9]{24}"):object_id>/task-counts', methods=["GET"])
@@ -43,7 +39,7 @@ def task_counts(object_id: str) -> flask.Response:
     """
     scoping.require_user()
     job = patch_ops.visible_document(object_id)
-    return flask.jsonify(status.count_task_statuses(_db(), job["_id"]))
+    return flask.jsonify(status.count_task_statuses(current_db(), job["_id"]))
 
 
 @patch_ops.op("set-job-status")
@@ -52,7 +48,7 @@ def set_job_status(job: dict, payload: dict, user: CurrentUser) -> None:
     new_status = payload.get("status")
     if not isinstance(new_status, str) or not new_status:
         errors.abort(422, "status is required", {"status": "must be a job status string"})
-    db = _db()
+    db = current_db()
     with errors.status_errors():
         status.set_job_status(db, job["_id"], new_status, actor=status.Actor.USER,
                               reason=f"Set to {new_status} by {user.display_name}")
@@ -73,7 +69,7 @@ def set_job_priority(job: dict, payload: dict, user: CurrentUser) -> None:
     if priority == job.get("priority"):
         return
     stamp = {"_updated": clock.utcnow(), "_etag": status.new_etag()}
-    db = _db()
+    db = current_db()
     db[JOBS].update_one({"_id": job["_id"]}, {"$set": {"priority": priority, **stamp}})
     db[TASKS].update_many({"job": job["_id"]}, {"$set": {"job_priority": priority, **stamp}})
     eventbus.emit(db, eventbus.job_changed(job["_id"]))
@@ -82,7 +78,7 @@ def set_job_priority(job: dict, payload: dict, user: CurrentUser) -> None:
 @patch_ops.op("requeue-failed-tasks")
 def requeue_failed_tasks(job: dict, payload: dict, user: CurrentUser) -> None:
     require_project_use(user, job)
-    db = _db()
+    db = current_db()
     with errors.status_errors():
         status.requeue_failed_tasks(db, job["_id"], actor=status.Actor.USER)
 
@@ -93,8 +89,20 @@ def archive_job(job: dict, payload: dict, user: CurrentUser) -> None:
     require_project_use(user, job)
     from flamenco.jobs import archival
 
+    with dependency_errors():
+        dependencies.check_not_awaited(current_db(), job, "archived")
     with errors.status_errors():
-        archival.start_archiving(flask.current_app, _db(), job, reason=f"Archived by {user.display_name}")
+        archival.start_archiving(flask.current_app, current_db(), job, reason=f"Archived by {user.display_name}")
+
+
+@patch_ops.op("set-dependencies")
+def set_dependencies(job: dict, payload: dict, user: CurrentUser) -> None:
+    """Replace the jobs this job waits for (``depends_on``) until it starts; a cycle is a 409 naming its jobs."""
+    require_project_use(user, job)
+    if "depends_on" not in payload:
+        errors.abort(422, "depends_on is required", {"depends_on": "a list of job ids (may be empty)"})
+    with dependency_errors(), errors.status_errors():
+        dependencies.set_dependencies(current_db(), job, payload["depends_on"])
 
 
 @patch_ops.op("construct")
@@ -111,7 +119,7 @@ def construct(job: dict, payload: dict, user: CurrentUser) -> None:
     program_gate.require_may_run_programs(user, job)
     # Validate as the compiler will see it: everything required must be there now.
     check_settings({**job, "status": "under-construction"})
-    db = _db()
+    db = current_db()
     with errors.status_errors():
         construction.construct_stored_job(flask.current_app, db, job, new_settings=new_settings,
                                           reason=f"Construction initiated by {user.display_name}")
@@ -126,7 +134,7 @@ def recreate(job: dict, payload: dict, user: CurrentUser) -> None:
     """
     require_project_use(user, job)
     program_gate.require_may_run_programs(user, job)
-    db = _db()
+    db = current_db()
     with errors.status_errors():
         construction.recreate_job(flask.current_app, db, job, reason=f"Recreated by {user.display_name}")
 
@@ -141,6 +149,6 @@ def rna_overrides(job: dict, payload: dict, user: CurrentUser) -> None:
     """
     require_project_use(user, job)
     program_gate.require_may_run_programs(user, rna_overrides=payload.get("rna_overrides"))
-    db = _db()
+    db = current_db()
     with errors.status_errors(), settings_errors():
         overrides.apply_rna_overrides(db, job["_id"], payload.get("rna_overrides"))

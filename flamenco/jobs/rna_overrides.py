@@ -89,7 +89,7 @@ def _create_rna_overrides_task(db: Database, job: Mapping[str, Any], parent_name
     parent = db[status.TASKS].find_one({"job": job["_id"], "name": parent_name}, projection=["_id"]) if parent_name else None
     parents = [parent["_id"]] if parent else []
     factory = job_compilers.TaskFactory(job, now)
-    task_id = factory.add("rna-overrides", "file-management", [command], parents=parents,
+    task_id = factory.add("rna-overrides", "file-management", [dict(command)], parents=parents,
                           priority=RNA_OVERRIDES_TASK_PRIORITY)
     with task_counts.changing(db, job["_id"]) as counts:
         db[status.TASKS].insert_one({**factory.tasks[0], "status": "queued"})

@@ -4,15 +4,11 @@ POST submits a job (``flamenco.jobs.hooks`` validates, compiles and flips it);
 changes go through PATCH operations (``flamenco.jobs.patch``); DELETE removes
 a finished job with its tasks and logs.
 """
-from flamenco import defaults
+from flamenco import defaults, requirements, status
+from flamenco.jobs import dependencies
 
-# Reference §2.2: the 13 job statuses plus the transient `requeued`.
-JOB_STATUSES = [
-    "waiting-for-files", "under-construction", "construction-failed",
-    "paused", "queued", "requeued", "active", "completed",
-    "cancel-requested", "canceled", "fail-requested", "failed",
-    "archiving", "archived",
-]
+# Reference §2.2: the 13 job statuses plus the transient `requeued`, and our `waiting-for-jobs`.
+JOB_STATUSES = list(status.JOB_STATUSES)
 # A client may only submit a job as compiled-now or as waiting for its files.
 SUBMITTABLE_STATUSES = ["under-construction", "queued", "waiting-for-files"]
 
@@ -27,6 +23,8 @@ RESOURCE = {
         "project_updated": [("project", 1), ("_updated", -1)],
         "manager_status": [("manager", 1), ("status", 1)],
         "status": [("status", 1)],
+        # The jobs waiting for a job that just finished (flamenco.jobs.dependencies).
+        "depends_on": [("depends_on", 1)],
     },
     "schema": {
         "name": {"type": "string", "required": True, "empty": False, "maxlength": 256},
@@ -43,7 +41,16 @@ RESOURCE = {
         "priority": {"type": "integer", "min": defaults.JOB_PRIORITY_MIN, "max": defaults.JOB_PRIORITY_MAX,
                      "default": defaults.JOB_PRIORITY_DEFAULT},
         "settings": {"type": "dict", "allow_unknown": True, "default": {}},
+        # Jobs of the same project that must complete before this one runs (flamenco.jobs.dependencies).
+        "depends_on": {"type": "list", "maxlength": defaults.JOB_MAX_DEPENDENCIES, "schema": {"type": "objectid"}},
+        # What a dependency that failed or was canceled does to this job: fail it too, or keep it waiting.
+        "on_dependency_failure": {"type": "string", "allowed": list(dependencies.FAILURE_POLICIES),
+                                  "default": dependencies.DEFAULT_FAILURE_POLICY},
+        # What a worker needs to run the job's tasks: tags, minimum CPU cores/RAM/GPU (flamenco.requirements).
+        "requirements": {"type": "dict", "schema": requirements.EVE_SCHEMA},
         "archive_blob_name": {"type": "string", "readonly": True},
         "pre_archive_status": {"type": "string", "readonly": True},
+        # When a Manager last uploaded the job's preview image (flamenco.manager_api.last_rendered).
+        "last_rendered": {"type": "datetime", "readonly": True},
     },
 }

@@ -17,13 +17,14 @@ from pymongo.database import Database
 from flamenco import errors
 from flamenco.auth import scoping
 from flamenco.managers import MANAGERS, last_contact
+from flamenco.store import current_db
 
 _RECORDER_KEY = "flamenco_manager_contact"
 
 
 def db() -> Database:
     """The server database of the current request."""
-    return flask.current_app.data.driver.db
+    return current_db()
 
 
 def load_own_manager(manager_id: str) -> dict:

@@ -14,7 +14,7 @@ import datetime
 from bson import ObjectId
 from pymongo.database import Database
 
-from flamenco import status
+from flamenco import requirements, status
 
 JOBS = "flamenco_jobs"
 TASKS = "flamenco_tasks"
@@ -53,11 +53,22 @@ def task_query(manager_id: ObjectId, jobs: list[dict], since: datetime.datetime 
     return query
 
 
+def add_requirements(tasks: list[dict], jobs: list[dict]) -> None:
+    """Each task carries its job's requirements (issue 15), so the Manager's scheduler can match
+    workers without asking for jobs. Added here rather than stored in every task: a job's
+    requirements live in one place, and Flamenco 2 Managers ignore the unknown field."""
+    by_job = {job["_id"]: requirements.compact(job.get("requirements")) for job in jobs}
+    for task in tasks:
+        required = by_job.get(task["job"])
+        if required:
+            task["requirements"] = required
+
+
 def pull_depsgraph(db: Database, manager_id: ObjectId, since: datetime.datetime | None) -> Depsgraph:
     """Find the Manager's tasks and claim the queued ones, in a bounded number of queries."""
     jobs = list(db[JOBS].find(
         {"manager": manager_id, "status": {"$in": sorted(status.DEPSGRAPH_RUNNABLE_JOB_STATUSES)}},
-        projection=["_id", "_updated"]))
+        projection=["_id", "_updated", "requirements"]))
     if not jobs:
         return Depsgraph(tasks=None)
     tasks = list(db[TASKS].find(task_query(manager_id, jobs, since)))
@@ -71,6 +82,7 @@ def pull_depsgraph(db: Database, manager_id: ObjectId, since: datetime.datetime 
         status.mark_tasks_claimed(db, manager_id, [task["_id"] for task in queued],
                                   job_of={task["_id"]: task["job"] for task in queued},
                                   docs={task["_id"]: task for task in queued})
+    add_requirements(tasks, jobs)  # after the claim: its listeners get the tasks as stored
     # Never move the Manager's marker backwards (tasks of a changed job may be older).
     newest = max((task["_updated"] for task in tasks if task.get("_updated")), default=None)
     last_updated = max(newest, since) if newest and since else newest or since

@@ -3,6 +3,14 @@
 The Manager sends its URL, variables, number of Workers and the task types
 those Workers support. Settings version 1 carries ``path_replacement`` too;
 version 2 folds it into two-way variables, so a v2 notification removes it.
+
+Two optional fields come from this project's Managers only (Flamenco 2
+Managers send neither, and then nothing about them changes): ``workers``
+(with ``workers_reported_at``), the Manager's whole worker list for the
+registry (``flamenco.workers``), and ``worker_actions_done``, the ids of
+the worker actions it applied, which stop being pending; and
+``manager_settings_version``, the version of the settings changed on the
+server that it runs (``flamenco.managers.settings``).
 """
 from __future__ import annotations
 
@@ -11,9 +19,13 @@ from typing import Any
 
 from pymongo.database import Database
 
-from flamenco.auth import tokens
+from flamenco import clock
 from flamenco.manager_api.keys import storable_key_reason
 from flamenco.managers import MANAGERS
+from flamenco.managers import settings as manager_settings
+from flamenco.workers import actions as worker_actions
+from flamenco.workers import registry as worker_registry
+from flamenco.workers import report as worker_report
 
 # Settings versions a Manager may announce in ``_meta.version``.
 SETTINGS_VERSIONS = (1, 2)
@@ -62,7 +74,7 @@ def notification_update(payload: dict) -> dict:
         "settings_version": version,
         "variables": variables,
         "stats.nr_of_workers": nr_of_workers,
-        "_updated": tokens.utcnow(),
+        "_updated": clock.utcnow(),
         "_etag": uuid.uuid4().hex,
     }
     if "worker_task_types" in payload:
@@ -75,9 +87,38 @@ def notification_update(payload: dict) -> dict:
         fields["path_replacement"] = _require(payload, "path_replacement", dict, "an object")
     else:
         update["$unset"] = {"path_replacement": ""}
+    if "worker_actions_done" in payload:
+        try:
+            update.setdefault("$unset", {}).update(worker_actions.acknowledged_unset(payload["worker_actions_done"]))
+        except worker_actions.ActionError as ex:
+            raise NotificationError(ex.field, ex.reason) from None
     return update
 
 
+def reported_workers(manager: dict, payload: dict) -> list[dict] | None:
+    """The registry documents of the notification's ``workers``, or None when it has none."""
+    received_at = clock.utcnow()
+    try:
+        workers = worker_report.parse_workers(payload)
+        if workers is None:
+            return None
+        reported_at = worker_report.parse_reported_at(payload, received_at)
+    except worker_report.ReportError as ex:
+        raise NotificationError(ex.field, ex.reason) from None
+    return [worker_report.registry_document(manager["_id"], w, reported_at, received_at) for w in workers]
+
+
 def store_notification(db: Database, manager: dict, payload: dict) -> None:
-    """Validate and store a startup/update notification (one write on a small collection)."""
-    db[MANAGERS].update_one({"_id": manager["_id"]}, notification_update(payload))
+    """Validate all of a startup/update notification, then store it: one write on
+    the Manager's document, plus one bulk write of its workers when it reports them."""
+    update = notification_update(payload)
+    workers = reported_workers(manager, payload)
+    try:
+        settings_version = manager_settings.parse_applied_version(payload)
+    except manager_settings.SettingsError as ex:
+        raise NotificationError(ex.field, ex.reason) from None
+    db[MANAGERS].update_one({"_id": manager["_id"]}, update)
+    if settings_version is not None:
+        manager_settings.acknowledge(db, manager, settings_version)
+    if workers is not None:
+        worker_registry.replace_reports(db, manager["_id"], workers)

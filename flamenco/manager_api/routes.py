@@ -7,10 +7,12 @@ from __future__ import annotations
 import flask
 from werkzeug.exceptions import BadRequest
 
-from flamenco import errors
+from flamenco import clock, errors
 from flamenco.extension import json_payload
-from flamenco.manager_api import (auth, defaults, depsgraph, linking, notifications, storage,
+from flamenco.manager_api import (auth, defaults, depsgraph, last_rendered, linking, notifications, storage,
                                   task_logs, task_updates, wire)
+from flamenco.managers import settings as manager_settings
+from flamenco.workers import actions as worker_actions
 
 blueprint = flask.Blueprint("manager_api", __name__)
 MANAGER_URL = "/api/flamenco/managers/<manager_id>"
@@ -26,6 +28,11 @@ def _linking_error(error: linking.LinkingError) -> flask.Response:
 
 @blueprint.errorhandler(task_logs.LogUploadError)
 def _log_upload_error(error: task_logs.LogUploadError) -> flask.Response:
+    return errors.error_response(error.code, str(error), {error.field: str(error)} if error.field else None)
+
+
+@blueprint.errorhandler(last_rendered.LastRenderedError)
+def _last_rendered_error(error: last_rendered.LastRenderedError) -> flask.Response:
     return errors.error_response(error.code, str(error), {error.field: str(error)} if error.field else None)
 
 
@@ -101,9 +108,21 @@ def _task_update_list() -> list:
 @blueprint.route(f"{MANAGER_URL}/task-update-batch", methods=["POST"])
 @auth.manager_api_call
 def task_update_batch(manager: dict) -> flask.typing.ResponseReturnValue:
-    """Apply queued task updates; answer with what was handled and what to cancel."""
+    """Apply queued task updates; answer with what was handled and what to cancel.
+
+    Worker actions queued on the server ride along as ``worker_actions``
+    (a field Flamenco 2 Managers ignore) until the Manager acknowledges them,
+    and so do settings changed on the server (``manager_settings``).
+    """
     result = task_updates.handle_batch(auth.db(), manager, _task_update_list())
-    return flask.Response(wire.to_json(result.response()), mimetype="application/json")
+    body = result.response()
+    pending_actions = worker_actions.wire_pending(manager, clock.utcnow())
+    if pending_actions:
+        body["worker_actions"] = pending_actions
+    pending_settings = manager_settings.wire_pending(manager, flask.current_app.config["SECRET_KEY"])
+    if pending_settings:
+        body["manager_settings"] = pending_settings
+    return flask.Response(wire.to_json(body), mimetype="application/json")
 
 
 @blueprint.route(f"{MANAGER_URL}/attach-task-log/<task_id>", methods=["POST"])
@@ -120,6 +139,17 @@ def attach_task_log(manager: dict, task_id: str) -> flask.typing.ResponseReturnV
     resp.status_code = 201 if stored.created else 200
     resp.headers["Location"] = log_file_url(auth.db(), {"_id": task_oid, **stored.task})
     return resp
+
+
+@blueprint.route(f"{MANAGER_URL}/last-rendered/<job_id>", methods=["POST"])
+@auth.manager_api_call
+def upload_last_rendered(manager: dict, job_id: str) -> flask.typing.ResponseReturnValue:
+    """Store the newest preview JPEG of one of this Manager's jobs (not part of Flamenco 2's API)."""
+    job_oid = errors.parse_object_id(job_id, "job_id")
+    data = last_rendered.read_upload(flask.request.files.get(last_rendered.FIELD))
+    root = storage.storage_dir(flask.current_app.config)
+    last_rendered.store_image(auth.db(), manager, job_oid, data, root, clock.utcnow())
+    return "", 204
 
 
 @blueprint.route(f"{LINK_URL}/exchange", methods=["POST"])

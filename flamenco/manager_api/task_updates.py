@@ -378,7 +378,8 @@ def _count_moves(counts: dict[ObjectId, task_counts.CountChange], states: dict[O
     """Record the status moves of tasks whose statements were applied."""
     for task_id in ids:
         state = states[task_id]
-        job_counts = counts.get(state.task.get("job"))
+        job_id = state.task.get("job")
+        job_counts = counts.get(job_id) if job_id is not None else None
         if job_counts is not None:
             job_counts.moved(old_statuses[task_id], state.status)
 

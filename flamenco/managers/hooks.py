@@ -1,17 +1,19 @@
 """Eve hooks of ``flamenco_managers``: who sees which Manager."""
 from __future__ import annotations
 
+import eve
 import flask
 
 from flamenco import projects
 from flamenco.auth import roles, scoping
+from flamenco.store import current_db
 
 
 def manager_filter() -> dict | None:
     """Superusers and flamenco-admins see all; a Manager sees itself; users see
     the Managers they own or that serve a project they belong to."""
     user = scoping.require_user()
-    db = flask.current_app.data.driver.db
+    db = current_db()
     if user.is_superuser or user.has_cap(roles.CAP_ADMIN):
         return None
     if user.is_manager:
@@ -26,5 +28,5 @@ def on_pre_get(request: flask.Request, lookup: dict) -> None:
     scoping.restrict(lookup, manager_filter())
 
 
-def setup_app(app: flask.Flask) -> None:
+def setup_app(app: eve.Eve) -> None:
     app.on_pre_GET_flamenco_managers += on_pre_get

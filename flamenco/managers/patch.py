@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import uuid
 
-import flask
 from bson import ObjectId
 
 from flamenco import clock, errors, projects
@@ -11,16 +10,13 @@ from flamenco.auth import CurrentUser, roles, scoping
 from flamenco.extension import PatchOps
 from flamenco.managers import MANAGERS, user_is_owner
 from flamenco.managers.hooks import manager_filter
+from flamenco.store import current_db
 
 NAME_MAX = 128
 DESCRIPTION_MAX = 1024
 
 patch_ops = PatchOps("flamenco_managers_patch", "/api/flamenco/managers", MANAGERS, manager_filter)
 blueprint = patch_ops.blueprint
-
-
-def _db():
-    return flask.current_app.data.driver.db
 
 
 def _require_owner(user: CurrentUser, manager: dict) -> None:
@@ -31,12 +27,12 @@ def _require_owner(user: CurrentUser, manager: dict) -> None:
 
 def _update(manager_id: ObjectId, update: dict) -> None:
     update.setdefault("$set", {}).update({"_updated": clock.utcnow(), "_etag": uuid.uuid4().hex})
-    _db()[MANAGERS].update_one({"_id": manager_id}, update)
+    current_db()[MANAGERS].update_one({"_id": manager_id}, update)
 
 
 def _project_arg(payload: dict) -> ObjectId:
     project_id = errors.parse_object_id(payload.get("project"), "project")
-    if _db()["projects"].find_one({"_id": project_id}, {"_id": 1}) is None:
+    if current_db()["projects"].find_one({"_id": project_id}, {"_id": 1}) is None:
         errors.abort(404, "project not found", {"project": "no such project"})
     return project_id
 
@@ -46,7 +42,7 @@ def assign_to_project(manager: dict, payload: dict, user: CurrentUser) -> None:
     """Owners may assign their Manager to projects they administer."""
     _require_owner(user, manager)
     project_id = _project_arg(payload)
-    if not projects.may_admin(_db(), user, project_id):
+    if not projects.may_admin(current_db(), user, project_id):
         errors.abort(403, "you must be an admin of the project to assign a Manager to it")
     assigned = sorted(set(manager.get("projects") or []) | {project_id})
     _update(manager["_id"], {"$set": {"projects": assigned}})
@@ -98,7 +94,7 @@ def change_ownership(manager: dict, payload: dict, user: CurrentUser) -> None:
     if action == "share":
         if subject_id == user.user_id:
             errors.abort(400, "you cannot share a Manager with yourself", {"user": "is yourself"})
-        subject = _db()["users"].find_one({"_id": subject_id}, {"roles": 1})
+        subject = current_db()["users"].find_one({"_id": subject_id}, {"roles": 1})
         if subject is None:
             errors.abort(404, "user not found", {"user": "no such user"})
         if roles.CAP_USE not in roles.capabilities_for(subject.get("roles") or ()):

@@ -73,7 +73,7 @@ def operation_for(app: flask.Flask, rule: Rule, method: str, path: str) -> dict:
     if handwritten is not None:
         return dict(handwritten)
     patch_ops = getattr(app.view_functions.get(rule.endpoint), "__self__", None)
-    if method == "patch" and hasattr(patch_ops, "ops"):
+    if method == "patch" and patch_ops is not None and hasattr(patch_ops, "ops"):
         return custom.patch_operation(patch_ops.collection, list(patch_ops.ops))
     # No schema: the description promises nothing about a route it does not know.
     return {"operationId": rule.endpoint.replace(".", "_"), "summary": "Undocumented route",

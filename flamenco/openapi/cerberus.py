@@ -6,7 +6,7 @@ enforces it anyway and a client cannot rely on it from the description.
 """
 from __future__ import annotations
 
-from typing import Mapping
+from typing import Any, Mapping
 
 # Eve serialises ObjectIds as 24 lowercase hex characters.
 OBJECT_ID_PATTERN = "^[a-f0-9]{24}$"
@@ -22,6 +22,7 @@ def field_schema(rules: Mapping, *, for_response: bool = False) -> dict:
     """The schema of one field. Response schemas allow null: stored documents
     may lack a value a client never sent, and Eve returns what is stored."""
     kind = rules.get("type")
+    out: dict[str, Any]
     if kind == "objectid":
         out = dict(OBJECT_ID)
     elif kind == "datetime":

@@ -21,6 +21,8 @@ PATCH_OP_FIELDS: dict[str, dict[str, dict]] = {
                                       "maximum": defaults.JOB_PRIORITY_MAX}},
     "construct": {"settings": {"type": "object"}},
     "recreate": {},  # no fields: the job's tasks and logs are deleted and it is compiled again
+    "set-dependencies": {"depends_on": {"type": "array", "items": OBJECT_ID,
+                                        "description": "jobs of the same project to complete first"}},
     "rna-overrides": {"rna_overrides": {"type": "array", "items": {"type": "string"},
                                         "description": "Python lines run in Blender before rendering"}},
     "set-task-status": {"status": {"type": "string", "enum": TASK_STATUSES}},
@@ -32,7 +34,7 @@ PATCH_OP_FIELDS: dict[str, dict[str, dict]] = {
     "change-ownership": {"action": {"type": "string", "enum": ["share", "unshare"]}, "user": OBJECT_ID},
 }
 # Fields of an operation that it cannot do without.
-PATCH_OP_REQUIRED = {"set-job-status": ["status"], "set-job-priority": ["priority"],
+PATCH_OP_REQUIRED = {"set-job-status": ["status"], "set-job-priority": ["priority"], "set-dependencies": ["depends_on"],
                      "rna-overrides": ["rna_overrides"], "set-task-status": ["status"],
                      "assign-to-project": ["project"], "remove-from-project": ["project"],
                      "change-ownership": ["action", "user"]}
@@ -160,6 +162,15 @@ OPERATIONS: dict[tuple[str, str], dict] = {
             "required": ["logfile"]}}}},
         "responses": {"201": response("Stored", {"type": "object"}), "200": response("Replaced", {"type": "object"}),
                       "400": error_response("Missing file or not gzipped"), **_MANAGER_AUTH, **_DEFAULT},
+    },
+    ("post", "/api/flamenco/managers/{}/last-rendered/{}"): {
+        "operationId": "manager_last_rendered", "tags": ["manager-api"],
+        "summary": "Upload the newest preview JPEG of one of this Manager's jobs",
+        "requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
+            "type": "object", "properties": {"image": {"type": "string", "format": "binary"}},
+            "required": ["image"]}}}},
+        "responses": {"204": response("Stored"), "400": error_response("Missing file or not a JPEG"),
+                      "413": error_response("Image too large"), **_MANAGER_AUTH, **_DEFAULT},
     },
     ("post", "/api/flamenco/managers/link/exchange"): {
         "operationId": "manager_link_exchange", "tags": ["manager-linking"], "security": _PUBLIC,

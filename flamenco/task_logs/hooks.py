@@ -9,17 +9,19 @@ from __future__ import annotations
 
 import json
 
+import eve
 import flask
 from bson import ObjectId
 
 from flamenco import errors
 from flamenco.auth import roles, scoping
+from flamenco.store import current_db
 
 TASKS = "flamenco_tasks"
 
 
 def _visible_task(task_id: ObjectId) -> bool:
-    db = flask.current_app.data.driver.db
+    db = current_db()
     user = scoping.require_user()
     query: dict = {"_id": task_id}
     scoping.restrict(query, scoping.project_scoped_filter(db, user))
@@ -59,6 +61,6 @@ def on_fetched_item(doc: dict) -> None:
         errors.abort(404, "task log not found")
 
 
-def setup_app(app: flask.Flask) -> None:
+def setup_app(app: eve.Eve) -> None:
     app.on_pre_GET_flamenco_task_logs += on_pre_get
     app.on_fetched_item_flamenco_task_logs += on_fetched_item

@@ -16,16 +16,13 @@ from flamenco.extension import PatchOps
 from flamenco.jobs.hooks import require_project_use
 from flamenco.managers import MANAGERS
 from flamenco.tasks import TASKS
-
-
-def _db() -> Database:
-    return flask.current_app.data.driver.db
+from flamenco.store import current_db
 
 
 def task_filter() -> dict | None:
     """The query restricting tasks to what the caller may see (None: all)."""
     user = scoping.require_user()
-    return scoping.project_scoped_filter(_db(), user)
+    return scoping.project_scoped_filter(current_db(), user)
 
 
 patch_ops = PatchOps("flamenco_tasks_patch", "/api/flamenco/tasks", TASKS, task_filter)
@@ -39,7 +36,7 @@ def set_task_status(task: dict, payload: dict, user: CurrentUser) -> None:
     if not isinstance(new_status, str) or not new_status:
         errors.abort(422, "status is required", {"status": "must be a task status string"})
     with errors.status_errors():
-        status.set_task_status(_db(), task["_id"], new_status, actor=status.Actor.USER)
+        status.set_task_status(current_db(), task["_id"], new_status, actor=status.Actor.USER)
 
 
 @patch_ops.op("requeue")
@@ -47,7 +44,7 @@ def requeue(task: dict, payload: dict, user: CurrentUser) -> None:
     """Queue the task and every task depending on it again."""
     require_project_use(user, task)
     with errors.status_errors():
-        status.requeue_task_with_successors(_db(), task["_id"], actor=status.Actor.USER)
+        status.requeue_task_with_successors(current_db(), task["_id"], actor=status.Actor.USER)
 
 
 def log_file_url(db: Database, task: dict) -> str:
@@ -70,7 +67,7 @@ def request_task_log_file(task: dict, payload: dict, user: CurrentUser) -> flask
     if task.get("status") not in status.LOG_UPLOAD_REQUESTABLE_TASK_STATES:
         errors.abort(400, f"cannot request the log of a {task.get('status')} task",
                      {"status": f"must be one of {', '.join(sorted(status.LOG_UPLOAD_REQUESTABLE_TASK_STATES))}"})
-    db = _db()
+    db = current_db()
     if task.get("log_file") and not force:
         location = log_file_url(db, task)
         errors.abort(409, "the log file is already available", headers={"Location": location})

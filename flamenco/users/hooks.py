@@ -1,11 +1,13 @@
 """Eve hooks of ``users``: only safe fields leave the server; e-mail only for oneself."""
 from __future__ import annotations
 
+import eve
 import flask
 
 from flamenco import projects
 from flamenco.auth import current_user, scoping
 from flamenco.users import SECRET_FIELDS
+from flamenco.store import current_db
 
 
 def _redact(doc: dict) -> None:
@@ -24,7 +26,7 @@ def user_filter() -> dict | None:
         return None
     if user.is_manager:
         return {"_id": user.user_id}
-    db = flask.current_app.data.driver.db
+    db = current_db()
     project_ids = projects.project_ids_with_role(db, user, projects.VIEW_ROLES)
     member_ids = {user.user_id}
     for project in db[projects.PROJECTS].find({"_id": {"$in": project_ids}}, {"members": 1}):
@@ -45,7 +47,7 @@ def on_fetched_item(doc: dict) -> None:
     _redact(doc)
 
 
-def setup_app(app: flask.Flask) -> None:
+def setup_app(app: eve.Eve) -> None:
     app.on_pre_GET_users += on_pre_get
     app.on_fetched_resource_users += on_fetched_resource
     app.on_fetched_item_users += on_fetched_item

@@ -3,7 +3,7 @@
 ``blueprint`` is mounted at ``/`` by ``flamenco.app.create_app`` (through the
 Flamenco extension). Pages read MongoDB directly, one page of rows at a time;
 actions change statuses only through ``flamenco.status``; live updates come
-from ``flamenco.events`` over Server-Sent Events. Templates and assets are
+from ``flamenco.web.live_feed`` over Server-Sent Events. Templates and assets are
 built from ``src/`` by gulp into ``flamenco/static/dist``.
 """
 from __future__ import annotations
@@ -12,14 +12,19 @@ import flask
 from werkzeug.exceptions import HTTPException, default_exceptions
 
 from flamenco import auth
-from flamenco.web import (access, actions, defaults, jobs_views, joblist, legacy_urls, live_views,
-                          managers_views, projects_views, session, tasks_views)
+from flamenco.web import last_rendered_views
+from flamenco.web import settings_views
+from flamenco.web import (access, actions, defaults, job_blocklist_views, jobs_views, joblist, legacy_urls,
+                          live_views, managers_views, priority_control, projects_views, session, task_log_views,
+                          tasks_views, workers_views)
 
 blueprint = flask.Blueprint("web", __name__, template_folder=str(defaults.TEMPLATES_DIR),
                             static_folder=str(defaults.ASSETS_DIR), static_url_path=defaults.ASSETS_URL_PATH)
-for child in (session.bp, projects_views.bp, jobs_views.bp, tasks_views.bp, live_views.bp, managers_views.bp,
-              legacy_urls.bp):
+for child in (session.bp, projects_views.bp, jobs_views.bp, tasks_views.bp, task_log_views.bp, job_blocklist_views.bp,
+              live_views.bp, managers_views.bp, workers_views.bp, priority_control.bp, legacy_urls.bp):
     blueprint.register_blueprint(child)
+blueprint.register_blueprint(last_rendered_views.bp)
+blueprint.register_blueprint(settings_views.bp)
 
 NOT_BUILT_MESSAGE = ("The dashboard is not built: run `npm ci && npx gulp build` in the source tree "
                      "(`./dev setup` does both).")

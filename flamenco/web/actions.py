@@ -1,7 +1,7 @@
 """What the dashboard's buttons do to jobs and tasks.
 
 Every status change goes through ``flamenco.status`` (which validates it and
-applies the follow-up rules) and is then announced with ``flamenco.events``.
+applies the follow-up rules) and announces itself on ``flamenco.eventbus``.
 An action on several jobs is applied job by job; a job it does not apply to is
 skipped with the reason, and the others still change.
 """

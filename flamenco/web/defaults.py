@@ -23,5 +23,9 @@ HIDDEN_BY_DEFAULT_STATUSES = ("archived",)
 # How many parents/children the dependency graph shows at most; bigger jobs
 # show the graph around the requested task only.
 DEPSGRAPH_MAX_NODES = 400
-# The last lines of a task log shown on the task page.
-LOG_TAIL_MAX_CHARS = 20000
+# One page of a task log on the task page ("load earlier" fetches the next):
+# a screenful of scrolling, never a whole 100 MB log in one response.
+LOG_PAGE_MAX_CHARS = 64 * 1024
+# While a task runs, its page also asks for new log lines this often, in case
+# a (best-effort) live event was missed; live events ask sooner.
+LOG_POLL_MS = 10_000

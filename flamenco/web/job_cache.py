@@ -4,7 +4,7 @@ Why: a job-list page costs two passes over ``flamenco_jobs`` (count and page);
 FerretDB cannot use indexes, so with 10,000 jobs each pass takes seconds. Yet
 most page loads, and all live refreshes caused by task progress, repeat a
 query whose answer has not changed. Each project has a *generation* number in
-Redis that ``flamenco.events.publish`` increments on every job event of the
+Redis that ``flamenco.web.live_feed.publish_many`` increments on every job event of the
 project; cached answers are keyed by it, so a job change makes every cached
 answer of its project unreachable at once. A short expiry bounds staleness
 for writers that change jobs without publishing.
@@ -37,7 +37,7 @@ def generation_key(project_id: Any) -> str:
 
 
 def queue_job_event(pipe: redis.client.Pipeline, event: dict) -> None:
-    """Make the project's cached answers unreachable (used by ``flamenco.events``)."""
+    """Make the project's cached answers unreachable (used by ``flamenco.web.live_feed``)."""
     if event["kind"] == "job" and event.get("project"):
         key = generation_key(event["project"])
         pipe.incr(key)
@@ -52,7 +52,8 @@ def cached(client: redis.Redis, project_id: Any, query_name: str, compute: Calla
     Without Redis, simply computes.
     """
     try:
-        generation = (client.get(generation_key(project_id)) or b"0").decode()
+        stored = client.get(generation_key(project_id)) or b"0"
+        generation = stored.decode() if isinstance(stored, bytes) else str(stored)
         digest = hashlib.sha1(query_name.encode()).hexdigest()
         key = f"{KEY_PREFIX}:{project_id}:{generation}:{digest}"
         raw = client.get(key)

@@ -31,7 +31,7 @@ INDEX = row_index.RowIndex(
 
 
 def queue_event(pipe: redis.client.Pipeline, event: dict) -> None:
-    """Add the row update for one live-update event to a Redis pipeline (``flamenco.events``)."""
+    """Add the row update for one live-update event to a Redis pipeline (``flamenco.web.live_feed``)."""
     if event["kind"] == "job" and event.get("project"):
         INDEX.queue_apply(pipe, event["project"], event["_id"], event)
 

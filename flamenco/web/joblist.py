@@ -12,11 +12,12 @@ from __future__ import annotations
 import dataclasses
 import functools
 import math
-from typing import Iterable, Mapping
+from typing import Any, Iterable, Mapping
 
 from bson import ObjectId
 from bson.errors import InvalidId
 import redis
+from werkzeug.datastructures import MultiDict
 from pymongo.database import Database
 
 from flamenco.web import defaults, job_cache, job_index
@@ -70,7 +71,7 @@ class JobQuery:
 
         return sorted(rows, key=key, reverse=self.sort.startswith("-"))
 
-    def query_args(self, **changes: object) -> dict:
+    def query_args(self, **changes: Any) -> dict:
         """This query as URL parameters, with some changed (for links)."""
         q = dataclasses.replace(self, **changes)
         args: dict = {
@@ -91,7 +92,7 @@ def _object_ids(field: str, values: list[str]) -> tuple[ObjectId, ...]:
         raise FilterError(field, "is not a valid id") from None
 
 
-def parse_query(args: Mapping, known_statuses: tuple[str, ...]) -> JobQuery:
+def parse_query(args: MultiDict, known_statuses: tuple[str, ...]) -> JobQuery:
     """Read and validate the job list's query string (a werkzeug MultiDict)."""
     statuses = tuple(s for s in args.getlist("status") if s)
     unknown = [s for s in statuses if s not in known_statuses]

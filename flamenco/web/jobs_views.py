@@ -3,14 +3,15 @@ from __future__ import annotations
 
 import dataclasses
 from collections import Counter
-from typing import Iterable
+from typing import Any, Iterable
 
 import flask
-from bson import ObjectId
 
 from flamenco import job_compilers, status
+from flamenco.jobs import dependencies
 from flamenco.jobs.hooks import DELETABLE_JOB_STATES
 from flamenco.web import access, actions, defaults, joblist, store, task_index
+from flamenco.workers import eligibility
 
 bp = flask.Blueprint("jobs", __name__, url_prefix="/p/<project_url>/jobs")
 
@@ -37,7 +38,7 @@ def status_filter_groups() -> list[tuple[str, tuple[str, ...]]]:
     return [("Common", COMMON_JOB_STATUSES), ("Other", others)]
 
 
-def names_by_id(collection: str, ids: Iterable, field: str) -> dict[ObjectId, str]:
+def names_by_id(collection: str, ids: Iterable, field: str) -> dict[Any, str]:
     """Display names of the documents with these ids (users, managers)."""
     wanted = [i for i in set(ids) if i is not None]
     if not wanted:
@@ -146,6 +147,8 @@ def job_context(acc: access.ProjectAccess, job: dict) -> dict:
         "job_actions": job_actions_confirmed(a for a in actions.JOB_ACTIONS if a.applies_to(job.get("status"))),
         "archive_available": actions.archive_path(job) is not None,
         "delete": delete_button(acc, job),
+        "dependencies": dependencies.dependency_view(store.db(), job),
+        "requirements": eligibility.requirements_view(store.db(), job),
     }
 
 

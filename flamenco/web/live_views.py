@@ -16,7 +16,7 @@ from typing import Generator, Hashable, Iterator
 
 import flask
 
-from flamenco import events
+from flamenco.web import live_feed
 from flamenco.web import access
 
 bp = flask.Blueprint("live", __name__)
@@ -78,7 +78,7 @@ class HeldStream:
     never started iterating (a client that left at once), a generator's
     ``finally`` would not run then. Waitress closes the response when a write
     fails, so a client that went away is noticed at the next heartbeat
-    (``flamenco.events.SSE_HEARTBEAT_SECONDS``).
+    (``live_feed.SSE_HEARTBEAT_SECONDS``).
     """
 
     def __init__(self, slots: StreamSlots, user: Hashable, stream: Generator[str, None, None]) -> None:
@@ -100,7 +100,7 @@ class HeldStream:
 @bp.route("/p/<project_url>/events")
 @access.login_required
 def project_events(project_url: str) -> flask.Response:
-    """``text/event-stream`` of the project's job and task changes (see flamenco.events)."""
+    """``text/event-stream`` of the project's job and task changes (see flamenco.web.live_feed)."""
     acc = access.project_access(project_url)
     slots = stream_slots(flask.current_app)
     user = acc.user.user_id
@@ -112,7 +112,7 @@ def project_events(project_url: str) -> flask.Response:
     if refusal is not None:
         return flask.Response("Too many live-update connections; retrying shortly.\n", status=503,
                               mimetype="text/plain", headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
-    stream = events.sse_stream(acc.project["_id"], url=events.redis_url())
+    stream = live_feed.sse_stream(acc.project["_id"], url=live_feed.redis_url())
     return flask.Response(HeldStream(slots, user, stream), mimetype="text/event-stream", headers={
         "Cache-Control": "no-cache",
         # Stops nginx-style proxies from buffering the stream.

@@ -16,6 +16,7 @@ import datetime
 
 import flask
 import redis
+import werkzeug
 
 from flamenco import clock, projects
 from flamenco.auth import tokens
@@ -130,7 +131,7 @@ def owned_manager_or_403(manager_id: str) -> dict:
     return manager
 
 
-def back_to(manager: dict, message: str) -> flask.Response:
+def back_to(manager: dict, message: str) -> werkzeug.Response:
     flask.flash(message)
     return flask.redirect(flask.url_for("web.managers.manager_view", manager_id=manager["_id"]))
 

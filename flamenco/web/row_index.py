@@ -12,7 +12,7 @@ A group's index is *seeded* with one query the first time a page needs it
 (one ``$in`` query for all the groups a page shows, served by an index on the
 group field; on FerretDB our build pushes it down to SQLite, see
 tools/ferretdb-patches), then kept current by the live-update events
-(``flamenco.events.publish``): an event patches its row and the counts
+(``flamenco.web.live_feed.publish_many``): an event patches its row and the counts
 atomically (a Lua script); an event with status ``deleted`` removes the row;
 a bulk change drops the group's index so it is seeded again. Every index also
 expires after ``seconds``, which bounds how stale it can get if some writer
@@ -29,14 +29,14 @@ import dataclasses
 import datetime
 import json
 import logging
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any, Callable, Iterable, Mapping, cast
 
 import redis
 from bson import ObjectId
 from pymongo.database import Database
 from redis.commands.core import Script
 
-from flamenco import events
+from flamenco.web import live_events
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +45,7 @@ Counts = dict[str, int]
 # serves nobody else while a script runs.
 SEED_BATCH = 2000
 # The status that removes a row (published by whoever deletes a document).
-DELETED = events.DELETED
+DELETED = live_events.DELETED
 
 # KEYS: rows, counts, generation. ARGV: row id, JSON fields, ttl.
 # Merge the fields into the row and move the row's count from its old status
@@ -175,7 +175,7 @@ class RowIndex:
 
     def row_of(self, doc: Mapping) -> dict:
         """The JSON-ready row of a document (or of an event)."""
-        return {f: events.jsonable(doc[f]) for f in self.fields if f in doc}
+        return {f: live_events.jsonable(doc[f]) for f in self.fields if f in doc}
 
     def queue_apply(self, pipe: redis.client.Pipeline, group_id: Any, doc_id: Any, fields: Mapping) -> None:
         """Add one document's changed fields (from an event) to a Redis pipeline."""
@@ -222,7 +222,7 @@ class RowIndex:
 
     def _counts_from_db(self, db: Database, group_ids: list) -> dict[Any, Counts]:
         counts: dict[Any, Counts] = {g: {} for g in group_ids}
-        pipeline = [{"$match": {self.group_field: {"$in": group_ids}}},
+        pipeline: list[dict[str, Any]] = [{"$match": {self.group_field: {"$in": group_ids}}},
                     {"$group": {"_id": {"group": f"${self.group_field}", "status": "$status"}, "n": {"$sum": 1}}}]
         for row in db[self.collection].aggregate(pipeline):
             counts[row["_id"]["group"]][row["_id"]["status"]] = row["n"]
@@ -242,8 +242,9 @@ class RowIndex:
             return [{**self.row_of(doc), "_id": str(doc["_id"])}
                     for doc in db[self.collection].find({self.group_field: group_id}, {f: 1 for f in self.fields})]
         # One JSON document for all rows: json.loads per row costs twice as much.
-        parsed = json.loads(b"[" + b",".join(raw.values()) + b"]")
-        for key, row in zip(raw, parsed):
+        rows = cast(dict[bytes, bytes], raw)  # the index's client answers bytes
+        parsed = json.loads(b"[" + b",".join(rows.values()) + b"]")
+        for key, row in zip(rows, parsed):
             row["_id"] = key.decode()
         return parsed
 
@@ -273,7 +274,8 @@ class _Seeding:
         self.client = client
         self.seed_rows = _script(client, _SEED_ROWS)
         found = client.mget([index.keys(g)[3] for g in group_ids])
-        self.generations = {g: gen.decode() if gen else "0" for g, gen in zip(group_ids, found)}
+        self.generations = {g: gen.decode() if isinstance(gen, bytes) else str(gen or "0")
+                            for g, gen in zip(group_ids, found)}
         self.pending: dict[Any, list[str]] = {}
         self.pending_rows = 0
 

@@ -7,7 +7,8 @@ from bson import ObjectId
 from bson.errors import InvalidId
 from pymongo.database import Database
 
-from flamenco import events
+from flamenco.web import live_feed
+from flamenco.store import current_db
 
 # The dashboard's Redis reads (cached counts) must never hang a page.
 REDIS_SOCKET_TIMEOUT = 0.5
@@ -16,7 +17,7 @@ _EXTENSION_KEY = "flamenco_web_redis"
 
 def db() -> Database:
     """The app's MongoDB database (Eve's PyMongo handle)."""
-    return flask.current_app.data.driver.db
+    return current_db()
 
 
 def cache() -> redis.Redis:
@@ -24,7 +25,7 @@ def cache() -> redis.Redis:
     app = flask.current_app
     client = app.extensions.get(_EXTENSION_KEY)
     if client is None:
-        client = redis.Redis.from_url(events.redis_url(), socket_timeout=REDIS_SOCKET_TIMEOUT,
+        client = redis.Redis.from_url(live_feed.redis_url(), socket_timeout=REDIS_SOCKET_TIMEOUT,
                                       socket_connect_timeout=REDIS_SOCKET_TIMEOUT)
         app.extensions[_EXTENSION_KEY] = client
     return client

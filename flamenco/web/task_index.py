@@ -28,7 +28,7 @@ INDEX = row_index.RowIndex(
 
 
 def queue_event(pipe: redis.client.Pipeline, event: dict, *, tasks_changed: bool) -> None:
-    """Add the index update for one live-update event to a Redis pipeline (``flamenco.events``)."""
+    """Add the index update for one live-update event to a Redis pipeline (``flamenco.web.live_feed``)."""
     job_id = event.get("job")
     if not job_id:
         return

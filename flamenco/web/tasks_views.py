@@ -1,4 +1,4 @@
-"""Task pages: commands, activity, failed-by workers, and the live log tail."""
+"""Task pages: commands, activity, failed-by workers, and the first page of the log (more: task_log_views)."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -6,6 +6,7 @@ from pathlib import Path
 import flask
 
 from flamenco import status
+from flamenco.task_logs import reading
 from flamenco.web import access, actions, defaults, store, task_index
 
 bp = flask.Blueprint("tasks", __name__, url_prefix="/p/<project_url>/tasks")
@@ -26,6 +27,17 @@ def uploaded_log(task: dict) -> Path | None:
     return actions.stored_file((task.get("log_file") or {}).get("file_path"))
 
 
+def last_page(task: dict, max_chars: int = defaults.LOG_PAGE_MAX_CHARS) -> reading.LogPage:
+    """The end of the most complete log the server holds for the task (see flamenco.task_logs.reading)."""
+    path = uploaded_log(task)
+    if path is not None:
+        return reading.file_page(path, None, max_chars)
+    page = reading.last_chunks(store.db(), task["_id"], max_chars)
+    if page is not None:
+        return page
+    return reading.LogPage(source=reading.SOURCE_TAIL, text=task.get("log") or "")
+
+
 def task_context(acc: access.ProjectAccess, task: dict) -> dict:
     job = store.db()["flamenco_jobs"].find_one({"_id": task.get("job")}, JOB_HEADER_PROJECTION) or {}
     parents = task.get("parents") or []
@@ -33,11 +45,9 @@ def task_context(acc: access.ProjectAccess, task: dict) -> dict:
     if parents:
         rows = task_index.rows_for_job(store.db(), store.cache(), task["job"])
         parent_names = {r["_id"]: r.get("name") for r in rows if r["_id"] in set(parents)}
-    log_tail = (task.get("log") or "")[-defaults.LOG_TAIL_MAX_CHARS:] if acc.may_view_logs else None
     return {
         "acc": acc, "project": acc.project, "task": task, "job": job,
         "parent_names": parent_names,
-        "log_tail": log_tail,
         "full_log_available": acc.may_view_logs and uploaded_log(task) is not None,
         "may_request_log": acc.may_change and task.get("status") in status.LOG_UPLOAD_REQUESTABLE_TASK_STATES,
         "task_actions": [a for a in actions.TASK_ACTIONS if a.applies_to(task.get("status"))],
@@ -48,7 +58,9 @@ def task_context(acc: access.ProjectAccess, task: dict) -> dict:
 @access.login_required
 def task_view(project_url: str, task_id: str) -> flask.typing.ResponseReturnValue:
     acc = access.project_access(project_url)
-    return flask.render_template("task.html", **task_context(acc, load_task(acc, task_id)))
+    task = load_task(acc, task_id)
+    return flask.render_template("task.html", **task_context(acc, task), log_poll_ms=defaults.LOG_POLL_MS,
+                                 log_page=last_page(task) if acc.may_view_logs else None)
 
 
 @bp.route("/<task_id>/live")

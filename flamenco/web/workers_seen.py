@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime
 import json
 import time
-from typing import Any
+from typing import Any, cast
 
 import redis
 
@@ -28,7 +28,7 @@ def keys(manager_id: Any) -> tuple[str, str]:
 
 
 def queue_event(pipe: redis.client.Pipeline, event: dict) -> None:
-    """Record the worker of a task event (used by ``flamenco.events``)."""
+    """Record the worker of a task event (used by ``flamenco.web.live_feed``)."""
     worker, manager = event.get("worker"), event.get("manager")
     if event["kind"] != "task" or not worker or not manager:
         return
@@ -44,10 +44,16 @@ def queue_event(pipe: redis.client.Pipeline, event: dict) -> None:
 def workers_of(client: redis.Redis, manager_id: Any) -> list[dict]:
     """The Manager's workers, most recently heard of first, with their last task report."""
     seen, last = keys(manager_id)
-    entries = client.zrevrangebyscore(seen, "+inf", time.time() - FORGET_SECONDS, withscores=True)
+    entries = cast(list[tuple[bytes, float]],
+                   client.zrevrangebyscore(seen, "+inf", time.time() - FORGET_SECONDS, withscores=True))
     if not entries:
         return []
     reports = client.hmget(last, [name for name, _ in entries])
-    return [{"name": name.decode(), "task": json.loads(report) if report else {},
-             "last_seen": datetime.datetime.fromtimestamp(score, tz=datetime.timezone.utc)}
+    return [{"name": _text(name), "task": json.loads(report) if report else {},
+             "last_seen": datetime.datetime.fromtimestamp(float(score), tz=datetime.timezone.utc)}
             for (name, score), report in zip(entries, reports)]
+
+
+def _text(value: bytes | str) -> str:
+    """Redis answers bytes unless the client decodes responses."""
+    return value.decode() if isinstance(value, bytes) else value

@@ -12,7 +12,9 @@ import logging
 
 from aiohttp import web
 
-from flamenco_manager import assignment, blocklist, executables, scheduler, statuses, sync_requests, tasks, workers
+from flamenco import requirements
+from flamenco_manager import assignment, blocklist, executables, scheduler, server_settings, statuses, sync_requests
+from flamenco_manager import tasks, workers
 from flamenco_manager import variables as variables_mod
 from flamenco_manager.api import validation as v
 from flamenco_manager.api.auth import WORKER_KEY, context, registration_allowed, remote_address, require_worker, user_agent
@@ -73,7 +75,7 @@ async def register_worker(request: web.Request) -> web.Response:
     if wait:
         return error_response(429, "too many refused registrations from this address; try again later",
                               headers={"Retry-After": str(int(wait) + 1)})
-    refusal = registration_allowed(request, ctx.config.worker_registration_secret)
+    refusal = registration_allowed(request, server_settings.registration_secret(ctx))
     if refusal:
         throttle.refused(address)
         return error_response(403, refusal)
@@ -84,13 +86,25 @@ async def register_worker(request: web.Request) -> web.Response:
     platform = v.required(body, "platform", str)
     task_types = v.string_list(body, "supported_task_types") or []
     nickname = v.optional(body, "nickname", str) or remote_address(request)
+    tags, resources = _capabilities(body)
     hashed = await asyncio.get_running_loop().run_in_executor(None, workers.hash_secret, secret)
     worker = workers.register(ctx, hashed_secret=hashed, platform=platform, task_types=task_types,
-                              nickname=nickname, address=remote_address(request), software=user_agent(request))
+                              nickname=nickname, address=remote_address(request), software=user_agent(request),
+                              tags=tags or [], resources=resources)
     sync_requests.request_update_notification(ctx)
     await ctx.journal.commit()
     log.info("registered worker %s (%s)", worker["_id"], nickname)
     return web.json_response(workers.to_wire(worker))
+
+
+def _capabilities(body: dict) -> tuple[list[str] | None, dict | None]:
+    """The optional ``tags`` and ``resources`` of registration and sign-on (issue 15), checked;
+    None for what the worker did not send (every Flamenco 2 worker)."""
+    try:
+        tags = requirements.check_tags(body["tags"]) if body.get("tags") is not None else None
+        return tags, requirements.parse_resources(body.get("resources"))
+    except requirements.RequirementsError as ex:
+        raise BadRequest(ex.reason, field=ex.field) from None
 
 
 @routes.post("/sign-on")
@@ -100,8 +114,10 @@ async def sign_on(request: web.Request) -> web.Response:
     body = await v.json_body(request, required=False)
     task_types = v.string_list(body, "supported_task_types")
     nickname = v.optional(body, "nickname", str)
+    tags, resources = _capabilities(body)
     if workers.sign_on(ctx, request[WORKER_KEY], nickname=nickname, task_types=task_types,
-                       address=remote_address(request), software=user_agent(request)):
+                       address=remote_address(request), software=user_agent(request), tags=tags,
+                       resources=resources):
         sync_requests.request_update_notification(ctx)
     await ctx.journal.commit()
     return no_content()
@@ -314,6 +330,10 @@ async def output_produced(request: web.Request) -> web.Response:
     paths = v.string_list(body, "paths")
     if not paths:
         raise BadRequest("at least one path is required", field="paths", code=422)
-    sync_requests.record_output(context(request), paths, request[WORKER_KEY].get("nickname", ""))
-    await context(request).journal.commit()
+    ctx, worker = context(request), request[WORKER_KEY]
+    nickname = worker.get("nickname", "")
+    sync_requests.record_output(ctx, paths, nickname)
+    # The worker's current job: Flamenco 2 workers name no task here (reference A.2.2).
+    ctx.last_rendered.report(ctx, worker.get("current_job"), paths, nickname)
+    await ctx.journal.commit()
     return no_content()

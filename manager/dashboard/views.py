@@ -52,8 +52,19 @@ async def index(request: web.Request) -> web.Response:
     ctx = context(request)
     html = _templates.get_template("dashboard.html").render(
         report=status_report(ctx), ago=_ago_from(ctx.now()), latest_output=sync_requests.latest_output(ctx),
-        csrf_token=csrf_token(request))
+        last_rendered=ctx.last_rendered.latest, csrf_token=csrf_token(request))
     return web.Response(text=html, content_type="text/html")
+
+
+@routes.get("/last-rendered.jpg")
+@require_human
+async def last_rendered_image(request: web.Request) -> web.Response:
+    """The newest preview image of any job (the page links it with a stamp, so it may be cached)."""
+    latest = context(request).last_rendered.latest
+    if latest is None:
+        return error_response(404, "no image was rendered since this manager started")
+    return web.Response(body=latest.jpeg, content_type="image/jpeg",
+                        headers={"Cache-Control": "private, max-age=3600"})
 
 
 @routes.get("/as-json")

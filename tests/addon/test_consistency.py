@@ -38,3 +38,5 @@ def test_job_rules_match_the_client() -> None:
     assert addon["JOB_TYPE"] == defaults.JOB_TYPE_BLENDER_RENDER
     assert set(addon["NO_VIDEO_FORMATS"]) == set(jobs.NO_VIDEO_FORMATS)
     assert addon["MAX_FRAME_COUNT"] == frame_ranges.MAX_FRAME_COUNT
+    assert addon["MAX_DEPENDENCIES"] == defaults.MAX_DEPENDENCIES
+    assert tuple(addon["DEPENDENCY_FAILURE_POLICIES"]) == defaults.DEPENDENCY_FAILURE_POLICIES

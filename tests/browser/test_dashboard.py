@@ -3,7 +3,7 @@
 Log in, submit a job through the API, watch it change status live on the job
 list (no reload), cancel it with a multi-select action, open its job view and
 a task with a live log tail. Status changes that Managers cause are made with
-``flamenco.status`` plus ``flamenco.events.publish``, exactly what the Manager
+``flamenco.status`` plus ``flamenco.live_feed.publish``, exactly what the Manager
 API does on a task update.
 """
 from __future__ import annotations
@@ -11,7 +11,8 @@ from __future__ import annotations
 import pytest
 from bson import ObjectId
 
-from flamenco import events, status
+from flamenco import status
+from flamenco.web import live_feed
 from tests.browser.helpers import log_in, wait_until_live
 from tests.support.server import job_doc, post_job
 
@@ -22,8 +23,8 @@ def manager_reports(db, redis_url: str, task_id: ObjectId, new_status: str, **fi
     """What the Manager API does for one task update: status rules, then live events."""
     change = status.set_task_status(db, task_id, new_status, actor=status.Actor.MANAGER, extra_fields=fields)
     task = db["flamenco_tasks"].find_one({"_id": task_id})
-    events.publish("task", task, url=redis_url)
-    events.publish("job", db["flamenco_jobs"].find_one({"_id": change.job_id}), url=redis_url)
+    live_feed.publish("task", task, url=redis_url)
+    live_feed.publish("job", db["flamenco_jobs"].find_one({"_id": change.job_id}), url=redis_url)
 
 
 def test_submit_watch_cancel_and_read_log(page, server, farm, mongo_db, redis_url, screenshot_dir):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from bson import ObjectId
 
-from flamenco import events
+from flamenco.web import live_feed
 
 from tests.browser.helpers import log_in, wait_until_live
 from tests.support.server import job_doc, post_job
@@ -27,7 +27,7 @@ def test_status_filter_is_compact_and_lists_common_statuses_first(page, server, 
     done = submit(server, farm, "Finished shot")
     submit(server, farm, "Queued shot")
     mongo_db["flamenco_jobs"].update_one({"_id": done}, {"$set": {"status": "completed"}})
-    events.publish("job", mongo_db["flamenco_jobs"].find_one({"_id": done}), url=redis_url)
+    live_feed.publish("job", mongo_db["flamenco_jobs"].find_one({"_id": done}), url=redis_url)
     log_in(page, server)
     page.goto(f"{server}/p/spring/jobs/")
     summary = page.locator("[data-status-filter] summary")

@@ -40,7 +40,7 @@ def test_server_description_is_generated_from_the_eve_schemas(server_world: Serv
     ops = {v["properties"]["op"]["enum"][0] for v in patch["requestBody"]["content"]["application/json"]["schema"]
            ["oneOf"]}
     assert ops == {"set-job-status", "set-job-priority", "requeue-failed-tasks", "archive-job", "construct",
-                   "recreate", "rna-overrides"}
+                   "recreate", "rna-overrides", "set-dependencies"}
     [rna] = [v for v in patch["requestBody"]["content"]["application/json"]["schema"]["oneOf"]
              if v["properties"]["op"]["enum"] == ["rna-overrides"]]
     assert rna["required"] == ["op", "rna_overrides"]

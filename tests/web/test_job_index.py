@@ -9,7 +9,7 @@ import redis
 from bson import ObjectId
 from werkzeug.datastructures import MultiDict
 
-from flamenco import events
+from flamenco.web import live_feed
 from flamenco.web import actions, defaults, job_index, joblist
 
 
@@ -20,9 +20,9 @@ def test_follows_job_events_without_reading_the_jobs_again(mongo_db, redis_url, 
     assert [r["status"] for r in job_index.INDEX.rows(mongo_db, client, project)] == ["queued"]
 
     mongo_db["flamenco_jobs"].delete_many({})  # later reads must come from Redis
-    events.publish("job", {**job, "status": "active", "priority": 80}, url=redis_url)
+    live_feed.publish("job", {**job, "status": "active", "priority": 80}, url=redis_url)
     later = {**job, "_id": ObjectId(), "name": "later", "_created": job["_created"] + datetime.timedelta(hours=1)}
-    events.publish("job", later, url=redis_url)
+    live_feed.publish("job", later, url=redis_url)
 
     rows = {r["_id"]: r for r in job_index.INDEX.rows(mongo_db, client, project)}
     assert rows[job["_id"]]["status"] == "active" and rows[job["_id"]]["priority"] == 80
@@ -36,7 +36,7 @@ def test_a_deleted_job_leaves_the_list(mongo_db, redis_url, jobs_of):
     client = redis.Redis.from_url(redis_url)
     kept, gone = jobs_of(name="kept"), jobs_of(name="gone", status="archived")
     assert len(job_index.INDEX.rows(mongo_db, client, kept["project"])) == 2
-    events.publish("job", {**gone, "status": "deleted"}, url=redis_url)
+    live_feed.publish("job", {**gone, "status": "deleted"}, url=redis_url)
     assert [r["_id"] for r in job_index.INDEX.rows(mongo_db, client, kept["project"])] == [kept["_id"]]
     assert job_index.status_counts(mongo_db, client, [kept["project"]])[kept["project"]] == {"queued": 1}
 
@@ -48,7 +48,7 @@ def test_a_deletion_during_seeding_is_not_undone(mongo_db, redis_url, jobs_of):
     seeding = job_index.row_index._Seeding(job_index.INDEX, client, [job["project"]])
     rows_read_before_deletion = list(mongo_db["flamenco_jobs"].find({"project": job["project"]}))
     mongo_db["flamenco_jobs"].delete_one({"_id": job["_id"]})
-    events.publish("job", {**job, "status": "deleted"}, url=redis_url)
+    live_feed.publish("job", {**job, "status": "deleted"}, url=redis_url)
     for doc in rows_read_before_deletion:
         seeding.add(doc)
     seeding.finish()

@@ -4,7 +4,7 @@ from __future__ import annotations
 import datetime
 import re
 
-from flamenco import events
+from flamenco.web import live_feed
 from flamenco.web import actions, defaults
 
 JOB_ROW = re.compile(r'<tr data-job-id="([0-9a-f]{24})">')
@@ -126,7 +126,7 @@ def test_answers_are_cached_until_a_job_of_the_project_changes(alice, jobs_of, r
     assert row_ids(alice.get("/p/spring/jobs/").get_data(as_text=True)) == [str(first["_id"])]
     second = jobs_of(name="second")  # written without announcing it: not seen yet
     assert row_ids(alice.get("/p/spring/jobs/").get_data(as_text=True)) == [str(first["_id"])]
-    events.publish("job", second, url=redis_url)
+    live_feed.publish("job", second, url=redis_url)
     assert set(row_ids(alice.get("/p/spring/jobs/").get_data(as_text=True))) == {str(first["_id"]), str(second["_id"])}
 
 
@@ -138,7 +138,7 @@ def test_one_job_is_counted_in_the_singular(alice, jobs_of, redis_url):
     assert "<caption>1 job</caption>" in alice.get("/p/spring/jobs/").get_data(as_text=True)
     projects_page = alice.get("/").get_data(as_text=True)
     assert "<p>1 job</p>" in projects_page and "1 jobs" not in projects_page
-    events.publish("job", jobs_of(name="and another"), url=redis_url)
+    live_feed.publish("job", jobs_of(name="and another"), url=redis_url)
     assert "<caption>2 jobs</caption>" in alice.get("/p/spring/jobs/").get_data(as_text=True)
 
 

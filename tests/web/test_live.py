@@ -5,7 +5,7 @@ import json
 
 from bson import ObjectId
 
-from flamenco import events
+from flamenco.web import live_feed
 from flamenco.web import live_views
 
 
@@ -15,7 +15,7 @@ def test_stream_of_a_project(alice, farm, redis_url):
     assert response.mimetype == "text/event-stream"
     chunks = iter(response.response)
     assert b"event: hello" in next(chunks)
-    events.publish("job", {"_id": ObjectId(), "project": farm["project"]["_id"], "status": "active"}, url=redis_url)
+    live_feed.publish("job", {"_id": ObjectId(), "project": farm["project"]["_id"], "status": "active"}, url=redis_url)
     message = next(c for c in chunks if not c.startswith(b":"))
     assert json.loads(message.split(b"data: ", 1)[1])["status"] == "active"
     response.close()

@@ -1,7 +1,7 @@
 """Managers pages: list, details with variables, project assignment, token revocation."""
 from __future__ import annotations
 
-from flamenco import events
+from flamenco.web import live_feed
 from tests.support.server import make_project
 from tests.web.conftest import csrf_from
 
@@ -72,7 +72,7 @@ def test_members_who_do_not_own_the_manager_cannot_change_it(client_as, mongo_db
 def test_workers_reported_on_task_updates_are_listed(alice, farm, redis_url, jobs_of):
     job = jobs_of(name="render", task_statuses=("active",))
     task = dict(job["tasks"][0], worker="render-node-7", activity="Rendering frame 12")
-    events.publish("task", task, url=redis_url)
+    live_feed.publish("task", task, url=redis_url)
     html = alice.get(f"/managers/{farm['manager']['_id']}").get_data(as_text=True)
     assert "render-node-7" in html and "Rendering frame 12" in html
     assert f"/p/spring/tasks/{task['_id']}" in html

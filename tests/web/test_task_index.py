@@ -4,7 +4,7 @@ from __future__ import annotations
 import redis
 from bson import ObjectId
 
-from flamenco import events
+from flamenco.web import live_feed
 from flamenco.farm.services import free_port
 from flamenco.web import task_index
 
@@ -24,7 +24,7 @@ def test_seeds_from_the_database_then_follows_task_events(mongo_db, redis_url, j
     first = job["tasks"][0]
     task = set_status(mongo_db, first["_id"], "active")
     task["activity"] = "rendering frame 3"
-    events.publish("task", task, url=redis_url)
+    live_feed.publish("task", task, url=redis_url)
     assert task_index.counts_for_jobs(mongo_db, client, [job["_id"]])[job["_id"]] == {
         "queued": 1, "active": 1, "completed": 1}
     rows = task_index.rows_for_job(mongo_db, client, job["_id"])
@@ -39,11 +39,11 @@ def test_unpublished_changes_stay_invisible_until_a_bulk_change_is_announced(mon
     task_index.counts_for_jobs(mongo_db, client, [job["_id"]])
     mongo_db["flamenco_tasks"].update_many({"job": job["_id"]}, {"$set": {"status": "canceled"}})
     # A job event without task changes keeps the index...
-    events.publish("job", {"_id": job["_id"], "project": job["project"], "status": "active"},
+    live_feed.publish("job", {"_id": job["_id"], "project": job["project"], "status": "active"},
                    url=redis_url, tasks_changed=False)
     assert task_index.counts_for_jobs(mongo_db, client, [job["_id"]])[job["_id"]] == {"queued": 2}
     # ...one that announces task changes makes it read the database again.
-    events.publish("job", {"_id": job["_id"], "project": job["project"], "status": "canceled"}, url=redis_url)
+    live_feed.publish("job", {"_id": job["_id"], "project": job["project"], "status": "canceled"}, url=redis_url)
     assert task_index.counts_for_jobs(mongo_db, client, [job["_id"]])[job["_id"]] == {"canceled": 2}
 
 
@@ -51,7 +51,7 @@ def test_event_newer_than_the_seeding_query_wins(mongo_db, redis_url, jobs_of):
     client = redis.Redis.from_url(redis_url)
     job = jobs_of(name="render", task_statuses=("queued", "queued"))
     task = dict(job["tasks"][0], status="completed")
-    events.publish("task", task, url=redis_url)  # the database still says queued
+    live_feed.publish("task", task, url=redis_url)  # the database still says queued
     rows = task_index.rows_for_job(mongo_db, client, job["_id"])
     assert [r["status"] for r in rows] == ["completed", "queued"]
     assert rows[0]["name"] == task["name"] and rows[0]["task_type"] == "sleep"

@@ -58,6 +58,10 @@ export function initJobView() {
     setBadge(live.querySelector(".job-status-line"), event.status);
     refresh();
   });
+  // A job this one waits for, or one waiting for it, changed: its status shows here too.
+  onLive("job", (event) => {
+    if (event._id !== jobId && live.querySelector(`[data-related-job="${event._id}"]`)) refresh();
+  });
   onLive("task", (event) => {
     if (event.job !== jobId) return;
     const row = live.querySelector(`tr[data-task-id="${event._id}"]`);

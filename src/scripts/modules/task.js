@@ -1,12 +1,7 @@
-// Task view: actions and the live log tail.
+// Task view: actions and live details (the log itself: tasklog.js).
 import { errorMessage, getHTML, patchOp, postJSON } from "./http.js";
 import { flash, replaceContent, throttled } from "./ui.js";
 import { onLive } from "./live.js";
-
-function scrollLogToEnd(container) {
-  const log = container.querySelector("#task-log");
-  if (log) log.scrollTop = log.scrollHeight;
-}
 
 export function initTaskView() {
   const live = document.getElementById("task-live");
@@ -14,15 +9,11 @@ export function initTaskView() {
   const taskId = live.dataset.taskId;
 
   const refresh = throttled(async () => {
-    const log = live.querySelector("#task-log");
-    const following = !log || log.scrollTop + log.clientHeight >= log.scrollHeight - 4;
     try {
       replaceContent(live, await getHTML(live.dataset.liveUrl));
     } catch (error) {
       flash(`Could not refresh the task: ${error.message}`, "error");
-      return;
     }
-    if (following) scrollLogToEnd(live);
   });
 
   // The Manager keeps full logs; this asks it to upload one (it shows up with the next update).
@@ -56,5 +47,4 @@ export function initTaskView() {
   });
 
   onLive("task", (event) => { if (event._id === taskId) refresh(); });
-  scrollLogToEnd(live);
 }

@@ -13,7 +13,8 @@ import pytest
 import redis
 from bson import ObjectId
 
-from flamenco import clock, defaults, events
+from flamenco import clock, defaults
+from flamenco.web import live_events
 from flamenco.jobs import construction_runs
 from flamenco.app import create_app
 from flamenco.farm.services import free_port
@@ -78,7 +79,7 @@ def test_big_job_answers_under_construction_and_the_worker_queues_it(make_app, m
     assert body["_etag"] == mongo_db["flamenco_jobs"].find_one({"_id": job_id})["_etag"]
     assert mongo_db["flamenco_tasks"].count_documents({"job": job_id}) == 0
     live_updates = redis.Redis.from_url(redis_url).pubsub(ignore_subscribe_messages=True)
-    live_updates.subscribe(events.CHANNEL)
+    live_updates.subscribe(live_events.CHANNEL)
 
     job = wait_for_job(mongo_db, job_id, {"queued", "construction-failed"}, request.getfixturevalue("celery_worker"))
     tasks = list(mongo_db["flamenco_tasks"].find({"job": job_id}))
