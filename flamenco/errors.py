@@ -38,6 +38,17 @@ class InvalidInput(BadRequest):
         self.reason = reason
 
 
+class FieldError(ValueError):
+    """Input the server refuses, raised by domain code that knows no HTTP framework:
+    ``code`` is the HTTP status to answer, ``field`` names the culprit, ``reason`` says why."""
+
+    def __init__(self, code: int, field: str, reason: str) -> None:
+        super().__init__(f"{field}: {reason}")
+        self.code = code
+        self.field = field
+        self.reason = reason
+
+
 def error_response(code: int, message: str, issues: Mapping[str, str] | None = None,
                    headers: Mapping[str, str] | None = None) -> flask.Response:
     """A JSON error response in the API's shape."""

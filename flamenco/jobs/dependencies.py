@@ -30,7 +30,7 @@ from typing import Any, Mapping, Sequence
 from bson import ObjectId
 from pymongo.database import Database
 
-from flamenco import clock, defaults, eventbus, status
+from flamenco import clock, defaults, errors, eventbus, status
 
 log = logging.getLogger(__name__)
 
@@ -53,14 +53,8 @@ MAX_WALK_JOBS = 10_000
 MAX_NEEDED_BY_SHOWN = 50
 
 
-class DependencyError(ValueError):
+class DependencyError(errors.FieldError):
     """A ``depends_on`` the server refuses; ``code`` is the HTTP status (422 bad input, 409 cycle or conflict)."""
-
-    def __init__(self, code: int, field: str, reason: str) -> None:
-        super().__init__(f"{field}: {reason}")
-        self.code = code
-        self.field = field
-        self.reason = reason
 
 
 # --- Checking what a client asks for ------------------------------------------------

@@ -30,6 +30,7 @@ from typing import Any
 from pymongo import ReturnDocument
 from pymongo.database import Database
 
+from flamenco import errors
 from flamenco.managers import MANAGERS
 from flamenco.notifications import crypto
 from flamenco.output_paths import is_absolute
@@ -53,14 +54,8 @@ MAX_VARIABLES = 100
 SECRET_RANDOM_BYTES = 32
 
 
-class SettingsError(ValueError):
+class SettingsError(errors.FieldError):
     """A change that cannot be made: ``code`` for the answer, ``field`` names the culprit."""
-
-    def __init__(self, code: int, field: str, reason: str) -> None:
-        super().__init__(f"{field}: {reason}")
-        self.code = code
-        self.field = field
-        self.reason = reason
 
 
 def check_name(name: str) -> str:

@@ -14,7 +14,7 @@ from typing import Any
 from bson import ObjectId
 from pymongo.database import Database
 
-from flamenco import requirements
+from flamenco import errors, requirements
 from flamenco.managers import MANAGERS
 from flamenco.workers import defaults, sleep_schedule
 
@@ -23,14 +23,8 @@ REQUEST_FIELDS = frozenset({"action", "lazy", "job", "task_type", "tags", "sched
 TASK_TYPE_MAX = 128
 
 
-class ActionError(ValueError):
+class ActionError(errors.FieldError):
     """An action that cannot be queued: ``code`` for the answer, ``field`` names the culprit."""
-
-    def __init__(self, code: int, field: str, reason: str) -> None:
-        super().__init__(f"{field}: {reason}")
-        self.code = code
-        self.field = field
-        self.reason = reason
 
 
 def _object_id(value: object, field: str) -> ObjectId:
