@@ -12,9 +12,12 @@ Settings: ``--config FILE`` (default ./flamenco-manager.yaml if present), then
 from __future__ import annotations
 
 import logging
+import os
+import secrets
 import signal
 import sys
 import threading
+from pathlib import Path
 
 import click
 import yaml
@@ -22,6 +25,7 @@ import yaml
 from flamenco_manager import ssdp, update_queue
 from flamenco_manager.app import start_serving
 from flamenco_manager.config import Config, ConfigError, load_config
+from flamenco_manager.defaults import CONFIG_FILENAME, ENV_PREFIX
 from flamenco_manager.context import ManagerContext
 from flamenco_manager.store import DispatchOwned
 from flamenco_manager.sync import SyncDaemon, clean_slate
@@ -29,11 +33,15 @@ from flamenco_manager.sync import SyncDaemon, clean_slate
 
 # Settings never printed in full.
 SECRET_SETTINGS = ("manager_secret", "worker_registration_secret", "dashboard_password")
+# Beside the config file: the registration secret generated on a first run without one.
+GENERATED_SECRET_FILENAME = "worker-registration-secret"
+# Random bytes of a generated registration secret (43 URL-safe characters).
+GENERATED_SECRET_BYTES = 32
 
 
 def _context(config_path: str | None) -> ManagerContext:
     try:
-        config = load_config(config_path)
+        config = _with_registration_secret(load_config(config_path), config_path)
     except ConfigError as ex:
         raise click.ClickException(f"configuration error: {ex}") from None
     try:
@@ -42,6 +50,32 @@ def _context(config_path: str | None) -> ManagerContext:
         raise click.ClickException(f"refusing to start: {ex}") from None
     except Exception as ex:  # noqa: BLE001 - report any start-up failure plainly
         raise click.ClickException(f"cannot use database {config.database_url}: {ex}") from None
+
+
+def _with_registration_secret(config: Config, config_path: str | None) -> Config:
+    """A first run without a registration secret (and not deliberately open) gets one generated.
+
+    Open registration let anyone who reaches the manager register a worker and
+    take real tasks (issue 13), so the manager never runs open by default. The
+    secret goes into a 0600 file beside the config file, never into the log:
+    the operator copies it into the workers' configs (``worker_registration_secret``),
+    and the next runs read it back. Without a config file there is nowhere to
+    keep it: registration is then refused until a secret is set.
+    """
+    if config.worker_registration_secret or config.worker_registration_open:
+        return config
+    named = config_path or os.environ.get(ENV_PREFIX + "CONFIG") or (
+        CONFIG_FILENAME if Path(CONFIG_FILENAME).exists() else None)
+    if not named:
+        return config
+    path = Path(named).resolve().with_name(GENERATED_SECRET_FILENAME)
+    if not path.exists():
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as out:
+            out.write(secrets.token_urlsafe(GENERATED_SECRET_BYTES) + "\n")
+        click.echo(f"Generated a worker registration secret in {path} (mode 0600): set it as "
+                   f"worker_registration_secret in your workers' configuration.", err=True)
+    return config.replace(worker_registration_secret=path.read_text().strip())
 
 
 def _require_link(ctx: ManagerContext) -> None:
