@@ -6,14 +6,16 @@ token in the add-on preferences (project and Manager too when you have more
 than one), then press *Submit to Flamenco* in Output Properties, or call
 ``bpy.ops.flamenco.submit_job()`` from a script. The job's frames, output path,
 image format and frame rate come from the scene; chunk size, video,
-priority and the jobs to wait for ("After Jobs": job ids) from the Flamenco
-panel (``scene.flamenco``).
+priority, the jobs to wait for ("After Jobs": job ids) and what a worker
+needs to run it (required tags, minimum CPU cores, RAM, GPU) from the
+Flamenco panel (``scene.flamenco``).
 
 The file must be on storage the workers share: the job names its path.
 """
 import bpy
 
 from . import job as job_doc
+from . import requirements as job_requirements
 from .server import ServerAPI, SubmitError
 
 bl_info = {
@@ -70,6 +72,26 @@ class FlamencoJobSettings(bpy.types.PropertyGroup):
         name="If One Fails", default="fail",
         items=[("fail", "Fail Too", "Fail this job when a job it waits for fails or is canceled"),
                ("wait", "Keep Waiting", "Keep waiting until that job is requeued and completes")])
+    # What a worker needs to run the job (issue 15); 0 or empty: any worker. No hard limits, so
+    # a typed value out of range is refused with a message (job_requirements) rather than clamped.
+    required_tags: bpy.props.StringProperty(
+        name=job_requirements.LABELS["tags"],
+        description="Run only on workers with all these tags (space- or comma-separated, e.g. 'gpu room-b')")
+    min_cpu_cores: bpy.props.IntProperty(name=job_requirements.LABELS["min_cpu_cores"], default=0, soft_min=0,
+                                         soft_max=job_requirements.MAX_CPU_CORES,
+                                         description="Run only on workers with at least this many CPU cores; "
+                                                     "0: any")
+    min_ram_gb: bpy.props.FloatProperty(name=job_requirements.LABELS["min_ram_gb"], default=0.0, soft_min=0.0,
+                                        soft_max=job_requirements.MAX_RAM_GB, precision=1,
+                                        description="Run only on workers with at least this much RAM, in GB "
+                                                    "(10^9 bytes); 0: any")
+    gpu: bpy.props.BoolProperty(name=job_requirements.LABELS["gpu"], default=False,
+                                description="Run only on workers with an (NVIDIA) GPU")
+    min_gpu_memory_gb: bpy.props.FloatProperty(name=job_requirements.LABELS["min_gpu_memory_gb"], default=0.0,
+                                               soft_min=0.0, soft_max=job_requirements.MAX_GPU_MEMORY_GB,
+                                               precision=1,
+                                               description="Run only on workers with a GPU with at least this "
+                                                           "much memory, in GB; 0: any")
 
 
 class FLAMENCO_OT_submit_job(bpy.types.Operator):
@@ -116,6 +138,8 @@ def job_document(scene: bpy.types.Scene, api: ServerAPI, project_name: str, mana
     output = job_doc.render_output(bpy.path.abspath(render.filepath))
     job_doc.check_image_format(render.image_settings.file_format, settings.create_video)
     depends_on = job_doc.job_ids(settings.after_jobs)
+    required = job_requirements.parse(settings.required_tags, settings.min_cpu_cores, settings.min_ram_gb,
+                                      settings.gpu, settings.min_gpu_memory_gb)
     project, manager = api.choose_target(project_name, manager_name)
     return job_doc.build_job(
         blend_path=bpy.path.abspath(bpy.data.filepath),
@@ -132,6 +156,7 @@ def job_document(scene: bpy.types.Scene, api: ServerAPI, project_name: str, mana
         manager_id=manager["_id"],
         depends_on=depends_on,
         on_dependency_failure=settings.on_dependency_failure,
+        requirements=required,
     )
 
 
@@ -156,7 +181,25 @@ class FLAMENCO_PT_submit(bpy.types.Panel):
             layout.label(text=f"Last job: {last}")
 
 
-CLASSES = (FlamencoPreferences, FlamencoJobSettings, FLAMENCO_OT_submit_job, FLAMENCO_PT_submit)
+class FLAMENCO_PT_requirements(bpy.types.Panel):
+    """What a worker needs to run the job, folded under the Flamenco panel: most jobs need nothing."""
+
+    bl_label = "Worker Requirements"
+    bl_parent_id = "FLAMENCO_PT_submit"
+    bl_space_type = "PROPERTIES"
+    bl_region_type = "WINDOW"
+    bl_context = "output"
+    bl_options = {"DEFAULT_CLOSED"}
+    PROPS = ("required_tags", "min_cpu_cores", "min_ram_gb", "gpu", "min_gpu_memory_gb")
+
+    def draw(self, context: bpy.types.Context) -> None:
+        self.layout.use_property_split = True
+        for prop in self.PROPS:
+            self.layout.prop(context.scene.flamenco, prop)
+
+
+CLASSES = (FlamencoPreferences, FlamencoJobSettings, FLAMENCO_OT_submit_job, FLAMENCO_PT_submit,
+           FLAMENCO_PT_requirements)
 
 
 def register() -> None:

@@ -88,12 +88,14 @@ def job_ids(text: str) -> list[str]:
 def build_job(*, blend_path: str, name: str, frames: str, output: str, file_format: str,
               file_extension: str, fps: float, chunk_size: int, create_video: bool, priority: int,
               project_id: str, manager_id: str, depends_on: list[str] | None = None,
-              on_dependency_failure: str = DEPENDENCY_FAILURE_POLICIES[0]) -> dict:
+              on_dependency_failure: str = DEPENDENCY_FAILURE_POLICIES[0],
+              requirements: dict | None = None) -> dict:
     """The JSON body of ``POST /api/flamenco/jobs`` from checked values (see :func:`check_image_format`).
 
     ``fps`` goes into the settings only with a video: the compiler creates
     its create-video task exactly when ``fps`` is set (reference §4.5).
-    ``depends_on`` (see :func:`job_ids`) makes the job wait for those jobs.
+    ``depends_on`` (see :func:`job_ids`) makes the job wait for those jobs;
+    ``requirements`` (see :func:`.requirements.parse`) limits it to the workers that meet them.
     """
     settings = {
         "filepath": blend_path,
@@ -116,4 +118,6 @@ def build_job(*, blend_path: str, name: str, frames: str, output: str, file_form
     }
     if depends_on:
         doc.update(depends_on=depends_on, on_dependency_failure=on_dependency_failure)
+    if requirements:
+        doc["requirements"] = requirements
     return doc

@@ -6,7 +6,7 @@ import ast
 from pathlib import Path
 from typing import Any
 
-from flamenco import frame_ranges
+from flamenco import frame_ranges, requirements
 from flamenco.client import defaults, jobs
 from tests.support.server import REPO_ROOT
 
@@ -40,3 +40,14 @@ def test_job_rules_match_the_client() -> None:
     assert addon["MAX_FRAME_COUNT"] == frame_ranges.MAX_FRAME_COUNT
     assert addon["MAX_DEPENDENCIES"] == defaults.MAX_DEPENDENCIES
     assert tuple(addon["DEPENDENCY_FAILURE_POLICIES"]) == defaults.DEPENDENCY_FAILURE_POLICIES
+
+
+def test_requirement_rules_match_the_server() -> None:
+    """The add-on's copy of flamenco.requirements (test_requirements.py checks its behaviour in Blender)."""
+    addon = constants(ADDON / "requirements.py")
+    assert addon["TAG_RE"] == requirements.TAG_RE
+    assert addon["MAX_TAGS"] == requirements.MAX_TAGS
+    assert addon["MAX_CPU_CORES"] == requirements.MAX_CPU_CORES
+    assert addon["MAX_RAM_GB"] == requirements.MAX_RAM_GB
+    assert addon["MAX_GPU_MEMORY_GB"] == requirements.MAX_GPU_MEMORY_GB
+    assert set(addon["LABELS"]) == set(requirements.FIELDS)
