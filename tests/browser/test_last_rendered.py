@@ -13,10 +13,9 @@ from __future__ import annotations
 import io
 import shutil
 import subprocess
-import time
 import uuid
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Iterator
 from urllib.parse import unquote
 
 import pymongo
@@ -30,24 +29,13 @@ from tests.conftest import with_database
 from tests.e2e.farm_support import make_scene
 from tests.manager.support import DASHBOARD_PASSWORD, TestWorker, manager_process, wait_until_serving
 from tests.support.server import make_job, running_server
+from tests.support.waiting import wait_for
 
 pytestmark = [pytest.mark.browser,
               pytest.mark.skipif(shutil.which("blender") is None, reason="needs Debian's blender")]
 
 # The scene's frame size: small enough to render in seconds, big enough to see.
 FRAME_SIZE = "320x240"
-# Seconds a step may take on a busy 2-core machine (conversion, upload, live event).
-STEP_TIMEOUT = 60.0
-
-
-def wait_for(condition: Callable[[], object], what: str, timeout: float = STEP_TIMEOUT) -> object:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = condition()
-        if result:
-            return result
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 @pytest.fixture

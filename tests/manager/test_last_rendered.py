@@ -13,7 +13,7 @@ import os
 import subprocess
 import time
 from pathlib import Path
-from typing import Callable
+
 
 import pytest
 import requests
@@ -27,6 +27,7 @@ from flamenco_manager.sync import SyncDaemon
 from tests.manager.conftest import serving
 from tests.manager.support import Dashboard, TestWorker, server_task
 from tests.support.server import make_job, make_manager, make_project, make_user, running_server
+from tests.support.waiting import wait_for
 
 # Reports in the burst of the throttling test.
 BURST = 100
@@ -34,18 +35,6 @@ BURST = 100
 BURST_INTERVAL = 8.0
 # Everything else converts soon after the report.
 QUICK_INTERVAL = 0.2
-# How long a test waits for a conversion (Blender for EXR takes a few seconds).
-CONVERSION_TIMEOUT = 60.0
-
-
-def wait_for(condition: Callable[[], object], what: str, timeout: float = CONVERSION_TIMEOUT) -> object:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = condition()
-        if result:
-            return result
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def two_colour_png(path: Path, size: tuple[int, int], left: tuple[int, int, int] = (220, 30, 30),

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import gzip
 import threading
-import time
 from typing import Iterator
 
 import httpx
@@ -25,6 +24,7 @@ from tests.manager.conftest import serving  # noqa: E402
 from flamenco.farm.services import free_port  # noqa: E402
 from tests.manager.support import SettableClock, TestWorker, manager_process, wait_until_serving  # noqa: E402
 from tests.support.server import make_job, make_manager, make_project, make_token, make_user, running_server  # noqa: E402
+from tests.support.waiting import wait_for
 
 # Updates queued while the server is down in the outage test.
 OUTAGE_UPDATES = 1000
@@ -200,17 +200,6 @@ def test_updates_queued_during_an_outage_all_arrive_in_order(farm, mongo_uri, re
     for task in farm.server_tasks(job):
         assert task["status"] == "completed"
         assert task["activity"] == "finished", "the last update was applied last"
-
-
-def wait_for(condition, what: str, timeout: float = 60.0):
-    """Poll ``condition`` until it returns something truthy; fail naming ``what``."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = condition()
-        if result:
-            return result
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def test_manager_process_runs_a_job_and_uploads_a_log_on_request(farm, mongo_uri, redis_url, tmp_path):

@@ -7,7 +7,6 @@ Flamenco 2 protocol over HTTP.
 """
 from __future__ import annotations
 
-import time
 from typing import Iterator
 
 import httpx
@@ -22,6 +21,7 @@ from flamenco_manager.sync import SyncDaemon
 from tests.manager.conftest import serving
 from tests.manager.support import SettableClock, TestWorker, manager_process, wait_until_serving
 from tests.support.server import make_manager, make_project, make_token, make_user, running_server
+from tests.support.waiting import wait_for
 
 TASK_TYPES = ["sleep", "file-management", "exec"]
 
@@ -77,17 +77,6 @@ def linked_ctx(studio, server_url, manager_settings, clock) -> Iterator[ManagerC
     ctx = ManagerContext.create(config, clock=clock)
     yield ctx
     ctx.close()
-
-
-def wait_for(condition, what: str, timeout: float = 60.0):
-    """Poll ``condition`` until it returns something truthy; fail naming ``what``."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = condition()
-        if result:
-            return result
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def test_manager_process_reports_workers_and_sends_one_to_sleep(studio, server_url, manager_settings, tmp_path):

@@ -6,7 +6,6 @@ import signal
 import sqlite3
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Callable, Iterator
 
@@ -17,6 +16,7 @@ from flamenco_worker import __version__
 from tests.worker.conftest import FAST_TIMINGS
 from tests.worker.fake_manager import FakeManager
 from tests.worker.test_worker import echo, sleep
+from tests.support.waiting import wait_for
 
 WORKER_SCRIPT = Path(sys.executable).parent / "flamenco-worker"
 PROCESS_TIMEOUT_SECONDS = 30.0
@@ -51,14 +51,6 @@ def start_worker(tmp_path: Path, manager: FakeManager) -> Iterator[Callable[...,
         if proc.poll() is None:
             proc.kill()
         proc.communicate(timeout=PROCESS_TIMEOUT_SECONDS)
-
-
-def wait_for(predicate: Callable[[], object], what: str) -> None:
-    deadline = time.monotonic() + PROCESS_TIMEOUT_SECONDS
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.05)
 
 
 def test_version() -> None:
