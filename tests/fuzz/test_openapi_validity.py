@@ -3,11 +3,9 @@ from __future__ import annotations
 
 import re
 
-import pytest
+import openapi_spec_validator as spec_validator
 
 from tests.fuzz.conftest import ManagerWorld, ServerWorld
-
-spec_validator = pytest.importorskip("openapi_spec_validator", reason="test dependency openapi-spec-validator")
 
 
 def test_server_description_is_valid_openapi(server_world: ServerWorld) -> None:

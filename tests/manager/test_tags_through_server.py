@@ -14,7 +14,6 @@ import httpx
 import pytest
 from bson import ObjectId
 
-pytest.importorskip("flamenco.manager_api", reason="the server's Manager API is not in this tree yet")
 
 from flamenco_manager.config import build_config  # noqa: E402
 from flamenco_manager.context import ManagerContext  # noqa: E402

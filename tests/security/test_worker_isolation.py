@@ -80,8 +80,6 @@ def test_worker_credentials_do_not_mix(two_workers_one_task) -> None:
 
 @pytest.fixture
 def two_managers(server_app: flask.Flask, mongo_db: Database):
-    if "manager_api" not in server_app.blueprints:
-        pytest.skip("the server's Manager API is not in this tree")
     user = make_user(mongo_db, "owner-of-both")
     project = make_project(mongo_db, "Two Managers", members=[(user, "admin")])
     mine, _ = make_manager(mongo_db, projects=[project], owner=user, name="Mine")
