@@ -12,7 +12,6 @@ import functools
 from typing import Any, Callable
 
 import flask
-from pymongo.database import Database
 
 from flamenco import errors
 from flamenco.auth import scoping
@@ -22,23 +21,18 @@ from flamenco.store import current_db
 _RECORDER_KEY = "flamenco_manager_contact"
 
 
-def db() -> Database:
-    """The server database of the current request."""
-    return current_db()
-
-
 def load_own_manager(manager_id: str) -> dict:
     """The Manager document ``manager_id`` if the caller is its service account; else abort."""
     user = scoping.require_user()
     if not user.is_manager:
         errors.abort(403, "this endpoint is for Flamenco Manager service accounts only")
     oid = errors.parse_object_id(manager_id, "manager_id")
-    manager = db()[MANAGERS].find_one({"_id": oid})
+    manager = current_db()[MANAGERS].find_one({"_id": oid})
     if manager is None:
         errors.abort(404, f"Manager {manager_id} does not exist")
     if manager.get("service_account") != user.user_id:
         errors.abort(403, "a Manager may only act on its own id")
-    contact_recorder(flask.current_app).record(db(), oid)
+    contact_recorder(flask.current_app).record(current_db(), oid)
     return manager
 
 

@@ -13,8 +13,9 @@ from werkzeug.routing import BuildError
 
 from flamenco import auth as flamenco_auth
 from flamenco import errors
-from flamenco.manager_api import auth, linking
+from flamenco.manager_api import linking
 from flamenco.manager_api.routes import blueprint
+from flamenco.store import current_db
 
 CHOOSE_URL = "/flamenco/managers/link/choose"
 
@@ -67,16 +68,16 @@ def choose() -> flask.typing.ResponseReturnValue:
     if user is None:
         return _login_redirect()
     args = flask.request.args
-    request = linking.verify_choose(auth.db(), args.get("identifier"), args.get("return"), args.get("hmac"))
+    request = linking.verify_choose(current_db(), args.get("identifier"), args.get("return"), args.get("hmac"))
     if flask.request.method == "GET":
-        managers = linking.owned_managers(auth.db(), user)
+        managers = linking.owned_managers(current_db(), user)
         if _wants_json():
             return flask.jsonify({"identifier": request.identifier, "return": request.return_url,
                                   "managers": [{"_id": str(m["_id"]), "name": m.get("name", "")}
                                                for m in managers]})
         return flask.render_template_string(PAGE, managers=managers, return_url=request.return_url,
                                             csrf_token=generate_csrf())
-    location = linking.choose_manager(auth.db(), user, request, _form_value("manager-id"),
+    location = linking.choose_manager(current_db(), user, request, _form_value("manager-id"),
                                       _form_value("manager-name"))
     resp = flask.jsonify({"location": location})
     resp.status_code = 307

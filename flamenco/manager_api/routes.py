@@ -13,6 +13,7 @@ from flamenco.manager_api import (auth, defaults, depsgraph, last_rendered, link
                                   task_logs, task_updates, wire)
 from flamenco.managers import settings as manager_settings
 from flamenco.workers import actions as worker_actions
+from flamenco.store import current_db
 
 blueprint = flask.Blueprint("manager_api", __name__)
 MANAGER_URL = "/api/flamenco/managers/<manager_id>"
@@ -51,7 +52,7 @@ def _notification_payload() -> dict:
 @auth.manager_api_call
 def startup(manager: dict) -> flask.typing.ResponseReturnValue:
     """The Manager (re)started: store its URL, variables and Worker statistics."""
-    notifications.store_notification(auth.db(), manager, _notification_payload())
+    notifications.store_notification(current_db(), manager, _notification_payload())
     return "", 204
 
 
@@ -59,7 +60,7 @@ def startup(manager: dict) -> flask.typing.ResponseReturnValue:
 @auth.manager_api_call
 def update(manager: dict) -> flask.typing.ResponseReturnValue:
     """The Manager's Workers or settings changed."""
-    notifications.store_notification(auth.db(), manager, _notification_payload())
+    notifications.store_notification(current_db(), manager, _notification_payload())
     return "", 204
 
 
@@ -74,7 +75,7 @@ def get_depsgraph(manager: dict) -> flask.typing.ResponseReturnValue:
             since = wire.parse_timestamp(raw_since)
         except wire.BadTimestamp as ex:
             errors.abort(400, str(ex), {defaults.IF_UPDATED_SINCE_HEADER: "must be an ISO-8601 date"})
-    graph = depsgraph.pull_depsgraph(auth.db(), manager["_id"], since)
+    graph = depsgraph.pull_depsgraph(current_db(), manager["_id"], since)
     if graph.tasks is None:
         return "", 204
     if not graph.tasks and since is not None:
@@ -114,7 +115,7 @@ def task_update_batch(manager: dict) -> flask.typing.ResponseReturnValue:
     (a field Flamenco 2 Managers ignore) until the Manager acknowledges them,
     and so do settings changed on the server (``manager_settings``).
     """
-    result = task_updates.handle_batch(auth.db(), manager, _task_update_list())
+    result = task_updates.handle_batch(current_db(), manager, _task_update_list())
     body = result.response()
     pending_actions = worker_actions.wire_pending(manager, clock.utcnow())
     if pending_actions:
@@ -134,10 +135,10 @@ def attach_task_log(manager: dict, task_id: str) -> flask.typing.ResponseReturnV
     task_oid = errors.parse_object_id(task_id, "task_id")
     data = task_logs.read_upload(flask.request.files.get("logfile"))
     root = storage.storage_dir(flask.current_app.config)
-    stored = task_logs.attach_task_log(auth.db(), manager, task_oid, data, root)
+    stored = task_logs.attach_task_log(current_db(), manager, task_oid, data, root)
     resp = flask.jsonify({"_message": "ok"})
     resp.status_code = 201 if stored.created else 200
-    resp.headers["Location"] = log_file_url(auth.db(), {"_id": task_oid, **stored.task})
+    resp.headers["Location"] = log_file_url(current_db(), {"_id": task_oid, **stored.task})
     return resp
 
 
@@ -148,7 +149,7 @@ def upload_last_rendered(manager: dict, job_id: str) -> flask.typing.ResponseRet
     job_oid = errors.parse_object_id(job_id, "job_id")
     data = last_rendered.read_upload(flask.request.files.get(last_rendered.FIELD))
     root = storage.storage_dir(flask.current_app.config)
-    last_rendered.store_image(auth.db(), manager, job_oid, data, root, clock.utcnow())
+    last_rendered.store_image(current_db(), manager, job_oid, data, root, clock.utcnow())
     return "", 204
 
 
@@ -157,13 +158,13 @@ def link_exchange() -> flask.typing.ResponseReturnValue:
     """Step 1 of linking: keep the Manager's secret, return its identifier."""
     payload = flask.request.get_json(force=True, silent=True)
     key = payload.get("key") if isinstance(payload, dict) else None
-    identifier = linking.exchange_key(auth.db(), key, flask.request.remote_addr or "")
+    identifier = linking.exchange_key(current_db(), key, flask.request.remote_addr or "")
     return flask.jsonify({"identifier": str(identifier)})
 
 
 @blueprint.route(f"{LINK_URL}/reset-token", methods=["POST"])
 def link_reset_token() -> flask.typing.ResponseReturnValue:
     """Last step of linking: a new token for the Manager that proved it holds the secret."""
-    result = linking.reset_token(auth.db(), json_payload())
+    result = linking.reset_token(current_db(), json_payload())
     expire = result["expire_time"]
     return flask.jsonify({"token": result["token"], "expire_time": wire.rfc1123(expire) if expire else None})

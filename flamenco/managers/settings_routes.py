@@ -17,26 +17,22 @@ from __future__ import annotations
 from typing import Any
 
 import flask
-from pymongo.database import Database
 
 from flamenco import errors
 from flamenco.auth import scoping
 from flamenco.extension import json_payload
 from flamenco.managers import MANAGERS, settings, user_is_owner
 from flamenco.managers.hooks import manager_filter
+from flamenco.store import current_db
 
 blueprint = flask.Blueprint("manager_settings_api", __name__, url_prefix="/api/flamenco/managers")
-
-
-def _db() -> Database:
-    return flask.current_app.data.driver.db  # type: ignore[attr-defined]  # Eve's data layer
 
 
 def visible_manager(manager_id: str) -> dict:
     """The Manager if the caller may see it, else a 404 (so ids of others' Managers do not leak)."""
     query: dict = {"_id": errors.parse_object_id(manager_id, "manager_id")}
     scoping.restrict(query, manager_filter())
-    manager = _db()[MANAGERS].find_one(query)
+    manager = current_db()[MANAGERS].find_one(query)
     if manager is None:
         errors.abort(404, f"there is no Manager {manager_id} that you may see")
     return manager
@@ -87,7 +83,7 @@ def put_variable(manager_id: str, name: str) -> flask.typing.ResponseReturnValue
     manager = owned_manager(manager_id)
     try:
         spec = settings.parse_variable(json_payload())
-        updated = settings.set_variable(_db(), manager, name, spec)
+        updated = settings.set_variable(current_db(), manager, name, spec)
     except settings.SettingsError as ex:
         _abort(ex)
     return _answer(settings_view(updated))
@@ -97,7 +93,7 @@ def put_variable(manager_id: str, name: str) -> flask.typing.ResponseReturnValue
 def delete_variable(manager_id: str, name: str) -> flask.typing.ResponseReturnValue:
     manager = owned_manager(manager_id)
     try:
-        updated = settings.remove_variable(_db(), manager, name)
+        updated = settings.remove_variable(current_db(), manager, name)
     except settings.SettingsError as ex:
         _abort(ex)
     return _answer(settings_view(updated))
@@ -107,7 +103,7 @@ def delete_variable(manager_id: str, name: str) -> flask.typing.ResponseReturnVa
 def rotate_registration_secret(manager_id: str) -> flask.typing.ResponseReturnValue:
     """A new worker registration secret; the answer is the only place it is ever shown."""
     manager = owned_manager(manager_id)
-    secret = settings.rotate_secret(_db(), manager, flask.current_app.config["SECRET_KEY"])
+    secret = settings.rotate_secret(current_db(), manager, flask.current_app.config["SECRET_KEY"])
     return _answer({"worker_registration_secret": secret,
                     "message": "Give this secret to new workers; it is shown only now. The Manager accepts it "
                                "(and no longer the old one) after its next sync."}, 201)

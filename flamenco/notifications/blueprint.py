@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import flask
 
+from flamenco.store import current_db
 from flamenco.notifications import deliveries, routes, views
 
 blueprint = flask.Blueprint("notifications", __name__)
@@ -19,4 +20,4 @@ def _create_indexes(state: flask.blueprints.BlueprintSetupState) -> None:
     app = state.app
     assert isinstance(app, flask.Flask)
     with app.app_context():
-        deliveries.ensure_indexes(app.data.driver.db)  # type: ignore[attr-defined]  # Eve's data layer
+        deliveries.ensure_indexes(current_db())

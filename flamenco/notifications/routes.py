@@ -17,19 +17,14 @@ from typing import Any
 
 import flask
 from bson import ObjectId
-from pymongo.database import Database
 
 from flamenco import clock, errors
 from flamenco.auth import scoping
 from flamenco.extension import json_payload
 from flamenco.notifications import access, defaults, deliveries, dispatch, targets, validation
-from flamenco.web import store
+from flamenco.store import current_db
 
 blueprint = flask.Blueprint("notifications_api", __name__, url_prefix="/api/flamenco/projects/<project_id>")
-
-
-def _db() -> Database:
-    return store.db()
 
 
 def _admin_project(project_id: str) -> dict:
@@ -37,7 +32,7 @@ def _admin_project(project_id: str) -> dict:
     user = scoping.require_user()
     oid = errors.parse_object_id(project_id, "project_id")
     try:
-        return access.check_admin(_db(), user, access.project_by_id(_db(), oid))
+        return access.check_admin(current_db(), user, access.project_by_id(current_db(), oid))
     except access.NotAllowed as ex:
         errors.abort(ex.code, str(ex))
 
@@ -53,7 +48,7 @@ def _only_fields(payload: dict, allowed: set[str]) -> None:
 
 
 def _queued(delivery_ids: list[ObjectId]) -> flask.Response:
-    found = _db()[defaults.DELIVERIES].find({"_id": {"$in": delivery_ids}}, {"state": 1})
+    found = current_db()[defaults.DELIVERIES].find({"_id": {"$in": delivery_ids}}, {"state": 1})
     body = {"deliveries": [{"_id": str(d["_id"]), "state": d["state"]} for d in found]}
     return flask.make_response(flask.jsonify(body), 202)
 
@@ -61,7 +56,7 @@ def _queued(delivery_ids: list[ObjectId]) -> flask.Response:
 @blueprint.get("/webhooks")
 def list_webhooks(project_id: str) -> flask.typing.ResponseReturnValue:
     project = _admin_project(project_id)
-    return {"_items": [targets.public_webhook(w) for w in targets.list_webhooks(_db(), project["_id"])]}
+    return {"_items": [targets.public_webhook(w) for w in targets.list_webhooks(current_db(), project["_id"])]}
 
 
 @blueprint.post("/webhooks")
@@ -71,7 +66,7 @@ def create_webhook(project_id: str) -> flask.typing.ResponseReturnValue:
     _only_fields(payload, {"url"})
     cfg = flask.current_app.config
     try:
-        doc, secret = targets.create_webhook(_db(), project["_id"], payload.get("url"),
+        doc, secret = targets.create_webhook(current_db(), project["_id"], payload.get("url"),
                                              created_by=scoping.require_user().user_id, secret_key=cfg["SECRET_KEY"],
                                              allowed_hosts=cfg["WEBHOOK_ALLOWED_HOSTS"], now=clock.utcnow())
     except validation.InvalidSetting as ex:
@@ -81,7 +76,7 @@ def create_webhook(project_id: str) -> flask.typing.ResponseReturnValue:
 
 def _webhook(project: dict, webhook_id: str) -> dict:
     oid = errors.parse_object_id(webhook_id, "webhook_id")
-    webhook = targets.find_webhook(_db(), project["_id"], oid)
+    webhook = targets.find_webhook(current_db(), project["_id"], oid)
     if webhook is None:
         errors.abort(404, "no such webhook in this project")
     return webhook
@@ -90,7 +85,7 @@ def _webhook(project: dict, webhook_id: str) -> dict:
 @blueprint.delete("/webhooks/<webhook_id>")
 def delete_webhook(project_id: str, webhook_id: str) -> flask.typing.ResponseReturnValue:
     project = _admin_project(project_id)
-    targets.delete_webhook(_db(), project["_id"], _webhook(project, webhook_id)["_id"])
+    targets.delete_webhook(current_db(), project["_id"], _webhook(project, webhook_id)["_id"])
     return "", 204
 
 
@@ -98,21 +93,21 @@ def delete_webhook(project_id: str, webhook_id: str) -> flask.typing.ResponseRet
 def test_webhook(project_id: str, webhook_id: str) -> flask.typing.ResponseReturnValue:
     project = _admin_project(project_id)
     webhook = _webhook(project, webhook_id)
-    return _queued(dispatch.queue_ping(_db(), project, dispatch.app_enqueue(flask.current_app), clock.utcnow(),
+    return _queued(dispatch.queue_ping(current_db(), project, dispatch.app_enqueue(flask.current_app), clock.utcnow(),
                                        webhooks=[webhook]))
 
 
 @blueprint.get("/notification-settings")
 def get_settings(project_id: str) -> flask.typing.ResponseReturnValue:
     project = _admin_project(project_id)
-    return targets.project_settings(_db(), project["_id"]).as_json()
+    return targets.project_settings(current_db(), project["_id"]).as_json()
 
 
 @blueprint.patch("/notification-settings")
 def patch_settings(project_id: str) -> flask.typing.ResponseReturnValue:
     project = _admin_project(project_id)
     try:
-        settings = targets.save_settings(_db(), project["_id"], json_payload(), clock.utcnow())
+        settings = targets.save_settings(current_db(), project["_id"], json_payload(), clock.utcnow())
     except validation.InvalidSetting as ex:
         _invalid(ex)
     return settings.as_json()
@@ -123,10 +118,10 @@ def test_email(project_id: str) -> flask.typing.ResponseReturnValue:
     project = _admin_project(project_id)
     if not flask.current_app.config["SMTP_HOST"]:
         errors.abort(409, "e-mail is off: the server has no SMTP_HOST", {"email_recipients": "no SMTP server"})
-    recipients = targets.project_settings(_db(), project["_id"]).email_recipients
+    recipients = targets.project_settings(current_db(), project["_id"]).email_recipients
     if not recipients:
         errors.abort(409, "the project has no e-mail recipients", {"email_recipients": "empty"})
-    return _queued(dispatch.queue_ping(_db(), project, dispatch.app_enqueue(flask.current_app), clock.utcnow(),
+    return _queued(dispatch.queue_ping(current_db(), project, dispatch.app_enqueue(flask.current_app), clock.utcnow(),
                                        recipients=recipients))
 
 
@@ -143,6 +138,6 @@ def parse_page(raw: str | None) -> int:
 def delivery_log(project_id: str) -> flask.typing.ResponseReturnValue:
     project = _admin_project(project_id)
     page = parse_page(flask.request.args.get("page"))
-    items, total = deliveries.log_page(_db(), project["_id"], page)
+    items, total = deliveries.log_page(current_db(), project["_id"], page)
     return {"_items": [deliveries.public_delivery(d) for d in items],
             "_meta": {"page": page, "max_results": defaults.LOG_PAGE_SIZE, "total": total}}

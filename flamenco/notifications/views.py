@@ -16,25 +16,26 @@ from flamenco.notifications import access, deliveries, defaults, dispatch, targe
 from flamenco.notifications.routes import parse_page
 from flamenco.web import access as web_access
 from flamenco.web import error_page, store
+from flamenco.store import current_db
 
 blueprint = flask.Blueprint("notifications_web", __name__, url_prefix="/p/<project_url>/notifications")
 
 
 def _project(project_url: str) -> dict:
     """The project at this URL if the logged-in user administers it; else a 403/404 page."""
-    project = store.db()["projects"].find_one({"url": project_url}, {"name": 1, "url": 1, "members": 1})
+    project = current_db()["projects"].find_one({"url": project_url}, {"name": 1, "url": 1, "members": 1})
     try:
-        return access.check_admin(store.db(), web_access.current_user(), project)
+        return access.check_admin(current_db(), web_access.current_user(), project)
     except access.NotAllowed as ex:
         flask.abort(ex.code, description=str(ex))
 
 
 def _render(project: dict, status: int = 200, **extra: object) -> flask.typing.ResponseReturnValue:
     page = parse_page(flask.request.args.get("page"))
-    log, total = deliveries.log_page(store.db(), project["_id"], page)
+    log, total = deliveries.log_page(current_db(), project["_id"], page)
     page_count = max(1, -(-total // defaults.LOG_PAGE_SIZE))
-    context = {"project": project, "webhooks": targets.list_webhooks(store.db(), project["_id"]),
-               "settings": targets.project_settings(store.db(), project["_id"]),
+    context = {"project": project, "webhooks": targets.list_webhooks(current_db(), project["_id"]),
+               "settings": targets.project_settings(current_db(), project["_id"]),
                "smtp_enabled": bool(flask.current_app.config["SMTP_HOST"]), "log": log, "log_total": total,
                "page": page, "page_count": page_count, "new_secret": None, "error": None} | extra
     return flask.render_template("notifications.html", **context), status
@@ -57,7 +58,7 @@ def create_webhook(project_url: str) -> flask.typing.ResponseReturnValue:
     project = _project(project_url)
     cfg = flask.current_app.config
     try:
-        doc, secret = targets.create_webhook(store.db(), project["_id"], flask.request.form.get("url"),
+        doc, secret = targets.create_webhook(current_db(), project["_id"], flask.request.form.get("url"),
                                              created_by=web_access.current_user().user_id,
                                              secret_key=cfg["SECRET_KEY"], allowed_hosts=cfg["WEBHOOK_ALLOWED_HOSTS"],
                                              now=clock.utcnow())
@@ -67,7 +68,7 @@ def create_webhook(project_url: str) -> flask.typing.ResponseReturnValue:
 
 
 def _webhook(project: dict, webhook_id: str) -> dict:
-    webhook = targets.find_webhook(store.db(), project["_id"], store.object_id_or_404(webhook_id))
+    webhook = targets.find_webhook(current_db(), project["_id"], store.object_id_or_404(webhook_id))
     if webhook is None:
         flask.abort(404, description="There is no such webhook in this project.")
     return webhook
@@ -78,7 +79,7 @@ def _webhook(project: dict, webhook_id: str) -> dict:
 def delete_webhook(project_url: str, webhook_id: str) -> flask.typing.ResponseReturnValue:
     project = _project(project_url)
     webhook = _webhook(project, webhook_id)
-    targets.delete_webhook(store.db(), project["_id"], webhook["_id"])
+    targets.delete_webhook(current_db(), project["_id"], webhook["_id"])
     return _back(project, f"Webhook {webhook['url']} deleted.")
 
 
@@ -87,7 +88,7 @@ def delete_webhook(project_url: str, webhook_id: str) -> flask.typing.ResponseRe
 def test_webhook(project_url: str, webhook_id: str) -> flask.typing.ResponseReturnValue:
     project = _project(project_url)
     webhook = _webhook(project, webhook_id)
-    dispatch.queue_ping(store.db(), project, dispatch.app_enqueue(flask.current_app), clock.utcnow(),
+    dispatch.queue_ping(current_db(), project, dispatch.app_enqueue(flask.current_app), clock.utcnow(),
                         webhooks=[webhook])
     return _back(project, f"Test event queued for {webhook['url']}; see the delivery log.")
 
@@ -99,7 +100,7 @@ def save_settings(project_url: str) -> flask.typing.ResponseReturnValue:
     form = {"email_recipients": flask.request.form.get("email_recipients", ""),
             "task_failures": flask.request.form.get("task_failures") == "on"}
     try:
-        targets.save_settings(store.db(), project["_id"], form, clock.utcnow())
+        targets.save_settings(current_db(), project["_id"], form, clock.utcnow())
     except validation.InvalidSetting as ex:
         return _render(project, 422, error=ex)
     return _back(project, "Notification settings saved.")

@@ -28,9 +28,10 @@ from bson import ObjectId
 
 from flamenco import clock
 from flamenco.managers import MANAGERS, user_is_owner
-from flamenco.web import access, store
+from flamenco.web import access
 from flamenco.web.jobs_views import load_job
 from flamenco.workers import actions, defaults as worker_defaults, registry
+from flamenco.store import current_db
 
 bp = flask.Blueprint("job_blocklist", __name__, url_prefix="/p/<project_url>/jobs")
 
@@ -78,9 +79,9 @@ def job_blocklist(project_url: str, job_id: str) -> flask.typing.ResponseReturnV
     """The Blocklist section's content (HTML), as of the Manager's last worker report."""
     acc = access.project_access(project_url)
     job = load_job(acc, job_id)
-    manager = store.db()[MANAGERS].find_one({"_id": job.get("manager")}, MANAGER_PROJECTION) \
+    manager = current_db()[MANAGERS].find_one({"_id": job.get("manager")}, MANAGER_PROJECTION) \
         if job.get("manager") else None
-    workers = registry.workers_of(store.db(), [manager["_id"]]) if manager else []
+    workers = registry.workers_of(current_db(), [manager["_id"]]) if manager else []
     now = clock.utcnow()
     pending = actions.pending(manager, now) if manager else []
     return flask.render_template(

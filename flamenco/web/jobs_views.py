@@ -12,6 +12,7 @@ from flamenco.jobs import dependencies
 from flamenco.jobs.hooks import DELETABLE_JOB_STATES
 from flamenco.web import access, actions, defaults, joblist, store, task_index
 from flamenco.workers import eligibility
+from flamenco.store import current_db
 
 bp = flask.Blueprint("jobs", __name__, url_prefix="/p/<project_url>/jobs")
 
@@ -43,7 +44,7 @@ def names_by_id(collection: str, ids: Iterable, field: str) -> dict[Any, str]:
     wanted = [i for i in set(ids) if i is not None]
     if not wanted:
         return {}
-    docs = store.db()[collection].find({"_id": {"$in": wanted}}, {field: 1, "username": 1})
+    docs = current_db()[collection].find({"_id": {"$in": wanted}}, {field: 1, "username": 1})
     return {d["_id"]: d.get(field) or d.get("username") or str(d["_id"]) for d in docs}
 
 
@@ -53,7 +54,7 @@ def filter_choices(acc: access.ProjectAccess) -> dict:
     Nothing here reads the jobs collection: a ``distinct`` over it would cost a
     full scan on FerretDB.
     """
-    db = store.db()
+    db = current_db()
     pid = acc.project["_id"]
     managers = {m["_id"]: m.get("name") or str(m["_id"])
                 for m in db["flamenco_managers"].find({"projects": pid}, {"name": 1})}
@@ -69,9 +70,9 @@ def filter_choices(acc: access.ProjectAccess) -> dict:
 def job_list_context(acc: access.ProjectAccess) -> dict:
     """Everything the job table needs: one page of jobs plus their task counts and names."""
     query = joblist.parse_query(flask.request.args, actions.JOB_STATUSES)
-    page = joblist.fetch_page(store.db(), store.cache(), acc.project["_id"], query)
+    page = joblist.fetch_page(current_db(), store.cache(), acc.project["_id"], query)
     job_ids = [j["_id"] for j in page.jobs]
-    counts = task_index.counts_for_jobs(store.db(), store.cache(), job_ids)
+    counts = task_index.counts_for_jobs(current_db(), store.cache(), job_ids)
     return {
         "acc": acc, "project": acc.project, "query": query, "page": page,
         "counts": counts, "progress": {j: task_index.progress(c) for j, c in counts.items()},
@@ -106,7 +107,7 @@ def job_actions(project_url: str) -> flask.typing.ResponseReturnValue:
     acc = access.project_access(project_url)
     access.require_change(acc)
     action, raw_ids = actions.request_fields()
-    result = actions.apply_job_action(store.db(), acc, action, raw_ids)
+    result = actions.apply_job_action(current_db(), acc, action, raw_ids)
     return flask.jsonify(result)
 
 
@@ -116,7 +117,7 @@ def load_job(acc: access.ProjectAccess, job_id: str) -> dict:
     Queried by ``_id`` alone, the one filter FerretDB evaluates in SQL; the
     project is checked here.
     """
-    job = store.db()["flamenco_jobs"].find_one({"_id": store.object_id_or_404(job_id)})
+    job = current_db()["flamenco_jobs"].find_one({"_id": store.object_id_or_404(job_id)})
     if job is None or job.get("project") != acc.project["_id"]:
         flask.abort(404, description="This project has no such job (it may have been deleted).")
     return job
@@ -131,7 +132,7 @@ def task_page_number() -> int:
 
 def job_context(acc: access.ProjectAccess, job: dict) -> dict:
     """The job's summary, actions and one page of its tasks (from the task index)."""
-    rows = task_index.rows_for_job(store.db(), store.cache(), job["_id"])
+    rows = task_index.rows_for_job(current_db(), store.cache(), job["_id"])
     counts = dict(Counter(row.get("status", "unknown") for row in rows))
     page_count = max(1, -(-len(rows) // defaults.TASK_PAGE_SIZE))
     page = min(task_page_number(), page_count)
@@ -147,8 +148,8 @@ def job_context(acc: access.ProjectAccess, job: dict) -> dict:
         "job_actions": job_actions_confirmed(a for a in actions.JOB_ACTIONS if a.applies_to(job.get("status"))),
         "archive_available": actions.archive_path(job) is not None,
         "delete": delete_button(acc, job),
-        "dependencies": dependencies.dependency_view(store.db(), job),
-        "requirements": eligibility.requirements_view(store.db(), job),
+        "dependencies": dependencies.dependency_view(current_db(), job),
+        "requirements": eligibility.requirements_view(current_db(), job),
     }
 
 
@@ -199,7 +200,7 @@ def job_depsgraph(project_url: str, job_id: str) -> flask.typing.ResponseReturnV
     """Nodes and edges of the job's task graph (at most DEPSGRAPH_MAX_NODES tasks)."""
     acc = access.project_access(project_url)
     job = load_job(acc, job_id)
-    rows = task_index.rows_for_job(store.db(), store.cache(), job["_id"])
+    rows = task_index.rows_for_job(current_db(), store.cache(), job["_id"])
     tasks = sorted(rows, key=lambda t: t["_id"])
     truncated = len(tasks) > defaults.DEPSGRAPH_MAX_NODES
     tasks = tasks[:defaults.DEPSGRAPH_MAX_NODES]

@@ -13,8 +13,9 @@ import flask
 
 from flamenco.web import live_events
 from flamenco.manager_api import last_rendered, storage
-from flamenco.web import access, store
+from flamenco.web import access
 from flamenco.web.jobs_views import load_job
+from flamenco.store import current_db
 
 bp = flask.Blueprint("last_rendered", __name__)
 
@@ -53,10 +54,10 @@ def job_image(project_url: str, job_id: str) -> flask.typing.ResponseReturnValue
 def newest_for_user() -> dict | None:
     """The newest preview of the projects the user may view, as the farm page shows it; None if none."""
     projects = {p["_id"]: p for p in access.visible_projects(access.current_user())}
-    newest = last_rendered.newest_of_projects(store.db(), list(projects))
+    newest = last_rendered.newest_of_projects(current_db(), list(projects))
     if newest is None:
         return None
-    job = store.db()["flamenco_jobs"].find_one({"_id": newest["job"]}, {"name": 1, "last_rendered": 1})
+    job = current_db()["flamenco_jobs"].find_one({"_id": newest["job"]}, {"name": 1, "last_rendered": 1})
     if job is None or not job.get("last_rendered"):
         return None
     project = projects[newest["_id"]]

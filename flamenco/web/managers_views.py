@@ -22,6 +22,7 @@ from flamenco import clock, projects
 from flamenco.auth import tokens
 from flamenco.managers import last_contact
 from flamenco.web import access, store, workers_seen
+from flamenco.store import current_db
 
 bp = flask.Blueprint("managers", __name__, url_prefix="/managers")
 
@@ -38,7 +39,7 @@ def visible_manager_filter(user) -> dict:  # noqa: ANN001 (flamenco.auth.Current
     """Managers the user owns or that serve a project the user may view."""
     if user.is_superuser:
         return {}
-    project_ids = projects.visible_project_ids(store.db(), user) or []
+    project_ids = projects.visible_project_ids(current_db(), user) or []
     return {"$or": [{"owner_users": user.user_id}, {"projects": {"$in": project_ids}}]}
 
 
@@ -50,7 +51,7 @@ def load_manager(manager_id: str) -> dict:
     """The Manager with this id if the user may see it, else a 404."""
     user = access.current_user()
     query = {"_id": store.object_id_or_404(manager_id)} | visible_manager_filter(user)
-    manager = store.db()[MANAGERS].find_one(query)
+    manager = current_db()[MANAGERS].find_one(query)
     if manager is None:
         flask.abort(404, description="There is no such Manager that you may view.")
     return manager
@@ -87,7 +88,7 @@ def presence_context() -> dict:
 @access.login_required
 def manager_list() -> flask.typing.ResponseReturnValue:
     user = access.current_user()
-    managers = list(store.db()[MANAGERS].find(visible_manager_filter(user), LIST_PROJECTION).sort("name", 1))
+    managers = list(current_db()[MANAGERS].find(visible_manager_filter(user), LIST_PROJECTION).sort("name", 1))
     project_names = {p["_id"]: p["name"] for p in access.visible_projects(user)}
     now = clock.utcnow()
     return flask.render_template("managers.html", managers=managers, project_names=project_names,
@@ -99,7 +100,7 @@ def manager_list() -> flask.typing.ResponseReturnValue:
 @access.login_required
 def manager_presence() -> flask.typing.ResponseReturnValue:
     """``{managers: [...]}``: presence of every Manager the user may see (polled by the pages)."""
-    found = store.db()[MANAGERS].find(visible_manager_filter(access.current_user()), PRESENCE_PROJECTION)
+    found = current_db()[MANAGERS].find(visible_manager_filter(access.current_user()), PRESENCE_PROJECTION)
     now = clock.utcnow()
     response = flask.jsonify({"managers": [presence_of(m, now) for m in found],
                               "online_window_seconds": last_contact.ONLINE_WINDOW_SECONDS})
@@ -118,7 +119,7 @@ def manager_view(manager_id: str) -> flask.typing.ResponseReturnValue:
     return flask.render_template(
         "manager.html", manager=manager, owner=is_owner(manager, user),
         project_names={p["_id"]: p["name"] for p in visible}, assignable=assignable,
-        token_count=store.db()[tokens.TOKENS].count_documents({"user": manager.get("service_account")}),
+        token_count=current_db()[tokens.TOKENS].count_documents({"user": manager.get("service_account")}),
         workers=reported_workers(manager["_id"]), project_urls={str(p["_id"]): p["url"] for p in visible},
         presence=presence_of(manager, clock.utcnow()), **presence_context(),
     )
@@ -145,12 +146,12 @@ def assign_project(manager_id: str) -> flask.typing.ResponseReturnValue:
     project_id = store.object_id_or_404(flask.request.form.get("project", ""))
     action = flask.request.form.get("action", "assign")
     if action == "assign":
-        if not projects.may_admin(store.db(), user, project_id):
+        if not projects.may_admin(current_db(), user, project_id):
             raise access.AccessDenied("Only admins of that project may assign Managers to it.")
-        store.db()[MANAGERS].update_one({"_id": manager["_id"]}, {"$addToSet": {"projects": project_id}})
+        current_db()[MANAGERS].update_one({"_id": manager["_id"]}, {"$addToSet": {"projects": project_id}})
         return back_to(manager, "Manager assigned to the project.")
     if action == "remove":
-        store.db()[MANAGERS].update_one({"_id": manager["_id"]}, {"$pull": {"projects": project_id}})
+        current_db()[MANAGERS].update_one({"_id": manager["_id"]}, {"$pull": {"projects": project_id}})
         return back_to(manager, "Manager removed from the project.")
     flask.abort(400, description="action: must be 'assign' or 'remove'")
 
@@ -160,6 +161,6 @@ def assign_project(manager_id: str) -> flask.typing.ResponseReturnValue:
 def revoke_token(manager_id: str) -> flask.typing.ResponseReturnValue:
     """Delete every token of the Manager's service account; it must be linked again."""
     manager = owned_manager_or_403(manager_id)
-    removed = tokens.revoke_tokens(store.db(), manager["service_account"])
+    removed = tokens.revoke_tokens(current_db(), manager["service_account"])
     plural = "s" if removed != 1 else ""
     return back_to(manager, f"Revoked {removed} token{plural}: link the Manager again to reconnect it.")

@@ -6,6 +6,7 @@ from pathlib import Path
 import flask
 
 from flamenco.web import access, job_index, store
+from flamenco.store import current_db
 
 bp = flask.Blueprint("projects", __name__)
 
@@ -20,7 +21,7 @@ FAVICON_MAX_AGE_SECONDS = 24 * 3600
 def index() -> flask.typing.ResponseReturnValue:
     user = access.current_user()
     projects = access.visible_projects(user)
-    summary = job_index.status_counts(store.db(), store.cache(), [p["_id"] for p in projects])
+    summary = job_index.status_counts(current_db(), store.cache(), [p["_id"] for p in projects])
     return flask.render_template("projects.html", projects=projects, summary=summary)
 
 

@@ -27,6 +27,7 @@ from wtforms.validators import DataRequired, Length
 from flamenco import auth, users
 from flamenco.web import store
 from flamenco.web.login_throttle import LoginThrottle
+from flamenco.store import current_db
 
 bp = flask.Blueprint("session", __name__)
 # The same message for an unknown user and a wrong password: no user enumeration.
@@ -62,7 +63,7 @@ def attempt_login(username: str, password: str, address: str) -> tuple[dict | No
     wait = throttle.seconds_locked(username, address)
     if wait:
         return None, wait
-    user = store.db()["users"].find_one({"username": username})
+    user = current_db()["users"].find_one({"username": username})
     if users.check_password(user, password):
         throttle.record_success(username)
         return user, 0
@@ -103,7 +104,7 @@ def logout() -> flask.typing.ResponseReturnValue:
     user = auth.current_user()
     if user is not None and user.via_session:
         # The signed cookie would stay valid; ending the user's session generation revokes it.
-        auth.end_sessions(store.db(), user.user_id)
+        auth.end_sessions(current_db(), user.user_id)
     flask_login.logout_user()
     flask.session.clear()
     return flask.redirect(flask.url_for("web.session.login"))

@@ -20,9 +20,10 @@ from flamenco import clock
 from flamenco.managers import settings as manager_settings
 from flamenco.managers import user_is_owner
 from flamenco.managers.settings_routes import settings_view
-from flamenco.web import access, managers_views, store
+from flamenco.web import access, managers_views
 from flamenco.workers import actions, registry
 from flamenco.workers import defaults as worker_defaults
+from flamenco.store import current_db
 
 bp = flask.Blueprint("settings", __name__, url_prefix="/settings")
 
@@ -60,7 +61,7 @@ def variable_rows(variables: dict) -> list[dict]:
 def _administered_managers() -> list[dict]:
     """The Managers the user may see and change, by name."""
     user = access.current_user()
-    found = store.db()[managers_views.MANAGERS].find(managers_views.visible_manager_filter(user)).sort("name", 1)
+    found = current_db()[managers_views.MANAGERS].find(managers_views.visible_manager_filter(user)).sort("name", 1)
     return [m for m in found if user_is_owner(user, m)]
 
 
@@ -74,7 +75,7 @@ def _workers_by_manager(managers: list[dict]) -> dict[str, list[dict]]:
     """Each Manager's reported workers, with ``pending_schedule`` when one waits for the Manager."""
     by_manager: dict[str, list[dict]] = {str(m["_id"]): [] for m in managers}
     pending = {m["_id"]: _pending_schedules(m) for m in managers}
-    for worker in registry.workers_of(store.db(), [m["_id"] for m in managers]):
+    for worker in registry.workers_of(current_db(), [m["_id"] for m in managers]):
         worker["pending_schedule"] = pending[worker["manager"]].get(worker["worker_id"])
         by_manager[str(worker["manager"])].append(worker)
     for workers in by_manager.values():

@@ -1,23 +1,16 @@
-"""Handles on the server's MongoDB database and Redis, for the dashboard's views."""
+"""The dashboard's Redis handle and id parsing (the database comes from ``flamenco.store``)."""
 from __future__ import annotations
 
 import flask
 import redis
 from bson import ObjectId
 from bson.errors import InvalidId
-from pymongo.database import Database
 
 from flamenco.web import live_feed
-from flamenco.store import current_db
 
 # The dashboard's Redis reads (cached counts) must never hang a page.
 REDIS_SOCKET_TIMEOUT = 0.5
 _EXTENSION_KEY = "flamenco_web_redis"
-
-
-def db() -> Database:
-    """The app's MongoDB database (Eve's PyMongo handle)."""
-    return current_db()
 
 
 def cache() -> redis.Redis:

@@ -28,8 +28,9 @@ import flask
 from bson import ObjectId
 
 from flamenco.task_logs import reading
-from flamenco.web import access, actions, defaults, store
+from flamenco.web import access, actions, defaults
 from flamenco.web.tasks_views import last_page, load_task, uploaded_log
+from flamenco.store import current_db
 
 bp = flask.Blueprint("task_log", __name__, url_prefix="/p/<project_url>/tasks")
 
@@ -49,11 +50,11 @@ def requested_page(task: dict, args: Mapping[str, str]) -> reading.LogPage:
     if after is not None and before is not None:
         raise reading.CursorError("after", "cannot be combined with before")
     if after is not None:
-        return reading.chunks_after(store.db(), task["_id"], reading.ChunkCursor.parse(after, "after"), max_chars)
+        return reading.chunks_after(current_db(), task["_id"], reading.ChunkCursor.parse(after, "after"), max_chars)
     if before is None:
         return last_page(task)
     if "-" in before:
-        return reading.chunks_before(store.db(), task["_id"], reading.ChunkCursor.parse(before, "before"), max_chars)
+        return reading.chunks_before(current_db(), task["_id"], reading.ChunkCursor.parse(before, "before"), max_chars)
     path = uploaded_log(task)
     if path is None:
         raise reading.CursorError("before", "this task has no uploaded log file (any more); reload the page")
@@ -74,7 +75,7 @@ def task_log_page(project_url: str, task_id: str) -> flask.typing.ResponseReturn
 def _whole_log(task_id: ObjectId, text: str | None) -> Iterator[bytes]:
     """The chunks Managers sent, else the last lines the task holds."""
     sent_any = False
-    for chunk in reading.iter_chunks(store.db(), task_id):
+    for chunk in reading.iter_chunks(current_db(), task_id):
         sent_any = True
         yield chunk.encode("utf-8")
     if not sent_any:

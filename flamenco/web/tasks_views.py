@@ -8,6 +8,7 @@ import flask
 from flamenco import status
 from flamenco.task_logs import reading
 from flamenco.web import access, actions, defaults, store, task_index
+from flamenco.store import current_db
 
 bp = flask.Blueprint("tasks", __name__, url_prefix="/p/<project_url>/tasks")
 
@@ -16,7 +17,7 @@ JOB_HEADER_PROJECTION = {"name": 1, "status": 1, "job_type": 1}
 
 def load_task(acc: access.ProjectAccess, task_id: str) -> dict:
     """The task with this id in this project, or a 404 (queried by ``_id`` alone, see load_job)."""
-    task = store.db()["flamenco_tasks"].find_one({"_id": store.object_id_or_404(task_id)})
+    task = current_db()["flamenco_tasks"].find_one({"_id": store.object_id_or_404(task_id)})
     if task is None or task.get("project") != acc.project["_id"]:
         flask.abort(404, description="This project has no such task (its job may have been archived).")
     return task
@@ -32,18 +33,18 @@ def last_page(task: dict, max_chars: int = defaults.LOG_PAGE_MAX_CHARS) -> readi
     path = uploaded_log(task)
     if path is not None:
         return reading.file_page(path, None, max_chars)
-    page = reading.last_chunks(store.db(), task["_id"], max_chars)
+    page = reading.last_chunks(current_db(), task["_id"], max_chars)
     if page is not None:
         return page
     return reading.LogPage(source=reading.SOURCE_TAIL, text=task.get("log") or "")
 
 
 def task_context(acc: access.ProjectAccess, task: dict) -> dict:
-    job = store.db()["flamenco_jobs"].find_one({"_id": task.get("job")}, JOB_HEADER_PROJECTION) or {}
+    job = current_db()["flamenco_jobs"].find_one({"_id": task.get("job")}, JOB_HEADER_PROJECTION) or {}
     parents = task.get("parents") or []
     parent_names = {}
     if parents:
-        rows = task_index.rows_for_job(store.db(), store.cache(), task["job"])
+        rows = task_index.rows_for_job(current_db(), store.cache(), task["job"])
         parent_names = {r["_id"]: r.get("name") for r in rows if r["_id"] in set(parents)}
     return {
         "acc": acc, "project": acc.project, "task": task, "job": job,
@@ -94,4 +95,4 @@ def task_action(project_url: str, task_id: str) -> flask.typing.ResponseReturnVa
     access.require_change(acc)
     task = load_task(acc, task_id)
     action, _jobs = actions.request_fields()
-    return flask.jsonify(actions.apply_task_action(store.db(), acc, action, task))
+    return flask.jsonify(actions.apply_task_action(current_db(), acc, action, task))

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import flask
 
+from flamenco.store import current_db
 from flamenco.workers import registry, routes
 
 blueprint = flask.Blueprint("workers", __name__)
@@ -14,4 +15,4 @@ def _create_indexes(state: flask.blueprints.BlueprintSetupState) -> None:
     app = state.app
     assert isinstance(app, flask.Flask)
     with app.app_context():
-        registry.ensure_indexes(app.data.driver.db)  # type: ignore[attr-defined]  # Eve's data layer
+        registry.ensure_indexes(current_db())
