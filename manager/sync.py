@@ -100,9 +100,12 @@ class SyncDaemon:
         now = self.ctx.now()
         if now < self.next_notification_try:
             return
+        if self.startup_sent and now - self.last_notification_at < _seconds(self.ctx.config.worker_report_min_interval):
+            return  # checked before building: the report lists every worker, in the engine's loop
         document = build_notification(self.ctx)
+        digest = report_digest(document)
         kind = "update" if self.startup_sent else "startup"
-        if self.startup_sent and not self.update_due(now, document):
+        if self.startup_sent and not self.update_due(now, document, digest):
             return
         try:
             if kind == "update":
@@ -116,20 +119,18 @@ class SyncDaemon:
             return
         self.startup_sent = True
         self.last_notification_at = now
-        self.last_report_digest = report_digest(document)
+        self.last_report_digest = digest
         worker_actions.acknowledged(self.ctx, document.get("worker_actions_done") or [])
 
-    def update_due(self, now: dt.datetime, document: dict) -> bool:
-        """Asked for (task types changed), actions to acknowledge or workers changed, at most once per
-        ``worker_report_min_interval``; and a refresh of the workers' last contact every max interval."""
-        cfg = self.ctx.config
-        since = now - self.last_notification_at
-        if since < _seconds(cfg.worker_report_min_interval):
-            return False
-        if since >= _seconds(cfg.worker_report_max_interval) and document["workers"]:
+    def update_due(self, now: dt.datetime, document: dict, digest: str) -> bool:
+        """Asked for (task types changed), actions to acknowledge or workers changed (``digest`` of
+        the report differs), at most once per ``worker_report_min_interval`` (the caller checks it
+        first); and a refresh of the workers' last contact every max interval."""
+        if now - self.last_notification_at >= _seconds(self.ctx.config.worker_report_max_interval) \
+                and document["workers"]:
             return True
         return (sync_requests.update_notification_pending(self.ctx) or bool(document.get("worker_actions_done"))
-                or report_digest(document) != self.last_report_digest)
+                or digest != self.last_report_digest)
 
     # -- downloads ----------------------------------------------------------
 
