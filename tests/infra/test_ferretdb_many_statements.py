@@ -112,3 +112,41 @@ def test_one_delete_command_of_1000_statements_is_answered(own_store):
     assert counter.counts.get("delete") == 1, counter.counts
     assert result.deleted_count == STATEMENTS
     _later_commands_work(db, 0)
+
+
+# Our build writes the statements of one `update` command in one transaction
+# when the command ends (tools/ferretdb-patches/flamenco_update_batch.go). Each
+# statement must still see what the earlier ones wrote, and a statement that
+# fails must not take the earlier ones' writes with it: as on MongoDB.
+
+
+def test_statements_of_one_command_see_each_others_writes(own_store):
+    db, counter = own_store
+    coll = db["tasks"]
+    ids = _stored_ids(coll)
+    requests = [pymongo.UpdateOne({"_id": task_id}, {"$inc": {"n": 1}}) for task_id in ids]
+    # The same documents again by _id, then through filters that are not an _id.
+    requests += [pymongo.UpdateOne({"_id": ids[0]}, {"$inc": {"n": 10}}),
+                 pymongo.UpdateMany({"n": 1}, {"$set": {"seen": True}}),
+                 pymongo.UpdateOne({"n": 11}, {"$set": {"first": True}})]
+    result = coll.bulk_write(requests, ordered=True)
+    assert counter.counts.get("update") == 1, counter.counts
+    assert result.modified_count == STATEMENTS + 1 + (STATEMENTS - 1) + 1
+    assert coll.find_one({"_id": ids[0]}) == {"_id": ids[0], "n": 11, "first": True}
+    assert coll.count_documents({"n": 1, "seen": True}) == STATEMENTS - 1
+
+
+def test_a_failing_statement_keeps_the_writes_before_it(own_store):
+    db, _ = own_store
+    coll = db["tasks"]
+    ids = _stored_ids(coll)
+    coll.update_one({"_id": ids[500]}, {"$set": {"n": "text"}})
+    requests = [pymongo.UpdateOne({"_id": task_id}, {"$inc": {"n": 1}}) for task_id in ids]
+    # $inc of a string fails at statement 500. (FerretDB's error answer lacks
+    # nModified, so PyMongo raises a KeyError instead of a BulkWriteError.)
+    with pytest.raises((pymongo.errors.BulkWriteError, KeyError)):
+        coll.bulk_write(requests, ordered=True)
+    assert coll.count_documents({"n": 1}) == 500
+    assert coll.find_one({"_id": ids[500]})["n"] == "text"
+    assert coll.count_documents({"n": 0}) == STATEMENTS - 501
+    _later_commands_work(db, STATEMENTS)
