@@ -50,6 +50,12 @@ MANAGER_TOKEN_PREFIX = "SRV"
 # batches are far smaller; without a bound waitress reads up to 1 GiB into memory.
 MAX_CONTENT_LENGTH = 16 * 1024 * 1024
 
+# Queued tasks claimed per depsgraph answer (flamenco.manager_api.depsgraph).
+# A claim writes every task it takes (about half a millisecond each on
+# FerretDB), so 10,000 queued tasks made one request of many seconds and
+# 100,000 of minutes; a page of 1,000 is answered in well under a second.
+DEPSGRAPH_CLAIM_PAGE_TASKS = 1000
+
 # Eve paging: Pillar used 250 for both (reference §1.5).
 PAGINATION_DEFAULT = 250
 PAGINATION_LIMIT = 250

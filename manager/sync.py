@@ -30,6 +30,10 @@ log = logging.getLogger(__name__)
 # chunks of this many, each its own group commit, so that no flush that workers
 # wait for carries a whole depsgraph or push (FerretDB writes ~1,000 documents/s).
 CHANGE_CHUNK = 200
+# Depsgraph answers one download may ask for while the Server says more queued
+# tasks wait (it claims them 1,000 per answer): enough for 100,000 tasks, and a
+# bound should a Server keep saying "more".
+MAX_DOWNLOAD_PAGES = 100
 
 
 def _seconds(value: float) -> dt.timedelta:
@@ -142,16 +146,24 @@ class SyncDaemon:
             self.download()
 
     def download(self) -> int:
-        """Fetch the depsgraph (incremental after the first) into the cache."""
+        """Fetch the depsgraph (incremental after the first) into the cache.
+
+        The Server claims queued tasks a page at a time and says when more
+        wait: ask again at once, up to MAX_DOWNLOAD_PAGES answers per download.
+        """
         # Set before asking, so a Server that is down is asked again only at
         # the next period or kick, not on every tick.
         self.last_download = self.ctx.now()
-        graph = self.upstream.depsgraph(sync_requests.depsgraph_last_modified(self.ctx))
-        if graph.tasks is None:
-            return 0
-        stored = sum(tasks.store_downloaded(self.ctx, chunk) for chunk in chunks(graph.tasks, CHANGE_CHUNK))
-        if graph.last_updated:
-            sync_requests.set_depsgraph_last_modified(self.ctx, graph.last_updated)
+        stored = 0
+        for _ in range(MAX_DOWNLOAD_PAGES):
+            graph = self.upstream.depsgraph(sync_requests.depsgraph_last_modified(self.ctx))
+            if graph.tasks is None:
+                break
+            stored += sum(tasks.store_downloaded(self.ctx, chunk) for chunk in chunks(graph.tasks, CHANGE_CHUNK))
+            if graph.last_updated:
+                sync_requests.set_depsgraph_last_modified(self.ctx, graph.last_updated)
+            if not graph.more:
+                break
         log.info("downloaded %d tasks", stored)
         return stored
 

@@ -16,6 +16,8 @@ from flamenco_manager.config import Config
 USER_AGENT = f"Flamenco-Manager/{__version__}"
 IF_UPDATED_SINCE = "X-Flamenco-If-Updated-Since"
 LAST_UPDATED = "X-Flamenco-Last-Updated"
+# Our Server pages the claim of queued tasks and says when more wait (Flamenco 2's does not).
+MORE_TASKS = "X-Flamenco-More-Tasks"
 
 
 class UpstreamError(Exception):
@@ -29,6 +31,7 @@ class Depsgraph:
     status_code: int
     tasks: list[dict] | None
     last_updated: str | None
+    more: bool = False  # the Server has more queued tasks for us: ask again at once
 
 
 class Upstream:
@@ -68,7 +71,8 @@ class Upstream:
             graph = resp.json()["depsgraph"]
         except (ValueError, KeyError, TypeError) as ex:
             raise UpstreamError(f"depsgraph: unexpected reply: {ex}") from ex
-        return Depsgraph(200, graph, resp.headers.get(LAST_UPDATED))
+        return Depsgraph(200, graph, resp.headers.get(LAST_UPDATED),
+                         more=resp.headers.get(MORE_TASKS, "").lower() == "true")
 
     def push_updates(self, updates: list[dict]) -> dict:
         """POST a task-update batch; returns the TaskUpdateResponse."""

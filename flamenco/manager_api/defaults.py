@@ -35,4 +35,8 @@ IF_UPDATED_SINCE_HEADER = "X-Flamenco-If-Updated-Since"
 LAST_UPDATED_HEADER = "X-Flamenco-Last-Updated"
 LAST_UPDATED_FORMAT_HEADER = "X-Flamenco-Last-Updated-Format"
 LAST_UPDATED_FORMAT = "ISO-8601"
+# Our addition: "true" when the answer claimed a full page of queued tasks and
+# more wait. Flamenco 2 Managers ignore it and get the rest at their next
+# download; ours ask again at once.
+MORE_TASKS_HEADER = "X-Flamenco-More-Tasks"
 BSON_MIMETYPE = "application/bson"

@@ -1,23 +1,38 @@
 """The depsgraph pull: which tasks a Manager gets, and claiming them (reference §6.3).
 
 Queries do not grow with the number of tasks: the Manager's runnable jobs,
-their tasks, and per job with queued tasks one ``update_many`` that claims
+its tasks that are not queued, its queued tasks (one query per job priority,
+highest first), and per job with queued tasks one ``update_many`` that claims
 them (plus the job's task-count update, ``flamenco.task_counts``). The claim
 keeps ``_updated``, so the next incremental pull does not resend what was
 just delivered.
+
+Paging (issue 12): one answer claims at most ``page`` queued tasks. When more
+wait, the answer says so (``Depsgraph.more``) and the jobs that may still hold
+queued tasks get an ``_updated`` newer than the answer's ``last_updated``:
+the next incremental pull then selects their queued tasks again (see
+:func:`task_query`), while what this answer delivered keeps its older
+``_updated`` and is not resent. Tasks that are not queued are not paged: they
+cost a read, not a write, and a clean slate must list all of them.
 """
 from __future__ import annotations
 
 import dataclasses
 import datetime
+from collections import defaultdict
+from typing import Any
 
 from bson import ObjectId
 from pymongo.database import Database
 
-from flamenco import requirements, status
+from flamenco import clock, defaults, requirements, status
 
 JOBS = "flamenco_jobs"
 TASKS = "flamenco_tasks"
+QUEUED = "queued"
+# A job touched to carry the rest of its queued tasks to the next pull is
+# this much newer than the answer's last_updated (BSON keeps milliseconds).
+TOUCH_MARGIN = datetime.timedelta(milliseconds=1)
 
 
 @dataclasses.dataclass
@@ -26,6 +41,7 @@ class Depsgraph:
 
     tasks: list[dict] | None
     last_updated: datetime.datetime | None = None
+    more: bool = False  # queued tasks beyond this answer's page wait for the next pull
 
 
 def task_query(manager_id: ObjectId, jobs: list[dict], since: datetime.datetime | None) -> dict:
@@ -38,8 +54,9 @@ def task_query(manager_id: ObjectId, jobs: list[dict], since: datetime.datetime 
     can be before ``since`` when another task changed while the job was being
     built (a big job is built by Celery over seconds or minutes). Without
     this the Manager would never learn about them incrementally. The job's
-    ``_updated`` is written when it becomes runnable, so it is newer than
-    ``since`` exactly when the Manager has not seen it runnable yet.
+    ``_updated`` is written when it becomes runnable (and when a paged answer
+    left queued tasks of it behind), so it is newer than ``since`` exactly
+    when the Manager has not received all of them yet.
     """
     job_ids = [job["_id"] for job in jobs]
     if since is None:
@@ -49,8 +66,40 @@ def task_query(manager_id: ObjectId, jobs: list[dict], since: datetime.datetime 
     query: dict = {"manager": manager_id, "job": {"$in": job_ids}, "status": {"$in": sorted(statuses)}}
     if since is not None:
         changed_jobs = [job["_id"] for job in jobs if job.get("_updated") and job["_updated"] > since]
-        query["$or"] = [{"_updated": {"$gt": since}}, {"job": {"$in": changed_jobs}, "status": "queued"}]
+        query["$or"] = [{"_updated": {"$gt": since}}, {"job": {"$in": changed_jobs}, "status": QUEUED}]
     return query
+
+
+def _not_queued(query: dict) -> dict:
+    """The part of ``query`` that selects tasks other than queued ones."""
+    narrowed = {key: value for key, value in query.items() if key != "$or"}
+    narrowed["status"] = {"$in": [s for s in query["status"]["$in"] if s != QUEUED]}
+    if "$or" in query:
+        branches = [branch for branch in query["$or"] if branch.get("status") != QUEUED]
+        if len(branches) == 1:
+            narrowed.update(branches[0])  # at the top level the store can select by it (an index, a pushdown)
+        else:
+            narrowed["$or"] = branches
+    return narrowed
+
+
+def _queued(query: dict, job_ids: list[ObjectId]) -> dict:
+    """The part of ``query`` that selects the queued tasks of these jobs."""
+    narrowed = {key: value for key, value in query.items() if key != "$or"}
+    narrowed["job"] = {"$in": job_ids}
+    narrowed["status"] = QUEUED
+    if "$or" in query:
+        narrowed["$or"] = query["$or"]
+    return narrowed
+
+
+def _by_priority(jobs: list[dict]) -> list[list[dict]]:
+    """The jobs grouped by priority, highest first: a page claims the most urgent work."""
+    groups: dict[Any, list[dict]] = defaultdict(list)
+    for job in jobs:
+        priority = job.get("priority")
+        groups[priority if isinstance(priority, (int, float)) else 0].append(job)
+    return [groups[p] for p in sorted(groups, reverse=True)]
 
 
 def add_requirements(tasks: list[dict], jobs: list[dict]) -> None:
@@ -64,26 +113,57 @@ def add_requirements(tasks: list[dict], jobs: list[dict]) -> None:
             task["requirements"] = required
 
 
-def pull_depsgraph(db: Database, manager_id: ObjectId, since: datetime.datetime | None) -> Depsgraph:
-    """Find the Manager's tasks and claim the queued ones, in a bounded number of queries."""
+def _read_queued(db: Database, query: dict, jobs: list[dict], page: int) -> tuple[list[dict], list[ObjectId]]:
+    """Up to ``page`` queued tasks, highest job priority first; and the jobs that may hold more."""
+    queued: list[dict] = []
+    groups = _by_priority(jobs)
+    for index, group in enumerate(groups):
+        room = page - len(queued)
+        found = list(db[TASKS].find(_queued(query, [job["_id"] for job in group])).limit(room + 1))
+        if len(found) > room:
+            queued.extend(found[:room])
+            return queued, [job["_id"] for later in groups[index:] for job in later]
+        queued.extend(found)
+    return queued, []
+
+
+def _claim(db: Database, manager_id: ObjectId, queued: list[dict]) -> None:
+    for task in queued:
+        task["status"] = "claimed-by-manager"
+        task.pop("log_file", None)
+    status.mark_tasks_claimed(db, manager_id, [task["_id"] for task in queued],
+                              job_of={task["_id"]: task["job"] for task in queued},
+                              docs={task["_id"]: task for task in queued})
+
+
+def _carry_over(db: Database, job_ids: list[ObjectId], last_updated: datetime.datetime | None) -> None:
+    """Make the next incremental pull select these jobs' queued tasks again (module docstring)."""
+    touched = clock.utcnow()
+    if last_updated is not None:
+        touched = max(touched, last_updated + TOUCH_MARGIN)
+    db[JOBS].update_many({"_id": {"$in": job_ids}}, {"$set": {"_updated": touched}})
+
+
+def pull_depsgraph(db: Database, manager_id: ObjectId, since: datetime.datetime | None,
+                   page: int = defaults.DEPSGRAPH_CLAIM_PAGE_TASKS) -> Depsgraph:
+    """Find the Manager's tasks and claim up to ``page`` queued ones, in a bounded number of queries."""
     jobs = list(db[JOBS].find(
         {"manager": manager_id, "status": {"$in": sorted(status.DEPSGRAPH_RUNNABLE_JOB_STATUSES)}},
-        projection=["_id", "_updated", "requirements"]))
+        projection=["_id", "_updated", "requirements", "priority"]))
     if not jobs:
         return Depsgraph(tasks=None)
-    tasks = list(db[TASKS].find(task_query(manager_id, jobs, since)))
+    query = task_query(manager_id, jobs, since)
+    tasks = list(db[TASKS].find(_not_queued(query)))
+    queued, unfinished_jobs = _read_queued(db, query, jobs, page)
+    if queued:
+        _claim(db, manager_id, queued)
+        tasks.extend(queued)
     if not tasks:
         return Depsgraph(tasks=[])
-    queued = [task for task in tasks if task["status"] == "queued"]
-    if queued:
-        for task in queued:
-            task["status"] = "claimed-by-manager"
-            task.pop("log_file", None)
-        status.mark_tasks_claimed(db, manager_id, [task["_id"] for task in queued],
-                                  job_of={task["_id"]: task["job"] for task in queued},
-                                  docs={task["_id"]: task for task in queued})
     add_requirements(tasks, jobs)  # after the claim: its listeners get the tasks as stored
     # Never move the Manager's marker backwards (tasks of a changed job may be older).
     newest = max((task["_updated"] for task in tasks if task.get("_updated")), default=None)
     last_updated = max(newest, since) if newest and since else newest or since
-    return Depsgraph(tasks=tasks, last_updated=last_updated)
+    if unfinished_jobs:
+        _carry_over(db, unfinished_jobs, last_updated)
+    return Depsgraph(tasks=tasks, last_updated=last_updated, more=bool(unfinished_jobs))

@@ -75,7 +75,8 @@ def get_depsgraph(manager: dict) -> flask.typing.ResponseReturnValue:
             since = wire.parse_timestamp(raw_since)
         except wire.BadTimestamp as ex:
             errors.abort(400, str(ex), {defaults.IF_UPDATED_SINCE_HEADER: "must be an ISO-8601 date"})
-    graph = depsgraph.pull_depsgraph(current_db(), manager["_id"], since)
+    graph = depsgraph.pull_depsgraph(current_db(), manager["_id"], since,
+                                     page=flask.current_app.config["DEPSGRAPH_CLAIM_PAGE_TASKS"])
     if graph.tasks is None:
         return "", 204
     if not graph.tasks and since is not None:
@@ -84,6 +85,8 @@ def get_depsgraph(manager: dict) -> flask.typing.ResponseReturnValue:
     if graph.last_updated is not None:
         resp.headers[defaults.LAST_UPDATED_HEADER] = wire.iso8601(graph.last_updated)
         resp.headers[defaults.LAST_UPDATED_FORMAT_HEADER] = defaults.LAST_UPDATED_FORMAT
+    if graph.more:
+        resp.headers[defaults.MORE_TASKS_HEADER] = "true"
     return resp
 
 

@@ -1,4 +1,4 @@
-"""Our FerretDB build pushes ObjectID equality down to SQLite without changing any answer.
+"""Our FerretDB build pushes ObjectID and plain-string equality down to SQLite without changing any answer.
 
 The pushed-down SQL only pre-selects documents (FerretDB applies the whole
 filter afterwards), so it must never leave out a match: in particular MongoDB
@@ -28,6 +28,9 @@ def tasks(mongo_db):
         {"_id": "string-of-a", "job": str(JOB_A), "status": "queued"},
         {"_id": "document", "job": {"id": JOB_A}, "status": "queued"},
         {"_id": "missing", "status": "queued"},
+        {"_id": "status-array", "job": JOB_B, "status": ["paused", "queued"]},
+        {"_id": "status-escaped", "job": JOB_B, "status": 'quo"ted\u00e9'},
+        {"_id": "status-number", "job": JOB_B, "status": 7},
     ])
     return coll
 
@@ -41,7 +44,8 @@ def test_equality_matches_scalars_and_arrays_containing_the_value(tasks):
 
 
 def test_in_matches_any_listed_value(tasks):
-    assert found(tasks, {"job": {"$in": [JOB_B, OTHER]}}) == {"scalar-b", "array-with-a", "array-without-a"}
+    assert found(tasks, {"job": {"$in": [JOB_B, OTHER]}}) == {
+        "scalar-b", "array-with-a", "array-without-a", "status-array", "status-escaped", "status-number"}
 
 
 def test_pushed_down_and_other_conditions_combine(tasks):
@@ -50,17 +54,26 @@ def test_pushed_down_and_other_conditions_combine(tasks):
     assert found(tasks, {"job": JOB_A, "_id": {"$in": ["scalar-a", "scalar-b"]}}) == {"scalar-a"}
 
 
+def test_string_equality_matches_strings_and_arrays_containing_them(tasks):
+    assert found(tasks, {"job": JOB_B, "status": "queued"}) == {"scalar-b", "status-array"}
+    assert found(tasks, {"status": {"$in": ["paused", "completed"]}}) == {"scalar-a-done", "status-array"}
+    assert found(tasks, {"status": 'quo"ted\u00e9'}) == {"status-escaped"}
+    assert found(tasks, {"job": JOB_B, "status": {"$in": ['quo"ted\u00e9', "queued"]}}) == {
+        "scalar-b", "status-array", "status-escaped"}
+    assert found(tasks, {"status": "7"}) == set()
+
+
 def test_writes_and_aggregations_see_the_same_documents(tasks):
     assert tasks.update_many({"job": JOB_A}, {"$set": {"seen": True}}).modified_count == 3
     groups = {g["_id"]: g["n"] for g in tasks.aggregate(
         [{"$match": {"job": {"$in": [JOB_A]}}}, {"$group": {"_id": "$status", "n": {"$sum": 1}}}])}
     assert groups == {"queued": 2, "completed": 1}
-    assert tasks.delete_many({"job": JOB_B}).deleted_count == 1
+    assert tasks.delete_many({"job": JOB_B}).deleted_count == 4
     assert found(tasks, {"job": JOB_B}) == set()
 
 
 def test_no_filter_and_empty_in(tasks):
-    assert len(found(tasks, {})) == 8
+    assert len(found(tasks, {})) == 11
     assert found(tasks, {"job": {"$in": []}}) == set()
 
 
@@ -68,19 +81,48 @@ def explain(coll, query: dict) -> dict:
     return coll.database.command("explain", {"find": coll.name, "filter": query})
 
 
-def test_ferretdb_uses_the_index_for_objectid_filters(tasks):
+def test_ferretdb_pushes_objectid_and_plain_string_filters_down(tasks):
     if "ferretdbVersion" not in tasks.database.client.admin.command("buildInfo"):
         pytest.skip("pushdown is a property of our FerretDB build")
     plan = explain(tasks, {"job": JOB_A, "status": "queued"})
     assert plan["filterPushdown"] is True
     assert any("USING INDEX" in step and "job" in step for step in plan["queryPlanner"]["Plan"])
     assert explain(tasks, {"job": {"$in": [JOB_A, JOB_B]}})["filterPushdown"] is True
-    assert explain(tasks, {"status": "queued"})["filterPushdown"] is False
-    assert explain(tasks, {"job": {"$in": [JOB_A, "not an id"]}})["filterPushdown"] is False
+    assert explain(tasks, {"status": "queued"})["filterPushdown"] is True
+    assert explain(tasks, {"status": {"$in": ["queued", "claimed-by-manager"]}})["filterPushdown"] is True
+    assert explain(tasks, {"job": {"$in": [JOB_A, "an id's text"]}})["filterPushdown"] is False
+    assert explain(tasks, {"status": 'quo"ted'})["filterPushdown"] is False
+    assert explain(tasks, {"status": 7})["filterPushdown"] is False
 
 
 def test_a_very_long_in_list_is_answered(tasks):
     """More ids than SQLite takes parameters in one statement (32,766)."""
     ids = [ObjectId() for _ in range(40_000)] + [JOB_B]
-    assert found(tasks, {"job": {"$in": ids}}) == {"scalar-b"}
+    assert found(tasks, {"job": {"$in": ids}, "status": "queued"}) == {"scalar-b", "status-array"}
     assert found(tasks, {"job": {"$in": ids}, "_id": {"$in": ["scalar-b", "missing"]}}) == {"scalar-b"}
+
+
+def test_date_ranges_match_dates_and_arrays_holding_one(mongo_db):
+    """``{changed: {$gt: t}}``, as the depsgraph asks "tasks changed since", pushed down as a number range."""
+    import datetime
+
+    base = datetime.datetime(2026, 12, 3, 12, 0, 0, tzinfo=datetime.timezone.utc)
+    coll = mongo_db["changes"]
+    coll.insert_many([
+        {"_id": "before", "changed": base - datetime.timedelta(seconds=1)},
+        {"_id": "at", "changed": base},
+        {"_id": "one-ms-after", "changed": base + datetime.timedelta(milliseconds=1)},
+        {"_id": "after", "changed": base + datetime.timedelta(hours=1)},
+        {"_id": "array", "changed": [base - datetime.timedelta(days=1), base + datetime.timedelta(days=1)]},
+        {"_id": "number", "changed": 2**62},
+        {"_id": "text", "changed": "2027-01-01"},
+        {"_id": "missing"},
+    ])
+    assert found(coll, {"changed": {"$gt": base}}) == {"one-ms-after", "after", "array"}
+    assert found(coll, {"changed": {"$gte": base}}) == {"at", "one-ms-after", "after", "array"}
+    assert found(coll, {"changed": {"$lt": base}}) == {"before", "array"}
+    assert found(coll, {"changed": {"$gt": base, "$lte": base + datetime.timedelta(hours=1)}}) == {
+        "one-ms-after", "after", "array"}
+    if "ferretdbVersion" in mongo_db.client.admin.command("buildInfo"):
+        assert explain(coll, {"changed": {"$gt": base}})["filterPushdown"] is True
+        assert explain(coll, {"changed": {"$gt": base, "$ne": None}})["filterPushdown"] is False

@@ -106,6 +106,18 @@ def test_task_goes_queued_claimed_active_completed_on_the_server(farm, mongo_uri
         assert farm.server_db["flamenco_jobs"].find_one({"_id": job["_id"]})["status"] == "completed"
 
 
+def test_one_download_takes_every_page_of_a_paged_depsgraph(farm, mongo_uri, redis_url):
+    """The server claims queued tasks a page at a time and says more wait; the manager asks again at once."""
+    job = farm.job(settings={"frames": "1-5", "chunk_size": 1, "time_in_seconds": 0})
+    with running_server(mongo_uri, redis_url, DEPSGRAPH_CLAIM_PAGE_TASKS=2) as server_url:
+        ctx = farm.link(server_url)
+        daemon = SyncDaemon(ctx)
+        assert daemon.download() == 5
+        assert {t["status"] for t in farm.server_tasks(job)} == {"claimed-by-manager"}
+        assert {str(t["_id"]) for t in farm.server_tasks(job)} <= {str(tid) for tid in ctx.state.tasks}
+        assert daemon.download() == 0, "nothing is delivered twice"
+
+
 def test_cancel_on_the_server_stops_the_workers_task(farm, mongo_uri, redis_url):
     job = farm.job(settings={"frames": "1", "chunk_size": 1, "time_in_seconds": 60})
     with running_server(mongo_uri, redis_url) as server_url:

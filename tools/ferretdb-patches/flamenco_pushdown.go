@@ -13,6 +13,19 @@
 // MongoDB equality also matches arrays containing the value, so every
 // condition also admits documents whose field is an array (JSON text starting
 // with '['); that range is answered from the same index.
+//
+// Equality and `$in` on plain strings (statuses, task types) are pushed down
+// the same way. Without an index SQLite still reads every row, but it tests
+// the field in C on the stored JSON text instead of FerretDB decoding every
+// document in Go first: "the queued tasks of this job" decoded the whole job.
+// Only strings whose JSON text has no escapes (pushdownString) are pushed
+// down, so the argument is exactly the text the encoder stored.
+//
+// Ranges of dates (`$gt`, `$gte`, `$lt`, `$lte` on a time, as in "tasks
+// changed since") are pushed down too: dates are stored as milliseconds since
+// the epoch, compared here as numbers with `->>`. Values of other types
+// compare as SQLite orders types (numbers below text), so the selection can
+// only be wider than MongoDB's answer, never narrower; arrays are admitted.
 
 package sqlite
 
@@ -20,6 +33,7 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"time"
 
 	"github.com/FerretDB/FerretDB/internal/backends/sqlite/metadata"
 	"github.com/FerretDB/FerretDB/internal/handler/sjson"
@@ -34,6 +48,9 @@ const maxPushdownArgs = 10000
 
 // pushdownField matches the field names whose SQLite JSON path needs no quoting.
 var pushdownField = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+
+// pushdownString matches the string values whose JSON text is the string in quotes, with no escapes.
+var pushdownString = regexp.MustCompile(`^[A-Za-z0-9 _.:@+-]{0,256}$`)
 
 // prepareWhereClause returns the WHERE clause and its arguments for filter,
 // or an empty clause when nothing in it can be pushed down.
@@ -63,21 +80,32 @@ func prepareWhereClause(filter *types.Document) (string, []any) {
 			continue
 		}
 
-		ids := objectIDs(values[i])
-		if len(ids) == 0 || len(args)+len(ids) > maxPushdownArgs {
-			continue
-		}
-
 		column := metadata.IDColumn
 		if key != "_id" {
 			column = fmt.Sprintf("%s->'%s'", metadata.DefaultColumn, key)
 		}
 
-		placeholders := strings.TrimSuffix(strings.Repeat("?, ", len(ids)), ", ")
+		if bounds, boundArgs := dateRange(values[i], fmt.Sprintf("%s->>'%s'", metadata.DefaultColumn, key)); bounds != "" {
+			if key == "_id" {
+				continue
+			}
+
+			conds = append(conds, fmt.Sprintf(`((%[1]s) OR (%[2]s >= '[' AND %[2]s < '\'))`, bounds, column))
+			args = append(args, boundArgs...)
+
+			continue
+		}
+
+		vals := pushdownValues(values[i])
+		if len(vals) == 0 || len(args)+len(vals) > maxPushdownArgs {
+			continue
+		}
+
+		placeholders := strings.TrimSuffix(strings.Repeat("?, ", len(vals)), ", ")
 		conds = append(conds, fmt.Sprintf(`(%[1]s IN (%[2]s) OR (%[1]s >= '[' AND %[1]s < '\'))`, column, placeholders))
 
-		for _, id := range ids {
-			args = append(args, string(must.NotFail(sjson.MarshalSingleValue(id))))
+		for _, val := range vals {
+			args = append(args, string(must.NotFail(sjson.MarshalSingleValue(val))))
 		}
 	}
 
@@ -88,40 +116,82 @@ func prepareWhereClause(filter *types.Document) (string, []any) {
 	return " WHERE " + strings.Join(conds, " AND "), args
 }
 
-// objectIDs returns the ObjectIDs a filter value compares a field with:
-// the value itself, or the elements of a `{$in: [...]}` made of ObjectIDs
-// only. It returns nil for any other value.
-func objectIDs(v any) []types.ObjectID {
-	switch v := v.(type) {
-	case types.ObjectID:
-		return []types.ObjectID{v}
-	case *types.Document:
-		if v.Len() != 1 {
-			return nil
-		}
-
-		in, err := v.Get("$in")
-		if err != nil {
-			return nil
-		}
-
-		arr, ok := in.(*types.Array)
-		if !ok || arr.Len() == 0 {
-			return nil
-		}
-
-		ids := make([]types.ObjectID, 0, arr.Len())
-		for i := 0; i < arr.Len(); i++ {
-			id, ok := must.NotFail(arr.Get(i)).(types.ObjectID)
-			if !ok {
-				return nil
-			}
-
-			ids = append(ids, id)
-		}
-
-		return ids
+// pushdownValues returns the values a filter value compares a field with:
+// the value itself, or the elements of a `{$in: [...]}`, when each is an
+// ObjectID or a string matched by pushdownString. It returns nil otherwise.
+func pushdownValues(v any) []any {
+	if pushable(v) {
+		return []any{v}
 	}
 
-	return nil
+	doc, ok := v.(*types.Document)
+	if !ok || doc.Len() != 1 {
+		return nil
+	}
+
+	in, err := doc.Get("$in")
+	if err != nil {
+		return nil
+	}
+
+	arr, ok := in.(*types.Array)
+	if !ok || arr.Len() == 0 {
+		return nil
+	}
+
+	values := make([]any, 0, arr.Len())
+	for i := 0; i < arr.Len(); i++ {
+		value := must.NotFail(arr.Get(i))
+		if !pushable(value) {
+			return nil
+		}
+
+		values = append(values, value)
+	}
+
+	return values
+}
+
+// pushable reports whether a value's stored JSON text is known exactly.
+func pushable(v any) bool {
+	switch v := v.(type) {
+	case types.ObjectID:
+		return true
+	case string:
+		return pushdownString.MatchString(v)
+	default:
+		return false
+	}
+}
+
+// dateOperators maps the range operators pushed down to their SQL comparison.
+var dateOperators = map[string]string{"$gt": ">", "$gte": ">=", "$lt": "<", "$lte": "<="}
+
+// dateRange returns the SQL conditions (joined with AND) and arguments for a
+// filter value made only of range operators on dates, or "" for any other value.
+func dateRange(v any, numeric string) (string, []any) {
+	doc, ok := v.(*types.Document)
+	if !ok || doc.Len() == 0 {
+		return "", nil
+	}
+
+	var conds []string
+	var args []any
+
+	for _, op := range doc.Keys() {
+		sqlOp, known := dateOperators[op]
+		if !known {
+			return "", nil
+		}
+
+		moment, isTime := must.NotFail(doc.Get(op)).(time.Time)
+		if !isTime {
+			return "", nil
+		}
+
+		conds = append(conds, fmt.Sprintf("%s %s ?", numeric, sqlOp))
+		args = append(args, moment.UnixMilli())
+	}
+
+	return strings.Join(conds, " AND "), args
 }

@@ -112,3 +112,63 @@ def test_incremental_delivers_a_job_built_while_other_tasks_changed(world, mgr_a
     assert wire.parse_timestamp(resp.headers["X-Flamenco-Last-Updated"]) >= marker
     again = mgr_a.get("/depsgraph", headers={"X-Flamenco-If-Updated-Since": resp.headers["X-Flamenco-Last-Updated"]})
     assert again.status_code == 304
+
+
+# Paging (issue 12): an answer claims at most DEPSGRAPH_CLAIM_PAGE_TASKS queued
+# tasks, says when more wait, and the incremental pulls that follow deliver the
+# rest exactly once, the most urgent job first.
+
+
+def _pull_all(mgr, since: str | None = None) -> tuple[list[list[dict]], list[bool], str | None]:
+    """Pull with the returned Last-Updated until an answer is not 200; the pages, their More flags, the marker."""
+    pages, more = [], []
+    for _ in range(20):
+        resp = mgr.get("/depsgraph", headers={"X-Flamenco-If-Updated-Since": since} if since else {})
+        if resp.status_code != 200:
+            break
+        pages.append(resp.json["depsgraph"])
+        more.append(resp.headers.get("X-Flamenco-More-Tasks") == "true")
+        since = resp.headers["X-Flamenco-Last-Updated"]
+    return pages, more, since
+
+
+def test_a_page_claims_at_most_the_page_size_and_the_rest_follows_once(world, mgr_a, app):
+    app.config["DEPSGRAPH_CLAIM_PAGE_TASKS"] = 2
+    low = make_job(world.db, world.project_a, world.manager_a, world.alice, priority=10)  # 3 tasks
+    high = make_job(world.db, world.project_a, world.manager_a, world.alice, priority=90)  # 3 tasks
+    pages, more, since = _pull_all(mgr_a)
+    assert [len(page) for page in pages] == [2, 2, 2]
+    assert more == [True, True, False]
+    # The urgent job's tasks come first.
+    assert {t["job"] for t in pages[0]} == {str(high["_id"])}
+    delivered = [t["_id"] for page in pages for t in page]
+    assert len(delivered) == len(set(delivered)) == 6
+    assert world.db[TASKS].count_documents({"job": {"$in": [low["_id"], high["_id"]]},
+                                           "status": "claimed-by-manager"}) == 6
+    # Nothing is resent afterwards, and nothing changed is lost.
+    assert mgr_a.get("/depsgraph", headers={"X-Flamenco-If-Updated-Since": since}).status_code == 304
+    task = world.db[TASKS].find_one({"job": low["_id"]})
+    later = task["_updated"] + datetime.timedelta(seconds=30)
+    world.db[TASKS].update_one({"_id": task["_id"]}, {"$set": {"_updated": later, "priority": 7}})
+    resp = mgr_a.get("/depsgraph", headers={"X-Flamenco-If-Updated-Since": since})
+    assert [t["_id"] for t in resp.json["depsgraph"]] == [str(task["_id"])]
+
+
+def test_a_clean_slate_lists_every_claimed_task_and_pages_only_the_queued(world, mgr_a, app, job):
+    mgr_a.get("/depsgraph")  # claims the 3 tasks of `job`
+    app.config["DEPSGRAPH_CLAIM_PAGE_TASKS"] = 1
+    other = make_job(world.db, world.project_a, world.manager_a, world.alice)
+    resp = mgr_a.get("/depsgraph")
+    graph = resp.json["depsgraph"]
+    assert resp.headers["X-Flamenco-More-Tasks"] == "true"
+    assert sorted(t["job"] for t in graph) == sorted([str(job["_id"])] * 3 + [str(other["_id"])])
+    pages, more, _ = _pull_all(mgr_a, resp.headers["X-Flamenco-Last-Updated"])
+    assert [len(page) for page in pages] == [1, 1] and more == [True, False]
+    assert world.db[TASKS].count_documents({"job": other["_id"], "status": "claimed-by-manager"}) == 3
+
+
+def test_a_full_page_without_more_queued_tasks_says_no_more(world, mgr_a, app, job):
+    app.config["DEPSGRAPH_CLAIM_PAGE_TASKS"] = 3
+    resp = mgr_a.get("/depsgraph")
+    assert len(resp.json["depsgraph"]) == 3
+    assert "X-Flamenco-More-Tasks" not in resp.headers
