@@ -13,6 +13,11 @@ per change falls as the load rises. Changes to one document within a flush
 are coalesced: a task that went ``active`` and then ``completed`` before the
 flush is written once.
 
+Task log appends and rotations (``task_logs.PendingWrites``) ride on the same
+flushes: the writer thread writes them before the batch, so the event loop
+never waits on the disk and a log line is in its file before the update that
+carried it is acknowledged.
+
 A ``lazy`` change ("last seen" of a worker) does not start a flush and is
 kept apart: it is written by the periodic flush every ``LAZY_FLUSH_SECONDS``
 (or rides along free with a durable change of the same document), so a
@@ -30,6 +35,7 @@ import concurrent.futures
 import logging
 from typing import Any
 
+from flamenco_manager import task_logs
 from flamenco_manager.store import Batch, Store, StoreError
 
 log = logging.getLogger(__name__)
@@ -50,6 +56,10 @@ class _Pending:
 
     def __init__(self) -> None:
         self.batch = Batch()
+        self.logs = task_logs.PendingWrites()
+
+    def empty(self) -> bool:
+        return self.batch.empty() and not self.logs
 
     def insert(self, collection: str, doc: dict) -> None:
         if doc["_id"] in self.batch.deletes.get(collection, ()):
@@ -137,6 +147,16 @@ class Journal:
         self._pending.delete(collection, doc_id)
         self._recorded += 1
 
+    def append_log(self, root: str, job_id: str | None, task_id: str, text: str) -> None:
+        """Append to a task's log file with the next flush (``task_logs.append``)."""
+        self._pending.logs.append(root, job_id, task_id, text)
+        self._recorded += 1
+
+    def rotate_log(self, root: str, job_id: str | None, task_id: str, max_rotations: int) -> None:
+        """Start a task's log file afresh with the next flush (``task_logs.rotate``)."""
+        self._pending.logs.rotate(root, job_id, task_id, max_rotations)
+        self._recorded += 1
+
     # -- committing ------------------------------------------------------------
 
     async def commit(self) -> None:
@@ -163,17 +183,22 @@ class Journal:
             if task is not None:
                 task.cancel()
         self._take_lazy()
-        if not self._pending.batch.empty():
-            batch, self._pending = self._pending.batch, _Pending()
+        if not self._pending.empty():
+            pending, self._pending = self._pending, _Pending()
             try:
-                await self._write(batch)
+                await self._write(pending)
             except StoreError as ex:
-                log.error("could not write the last %d changes at shut-down: %s", batch.statements(), ex)
+                log.error("could not write the last %d changes at shut-down: %s", pending.batch.statements(), ex)
         self._writer.shutdown(wait=True)
 
-    async def _write(self, batch: Batch) -> None:
-        """One flush, in the writer thread (PyMongo blocks)."""
-        await self.loop.run_in_executor(self._writer, self.store.apply, batch)
+    async def _write(self, pending: _Pending) -> None:
+        """One flush, in the writer thread (PyMongo and the disk block): log files, then the batch."""
+        await self.loop.run_in_executor(self._writer, self._apply, pending.batch, pending.logs)
+
+    def _apply(self, batch: Batch, logs: task_logs.PendingWrites) -> None:
+        logs.write()
+        if not batch.empty():
+            self.store.apply(batch)
 
     def _take_lazy(self) -> None:
         """Move the lazy changes into the next flush."""
@@ -194,13 +219,14 @@ class Journal:
         while True:
             await self._wake.wait()
             self._wake.clear()
-            if self._pending.batch.empty():
+            if self._pending.empty():
                 self._release(self._recorded)
                 continue
-            batch, upto, self._pending = self._pending.batch, self._recorded, _Pending()
+            pending, upto, self._pending = self._pending, self._recorded, _Pending()
             try:
-                await self._write(batch)
+                await self._write(pending)
             except StoreError as ex:
+                batch = pending.batch  # its log writes are done: only the batch is tried again
                 log.warning("writing %d changes failed, trying again in %.1f s: %s", batch.statements(), retry, ex)
                 self._pending.merge_after(batch)
                 await asyncio.sleep(retry)
@@ -210,7 +236,7 @@ class Journal:
             retry = RETRY_FIRST_SECONDS
             self.flushes += 1
             self._release(upto)
-            if self._waiters or not self._pending.batch.empty() and self._recorded > upto:
+            if self._waiters or not self._pending.empty() and self._recorded > upto:
                 self._wake.set()
 
     def _release(self, upto: int) -> None:

@@ -7,8 +7,12 @@ and, when a user asks, a gzipped copy of the file.
 from __future__ import annotations
 
 import gzip
+import logging
 import os
 from pathlib import Path
+from typing import Callable
+
+log = logging.getLogger(__name__)
 
 # Lines of log sent upstream with every update (the Server stores them on the task),
 # and at most this many characters of them, so no update outgrows a document.
@@ -61,6 +65,59 @@ def rotate(root: str | os.PathLike, job_id: str | None, task_id: str, max_rotati
         path.replace(path.with_name(f"{path.name}.1"))
     else:
         path.unlink()
+
+
+class PendingWrites:
+    """Appends and rotations recorded on the event loop, written by the journal's writer thread.
+
+    Opening, stat-ing and appending to a file per update took 40 % of the
+    event loop's time under a hundred workers (the loop waits on the disk
+    meanwhile). The journal writes these with the group commit that holds
+    the update, before the worker is answered, so a line acknowledged to a
+    worker is in its file. Order per file is kept: a rotation splits the
+    appends before it from those after it; appends to one file in between
+    become one write.
+    """
+
+    def __init__(self) -> None:
+        self.ops: list[tuple[str, str | os.PathLike, str | None, str, str | int]] = []
+
+    def __bool__(self) -> bool:
+        return bool(self.ops)
+
+    def append(self, root: str | os.PathLike, job_id: str | None, task_id: str, text: str) -> None:
+        if text:
+            self.ops.append(("append", root, job_id, task_id, text))
+
+    def rotate(self, root: str | os.PathLike, job_id: str | None, task_id: str, max_rotations: int) -> None:
+        self.ops.append(("rotate", root, job_id, task_id, max_rotations))
+
+    def write(self) -> None:
+        """Apply every recorded operation in order; a failing file is logged, the others still written."""
+        texts: dict[tuple, list[str]] = {}
+        for kind, root, job_id, task_id, arg in self.ops:
+            key = (root, job_id, task_id)
+            if kind == "append":
+                texts.setdefault(key, []).append(str(arg) if str(arg).endswith("\n") else f"{arg}\n")
+                continue
+            self._append(key, texts.pop(key, None))
+            self._guarded(rotate, root, job_id, task_id, int(arg))
+        for key, chunks in texts.items():
+            self._append(key, chunks)
+        self.ops = []
+
+    def _append(self, key: tuple, chunks: list[str] | None) -> None:
+        if chunks:
+            root, job_id, task_id = key
+            self._guarded(append, root, job_id, task_id, "".join(chunks))
+
+    @staticmethod
+    def _guarded(func: Callable[..., None], root: str | os.PathLike, job_id: str | None, task_id: str,
+                 arg: str | int) -> None:
+        try:
+            func(root, job_id, task_id, arg)
+        except OSError as ex:
+            log.error("task log of task %s: %s", task_id, ex)
 
 
 def tail(text: str, lines: int = LOG_TAIL_LINES) -> str:

@@ -84,9 +84,9 @@ def queue_update(ctx: ManagerContext, task: dict, update: dict[str, Any], *, log
         new_status = None
     job_id = str(task.get("job") or "") or None
     if new_status == statuses.ACTIVE and current != statuses.ACTIVE:
-        task_logs.rotate(ctx.config.task_logs_path, job_id, str(task["_id"]), ctx.config.task_log_max_rotations)
+        ctx.journal.rotate_log(ctx.config.task_logs_path, job_id, str(task["_id"]), ctx.config.task_log_max_rotations)
     if log:
-        task_logs.append(ctx.config.task_logs_path, job_id, str(task["_id"]), log)
+        ctx.journal.append_log(ctx.config.task_logs_path, job_id, str(task["_id"]), log)
         # The chunk itself goes up too (Flamenco 2's TaskUpdate ``log``), so the Server's task page can
         # tail the log live; ``log_tail`` stays for what the task document shows.
         update["log"] = log

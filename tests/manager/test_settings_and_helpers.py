@@ -102,6 +102,36 @@ def test_log_path_append_and_rotation(tmp_path):
     assert not path.with_name(path.name + ".3").exists(), "older rotations are dropped"
 
 
+def test_pending_log_writes_keep_the_order_of_appends_and_rotations(tmp_path):
+    """The journal's writer thread writes what the event loop recorded, per file in order."""
+    other = "7a1b2c3d4e5f60718293a4b5"
+    pending = task_logs.PendingWrites()
+    pending.append(tmp_path, JOB, TASK, "first run")
+    pending.append(tmp_path, JOB, other, "other task")
+    pending.rotate(tmp_path, JOB, TASK, max_rotations=2)
+    pending.append(tmp_path, JOB, TASK, "second run, line 1\n")
+    pending.append(tmp_path, JOB, TASK, "second run, line 2")
+    assert not task_logs.log_path(tmp_path, JOB, TASK).exists(), "nothing is written before write()"
+    pending.write()
+    path = task_logs.log_path(tmp_path, JOB, TASK)
+    assert path.read_text() == "second run, line 1\nsecond run, line 2\n"
+    assert path.with_name(path.name + ".1").read_text() == "first run\n"
+    assert task_logs.log_path(tmp_path, JOB, other).read_text() == "other task\n"
+    assert not pending
+    pending.write()  # nothing left: writes nothing again
+    assert path.read_text() == "second run, line 1\nsecond run, line 2\n"
+
+
+def test_a_log_file_that_cannot_be_written_does_not_stop_the_others(tmp_path):
+    blocked = tmp_path / "blocked"
+    blocked.write_text("a file where a directory should be")
+    pending = task_logs.PendingWrites()
+    pending.append(blocked, JOB, TASK, "lost, and logged")
+    pending.append(tmp_path, JOB, TASK, "kept")
+    pending.write()
+    assert task_logs.log_path(tmp_path, JOB, TASK).read_text() == "kept\n"
+
+
 def test_tail_excerpt_and_gzip(tmp_path):
     assert task_logs.tail("\n".join(str(i) for i in range(30))) == "\n".join(str(i) for i in range(20, 30))
     big = "".join(f"line {i:06d}\n" for i in range(5000))

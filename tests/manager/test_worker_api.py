@@ -7,7 +7,7 @@ import requests
 from bson import ObjectId
 
 from flamenco_manager import store as dbmod
-from flamenco_manager import tasks
+from flamenco_manager import task_logs, tasks
 from flamenco_manager.config import build_config
 from flamenco_manager.context import ManagerContext
 from tests.manager.conftest import serving
@@ -98,7 +98,11 @@ def test_task_lifecycle_queued_to_completed(ctx, new_worker):
     assert worker.may_i_run(task["_id"]) == {"may_keep_running": True}
     assert worker.update(task["_id"], activity="rendering", current_command_idx=0,
                          task_progress_percentage=50, log="frame 1 done").status_code == 204
+    # An acknowledged log line is in the task's log file (written by the journal's flush).
+    log_file = task_logs.log_path(ctx.config.task_logs_path, doc["job"], doc["_id"])
+    assert log_file.read_text().endswith("frame 1 done\n")
     assert worker.update(task["_id"], task_status="completed", log="all done").status_code == 204
+    assert log_file.read_text().endswith("frame 1 done\nall done\n")
     done = tasks.find_task(ctx, ObjectId(doc["_id"]))
     assert done["status"] == "completed"
     queued = list(ctx.store.db[dbmod.UPDATE_QUEUE].find({"task_id": ObjectId(doc["_id"])}).sort("queued_at_ns", 1))
