@@ -141,6 +141,10 @@ OPERATIONS: dict[tuple[str, str], dict] = {
         "summary": "Runnable tasks of this Manager; claims the queued ones",
         "parameters": [{"name": "X-Flamenco-If-Updated-Since", "in": "header", "schema": {"type": "string"},
                         "description": "ISO-8601 time of the last download: only tasks changed since"}],
+        "description": ("One answer claims at most DEPSGRAPH_CLAIM_PAGE_TASKS (1,000) queued tasks, the most "
+                        "urgent jobs first; when more wait it carries `X-Flamenco-More-Tasks: true`, and an "
+                        "incremental download with its `X-Flamenco-Last-Updated` gets the next page. Flamenco 2 "
+                        "Managers ignore the header and get the rest at their next download."),
         "responses": {"200": response("Tasks", {"type": "object", "properties": {
                           "depsgraph": {"type": "array", "items": {"type": "object"}}}}),
                       "204": response("No runnable jobs"), "304": response("Nothing changed since"),
