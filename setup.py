@@ -1,11 +1,13 @@
 """Flamenco: server, manager and worker of a render-farm job distribution system.
 
 The import names are ``flamenco`` (server), ``flamenco_manager`` (from
-``manager/``) and ``flamenco_worker`` (from ``worker/``): generic names such as
-``manager`` must never land in site-packages.
+``manager/``), ``flamenco_worker`` (from ``worker/``) and ``flamenco_protocol``
+(from ``protocol/``: the wire vocabulary all three share): generic names such
+as ``manager`` must never land in site-packages.
 
-The base install is the worker alone (a render node needs nothing else);
-``flamenco[manager]`` and ``flamenco[server]`` add what those tiers need.
+The base install is the worker alone, with the protocol it speaks (a render
+node needs nothing else); ``flamenco[manager]`` and ``flamenco[server]`` add
+what those tiers need.
 """
 from setuptools import find_packages, setup
 
@@ -80,8 +82,9 @@ setup(
         [p for p in find_packages(include=["flamenco", "flamenco.*"])]
         + packages_under("manager", "flamenco_manager")
         + packages_under("worker", "flamenco_worker")
+        + packages_under("protocol", "flamenco_protocol")
     ),
-    package_dir={"flamenco_manager": "manager", "flamenco_worker": "worker"},
+    package_dir={"flamenco_manager": "manager", "flamenco_worker": "worker", "flamenco_protocol": "protocol"},
     include_package_data=True,
     package_data={
         "flamenco": ["templates/**/*", "static/**/*", "web/templates/**/*"],

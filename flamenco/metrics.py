@@ -30,12 +30,15 @@ from pymongo.errors import ExecutionTimeout, PyMongoError
 from flamenco import auth, errors
 from flamenco.auth import roles
 from flamenco.store import current_db
+from flamenco_protocol.statuses import JobStatus, TaskStatus
 
 # Task statuses worth a gauge: work waiting at the server or at a manager,
 # and work running. Finished tasks only grow and are not worth a scan.
-TASK_STATUSES = ("queued", "claimed-by-manager", "active", "soft-failed", "cancel-requested")
+TASK_STATUSES = (TaskStatus.QUEUED, TaskStatus.CLAIMED_BY_MANAGER, TaskStatus.ACTIVE, TaskStatus.SOFT_FAILED,
+                 TaskStatus.CANCEL_REQUESTED)
 # Job statuses worth a gauge: what the farm is working on or will soon.
-JOB_STATUSES = ("queued", "active", "paused", "under-construction", "cancel-requested")
+JOB_STATUSES = (JobStatus.QUEUED, JobStatus.ACTIVE, JobStatus.PAUSED, JobStatus.UNDER_CONSTRUCTION,
+                JobStatus.CANCEL_REQUESTED)
 # Counting stops here: beyond a million tasks in one status the exact figure
 # does not change any decision, and the bound keeps a scrape's cost fixed.
 COUNT_LIMIT = 1_000_000

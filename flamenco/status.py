@@ -46,68 +46,61 @@ from pymongo.database import Database
 
 from flamenco import eventbus, task_counts
 from flamenco.clock import moment
+from flamenco_protocol.statuses import FINAL_TASK_STATUSES, JobStatus, TaskStatus
 
-# --- Status vocabularies (reference §2.2, §2.3) ---------------------------------
+# --- Status vocabularies (reference §2.2, §2.3; flamenco_protocol.statuses) -------
 
-JOB_STATUSES: tuple[str, ...] = (
-    "waiting-for-files", "under-construction", "construction-failed",
-    "waiting-for-jobs",
-    "paused", "queued", "requeued",
-    "active", "completed",
-    "cancel-requested", "canceled",
-    "fail-requested", "failed",
-    "archiving", "archived",
-)
-TASK_STATUSES: tuple[str, ...] = (
-    "under-construction", "paused", "queued", "claimed-by-manager",
-    "active", "completed",
-    "cancel-requested", "canceled",
-    "failed", "soft-failed",
-)
+# Every status, for ``in`` tests of what a request asks for: Python 3.11's
+# ``in`` on an Enum class raises for a string that is no member.
+JOB_STATUSES: tuple[JobStatus, ...] = tuple(JobStatus)
+TASK_STATUSES: tuple[TaskStatus, ...] = tuple(TaskStatus)
 
 # --- Named sets (reference §3.3) ------------------------------------------------
 
-# A job whose tasks are compiled but that waits for other jobs (its ``depends_on``) to
-# complete; not runnable, so the depsgraph never hands out its tasks (flamenco.jobs.dependencies).
-WAITING_FOR_JOBS = "waiting-for-jobs"
-
 # UI "Cancel Job"; a paused job can be cancelled too (it would otherwise be stuck),
 # and so can one waiting for other jobs.
-CANCELABLE_JOB_STATES = frozenset({"active", "queued", "failed", "paused", WAITING_FOR_JOBS})
+CANCELABLE_JOB_STATES = frozenset({JobStatus.ACTIVE, JobStatus.QUEUED, JobStatus.FAILED, JobStatus.PAUSED,
+                                   JobStatus.WAITING_FOR_JOBS})
 # UI "Re-queue Job" / "Queue Job" (paused).
-REQUEABLE_JOB_STATES = frozenset({"completed", "canceled", "failed", "paused"})
+REQUEABLE_JOB_STATES = frozenset({JobStatus.COMPLETED, JobStatus.CANCELED, JobStatus.FAILED, JobStatus.PAUSED})
 # Recreate deletes all tasks, so nothing may be running.
-RECREATABLE_JOB_STATES = frozenset({"canceled", "completed", "paused", "construction-failed"})
-ARCHIVE_JOB_STATES = frozenset({"archiving", "archived"})
+RECREATABLE_JOB_STATES = frozenset({JobStatus.CANCELED, JobStatus.COMPLETED, JobStatus.PAUSED,
+                                    JobStatus.CONSTRUCTION_FAILED})
+ARCHIVE_JOB_STATES = frozenset({JobStatus.ARCHIVING, JobStatus.ARCHIVED})
 # Archival deletes the tasks, so only jobs with nothing running may be archived
 # (Flamenco 2 allowed archiving an active job, §14.8).
-ARCHIVEABLE_JOB_STATES = REQUEABLE_JOB_STATES | {"construction-failed"}
-FAILED_TASKS_REQUEABLE_JOB_STATES = frozenset({"active", "queued"})
+ARCHIVEABLE_JOB_STATES = REQUEABLE_JOB_STATES | {JobStatus.CONSTRUCTION_FAILED}
+FAILED_TASKS_REQUEABLE_JOB_STATES = frozenset({JobStatus.ACTIVE, JobStatus.QUEUED})
 # Jobs whose priority is frozen: archived ones are read-only, and a job under
 # construction is having tasks inserted with the priority it had.
-PRIORITY_FROZEN_JOB_STATES = ARCHIVE_JOB_STATES | {"under-construction"}
+PRIORITY_FROZEN_JOB_STATES = ARCHIVE_JOB_STATES | {JobStatus.UNDER_CONSTRUCTION}
 # Jobs whose tasks the depsgraph hands out. Flamenco 2 also listed the task
 # status 'soft-failed' here, which could never match a job (§14.11).
-DEPSGRAPH_RUNNABLE_JOB_STATUSES = frozenset({"queued", "active", "cancel-requested"})
+DEPSGRAPH_RUNNABLE_JOB_STATUSES = frozenset({JobStatus.QUEUED, JobStatus.ACTIVE, JobStatus.CANCEL_REQUESTED})
 
-REQUEABLE_TASK_STATES = frozenset({"completed", "canceled", "failed"})
+REQUEABLE_TASK_STATES = frozenset({TaskStatus.COMPLETED, TaskStatus.CANCELED, TaskStatus.FAILED})
 # "+ Successors" may also start from a queued task (reference §3.3).
-REQUEABLE_WITH_SUCCESSORS_TASK_STATES = REQUEABLE_TASK_STATES | {"queued"}
-CANCELABLE_TASK_STATES = frozenset({"queued", "claimed-by-manager", "active", "soft-failed"})
-FAILED_TASK_STATES = frozenset({"canceled", "failed"})
-QUEUED_TASK_STATES = frozenset({"queued", "claimed-by-manager", "soft-failed"})
+REQUEABLE_WITH_SUCCESSORS_TASK_STATES = REQUEABLE_TASK_STATES | {TaskStatus.QUEUED}
+CANCELABLE_TASK_STATES = frozenset({TaskStatus.QUEUED, TaskStatus.CLAIMED_BY_MANAGER, TaskStatus.ACTIVE,
+                                    TaskStatus.SOFT_FAILED})
+FAILED_TASK_STATES = frozenset({TaskStatus.CANCELED, TaskStatus.FAILED})
+QUEUED_TASK_STATES = frozenset({TaskStatus.QUEUED, TaskStatus.CLAIMED_BY_MANAGER, TaskStatus.SOFT_FAILED})
 LOG_UPLOAD_REQUESTABLE_TASK_STATES = frozenset({
-    "canceled", "cancel-requested", "failed", "completed", "claimed-by-manager", "soft-failed",
+    TaskStatus.CANCELED, TaskStatus.CANCEL_REQUESTED, TaskStatus.FAILED, TaskStatus.COMPLETED,
+    TaskStatus.CLAIMED_BY_MANAGER, TaskStatus.SOFT_FAILED,
 })
-ALLOWED_TASK_STATUSES_FROM_WEB = frozenset({"cancel-requested", "queued"})
-ACCEPTED_AFTER_CANCEL_REQUESTED = frozenset({"canceled", "failed", "completed"})
+ALLOWED_TASK_STATUSES_FROM_WEB = frozenset({TaskStatus.CANCEL_REQUESTED, TaskStatus.QUEUED})
+# The protocol's rule, which the Manager keeps too: a cancel-requested task may only end.
+ACCEPTED_AFTER_CANCEL_REQUESTED = frozenset(FINAL_TASK_STATUSES)
 DEPSGRAPH_CLEAN_SLATE_TASK_STATUSES = frozenset({
-    "queued", "claimed-by-manager", "active", "cancel-requested", "soft-failed",
+    TaskStatus.QUEUED, TaskStatus.CLAIMED_BY_MANAGER, TaskStatus.ACTIVE, TaskStatus.CANCEL_REQUESTED,
+    TaskStatus.SOFT_FAILED,
 })
-DEPSGRAPH_MODIFIED_SINCE_TASK_STATUSES = frozenset({"queued", "claimed-by-manager", "soft-failed"})
+DEPSGRAPH_MODIFIED_SINCE_TASK_STATUSES = frozenset({TaskStatus.QUEUED, TaskStatus.CLAIMED_BY_MANAGER,
+                                                    TaskStatus.SOFT_FAILED})
 # Tasks a Manager or Worker may be working on: requeueing them would hand the
 # same work out twice (Flamenco 2's task requeue did that, §14.13).
-IN_FLIGHT_TASK_STATES = frozenset({"claimed-by-manager", "active", "cancel-requested"})
+IN_FLIGHT_TASK_STATES = frozenset({TaskStatus.CLAIMED_BY_MANAGER, TaskStatus.ACTIVE, TaskStatus.CANCEL_REQUESTED})
 
 # A job fails once this percentage of its tasks failed (Flamenco 3's
 # taskFailJobPercentage; reference §3.5).
@@ -116,7 +109,8 @@ TASK_FAIL_JOB_PERCENTAGE = 10
 # Statuses a Manager may report for a task. It never owns the server-side
 # statuses (under-construction, paused, queued) nor may it request a cancel.
 MANAGER_SETTABLE_TASK_STATUSES = frozenset({
-    "claimed-by-manager", "active", "completed", "failed", "soft-failed", "canceled",
+    TaskStatus.CLAIMED_BY_MANAGER, TaskStatus.ACTIVE, TaskStatus.COMPLETED, TaskStatus.FAILED,
+    TaskStatus.SOFT_FAILED, TaskStatus.CANCELED,
 })
 
 # Depth limit of the successor walk of a task requeue (Flamenco 2 used 10 000);
@@ -288,12 +282,12 @@ def _move_tasks(db: Database, counts: task_counts.CountChange, query: Mapping[st
 # --- Transition validation ----------------------------------------------------------
 
 # Job transitions a user may ask for: new status -> statuses it may come from.
-_USER_JOB_TRANSITIONS: dict[str, frozenset[str]] = {
-    "queued": REQUEABLE_JOB_STATES,
-    "requeued": REQUEABLE_JOB_STATES,
-    "cancel-requested": CANCELABLE_JOB_STATES,
-    "paused": frozenset({"queued", "active", WAITING_FOR_JOBS}),
-    "archiving": ARCHIVEABLE_JOB_STATES,
+_USER_JOB_TRANSITIONS: dict[str, frozenset[JobStatus]] = {
+    JobStatus.QUEUED: REQUEABLE_JOB_STATES,
+    JobStatus.REQUEUED: REQUEABLE_JOB_STATES,
+    JobStatus.CANCEL_REQUESTED: CANCELABLE_JOB_STATES,
+    JobStatus.PAUSED: frozenset({JobStatus.QUEUED, JobStatus.ACTIVE, JobStatus.WAITING_FOR_JOBS}),
+    JobStatus.ARCHIVING: ARCHIVEABLE_JOB_STATES,
 }
 
 
@@ -308,7 +302,7 @@ def check_job_transition(old: str, new: str, actor: Actor) -> None:
     """
     if new not in JOB_STATUSES:
         raise IllegalTransition("status", old, new, f"unknown job status; allowed: {', '.join(JOB_STATUSES)}")
-    if old == "archived" and new != "archived":
+    if old == JobStatus.ARCHIVED and new != JobStatus.ARCHIVED:
         raise IllegalTransition("status", old, new, "an archived job is read-only")
     if actor is Actor.SYSTEM:
         return
@@ -345,11 +339,11 @@ def check_task_transition(old: str, new: str, actor: Actor) -> None:
         if determine_new_task_status(old, new) is None and old != new:
             raise IllegalTransition("status", old, new, _manager_rejection_reason(old, new))
         return
-    if new == "cancel-requested":
+    if new == TaskStatus.CANCEL_REQUESTED:
         if old not in CANCELABLE_TASK_STATES:
             raise IllegalTransition("status", old, new,
                                     f"only possible from {', '.join(sorted(CANCELABLE_TASK_STATES))}")
-    elif new == "queued":
+    elif new == TaskStatus.QUEUED:
         if old not in REQUEABLE_TASK_STATES:
             raise IllegalTransition("status", old, new,
                                     f"only possible from {', '.join(sorted(REQUEABLE_TASK_STATES))}")
@@ -359,7 +353,7 @@ def check_task_transition(old: str, new: str, actor: Actor) -> None:
 
 
 def _manager_rejection_reason(current: str, reported: str) -> str:
-    if current == "cancel-requested":
+    if current == TaskStatus.CANCEL_REQUESTED:
         return f"a cancel-requested task only accepts {', '.join(sorted(ACCEPTED_AFTER_CANCEL_REQUESTED))}"
     return f"a Manager may only report {', '.join(sorted(MANAGER_SETTABLE_TASK_STATUSES))}"
 
@@ -375,7 +369,7 @@ def determine_new_task_status(current: str, reported: str | None) -> str | None:
     """
     if not reported or reported == current:
         return None
-    if current == "cancel-requested":
+    if current == TaskStatus.CANCEL_REQUESTED:
         return reported if reported in ACCEPTED_AFTER_CANCEL_REQUESTED else None
     if reported not in MANAGER_SETTABLE_TASK_STATUSES:
         return None
@@ -394,12 +388,13 @@ class StatusConflict(RuntimeError):
 # --- Job status changes (reference §3.4) ----------------------------------------------
 
 # Jobs whose requeue would rewrite tasks that do not exist yet or are gone.
-_NOT_REQUEUEABLE_JOB_STATES = frozenset({"waiting-for-files", "under-construction", "construction-failed",
-                                         "archiving", "archived"})
-_REQUESTED_TO_FINAL = {"cancel-requested": "canceled", "fail-requested": "failed"}
-_CANCEL_STEP_JOB_STATES = frozenset({"cancel-requested", "fail-requested", "failed"})
+_NOT_REQUEUEABLE_JOB_STATES = frozenset({JobStatus.WAITING_FOR_FILES, JobStatus.UNDER_CONSTRUCTION,
+                                         JobStatus.CONSTRUCTION_FAILED, JobStatus.ARCHIVING, JobStatus.ARCHIVED})
+_REQUESTED_TO_FINAL: dict[str, JobStatus] = {JobStatus.CANCEL_REQUESTED: JobStatus.CANCELED,
+                                              JobStatus.FAIL_REQUESTED: JobStatus.FAILED}
+_CANCEL_STEP_JOB_STATES = frozenset({JobStatus.CANCEL_REQUESTED, JobStatus.FAIL_REQUESTED, JobStatus.FAILED})
 # Tasks the cancel step hands to the Manager to stop (reference §3.4 step b).
-_RUNNING_TASK_STATES = frozenset({"active", "claimed-by-manager", "soft-failed"})
+_RUNNING_TASK_STATES = frozenset({TaskStatus.ACTIVE, TaskStatus.CLAIMED_BY_MANAGER, TaskStatus.SOFT_FAILED})
 # Filter for tasks that have no activity text yet.
 _WITHOUT_ACTIVITY: dict[str, Any] = {"$or": [{"activity": {"$exists": False}}, {"activity": ""}]}
 
@@ -416,7 +411,7 @@ def set_job_status(db: Database, job_id: ObjectId, new_status: str, *, actor: Ac
     now = moment(now)
     old = load(db, JOBS, job_id, ["status"])["status"]
     check_job_transition(old, new_status, actor)
-    if new_status == "requeued" and old in _NOT_REQUEUEABLE_JOB_STATES:
+    if new_status == JobStatus.REQUEUED and old in _NOT_REQUEUEABLE_JOB_STATES:
         raise IllegalTransition("status", old, new_status, "the job has no tasks to requeue")
     change = JobStatusChange(job_id=job_id, old_status=old, status=old)
     _run_job_status_chain(db, change, new_status, reason, now)
@@ -480,20 +475,20 @@ def handle_job_status_change(db: Database, job_id: ObjectId, old: str, new: str,
     """
     if new in _CANCEL_STEP_JOB_STATES:
         return _cancel_step(db, job_id, new, now)
-    if new == "requeued":
+    if new == JobStatus.REQUEUED:
         with task_counts.changing(db, job_id) as counts:
-            return "queued", _requeue_job_tasks(db, counts, old, now)
-    if new in ("queued", WAITING_FOR_JOBS):
+            return JobStatus.QUEUED, _requeue_job_tasks(db, counts, old, now)
+    if new in (JobStatus.QUEUED, JobStatus.WAITING_FOR_JOBS):
         modified = 0
-        if old == "paused":
+        if old == JobStatus.PAUSED:
             with task_counts.changing(db, job_id) as counts:
-                modified = _set_tasks_status(db, counts, {"paused"}, "queued", now)
-        if new == WAITING_FOR_JOBS:  # tasks queued, job not runnable: releasing it is one job write
+                modified = _set_tasks_status(db, counts, {TaskStatus.PAUSED}, TaskStatus.QUEUED, now)
+        if new == JobStatus.WAITING_FOR_JOBS:  # tasks queued, job not runnable: releasing it is one job write
             return "", modified
-        return ("completed" if _all_tasks_completed(count_task_statuses(db, job_id)) else ""), modified
-    if new == "paused":
+        return (JobStatus.COMPLETED if _all_tasks_completed(count_task_statuses(db, job_id)) else ""), modified
+    if new == JobStatus.PAUSED:
         with task_counts.changing(db, job_id) as counts:
-            return "", _set_tasks_status(db, counts, {"queued"}, "paused", now)
+            return "", _set_tasks_status(db, counts, {TaskStatus.QUEUED}, TaskStatus.PAUSED, now)
     return "", 0
 
 
@@ -507,19 +502,20 @@ def _cancel_step(db: Database, job_id: ObjectId, new: str, now: datetime.datetim
     activity = {"activity": f"Server cancelled this task because the job got status {new!r}."}
     modified = 0
     with task_counts.changing(db, job_id) as counts:
-        for from_statuses, to_status in (({"queued"}, "canceled"), (_RUNNING_TASK_STATES, "cancel-requested")):
+        for from_statuses, to_status in (({TaskStatus.QUEUED}, TaskStatus.CANCELED),
+                                         (_RUNNING_TASK_STATES, TaskStatus.CANCEL_REQUESTED)):
             changed = _set_tasks_status(db, counts, from_statuses, to_status, now, also=activity,
                                         extra_filter=_WITHOUT_ACTIVITY)
             changed += _set_tasks_status(db, counts, from_statuses, to_status, now)
-            if to_status == "cancel-requested" and changed:
+            if to_status == TaskStatus.CANCEL_REQUESTED and changed:
                 mark_cancel_requested_tasks(db, job_id)
             modified += changed
     db[TASKS].update_many(
-        {"job": job_id, "status": {"$in": ["cancel-requested", "canceled"]}, **_WITHOUT_ACTIVITY},
+        {"job": job_id, "status": {"$in": [TaskStatus.CANCEL_REQUESTED, TaskStatus.CANCELED]}, **_WITHOUT_ACTIVITY},
         {"$set": stamp(now, activity)},
     )
     final = _REQUESTED_TO_FINAL.get(new, "")
-    if final and count_task_statuses(db, job_id).get("cancel-requested", 0) == 0:
+    if final and count_task_statuses(db, job_id).get(TaskStatus.CANCEL_REQUESTED, 0) == 0:
         return final, modified
     return "", modified
 
@@ -538,14 +534,15 @@ def mark_cancel_requested_tasks(db: Database, job_id: ObjectId) -> None:
 
 def _requeue_job_tasks(db: Database, counts: task_counts.CountChange, old: str, now: datetime.datetime) -> int:
     """Queue the job's tasks again (all of them when the job was completed) and forget failing Workers."""
-    keep = {"cancel-requested"} if old == "completed" else {"completed", "cancel-requested"}
-    requeue = set(TASK_STATUSES) - keep - {"under-construction"}
-    return _set_tasks_status(db, counts, requeue, "queued", now, unset=["failed_by_workers"])
+    keep = ({TaskStatus.CANCEL_REQUESTED} if old == JobStatus.COMPLETED
+            else {TaskStatus.COMPLETED, TaskStatus.CANCEL_REQUESTED})
+    requeue = set(TaskStatus) - keep - {TaskStatus.UNDER_CONSTRUCTION}
+    return _set_tasks_status(db, counts, requeue, TaskStatus.QUEUED, now, unset=["failed_by_workers"])
 
 
 def _all_tasks_completed(counts: Mapping[str, int]) -> bool:
     """True when the job has tasks and every one of them is completed."""
-    return bool(counts) and set(counts) == {"completed"}
+    return bool(counts) and set(counts) == {TaskStatus.COMPLETED}
 
 
 # --- Job dependencies (depends_on; the reactions live in flamenco.jobs.dependencies) ------
@@ -553,7 +550,8 @@ def _all_tasks_completed(counts: Mapping[str, int]) -> bool:
 # A job queued again from one of these statuses (resumed, requeued, retried) first waits
 # for its unfinished dependencies. A running job is never held back, not even when one
 # of its dependencies is requeued: it already ran on that job's output.
-_DEPENDENCY_GATED_JOB_STATES = frozenset({"paused", "requeued", "canceled", "failed", "completed"})
+_DEPENDENCY_GATED_JOB_STATES = frozenset({JobStatus.PAUSED, JobStatus.REQUEUED, JobStatus.CANCELED, JobStatus.FAILED,
+                                          JobStatus.COMPLETED})
 
 
 def dependency_satisfied(dependency: Mapping[str, Any] | None) -> bool:
@@ -566,8 +564,8 @@ def dependency_satisfied(dependency: Mapping[str, Any] | None) -> bool:
     if dependency is None:
         return True
     current = dependency.get("status")
-    return current == "completed" or (current in ARCHIVE_JOB_STATES
-                                      and dependency.get("pre_archive_status") == "completed")
+    return current == JobStatus.COMPLETED or (current in ARCHIVE_JOB_STATES
+                                              and dependency.get("pre_archive_status") == JobStatus.COMPLETED)
 
 
 def unmet_dependencies(db: Database, job_id: ObjectId) -> list[dict]:
@@ -583,8 +581,8 @@ def unmet_dependencies(db: Database, job_id: ObjectId) -> list[dict]:
 
 def _hold_for_dependencies(db: Database, job_id: ObjectId, old: str, new: str) -> str:
     """``waiting-for-jobs`` instead of ``queued`` when the job is queued again before its dependencies completed."""
-    if new == "queued" and old in _DEPENDENCY_GATED_JOB_STATES and unmet_dependencies(db, job_id):
-        return WAITING_FOR_JOBS
+    if new == JobStatus.QUEUED and old in _DEPENDENCY_GATED_JOB_STATES and unmet_dependencies(db, job_id):
+        return JobStatus.WAITING_FOR_JOBS
     return new
 
 
@@ -605,32 +603,32 @@ def job_status_after_task_change(job_id: ObjectId, job_status: str, task_status:
     """
     if job_status in ARCHIVE_JOB_STATES:
         return None
-    if task_status == "queued":
-        return ("queued", "") if job_status == "completed" else None
-    if task_status == "claimed-by-manager":
-        if job_status == "active" and counts.get("active", 0) == 0:
-            return "queued", ""
+    if task_status == TaskStatus.QUEUED:
+        return (JobStatus.QUEUED, "") if job_status == JobStatus.COMPLETED else None
+    if task_status == TaskStatus.CLAIMED_BY_MANAGER:
+        if job_status == JobStatus.ACTIVE and counts.get(TaskStatus.ACTIVE, 0) == 0:
+            return JobStatus.QUEUED, ""
         return None
-    if task_status in ("active", "soft-failed"):
-        return ("active", "") if job_status == "queued" else None
-    if task_status == "completed" and _all_tasks_completed(counts) and job_status != "completed":
-        return "completed", f"All {counts['completed']} tasks completed"
-    if task_status in ("canceled", "failed", "completed") and job_status in _REQUESTED_TO_FINAL:
-        if counts.get("cancel-requested", 0) == 0:
+    if task_status in (TaskStatus.ACTIVE, TaskStatus.SOFT_FAILED):
+        return (JobStatus.ACTIVE, "") if job_status == JobStatus.QUEUED else None
+    if task_status == TaskStatus.COMPLETED and _all_tasks_completed(counts) and job_status != JobStatus.COMPLETED:
+        return JobStatus.COMPLETED, f"All {counts[TaskStatus.COMPLETED]} tasks completed"
+    if task_status in FINAL_TASK_STATUSES and job_status in _REQUESTED_TO_FINAL:
+        if counts.get(TaskStatus.CANCEL_REQUESTED, 0) == 0:
             return _REQUESTED_TO_FINAL[job_status], ""
         return None
-    if task_status == "failed" and job_status in ("queued", "active", "paused"):
+    if task_status == TaskStatus.FAILED and job_status in (JobStatus.QUEUED, JobStatus.ACTIVE, JobStatus.PAUSED):
         failure = _failure_reason(job_id, counts)
         if failure:
-            return "failed", failure
-    if task_status in ("failed", "completed") and job_status == "queued":
-        return "active", ""
+            return JobStatus.FAILED, failure
+    if task_status in (TaskStatus.FAILED, TaskStatus.COMPLETED) and job_status == JobStatus.QUEUED:
+        return JobStatus.ACTIVE, ""
     return None
 
 
 def _failure_reason(job_id: ObjectId, counts: Mapping[str, int]) -> str:
     """The reason to fail the job when >= TASK_FAIL_JOB_PERCENTAGE of its tasks failed, else ''."""
-    failed = counts.get("failed", 0)
+    failed = counts.get(TaskStatus.FAILED, 0)
     total = sum(counts.values())
     if total == 0 or failed * 100 < total * TASK_FAIL_JOB_PERCENTAGE:
         return ""
@@ -683,10 +681,10 @@ def set_task_status(db: Database, task_id: ObjectId, new_status: str, *, actor: 
     task = load(db, TASKS, task_id, ["status", "job"])
     old = task["status"]
     check_task_transition(old, new_status, actor)
-    if actor is Actor.USER and new_status == "cancel-requested" and old == "queued":
-        new_status = "canceled"
+    if actor is Actor.USER and new_status == TaskStatus.CANCEL_REQUESTED and old == TaskStatus.QUEUED:
+        new_status = TaskStatus.CANCELED
     update: dict[str, Any] = {"$set": stamp(now, {**(extra_fields or {}), "status": new_status})}
-    if actor is Actor.USER and new_status == "queued":
+    if actor is Actor.USER and new_status == TaskStatus.QUEUED:
         update["$unset"] = {"failed_by_workers": ""}
     with task_counts.changing_many(db, [task["job"]] if task.get("job") else []) as counts:
         result = db[TASKS].update_one({"_id": task_id, "status": old}, update)
@@ -696,7 +694,7 @@ def set_task_status(db: Database, task_id: ObjectId, new_status: str, *, actor: 
         raise StatusConflict(f"task {task_id} is no longer {old!r}; not setting it to {new_status!r}")
     change = TaskStatusChange(task_id=task_id, job_id=task.get("job"), old_status=old, status=new_status)
     eventbus.emit(db, eventbus.task_changed(task_id, change.job_id, status=new_status, previous_status=old))
-    if new_status == "cancel-requested" and change.job_id is not None:
+    if new_status == TaskStatus.CANCEL_REQUESTED and change.job_id is not None:
         mark_cancel_requested_tasks(db, change.job_id)
     if old != new_status and change.job_id is not None:
         change.job_change = update_job_after_task_status_change(db, change.job_id, new_status, now=now)
@@ -725,10 +723,11 @@ def requeue_failed_tasks(db: Database, job_id: ObjectId, *, actor: Actor = Actor
                                 "failed tasks can only be requeued while the job is "
                                 + " or ".join(sorted(FAILED_TASKS_REQUEABLE_JOB_STATES)))
     with task_counts.changing(db, job_id) as counts:
-        modified = _set_tasks_status(db, counts, {"failed"}, "queued", now, unset=["failed_by_workers"])
+        modified = _set_tasks_status(db, counts, {TaskStatus.FAILED}, TaskStatus.QUEUED, now,
+                                     unset=["failed_by_workers"])
     if modified:
         eventbus.emit(db, eventbus.job_changed(job_id, tasks_changed=True))
-    job_change = update_job_after_task_status_change(db, job_id, "queued", now=now) if modified else None
+    job_change = update_job_after_task_status_change(db, job_id, TaskStatus.QUEUED, now=now) if modified else None
     return RequeueResult(tasks_modified=modified, job_change=job_change)
 
 
@@ -757,15 +756,15 @@ def requeue_task_with_successors(db: Database, task_id: ObjectId, *, actor: Acto
     now = moment(now)
     task = load(db, TASKS, task_id, ["status", "job"])
     if actor is not Actor.SYSTEM and task["status"] not in REQUEABLE_WITH_SUCCESSORS_TASK_STATES:
-        raise IllegalTransition("status", task["status"], "queued",
+        raise IllegalTransition("status", task["status"], TaskStatus.QUEUED,
                                 f"only possible from {', '.join(sorted(REQUEABLE_WITH_SUCCESSORS_TASK_STATES))}")
     ids = [task_id, *find_successors(db, task_id, task["job"])]
-    requeueable = set(TASK_STATUSES) - IN_FLIGHT_TASK_STATES - {"under-construction"}
+    requeueable = set(TaskStatus) - IN_FLIGHT_TASK_STATES - {TaskStatus.UNDER_CONSTRUCTION}
     with task_counts.changing(db, task["job"]) as counts:
-        modified = _move_tasks(db, counts, {"_id": {"$in": ids}, "job": task["job"]}, requeueable, "queued",
-                               {"$set": stamp(now, {"status": "queued"}), "$unset": {"failed_by_workers": ""}})
+        modified = _move_tasks(db, counts, {"_id": {"$in": ids}, "job": task["job"]}, requeueable, TaskStatus.QUEUED,
+                               {"$set": stamp(now, {"status": TaskStatus.QUEUED}), "$unset": {"failed_by_workers": ""}})
     eventbus.emit(db, eventbus.job_changed(task["job"], tasks_changed=bool(modified)))
-    job_change = update_job_after_task_status_change(db, task["job"], "queued", now=now)
+    job_change = update_job_after_task_status_change(db, task["job"], TaskStatus.QUEUED, now=now)
     return RequeueResult(tasks_modified=modified, job_change=job_change)
 
 
@@ -797,12 +796,13 @@ def mark_tasks_claimed(db: Database, manager_id: ObjectId, task_ids: Iterable[Ob
     with task_counts.changing_many(db, per_job) as counts:
         for job_id, ids in per_job.items():
             modified = db[TASKS].update_many(
-                {"_id": {"$in": ids}, "job": job_id, "manager": manager_id, "status": "queued"},
-                {"$set": {"status": "claimed-by-manager"}, "$unset": {"log_file": "", "last_applied_update": ""}},
+                {"_id": {"$in": ids}, "job": job_id, "manager": manager_id, "status": TaskStatus.QUEUED},
+                {"$set": {"status": TaskStatus.CLAIMED_BY_MANAGER},
+                 "$unset": {"log_file": "", "last_applied_update": ""}},
             ).modified_count
-            counts[job_id].moved("queued", "claimed-by-manager", modified)
+            counts[job_id].moved(TaskStatus.QUEUED, TaskStatus.CLAIMED_BY_MANAGER, modified)
             claimed += modified
-    eventbus.emit(db, *(eventbus.task_changed(task_id, job_id, status="claimed-by-manager", previous_status="queued",
-                                              doc=(docs or {}).get(task_id))
+    eventbus.emit(db, *(eventbus.task_changed(task_id, job_id, status=TaskStatus.CLAIMED_BY_MANAGER,
+                                              previous_status=TaskStatus.QUEUED, doc=(docs or {}).get(task_id))
                         for job_id, ids in per_job.items() for task_id in ids))
     return claimed

@@ -1,10 +1,12 @@
 """Giving a task to a worker and taking it back (reference A.5.2 step 6, A.5.4)."""
 from __future__ import annotations
 
-from flamenco_manager import statuses, workers
+from flamenco_manager import workers
 from flamenco_manager.context import ManagerContext
 from flamenco_manager.engine import on_engine
 from flamenco_manager.update_queue import queue_update
+from flamenco_protocol import wire
+from flamenco_protocol.statuses import TaskStatus
 
 # Shown upstream as the worker of a task that has none.
 NO_WORKER = "-"
@@ -19,11 +21,11 @@ def assign(ctx: ManagerContext, worker: dict, task: dict) -> None:
     """Make ``task`` the worker's active task (the queue already gave it up)."""
     ident = workers.identifier(worker)
     message = f"Manager assigned task {task['_id']} to worker {ident}"
-    queue_update(ctx, task, {"task_status": statuses.ACTIVE, "worker": ident, "activity": message},
+    queue_update(ctx, task, {wire.TASK_STATUS: TaskStatus.ACTIVE, wire.WORKER: ident, wire.ACTIVITY: message},
                  log=log_line(ctx, message),
                  extra_set={"worker_id": worker["_id"], "last_worker_ping": ctx.now()})
     workers.change(ctx, worker, {"current_task": task["_id"], "current_job": task.get("job"),
-                                 "current_task_status": statuses.ACTIVE, "current_task_updated": ctx.now()},
+                                 "current_task_status": TaskStatus.ACTIVE, "current_task_updated": ctx.now()},
                    lazy=True)
 
 
@@ -36,15 +38,16 @@ def return_task(ctx: ManagerContext, worker: dict, task: dict, reason: str) -> b
     if task.get("worker_id") != worker["_id"]:
         return False
     ident = workers.identifier(worker)
-    if task.get("status") == statuses.CANCEL_REQUESTED:
+    if task.get("status") == TaskStatus.CANCEL_REQUESTED:
         message = f"Task cancelled by request of Flamenco Server, stopped by worker {ident}"
-        queue_update(ctx, task, {"task_status": statuses.CANCELED, "activity": message},
+        queue_update(ctx, task, {wire.TASK_STATUS: TaskStatus.CANCELED, wire.ACTIVITY: message},
                      log=log_line(ctx, message))
         return True
-    if task.get("status") != statuses.ACTIVE:
+    if task.get("status") != TaskStatus.ACTIVE:
         return False
     message = f"Re-queued task after unassigning from worker {ident}: {reason}"
-    queue_update(ctx, task, {"task_status": statuses.CLAIMED, "worker": NO_WORKER, "activity": message},
+    queue_update(ctx, task, {wire.TASK_STATUS: TaskStatus.CLAIMED_BY_MANAGER, wire.WORKER: NO_WORKER,
+                             wire.ACTIVITY: message},
                  log=log_line(ctx, message))
     return True
 

@@ -10,13 +10,15 @@ import datetime as dt
 
 from bson import ObjectId
 
-from flamenco_manager import statuses, store, workers
+from flamenco_manager import store, workers
 from flamenco_manager.context import ManagerContext
 from flamenco_manager.engine import on_engine
 from flamenco_manager.update_queue import queue_update
+from flamenco_protocol import wire
+from flamenco_protocol.statuses import TaskStatus
 
 # Task statuses that count as a failure of the worker that ran them.
-FAILURE_STATUSES = (statuses.FAILED, statuses.SOFT_FAILED)
+FAILURE_STATUSES = (TaskStatus.FAILED, TaskStatus.SOFT_FAILED)
 
 
 def add(ctx: ManagerContext, worker_id: ObjectId, job_id, task_type: str) -> bool:
@@ -79,10 +81,10 @@ def handle_failure(ctx: ManagerContext, worker: dict, task: dict) -> tuple[str, 
     if all(f.get("id") != wid for f in failed_by):
         failed_by.append({"id": wid, "identifier": ident})
     if len(failed_by) >= ctx.config.task_fail_after_softfail_count:
-        return statuses.FAILED, failed_by
+        return TaskStatus.FAILED, failed_by
     if workers_left(ctx, job, task_type, exclude={f["id"] for f in failed_by}) > 0:
-        return statuses.SOFT_FAILED, failed_by
-    return statuses.FAILED, failed_by
+        return TaskStatus.SOFT_FAILED, failed_by
+    return TaskStatus.FAILED, failed_by
 
 
 def _hard_fail_soft_failed(ctx: ManagerContext, worker: dict, job, task_type: str, skip: ObjectId) -> None:
@@ -90,5 +92,5 @@ def _hard_fail_soft_failed(ctx: ManagerContext, worker: dict, job, task_type: st
     message = f"Manager hard-failed task after blacklisting worker {workers.identifier(worker)}"
     for task in list(ctx.state.tasks.values()):
         if (task["_id"] != skip and task.get("worker_id") == worker["_id"] and task.get("job") == job
-                and task.get("task_type") == task_type and task.get("status") == statuses.SOFT_FAILED):
-            queue_update(ctx, task, {"task_status": statuses.FAILED, "activity": message}, log=message)
+                and task.get("task_type") == task_type and task.get("status") == TaskStatus.SOFT_FAILED):
+            queue_update(ctx, task, {wire.TASK_STATUS: TaskStatus.FAILED, wire.ACTIVITY: message}, log=message)

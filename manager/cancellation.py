@@ -7,11 +7,13 @@ D.1.8), a running task is not reported ``canceled`` before its worker stopped.
 """
 from __future__ import annotations
 
-from flamenco_manager import statuses, tasks
+from flamenco_manager import tasks
 from flamenco_manager.assignment import log_line
 from flamenco_manager.context import ManagerContext
 from flamenco_manager.engine import on_engine
 from flamenco_manager.update_queue import queue_unknown_task_canceled, queue_update
+from flamenco_protocol import wire
+from flamenco_protocol.statuses import SCHEDULABLE_TASK_STATUSES, TaskStatus
 
 CANCEL_MESSAGE = "Manager cancelled task by request of Flamenco Server"
 
@@ -28,11 +30,11 @@ def handle_cancel_requests(ctx: ManagerContext, task_ids: list[str]) -> int:
         if task is None:
             queue_unknown_task_canceled(ctx, task_id)
             changed += 1
-        elif task.get("status") == statuses.ACTIVE:
-            tasks.change(ctx, task, {"status": statuses.CANCEL_REQUESTED})
+        elif task.get("status") == TaskStatus.ACTIVE:
+            tasks.change(ctx, task, {"status": TaskStatus.CANCEL_REQUESTED})
             changed += 1
-        elif task.get("status") in statuses.SCHEDULABLE:
-            queue_update(ctx, task, {"task_status": statuses.CANCELED, "activity": CANCEL_MESSAGE},
+        elif task.get("status") in SCHEDULABLE_TASK_STATUSES:
+            queue_update(ctx, task, {wire.TASK_STATUS: TaskStatus.CANCELED, wire.ACTIVITY: CANCEL_MESSAGE},
                          log=log_line(ctx, CANCEL_MESSAGE))
             changed += 1
     return changed

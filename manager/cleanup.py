@@ -3,9 +3,10 @@ from __future__ import annotations
 
 import datetime as dt
 
-from flamenco_manager import assignment, statuses, tasks, workers
+from flamenco_manager import assignment, tasks, workers
 from flamenco_manager.context import ManagerContext
 from flamenco_manager.engine import on_engine
+from flamenco_protocol.statuses import RUNNING_TASK_STATUSES
 
 
 @on_engine
@@ -17,7 +18,7 @@ def remove_old_tasks(ctx: ManagerContext) -> int:
     cutoff = ctx.now() - dt.timedelta(seconds=ctx.config.task_cleanup_max_age)
     old = [t for t in ctx.state.tasks.values()
            if (t.get("last_worker_ping") or t.get("last_updated") or cutoff) <= cutoff
-           and t.get("status") not in statuses.RUNNING and not ctx.state.pending_per_task.get(t["_id"])]
+           and t.get("status") not in RUNNING_TASK_STATUSES and not ctx.state.pending_per_task.get(t["_id"])]
     for task in old:
         tasks.forget(ctx, task)
     return len(old)

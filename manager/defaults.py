@@ -7,6 +7,8 @@ of them (see ``config.py``).
 """
 from __future__ import annotations
 
+from flamenco_protocol.statuses import WorkerStatus
+
 MINUTE = 60.0
 HOUR = 60 * MINUTE
 DAY = 24 * HOUR
@@ -83,7 +85,7 @@ DEFAULTS: dict[str, object] = {
     "task_cleanup_interval": 10 * MINUTE,
     # Auto-removal of workers in these statuses, not seen for this long (0 = off).
     "worker_cleanup_max_age": 0.0,
-    "worker_cleanup_status": ["offline"],
+    "worker_cleanup_status": [WorkerStatus.OFFLINE.value],
     "worker_cleanup_interval": 30.0,
     # Failures of one worker on one (job, task type) before it is blocklisted.
     "blacklist_threshold": 3,

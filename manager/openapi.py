@@ -14,7 +14,7 @@ from aiohttp import web
 
 from flamenco.openapi.common import (OPENAPI_VERSION, PathTable, error_response, error_schema, json_content,
                                      path_shape, response)
-from flamenco_manager import statuses
+from flamenco_protocol.statuses import WORKER_REPORTED_TASK_STATUSES
 
 TITLE = "Flamenco Manager worker API"
 API_VERSION = "2.0"
@@ -47,8 +47,7 @@ _TASK = {"type": "object", "properties": {
 _STATUS_REQUESTED = {"type": "object", "properties": {"status_requested": {"type": "string"}},
                      "required": ["status_requested"]}
 _TASK_UPDATE = {"type": "object", "properties": {
-    "task_status": {"type": "string", "enum": [statuses.ACTIVE, statuses.COMPLETED, statuses.FAILED,
-                                               statuses.CANCELED]},
+    "task_status": {"type": "string", "enum": [s.value for s in WORKER_REPORTED_TASK_STATUSES]},
     "activity": {"type": "string"}, "log": {"type": "string"},
     "task_progress_percentage": {"type": "integer", "minimum": 0, "maximum": 100},
     "current_command_idx": {"type": "integer", "minimum": 0},

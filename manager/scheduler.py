@@ -21,9 +21,10 @@ each task it sends).
 from __future__ import annotations
 
 from flamenco import requirements
-from flamenco_manager import assignment, statuses, workers
+from flamenco_manager import assignment, workers
 from flamenco_manager.context import ManagerContext
 from flamenco_manager.taskqueue import Meets
+from flamenco_protocol.statuses import TaskStatus
 
 
 class NoTaskTypes(Exception):
@@ -40,7 +41,7 @@ def claim_next_task(ctx: ManagerContext, worker: dict) -> dict | None:
     if not task_types:
         raise NoTaskTypes()
     for task in ctx.state.running_tasks(worker["_id"]):
-        if task.get("status") == statuses.ACTIVE:
+        if task.get("status") == TaskStatus.ACTIVE:
             return task
     task_id = ctx.state.queue.pop_best(task_types, lambda tid: _may_run(ctx, worker, ctx.state.tasks[tid]),
                                        meets=_meets(worker))

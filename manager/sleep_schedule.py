@@ -10,9 +10,10 @@ from __future__ import annotations
 import datetime as dt
 import re
 
-from flamenco_manager import statuses, workers
+from flamenco_manager import workers
 from flamenco_manager.context import ManagerContext
 from flamenco_manager.engine import on_engine
+from flamenco_protocol.statuses import WorkerStatus
 
 DAY_NAMES = ("mo", "tu", "we", "th", "fr", "sa", "su")
 MINUTES_PER_DAY = 24 * 60
@@ -83,7 +84,7 @@ def desired_status(schedule: dict, local_now: dt.datetime) -> str:
         inside, window_day = True, weekday
     else:
         inside, window_day = minute < end, (weekday - 1) % 7
-    return statuses.W_ASLEEP if inside and window_day in days else statuses.W_AWAKE
+    return WorkerStatus.ASLEEP if inside and window_day in days else WorkerStatus.AWAKE
 
 
 def next_check(schedule: dict, local_now: dt.datetime) -> dt.datetime:
@@ -133,8 +134,8 @@ def _apply(ctx: ManagerContext, worker: dict) -> bool:
     wanted = desired_status(schedule, local_now)
     schedule["next_check"] = next_check(schedule, local_now).astimezone(dt.timezone.utc)
     workers.change(ctx, worker, {"sleep_schedule": dict(schedule)})
-    is_asleep = worker.get("status") == statuses.W_ASLEEP
-    if (wanted == statuses.W_ASLEEP) == is_asleep and not worker.get("status_requested"):
+    is_asleep = worker.get("status") == WorkerStatus.ASLEEP
+    if (wanted == WorkerStatus.ASLEEP) == is_asleep and not worker.get("status_requested"):
         return False
     if worker.get("status_requested") == wanted:
         return False

@@ -12,9 +12,9 @@ from typing import Any
 
 from bson import ObjectId
 
-from flamenco_manager import statuses
 from flamenco_manager.store import Loaded
 from flamenco_manager.taskqueue import TaskQueue
+from flamenco_protocol.statuses import RUNNING_TASK_STATUSES, SCHEDULABLE_TASK_STATUSES, TaskStatus
 
 # Blocklist key: (worker id, job id, task type).
 # A queued update's changes to the cached task; see ``update_queue``.
@@ -64,21 +64,21 @@ class State:
         out = []
         for parent in task.get("parents") or ():
             known = self.tasks.get(parent)
-            if known is not None and known.get("status") != statuses.COMPLETED:
+            if known is not None and known.get("status") != TaskStatus.COMPLETED:
                 out.append(parent)
         return out
 
     def index(self, task: dict) -> None:
         """Put ``task`` in the queue and the running index as its status says."""
         task_id = task["_id"]
-        if task.get("status") in statuses.SCHEDULABLE:
+        if task.get("status") in SCHEDULABLE_TASK_STATUSES:
             self.queue.add(task, self.unfinished_parents(task))
         else:
             self.queue.discard(task_id)
         worker_id = task.get("worker_id")
-        if task.get("status") in statuses.RUNNING and worker_id is not None:
+        if task.get("status") in RUNNING_TASK_STATUSES and worker_id is not None:
             self.running.setdefault(worker_id, set()).add(task_id)
-        if task.get("status") == statuses.COMPLETED:
+        if task.get("status") == TaskStatus.COMPLETED:
             self.queue.parent_completed(task_id, self.tasks)
 
     def unindex(self, task: dict) -> None:

@@ -22,6 +22,7 @@ from flamenco_manager.engine import on_engine
 from flamenco_manager.store import chunks
 from flamenco_manager.notifications import build_notification, report_digest
 from flamenco_manager.upstream import Upstream, UpstreamError
+from flamenco_protocol import wire
 
 log = logging.getLogger(__name__)
 
@@ -206,16 +207,16 @@ class SyncDaemon:
             return len(batch), 0
         self.push_backoff = 0.0
         self.last_push_ok = self.ctx.now()
-        handled = {oid for oid in map(tasks.parse_id, reply.get("handled_update_ids") or []) if oid}
+        handled = {oid for oid in map(tasks.parse_id, reply.get(wire.HANDLED_UPDATE_IDS) or []) if oid}
         for chunk in chunks(list(handled), CHANGE_CHUNK):
             update_queue.acknowledge(self.ctx, chunk)
         dropped = update_queue.set_aside_unacknowledged(self.ctx, batch, handled, cfg.push_max_unacknowledged)
         if dropped:
             log.warning("set aside %d updates the Server never acknowledged", dropped)
-        handle_cancel_requests(self.ctx, reply.get("cancel_task_ids") or [])
+        handle_cancel_requests(self.ctx, reply.get(wire.CANCEL_TASK_IDS) or [])
         self.apply_worker_actions(reply.get("worker_actions"))
         self.apply_manager_settings(reply.get("manager_settings"))
-        self.upload_logs(reply.get("upload_task_file_queue") or [])
+        self.upload_logs(reply.get(wire.UPLOAD_TASK_FILE_QUEUE) or [])
         return len(batch), len(handled & {d["_id"] for d in batch})
 
     def apply_worker_actions(self, actions: object) -> None:

@@ -12,9 +12,10 @@ from typing import Any, Iterable
 from bson import ObjectId
 from bson.errors import InvalidId
 
-from flamenco_manager import statuses, store
+from flamenco_manager import store
 from flamenco_manager.context import ManagerContext
 from flamenco_manager.engine import on_engine
+from flamenco_protocol.statuses import FINAL_TASK_STATUSES, SCHEDULABLE_TASK_STATUSES
 
 # Task fields that hold ObjectIds (strings on the wire).
 ID_FIELDS = ("_id", "job", "manager", "project", "user")
@@ -61,7 +62,7 @@ def persist(ctx: ManagerContext, task: dict, sets: dict[str, Any]) -> None:
     change is a ``$set`` of the changed fields.
     """
     task_id, done = task["_id"], ctx.state.done
-    final = task.get("status") in statuses.FINAL and not has_pending_updates(ctx, task_id)
+    final = task.get("status") in FINAL_TASK_STATUSES and not has_pending_updates(ctx, task_id)
     if final and task_id not in done:
         ctx.journal.insert(store.TASKS_DONE, dict(task))
         ctx.journal.delete(store.TASKS, task_id)
@@ -159,10 +160,10 @@ def store_downloaded(ctx: ManagerContext, docs: Iterable[dict]) -> int:
             ctx.state.index(task)
             ctx.journal.insert(store.TASKS, dict(task))  # new here and in the buffer: an insert, not an upsert
             continue
-        if cached.get("status") in statuses.FINAL and pending:
+        if cached.get("status") in FINAL_TASK_STATUSES and pending:
             continue  # finished here; the Server will hear it with the next push
         fields = server_fields(task, updates_pending=pending)
-        if fields.get("status") in statuses.SCHEDULABLE and cached.get("status") not in statuses.SCHEDULABLE:
+        if fields.get("status") in SCHEDULABLE_TASK_STATUSES and cached.get("status") not in SCHEDULABLE_TASK_STATUSES:
             fields["worker_id"] = None  # re-queued by the Server: no longer anybody's
         change(ctx, cached, fields)
     return len(incoming)

@@ -13,10 +13,12 @@ import datetime as dt
 
 from bson import ObjectId
 
-from flamenco_manager import assignment, statuses, workers
+from flamenco_manager import assignment, workers
 from flamenco_manager.context import ManagerContext
 from flamenco_manager.engine import on_engine
 from flamenco_manager.update_queue import queue_update
+from flamenco_protocol import wire
+from flamenco_protocol.statuses import TaskStatus, WorkerStatus
 
 
 def _older_than(moment: dt.datetime | None, cutoff: dt.datetime) -> bool:
@@ -25,13 +27,13 @@ def _older_than(moment: dt.datetime | None, cutoff: dt.datetime) -> bool:
 
 def timeout_worker(ctx: ManagerContext, worker: dict, reason: str, keep: ObjectId | None = None) -> None:
     """Put an awake worker in ``timeout`` (asking it to return to its status) and re-queue its tasks."""
-    if worker.get("status") == statuses.W_AWAKE:
-        sets = {"status": statuses.W_TIMEOUT}
+    if worker.get("status") == WorkerStatus.AWAKE:
+        sets = {"status": WorkerStatus.TIMEOUT}
         if not worker.get("status_requested"):
             sets |= {"status_requested": worker["status"], "lazy_status_request": False}
         workers.change(ctx, worker, sets)
     for task in ctx.state.running_tasks(worker["_id"]):
-        if task["_id"] != keep and task.get("status") == statuses.ACTIVE:
+        if task["_id"] != keep and task.get("status") == TaskStatus.ACTIVE:
             assignment.return_task(ctx, worker, task, reason)
 
 
@@ -39,7 +41,7 @@ def timeout_worker(ctx: ManagerContext, worker: dict, reason: str, keep: ObjectI
 def check_worker_timeouts(ctx: ManagerContext) -> int:
     cutoff = ctx.now() - dt.timedelta(seconds=ctx.config.active_worker_timeout_interval)
     timed_out = [w for w in ctx.state.workers.values()
-                 if w.get("status") == statuses.W_AWAKE and _older_than(w.get("last_activity"), cutoff)]
+                 if w.get("status") == WorkerStatus.AWAKE and _older_than(w.get("last_activity"), cutoff)]
     for worker in timed_out:
         timeout_worker(ctx, worker, f"worker {workers.identifier(worker)} timed out")
     return len(timed_out)
@@ -53,14 +55,14 @@ def check_task_timeouts(ctx: ManagerContext) -> int:
     for task in stale:
         worker = ctx.state.workers.get(task["worker_id"]) if task.get("worker_id") else None
         ident = workers.identifier(worker) if worker else "unknown worker"
-        if task["status"] == statuses.CANCEL_REQUESTED:
+        if task["status"] == TaskStatus.CANCEL_REQUESTED:
             message = f"Task cancelled; worker {ident} stopped responding"
-            queue_update(ctx, task, {"task_status": statuses.CANCELED, "activity": message},
+            queue_update(ctx, task, {wire.TASK_STATUS: TaskStatus.CANCELED, wire.ACTIVITY: message},
                          log=assignment.log_line(ctx, message))
             continue
         if worker is not None:
             timeout_worker(ctx, worker, f"task {task['_id']} timed out", keep=task["_id"])
         message = f"Task timed out on worker {ident}"
-        queue_update(ctx, task, {"task_status": statuses.FAILED, "activity": message},
+        queue_update(ctx, task, {wire.TASK_STATUS: TaskStatus.FAILED, wire.ACTIVITY: message},
                      log=assignment.log_line(ctx, message))
     return len(stale)

@@ -26,14 +26,16 @@ from typing import Any
 
 from bson import ObjectId
 
-from flamenco_manager import statuses, store, task_logs, tasks
+from flamenco_manager import store, task_logs, tasks
 from flamenco_manager.context import ManagerContext
 from flamenco_manager.engine import on_engine
 from flamenco_manager.state import TASK_SETS
+from flamenco_protocol import wire
+from flamenco_protocol.statuses import FINAL_TASK_STATUSES, SCHEDULABLE_TASK_STATUSES, TaskStatus, task_transition_allowed
 
 # Fields of a TaskUpdate that are copied onto the cached task as they are.
-COPIED_FIELDS = ("activity", "task_progress_percentage", "current_command_index",
-                 "command_progress_percentage", "worker", "failed_by_workers")
+COPIED_FIELDS = (wire.ACTIVITY, wire.TASK_PROGRESS_PERCENTAGE, wire.CURRENT_COMMAND_INDEX,
+                 wire.COMMAND_PROGRESS_PERCENTAGE, wire.WORKER, wire.FAILED_BY_WORKERS)
 # Tasks the Manager made itself; the Server never hears of them.
 MANAGER_LOCAL_JOB_TYPE = "manager-local"
 # Queue bookkeeping, never sent upstream.
@@ -78,19 +80,19 @@ def queue_update(ctx: ManagerContext, task: dict, update: dict[str, Any], *, log
     """
     update = {k: v for k, v in update.items() if v is not None}
     current = task.get("status")
-    new_status = update.get("task_status")
-    if new_status and not statuses.transition_allowed(current, new_status):
-        update.pop("task_status")
+    new_status = update.get(wire.TASK_STATUS)
+    if new_status and not task_transition_allowed(current, new_status):
+        update.pop(wire.TASK_STATUS)
         new_status = None
     job_id = str(task.get("job") or "") or None
-    if new_status == statuses.ACTIVE and current != statuses.ACTIVE:
+    if new_status == TaskStatus.ACTIVE and current != TaskStatus.ACTIVE:
         ctx.journal.rotate_log(ctx.config.task_logs_path, job_id, str(task["_id"]), ctx.config.task_log_max_rotations)
     if log:
         ctx.journal.append_log(ctx.config.task_logs_path, job_id, str(task["_id"]), log)
         # The chunk itself goes up too (Flamenco 2's TaskUpdate ``log``), so the Server's task page can
         # tail the log live; ``log_tail`` stays for what the task document shows.
-        update["log"] = log
-        update["log_tail"] = task_logs.tail(log)
+        update[wire.LOG] = log
+        update[wire.LOG_TAIL] = task_logs.tail(log)
     sets = task_sets(ctx, task, update, extra_set or {})
     if task.get("job_type") == MANAGER_LOCAL_JOB_TYPE:
         tasks.change(ctx, task, sets)
@@ -107,15 +109,15 @@ def task_sets(ctx: ManagerContext, task: dict, update: dict, extra_set: dict) ->
     A status that makes the task schedulable again frees it from its worker.
     """
     sets: dict[str, Any] = {"last_updated": ctx.now(), **extra_set}
-    new_status = update.get("task_status")
+    new_status = update.get(wire.TASK_STATUS)
     if new_status:
         sets["status"] = new_status
-        if new_status in statuses.SCHEDULABLE and "worker_id" not in extra_set:
+        if new_status in SCHEDULABLE_TASK_STATUSES and "worker_id" not in extra_set:
             sets["worker_id"] = None
     for key in COPIED_FIELDS:
         if key in update:
             sets[key] = update[key]
-    timing = (update.get("metrics") or {}).get("timing")
+    timing = (update.get(wire.METRICS) or {}).get(wire.TIMING)
     if timing:
         sets["metrics"] = {**(task.get("metrics") or {}), "timing": timing}
     return sets
@@ -124,8 +126,8 @@ def task_sets(ctx: ManagerContext, task: dict, update: dict, extra_set: dict) ->
 def queue_unknown_task_canceled(ctx: ManagerContext, task_id: ObjectId) -> None:
     """Tell the Server a task it wants cancelled is not here (so it is canceled)."""
     _enqueue(ctx, {"_id": ObjectId(), "task_id": task_id, "queued_at_ns": _next_stamp(),
-                   "task_status": statuses.CANCELED,
-                   "activity": "Manager cancelled task by request of Flamenco Server"})
+                   wire.TASK_STATUS: TaskStatus.CANCELED,
+                   wire.ACTIVITY: "Manager cancelled task by request of Flamenco Server"})
 
 
 @on_engine
@@ -144,10 +146,10 @@ def to_wire(doc: dict) -> dict:
     out = {k: v for k, v in doc.items() if k not in LOCAL_UPDATE_FIELDS}
     out["_id"] = str(doc["_id"])
     out["task_id"] = str(doc["task_id"])
-    out["received_on_manager"] = rfc3339_ns(doc["queued_at_ns"])
-    if "failed_by_workers" in out:
-        out["failed_by_workers"] = [{"id": str(f["id"]), "identifier": f.get("identifier", "")}
-                                    for f in out["failed_by_workers"]]
+    out[wire.RECEIVED_ON_MANAGER] = rfc3339_ns(doc["queued_at_ns"])
+    if wire.FAILED_BY_WORKERS in out:
+        out[wire.FAILED_BY_WORKERS] = [{"id": str(f["id"]), "identifier": f.get("identifier", "")}
+                                       for f in out[wire.FAILED_BY_WORKERS]]
     return out
 
 
@@ -181,7 +183,7 @@ def _checkpoint_due(ctx: ManagerContext, task_id: ObjectId) -> bool:
     if ctx.state.pending_per_task.get(task_id):
         return False
     task = ctx.state.tasks.get(task_id)
-    return (task is None or task.get("status") in statuses.FINAL
+    return (task is None or task.get("status") in FINAL_TASK_STATUSES
             or len(ctx.state.retained.get(task_id, ())) >= RETAIN_MAX)
 
 

@@ -16,9 +16,10 @@ from typing import Any
 from bson import ObjectId
 
 from flamenco import requirements
-from flamenco_manager import blocklist, sleep_schedule, statuses, store, tasks, workers
+from flamenco_manager import blocklist, sleep_schedule, store, tasks, workers
 from flamenco_manager.context import ManagerContext
 from flamenco_manager.engine import on_engine
+from flamenco_protocol.statuses import WorkerStatus
 
 log = logging.getLogger(__name__)
 
@@ -27,7 +28,7 @@ SETTINGS_DOC = "worker_actions"
 # sending an action once its acknowledgement arrived, one sync later.
 REMEMBERED_IDS = 500
 # The Server's action names and the worker status each one requests.
-REQUESTED_STATUS = {"sleep": statuses.W_ASLEEP, "wake": statuses.W_AWAKE, "shutdown": statuses.W_SHUTDOWN}
+REQUESTED_STATUS = {"sleep": WorkerStatus.ASLEEP, "wake": WorkerStatus.AWAKE, "shutdown": WorkerStatus.SHUTDOWN}
 REMOVE_FROM_BLOCKLIST = "remove-from-blocklist"
 # Replace the worker's tags with the admin's (``tags``), or back to its own (``tags: null``).
 SET_TAGS = "set-tags"

@@ -23,9 +23,10 @@ from typing import Any
 import bcrypt
 from bson import ObjectId
 
-from flamenco_manager import statuses, store
+from flamenco_manager import store
 from flamenco_manager.context import ManagerContext
 from flamenco_manager.engine import on_engine
+from flamenco_protocol.statuses import REQUESTABLE_WORKER_STATUSES, WorkerStatus
 
 # bcrypt cost for worker secrets: the secrets are 64 random characters, so a
 # slow hash adds nothing; the original used bcrypt's minimum cost too.
@@ -138,9 +139,9 @@ def seen(ctx: ManagerContext, worker: dict, *, address: str, software: str, set_
     Contact alone is written lazily; becoming awake is durable with the request.
     """
     sets: dict[str, Any] = {"last_activity": ctx.now(), "address": address, "software": software, **(also or {})}
-    became_awake = set_awake and worker.get("status") not in (statuses.W_AWAKE, statuses.W_TESTING)
+    became_awake = set_awake and worker.get("status") not in (WorkerStatus.AWAKE, WorkerStatus.TESTING)
     if became_awake:
-        sets["status"] = statuses.W_AWAKE
+        sets["status"] = WorkerStatus.AWAKE
     change(ctx, worker, sets, lazy=not became_awake)
 
 
@@ -150,7 +151,7 @@ def sign_on(ctx: ManagerContext, worker: dict, *, nickname: str | None, task_typ
 
     ``tags``/``resources`` None: not sent (a Flamenco 2 worker), so what was known stays.
     """
-    sets: dict[str, Any] = {"status": statuses.W_STARTING, "last_activity": ctx.now(),
+    sets: dict[str, Any] = {"status": WorkerStatus.STARTING, "last_activity": ctx.now(),
                             "address": address, "software": software, "current_task": None}
     if nickname and nickname != worker.get("nickname"):
         sets["nickname"] = nickname
@@ -167,17 +168,17 @@ def sign_on(ctx: ManagerContext, worker: dict, *, nickname: str | None, task_typ
 
 def mark_offline(ctx: ManagerContext, worker: dict) -> None:
     """Sign-off: offline; a sleeping worker is asked to sleep again when it returns."""
-    sets: dict[str, Any] = {"status": statuses.W_OFFLINE, "status_requested": "", "lazy_status_request": False}
-    if worker.get("status") == statuses.W_ASLEEP and worker.get("status_requested") in ("", None, statuses.W_SHUTDOWN):
-        sets["status_requested"] = statuses.W_ASLEEP
+    sets: dict[str, Any] = {"status": WorkerStatus.OFFLINE, "status_requested": "", "lazy_status_request": False}
+    if worker.get("status") == WorkerStatus.ASLEEP and worker.get("status_requested") in ("", None, WorkerStatus.SHUTDOWN):
+        sets["status_requested"] = WorkerStatus.ASLEEP
     change(ctx, worker, sets)
 
 
 @on_engine
 def request_status_change(ctx: ManagerContext, worker_id: ObjectId, status: str, lazy: bool) -> bool:
     """Ask a worker to change status; return False if there is no such worker."""
-    if status not in statuses.REQUESTABLE:
-        raise StatusRequestError(f"status {status!r} cannot be requested; use one of {', '.join(statuses.REQUESTABLE)}")
+    if status not in REQUESTABLE_WORKER_STATUSES:
+        raise StatusRequestError(f"status {status!r} cannot be requested; use one of {', '.join(REQUESTABLE_WORKER_STATUSES)}")
     worker = ctx.state.workers.get(worker_id)
     if worker is None:
         return False
@@ -187,7 +188,7 @@ def request_status_change(ctx: ManagerContext, worker_id: ObjectId, status: str,
 
 def acknowledge_status(ctx: ManagerContext, worker: dict, status: str) -> None:
     """The worker confirms a status change (acknowledging ``shutdown`` is ignored)."""
-    if status == statuses.W_SHUTDOWN:
+    if status == WorkerStatus.SHUTDOWN:
         return
     change(ctx, worker, {"status": status, "status_requested": "", "lazy_status_request": False,
                        "last_activity": ctx.now()})
@@ -197,9 +198,9 @@ def acknowledge_status(ctx: ManagerContext, worker: dict, status: str) -> None:
 def acknowledge_timeout(ctx: ManagerContext, worker_id: ObjectId) -> bool:
     """Dashboard action: a timed-out worker is now known to be offline (stored, unlike D.1.12)."""
     worker = ctx.state.workers.get(worker_id)
-    if worker is None or worker.get("status") != statuses.W_TIMEOUT:
+    if worker is None or worker.get("status") != WorkerStatus.TIMEOUT:
         return False
-    change(ctx, worker, {"status": statuses.W_OFFLINE, "status_requested": "", "lazy_status_request": False})
+    change(ctx, worker, {"status": WorkerStatus.OFFLINE, "status_requested": "", "lazy_status_request": False})
     return True
 
 

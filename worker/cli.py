@@ -17,6 +17,7 @@ from pathlib import Path
 
 import click
 
+from flamenco_protocol.statuses import WorkerStatus
 from flamenco_worker import __version__, defaults
 from flamenco_worker.config import ConfigError, WorkerConfig, load_config
 from flamenco_worker.registration import UnableToRegisterError
@@ -36,8 +37,8 @@ def install_signal_handlers(worker: FlamencoWorker) -> list[signal.Signals]:
     handlers = {
         signal.SIGINT: worker.request_shutdown,
         signal.SIGTERM: worker.request_shutdown,
-        signal.SIGUSR1: lambda: worker.request_status("asleep"),
-        signal.SIGUSR2: lambda: worker.request_status("awake"),
+        signal.SIGUSR1: lambda: worker.request_status(WorkerStatus.ASLEEP),
+        signal.SIGUSR2: lambda: worker.request_status(WorkerStatus.AWAKE),
     }
     for signum, handler in handlers.items():
         loop.add_signal_handler(signum, handler)

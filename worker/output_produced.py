@@ -11,6 +11,7 @@ import asyncio
 import logging
 import math
 
+from flamenco_protocol import wire
 from flamenco_worker.upstream import ManagerClient, ManagerUnreachable
 
 log = logging.getLogger(__name__)
@@ -44,7 +45,7 @@ class OutputProducedSender:
 
     async def _send(self, paths: list[str]) -> None:
         try:
-            response = await self._client.post("/output-produced", json={"paths": paths})
+            response = await self._client.post("/output-produced", json={wire.PATHS: paths})
         except ManagerUnreachable as ex:
             log.info("output-produced not delivered: %s", ex)
             return

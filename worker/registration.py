@@ -22,6 +22,7 @@ from typing import Any
 
 import httpx
 
+from flamenco_protocol import wire
 from flamenco_worker import defaults
 from flamenco_worker.config import WorkerConfig, save_credentials
 from flamenco_worker.machine import machine_info
@@ -108,10 +109,10 @@ async def register(client: ManagerClient, config: WorkerConfig) -> WorkerConfig:
     if config.worker_registration_secret:
         headers["Authorization"] = f"Bearer {registration_token(config.worker_registration_secret)}"
     body = {
-        "secret": secret,
-        "platform": detect_platform(),
-        "supported_task_types": list(config.task_types),
-        "nickname": nickname(config),
+        wire.SECRET: secret,
+        wire.PLATFORM: detect_platform(),
+        wire.SUPPORTED_TASK_TYPES: list(config.task_types),
+        wire.NICKNAME: nickname(config),
         **await capabilities(config),
     }
     try:
@@ -135,13 +136,13 @@ async def capabilities(config: WorkerConfig) -> dict[str, Any]:
     """``tags`` and ``resources``: what jobs with requirements look for (optional fields; Flamenco 2
     managers ignore them). Detected on every call, so a machine that got more RAM says so at its next
     start; in a thread, because ``nvidia-smi`` may take seconds."""
-    return {"tags": list(config.tags), "resources": await asyncio.to_thread(detect_resources)}
+    return {wire.TAGS: list(config.tags), wire.RESOURCES: await asyncio.to_thread(detect_resources)}
 
 
 async def _sign_on_once(client: ManagerClient, config: WorkerConfig) -> None:
     client.set_credentials(config.worker_id, config.worker_secret)
-    body = {"supported_task_types": list(config.task_types), "nickname": nickname(config), "machine": machine_info(),
-            **await capabilities(config)}
+    body = {wire.SUPPORTED_TASK_TYPES: list(config.task_types), wire.NICKNAME: nickname(config),
+            "machine": machine_info(), **await capabilities(config)}
     await _keep_posting(client, config, "/sign-on", json=body)
     log.info("signed on at %s as worker %s", config.manager_url, config.worker_id)
 

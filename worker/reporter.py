@@ -20,11 +20,12 @@ import logging
 import time
 from typing import Any
 
+from flamenco_protocol import wire
 from flamenco_worker.update_queue import UpdateQueue
 
 log = logging.getLogger(__name__)
 
-ACTIVITY_FIELDS = ("activity", "current_command_idx", "task_progress_percentage", "command_progress_percentage")
+ACTIVITY_FIELDS = (wire.ACTIVITY, wire.CURRENT_COMMAND_IDX, wire.TASK_PROGRESS_PERCENTAGE, wire.COMMAND_PROGRESS_PERCENTAGE)
 """The progress fields of a TaskUpdate that the worker fills in (reference A.2.6)."""
 
 
@@ -51,7 +52,8 @@ class TaskReporter:
         self._log_interval = log_interval
         self._log_max_entries = log_max_entries
         self._activity: dict[str, Any] = {
-            "activity": "", "current_command_idx": 0, "task_progress_percentage": 0, "command_progress_percentage": 0,
+            wire.ACTIVITY: "", wire.CURRENT_COMMAND_IDX: 0, wire.TASK_PROGRESS_PERCENTAGE: 0,
+            wire.COMMAND_PROGRESS_PERCENTAGE: 0,
         }
         self._timing: dict[str, float] = {}
         self._status: str | None = None
@@ -128,11 +130,11 @@ class TaskReporter:
         if not self.silently_aborting and self._activity_pending:
             payload.update(self._activity)
             if self._timing:
-                payload["metrics"] = {"timing": dict(self._timing)}
+                payload[wire.METRICS] = {wire.TIMING: dict(self._timing)}
             if self._status is not None:
-                payload["task_status"] = self._status
+                payload[wire.TASK_STATUS] = self._status
         if self._logs:
-            payload["log"] = "\n".join(self._logs)
+            payload[wire.LOG] = "\n".join(self._logs)
         return payload
 
     def _since(self, moment: float) -> float:

@@ -21,6 +21,8 @@ import logging
 import traceback
 from typing import Any, Coroutine
 
+from flamenco_protocol import wire
+from flamenco_protocol.statuses import RUNNABLE_REQUESTED_STATUSES, TaskStatus, WorkerStatus
 from flamenco_worker.commands import CommandConfig
 from flamenco_worker.config import WorkerConfig
 from flamenco_worker.machine import describe_load
@@ -36,12 +38,12 @@ log = logging.getLogger(__name__)
 
 
 class WorkerState(enum.Enum):
-    STARTING = "starting"
-    AWAKE = "awake"
-    TESTING = "testing"
-    ASLEEP = "asleep"
-    ERROR = "error"
-    SHUTTING_DOWN = "shutting-down"
+    STARTING = WorkerStatus.STARTING
+    AWAKE = WorkerStatus.AWAKE
+    TESTING = WorkerStatus.TESTING
+    ASLEEP = WorkerStatus.ASLEEP
+    ERROR = WorkerStatus.ERROR
+    SHUTTING_DOWN = "shutting-down"  # this worker's own: never sent to the manager
 
 
 FETCHING_STATES = (WorkerState.AWAKE, WorkerState.TESTING)
@@ -110,7 +112,7 @@ class FlamencoWorker:
             if self.state is WorkerState.STARTING:
                 self._set_state(self._initial_state)
                 if self._initial_state is WorkerState.TESTING:
-                    await self._ack("testing")
+                    await self._ack(WorkerStatus.TESTING)
             await self._main_loop()
         finally:
             await self._shut_down(queue_worker)
@@ -134,7 +136,7 @@ class FlamencoWorker:
             await self._poll_status_change()
         elif self.state is WorkerState.ERROR:
             if not await self._wait(self.config.error_state_seconds):
-                await self.change_status("awake")
+                await self.change_status(WorkerStatus.AWAKE)
 
     async def _wait(self, seconds: float) -> bool:
         """Sleep ``seconds``; True when the state changed meanwhile (the sleep ends early)."""
@@ -197,20 +199,20 @@ class FlamencoWorker:
 
     async def change_status(self, requested: Any) -> None:
         """Go to the status the manager (or a signal) asks for; unknown ones mean sleep (reference B.7)."""
-        if requested == "shutdown":
+        if requested == WorkerStatus.SHUTDOWN:
             self.request_shutdown()  # not acknowledged: the sign-off tells the manager
-        elif requested in ("awake", "testing"):
+        elif requested in RUNNABLE_REQUESTED_STATUSES:
             self._set_state(WorkerState(requested))
             await self._ack(requested)
-        elif requested == "error":
+        elif requested == WorkerStatus.ERROR:
             self._set_state(WorkerState.ERROR)
-            await self._ack("error")
+            await self._ack(WorkerStatus.ERROR)
         else:
-            if requested != "asleep":
+            if requested != WorkerStatus.ASLEEP:
                 log.error("manager requested unknown status %r; going to sleep instead", requested)
             self._stop_current_task("worker is going to sleep")
             self._set_state(WorkerState.ASLEEP)
-            await self._ack("asleep")
+            await self._ack(WorkerStatus.ASLEEP)
 
     async def _ack(self, status: str) -> None:
         """Acknowledge a status; a lost ack heals itself because the manager asks again."""
@@ -233,7 +235,7 @@ class FlamencoWorker:
             return
         if response.status_code == 200:
             body = json_object(response) or {}
-            await self.change_status(body.get("status_requested"))
+            await self.change_status(body.get(wire.STATUS_REQUESTED))
         elif response.status_code != 204:
             log.warning("manager answered %d to status-change: %s", response.status_code, response.text[:200])
 
@@ -255,7 +257,7 @@ class FlamencoWorker:
             await run_checks(self.config.pre_task_check_read, self.config.pre_task_check_write)
         except PreTaskCheckFailed as ex:
             log.error("pre-task check failed, not fetching a task: %s", ex)
-            await self.change_status("error")
+            await self.change_status(WorkerStatus.ERROR)
             return
         try:
             response = await self.client.post("/task", timeout=self.config.task_fetch_timeout_seconds)
@@ -268,7 +270,7 @@ class FlamencoWorker:
             await self._wait(self.config.fetch_retry_no_task_seconds)
             return
         if status == 423:
-            await self.change_status((json_object(response) or {}).get("status_requested"))
+            await self.change_status((json_object(response) or {}).get(wire.STATUS_REQUESTED))
             return
         if status == 401:
             log.warning("manager rejected our credentials when fetching a task; signing on again")
@@ -299,7 +301,7 @@ class FlamencoWorker:
         try:
             await running.reporter.log(f"Worker {self.config.worker_id} ({nickname(self.config)}) "
                                        f"started task {running.task_id}; {describe_load()}")
-            await running.reporter.update(task_status="active", activity="Task started")
+            await running.reporter.update(task_status=TaskStatus.ACTIVE, activity="Task started")
             await self._run_watched(running, TaskRunner(task, running.reporter, self._outputs, self._command_config))
             await self._report_outcome(running)
         finally:
@@ -340,7 +342,7 @@ class FlamencoWorker:
             await self.queue.queue(f"/tasks/{running.task_id}/return", {})
         elif error is None:
             await reporter.log(f"Task finished; {describe_load()}")
-            await reporter.update(task_status="completed", activity="Task completed")
+            await reporter.update(task_status=TaskStatus.COMPLETED, activity="Task completed")
         else:
             if isinstance(error, TaskFailed):
                 message = str(error)
@@ -350,7 +352,7 @@ class FlamencoWorker:
                 log.error("task %s: %s", running.task_id, details)
                 await reporter.log(details)
             await reporter.log(message)
-            await reporter.update(task_status="failed", activity=message)
+            await reporter.update(task_status=TaskStatus.FAILED, activity=message)
         await reporter.push_pending()
 
     async def _watch_may_i_run(self, running: RunningTask) -> None:
@@ -367,14 +369,14 @@ class FlamencoWorker:
                 log.info("may-i-run: no answer (%s); keep running", ex)
                 continue
             answer = json_object(response) if response.status_code == 200 else None
-            if answer is None or not isinstance(answer.get("may_keep_running"), bool):
+            if answer is None or not isinstance(answer.get(wire.MAY_KEEP_RUNNING), bool):
                 log.warning("may-i-run: unusable answer %d %r; keep running", response.status_code, response.text[:200])
                 continue
-            if answer["may_keep_running"]:
+            if answer[wire.MAY_KEEP_RUNNING]:
                 continue
-            reason = answer.get("reason") or "no reason given"
+            reason = answer.get(wire.REASON) or "no reason given"
             self._stop_current_task(f"no longer allowed to run by Manager: {reason}")
-            requested = answer.get("status_requested")
+            requested = answer.get(wire.STATUS_REQUESTED)
             if requested:
                 self.request_status(requested)
             return

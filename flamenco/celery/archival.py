@@ -32,6 +32,7 @@ from flamenco.celery import defaults
 from flamenco.manager_api import defaults as api_defaults
 from flamenco.jobs import construction_runs
 from flamenco.manager_api import storage
+from flamenco_protocol.statuses import JobStatus
 
 log = logging.getLogger(__name__)
 
@@ -128,9 +129,9 @@ def _start_archiving(db: Database, job: dict) -> None:
         raise ArchivalError(f"job {job['_id']} is {job['status']}; only "
                             f"{', '.join(sorted(status.ARCHIVEABLE_JOB_STATES))} jobs can be archived")
     db[JOBS].update_one({"_id": job["_id"]}, {"$set": {"pre_archive_status": job["status"]}})
-    status.set_job_status(db, job["_id"], "archiving", actor=status.Actor.SYSTEM, reason="Archiving")
+    status.set_job_status(db, job["_id"], JobStatus.ARCHIVING, actor=status.Actor.SYSTEM, reason="Archiving")
     job["pre_archive_status"] = job["status"]
-    job["status"] = "archiving"
+    job["status"] = JobStatus.ARCHIVING
 
 
 def delete_job_data(db: Database, job_id: ObjectId, storage_root: Path) -> None:
@@ -142,16 +143,16 @@ def delete_job_data(db: Database, job_id: ObjectId, storage_root: Path) -> None:
 def archive_job(db: Database, job_id: ObjectId, storage_root: Path) -> str | None:
     """Archive one job; return the archive's storage-relative name (None if nothing to do)."""
     job = db[JOBS].find_one({"_id": job_id})
-    if job is None or job["status"] == "archived":
+    if job is None or job["status"] == JobStatus.ARCHIVED:
         return None
-    if job["status"] != "archiving":
+    if job["status"] != JobStatus.ARCHIVING:
         _start_archiving(db, job)
     name = job.get("archive_blob_name")
     if not name or not (storage_root / name).is_file():
         name = build_archive(db, job, storage_root)
         db[JOBS].update_one({"_id": job_id}, {"$set": {"archive_blob_name": name}})
     delete_job_data(db, job_id, storage_root)
-    status.set_job_status(db, job_id, "archived", actor=status.Actor.SYSTEM)
+    status.set_job_status(db, job_id, JobStatus.ARCHIVED, actor=status.Actor.SYSTEM)
     log.info("archived job %s as %s", job_id, name)
     return name
 
@@ -159,5 +160,5 @@ def archive_job(db: Database, job_id: ObjectId, storage_root: Path) -> str | Non
 def jobs_to_resume(db: Database, min_age: datetime.timedelta, now: datetime.datetime | None = None) -> list[ObjectId]:
     """Jobs stuck in ``archiving`` for longer than ``min_age`` (a worker died, or Celery was off)."""
     cutoff = (now or clock.utcnow()) - min_age
-    return [j["_id"] for j in db[JOBS].find({"status": "archiving", "_updated": {"$lte": cutoff}},
+    return [j["_id"] for j in db[JOBS].find({"status": JobStatus.ARCHIVING, "_updated": {"$lte": cutoff}},
                                             projection=["_id"])]

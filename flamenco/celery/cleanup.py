@@ -16,6 +16,7 @@ from pymongo.database import Database
 from flamenco import clock
 from flamenco.manager_api import defaults as api_defaults
 from flamenco.manager_api.linking import LINKING_KEYS
+from flamenco_protocol.statuses import JobStatus
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +31,7 @@ def remove_waiting_for_files(db: Database, max_age: datetime.timedelta,
                              now: datetime.datetime | None = None) -> int:
     """Delete jobs that waited for their files longer than ``max_age`` (they have no tasks)."""
     cutoff = (now or clock.utcnow()) - max_age
-    result = db[JOBS].delete_many({"status": "waiting-for-files", "_updated": {"$lt": cutoff}})
+    result = db[JOBS].delete_many({"status": JobStatus.WAITING_FOR_FILES, "_updated": {"$lt": cutoff}})
     if result.deleted_count:
         log.info("removed %d jobs that waited for files since before %s", result.deleted_count, cutoff)
     return result.deleted_count

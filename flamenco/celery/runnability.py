@@ -13,6 +13,7 @@ from bson import ObjectId
 from pymongo.database import Database
 
 from flamenco import status
+from flamenco_protocol.statuses import JobStatus
 
 log = logging.getLogger(__name__)
 
@@ -22,7 +23,7 @@ TASKS = "flamenco_tasks"
 
 def active_job_ids(db: Database) -> list[ObjectId]:
     """Jobs to check: the active ones."""
-    return [job["_id"] for job in db[JOBS].find({"status": "active"}, projection=["_id"])]
+    return [job["_id"] for job in db[JOBS].find({"status": JobStatus.ACTIVE}, projection=["_id"])]
 
 
 def count_blocked_tasks(db: Database, job_id: ObjectId) -> int:
@@ -39,7 +40,7 @@ def count_blocked_tasks(db: Database, job_id: ObjectId) -> int:
 def check_job_runnability(db: Database, job_id: ObjectId) -> status.JobStatusChange | None:
     """If the job is still active and has blocked tasks, request it to fail; return the change."""
     job = db[JOBS].find_one({"_id": job_id}, projection=["status"])
-    if job is None or job["status"] != "active":
+    if job is None or job["status"] != JobStatus.ACTIVE:
         return None
     blocked = count_blocked_tasks(db, job_id)
     if not blocked:
@@ -47,7 +48,7 @@ def check_job_runnability(db: Database, job_id: ObjectId) -> status.JobStatusCha
     reason = f"{blocked} tasks have a failed/cancelled parent and will not be able to run."
     log.info("job %s: %s", job_id, reason)
     try:
-        change = status.set_job_status(db, job_id, "fail-requested", actor=status.Actor.SYSTEM, reason=reason)
+        change = status.set_job_status(db, job_id, JobStatus.FAIL_REQUESTED, actor=status.Actor.SYSTEM, reason=reason)
     except status.StatusConflict:
         return None  # changed meanwhile; the next check looks again
     return change

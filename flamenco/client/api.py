@@ -18,15 +18,17 @@ import requests
 from flamenco.client import defaults
 from flamenco.client.errors import InvalidInput, ServerUnreachable, error_from_response
 from flamenco.client.jobs import BlenderRenderJob
+from flamenco_protocol.statuses import JobStatus, TaskStatus
 
 # Job statuses after which a job makes no more progress by itself; watching stops there.
 # `paused` is included: nothing runs until a person requeues the job.
-FINAL_JOB_STATUSES = frozenset({"completed", "canceled", "failed", "construction-failed",
-                                "paused", "archiving", "archived"})
+FINAL_JOB_STATUSES = frozenset({JobStatus.COMPLETED, JobStatus.CANCELED, JobStatus.FAILED,
+                                JobStatus.CONSTRUCTION_FAILED, JobStatus.PAUSED, JobStatus.ARCHIVING,
+                                JobStatus.ARCHIVED})
 # Requeue rules of reference §3.3: the whole job from these statuses ...
-REQUEUE_JOB_STATUSES = frozenset({"completed", "canceled", "failed", "paused"})
+REQUEUE_JOB_STATUSES = frozenset({JobStatus.COMPLETED, JobStatus.CANCELED, JobStatus.FAILED, JobStatus.PAUSED})
 # ... and only its failed tasks while it is still running.
-REQUEUE_FAILED_TASKS_JOB_STATUSES = frozenset({"active", "queued"})
+REQUEUE_FAILED_TASKS_JOB_STATUSES = frozenset({JobStatus.ACTIVE, JobStatus.QUEUED})
 # MongoDB ObjectIds as the API writes them; checked before they go into a URL.
 OBJECT_ID = re.compile(r"[0-9a-f]{24}")
 
@@ -53,7 +55,7 @@ class TaskSummary:
 
     @property
     def completed(self) -> int:
-        return self.counts.get("completed", 0)
+        return self.counts.get(TaskStatus.COMPLETED, 0)
 
     def describe(self) -> str:
         """``"8 queued, 3 completed, 1 active"``: the most common status first."""
@@ -204,7 +206,7 @@ class FlamencoClient:
         so the job may stay ``cancel-requested`` for a while (reference §3.4).
         The server decides whether the job's status allows cancelling.
         """
-        self.set_job_status(job_id, "cancel-requested")
+        self.set_job_status(job_id, JobStatus.CANCEL_REQUESTED)
         return self.get_job(job_id)
 
     def requeue_job(self, job_id: str) -> tuple[str, dict]:
@@ -218,7 +220,7 @@ class FlamencoClient:
         job = self.get_job(job_id)
         status = job["status"]
         if status in REQUEUE_JOB_STATUSES:
-            self.set_job_status(job_id, "requeued")
+            self.set_job_status(job_id, JobStatus.REQUEUED)
             op = "set-job-status requeued"
         elif status in REQUEUE_FAILED_TASKS_JOB_STATUSES:
             self.patch_job(job_id, "requeue-failed-tasks")

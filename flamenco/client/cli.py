@@ -28,6 +28,7 @@ from flamenco.client.errors import FlamencoClientError, InvalidInput
 from flamenco.client.jobs import (FILE_EXTENSIONS, BlenderRenderJob, check_frames, check_job_id,
                                   check_render_output, check_tag)
 from flamenco.frame_ranges import MAX_FRAME_COUNT
+from flamenco_protocol.statuses import JobStatus
 
 # Exit status of `jobs watch` / `submit --watch` when the job ends other than completed.
 EXIT_JOB_NOT_COMPLETED = 2
@@ -189,11 +190,11 @@ def blender_render(client: FlamencoClient, file: Path, frames: str, chunk_size: 
         echo_err(f"Warning: manager {target.manager_name!r} has not reported a worker for "
                  f"{VIDEO_TASK_TYPE!r} tasks; the server adds the video step only when it has one.")
     created = client.submit_blender_render(job, target)
-    waiting = f" ({created.get('status_reason', '')})" if created["status"] == "waiting-for-jobs" else ""
+    waiting = f" ({created.get('status_reason', '')})" if created["status"] == JobStatus.WAITING_FOR_JOBS else ""
     echo_err(f"Submitted job {created['_id']} {created['name']!r} to project {target.project_name!r}, "
              f"manager {target.manager_name!r}: {created['status']}{waiting}")
     click.echo(created["_id"])
-    if created["status"] == "construction-failed":
+    if created["status"] == JobStatus.CONSTRUCTION_FAILED:
         raise click.ClickException(f"the server could not compile the job: {created.get('status_reason', '')}")
     if watch:
         follow(client, created["_id"], interval, timeout=None)
@@ -315,7 +316,7 @@ def follow(client: FlamencoClient, job_id: str, interval: float, timeout: float 
         for last in polls:
             update_bar(bar, last.job, last.tasks)
     status = last.job["status"]
-    if status == "completed":
+    if status == JobStatus.COMPLETED:
         echo_err(f"Job {job_id} completed")
         return
     # A status reason outlives later changes (reference §2.2), so it is shown only here.

@@ -13,6 +13,7 @@ from flamenco import output_paths
 from flamenco.job_compilers import commands, paths
 from flamenco.job_compilers import settings as checks
 from flamenco.job_compilers.tasks import TaskFactory
+from flamenco_protocol.statuses import JobStatus
 
 # Header of the generated RNA-overrides file; the Worker runs it with
 # `blender --python` before rendering (reference §4.5, worker §1016).
@@ -58,7 +59,7 @@ def parse_blender_settings(job: Mapping[str, Any], *, compiling: bool,
     ``filepath`` may be absent only while the job is ``waiting-for-files``.
     """
     settings = checks.settings_of(job)
-    filepath_required = compiling or job.get("status") != "waiting-for-files"
+    filepath_required = compiling or job.get("status") != JobStatus.WAITING_FOR_FILES
     return BlenderSettings(
         raw=settings,
         filepath=_check_filepath(settings, required=filepath_required),

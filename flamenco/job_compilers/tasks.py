@@ -9,6 +9,7 @@ from typing import Any, Iterable, Mapping
 from bson import ObjectId
 
 from flamenco.job_compilers.commands import Command
+from flamenco_protocol.statuses import TaskStatus
 
 # Flamenco 2's api_create_task default: tasks without a specific priority.
 DEFAULT_TASK_PRIORITY = 50
@@ -25,7 +26,7 @@ class TaskFactory:
             "manager": job.get("manager"),
             "project": job.get("project"),
             "user": job.get("user"),
-            "status": "under-construction",
+            "status": TaskStatus.UNDER_CONSTRUCTION,
             "job_priority": job.get("priority", DEFAULT_JOB_PRIORITY),
             "job_type": job["job_type"],
             "_created": now,

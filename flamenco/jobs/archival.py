@@ -14,6 +14,7 @@ from bson import ObjectId
 from pymongo.database import Database
 
 from flamenco import status
+from flamenco_protocol.statuses import JobStatus
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +45,7 @@ def start_archiving(app: flask.Flask, db: Database, job: dict, reason: str) -> N
     Raises ``status.IllegalTransition`` unless the job may be archived (only
     finished jobs: Flamenco 2 archived active ones, deleting running tasks).
     """
-    status.check_job_transition(job.get("status") or "", "archiving", status.Actor.USER)
+    status.check_job_transition(job.get("status") or "", JobStatus.ARCHIVING, status.Actor.USER)
     db["flamenco_jobs"].update_one({"_id": job["_id"]}, {"$set": {"pre_archive_status": job.get("status")}})
-    status.set_job_status(db, job["_id"], "archiving", actor=status.Actor.USER, reason=reason)
+    status.set_job_status(db, job["_id"], JobStatus.ARCHIVING, actor=status.Actor.USER, reason=reason)
     enqueue_archival(app, job["_id"])

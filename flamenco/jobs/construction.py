@@ -29,6 +29,7 @@ from pymongo.database import Database
 from flamenco import clock, frame_ranges, job_compilers, status
 from flamenco.defaults import JOB_PRIORITY_DEFAULT
 from flamenco.jobs import JOBS, archival, construction_runs
+from flamenco_protocol.statuses import JobStatus
 
 log = logging.getLogger(__name__)
 
@@ -131,13 +132,13 @@ def submit_job(db: Database, job: dict, reason: str = "Job submitted") -> dict:
     ``job`` has ObjectId references; it is compiled unless it is ``waiting-for-files``.
     HTTP submission (``flamenco.jobs.hooks``) checks permissions and then does the same.
     """
-    job = {"status": "under-construction", "priority": JOB_PRIORITY_DEFAULT, "settings": {},
+    job = {"status": JobStatus.UNDER_CONSTRUCTION, "priority": JOB_PRIORITY_DEFAULT, "settings": {},
            "start_paused": False, **job}
     validate_settings(job)
     now = clock.utcnow()
     job.update({"_id": job.get("_id") or ObjectId(), "_created": now, "_updated": now,
                 "_etag": uuid.uuid4().hex})
     db[JOBS].insert_one(job)
-    if job["status"] != "waiting-for-files":
+    if job["status"] != JobStatus.WAITING_FOR_FILES:
         construct_job(db, job["_id"], reason=reason)
     return db[JOBS].find_one({"_id": job["_id"]}) or job

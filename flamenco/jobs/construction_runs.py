@@ -23,10 +23,12 @@ from bson import ObjectId
 from pymongo.database import Database
 
 from flamenco import clock, eventbus, job_compilers, status, task_counts
+from flamenco_protocol.statuses import JobStatus, TaskStatus
 
 # Jobs that have no tasks (any more), so compiling them cannot duplicate tasks;
 # finished jobs with tasks go through recreate_job, which deletes them first.
-CONSTRUCTIBLE_JOB_STATES = frozenset({"waiting-for-files", "under-construction", "construction-failed"})
+CONSTRUCTIBLE_JOB_STATES = frozenset({JobStatus.WAITING_FOR_FILES, JobStatus.UNDER_CONSTRUCTION,
+                                      JobStatus.CONSTRUCTION_FAILED})
 
 # The token of the construction run that holds the job; absent when none does.
 CONSTRUCTION_RUN_FIELD = "construction_run"
@@ -74,7 +76,7 @@ def construct_job(db: Database, job_id: ObjectId, *, reason: str,
     now = clock.moment(now)
     job = status.load(db, status.JOBS, job_id, _CLAIM_FIELDS)
     if job["status"] not in CONSTRUCTIBLE_JOB_STATES:
-        raise status.IllegalTransition("status", job["status"], "under-construction",
+        raise status.IllegalTransition("status", job["status"], JobStatus.UNDER_CONSTRUCTION,
                                 f"only possible from {', '.join(sorted(CONSTRUCTIBLE_JOB_STATES))}")
     if job.get(CONSTRUCTION_RUN_FIELD):
         raise status.StatusConflict(f"job {job_id} is being constructed already")
@@ -95,7 +97,7 @@ def resume_construction(db: Database, job_id: ObjectId, *, reason: str, stale_af
     """
     now = clock.moment(now)
     job = status.load(db, status.JOBS, job_id, _CLAIM_FIELDS)
-    if job["status"] != "under-construction" or _run_is_alive(job, stale_after, now):
+    if job["status"] != JobStatus.UNDER_CONSTRUCTION or _run_is_alive(job, stale_after, now):
         return None
     try:
         run = _claim_construction(db, job, reason, now)
@@ -103,7 +105,8 @@ def resume_construction(db: Database, job_id: ObjectId, *, reason: str, stale_af
         return None  # another run claimed it in between
     attempts = job.get(CONSTRUCTION_ATTEMPTS_FIELD, 0)
     if attempts >= MAX_CONSTRUCTION_ATTEMPTS:
-        change = status.JobStatusChange(job_id=job_id, old_status="under-construction", status="under-construction")
+        change = status.JobStatusChange(job_id=job_id, old_status=JobStatus.UNDER_CONSTRUCTION,
+                                        status=JobStatus.UNDER_CONSTRUCTION)
         _fail_construction(db, change, run, f"{reason}; gave up after {attempts} construction attempts died")
         return change
     return _compile_and_publish(db, job_id, run, reason)
@@ -113,7 +116,8 @@ def stalled_constructions(db: Database, stale_after: datetime.timedelta,
                           now: datetime.datetime | None = None) -> list[ObjectId]:
     """Ids of ``under-construction`` jobs nobody touched for ``stale_after``: their run died or never started."""
     cutoff = clock.moment(now) - stale_after
-    jobs = db[status.JOBS].find({"status": "under-construction", "_updated": {"$lt": cutoff}}, projection=["_id"])
+    jobs = db[status.JOBS].find({"status": JobStatus.UNDER_CONSTRUCTION, "_updated": {"$lt": cutoff}},
+                                projection=["_id"])
     return [job["_id"] for job in jobs]
 
 
@@ -128,7 +132,7 @@ def recreate_job(db: Database, job_id: ObjectId, *, reason: str, defer: bool = F
     now = clock.moment(now)
     job = status.load(db, status.JOBS, job_id, _CLAIM_FIELDS)
     if job["status"] not in status.RECREATABLE_JOB_STATES:
-        raise status.IllegalTransition("status", job["status"], "under-construction",
+        raise status.IllegalTransition("status", job["status"], JobStatus.UNDER_CONSTRUCTION,
                                 f"only {', '.join(sorted(status.RECREATABLE_JOB_STATES))} jobs can be recreated")
     run = _claim_construction(db, job, reason, now)
     delete_job_tasks(db, job_id)
@@ -160,7 +164,7 @@ def _compile_or_defer(db: Database, job: Mapping[str, Any], run: _Run, reason: s
     if not defer:
         return _compile_and_publish(db, job["_id"], run, reason)
     change = status.JobStatusChange(job_id=job["_id"], old_status=job["status"], status=job["status"])
-    _finish_construction(db, change, run, "under-construction")
+    _finish_construction(db, change, run, JobStatus.UNDER_CONSTRUCTION)
     return change
 
 
@@ -183,7 +187,7 @@ def _claim_construction(db: Database, job: Mapping[str, Any], reason: str, now: 
     dead run (the job still had a token) are deleted before anything is compiled.
     """
     run = _Run(token=secrets.token_hex(16), now=now, took_over=bool(job.get(CONSTRUCTION_RUN_FIELD)))
-    fields = {**(also or {}), "status": "under-construction", CONSTRUCTION_RUN_FIELD: run.token,
+    fields = {**(also or {}), "status": JobStatus.UNDER_CONSTRUCTION, CONSTRUCTION_RUN_FIELD: run.token,
               CONSTRUCTION_ATTEMPTS_FIELD: job.get(CONSTRUCTION_ATTEMPTS_FIELD, 0) + 1}
     if reason:
         fields["status_reason"] = reason
@@ -210,8 +214,9 @@ def _compile_and_publish(db: Database, job_id: ObjectId, run: _Run, reason: str)
     task behind (§14.14).
     """
     job = status.load(db, status.JOBS, job_id, None)
-    task_status = "paused" if job.get("start_paused") else "queued"
-    change = status.JobStatusChange(job_id=job_id, old_status="under-construction", status="under-construction")
+    task_status = TaskStatus.PAUSED if job.get("start_paused") else TaskStatus.QUEUED
+    change = status.JobStatusChange(job_id=job_id, old_status=JobStatus.UNDER_CONSTRUCTION,
+                                    status=JobStatus.UNDER_CONSTRUCTION)
     try:
         manager = db[status.MANAGERS].find_one({"_id": job.get("manager")}, projection=["worker_task_types"])
         tasks = job_compilers.compile_job(job, manager=manager, now=run.now)
@@ -238,9 +243,9 @@ def _published_status(db: Database, job_id: ObjectId, task_status: str) -> str:
     """The job's status once its tasks are in: as its tasks, or ``waiting-for-jobs`` while jobs it
     depends on have not completed (its queued tasks then wait in a job the depsgraph skips).
     A job started paused stays paused: queueing it later waits for the dependencies (flamenco.status)."""
-    if task_status == "queued" and status.unmet_dependencies(db, job_id):
-        return status.WAITING_FOR_JOBS
-    return task_status
+    if task_status == TaskStatus.QUEUED and status.unmet_dependencies(db, job_id):
+        return JobStatus.WAITING_FOR_JOBS
+    return JobStatus(task_status)
 
 
 def _insert_tasks(db: Database, job_id: ObjectId, run: _Run, tasks: list[dict]) -> None:
@@ -253,8 +258,9 @@ def _insert_tasks(db: Database, job_id: ObjectId, run: _Run, tasks: list[dict]) 
 
 def _touch_claimed_job(db: Database, job_id: ObjectId, run: _Run) -> None:
     """Refresh the job's ``_updated`` (the run's sign of life); :class:`ConstructionSuperseded` if it lost the job."""
-    result = db[status.JOBS].update_one({"_id": job_id, "status": "under-construction", CONSTRUCTION_RUN_FIELD: run.token},
-                                 {"$set": status.stamp(clock.utcnow())})
+    result = db[status.JOBS].update_one(
+        {"_id": job_id, "status": JobStatus.UNDER_CONSTRUCTION, CONSTRUCTION_RUN_FIELD: run.token},
+        {"$set": status.stamp(clock.utcnow())})
     if result.matched_count == 0:
         raise ConstructionSuperseded(f"job {job_id} is no longer held by this construction run")
 
@@ -267,7 +273,7 @@ def _fail_construction(db: Database, change: status.JobStatusChange, run: _Run, 
         db[status.TASKS].delete_many({"job": change.job_id, "_created": run.now})
         raise
     db[status.TASKS].delete_many({"job": change.job_id})
-    _finish_construction(db, change, run, "construction-failed", reason)
+    _finish_construction(db, change, run, JobStatus.CONSTRUCTION_FAILED, reason)
 
 
 def _finish_construction(db: Database, change: status.JobStatusChange, run: _Run, new_status: str, reason: str = "",
@@ -283,7 +289,7 @@ def _finish_construction(db: Database, change: status.JobStatusChange, run: _Run
         fields["status_reason"] = reason
     counts = {task_status or new_status: task_count} if task_count else {}
     result = db[status.JOBS].update_one(
-        {"_id": change.job_id, "status": "under-construction", CONSTRUCTION_RUN_FIELD: run.token},
+        {"_id": change.job_id, "status": JobStatus.UNDER_CONSTRUCTION, CONSTRUCTION_RUN_FIELD: run.token},
         task_counts.merge_updates(
             {"$set": status.stamp(clock.utcnow(), fields),
              "$unset": {CONSTRUCTION_RUN_FIELD: "", CONSTRUCTION_ATTEMPTS_FIELD: ""}},

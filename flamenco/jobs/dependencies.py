@@ -31,6 +31,7 @@ from bson import ObjectId
 from pymongo.database import Database
 
 from flamenco import clock, defaults, errors, eventbus, status
+from flamenco_protocol.statuses import JobStatus
 
 log = logging.getLogger(__name__)
 
@@ -40,11 +41,12 @@ log = logging.getLogger(__name__)
 FAILURE_POLICIES = ("fail", "wait")
 DEFAULT_FAILURE_POLICY = "fail"
 # Dependency statuses that mean "this will not complete unless someone requeues it".
-FAILED_DEPENDENCY_STATES = frozenset({"failed", "canceled", "construction-failed"})
+FAILED_DEPENDENCY_STATES = frozenset({JobStatus.FAILED, JobStatus.CANCELED, JobStatus.CONSTRUCTION_FAILED})
 # A dependency entering or leaving one of these statuses may change what its dependents wait for.
-_OUTCOME_STATES = FAILED_DEPENDENCY_STATES | {"completed"}
+_OUTCOME_STATES = FAILED_DEPENDENCY_STATES | {JobStatus.COMPLETED}
 # Jobs that have not started running: a dependency they wait for must not disappear.
-_NOT_STARTED_STATES = frozenset({"waiting-for-files", "under-construction", status.WAITING_FOR_JOBS, "paused"})
+_NOT_STARTED_STATES = frozenset({JobStatus.WAITING_FOR_FILES, JobStatus.UNDER_CONSTRUCTION, JobStatus.WAITING_FOR_JOBS,
+                                 JobStatus.PAUSED})
 # The cycle check follows depends_on at most this many levels / jobs deep; a
 # chain longer than that is refused rather than walked without end.
 MAX_WALK_DEPTH = 100
@@ -177,14 +179,14 @@ def on_changes(db: Database, changes: Sequence[eventbus.Change]) -> None:
     for change in changes:
         if change.kind != "job" or not change.status_changed:
             continue
-        if change.status == status.WAITING_FOR_JOBS:
+        if change.status == JobStatus.WAITING_FOR_JOBS:
             began_waiting.append(change.doc_id)
         if change.status in _OUTCOME_STATES or change.previous_status in _OUTCOME_STATES:
             finished.append(change.doc_id)
     dependents: list[ObjectId] = []
     if finished:
         dependents = [doc["_id"] for doc in db[status.JOBS].find(
-            {"depends_on": {"$in": finished}, "status": status.WAITING_FOR_JOBS}, projection=["_id"])]
+            {"depends_on": {"$in": finished}, "status": JobStatus.WAITING_FOR_JOBS}, projection=["_id"])]
     for job_id in dict.fromkeys([*began_waiting, *dependents]):
         evaluate_waiting_job(db, job_id)
 
@@ -195,7 +197,7 @@ def evaluate_waiting_job(db: Database, job_id: ObjectId) -> None:
     A concurrent change of the job (a user cancelled it meanwhile) wins: this
     one is then dropped, since the other change's own event decides again.
     """
-    job = db[status.JOBS].find_one({"_id": job_id, "status": status.WAITING_FOR_JOBS},
+    job = db[status.JOBS].find_one({"_id": job_id, "status": JobStatus.WAITING_FOR_JOBS},
                                    projection=["on_dependency_failure", "depends_on"])
     if job is None:
         return
@@ -204,10 +206,10 @@ def evaluate_waiting_job(db: Database, job_id: ObjectId) -> None:
     try:
         if not unmet:
             count = len(job.get("depends_on") or [])
-            status.set_job_status(db, job_id, "queued", actor=status.Actor.SYSTEM,
+            status.set_job_status(db, job_id, JobStatus.QUEUED, actor=status.Actor.SYSTEM,
                                   reason=f"Released: the {_jobs(count)} it waited for completed")
         elif failed and job.get("on_dependency_failure", DEFAULT_FAILURE_POLICY) == "fail":
-            status.set_job_status(db, job_id, "failed", actor=status.Actor.SYSTEM,
+            status.set_job_status(db, job_id, JobStatus.FAILED, actor=status.Actor.SYSTEM,
                                   reason=f"Job {failed[0].get('name', '')!r} ({failed[0]['_id']}) that this job "
                                          f"waited for is {failed[0]['status']} (on dependency failure: fail)")
         else:
@@ -229,7 +231,7 @@ def _describe_waiting(db: Database, job_id: ObjectId, unmet: Sequence[Mapping[st
     """Store the waiting reason when it changed (and announce it, for the dashboard)."""
     reason = waiting_reason(unmet)
     result = db[status.JOBS].update_one(
-        {"_id": job_id, "status": status.WAITING_FOR_JOBS, "status_reason": {"$ne": reason}},
+        {"_id": job_id, "status": JobStatus.WAITING_FOR_JOBS, "status_reason": {"$ne": reason}},
         {"$set": status.stamp(clock.utcnow(), {"status_reason": reason})})
     if result.modified_count:
         eventbus.emit(db, eventbus.job_changed(job_id))
@@ -242,7 +244,7 @@ def _jobs(count: int) -> str:
 # --- Changing a stored job's dependencies -------------------------------------------------
 
 # A job's dependencies may change until it starts: later they could no longer hold it back.
-DEPENDENCIES_EDITABLE_STATES = frozenset({"waiting-for-files", status.WAITING_FOR_JOBS, "paused"})
+DEPENDENCIES_EDITABLE_STATES = frozenset({JobStatus.WAITING_FOR_FILES, JobStatus.WAITING_FOR_JOBS, JobStatus.PAUSED})
 
 
 def set_dependencies(db: Database, job: Mapping[str, Any], value: object) -> None:
@@ -261,7 +263,7 @@ def set_dependencies(db: Database, job: Mapping[str, Any], value: object) -> Non
     if result.matched_count == 0:
         raise DependencyError(409, "status", "the job changed meanwhile; reload and retry")
     eventbus.emit(db, eventbus.job_changed(job["_id"]))
-    if job["status"] == status.WAITING_FOR_JOBS:
+    if job["status"] == JobStatus.WAITING_FOR_JOBS:
         evaluate_waiting_job(db, job["_id"])
 
 

@@ -25,12 +25,14 @@ from flamenco.auth import CurrentUser, roles, scoping
 from flamenco.jobs import JOBS, construction, construction_runs, dependencies, program_gate
 from flamenco.managers import MANAGERS
 from flamenco.store import current_db
+from flamenco_protocol.statuses import JobStatus
 
 # Statuses a client may submit a job in; `queued` is accepted and means "compile now".
-SUBMIT_STATUSES = frozenset({"under-construction", "queued", "waiting-for-files"})
+SUBMIT_STATUSES = frozenset({JobStatus.UNDER_CONSTRUCTION, JobStatus.QUEUED, JobStatus.WAITING_FOR_FILES})
 # A job may be deleted only when nothing of it can be running on a Manager.
-DELETABLE_JOB_STATES = frozenset({"completed", "canceled", "failed", "construction-failed", "paused",
-                                  "waiting-for-files", "waiting-for-jobs", "archived"})
+DELETABLE_JOB_STATES = frozenset({JobStatus.COMPLETED, JobStatus.CANCELED, JobStatus.FAILED,
+                                  JobStatus.CONSTRUCTION_FAILED, JobStatus.PAUSED, JobStatus.WAITING_FOR_FILES,
+                                  JobStatus.WAITING_FOR_JOBS, JobStatus.ARCHIVED})
 
 
 def job_filter() -> dict | None:
@@ -80,8 +82,8 @@ def check_submission(db: Database, user: CurrentUser, job: dict) -> None:
     if job.get("status") not in SUBMIT_STATUSES:
         errors.abort(422, "invalid initial job status",
                      {"status": "may only be 'waiting-for-files' (or omitted) on submission"})
-    if job["status"] != "waiting-for-files":
-        job["status"] = "under-construction"
+    if job["status"] != JobStatus.WAITING_FOR_FILES:
+        job["status"] = JobStatus.UNDER_CONSTRUCTION
     program_gate.require_may_run_programs(user, job)
     check_settings(job)
     if "depends_on" in job:
@@ -135,7 +137,7 @@ def on_inserted(items: list[dict]) -> None:
 
 
 def _construct_submitted(app: flask.Flask, db: Database, job: dict, reason: str) -> None:
-    if job["status"] == "waiting-for-files":
+    if job["status"] == JobStatus.WAITING_FOR_FILES:
         return
     if construction.constructs_in_background(app.config, job):
         construction.enqueue_construction(app, job["_id"], reason)

@@ -23,6 +23,7 @@ from flamenco.jobs import JOBS, TASKS, construction, dependencies, program_gate
 from flamenco.jobs import rna_overrides as overrides
 from flamenco.jobs.hooks import check_settings, dependency_errors, job_filter, require_project_use, settings_errors
 from flamenco.store import current_db
+from flamenco_protocol.statuses import JobStatus
 
 log = logging.getLogger(__name__)
 
@@ -109,7 +110,7 @@ def set_dependencies(job: dict, payload: dict, user: CurrentUser) -> None:
 def construct(job: dict, payload: dict, user: CurrentUser) -> None:
     """Compile a ``waiting-for-files`` job, optionally merging new ``settings`` first; big ones in Celery."""
     require_project_use(user, job)
-    if job.get("status") != "waiting-for-files":
+    if job.get("status") != JobStatus.WAITING_FOR_FILES:
         errors.abort(409, f"a {job.get('status')} job cannot be constructed",
                      {"status": "must be waiting-for-files"})
     new_settings = payload.get("settings", {})
@@ -118,7 +119,7 @@ def construct(job: dict, payload: dict, user: CurrentUser) -> None:
     job = {**job, "settings": {**(job.get("settings") or {}), **new_settings}}
     program_gate.require_may_run_programs(user, job)
     # Validate as the compiler will see it: everything required must be there now.
-    check_settings({**job, "status": "under-construction"})
+    check_settings({**job, "status": JobStatus.UNDER_CONSTRUCTION})
     db = current_db()
     with errors.status_errors():
         construction.construct_stored_job(flask.current_app, db, job, new_settings=new_settings,

@@ -15,13 +15,14 @@ from pymongo.database import Database
 
 from flamenco import clock, eventbus, job_compilers, status, task_counts
 from flamenco.jobs import construction_runs
+from flamenco_protocol.statuses import JobStatus, TaskStatus
 
 # Priority of an rna-overrides task added to an existing job: before the
 # re-queued renders that depend on it (Flamenco 2's value).
 RNA_OVERRIDES_TASK_PRIORITY = 80
 # Jobs whose tasks are being written or archived: an rna-overrides task added
 # now would be lost or duplicated, so PATCH rna-overrides is refused.
-RNA_OVERRIDES_REFUSED_JOB_STATES = frozenset({"under-construction"}) | status.ARCHIVE_JOB_STATES
+RNA_OVERRIDES_REFUSED_JOB_STATES = frozenset({JobStatus.UNDER_CONSTRUCTION}) | status.ARCHIVE_JOB_STATES
 
 
 @dataclasses.dataclass
@@ -58,7 +59,7 @@ def apply_rna_overrides(db: Database, job_id: ObjectId, lines: Any, *,
                                 f"RNA overrides cannot change while the job is {job['status']}")
     existing = db[status.TASKS].find_one({"job": job_id, "name": "rna-overrides"}, projection=["_id", "job", "status"])
     if existing is not None and existing["status"] in status.IN_FLIGHT_TASK_STATES:
-        raise status.IllegalTransition("status", existing["status"], "queued",
+        raise status.IllegalTransition("status", existing["status"], TaskStatus.QUEUED,
                                 "the rna-overrides task is running; cancel it or wait until it ends")
     db[status.JOBS].update_one({"_id": job_id}, {"$set": status.stamp(now, {"settings.rna_overrides": lines})})
     with eventbus.batch(db):
@@ -77,9 +78,9 @@ def _requeue_rna_overrides_task(db: Database, task: Mapping[str, Any], command: 
     """Give the task the new command and queue it, unless its status changed since it was read."""
     with task_counts.changing(db, task["job"]) as counts:
         result = db[status.TASKS].update_one({"_id": task["_id"], "status": task["status"]},
-                                      {"$set": status.stamp(now, {"commands": [command], "status": "queued"}),
+                                      {"$set": status.stamp(now, {"commands": [command], "status": TaskStatus.QUEUED}),
                                        "$unset": {"failed_by_workers": ""}})
-        counts.moved(task["status"], "queued", result.matched_count)
+        counts.moved(task["status"], TaskStatus.QUEUED, result.matched_count)
     if result.matched_count == 0:
         raise status.StatusConflict(f"task {task['_id']} is no longer {task['status']!r}; not requeueing it")
 
@@ -92,8 +93,8 @@ def _create_rna_overrides_task(db: Database, job: Mapping[str, Any], parent_name
     task_id = factory.add("rna-overrides", "file-management", [dict(command)], parents=parents,
                           priority=RNA_OVERRIDES_TASK_PRIORITY)
     with task_counts.changing(db, job["_id"]) as counts:
-        db[status.TASKS].insert_one({**factory.tasks[0], "status": "queued"})
-        counts.added("queued")
+        db[status.TASKS].insert_one({**factory.tasks[0], "status": TaskStatus.QUEUED})
+        counts.added(TaskStatus.QUEUED)
     # Renders hanging off the parent (or, without one, all renders) now wait for the overrides.
     renders = {"job": job["_id"], "task_type": "blender-render", "_id": {"$ne": task_id}}
     if parents:

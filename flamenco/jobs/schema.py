@@ -4,13 +4,13 @@ POST submits a job (``flamenco.jobs.hooks`` validates, compiles and flips it);
 changes go through PATCH operations (``flamenco.jobs.patch``); DELETE removes
 a finished job with its tasks and logs.
 """
-from flamenco import defaults, requirements, status
+from flamenco import defaults, requirements
 from flamenco.jobs import dependencies
+from flamenco_protocol.statuses import JobStatus
 
-# Reference §2.2: the 13 job statuses plus the transient `requeued`, and our `waiting-for-jobs`.
-JOB_STATUSES = list(status.JOB_STATUSES)
-# A client may only submit a job as compiled-now or as waiting for its files.
-SUBMITTABLE_STATUSES = ["under-construction", "queued", "waiting-for-files"]
+# Reference §2.2: the 13 job statuses plus the transient `requeued`, and our `waiting-for-jobs`
+# (plain strings: the schema is also published as OpenAPI).
+JOB_STATUSES = [s.value for s in JobStatus]
 
 RESOURCE = {
     "url": "flamenco/jobs",
@@ -34,7 +34,7 @@ RESOURCE = {
         # Filled in with the caller when absent; must be the caller when given.
         "user": {"type": "objectid"},
         "manager": {"type": "objectid", "required": True},
-        "status": {"type": "string", "allowed": JOB_STATUSES, "default": "under-construction"},
+        "status": {"type": "string", "allowed": JOB_STATUSES, "default": JobStatus.UNDER_CONSTRUCTION.value},
         # Written by the server (flamenco.status) with every status change.
         "status_reason": {"type": "string", "readonly": True},
         "start_paused": {"type": "boolean", "default": False},

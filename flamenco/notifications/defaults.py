@@ -5,13 +5,16 @@ in ``flamenco/defaults.py`` with the other server settings.
 """
 from __future__ import annotations
 
+from flamenco_protocol.statuses import JobStatus
+
 # Collections, in one place.
 WEBHOOKS = "flamenco_webhooks"
 SETTINGS = "flamenco_notification_settings"
 DELIVERIES = "flamenco_notification_deliveries"
 
 # Event names as receivers see them (``type`` in the body, X-Flamenco-Event header).
-JOB_EVENTS = {"completed": "job.completed", "failed": "job.failed", "canceled": "job.canceled"}
+JOB_EVENTS: dict[str, str] = {JobStatus.COMPLETED: "job.completed", JobStatus.FAILED: "job.failed",
+                              JobStatus.CANCELED: "job.canceled"}
 TASK_FAILED = "task.failed"
 PING = "ping"
 

@@ -26,6 +26,7 @@ from pymongo.database import Database
 from flamenco import clock
 from flamenco.eventbus import Change
 from flamenco.notifications import defaults, deliveries, payloads, targets
+from flamenco_protocol.statuses import TaskStatus
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +43,7 @@ def event_type(change: Change) -> str | None:
         return None
     if change.kind == "job":
         return defaults.JOB_EVENTS.get(change.status or "")
-    if change.kind == "task" and change.status == "failed":
+    if change.kind == "task" and change.status == TaskStatus.FAILED:
         return defaults.TASK_FAILED
     return None
 

@@ -5,12 +5,10 @@ updated by Managers (``flamenco.manager_api``) and by PATCH operations
 (``flamenco.tasks.patch``).
 """
 from flamenco import defaults
+from flamenco_protocol.statuses import TaskStatus
 
-# Reference §2.3: the 10 task statuses.
-TASK_STATUSES = [
-    "under-construction", "paused", "queued", "claimed-by-manager",
-    "active", "completed", "cancel-requested", "canceled", "failed", "soft-failed",
-]
+# Reference §2.3: the 10 task statuses (plain strings: the schema is also published as OpenAPI).
+TASK_STATUSES = [s.value for s in TaskStatus]
 TASK_TYPES = ["sleep", "blender-render", "exr-merge", "file-management", "video-encoding", "debug"]
 
 RESOURCE = {
@@ -31,7 +29,7 @@ RESOURCE = {
         "project": {"type": "objectid", "required": True},
         "user": {"type": "objectid", "required": True},
         "name": {"type": "string", "required": True},
-        "status": {"type": "string", "allowed": TASK_STATUSES, "default": "queued"},
+        "status": {"type": "string", "allowed": TASK_STATUSES, "default": TaskStatus.QUEUED.value},
         "priority": {"type": "integer", "default": 0},
         "job_priority": {"type": "integer", "min": defaults.JOB_PRIORITY_MIN, "max": defaults.JOB_PRIORITY_MAX,
                          "default": defaults.JOB_PRIORITY_DEFAULT},

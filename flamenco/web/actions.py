@@ -20,6 +20,7 @@ from flamenco import eventbus, status
 from flamenco.jobs import archival, construction, program_gate
 from flamenco.manager_api import storage
 from flamenco.web.access import ProjectAccess
+from flamenco_protocol.statuses import JobStatus, TaskStatus
 
 JOB_STATUSES = status.JOB_STATUSES
 # At most this many jobs per multi-select action: one page of the job list.
@@ -42,12 +43,12 @@ class Action:
 JOB_ACTIONS = (
     Action("cancel", "Cancel", status.CANCELABLE_JOB_STATES),
     Action("requeue", "Requeue", status.REQUEABLE_JOB_STATES),
-    Action("pause", "Pause", frozenset({"queued", "active"})),
+    Action("pause", "Pause", frozenset({JobStatus.QUEUED, JobStatus.ACTIVE})),
     Action("recreate", "Recreate", status.RECREATABLE_JOB_STATES,
            confirm="Recreate the selected jobs? Their tasks and task logs are deleted and the jobs compiled anew."),
     Action("archive", "Archive", status.ARCHIVEABLE_JOB_STATES,
            confirm="Archive the selected jobs? Their tasks and logs move into a ZIP archive."),
-    Action("delete-archived", "Delete archived", frozenset({"archived"}),
+    Action("delete-archived", "Delete archived", frozenset({JobStatus.ARCHIVED}),
            confirm="Delete the selected archived jobs for good?"),
 )
 TASK_ACTIONS = (
@@ -55,10 +56,10 @@ TASK_ACTIONS = (
     Action("requeue", "Requeue task", status.REQUEABLE_TASK_STATES),
 )
 # The job status each status-changing action asks for.
-JOB_ACTION_STATUS = {"cancel": "cancel-requested", "requeue": "requeued", "pause": "paused"}
+JOB_ACTION_STATUS = {"cancel": JobStatus.CANCEL_REQUESTED, "requeue": JobStatus.REQUEUED, "pause": JobStatus.PAUSED}
 # How status reasons name the action ("Canceled by Alice (@alice) from the dashboard").
 JOB_ACTION_PAST = {"cancel": "Canceled", "requeue": "Requeued", "pause": "Paused"}
-TASK_ACTION_STATUS = {"cancel": "cancel-requested", "requeue": "queued"}
+TASK_ACTION_STATUS = {"cancel": TaskStatus.CANCEL_REQUESTED, "requeue": TaskStatus.QUEUED}
 
 
 class ActionError(ValueError):
@@ -117,9 +118,9 @@ def archive_job(db: Database, acc: ProjectAccess, job: dict, action: str) -> Non
 
 
 def delete_archived_job(db: Database, acc: ProjectAccess, job: dict, action: str) -> None:
-    if job.get("status") != "archived":
+    if job.get("status") != JobStatus.ARCHIVED:
         raise status.IllegalTransition("status", job.get("status"), "deleted", "only archived jobs can be deleted")
-    db["flamenco_jobs"].delete_one({"_id": job["_id"], "status": "archived"})
+    db["flamenco_jobs"].delete_one({"_id": job["_id"], "status": JobStatus.ARCHIVED})
     eventbus.emit(db, eventbus.job_deleted(job))
 
 
@@ -188,4 +189,4 @@ def stored_file(relative: str | None) -> Path | None:
 
 def archive_path(job: dict) -> Path | None:
     """The job's archive ZIP, if the job is archived and the file exists."""
-    return stored_file(job.get("archive_blob_name")) if job.get("status") == "archived" else None
+    return stored_file(job.get("archive_blob_name")) if job.get("status") == JobStatus.ARCHIVED else None

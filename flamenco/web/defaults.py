@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from flamenco_protocol.statuses import JobStatus
+
 # gulp builds src/ into this folder (gitignored); templates and assets come from there.
 DIST_DIR = Path(__file__).resolve().parent.parent / "static" / "dist"
 TEMPLATES_DIR = DIST_DIR / "templates"
@@ -19,7 +21,7 @@ JOB_SORT_FIELDS = ("_updated", "_created", "name", "priority", "status", "job_ty
 JOB_SORT_DEFAULT = "-_updated"
 # Jobs with this status only show when the filter asks for it (Flamenco 2 had a
 # separate "archive" list for them).
-HIDDEN_BY_DEFAULT_STATUSES = ("archived",)
+HIDDEN_BY_DEFAULT_STATUSES = (JobStatus.ARCHIVED,)
 # How many parents/children the dependency graph shows at most; bigger jobs
 # show the graph around the requested task only.
 DEPSGRAPH_MAX_NODES = 400

@@ -13,13 +13,14 @@ from flamenco.jobs.hooks import DELETABLE_JOB_STATES
 from flamenco.web import access, actions, defaults, joblist, store, task_index
 from flamenco.workers import eligibility
 from flamenco.store import current_db
+from flamenco_protocol.statuses import JobStatus
 
 bp = flask.Blueprint("jobs", __name__, url_prefix="/p/<project_url>/jobs")
 
 # The statuses people filter on, first in the job list's status filter; the
 # others (construction, requeue and archival steps) follow in their own group.
-COMMON_JOB_STATUSES = ("active", "queued", "paused", "completed", "failed",
-                       "cancel-requested", "canceled", "archived")
+COMMON_JOB_STATUSES = (JobStatus.ACTIVE, JobStatus.QUEUED, JobStatus.PAUSED, JobStatus.COMPLETED, JobStatus.FAILED,
+                       JobStatus.CANCEL_REQUESTED, JobStatus.CANCELED, JobStatus.ARCHIVED)
 # Confirmations of actions that flamenco.web.actions does not ask for (yet):
 # a cancel stops the job's running renders (issue 14 #7).
 EXTRA_CONFIRMATIONS = {

@@ -14,6 +14,7 @@ from pymongo.database import Database
 
 from flamenco.web import row_index
 from flamenco.web.row_index import Counts
+from flamenco_protocol.statuses import TaskStatus
 
 # Task fields kept per row; all but ``parents`` also travel in task events.
 ROW_FIELDS = ("name", "status", "task_type", "worker", "activity", "priority", "_updated",
@@ -59,5 +60,5 @@ def rows_for_job(db: Database, client: redis.Redis, job_id: ObjectId) -> list[di
 def progress(counts: Counts) -> dict:
     """Summary for a progress bar: total, done (completed) and percentage."""
     total = sum(counts.values())
-    done = counts.get("completed", 0)
+    done = counts.get(TaskStatus.COMPLETED, 0)
     return {"total": total, "done": done, "percent": round(100 * done / total) if total else 0}

@@ -15,12 +15,10 @@ OFFLINE_AFTER_SECONDS = 120.0
 # that many, and the registry replaces a Manager's workers in one bulk write.
 MAX_WORKERS_PER_REPORT = 10_000
 
-# Worker statuses as the Manager reports them (flamenco_manager.statuses).
+# Worker statuses are the Manager's (flamenco_protocol.statuses.WorkerStatus).
 # The dashboard shows them as they are, except that silence beyond
-# OFFLINE_AFTER_SECONDS shows as "offline".
-OFFLINE = "offline"
-# Task statuses of a worker's task that make it its *current* task.
-RUNNING_TASK_STATUSES = ("active", "cancel-requested")
+# OFFLINE_AFTER_SECONDS shows as "offline"; a worker's task is its *current*
+# task while in flamenco_protocol.statuses.RUNNING_TASK_STATUSES.
 
 # What a user may ask of a worker, and the Manager status each one requests.
 SLEEP = "sleep"

@@ -20,10 +20,11 @@ from pymongo.database import Database
 from flamenco import requirements
 from flamenco.managers import MANAGERS
 from flamenco.workers import registry
+from flamenco_protocol.statuses import JobStatus
 
 # Statuses of jobs that will not run again by themselves: nothing to warn about.
-SETTLED_JOB_STATUSES = frozenset({"completed", "canceled", "failed", "archiving", "archived",
-                                  "construction-failed"})
+SETTLED_JOB_STATUSES = frozenset({JobStatus.COMPLETED, JobStatus.CANCELED, JobStatus.FAILED, JobStatus.ARCHIVING,
+                                  JobStatus.ARCHIVED, JobStatus.CONSTRUCTION_FAILED})
 
 
 @dataclasses.dataclass(frozen=True)

@@ -15,6 +15,7 @@ from pymongo import DeleteMany, ReplaceOne
 from pymongo.database import Database
 
 from flamenco.workers import defaults
+from flamenco_protocol.statuses import WorkerStatus
 
 
 def ensure_indexes(db: Database) -> None:
@@ -63,7 +64,7 @@ def displayed_status(worker: dict, now: datetime.datetime) -> str:
     """The reported status, or ``offline`` when the worker was not seen within the window."""
     quiet = silence(worker, now)
     if quiet is None or quiet.total_seconds() > defaults.OFFLINE_AFTER_SECONDS:
-        return defaults.OFFLINE
+        return WorkerStatus.OFFLINE
     return worker.get("status") or "unknown"
 
 

@@ -26,6 +26,7 @@ from flamenco.managers import MANAGERS, user_is_owner
 from flamenco.managers.hooks import manager_filter
 from flamenco.workers import actions, defaults, registry
 from flamenco.store import current_db
+from flamenco_protocol.statuses import RUNNING_TASK_STATUSES
 
 blueprint = flask.Blueprint("workers_api", __name__, url_prefix="/api/flamenco/workers")
 
@@ -45,7 +46,7 @@ def visible_managers(manager_id: ObjectId | None = None) -> list[dict]:
 
 def _running_task_id(worker: dict) -> ObjectId | None:
     """The worker's task while it runs it (the Manager keeps the last one after it ended)."""
-    if worker.get("current_task_status") in defaults.RUNNING_TASK_STATUSES:
+    if worker.get("current_task_status") in RUNNING_TASK_STATUSES:
         return worker.get("current_task")
     return None
 

@@ -13,7 +13,7 @@ import logging
 from aiohttp import web
 
 from flamenco import requirements
-from flamenco_manager import assignment, blocklist, executables, scheduler, server_settings, statuses, sync_requests
+from flamenco_manager import assignment, blocklist, executables, scheduler, server_settings, sync_requests
 from flamenco_manager import tasks, workers
 from flamenco_manager import variables as variables_mod
 from flamenco_manager.api import validation as v
@@ -22,6 +22,9 @@ from flamenco_manager.api.errors import BadRequest, error_response
 from flamenco_manager.context import ManagerContext
 from flamenco_manager.api.throttle import RefusalThrottle
 from flamenco_manager.update_queue import queue_update
+from flamenco_protocol import wire
+from flamenco_protocol.statuses import (ACKNOWLEDGEABLE_WORKER_STATUSES, FINAL_TASK_STATUSES,
+                                         RUNNABLE_REQUESTED_STATUSES, WORKER_REPORTED_TASK_STATUSES, TaskStatus)
 
 log = logging.getLogger(__name__)
 routes = web.RouteTableDef()
@@ -30,17 +33,15 @@ routes = web.RouteTableDef()
 MIN_SECRET_LENGTH = 16
 # bcrypt uses (and bcrypt>=5 accepts) at most 72 bytes of a secret.
 MAX_SECRET_BYTES = 72
-# Task statuses a worker may report.
-WORKER_TASK_STATUSES = (statuses.ACTIVE, statuses.COMPLETED, statuses.FAILED, statuses.CANCELED)
 # Progress fields and the name the Server reads (reference C.3: the worker
 # says current_command_idx, the Server current_command_index).
-PROGRESS_FIELDS = {"task_progress_percentage": "task_progress_percentage",
-                   "current_command_idx": "current_command_index",
-                   "current_command_index": "current_command_index",
-                   "command_progress_percentage": "command_progress_percentage"}
+PROGRESS_FIELDS = {wire.TASK_PROGRESS_PERCENTAGE: wire.TASK_PROGRESS_PERCENTAGE,
+                   wire.CURRENT_COMMAND_IDX: wire.CURRENT_COMMAND_INDEX,
+                   wire.CURRENT_COMMAND_INDEX: wire.CURRENT_COMMAND_INDEX,
+                   wire.COMMAND_PROGRESS_PERCENTAGE: wire.COMMAND_PROGRESS_PERCENTAGE}
 # Upper bounds of the progress fields (percentages; a command index).
-PROGRESS_MAX = {"task_progress_percentage": 100, "command_progress_percentage": 100,
-                "current_command_index": 100_000}
+PROGRESS_MAX = {wire.TASK_PROGRESS_PERCENTAGE: 100, wire.COMMAND_PROGRESS_PERCENTAGE: 100,
+                wire.CURRENT_COMMAND_INDEX: 100_000}
 # A timing longer than a year is a bug on the worker's side, not a measurement.
 MAX_SECONDS = 366 * 86400
 # Refused registrations per client address (guessing the registration secret), per app.
@@ -80,12 +81,12 @@ async def register_worker(request: web.Request) -> web.Response:
         throttle.refused(address)
         return error_response(403, refusal)
     body = await v.json_body(request)
-    secret = v.required(body, "secret", str)
+    secret = v.required(body, wire.SECRET, str)
     if not MIN_SECRET_LENGTH <= len(secret.encode()) <= MAX_SECRET_BYTES:
-        raise BadRequest(f"must be {MIN_SECRET_LENGTH} to {MAX_SECRET_BYTES} bytes long", field="secret")
-    platform = v.required(body, "platform", str)
-    task_types = v.string_list(body, "supported_task_types") or []
-    nickname = v.optional(body, "nickname", str) or remote_address(request)
+        raise BadRequest(f"must be {MIN_SECRET_LENGTH} to {MAX_SECRET_BYTES} bytes long", field=wire.SECRET)
+    platform = v.required(body, wire.PLATFORM, str)
+    task_types = v.string_list(body, wire.SUPPORTED_TASK_TYPES) or []
+    nickname = v.optional(body, wire.NICKNAME, str) or remote_address(request)
     tags, resources = _capabilities(body)
     hashed = await asyncio.get_running_loop().run_in_executor(None, workers.hash_secret, secret)
     worker = workers.register(ctx, hashed_secret=hashed, platform=platform, task_types=task_types,
@@ -101,8 +102,8 @@ def _capabilities(body: dict) -> tuple[list[str] | None, dict | None]:
     """The optional ``tags`` and ``resources`` of registration and sign-on (issue 15), checked;
     None for what the worker did not send (every Flamenco 2 worker)."""
     try:
-        tags = requirements.check_tags(body["tags"]) if body.get("tags") is not None else None
-        return tags, requirements.parse_resources(body.get("resources"))
+        tags = requirements.check_tags(body[wire.TAGS]) if body.get(wire.TAGS) is not None else None
+        return tags, requirements.parse_resources(body.get(wire.RESOURCES))
     except requirements.RequirementsError as ex:
         raise BadRequest(ex.reason, field=ex.field) from None
 
@@ -112,8 +113,8 @@ def _capabilities(body: dict) -> tuple[list[str] | None, dict | None]:
 async def sign_on(request: web.Request) -> web.Response:
     ctx = context(request)
     body = await v.json_body(request, required=False)
-    task_types = v.string_list(body, "supported_task_types")
-    nickname = v.optional(body, "nickname", str)
+    task_types = v.string_list(body, wire.SUPPORTED_TASK_TYPES)
+    nickname = v.optional(body, wire.NICKNAME, str)
     tags, resources = _capabilities(body)
     if workers.sign_on(ctx, request[WORKER_KEY], nickname=nickname, task_types=task_types,
                        address=remote_address(request), software=user_agent(request), tags=tags,
@@ -145,32 +146,32 @@ async def task(request: web.Request) -> web.StreamResponse:
     if ctx.engine.lost_lock.is_set():
         return error_response(503, "this manager process no longer owns dispatch", headers={"Retry-After": "10"})
     try:
-        wire = _claim_runnable_task(ctx, worker)
+        sent = _claim_runnable_task(ctx, worker)
     except scheduler.NoTaskTypes:
         return error_response(406, "You do not support any task types.")
-    if wire is None:
+    if sent is None:
         sync_requests.kick_download(ctx, throttle=ctx.config.download_task_recheck_throttle)
         await ctx.journal.commit()
         return no_content()
     await ctx.journal.commit()
-    return web.json_response(wire)
+    return web.json_response(sent)
 
 
 def _claim_runnable_task(ctx: ManagerContext, worker: dict) -> dict | None:
     """The next task for the worker as sent to it (variables expanded); tasks that would start a program
     this manager does not allow fail here instead (``executables``)."""
     while (claimed := scheduler.claim_next_task(ctx, worker)) is not None:
-        wire = tasks.to_wire(claimed)
-        wire["commands"] = variables_mod.expand_commands(wire.get("commands") or [], ctx.variables,
+        sent = tasks.to_wire(claimed)
+        sent["commands"] = variables_mod.expand_commands(sent.get("commands") or [], ctx.variables,
                                                          worker.get("platform", ""))
-        refusal = executables.refused_program(ctx, wire["commands"], worker.get("platform", ""))
+        refusal = executables.refused_program(ctx, sent["commands"], worker.get("platform", ""))
         if refusal is None:
             if not ctx.config.blender_autoexec:
-                executables.disable_autoexec(wire["commands"])
-            return wire
+                executables.disable_autoexec(sent["commands"])
+            return sent
         message = f"Manager refused to run this task: {refusal}"
         log.warning("task %s: %s", claimed["_id"], refusal)
-        queue_update(ctx, claimed, {"task_status": statuses.FAILED, "activity": message},
+        queue_update(ctx, claimed, {wire.TASK_STATUS: TaskStatus.FAILED, wire.ACTIVITY: message},
                      log=assignment.log_line(ctx, message))
     return None
 
@@ -180,7 +181,7 @@ routes.get("/task", allow_head=False)(task)
 
 
 def _status_requested_response(worker: dict) -> web.Response:
-    return web.json_response({"status_requested": worker["status_requested"]}, status=423)
+    return web.json_response({wire.STATUS_REQUESTED: worker["status_requested"]}, status=423)
 
 
 @routes.post("/tasks/{task_id}/update")
@@ -190,18 +191,18 @@ async def task_update(request: web.Request) -> web.Response:
     worker = request[WORKER_KEY]
     body = await v.json_body(request)
     update = _worker_update(body)
-    log_text = v.optional(body, "log", str) or ""
+    log_text = v.optional(body, wire.LOG, str) or ""
     task_id = request.match_info["task_id"]
     task = _task_or_404(request, task_id)
     if task.get("worker_id") != worker["_id"]:
         return error_response(409, f"Task {task_id} is not assigned to you.")
-    if not _accepts_worker_status(task, update.get("task_status")):
-        update.pop("task_status", None)
-        update.pop("activity", None)
-    if update.get("task_status") == statuses.FAILED and task.get("status") == statuses.ACTIVE:
+    if not _accepts_worker_status(task, update.get(wire.TASK_STATUS)):
+        update.pop(wire.TASK_STATUS, None)
+        update.pop(wire.ACTIVITY, None)
+    if update.get(wire.TASK_STATUS) == TaskStatus.FAILED and task.get("status") == TaskStatus.ACTIVE:
         status, failed_by = blocklist.handle_failure(ctx, worker, task)
-        update["task_status"] = status
-        update["failed_by_workers"] = failed_by
+        update[wire.TASK_STATUS] = status
+        update[wire.FAILED_BY_WORKERS] = failed_by
     update["worker"] = workers.identifier(worker)
     queue_update(ctx, task, update, log=log_text,
                  extra_set={"last_worker_ping": ctx.now(), "worker_id": worker["_id"]})
@@ -213,23 +214,23 @@ async def task_update(request: web.Request) -> web.Response:
 def _worker_update(body: dict) -> dict:
     """The TaskUpdate fields a worker may send, checked."""
     update: dict = {}
-    status = v.optional(body, "task_status", str)
+    status = v.optional(body, wire.TASK_STATUS, str)
     if status is not None:
-        if status not in WORKER_TASK_STATUSES:
-            raise BadRequest(f"must be one of {', '.join(WORKER_TASK_STATUSES)}", field="task_status")
-        update["task_status"] = status
-    activity = v.optional(body, "activity", str)
+        if status not in WORKER_REPORTED_TASK_STATUSES:
+            raise BadRequest(f"must be one of {', '.join(WORKER_REPORTED_TASK_STATUSES)}", field=wire.TASK_STATUS)
+        update[wire.TASK_STATUS] = status
+    activity = v.optional(body, wire.ACTIVITY, str)
     if activity is not None:
-        update["activity"] = activity
+        update[wire.ACTIVITY] = activity
     for key, name in PROGRESS_FIELDS.items():
         value = v.optional(body, key, int)
         if value is not None:
             if not 0 <= value <= PROGRESS_MAX[name]:
                 raise BadRequest(f"must be between 0 and {PROGRESS_MAX[name]}", field=key)
             update[name] = value
-    metrics = v.optional(body, "metrics", dict)
-    if metrics is not None and metrics.get("timing") is not None:
-        update["metrics"] = {"timing": _timing(metrics["timing"])}
+    metrics = v.optional(body, wire.METRICS, dict)
+    if metrics is not None and metrics.get(wire.TIMING) is not None:
+        update[wire.METRICS] = {wire.TIMING: _timing(metrics[wire.TIMING])}
     return update
 
 
@@ -250,9 +251,9 @@ def _timing(timing: object) -> dict[str, float]:
 
 def _accepts_worker_status(task: dict, status: str | None) -> bool:
     """A worker's status counts for an active task, and ends a cancel-requested one."""
-    if task.get("status") == statuses.ACTIVE:
+    if task.get("status") == TaskStatus.ACTIVE:
         return True
-    return task.get("status") == statuses.CANCEL_REQUESTED and status in statuses.FINAL
+    return task.get("status") == TaskStatus.CANCEL_REQUESTED and status in FINAL_TASK_STATUSES
 
 
 @routes.post("/tasks/{task_id}/return")
@@ -274,23 +275,23 @@ async def may_i_run(request: web.Request) -> web.Response:
     ctx = context(request)
     worker = request[WORKER_KEY]
     task_id = request.match_info["task_id"]
-    answer: dict = {"may_keep_running": False}
+    answer: dict = {wire.MAY_KEEP_RUNNING: False}
     requested = worker.get("status_requested") or ""
     if requested:
-        answer["status_requested"] = requested
+        answer[wire.STATUS_REQUESTED] = requested
     oid = tasks.parse_id(task_id)
     task = ctx.state.tasks.get(oid) if oid is not None else None
     also = {}
     if task is None:
-        answer["reason"] = f"unable to find task {task_id}"
+        answer[wire.REASON] = f"unable to find task {task_id}"
     elif task.get("worker_id") not in (None, worker["_id"]):
-        answer["reason"] = "task reassigned to another worker"
-    elif task.get("status") != statuses.ACTIVE:
-        answer["reason"] = f"task is in non-runnable status {task.get('status')!r}"
-    elif requested and requested not in statuses.RUNNABLE_REQUESTS and not worker.get("lazy_status_request"):
-        answer["reason"] = f"worker status change to {requested} requested"
+        answer[wire.REASON] = "task reassigned to another worker"
+    elif task.get("status") != TaskStatus.ACTIVE:
+        answer[wire.REASON] = f"task is in non-runnable status {task.get('status')!r}"
+    elif requested and requested not in RUNNABLE_REQUESTED_STATUSES and not worker.get("lazy_status_request"):
+        answer[wire.REASON] = f"worker status change to {requested} requested"
     else:
-        answer["may_keep_running"] = True
+        answer[wire.MAY_KEEP_RUNNING] = True
         workers.task_pinged(ctx, worker, task)
         also = workers.current_task_fields(ctx, task)
     _seen(request, worker, set_awake=True, also=also)
@@ -304,7 +305,7 @@ async def status_change(request: web.Request) -> web.Response:
     worker = request[WORKER_KEY]
     _seen(request, worker, set_awake=False)
     if worker.get("status_requested"):
-        return web.json_response({"status_requested": worker["status_requested"]})
+        return web.json_response({wire.STATUS_REQUESTED: worker["status_requested"]})
     return no_content()
 
 
@@ -312,8 +313,8 @@ async def status_change(request: web.Request) -> web.Response:
 @require_worker
 async def ack_status_change(request: web.Request) -> web.Response:
     ack_status = request.match_info["ack_status"]
-    if ack_status not in statuses.ACKNOWLEDGEABLE:
-        raise BadRequest(f"unknown status; use one of {', '.join(statuses.ACKNOWLEDGEABLE)}", field="status")
+    if ack_status not in ACKNOWLEDGEABLE_WORKER_STATUSES:
+        raise BadRequest(f"unknown status; use one of {', '.join(ACKNOWLEDGEABLE_WORKER_STATUSES)}", field="status")
     worker = request[WORKER_KEY]
     requested = worker.get("status_requested")
     if requested and requested != ack_status:
@@ -327,9 +328,9 @@ async def ack_status_change(request: web.Request) -> web.Response:
 @require_worker
 async def output_produced(request: web.Request) -> web.Response:
     body = await v.json_body(request)
-    paths = v.string_list(body, "paths")
+    paths = v.string_list(body, wire.PATHS)
     if not paths:
-        raise BadRequest("at least one path is required", field="paths", code=422)
+        raise BadRequest("at least one path is required", field=wire.PATHS, code=422)
     ctx, worker = context(request), request[WORKER_KEY]
     nickname = worker.get("nickname", "")
     sync_requests.record_output(ctx, paths, nickname)

@@ -14,6 +14,7 @@ from flamenco_manager.api.errors import BadRequest, error_response
 from flamenco_manager.api.validation import json_body
 from flamenco_manager.dashboard.auth import csrf_token, require_csrf, require_human
 from flamenco_manager.dashboard.status_report import status_report
+from flamenco_protocol.statuses import WorkerStatus
 
 routes = web.RouteTableDef()
 _templates = jinja2.Environment(loader=jinja2.FileSystemLoader(Path(__file__).parent / "templates"),
@@ -99,7 +100,7 @@ async def worker_action(request: web.Request) -> web.Response:
         except workers.StatusRequestError as ex:
             raise BadRequest(str(ex), field="status") from None
     elif action == "shutdown":
-        workers.request_status_change(ctx, oid, "shutdown", lazy)
+        workers.request_status_change(ctx, oid, WorkerStatus.SHUTDOWN, lazy)
     elif action == "ack-timeout":
         if not workers.acknowledge_timeout(ctx, oid):
             raise BadRequest("the worker is not in status timeout", field="action")

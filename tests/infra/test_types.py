@@ -1,4 +1,4 @@
-"""The type checker passes over the server, the manager and the worker (mypy.ini holds the settings)."""
+"""The type checker passes over the server, the manager, the worker and their protocol (settings: mypy.ini)."""
 from __future__ import annotations
 
 import subprocess
@@ -7,7 +7,7 @@ from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 # Packages whose type hints are checked on every test run.
-CHECKED = ("flamenco", "manager", "worker")
+CHECKED = ("flamenco", "manager", "worker", "protocol")
 
 
 def test_mypy_finds_no_errors() -> None:

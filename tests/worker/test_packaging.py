@@ -9,8 +9,8 @@ from pathlib import Path
 import flamenco_worker
 
 WORKER_DIR = Path(flamenco_worker.__file__).parent
-ALLOWED_THIRD_PARTY = {"httpx", "psutil", "yaml", "click", "flamenco_worker"}
-"""The worker's whole dependency set (setup.py's base install_requires)."""
+ALLOWED_THIRD_PARTY = {"httpx", "psutil", "yaml", "click", "flamenco_worker", "flamenco_protocol"}
+"""The worker's whole dependency set (setup.py's base install_requires, and the protocol package it installs)."""
 BLENDER_SCRIPTS = WORKER_DIR / "commands" / "blender_scripts"
 """Scripts that run inside Blender (they import bpy), not in the worker."""
 
