@@ -51,6 +51,7 @@ from pymongo.database import Database
 
 from flamenco import clock
 from flamenco.jobs import JOBS, TASKS
+from flamenco_protocol.statuses import JobStatus
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +75,7 @@ WRITER_DEAD_AFTER = datetime.timedelta(minutes=2)
 # Jobs whose tasks a construction run is inserting in batches, outside the
 # writer protocol: counts are read from the tasks and never stored then (the
 # run stores the final counts when it publishes the job, with ``replace``).
-UNCOUNTED_JOB_STATES = frozenset({"under-construction"})
+UNCOUNTED_JOB_STATES = frozenset({JobStatus.UNDER_CONSTRUCTION})
 # Ids per ``$in`` of a task update: FerretDB pushes an ``$in`` of at most
 # 10,000 ObjectIds down to SQLite (tools/ferretdb-patches/flamenco_pushdown.go).
 IDS_PER_UPDATE = 5_000

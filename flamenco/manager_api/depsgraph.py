@@ -26,10 +26,11 @@ from bson import ObjectId
 from pymongo.database import Database
 
 from flamenco import clock, defaults, requirements, status
+from flamenco_protocol.statuses import TaskStatus
 
 JOBS = "flamenco_jobs"
 TASKS = "flamenco_tasks"
-QUEUED = "queued"
+QUEUED = TaskStatus.QUEUED
 # A job touched to carry the rest of its queued tasks to the next pull is
 # this much newer than the answer's last_updated (BSON keeps milliseconds).
 TOUCH_MARGIN = datetime.timedelta(milliseconds=1)
@@ -129,7 +130,7 @@ def _read_queued(db: Database, query: dict, jobs: list[dict], page: int) -> tupl
 
 def _claim(db: Database, manager_id: ObjectId, queued: list[dict]) -> None:
     for task in queued:
-        task["status"] = "claimed-by-manager"
+        task["status"] = TaskStatus.CLAIMED_BY_MANAGER
         task.pop("log_file", None)
     status.mark_tasks_claimed(db, manager_id, [task["_id"] for task in queued],
                               job_of={task["_id"]: task["job"] for task in queued},

@@ -40,6 +40,8 @@ from pymongo.errors import BulkWriteError
 from flamenco import clock, eventbus, status, task_counts
 from flamenco.manager_api import defaults
 from flamenco.manager_api.keys import storable_key_reason
+from flamenco_protocol import wire
+from flamenco_protocol.statuses import JobStatus, TaskStatus
 
 log = logging.getLogger(__name__)
 
@@ -57,16 +59,18 @@ MAX_WATERMARK_UPDATE_IDS = 50
 # Order in which the task -> job rules run when several tasks of one job
 # changed in one batch: least final first, so e.g. a job first becomes active,
 # then completed or failed, as it would have with the updates one by one.
-JOB_RULE_ORDER = ("claimed-by-manager", "queued", "active", "soft-failed", "completed", "canceled", "failed")
+JOB_RULE_ORDER = (TaskStatus.CLAIMED_BY_MANAGER, TaskStatus.QUEUED, TaskStatus.ACTIVE, TaskStatus.SOFT_FAILED,
+                  TaskStatus.COMPLETED, TaskStatus.CANCELED, TaskStatus.FAILED)
 # Job statuses whose tasks cannot be cancel-requested: finished (a job only
 # becomes canceled or completed once no task awaits a cancel), or without
 # tasks handed to a Manager.
-NO_CANCEL_REQUESTED_JOB_STATES = frozenset({"completed", "canceled", "archiving", "archived", "waiting-for-files",
-                                            "under-construction", "construction-failed"})
+NO_CANCEL_REQUESTED_JOB_STATES = frozenset({
+    JobStatus.COMPLETED, JobStatus.CANCELED, JobStatus.ARCHIVING, JobStatus.ARCHIVED, JobStatus.WAITING_FOR_FILES,
+    JobStatus.UNDER_CONSTRUCTION, JobStatus.CONSTRUCTION_FAILED})
 # Integer progress fields a Manager may send.
-PROGRESS_FIELDS = ("task_progress_percentage", "current_command_index", "command_progress_percentage")
+PROGRESS_FIELDS = (wire.TASK_PROGRESS_PERCENTAGE, wire.CURRENT_COMMAND_INDEX, wire.COMMAND_PROGRESS_PERCENTAGE)
 # Manager 2.x calls the command index ``current_command_idx`` in its documents.
-FIELD_ALIASES = {"current_command_idx": "current_command_index"}
+FIELD_ALIASES = {wire.CURRENT_COMMAND_IDX: wire.CURRENT_COMMAND_INDEX}
 # MongoDB's duplicate-key error: a task-log chunk that was stored before.
 DUPLICATE_KEY = 11000
 
@@ -93,8 +97,8 @@ class BatchResult:
     def response(self) -> dict:
         """Flamenco 2's answer; optional lists only when non-empty (reference §5.3)."""
         body: dict[str, Any] = {"modified_count": self.modified_count,
-                                "handled_update_ids": self.handled_update_ids}
-        for key in ("cancel_task_ids", "upload_task_file_queue", "rejected_updates"):
+                                wire.HANDLED_UPDATE_IDS: self.handled_update_ids}
+        for key in (wire.CANCEL_TASK_IDS, wire.UPLOAD_TASK_FILE_QUEUE, "rejected_updates"):
             if getattr(self, key):
                 body[key] = getattr(self, key)
         return body
@@ -122,7 +126,7 @@ class Watermark:
     @classmethod
     def of(cls, task: dict) -> Watermark:
         stored = task.get(WATERMARK_FIELD) or {}
-        at = stored.get("received_on_manager")
+        at = stored.get(wire.RECEIVED_ON_MANAGER)
         return cls(at=_to_millis(at) if isinstance(at, datetime.datetime) else None,
                    update_ids=list(stored.get("update_ids") or []))
 
@@ -144,7 +148,7 @@ class Watermark:
         self.moved = True
 
     def document(self) -> dict:
-        return {"received_on_manager": self.at, "update_ids": self.update_ids}
+        return {wire.RECEIVED_ON_MANAGER: self.at, "update_ids": self.update_ids}
 
 
 @dataclasses.dataclass
@@ -191,23 +195,23 @@ def _string(update: dict, key: str) -> str | None:
 
 
 def _received_on_manager(update: dict) -> datetime.datetime | None:
-    raw = _string(update, "received_on_manager")
+    raw = _string(update, wire.RECEIVED_ON_MANAGER)
     if not raw:
         return None
     try:
         parsed = datetime.datetime.fromisoformat(raw.replace("Z", "+00:00"))
     except ValueError:
-        raise UpdateRejected("received_on_manager", "must be an ISO-8601 date") from None
+        raise UpdateRejected(wire.RECEIVED_ON_MANAGER, "must be an ISO-8601 date") from None
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=datetime.timezone.utc)
 
 
 def _failed_by_workers(value: Any) -> list[dict]:
     if not isinstance(value, list):
-        raise UpdateRejected("failed_by_workers", "must be a list of {id, identifier}")
+        raise UpdateRejected(wire.FAILED_BY_WORKERS, "must be a list of {id, identifier}")
     result = []
     for entry in value:
         if not isinstance(entry, dict) or not isinstance(entry.get("identifier"), str):
-            raise UpdateRejected("failed_by_workers", "each entry needs an 'id' and an 'identifier' string")
+            raise UpdateRejected(wire.FAILED_BY_WORKERS, "each entry needs an 'id' and an 'identifier' string")
         result.append({"id": _object_id(entry.get("id"), "failed_by_workers.id"), "identifier": entry["identifier"]})
     return result
 
@@ -223,10 +227,10 @@ def parse_update(update: Any) -> ParsedUpdate:
         raise UpdateRejected("task_id", "is required")
     task_id = _object_id(update["task_id"], "task_id")
     fields: dict[str, Any] = {}
-    for name in ("activity", "worker"):
+    for name in (wire.ACTIVITY, wire.WORKER):
         value = _string(update, name)
         if value:
-            fields[name] = value[:defaults.ACTIVITY_MAX_LENGTH] if name == "activity" else value
+            fields[name] = value[:defaults.ACTIVITY_MAX_LENGTH] if name == wire.ACTIVITY else value
     for raw_name in (*PROGRESS_FIELDS, *FIELD_ALIASES):
         if update.get(raw_name) is None:
             continue
@@ -234,25 +238,25 @@ def parse_update(update: Any) -> ParsedUpdate:
         if not isinstance(value, int) or isinstance(value, bool):
             raise UpdateRejected(raw_name, "must be an integer")
         fields[FIELD_ALIASES.get(raw_name, raw_name)] = value
-    metrics = update.get("metrics")
+    metrics = update.get(wire.METRICS)
     if metrics is not None:
-        if not isinstance(metrics, dict) or not isinstance(metrics.get("timing", {}), dict):
-            raise UpdateRejected("metrics", "must be an object like {timing: {name: seconds}}")
-        reason = storable_key_reason(metrics, "metrics")
+        if not isinstance(metrics, dict) or not isinstance(metrics.get(wire.TIMING, {}), dict):
+            raise UpdateRejected(wire.METRICS, "must be an object like {timing: {name: seconds}}")
+        reason = storable_key_reason(metrics, wire.METRICS)
         if reason:
-            raise UpdateRejected("metrics", reason)
-        if metrics.get("timing"):
-            fields["metrics.timing"] = metrics["timing"]
-    if update.get("failed_by_workers") is not None:
-        fields["failed_by_workers"] = _failed_by_workers(update["failed_by_workers"])
-    chunk = _string(update, "log")
-    tail = _string(update, "log_tail")
+            raise UpdateRejected(wire.METRICS, reason)
+        if metrics.get(wire.TIMING):
+            fields[f"{wire.METRICS}.{wire.TIMING}"] = metrics[wire.TIMING]
+    if update.get(wire.FAILED_BY_WORKERS) is not None:
+        fields[wire.FAILED_BY_WORKERS] = _failed_by_workers(update[wire.FAILED_BY_WORKERS])
+    chunk = _string(update, wire.LOG)
+    tail = _string(update, wire.LOG_TAIL)
     if tail:
         fields["log"] = tail
     elif chunk:
         fields["log"] = log_tail(chunk)
     return ParsedUpdate(update_id=ObjectId(update["_id"]), task_id=task_id,
-                        task_status=_string(update, "task_status"), fields=fields,
+                        task_status=_string(update, wire.TASK_STATUS), fields=fields,
                         log_chunk=chunk or None, received_on_manager=_received_on_manager(update))
 
 
@@ -292,7 +296,7 @@ def fold_updates(manager: dict, updates: Iterable[ParsedUpdate], tasks: dict[Obj
             continue
         if update.log_chunk:
             log_docs.append({"_id": update.update_id, "task": update.task_id,
-                             "received_on_manager": update.received_on_manager or clock.utcnow(),
+                             wire.RECEIVED_ON_MANAGER: update.received_on_manager or clock.utcnow(),
                              "log": update.log_chunk})
         state = states.get(update.task_id) or TaskState(task=task, status=task["status"],
                                                         watermark=Watermark.of(task))
@@ -465,7 +469,7 @@ def cancel_requested_task_ids(db: Database, manager_id: ObjectId) -> list[Object
     job_ids = [job["_id"] for job in jobs]
     if not job_ids:
         return []
-    tasks = db[TASKS].find({"manager": manager_id, "job": {"$in": job_ids}, "status": "cancel-requested"},
+    tasks = db[TASKS].find({"manager": manager_id, "job": {"$in": job_ids}, "status": TaskStatus.CANCEL_REQUESTED},
                            projection=["_id"])
     return [task["_id"] for task in tasks]
 
@@ -486,5 +490,5 @@ def handle_batch(db: Database, manager: dict, updates: list) -> BatchResult:
         apply_job_rules(db, states, now)
     result.cancel_task_ids = [str(t) for t in cancel_requested_task_ids(db, manager["_id"])]
     result.upload_task_file_queue = [{"job": str(item.get("job")), "task": str(item.get("task"))}
-                                     for item in manager.get("upload_task_file_queue") or []]
+                                     for item in manager.get(wire.UPLOAD_TASK_FILE_QUEUE) or []]
     return result
