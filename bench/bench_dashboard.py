@@ -34,7 +34,7 @@ from bson import ObjectId
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 
-from flamenco import events, projects, users  # noqa: E402
+from flamenco import eventbus, projects, users  # noqa: E402
 from flamenco.app import create_app  # noqa: E402
 from flamenco.farm import services  # noqa: E402
 from flamenco.web import defaults  # noqa: E402
@@ -183,12 +183,15 @@ def main() -> None:
             rows_url = pages["job list rows (live refresh)"]
             task = db["flamenco_tasks"].find_one({"_id": ids["task"]})
             job = db["flamenco_jobs"].find_one({"_id": ids["job"]})
-            for name, kind, doc in (("rows after a task event", "task", task), ("rows after a job event", "job", job)):
+            changes = (("rows after a task event", task, lambda doc: eventbus.task_changed(doc["_id"], doc["job"], doc=doc)),
+                       ("rows after a job event", job, lambda doc: eventbus.job_changed(doc["_id"], doc=doc)))
+            for name, doc, change in changes:
                 timed(web, rows_url)
                 after = []
                 for i in range(args.repeat):
                     doc["activity"] = f"rendering sample {i}"
-                    events.publish(kind, doc, url=redis_url, tasks_changed=False)
+                    with app.app_context():  # the listeners (live feed, row indexes) use the app's Redis
+                        eventbus.emit(db, change(doc))
                     after.append(timed(web, rows_url))
                 print(f"{name:34} {'':7} {statistics.median(after):12.3f} {max(after):9.3f}")
         finally:
