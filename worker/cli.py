@@ -19,6 +19,7 @@ import click
 
 from flamenco_protocol.statuses import WorkerStatus
 from flamenco_worker import __version__, defaults
+from flamenco_worker.clock import SYSTEM_CLOCK
 from flamenco_worker.config import ConfigError, WorkerConfig, load_config
 from flamenco_worker.registration import UnableToRegisterError
 from flamenco_worker.ssdp import DiscoveryError, discover_manager
@@ -49,12 +50,13 @@ async def run_worker(config: WorkerConfig, *, single: bool = False, test_mode: b
     """Run a worker until it shuts down; returns the process exit code."""
     client = ManagerClient(config.manager_url, timeout=config.http_timeout_seconds)
     try:
-        queue = UpdateQueue(config.task_update_queue_db, client, backoff_seconds=config.queue_backoff_seconds)
+        queue = UpdateQueue(config.task_update_queue_db, client, backoff_seconds=config.queue_backoff_seconds,
+                            clock=SYSTEM_CLOCK)
     except (sqlite3.Error, OSError) as ex:
         log.error("cannot open task_update_queue_db %s: %s", config.task_update_queue_db, ex)
         await client.aclose()
         return defaults.CONFIG_ERROR_EXIT_CODE
-    worker = FlamencoWorker(config, client, queue, single=single, test_mode=test_mode)
+    worker = FlamencoWorker(config, client, queue, single=single, test_mode=test_mode, clock=SYSTEM_CLOCK)
     installed = install_signal_handlers(worker)
     try:
         await worker.run()

@@ -12,17 +12,22 @@ import logging
 import math
 
 from flamenco_protocol import wire
+from flamenco_worker.clock import SYSTEM_CLOCK, Clock
 from flamenco_worker.upstream import ManagerClient, ManagerUnreachable
 
 log = logging.getLogger(__name__)
 
+SENDER_TASK = "output-produced"
+"""Name of the task that waits out the throttle and sends (tests wait for it on their clock)."""
+
 
 class OutputProducedSender:
-    """Collects produced paths and sends them at most once per ``interval`` seconds."""
+    """Collects produced paths and sends them at most once per ``interval`` seconds of ``clock``."""
 
-    def __init__(self, client: ManagerClient, interval: float) -> None:
+    def __init__(self, client: ManagerClient, interval: float, *, clock: Clock = SYSTEM_CLOCK) -> None:
         self._client = client
         self._interval = interval
+        self._clock = clock
         self._paths: list[str] = []
         self._last_sent = -math.inf
         self._sender: asyncio.Task[None] | None = None
@@ -31,16 +36,16 @@ class OutputProducedSender:
         """Remember ``paths``; they go out now or when the throttle allows."""
         self._paths.extend(p for p in paths if p not in self._paths)
         if self._paths and (self._sender is None or self._sender.done()):
-            self._sender = asyncio.create_task(self._send_when_allowed(), name="output-produced")
+            self._sender = asyncio.create_task(self._send_when_allowed(), name=SENDER_TASK)
 
     async def _send_when_allowed(self) -> None:
         """Send batches until no path is left, waiting out the throttle before each."""
         while self._paths:
-            wait = self._last_sent + self._interval - asyncio.get_running_loop().time()
+            wait = self._last_sent + self._interval - self._clock.monotonic()
             if wait > 0:
-                await asyncio.sleep(wait)
+                await self._clock.sleep(wait)
             paths, self._paths = self._paths, []
-            self._last_sent = asyncio.get_running_loop().time()
+            self._last_sent = self._clock.monotonic()
             await self._send(paths)
 
     async def _send(self, paths: list[str]) -> None:

@@ -17,13 +17,13 @@ import platform
 import secrets
 import socket
 import string
-import time
 from typing import Any
 
 import httpx
 
 from flamenco_protocol import wire
 from flamenco_worker import defaults
+from flamenco_worker.clock import SYSTEM_CLOCK, Clock
 from flamenco_worker.config import WorkerConfig, save_credentials
 from flamenco_worker.machine import machine_info
 from flamenco_worker.resources import detect_resources
@@ -62,9 +62,10 @@ def _b64url(data: bytes) -> str:
 def registration_token(psk: str, now: float | None = None) -> str:
     """An HS256 JWT ``{iat, exp}`` signed with the registration PSK (what the manager checks).
 
-    Written with hmac rather than PyJWT: the worker installs with few dependencies.
+    ``now`` is the Unix time of issue; None means the system clock's. Written
+    with hmac rather than PyJWT: the worker installs with few dependencies.
     """
-    issued = int(time.time() if now is None else now)
+    issued = int(SYSTEM_CLOCK.now().timestamp() if now is None else now)
     header = _b64url(json.dumps({"alg": "HS256", "typ": "JWT"}, separators=(",", ":")).encode())
     claims = {"iat": issued, "exp": issued + defaults.REGISTRATION_TOKEN_LIFETIME_SECONDS}
     payload = _b64url(json.dumps(claims, separators=(",", ":")).encode())
@@ -76,8 +77,10 @@ def nickname(config: WorkerConfig) -> str:
     return config.nickname or socket.gethostname()
 
 
-async def _keep_posting(client: ManagerClient, config: WorkerConfig, path: str, **kwargs: Any) -> httpx.Response:
-    """POST until the manager gives a definite answer; retry network errors and 5xx for ever.
+async def _keep_posting(
+    client: ManagerClient, config: WorkerConfig, clock: Clock, path: str, **kwargs: Any,
+) -> httpx.Response:
+    """POST until the manager gives a definite answer; retry network errors and 5xx for ever, waiting on ``clock``.
 
     401 raises CredentialsRejected; 403 and other 4xx raise UnableToRegisterError.
     """
@@ -86,7 +89,7 @@ async def _keep_posting(client: ManagerClient, config: WorkerConfig, path: str, 
             response = await client.post(path, **kwargs)
         except ManagerUnreachable as ex:
             log.warning("%s; retrying in %g s", ex, config.register_retry_seconds)
-            await asyncio.sleep(config.register_retry_seconds)
+            await clock.sleep(config.register_retry_seconds)
             continue
         status = response.status_code
         if status < 300:
@@ -99,15 +102,16 @@ async def _keep_posting(client: ManagerClient, config: WorkerConfig, path: str, 
         if 400 <= status < 500 and status not in RETRYABLE_STATUSES:
             raise UnableToRegisterError(f"manager refused {path} ({status}): {response.text[:200]}")
         log.warning("manager answered %d to %s; retrying in %g s", status, path, config.register_retry_seconds)
-        await asyncio.sleep(config.register_retry_seconds)
+        await clock.sleep(config.register_retry_seconds)
 
 
-async def register(client: ManagerClient, config: WorkerConfig) -> WorkerConfig:
+async def register(client: ManagerClient, config: WorkerConfig, clock: Clock = SYSTEM_CLOCK) -> WorkerConfig:
     """Register as a new worker and store the credentials; returns the updated config."""
     secret = generate_secret()
     headers = {}
     if config.worker_registration_secret:
-        headers["Authorization"] = f"Bearer {registration_token(config.worker_registration_secret)}"
+        token = registration_token(config.worker_registration_secret, clock.now().timestamp())
+        headers["Authorization"] = f"Bearer {token}"
     body = {
         wire.SECRET: secret,
         wire.PLATFORM: detect_platform(),
@@ -116,7 +120,7 @@ async def register(client: ManagerClient, config: WorkerConfig) -> WorkerConfig:
         **await capabilities(config),
     }
     try:
-        response = await _keep_posting(client, config, "/register-worker", json=body, headers=headers,
+        response = await _keep_posting(client, config, clock, "/register-worker", json=body, headers=headers,
                                        authenticated=False)
     except CredentialsRejected:
         raise UnableToRegisterError("manager answered 401 to /register-worker") from None
@@ -139,29 +143,31 @@ async def capabilities(config: WorkerConfig) -> dict[str, Any]:
     return {wire.TAGS: list(config.tags), wire.RESOURCES: await asyncio.to_thread(detect_resources)}
 
 
-async def _sign_on_once(client: ManagerClient, config: WorkerConfig) -> None:
+async def _sign_on_once(client: ManagerClient, config: WorkerConfig, clock: Clock) -> None:
     client.set_credentials(config.worker_id, config.worker_secret)
     body = {wire.SUPPORTED_TASK_TYPES: list(config.task_types), wire.NICKNAME: nickname(config),
             "machine": machine_info(), **await capabilities(config)}
-    await _keep_posting(client, config, "/sign-on", json=body)
+    await _keep_posting(client, config, clock, "/sign-on", json=body)
     log.info("signed on at %s as worker %s", config.manager_url, config.worker_id)
 
 
-async def register_and_sign_on(client: ManagerClient, config: WorkerConfig) -> WorkerConfig:
+async def register_and_sign_on(client: ManagerClient, config: WorkerConfig, *,
+                               clock: Clock = SYSTEM_CLOCK) -> WorkerConfig:
     """Register if needed, then sign on; re-register once when the manager rejects our credentials.
 
     Returns the config with the credentials in use; raises UnableToRegisterError.
+    Retries wait on ``clock``.
     """
     if not config.has_credentials:
-        config = await register(client, config)
+        config = await register(client, config, clock)
     try:
-        await _sign_on_once(client, config)
+        await _sign_on_once(client, config, clock)
         return config
     except CredentialsRejected:
         log.warning("manager rejected worker %s's credentials; registering again", config.worker_id)
-    config = await register(client, config)
+    config = await register(client, config, clock)
     try:
-        await _sign_on_once(client, config)
+        await _sign_on_once(client, config, clock)
     except CredentialsRejected:
         raise UnableToRegisterError("manager rejected the credentials it just gave out") from None
     return config

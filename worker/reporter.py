@@ -17,10 +17,10 @@ from __future__ import annotations
 import asyncio
 import datetime
 import logging
-import time
 from typing import Any
 
 from flamenco_protocol import wire
+from flamenco_worker.clock import SYSTEM_CLOCK, Clock
 from flamenco_worker.update_queue import UpdateQueue
 
 log = logging.getLogger(__name__)
@@ -29,13 +29,13 @@ ACTIVITY_FIELDS = (wire.ACTIVITY, wire.CURRENT_COMMAND_IDX, wire.TASK_PROGRESS_P
 """The progress fields of a TaskUpdate that the worker fills in (reference A.2.6)."""
 
 
-def log_line(message: str) -> str:
+def log_line(message: str, now: datetime.datetime) -> str:
     """A task log line as Flamenco 2 wrote it: ``<UTC ISO-8601>: <message>``."""
-    return f"{datetime.datetime.now(datetime.timezone.utc).isoformat()}: {message}"
+    return f"{now.astimezone(datetime.timezone.utc).isoformat()}: {message}"
 
 
 class TaskReporter:
-    """Everything one task reports to the manager, coalesced."""
+    """Everything one task reports to the manager, coalesced; ``clock`` times the intervals and log lines."""
 
     def __init__(
         self,
@@ -45,9 +45,11 @@ class TaskReporter:
         act_interval: float,
         log_interval: float,
         log_max_entries: int,
+        clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         self.task_id = task_id
         self._queue = queue
+        self._clock = clock
         self._act_interval = act_interval
         self._log_interval = log_interval
         self._log_max_entries = log_max_entries
@@ -60,7 +62,7 @@ class TaskReporter:
         self._logs: list[str] = []
         self._activity_pending = False
         # A new task starts with a status push; the intervals count from there.
-        self._last_act_push = self._last_log_push = time.monotonic()
+        self._last_act_push = self._last_log_push = clock.monotonic()
         self._delayed: asyncio.Task[None] | None = None
         self._delayed_due = 0.0
         self.silently_aborting = False
@@ -87,7 +89,7 @@ class TaskReporter:
 
     async def log(self, message: str) -> None:
         """Queue one log line (timestamped here); push when due."""
-        self._logs.append(log_line(message))
+        self._logs.append(log_line(message, self._clock.now()))
         if len(self._logs) > self._log_max_entries or self._since(self._last_log_push) >= self._log_interval:
             await self.push()
         else:
@@ -106,7 +108,7 @@ class TaskReporter:
         """Queue everything pending as one update now; cancels the delayed push."""
         self._cancel_delayed()
         payload = self._payload()
-        now = time.monotonic()
+        now = self._clock.monotonic()
         if self._activity_pending:
             self._last_act_push = now
         if self._logs:
@@ -138,11 +140,11 @@ class TaskReporter:
         return payload
 
     def _since(self, moment: float) -> float:
-        return time.monotonic() - moment
+        return self._clock.monotonic() - moment
 
     def _schedule_push(self, delay: float) -> None:
         """Make sure one delayed push happens within ``delay`` seconds (the earliest due wins)."""
-        due = time.monotonic() + max(delay, 0.0)
+        due = self._clock.monotonic() + max(delay, 0.0)
         if self._delayed is not None and not self._delayed.done():
             if self._delayed_due <= due:
                 return
@@ -151,7 +153,7 @@ class TaskReporter:
         self._delayed = asyncio.create_task(self._push_later(max(delay, 0.0)), name=f"push-{self.task_id}")
 
     async def _push_later(self, delay: float) -> None:
-        await asyncio.sleep(delay)
+        await self._clock.sleep(delay)
         self._delayed = None  # this push must not cancel itself
         try:
             await self.push()

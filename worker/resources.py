@@ -49,7 +49,10 @@ def parse_nvidia_smi(output: str) -> list[dict[str, Any]]:
 
 
 def detect_gpus(timeout: float = defaults.GPU_DETECT_TIMEOUT_SECONDS) -> list[dict[str, Any]]:
-    """NVIDIA GPUs from ``nvidia-smi``; none when it is missing, fails or takes longer than ``timeout``."""
+    """NVIDIA GPUs from ``nvidia-smi``; none when it is missing, fails or takes longer than ``timeout``.
+
+    ``timeout`` is real time (a subprocess's), not the worker's injectable clock.
+    """
     binary = shutil.which(NVIDIA_SMI)
     if binary is None:
         return []

@@ -12,9 +12,9 @@ is at ``(index * 100 + command_percentage) / n`` percent.
 from __future__ import annotations
 
 import json
-import time
 from typing import Any
 
+from flamenco_worker.clock import SYSTEM_CLOCK, Clock
 from flamenco_worker.commands import (
     Command,
     CommandConfig,
@@ -70,7 +70,11 @@ def _describe(index: int, name: Any) -> str:
 
 
 class TaskRunner:
-    """Runs ``task["commands"]``; :meth:`run` returns on success and raises TaskFailed otherwise."""
+    """Runs ``task["commands"]``; :meth:`run` returns on success and raises TaskFailed otherwise.
+
+    ``clock`` measures the commands' timings (the commands themselves wait on
+    ``command_config.clock``; the worker gives both the same clock).
+    """
 
     def __init__(
         self,
@@ -78,8 +82,11 @@ class TaskRunner:
         reporter: TaskReporter,
         outputs: OutputProducedSender,
         command_config: CommandConfig,
+        *,
+        clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         self._task = task
+        self._clock = clock
         self._reporter = reporter
         self._outputs = outputs
         self._command_config = command_config
@@ -106,7 +113,7 @@ class TaskRunner:
         for index, command in enumerate(commands):
             await self._reporter.update(current_command_idx=index, command_progress_percentage=0,
                                         task_progress_percentage=task_progress(index, 0, len(commands)))
-            started = time.monotonic()
+            started = self._clock.monotonic()
             try:
                 await command.run()
             except CommandFailed as ex:
@@ -114,8 +121,9 @@ class TaskRunner:
             except CommandError as ex:
                 raise TaskFailed(f"{_describe(index, command.name)}: {ex}") from ex
             finally:
-                self._reporter.add_timing(command.name, time.monotonic() - started)
-                self._reporter.add_timing("total", time.monotonic() - started)
+                elapsed = self._clock.monotonic() - started
+                self._reporter.add_timing(command.name, elapsed)
+                self._reporter.add_timing("total", elapsed)
         await self._reporter.update(command_progress_percentage=100, task_progress_percentage=100)
         timing = json.dumps(self._task_timing(), sort_keys=True)
         await self._reporter.log(f"Aggregated task timing info: {timing}")

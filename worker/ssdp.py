@@ -10,6 +10,10 @@ search at once), and only IPv4 is searched (Flamenco 2 also tried FF05::C).
 Hand-written on the standard library: the worker must install with few
 dependencies, and the ``ssdp`` package on PyPI would still leave the socket
 set-up and the answer matching to us, for a search that is these few lines.
+
+The rounds are timed with ``time.monotonic``, not the worker's injectable
+clock: they are socket timeouts, waits of the operating system, and the
+search runs once, before the worker (and its clock) exists.
 """
 from __future__ import annotations
 

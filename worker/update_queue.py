@@ -22,11 +22,11 @@ import concurrent.futures
 import json
 import logging
 import sqlite3
-import time
 from pathlib import Path
 from typing import Any, Callable, NamedTuple, TypeVar
 
 from flamenco_worker import defaults
+from flamenco_worker.clock import SYSTEM_CLOCK, Clock
 from flamenco_worker.upstream import ManagerClient, ManagerUnreachable
 
 log = logging.getLogger(__name__)
@@ -82,9 +82,9 @@ class _Database:
         self.conn.executescript(SCHEMA)
         self.conn.execute("VACUUM")
 
-    def insert(self, url: str, payload_json: str) -> None:
+    def insert(self, url: str, payload_json: str, queued_at: float) -> None:
         self.conn.execute("INSERT INTO updates (url, payload, queued_at) VALUES (?, ?, ?)",
-                          (url, payload_json, time.time()))
+                          (url, payload_json, queued_at))
 
     def head(self, limit: int) -> list[QueuedUpdate]:
         rows = self.conn.execute("SELECT id, url, payload FROM updates ORDER BY id LIMIT ?", (limit,))
@@ -115,11 +115,22 @@ class _Database:
 
 
 class UpdateQueue:
-    """Persistent FIFO of ``(url, JSON payload)`` POSTs to the manager."""
+    """Persistent FIFO of ``(url, JSON payload)`` POSTs to the manager.
 
-    def __init__(self, db_path: Path, client: ManagerClient, backoff_seconds: float = defaults.QUEUE_BACKOFF_SECONDS) -> None:
+    ``clock`` times the back-off of :meth:`work` and stamps ``queued_at``.
+    """
+
+    def __init__(
+        self,
+        db_path: Path,
+        client: ManagerClient,
+        backoff_seconds: float = defaults.QUEUE_BACKOFF_SECONDS,
+        *,
+        clock: Clock = SYSTEM_CLOCK,
+    ) -> None:
         self._client = client
         self._backoff_seconds = backoff_seconds
+        self._clock = clock
         self._executor = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="update-queue")
         self._db = self._executor.submit(_Database, db_path).result()
         self._lock = asyncio.Lock()
@@ -131,7 +142,7 @@ class UpdateQueue:
 
     async def queue(self, url: str, payload: Any) -> None:
         """Store one POST for the manager; the flush loop sends it soon."""
-        await self._run(self._db.insert, url, json.dumps(payload))
+        await self._run(self._db.insert, url, json.dumps(payload), self._clock.now().timestamp())
         self._wake.set()
 
     async def size(self) -> QueueSize:
@@ -191,7 +202,7 @@ class UpdateQueue:
             self._wake.clear()
             pending = not await self.flush_once()
             if pending:
-                await asyncio.sleep(self._backoff_seconds)
+                await self._clock.sleep(self._backoff_seconds)
 
     async def stop_work(self, worker: asyncio.Task[None]) -> None:
         """Cancel the :meth:`work` task, but never in the middle of sending a row.

@@ -23,6 +23,7 @@ from typing import Any, Coroutine
 
 from flamenco_protocol import wire
 from flamenco_protocol.statuses import RUNNABLE_REQUESTED_STATUSES, TaskStatus, WorkerStatus
+from flamenco_worker.clock import SYSTEM_CLOCK, Clock, wait_for_event
 from flamenco_worker.commands import CommandConfig
 from flamenco_worker.config import WorkerConfig
 from flamenco_worker.machine import describe_load
@@ -49,6 +50,9 @@ class WorkerState(enum.Enum):
 FETCHING_STATES = (WorkerState.AWAKE, WorkerState.TESTING)
 """States in which the worker asks for tasks."""
 
+LOOP_WAIT_TASK = "worker-loop-wait"
+"""Name of the task that sleeps on the clock while the main loop waits (tests wait for it)."""
+
 
 @dataclasses.dataclass
 class RunningTask:
@@ -61,7 +65,12 @@ class RunningTask:
 
 
 class FlamencoWorker:
-    """Registration, fetch loop, task execution and status changes of one worker."""
+    """Registration, fetch loop, task execution and status changes of one worker.
+
+    ``clock`` decides every wait of the worker and of what it creates (reporters,
+    task runners, commands, the output-produced throttle); the ``queue`` was made
+    by the caller and should have been given the same clock.
+    """
 
     def __init__(
         self,
@@ -71,19 +80,22 @@ class FlamencoWorker:
         *,
         single: bool = False,
         test_mode: bool = False,
+        clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         self.config = config
         self.client = client
         self.queue = queue
+        self.clock = clock
         self.single = single
         self.state = WorkerState.STARTING
         self._initial_state = WorkerState.TESTING if test_mode else WorkerState.AWAKE
         self._state_changed = asyncio.Event()
         self._current: RunningTask | None = None
-        self._outputs = OutputProducedSender(client, config.output_produced_interval_seconds)
+        self._outputs = OutputProducedSender(client, config.output_produced_interval_seconds, clock=clock)
         self._command_config = CommandConfig(terminate_grace_seconds=config.terminate_grace_seconds,
                                              oom_score_adj=config.oom_score_adj,
-                                             subprocess_pid_file=config.subprocess_pid_file)
+                                             subprocess_pid_file=config.subprocess_pid_file,
+                                             clock=clock)
         self._background: set[asyncio.Task[Any]] = set()
         self._startup: asyncio.Task[WorkerConfig] | None = None
         self._signed_on = False
@@ -99,7 +111,8 @@ class FlamencoWorker:
         """Sign on, work until shut down, then sign off. Raises UnableToRegisterError."""
         queue_worker: asyncio.Task[None] | None = None
         try:
-            self._startup = asyncio.create_task(register_and_sign_on(self.client, self.config))
+            self._startup = asyncio.create_task(register_and_sign_on(self.client, self.config, clock=self.clock),
+                                                name="sign-on")
             try:
                 self.config = await self._startup
             except asyncio.CancelledError:
@@ -139,13 +152,8 @@ class FlamencoWorker:
                 await self.change_status(WorkerStatus.AWAKE)
 
     async def _wait(self, seconds: float) -> bool:
-        """Sleep ``seconds``; True when the state changed meanwhile (the sleep ends early)."""
-        try:  # asyncio.timeout: 3.11's wait_for can swallow a cancellation
-            async with asyncio.timeout(seconds):
-                await self._state_changed.wait()
-        except TimeoutError:
-            return False
-        return True
+        """Sleep ``seconds`` of the clock; True when the state changed meanwhile (the sleep ends early)."""
+        return await wait_for_event(self.clock, self._state_changed, seconds, name=LOOP_WAIT_TASK)
 
     def _set_state(self, state: WorkerState) -> None:
         if self.state is WorkerState.SHUTTING_DOWN:
@@ -161,7 +169,11 @@ class FlamencoWorker:
         task.add_done_callback(self._background.discard)
 
     async def _shut_down(self, queue_worker: asyncio.Task[None] | None) -> None:
-        """Final flush and sign-off (reference B.7), each bounded in time."""
+        """Final flush and sign-off (reference B.7), each bounded in time.
+
+        The bound is real time, not the clock's: it limits network calls, and a
+        worker told to stop must stop even under a test's clock that stands still.
+        """
         self._set_state(WorkerState.SHUTTING_DOWN)
         await self._outputs.aclose()
         for task in list(self._background):
@@ -274,7 +286,7 @@ class FlamencoWorker:
             return
         if status == 401:
             log.warning("manager rejected our credentials when fetching a task; signing on again")
-            self.config = await register_and_sign_on(self.client, self.config)
+            self.config = await register_and_sign_on(self.client, self.config, clock=self.clock)
             return
         task = json_object(response) if status == 200 else None
         if task is None or not isinstance(task.get("_id"), str):
@@ -290,7 +302,7 @@ class FlamencoWorker:
     # ------------------------------------------------------------------ executing
 
     def _new_reporter(self, task_id: str) -> TaskReporter:
-        return TaskReporter(self.queue, task_id,
+        return TaskReporter(self.queue, task_id, clock=self.clock,
                             act_interval=self.config.push_act_max_interval_seconds,
                             log_interval=self.config.push_log_max_interval_seconds,
                             log_max_entries=self.config.push_log_max_entries)
@@ -302,7 +314,8 @@ class FlamencoWorker:
             await running.reporter.log(f"Worker {self.config.worker_id} ({nickname(self.config)}) "
                                        f"started task {running.task_id}; {describe_load()}")
             await running.reporter.update(task_status=TaskStatus.ACTIVE, activity="Task started")
-            await self._run_watched(running, TaskRunner(task, running.reporter, self._outputs, self._command_config))
+            await self._run_watched(running, TaskRunner(task, running.reporter, self._outputs, self._command_config,
+                                                        clock=self.clock))
             await self._report_outcome(running)
         finally:
             running.reporter.close()
@@ -362,7 +375,7 @@ class FlamencoWorker:
         well-formed ``may_keep_running: false`` stops the task.
         """
         while True:
-            await asyncio.sleep(self.config.may_i_run_interval_seconds)
+            await self.clock.sleep(self.config.may_i_run_interval_seconds)
             try:
                 response = await self.client.get(f"/may-i-run/{running.task_id}")
             except ManagerUnreachable as ex:

@@ -1,4 +1,4 @@
-"""Fixtures for the worker tests: a fake manager over real HTTP, fast timings, an in-process worker."""
+"""Fixtures for the worker tests: a fake manager over real HTTP, fast timings or a fake clock, an in-process worker."""
 from __future__ import annotations
 
 import asyncio
@@ -10,10 +10,12 @@ from typing import AsyncIterator, Awaitable, Callable, Iterator, TypeVar
 
 import pytest
 
+from flamenco_worker.clock import SYSTEM_CLOCK, Clock
 from flamenco_worker.config import WorkerConfig, load_config
 from flamenco_worker.update_queue import UpdateQueue
 from flamenco_worker.upstream import ManagerClient
 from flamenco_worker.worker import FlamencoWorker
+from tests.worker.fake_clock import FakeClock
 from tests.worker.fake_manager import FakeManager
 
 T = TypeVar("T")
@@ -42,6 +44,10 @@ FAST_TIMINGS = dict(
 )
 """Every wait of the worker shortened so a test takes well under a second per step."""
 
+REAL_TIME_TIMINGS = ("http_timeout_seconds", "task_fetch_timeout_seconds", "shutdown_flush_timeout_seconds",
+                     "terminate_grace_seconds")
+"""The timings that bound real network calls and processes: real time even under a fake clock."""
+
 
 def run(coro: Awaitable[T], timeout: float = TEST_TIMEOUT_SECONDS) -> T:
     """Run an asyncio test body with a hard time limit."""
@@ -65,10 +71,32 @@ async def until(predicate: Callable[[], object], timeout: float = 10.0, what: st
         await asyncio.sleep(0.02)
 
 
+async def end_sleep(clock: FakeClock, task_prefix: str, what: str) -> float:
+    """Wait until a task whose name starts with ``task_prefix`` sleeps on ``clock``, then end that sleep.
+
+    The clock moves exactly as far as that sleep has left (ending whatever else
+    was due by then too); returns how far, so tests can assert the interval.
+    """
+    await until(lambda: clock.pending(task_prefix), what=f"{what} to wait on the clock ({task_prefix}*)")
+    seconds = clock.pending(task_prefix)[0].remaining
+    clock.advance(seconds)
+    return seconds
+
+
+def remaining(clock: FakeClock, task_prefix: str) -> list[float]:
+    """Seconds left in the pending sleeps of the tasks called ``task_prefix``*."""
+    return [sleeper.remaining for sleeper in clock.pending(task_prefix)]
+
+
 @pytest.fixture
 def manager() -> Iterator[FakeManager]:
     with FakeManager() as fake:
         yield fake
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
 
 
 @pytest.fixture
@@ -83,12 +111,26 @@ def worker_config(tmp_path: Path, manager: FakeManager) -> WorkerConfig:
     )
 
 
+@pytest.fixture
+def clocked_config(worker_config: WorkerConfig) -> WorkerConfig:
+    """``worker_config`` with the worker's own default intervals, for a worker on a :class:`FakeClock`.
+
+    On a fake clock an interval costs no real time, so the tests run with the
+    values a real farm has; only the bounds on real I/O stay short.
+    """
+    production = WorkerConfig()
+    return with_config(worker_config, **{key: getattr(production, key)
+                                         for key in FAST_TIMINGS if key not in REAL_TIME_TIMINGS})
+
+
 @contextlib.asynccontextmanager
-async def running_worker(config: WorkerConfig, **kwargs: bool) -> AsyncIterator[FlamencoWorker]:
-    """A FlamencoWorker running in this event loop; shut down cleanly on exit."""
+async def running_worker(config: WorkerConfig, *, clock: Clock = SYSTEM_CLOCK,
+                         **kwargs: bool) -> AsyncIterator[FlamencoWorker]:
+    """A FlamencoWorker running in this event loop on ``clock``; shut down cleanly on exit."""
     client = ManagerClient(config.manager_url, timeout=config.http_timeout_seconds)
-    queue = UpdateQueue(config.task_update_queue_db, client, backoff_seconds=config.queue_backoff_seconds)
-    worker = FlamencoWorker(config, client, queue, **kwargs)
+    queue = UpdateQueue(config.task_update_queue_db, client, backoff_seconds=config.queue_backoff_seconds,
+                        clock=clock)
+    worker = FlamencoWorker(config, client, queue, clock=clock, **kwargs)
     main = asyncio.create_task(worker.run())
     try:
         yield worker

@@ -3,21 +3,24 @@ from __future__ import annotations
 
 import asyncio
 import configparser
+import datetime as dt
 import stat
 
 import pytest
 
+from flamenco_worker.clock import SYSTEM_CLOCK, Clock
 from flamenco_worker.config import WorkerConfig
 from flamenco_worker.registration import UnableToRegisterError, register_and_sign_on, registration_token
 from flamenco_worker.upstream import ManagerClient
-from tests.worker.conftest import run, with_config
+from tests.worker.conftest import end_sleep, run, until, with_config
+from tests.worker.fake_clock import FakeClock
 from tests.worker.fake_manager import FakeManager, check_hs256
 
 
-async def sign_on(config: WorkerConfig) -> WorkerConfig:
+async def sign_on(config: WorkerConfig, clock: Clock = SYSTEM_CLOCK) -> WorkerConfig:
     client = ManagerClient(config.manager_url, timeout=config.http_timeout_seconds)
     try:
-        return await register_and_sign_on(client, config)
+        return await register_and_sign_on(client, config, clock=clock)
     finally:
         await client.aclose()
 
@@ -71,15 +74,33 @@ def test_registration_token_is_a_valid_hs256_jwt() -> None:
     assert not check_hs256(registration_token("key", now=0), "key"), "expired tokens are refused"
 
 
-def test_keeps_trying_until_manager_appears(manager: FakeManager, worker_config: WorkerConfig) -> None:
+def test_keeps_trying_until_manager_appears(
+    manager: FakeManager, worker_config: WorkerConfig, clock: FakeClock,
+) -> None:
     manager.stop()
+    retry = worker_config.register_retry_seconds
 
     async def body() -> WorkerConfig:
-        attempt = asyncio.create_task(sign_on(worker_config))
-        await asyncio.sleep(0.3)
+        attempt = asyncio.create_task(sign_on(worker_config, clock), name="sign-on")
+        for _ in range(2):  # each failed attempt waits register_retry_seconds before the next
+            assert await end_sleep(clock, "sign-on", "the retry after an unreachable manager") == retry
+        await until(lambda: clock.pending("sign-on"), what="the third failed attempt")
         assert not attempt.done(), "registration waits for the manager"
         manager.start()
+        assert not manager.requests(), "no new attempt before the retry interval passed"
+        assert await end_sleep(clock, "sign-on", "the retry after an unreachable manager") == retry
         return await attempt
 
     config = run(body())
     assert config.worker_id in manager.workers
+    assert len(manager.requests("/register-worker")) == 1
+    assert clock.elapsed == pytest.approx(3 * retry)
+
+
+def test_registration_token_is_issued_at_the_clock_time(worker_config: WorkerConfig) -> None:
+    an_hour_behind = FakeClock(dt.datetime.now(dt.timezone.utc) - dt.timedelta(hours=1))
+    with FakeManager(registration_secret="farm-psk") as psk_manager:
+        config = with_config(worker_config, manager_url=psk_manager.url, worker_registration_secret="farm-psk")
+        with pytest.raises(UnableToRegisterError, match="403"):  # expired 45 minutes ago
+            run(sign_on(config, an_hour_behind))
+        assert run(sign_on(config, FakeClock(dt.datetime.now(dt.timezone.utc)))).worker_id in psk_manager.workers

@@ -8,10 +8,12 @@ from pathlib import Path
 
 import pytest
 
+from flamenco_worker.clock import SYSTEM_CLOCK, Clock
 from flamenco_worker.registration import generate_secret
 from flamenco_worker.update_queue import UpdateQueue
 from flamenco_worker.upstream import ManagerClient, ManagerUnreachable
-from tests.worker.conftest import run, until
+from tests.worker.conftest import remaining, run, until
+from tests.worker.fake_clock import FakeClock
 from tests.worker.fake_manager import FakeManager
 
 
@@ -24,9 +26,10 @@ def registered_client(manager: FakeManager) -> ManagerClient:
     return client
 
 
-async def with_queue(manager: FakeManager, db: Path, body, backoff: float = 0.05) -> None:  # noqa: ANN001
+async def with_queue(manager: FakeManager, db: Path, body, backoff: float = 0.05,  # noqa: ANN001
+                     clock: Clock = SYSTEM_CLOCK) -> None:
     client = registered_client(manager)
-    queue = UpdateQueue(db, client, backoff_seconds=backoff)
+    queue = UpdateQueue(db, client, backoff_seconds=backoff, clock=clock)
     try:
         await body(queue)
     finally:
@@ -48,14 +51,15 @@ def test_flush_sends_in_order_and_empties(manager: FakeManager, tmp_path: Path) 
     assert [u["activity"] for u in manager.updates(task_id)] == [f"step {i}" for i in range(5)]
 
 
-def test_payloads_are_stored_as_json(manager: FakeManager, tmp_path: Path) -> None:
+def test_payloads_are_stored_as_json(manager: FakeManager, tmp_path: Path, clock: FakeClock) -> None:
     async def body(queue: UpdateQueue) -> None:
         await queue.queue("/tasks/x/update", {"log": "ünïcode line", "task_progress_percentage": 5})
 
-    run(with_queue(manager, tmp_path / "q.db", body))
+    run(with_queue(manager, tmp_path / "q.db", body, clock=clock))
     with sqlite3.connect(tmp_path / "q.db") as conn:
-        (payload,) = conn.execute("SELECT payload FROM updates").fetchone()
+        (payload, queued_at) = conn.execute("SELECT payload, queued_at FROM updates").fetchone()
     assert json.loads(payload) == {"log": "ünïcode line", "task_progress_percentage": 5}
+    assert queued_at == clock.now().timestamp(), "rows are stamped with the clock's time"
 
 
 def test_queue_survives_restart(manager: FakeManager, tmp_path: Path) -> None:
@@ -126,6 +130,36 @@ def test_server_error_keeps_head_and_order(manager: FakeManager, tmp_path: Path)
     run(with_queue(manager, tmp_path / "q.db", body))
     assert [u["activity"] for u in manager.updates(task_id, accepted=False)] == ["one", "one", "two"]
     assert [u["activity"] for u in manager.updates(task_id)] == ["one", "two"]
+
+
+def test_work_retries_the_head_after_the_backoff(manager: FakeManager, tmp_path: Path, clock: FakeClock) -> None:
+    task_id = manager.add_task()
+    backoff = 5.0
+
+    def attempts() -> int:
+        return len(manager.updates(task_id, accepted=False))
+
+    async def body(queue: UpdateQueue) -> None:
+        manager.update_status = 500
+        await queue.queue(f"/tasks/{task_id}/update", {"activity": "one"})
+        worker = asyncio.create_task(queue.work(), name="update-queue")
+        await until(lambda: remaining(clock, "update-queue") == [backoff], what="the back-off after a refusal")
+        assert attempts() == 1
+        manager.update_status = None
+        clock.advance(backoff - 0.001)
+        await asyncio.sleep(0.05)
+        assert attempts() == 1, "no retry before the back-off is over"
+        clock.advance(0.001)
+        await until(lambda: manager.updates(task_id), what="the retry")
+        await queue.queue(f"/tasks/{task_id}/update", {"activity": "two"})
+        await until(lambda: len(manager.updates(task_id)) == 2, what="the next update, sent at once")
+        assert clock.pending() == [], "an emptied queue waits for new rows, not for the clock"
+        worker.cancel()
+        await asyncio.gather(worker, return_exceptions=True)
+
+    run(with_queue(manager, tmp_path / "q.db", body, backoff=backoff, clock=clock))
+    assert [u["activity"] for u in manager.updates(task_id, accepted=False)] == ["one", "one", "two"]
+    assert clock.elapsed == backoff
 
 
 def test_unreachable_manager_raises_and_keeps_rows(manager: FakeManager, tmp_path: Path) -> None:

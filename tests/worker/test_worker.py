@@ -1,4 +1,10 @@
-"""The worker against a fake manager over real HTTP: fetch, run, report, stop, status changes."""
+"""The worker against a fake manager over real HTTP: fetch, run, report, stop, status changes.
+
+Tests of time-based behaviour (may-i-run polling, asleep polling, the error
+state, back-pressure, the output throttle, the retry after an unexpected error)
+run the worker on a :class:`FakeClock` with its real default intervals: each
+timed step happens when the test ends that sleep, never before.
+"""
 from __future__ import annotations
 
 import sqlite3
@@ -10,8 +16,10 @@ from aiohttp import web
 from flamenco_worker.commands import Command
 from flamenco_worker.commands.base import register
 from flamenco_worker.config import WorkerConfig
-from flamenco_worker.worker import WorkerState
-from tests.worker.conftest import run, running_worker, until, with_config
+from flamenco_worker.output_produced import SENDER_TASK
+from flamenco_worker.worker import LOOP_WAIT_TASK, FlamencoWorker, WorkerState
+from tests.worker.conftest import end_sleep, remaining, run, running_worker, until, with_config
+from tests.worker.fake_clock import FakeClock
 from tests.worker.fake_manager import FakeManager
 
 
@@ -23,11 +31,12 @@ def sleep(seconds: float) -> dict:
     return {"name": "sleep", "settings": {"time_in_seconds": seconds}}
 
 
-def test_task_runs_and_completes(manager: FakeManager, worker_config: WorkerConfig) -> None:
-    task_id = manager.add_task(echo("hello"), sleep(0.1), echo("goodbye"))
+def test_task_runs_and_completes(manager: FakeManager, clocked_config: WorkerConfig, clock: FakeClock) -> None:
+    task_id = manager.add_task(echo("hello"), sleep(2), echo("goodbye"))
 
     async def body() -> None:
-        async with running_worker(worker_config):
+        async with running_worker(clocked_config, clock=clock):
+            assert await end_sleep(clock, "task-", "the sleep command") == 2
             await until(lambda: "completed" in manager.statuses(task_id), what="task completion")
 
     run(body())
@@ -37,7 +46,7 @@ def test_task_runs_and_completes(manager: FakeManager, worker_config: WorkerConf
     last = manager.updates(task_id)[-1]
     assert last["task_progress_percentage"] == 100
     assert last["activity"] == "Task completed"
-    assert "total" in last["metrics"]["timing"]
+    assert last["metrics"]["timing"] == {"echo": 0.0, "sleep": 2.0, "total": 2.0}, "commands are timed on the clock"
     progress = [u["task_progress_percentage"] for u in manager.updates(task_id) if "task_progress_percentage" in u]
     assert progress == sorted(progress)
     assert manager.requests("/sign-off"), "clean shutdown signs off"
@@ -96,16 +105,26 @@ def returned_after_updates(manager: FakeManager, task_id: str) -> bool:
     return bool(paths) and paths[-1].endswith("/return") and paths.count(f"/tasks/{task_id}/return") == 1
 
 
-def test_may_i_run_no_stops_and_returns_task_silently(manager: FakeManager, worker_config: WorkerConfig) -> None:
-    withdrawn = manager.add_task(echo("started"), sleep(20))
+def test_may_i_run_no_stops_and_returns_task_silently(
+    manager: FakeManager, clocked_config: WorkerConfig, clock: FakeClock,
+) -> None:
+    withdrawn = manager.add_task(echo("started"), sleep(3600))
     manager.may_i_run = lambda request: _answer({"may_keep_running": False, "reason": "reassigned to another worker"})
     next_task = manager.add_task(echo("next"))
 
     async def body() -> None:
-        async with running_worker(worker_config):
+        async with running_worker(clocked_config, clock=clock):
+            await until(lambda: manager.statuses(withdrawn), what="the task to start")
+            assert not manager.requests("/may-i-run/"), "nobody asks before the interval passed"
+            assert (await end_sleep(clock, "may-i-run-", "the may-i-run watcher")
+                    == clocked_config.may_i_run_interval_seconds)
+            await until(lambda: returned_after_updates(manager, withdrawn), what="the task's return")
+            assert (await end_sleep(clock, LOOP_WAIT_TASK, "the pause after a task")
+                    == clocked_config.fetch_after_task_seconds)
             await until(lambda: "completed" in manager.statuses(next_task), what="the next task")
 
     run(body())
+    assert len(manager.requests("/may-i-run/")) == 1
     assert manager.statuses(withdrawn) == ["active"], "no canceled/failed status for a withdrawn task"
     assert returned_after_updates(manager, withdrawn)
     assert any("no longer allowed to run by Manager: reassigned" in line for line in manager.task_log(withdrawn))
@@ -117,7 +136,7 @@ async def _answer(body: object, status: int = 200, text: str | None = None) -> w
     return web.json_response(body, status=status)
 
 
-def test_may_i_run_survives_bad_replies(manager: FakeManager, worker_config: WorkerConfig) -> None:
+def test_may_i_run_survives_bad_replies(manager: FakeManager, clocked_config: WorkerConfig, clock: FakeClock) -> None:
     bad_replies = [
         lambda: _answer(None, 200, "<html>proxy error</html>"),
         lambda: _answer(None, 500, "Internal Server Error"),
@@ -134,35 +153,49 @@ def test_may_i_run_survives_bad_replies(manager: FakeManager, worker_config: Wor
         return _answer({"may_keep_running": False, "reason": "task canceled"})
 
     manager.may_i_run = may_i_run
-    task_id = manager.add_task(sleep(20))
+    task_id = manager.add_task(sleep(3600))
+    interval = clocked_config.may_i_run_interval_seconds
 
     async def body() -> None:
-        async with running_worker(worker_config):
+        async with running_worker(clocked_config, clock=clock):
+            await until(lambda: manager.statuses(task_id), what="the task to start")
+            for asked in range(1, len(bad_replies) + 2):
+                assert await end_sleep(clock, "may-i-run-", "the may-i-run watcher") == interval
+                await until(lambda: len(calls) >= asked, what=f"may-i-run call {asked}")  # noqa: B023
+                assert len(calls) == asked, "one call per interval"
             await until(lambda: returned_after_updates(manager, task_id), what="the task's return")
 
     run(body())
-    assert len(calls) > len(bad_replies), "the watcher kept asking after bad replies"
+    assert len(calls) == len(bad_replies) + 1, "the watcher kept asking after bad replies"
+    assert clock.elapsed == len(calls) * interval
     assert manager.statuses(task_id) == ["active"]
 
 
-def test_may_i_run_status_request_sends_worker_to_sleep(manager: FakeManager, worker_config: WorkerConfig) -> None:
-    task_id = manager.add_task(sleep(20))
+def test_may_i_run_status_request_sends_worker_to_sleep(
+    manager: FakeManager, clocked_config: WorkerConfig, clock: FakeClock,
+) -> None:
+    task_id = manager.add_task(sleep(3600))
     later = manager.add_task(echo("after waking"))
+    poll = clocked_config.asleep_poll_seconds
 
     async def body() -> None:
-        async with running_worker(worker_config) as worker:
+        async with running_worker(clocked_config, clock=clock) as worker:
             await until(lambda: manager.statuses(task_id), what="the task to start")
             manager.status_requested[only_worker(manager)] = "asleep"
+            await end_sleep(clock, "may-i-run-", "the may-i-run watcher")
             await until(lambda: manager.requests("/ack-status-change/asleep"), what="ack asleep")
             assert worker.state is WorkerState.ASLEEP
             await until(lambda: returned_after_updates(manager, task_id), what="the task's return")
+            assert await end_sleep(clock, LOOP_WAIT_TASK, "the asleep poll") == poll
+            await until(lambda: manager.requests("/status-change"), what="a status poll")
             assert not manager.statuses(later), "no task is fetched while asleep"
             manager.status_requested[only_worker(manager)] = "awake"
+            assert await end_sleep(clock, LOOP_WAIT_TASK, "the asleep poll") == poll
             await until(lambda: "completed" in manager.statuses(later), what="the task after waking")
 
     run(body())
     assert manager.requests("/ack-status-change/awake")
-    assert manager.requests("/status-change"), "asleep, the worker polls for status changes"
+    assert len(manager.requests("/status-change")) == 2, "asleep, the worker polls for status changes once per interval"
 
 
 def test_423_unknown_status_means_asleep(manager: FakeManager, worker_config: WorkerConfig) -> None:
@@ -188,14 +221,24 @@ def test_423_shutdown_stops_the_worker_with_sign_off(manager: FakeManager, worke
     assert not manager.requests("/ack-status-change/"), "shutdown is not acknowledged; sign-off stands for it"
 
 
-def test_error_status_then_awake_again(manager: FakeManager, worker_config: WorkerConfig) -> None:
+def test_error_status_then_awake_again(manager: FakeManager, clocked_config: WorkerConfig, clock: FakeClock) -> None:
+    error_wait = clocked_config.error_state_seconds
+
     async def body() -> None:
-        async with running_worker(worker_config) as worker:
-            await until(lambda: manager.workers, what="registration")
+        async with running_worker(clocked_config, clock=clock) as worker:
+            await until(lambda: manager.fetches(), what="the first fetch")  # answered 204: no task
             manager.status_requested[only_worker(manager)] = "error"
+            assert (await end_sleep(clock, LOOP_WAIT_TASK, "the wait after no task")
+                    == clocked_config.fetch_retry_no_task_seconds)
             await until(lambda: manager.requests("/ack-status-change/error"), what="ack error")
-            assert worker.state in (WorkerState.ERROR, WorkerState.AWAKE)
+            assert worker.state is WorkerState.ERROR
+            await until(lambda: remaining(clock, LOOP_WAIT_TASK) == [error_wait], what="the error wait")
+            clock.advance(error_wait - 1)
+            await until(lambda: remaining(clock, LOOP_WAIT_TASK) == [1.0], what="the rest of the error wait")
+            assert worker.state is WorkerState.ERROR and not manager.requests("/ack-status-change/awake")
+            clock.advance(1)
             await until(lambda: manager.requests("/ack-status-change/awake"), what="waking after the error wait")
+            assert worker.state is WorkerState.AWAKE
 
     run(body())
 
@@ -253,25 +296,47 @@ def test_test_mode_acknowledges_testing(manager: FakeManager, worker_config: Wor
     run(body())
 
 
-def test_no_fetch_while_queue_is_backed_up(manager: FakeManager, worker_config: WorkerConfig) -> None:
+async def _queue_empty(worker: FlamencoWorker) -> bool:
+    return (await worker.queue.size()).updates == 0
+
+
+def test_no_fetch_while_queue_is_backed_up(
+    manager: FakeManager, clocked_config: WorkerConfig, clock: FakeClock,
+) -> None:
     stuck = manager.add_task(echo("first"))
-    config = with_config(worker_config, queue_backpressure_updates=1)
+    config = with_config(clocked_config, queue_backpressure_updates=1)
     manager.update_status = 503
 
+    def refused() -> int:
+        return len(manager.updates(stuck, accepted=False))
+
+    def both_waiting() -> bool:
+        return bool(clock.pending(LOOP_WAIT_TASK) and clock.pending("update-queue"))
+
     async def body() -> None:
-        async with running_worker(config):
-            await until(lambda: len(manager.updates(stuck, accepted=False)) >= 6, what="retries of the stuck update")
+        async with running_worker(config, clock=clock) as worker:
+            await until(lambda: refused() >= 1, what="the first refused update")
             fetches = manager.fetches()
-            await until(lambda: len(manager.updates(stuck, accepted=False)) >= 12, what="more retries")
+            for _ in range(3):  # every round: at least one retry of the queue, one re-check of the loop
+                await until(both_waiting, what="the fetch loop and the queue to wait")
+                attempts = refused()
+                clock.advance(config.queue_backpressure_recheck_seconds)
+                await until(lambda: refused() > attempts, what="a retry of the stuck update")  # noqa: B023
+            await until(both_waiting, what="the fetch loop and the queue to wait")
             assert manager.fetches() == fetches, "no task fetched while updates are stuck"
             manager.update_status = None
+            await end_sleep(clock, "update-queue", "the queue's back-off")
+            await until(lambda: _queue_empty(worker), what="the queue to drain")
+            await end_sleep(clock, LOOP_WAIT_TASK, "the back-pressure re-check")
             await until(lambda: manager.fetches() > fetches, what="fetching again")
 
     run(body())
     assert manager.statuses(stuck)[-1] == "completed"
 
 
-def test_produced_outputs_all_reach_the_manager(tmp_path: Path, manager: FakeManager, worker_config: WorkerConfig) -> None:
+def test_produced_outputs_all_reach_the_manager(
+    tmp_path: Path, manager: FakeManager, clocked_config: WorkerConfig, clock: FakeClock,
+) -> None:
     source = tmp_path / "frame.png"
     source.write_bytes(b"not really a PNG")
     copies = [str(tmp_path / f"copy-{index}.png") for index in range(3)]
@@ -281,26 +346,34 @@ def test_produced_outputs_all_reach_the_manager(tmp_path: Path, manager: FakeMan
         return [path for r in manager.requests("/output-produced") for path in r.body["paths"]]
 
     async def body() -> None:
-        async with running_worker(worker_config):
+        async with running_worker(clocked_config, clock=clock):
             await until(lambda: "completed" in manager.statuses(task_id), what="the task")
+            await until(lambda: clock.pending(SENDER_TASK), what="the throttled paths to wait")
+            assert len(manager.requests("/output-produced")) == 1, "one call, then the throttle"
+            assert (await end_sleep(clock, SENDER_TASK, "the output-produced throttle")
+                    == clocked_config.output_produced_interval_seconds)
             await until(lambda: len(reported()) == len(copies), what="every produced path")
 
     run(body())
     assert sorted(reported()) == sorted(copies), "paths produced within the throttle interval are not dropped"
+    assert len(manager.requests("/output-produced")) == 2, "the paths of one interval go out together"
 
 
 def test_unexpected_error_does_not_end_the_fetch_loop(
-    manager: FakeManager, worker_config: WorkerConfig, caplog: pytest.LogCaptureFixture,
+    manager: FakeManager, clocked_config: WorkerConfig, clock: FakeClock, caplog: pytest.LogCaptureFixture,
 ) -> None:
     async def body() -> None:
-        async with running_worker(worker_config):
+        async with running_worker(clocked_config, clock=clock):
             await until(lambda: manager.fetches(), what="the first fetch")
-            with sqlite3.connect(worker_config.task_update_queue_db) as conn:
+            with sqlite3.connect(clocked_config.task_update_queue_db) as conn:
                 conn.execute("ALTER TABLE updates RENAME TO broken")
+            await end_sleep(clock, LOOP_WAIT_TASK, "the wait after no task")
             await until(lambda: "unexpected error" in caplog.text, what="the error to be logged")
-            with sqlite3.connect(worker_config.task_update_queue_db) as conn:
+            with sqlite3.connect(clocked_config.task_update_queue_db) as conn:
                 conn.execute("ALTER TABLE broken RENAME TO updates")
             task_id = manager.add_task(echo("recovered"))
+            assert (await end_sleep(clock, LOOP_WAIT_TASK, "the wait after the error")
+                    == clocked_config.uncaught_retry_seconds)
             await until(lambda: "completed" in manager.statuses(task_id), what="a task after the error")
 
     run(body())

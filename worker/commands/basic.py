@@ -1,7 +1,6 @@
 """Basic commands: echo, log_a_lot, sleep, exec (reference B.8.4)."""
 from __future__ import annotations
 
-import asyncio
 import shlex
 
 from flamenco_worker.commands.base import Command, CommandSettingsError, register
@@ -40,7 +39,7 @@ class LogALotCommand(Command):
 
 @register
 class SleepCommand(Command):
-    """Wait a while; the test job's stand-in for real work."""
+    """Wait a while (on the command config's clock); the test job's stand-in for real work."""
 
     name = "sleep"
     settings_spec = {"time_in_seconds": Setting(NUMBER, required=True, minimum=0)}
@@ -48,7 +47,7 @@ class SleepCommand(Command):
     async def execute(self) -> None:
         seconds = self.settings["time_in_seconds"]
         await self.ctx.log(f"Sleeping for {seconds:g} seconds")
-        await asyncio.sleep(seconds)
+        await self.config.clock.sleep(seconds)
         await self.ctx.log(f"Done sleeping for {seconds:g} seconds")
 
 

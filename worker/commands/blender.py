@@ -8,10 +8,8 @@ fails on a non-zero exit. The argument order is Flamenco 2's.
 """
 from __future__ import annotations
 
-import asyncio
 import glob
 import shlex
-import time
 from pathlib import Path
 from typing import Any
 
@@ -97,7 +95,7 @@ class BlenderCommand(Command):
         path = Path(self.settings["filepath"])
         if not path.exists():
             await self.ctx.log(f"Blend file {path} does not exist, checking again shortly")
-            await asyncio.sleep(self.config.missing_file_recheck_seconds)
+            await self.config.clock.sleep(self.config.missing_file_recheck_seconds)
         if not path.exists():
             raise CommandFailed(f'{self.name}: "filepath" {path} does not exist')
         return path
@@ -135,7 +133,7 @@ class BlenderCommand(Command):
 
     async def throttled_activity(self, text: str) -> None:
         """Report render progress as the activity, at most once per interval."""
-        now = time.monotonic()
+        now = self.config.clock.monotonic()
         if now - self.last_activity < self.config.activity_interval_seconds:
             return
         self.last_activity = now

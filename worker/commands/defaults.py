@@ -1,12 +1,15 @@
 """Defaults of the worker's commands, in one place.
 
 The task runner may pass its own :class:`CommandConfig` (from the worker's
-configuration file) to ``create_command``; tests pass small timeouts.
+configuration file) to ``create_command``; tests pass small timeouts, or a
+clock they move themselves.
 """
 from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
+
+from flamenco_worker.clock import SYSTEM_CLOCK, Clock
 
 TERMINATE_GRACE_SECONDS = 5.0
 """Time between SIGTERM and SIGKILL when a subprocess is aborted (Flamenco 2: 5 s)."""
@@ -44,6 +47,9 @@ class CommandConfig:
     """When set, only one subprocess may run per PID file (Flamenco 2.2's guard
     against two workers on one machine rendering at once). The worker's own
     configuration decides the path; None disables the guard."""
+    clock: Clock = SYSTEM_CLOCK
+    """What the ``sleep`` command and Blender's re-check and activity throttle wait on and read.
+    Subprocess timeouts (output, terminate grace) stay on real time: they bound real processes."""
 
 
 DEFAULT_CONFIG = CommandConfig()

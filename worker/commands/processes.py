@@ -19,6 +19,11 @@ What it guarantees, per Flamenco 2 (reference B.8.2) with its weaknesses fixed:
 * the optional PID file keeps two workers on one machine from rendering at
   once; a PID file naming a process that started *after* the file was
   written is stale (the PID was reused) and is removed (D.2.12).
+
+Every wait here is real time, not ``CommandConfig.clock``: the output timeout,
+the terminate grace period, the exit polling and the wait for killed processes
+all bound what real processes do, which takes real seconds whatever a test's
+clock says.
 """
 from __future__ import annotations
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
 import shlex
 import sys
@@ -13,7 +14,10 @@ import pytest
 
 from flamenco_worker.commands import CommandConfig, CommandFailed
 
-from .conftest import RecordingContext
+from tests.worker.conftest import until
+from tests.worker.fake_clock import FakeClock
+
+from .conftest import FAST_CONFIG, RecordingContext
 
 PYTHON = shlex.quote(sys.executable)
 
@@ -128,22 +132,38 @@ def test_background_children_do_not_outlive_the_command(make, ctx: RecordingCont
 
 
 def test_cancelled_sleep_stops_at_once(make, ctx: RecordingContext) -> None:
+    clock = FakeClock()
+
+    command = make("sleep", {"time_in_seconds": 3600}, dataclasses.replace(FAST_CONFIG, clock=clock))
+
     async def cancel_sleep() -> None:
-        task = asyncio.create_task(make("sleep", {"time_in_seconds": 3600}).run())
-        await asyncio.sleep(0.1)
+        task = asyncio.create_task(command.run(), name="sleep")
+        await until(lambda: clock.pending("sleep"), what="the command to sleep")
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
+        assert clock.pending() == []
 
     asyncio.run(cancel_sleep())
     assert ctx.logs[-1] == "Sleeping for 3600 seconds"
 
 
-def test_sleep_sleeps(make, ctx: RecordingContext) -> None:
-    started = time.monotonic()
-    asyncio.run(make("sleep", {"time_in_seconds": 0.2}).run())
-    assert time.monotonic() - started >= 0.2
-    assert "Done sleeping for 0.2 seconds" in ctx.logs
+def test_sleep_sleeps_on_the_clock(make, ctx: RecordingContext) -> None:
+    clock = FakeClock()
+    command = make("sleep", {"time_in_seconds": 90}, dataclasses.replace(FAST_CONFIG, clock=clock))
+
+    async def sleep_through() -> None:
+        task = asyncio.create_task(command.run(), name="sleep")
+        await until(lambda: clock.pending("sleep"), what="the command to sleep")
+        clock.advance(89.999)
+        await asyncio.sleep(0)
+        assert not task.done(), "the command sleeps the whole time"
+        clock.advance(0.001)
+        await task
+
+    asyncio.run(sleep_through())
+    assert clock.elapsed == 90
+    assert ctx.logs[-3:-1] == ["Sleeping for 90 seconds", "Done sleeping for 90 seconds"]
 
 
 def test_log_a_lot_logs_the_requested_lines(make, ctx: RecordingContext) -> None:

@@ -2,9 +2,11 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 import pytest
 
+from flamenco_worker.commands import CommandConfig, CommandFailed, create_command
 from flamenco_worker.commands.blender_output import (
     RenderProgress,
     count_frames,
@@ -13,6 +15,8 @@ from flamenco_worker.commands.blender_output import (
     parse_render_line,
     sample_fraction,
 )
+from tests.worker.conftest import until
+from tests.worker.fake_clock import FakeClock
 
 SAMPLE_LINE = (
     "Fra:1 Mem:10.02M (Peak 10.83M) | Time:00:00.06 | Remaining:01:02.50 | "
@@ -98,13 +102,11 @@ def test_fatal_errors(line: str, fatal: bool) -> None:
 
 
 class TestHandleLine:
-    """BlenderCommand.handle_line: what each kind of line turns into, with the default throttle."""
+    """BlenderCommand.handle_line: what each kind of line turns into, with the default throttle on a fake clock."""
 
-    def command(self, ctx, frames: str = "1..2"):
-        from flamenco_worker.commands import CommandConfig, create_command
-
+    def command(self, ctx, frames: str = "1..2", clock: FakeClock | None = None):
         settings = {"blender_cmd": "blender", "filepath": "/shots/a.blend", "frames": frames}
-        return create_command("blender_render", settings, ctx, CommandConfig())
+        return create_command("blender_render", settings, ctx, CommandConfig(clock=clock or FakeClock()))
 
     def feed(self, command, lines: list[str]) -> None:
         async def feed_all() -> None:
@@ -114,8 +116,15 @@ class TestHandleLine:
         asyncio.run(feed_all())
 
     def test_render_lines_reach_the_activity_at_most_every_30_seconds(self, ctx) -> None:
-        self.feed(self.command(ctx), render_lines(1) + render_lines(2))
+        clock = FakeClock()
+        command = self.command(ctx, clock=clock)
+        self.feed(command, render_lines(1) + render_lines(2)[:3])
+        clock.advance(29.999)
+        self.feed(command, render_lines(2)[3:4])
         assert ctx.activities == ["Fra:1 Mem:9.91M | Time:0s | Scene, ViewLayer | Synchronizing object | Cube"]
+        clock.advance(0.001)
+        self.feed(command, render_lines(2)[4:])
+        assert ctx.activities[1:] == ["Fra:2 Mem:9.91M | Time:0s | Scene, ViewLayer | Finished"], "30 s later"
         assert ctx.progresses == [25, 50, 75, 99]
 
     def test_saved_files_are_outputs(self, ctx) -> None:
@@ -132,3 +141,34 @@ class TestHandleLine:
         command = self.command(ctx)
         self.feed(command, ["Error: Python: Traceback (most recent call last):", "Error: Cannot read file 'x'"])
         assert command.fatal_line == "Error: Python: Traceback (most recent call last):"
+
+
+class TestMissingBlendFile:
+    """The .blend file is checked again after ``missing_file_recheck_seconds`` (network filesystems lag)."""
+
+    RECHECK = 5.0
+
+    def check(self, ctx, blend: Path, appears: bool) -> Path:
+        clock = FakeClock()
+        settings = {"blender_cmd": "blender", "filepath": str(blend), "frames": "1"}
+        command = create_command("blender_render", settings, ctx,
+                                 CommandConfig(clock=clock, missing_file_recheck_seconds=self.RECHECK))
+
+        async def check_twice() -> Path:
+            checking = asyncio.create_task(command.existing_blend_file(), name="recheck")
+            await until(lambda: clock.pending("recheck"), what="the wait before the second check")
+            assert [s.remaining for s in clock.pending("recheck")] == [self.RECHECK]
+            if appears:
+                blend.write_bytes(b"BLENDER")
+            clock.advance(self.RECHECK)
+            return await checking
+
+        return asyncio.run(check_twice())
+
+    def test_a_file_that_appears_meanwhile_is_used(self, ctx, tmp_path: Path) -> None:
+        assert self.check(ctx, tmp_path / "late.blend", appears=True) == tmp_path / "late.blend"
+        assert ctx.logs == [f"Blend file {tmp_path / 'late.blend'} does not exist, checking again shortly"]
+
+    def test_a_file_still_missing_fails_naming_filepath(self, ctx, tmp_path: Path) -> None:
+        with pytest.raises(CommandFailed, match='"filepath" .*missing.blend does not exist'):
+            self.check(ctx, tmp_path / "missing.blend", appears=False)
