@@ -57,8 +57,7 @@ def detect_gpus(timeout: float = defaults.GPU_DETECT_TIMEOUT_SECONDS) -> list[di
     if binary is None:
         return []
     try:
-        result = subprocess.run([binary, *NVIDIA_SMI_ARGS], capture_output=True, text=True, timeout=timeout,
-                                check=False)
+        result = _run_bounded([binary, *NVIDIA_SMI_ARGS], timeout)
     except (OSError, subprocess.TimeoutExpired) as ex:
         log.warning("%s did not answer (%s); reporting no GPUs", NVIDIA_SMI, ex)
         return []
@@ -67,6 +66,36 @@ def detect_gpus(timeout: float = defaults.GPU_DETECT_TIMEOUT_SECONDS) -> list[di
                     result.stderr.strip()[:200])
         return []
     return parse_nvidia_smi(result.stdout)
+
+
+def _run_bounded(args: list[str], timeout: float) -> subprocess.CompletedProcess:
+    """``subprocess.run`` that, on time-out, kills the program's whole process tree.
+
+    ``subprocess.run`` kills only the direct child: a wrapper script around
+    nvidia-smi (or a driver helper it starts) stayed behind, hung, for as long
+    as it liked.
+    """
+    with subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as proc:
+        try:
+            out, err = proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            _kill_tree(proc.pid)
+            proc.communicate()
+            raise
+    return subprocess.CompletedProcess(args, proc.returncode, out, err)
+
+
+def _kill_tree(pid: int) -> None:
+    try:
+        parent = psutil.Process(pid)
+        doomed = [*parent.children(recursive=True), parent]
+    except psutil.NoSuchProcess:
+        return
+    for process in doomed:
+        try:
+            process.kill()
+        except psutil.NoSuchProcess:
+            pass
 
 
 def detect_resources() -> dict[str, Any]:

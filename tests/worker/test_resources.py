@@ -85,3 +85,15 @@ def test_tags_setting_is_split_and_lower_cased(tmp_path: Path) -> None:
     from_env = load_config(config_file, environ={"FLAMENCO_WORKER_TAGS": "room-b",
                                                  "FLAMENCO_WORKER_CREDENTIALS_FILE": str(tmp_path / "c.cfg")})
     assert from_env.tags == ("room-b",)
+
+
+def test_a_hanging_nvidia_smi_leaves_no_process_behind(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """The time-out kills the program's whole tree, not only the script the worker started."""
+    import psutil
+
+    duration = f"30.{os.getpid()}"  # a sleep of its own, to find it among the machine's processes
+    fake_binary(tmp_path, f"sleep {duration} &\nwait\n")
+    monkeypatch.setenv("PATH", f"{tmp_path}:{os.environ['PATH']}")
+    assert resources.detect_gpus(timeout=0.5) == []
+    left = [p for p in psutil.process_iter(["cmdline"]) if (p.info["cmdline"] or [])[-1:] == [duration]]
+    assert left == []
