@@ -17,7 +17,9 @@ import httpx
 import jwt
 import pytest
 
+from flamenco import status
 from flamenco.farm.services import free_port
+from flamenco_protocol.statuses import JobStatus
 from flamenco_manager.config import build_config
 from flamenco_manager.context import ManagerContext
 from flamenco_manager.sync import SyncDaemon
@@ -41,11 +43,16 @@ def manager_view(server_url: str, studio: Studio) -> dict:
 
 
 def job_with_paths(studio: Studio) -> list:
-    """A queued job of two tasks whose commands name ``{render}``; their ids."""
-    job = make_job(studio.server_db, studio.project, studio.manager_doc, studio.user,
+    """A queued job of two tasks whose commands name ``{render}``; their ids.
+
+    Built paused and queued once its commands are rewritten: the running
+    Manager downloads every half second and must never see the sleep commands.
+    """
+    job = make_job(studio.server_db, studio.project, studio.manager_doc, studio.user, start_paused=True,
                    settings={"frames": "1-8", "chunk_size": 4, "time_in_seconds": 1})
     studio.server_db["flamenco_tasks"].update_many(
         {"job": job["_id"]}, {"$set": {"commands": [{"name": "echo", "settings": {"message": "{render}/shot-010"}}]}})
+    status.set_job_status(studio.server_db, job["_id"], JobStatus.QUEUED, actor=status.Actor.USER)
     return [t["_id"] for t in studio.server_db["flamenco_tasks"].find({"job": job["_id"]}).sort("_id", 1)]
 
 
