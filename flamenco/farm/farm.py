@@ -5,7 +5,9 @@ set), Redis (unless ``REDIS_URL`` is set), the server, a Celery worker with
 beat, one manager linked to the server, and N workers. On first run it creates
 an admin user, a project, the manager's account and an API token, and keeps
 them (and all data) in one data dir, so the next run continues where the last
-one stopped. Ctrl-C stops every process it started, newest first.
+one stopped. Ctrl-C (SIGINT) or SIGTERM stops every process it started, and
+everything those started, in stages: workers, manager, server and Celery,
+data stores.
 
 Crashed server, Celery and manager processes are restarted (what systemd's
 ``Restart=on-failure`` would do in production); crashed workers are not, so a
@@ -43,6 +45,15 @@ DEFAULT_RESTART_DELAY = 2.0
 SECRET_KEY_BYTES = 32
 # Children that are restarted when they die; workers are deliberately absent.
 RESTARTED_ROLES = ("server", "celery", "manager")
+# Stop stages (Supervisor.stop_all stops the highest first, one stage's children
+# together): workers sign off from the manager, the manager pushes its last
+# updates to the server, and the stores go last. A restarted child keeps its
+# stage, so the order holds after restarts too.
+STAGE_STORES, STAGE_SERVICES, STAGE_MANAGER, STAGE_WORKERS = range(4)
+# Seconds FerretDB and Redis get between SIGTERM and SIGKILL. Redis saves its
+# snapshot on SIGTERM, and refuses to exit when it cannot (its directory was
+# removed): after this long it is killed instead of holding up the stop.
+STORE_STOP_GRACE_SECONDS = 5.0
 
 
 @dataclass
@@ -109,12 +120,14 @@ class Farm:
         mongo = self.config.mongo_uri
         if not mongo:
             svc = services.start_ferretdb(self.data_dir / "ferretdb")
-            self.supervisor.adopt("ferretdb", svc.process, svc.log_path)
+            self.supervisor.adopt("ferretdb", svc.process, svc.log_path, stage=STAGE_STORES,
+                                  grace=STORE_STOP_GRACE_SECONDS)
             mongo = services.mongo_uri_for(svc.extra["port"])
         redis_url = self.config.redis_url
         if not redis_url:
             svc = services.start_redis(self.data_dir / "redis")
-            self.supervisor.adopt("redis", svc.process, svc.log_path)
+            self.supervisor.adopt("redis", svc.process, svc.log_path, stage=STAGE_STORES,
+                                  grace=STORE_STOP_GRACE_SECONDS)
             redis_url = svc.url + "/0"
         self.env = {
             "MONGO_URI": bootstrap.with_database(mongo, "flamenco"),
@@ -130,7 +143,7 @@ class Farm:
             "server",
             python_module("flamenco.cli", "server", "--host", self.config.host,
                           "--port", str(self.config.server_port)),
-            env=environment.service_environment(os.environ, self.env),
+            env=environment.service_environment(os.environ, self.env), stage=STAGE_SERVICES,
         )
 
     def start_celery(self) -> Child:
@@ -139,7 +152,7 @@ class Farm:
             python_module("celery", "-A", "flamenco.celery", "worker", "--beat",
                           "--concurrency=1", "--loglevel=INFO",
                           f"--schedule={self.data_dir / 'celerybeat-schedule'}"),
-            env=environment.service_environment(os.environ, self.env),
+            env=environment.service_environment(os.environ, self.env), stage=STAGE_SERVICES,
         )
 
     def start_manager(self) -> Child:
@@ -148,7 +161,7 @@ class Farm:
                                                      self.manager_mongo_uri)
         return self.supervisor.start(
             "manager", python_module("flamenco_manager.cli", "--config", str(config_path), "run"),
-            env=environment.service_environment(os.environ), cwd=config_path.parent,
+            env=environment.service_environment(os.environ), cwd=config_path.parent, stage=STAGE_MANAGER,
         )
 
     def start_worker(self, index: int) -> Child:
@@ -165,6 +178,7 @@ class Farm:
         return self.supervisor.start(
             name, identities.python_module_as(identity, "flamenco_worker.cli", "--config", str(config_path)),
             env=environment.worker_environment(os.environ, home, user), cwd=home, run_as=identity,
+            stage=STAGE_WORKERS,
         )
 
     def start(self) -> FarmState:
@@ -209,7 +223,9 @@ class Farm:
         """
         messages = []
         for child in self.supervisor.exited():
-            self.supervisor.children.remove(child)
+            # With what is left of its process group: a killed Celery's
+            # beat would go on beside its restarted successor's.
+            self.supervisor.release(child)
             if child.name in RESTARTED_ROLES:
                 time.sleep(self.config.restart_delay)
                 getattr(self, f"start_{child.name}")()
@@ -273,6 +289,12 @@ def run_farm(config: FarmConfig) -> None:
     farm = Farm(config)
     # The farm registers its workers over HTTP: one log line per request is noise here.
     logging.getLogger("httpx").setLevel(logging.WARNING)
+    # Explicitly, also for SIGINT: a program started as a background job of a
+    # non-interactive shell (CI running `./dev test`) inherits SIGINT
+    # *ignored*, and Python then installs no KeyboardInterrupt handler. The
+    # test farms were stopped with SIGINT and ignored it: every farm test waited
+    # a minute for it and then killed the farm, leaking its server and stores.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
     try:
         state = farm.start()
@@ -287,4 +309,8 @@ def run_farm(config: FarmConfig) -> None:
         print(f"flamenco farm: {err}", file=sys.stderr, flush=True)
         raise SystemExit(1) from None
     finally:
+        # The stop is bounded (each child's grace, then SIGKILL); a second
+        # Ctrl-C must not abort it half-way and leave the rest running.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
         farm.stop()

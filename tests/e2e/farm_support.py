@@ -19,11 +19,25 @@ from typing import Iterator, Mapping
 
 from flamenco.client.api import FlamencoClient
 from flamenco.farm import environment, identities, services
-from flamenco.farm.supervisor import stop_process_group
+from flamenco.farm.supervisor import alive, descendants, stop_leftovers
+from tests.conftest import describe_process
 
 # A 12-frame farm job renders in seconds; this bounds a hung farm, not speed.
 JOB_TIMEOUT = 300.0
 FARM_START_TIMEOUT = 120.0
+# Between two looks at a job's status: its last task ends at any moment.
+JOB_POLL_SECONDS = 0.3
+# A farm stops in a few seconds; this is above the sum of its children's
+# graces (flamenco.farm.supervisor), so only a hung stop reaches it.
+FARM_STOP_TIMEOUT = 120.0
+# Makes the farm get SIGTERM (and stop its children) when the test process
+# dies: a test session killed at a CI time limit must not leave farms running.
+SETPRIV = shutil.which("setpriv")
+# Test farms start with SIGINT ignored, as a farm inherits it when `./dev test`
+# runs as a background job of a non-interactive shell (CI): it must stop on
+# Ctrl-C all the same. It did not, and every farm test waited a minute for it
+# and then killed the farm, leaking its server and stores.
+WITH_SIGINT_IGNORED = ["sh", "-c", 'trap "" INT; exec "$@"', "sh"]
 
 
 @dataclass
@@ -109,14 +123,22 @@ def _close_ancestors() -> None:
 
 @contextmanager
 def running_farm(data_dir: Path, *args: str, env: Mapping[str, str] | None = None) -> Iterator[RunningFarm]:
-    """Start ``flamenco farm`` with ``args`` (and ``env`` added); stop it (Ctrl-C) afterwards."""
+    """Start ``flamenco farm`` with ``args`` (and ``env`` added); stop it (Ctrl-C) afterwards.
+
+    The stop must leave nothing of the farm running: what is left (a bug in
+    the farm's stop) is killed and fails the test.
+    """
     let_workers_reach_this_checkout()
     cmd, full_env = farm_command(data_dir, *args, env=env)
+    cmd = [*WITH_SIGINT_IGNORED, *cmd]
+    if SETPRIV:
+        cmd = [SETPRIV, "--pdeathsig", "TERM", "--", *cmd]
     out = (data_dir.parent / f"{data_dir.name}-farm.out").open("wb")
     process = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=full_env, start_new_session=True)
     state_path = data_dir / "farm-state.json"
     deadline = time.monotonic() + FARM_START_TIMEOUT
     state: dict = {}
+    leftovers: list[str] = []
     try:
         while not state_path.exists():
             if process.poll() is not None or time.monotonic() > deadline:
@@ -125,14 +147,27 @@ def running_farm(data_dir: Path, *args: str, env: Mapping[str, str] | None = Non
         state = json.loads(state_path.read_text())
         yield RunningFarm(process, data_dir, state)
     finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGINT)
-            try:
-                process.wait(60)
-            except subprocess.TimeoutExpired:
-                stop_process_group(process, grace=1)
+        leftovers = stop_farm(process)
         out.close()
         _remove_worker_homes(state)
+    assert not leftovers, f"the farm's stop left these running (now killed): {leftovers}"
+
+
+def stop_farm(process: subprocess.Popen) -> list[str]:
+    """Ctrl-C the farm and wait for it; kill its whole tree if it hangs. Returns what outlived it."""
+    tree = descendants(process.pid)
+    if process.poll() is None:
+        os.killpg(process.pid, signal.SIGINT)
+        try:
+            process.wait(FARM_STOP_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            tree += descendants(process.pid)
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+    leftovers = [p for p in tree if alive(p)]
+    described = [describe_process(p) for p in leftovers]
+    stop_leftovers(leftovers, grace=1.0)
+    return described
 
 
 def _remove_worker_homes(state: dict) -> None:
@@ -193,7 +228,7 @@ def wait_for_job(farm: RunningFarm, job_id: str, statuses: frozenset[str] = froz
         if job["status"] in ("failed", "canceled", "construction-failed"):
             raise AssertionError(f"job ended {job['status']}: {job.get('status_reason')}\n"
                                  + farm.log("manager")[-3000:])
-        time.sleep(1)
+        time.sleep(JOB_POLL_SECONDS)
     raise AssertionError(f"job still {job.get('status')} after {timeout}s\n" + farm.log("manager")[-3000:])
 
 
