@@ -1,5 +1,6 @@
 """Figures for the data store itself: FerretDB's cost per _id lookup/update, per
-query on an indexed ObjectId field (a job's tasks) and per update_many.
+query on an indexed ObjectId field (a job's tasks), per update_many, per bulk
+write of many UpdateOne (a task-update batch) and per query on a status.
 
     .venv/bin/python bench/bench_store.py [--docs 10000] [--ferretdb-bin PATH]
 
@@ -52,6 +53,11 @@ def main() -> None:
                 {"job": {"$in": jobs[:10]}, "status": "queued"}))
             timed(f"update_many ({args.docs // 100} docs)",
                   lambda: coll.update_many({"job": jobs[3]}, {"$set": {"status": "canceled"}}).modified_count)
+            some = [d["_id"] for d in coll.find({"job": jobs[4]}, {"_id": 1})]
+            timed(f"bulk_write of {len(some)} UpdateOne by _id", lambda: coll.bulk_write(
+                [pymongo.UpdateOne({"_id": i}, {"$set": {"status": "active", "n": n}}) for n, i in enumerate(some)],
+                ordered=False).modified_count)
+            timed("find by status (string pushdown)", lambda: len(list(coll.find({"status": "active"}))))
         finally:
             svc.stop()
 
