@@ -13,6 +13,7 @@ port, and outlives the session.
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
 import time
@@ -87,13 +88,29 @@ def with_database(server_uri: str, database: str) -> str:
     return urlunsplit((parts.scheme, parts.netloc, "/" + database, parts.query, parts.fragment))
 
 
+@contextlib.contextmanager
+def fresh_database(mongo_server: str, prefix: str) -> Iterator[str]:
+    """URI of a new database named ``<prefix><random>`` on ``mongo_server``; dropped afterwards."""
+    name = prefix + uuid.uuid4().hex[:16]
+    try:
+        yield with_database(mongo_server, name)
+    finally:
+        with pymongo.MongoClient(mongo_server) as client:
+            client.drop_database(name)
+
+
 @pytest.fixture
 def mongo_uri(mongo_server: str) -> Iterator[str]:
     """URI of a fresh, empty database for this test; dropped afterwards."""
-    name = "t_" + uuid.uuid4().hex[:16]
-    yield with_database(mongo_server, name)
-    with pymongo.MongoClient(mongo_server) as client:
-        client.drop_database(name)
+    with fresh_database(mongo_server, "t_") as uri:
+        yield uri
+
+
+@pytest.fixture
+def manager_db_uri(mongo_server: str) -> Iterator[str]:
+    """A fresh database for a manager, separate from any server database."""
+    with fresh_database(mongo_server, "mgr_") as uri:
+        yield uri
 
 
 @pytest.fixture

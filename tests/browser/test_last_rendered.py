@@ -13,19 +13,15 @@ from __future__ import annotations
 import io
 import shutil
 import subprocess
-import uuid
 from pathlib import Path
-from typing import Iterator
 from urllib.parse import unquote
 
-import pymongo
 import pytest
 import requests
 from PIL import Image, ImageChops, ImageStat
 
 from flamenco.farm.services import free_port
 from tests.browser.helpers import log_in, mark_same_document, still_same_document, wait_until_live
-from tests.conftest import with_database
 from tests.e2e.farm_support import make_scene
 from tests.manager.support import DASHBOARD_PASSWORD, TestWorker, manager_process, wait_until_serving
 from tests.support.server import make_job, running_server
@@ -47,14 +43,6 @@ def frames(tmp_path: Path) -> list[Path]:
     rendered = [tmp_path / "frame-0001.png", tmp_path / "frame-0012.png"]
     assert all(p.is_file() for p in rendered)
     return rendered
-
-
-@pytest.fixture
-def manager_db_uri(mongo_server: str) -> Iterator[str]:
-    name = "mgr_" + uuid.uuid4().hex[:16]
-    yield with_database(mongo_server, name)
-    with pymongo.MongoClient(mongo_server) as client:
-        client.drop_database(name)
 
 
 def difference(a: bytes, b: bytes) -> float:

@@ -2,27 +2,15 @@
 from __future__ import annotations
 
 import contextlib
-import uuid
 from typing import Iterator
 
-import pymongo
 import pytest
 
 from flamenco.farm.services import free_port
 from flamenco_manager.app import start_serving
 from flamenco_manager.config import build_config
 from flamenco_manager.context import ManagerContext
-from tests.conftest import with_database
 from tests.manager.support import DASHBOARD_PASSWORD, SettableClock, TestWorker
-
-
-@pytest.fixture
-def manager_db_uri(mongo_server: str) -> Iterator[str]:
-    """A fresh database for the manager, separate from any server database."""
-    name = "mgr_" + uuid.uuid4().hex[:16]
-    yield with_database(mongo_server, name)
-    with pymongo.MongoClient(mongo_server) as client:
-        client.drop_database(name)
 
 
 @pytest.fixture

@@ -1,11 +1,9 @@
 """The worker against the real Flamenco manager (flamenco_manager) over HTTP, on FerretDB."""
 from __future__ import annotations
 
-import uuid
 from pathlib import Path
 from typing import Iterator
 
-import pymongo
 import pytest
 from bson import ObjectId
 
@@ -14,7 +12,7 @@ from flamenco_manager import tasks, workers
 from flamenco_manager.config import build_config
 from flamenco_manager.context import ManagerContext
 from flamenco_worker.config import WorkerConfig
-from tests.conftest import with_database
+from tests.conftest import fresh_database
 from tests.manager.conftest import serving
 from tests.manager.support import server_task
 from tests.worker.conftest import FAST_TIMINGS, run, running_worker, until
@@ -23,20 +21,18 @@ from tests.worker.conftest import FAST_TIMINGS, run, running_worker, until
 @pytest.fixture
 def real_manager(mongo_server: str, tmp_path: Path) -> Iterator[tuple[ManagerContext, str]]:
     """A manager context on a fresh database, served over real HTTP; yields (context, URL)."""
-    name = "wmgr_" + uuid.uuid4().hex[:16]
-    ctx = ManagerContext.create(build_config({
-        "database_url": with_database(mongo_server, name),
-        "task_logs_path": str(tmp_path / "task-logs"),
-        "flamenco": "http://127.0.0.1:9/",
-        "worker_registration_open": True,
-    }))
-    try:
-        with serving(ctx) as url:
-            yield ctx, url
-    finally:
-        ctx.close()
-        with pymongo.MongoClient(mongo_server) as client:
-            client.drop_database(name)
+    with fresh_database(mongo_server, "wmgr_") as database_url:
+        ctx = ManagerContext.create(build_config({
+            "database_url": database_url,
+            "task_logs_path": str(tmp_path / "task-logs"),
+            "flamenco": "http://127.0.0.1:9/",
+            "worker_registration_open": True,
+        }))
+        try:
+            with serving(ctx) as url:
+                yield ctx, url
+        finally:
+            ctx.close()
 
 
 def real_config(url: str, tmp_path: Path) -> WorkerConfig:
