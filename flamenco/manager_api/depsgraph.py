@@ -11,7 +11,7 @@ Paging (issue 12): one answer claims at most ``page`` queued tasks. When more
 wait, the answer says so (``Depsgraph.more``) and the jobs that may still hold
 queued tasks get an ``_updated`` newer than the answer's ``last_updated``:
 the next incremental pull then selects their queued tasks again (see
-:func:`task_query`), while what this answer delivered keeps its older
+:func:`queued_query`), while what this answer delivered keeps its older
 ``_updated`` and is not resent. Tasks that are not queued are not paged: they
 cost a read, not a write, and a clean slate must list all of them.
 """
@@ -45,11 +45,23 @@ class Depsgraph:
     more: bool = False  # queued tasks beyond this answer's page wait for the next pull
 
 
-def task_query(manager_id: ObjectId, jobs: list[dict], since: datetime.datetime | None) -> dict:
-    """Clean slate: every task the Manager should know about. Incremental: only
-    queued/claimed/soft-failed tasks changed after ``since`` (cancellations
-    travel through the task-update-batch answer), plus the queued tasks of jobs
-    that changed after ``since``.
+def not_queued_query(manager_id: ObjectId, jobs: list[dict], since: datetime.datetime | None) -> dict:
+    """The Manager's tasks that are not queued: clean slate, all of them in
+    DEPSGRAPH_CLEAN_SLATE_TASK_STATUSES; incremental, the claimed and
+    soft-failed ones changed after ``since`` (cancellations travel through the
+    task-update-batch answer)."""
+    statuses = status.DEPSGRAPH_CLEAN_SLATE_TASK_STATUSES if since is None \
+        else status.DEPSGRAPH_MODIFIED_SINCE_TASK_STATUSES
+    query: dict = {"manager": manager_id, "job": {"$in": [job["_id"] for job in jobs]},
+                   "status": {"$in": sorted(s for s in statuses if s != QUEUED)}}
+    if since is not None:
+        query["_updated"] = {"$gt": since}  # at the top level, so the store can select by it
+    return query
+
+
+def queued_query(manager_id: ObjectId, jobs: list[dict], since: datetime.datetime | None) -> dict:
+    """The queued tasks of these jobs: clean slate, all of them; incremental,
+    those changed after ``since`` and all of those of jobs changed after it.
 
     Why the jobs: a job's tasks carry the time construction *started*, which
     can be before ``since`` when another task changed while the job was being
@@ -59,39 +71,11 @@ def task_query(manager_id: ObjectId, jobs: list[dict], since: datetime.datetime 
     left queued tasks of it behind), so it is newer than ``since`` exactly
     when the Manager has not received all of them yet.
     """
-    job_ids = [job["_id"] for job in jobs]
-    if since is None:
-        statuses = status.DEPSGRAPH_CLEAN_SLATE_TASK_STATUSES
-    else:
-        statuses = status.DEPSGRAPH_MODIFIED_SINCE_TASK_STATUSES
-    query: dict = {"manager": manager_id, "job": {"$in": job_ids}, "status": {"$in": sorted(statuses)}}
+    query: dict = {"manager": manager_id, "job": {"$in": [job["_id"] for job in jobs]}, "status": QUEUED}
     if since is not None:
         changed_jobs = [job["_id"] for job in jobs if job.get("_updated") and job["_updated"] > since]
-        query["$or"] = [{"_updated": {"$gt": since}}, {"job": {"$in": changed_jobs}, "status": QUEUED}]
+        query["$or"] = [{"_updated": {"$gt": since}}, {"job": {"$in": changed_jobs}}]
     return query
-
-
-def _not_queued(query: dict) -> dict:
-    """The part of ``query`` that selects tasks other than queued ones."""
-    narrowed = {key: value for key, value in query.items() if key != "$or"}
-    narrowed["status"] = {"$in": [s for s in query["status"]["$in"] if s != QUEUED]}
-    if "$or" in query:
-        branches = [branch for branch in query["$or"] if branch.get("status") != QUEUED]
-        if len(branches) == 1:
-            narrowed.update(branches[0])  # at the top level the store can select by it (an index, a pushdown)
-        else:
-            narrowed["$or"] = branches
-    return narrowed
-
-
-def _queued(query: dict, job_ids: list[ObjectId]) -> dict:
-    """The part of ``query`` that selects the queued tasks of these jobs."""
-    narrowed = {key: value for key, value in query.items() if key != "$or"}
-    narrowed["job"] = {"$in": job_ids}
-    narrowed["status"] = QUEUED
-    if "$or" in query:
-        narrowed["$or"] = query["$or"]
-    return narrowed
 
 
 def _by_priority(jobs: list[dict]) -> list[list[dict]]:
@@ -114,13 +98,14 @@ def add_requirements(tasks: list[dict], jobs: list[dict]) -> None:
             task["requirements"] = required
 
 
-def _read_queued(db: Database, query: dict, jobs: list[dict], page: int) -> tuple[list[dict], list[ObjectId]]:
+def _read_queued(db: Database, manager_id: ObjectId, jobs: list[dict], since: datetime.datetime | None,
+                 page: int) -> tuple[list[dict], list[ObjectId]]:
     """Up to ``page`` queued tasks, highest job priority first; and the jobs that may hold more."""
     queued: list[dict] = []
     groups = _by_priority(jobs)
     for index, group in enumerate(groups):
         room = page - len(queued)
-        found = list(db[TASKS].find(_queued(query, [job["_id"] for job in group])).limit(room + 1))
+        found = list(db[TASKS].find(queued_query(manager_id, group, since)).limit(room + 1))
         if len(found) > room:
             queued.extend(found[:room])
             return queued, [job["_id"] for later in groups[index:] for job in later]
@@ -153,9 +138,8 @@ def pull_depsgraph(db: Database, manager_id: ObjectId, since: datetime.datetime 
         projection=["_id", "_updated", "requirements", "priority"]))
     if not jobs:
         return Depsgraph(tasks=None)
-    query = task_query(manager_id, jobs, since)
-    tasks = list(db[TASKS].find(_not_queued(query)))
-    queued, unfinished_jobs = _read_queued(db, query, jobs, page)
+    tasks = list(db[TASKS].find(not_queued_query(manager_id, jobs, since)))
+    queued, unfinished_jobs = _read_queued(db, manager_id, jobs, since, page)
     if queued:
         _claim(db, manager_id, queued)
         tasks.extend(queued)
