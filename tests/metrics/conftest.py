@@ -6,7 +6,7 @@ import pytest
 
 from flamenco.app import create_app
 # The manager's fixtures (fresh manager database, context, settable clock).
-from tests.manager.conftest import clock, ctx, manager_db_uri, manager_settings  # noqa: F401
+from tests.manager.conftest import clock, ctx, manager_settings  # noqa: F401
 
 
 @pytest.fixture

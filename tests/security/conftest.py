@@ -11,7 +11,7 @@ from werkzeug.routing import Rule
 
 from flamenco.app import create_app
 # The manager's fixtures (fresh manager database, context, settable clock).
-from tests.manager.conftest import clock, ctx, manager_db_uri, manager_settings, manager_url, new_worker  # noqa: F401
+from tests.manager.conftest import clock, ctx, manager_settings, manager_url, new_worker  # noqa: F401
 
 # A syntactically valid id that names nothing.
 SAMPLE_ID = "5f0000000000000000000001"
