@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from typing import Any, Callable, TypeVar
+from typing import Any, Callable, Sequence, TypeVar
 
 import redis
 from bson import json_util
@@ -36,10 +36,12 @@ def generation_key(project_id: Any) -> str:
     return f"{KEY_PREFIX}:{project_id}:gen"
 
 
-def queue_job_event(pipe: redis.client.Pipeline, event: dict) -> None:
-    """Make the project's cached answers unreachable (used by ``flamenco.web.live_feed``)."""
-    if event["kind"] == "job" and event.get("project"):
-        key = generation_key(event["project"])
+def queue_job_events(pipe: redis.client.Pipeline, events: Sequence[dict]) -> None:
+    """Make the cached answers of every project with a job event unreachable (used by
+    ``flamenco.web.live_feed``): one increment per project, however many of its jobs changed."""
+    projects = dict.fromkeys(e["project"] for e in events if e["kind"] == "job" and e.get("project"))
+    for project_id in projects:
+        key = generation_key(project_id)
         pipe.incr(key)
         pipe.expire(key, GENERATION_SECONDS)
 

@@ -6,9 +6,11 @@ read models (:mod:`flamenco.web.row_index`), which keep the same fields.
 from __future__ import annotations
 
 import datetime
+import json
 from typing import Any, Mapping
 
 # The Redis pub/sub channel all server processes publish to and stream from.
+# Each message carries one project's events of one publish (:func:`channel_message`).
 CHANNEL = "flamenco:events"
 # Only these fields of a job/task document travel in an event: enough to
 # update a page in place, never whole documents (task logs can be large).
@@ -52,3 +54,25 @@ def make_event(kind: str, doc: Mapping[str, Any]) -> dict[str, Any]:
         if field in doc:
             event[field] = jsonable(doc[field])
     return event
+
+
+def channel_message(project: str | None, events: list[dict[str, Any]]) -> str:
+    """One pub/sub message for a project's events of one publish.
+
+    Why one message and not one per event: a task-update batch or a depsgraph
+    claim changes a thousand tasks at once, and every SSE stream of every
+    server process decodes every message on the channel. The stream splits the
+    message into one SSE message per event again, so browsers see no difference.
+    """
+    return json.dumps({"project": project, "events": events})
+
+
+def events_of(raw: str | bytes) -> tuple[Any, list[dict[str, Any]]]:
+    """``(project, events)`` of a pub/sub message; no events if it is not one of ours."""
+    try:
+        message = json.loads(raw)
+    except ValueError:
+        return None, []
+    if not isinstance(message, dict) or not isinstance(message.get("events"), list):
+        return None, []
+    return message.get("project"), [e for e in message["events"] if isinstance(e, dict)]

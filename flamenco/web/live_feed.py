@@ -35,7 +35,7 @@ import redis
 
 from flamenco.eventbus import Change
 from flamenco.web import job_cache, job_index, task_index, workers_seen
-from flamenco.web.live_events import CHANNEL, DELETED, EVENT_FIELDS, make_event
+from flamenco.web.live_events import CHANNEL, DELETED, EVENT_FIELDS, channel_message, events_of, make_event
 
 if TYPE_CHECKING:
     from bson import ObjectId
@@ -112,12 +112,15 @@ def publish_many(kind: str, docs: Iterable[Mapping[str, Any]], *, url: str | Non
         return False
     try:
         pipe = client(url).pipeline(transaction=False)
+        task_index.queue_events(pipe, events, tasks_changed=tasks_changed)
+        job_index.queue_events(pipe, events)
+        job_cache.queue_job_events(pipe, events)
+        workers_seen.queue_events(pipe, events)
+        by_project: dict[Any, list[dict]] = {}
         for event in events:
-            task_index.queue_event(pipe, event, tasks_changed=tasks_changed)
-            job_index.queue_event(pipe, event)
-            job_cache.queue_job_event(pipe, event)
-            workers_seen.queue_event(pipe, event)
-            pipe.publish(CHANNEL, json.dumps(event))
+            by_project.setdefault(event["project"], []).append(event)
+        for project, project_events in by_project.items():
+            pipe.publish(CHANNEL, channel_message(project, project_events))
         pipe.execute()
     except redis.RedisError as ex:
         _publish_paused_until[url] = time.monotonic() + PUBLISH_BACKOFF_SECONDS
@@ -173,13 +176,10 @@ def sse_stream(project_id: Any, *, url: str | None = None,
             if message is None:
                 yield ": keep-alive\n\n"
                 continue
-            raw = message["data"].decode() if isinstance(message["data"], bytes) else message["data"]
-            try:
-                event = json.loads(raw)
-            except ValueError:
-                continue
-            if event.get("project") == project:
-                yield _sse(raw, event.get("kind"))
+            message_project, events = events_of(message["data"])
+            if message_project == project:
+                for event in events:
+                    yield _sse(json.dumps(event), event.get("kind"))
     finally:
         pubsub.close()
         connection.close()

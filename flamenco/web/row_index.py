@@ -41,40 +41,45 @@ from flamenco.web import live_events
 log = logging.getLogger(__name__)
 
 Counts = dict[str, int]
-# Rows sent to Redis per seeding call: keeps each Lua call short, since Redis
-# serves nobody else while a script runs.
+# Rows sent to Redis per seeding or applying call: keeps each Lua call short,
+# since Redis serves nobody else while a script runs.
 SEED_BATCH = 2000
 # The status that removes a row (published by whoever deletes a document).
 DELETED = live_events.DELETED
 
-# KEYS: rows, counts, generation. ARGV: row id, JSON fields, ttl.
-# Merge the fields into the row and move the row's count from its old status
-# to its new one; a deletion removes the row and bumps the generation, so a
-# seeding running meanwhile cannot bring the row back.
+# KEYS: rows, counts, generation. ARGV: ttl, then row id / JSON fields pairs,
+# applied in order (one call per group and publish, however many rows changed).
+# Merge each row's fields into the row and move the row's count from its old
+# status to its new one; a deletion removes the row and bumps the generation,
+# so a seeding running meanwhile cannot bring the row back.
 _APPLY = """
-local cur = redis.call('HGET', KEYS[1], ARGV[1])
-local fields = cjson.decode(ARGV[2])
-local row = {}
-if cur then row = cjson.decode(cur) end
-local old = row['status']
-if fields['status'] == '""" + DELETED + """' then
-  if cur then
-    redis.call('HDEL', KEYS[1], ARGV[1])
-    if old then redis.call('HINCRBY', KEYS[2], old, -1) end
+local deleted = false
+for i = 2, #ARGV, 2 do
+  local cur = redis.call('HGET', KEYS[1], ARGV[i])
+  local fields = cjson.decode(ARGV[i + 1])
+  local row = {}
+  if cur then row = cjson.decode(cur) end
+  local old = row['status']
+  if fields['status'] == '""" + DELETED + """' then
+    if cur then
+      redis.call('HDEL', KEYS[1], ARGV[i])
+      if old then redis.call('HINCRBY', KEYS[2], old, -1) end
+    end
+    deleted = true
+  else
+    for k, v in pairs(fields) do row[k] = v end
+    redis.call('HSET', KEYS[1], ARGV[i], cjson.encode(row))
+    local new = row['status']
+    if cur and old ~= new and old then redis.call('HINCRBY', KEYS[2], old, -1) end
+    if (not cur or old ~= new) and new then redis.call('HINCRBY', KEYS[2], new, 1) end
   end
+end
+if deleted then
   redis.call('INCR', KEYS[3])
-  redis.call('EXPIRE', KEYS[3], ARGV[3] * 2)
-  return 1
+  redis.call('EXPIRE', KEYS[3], ARGV[1] * 2)
 end
-for k, v in pairs(fields) do row[k] = v end
-redis.call('HSET', KEYS[1], ARGV[1], cjson.encode(row))
-local new = row['status']
-if cur and old ~= new then
-  if old then redis.call('HINCRBY', KEYS[2], old, -1) end
-end
-if (not cur or old ~= new) and new then redis.call('HINCRBY', KEYS[2], new, 1) end
 for i = 1, 2 do
-  if redis.call('TTL', KEYS[i]) < 0 then redis.call('EXPIRE', KEYS[i], ARGV[3]) end
+  if redis.call('TTL', KEYS[i]) < 0 then redis.call('EXPIRE', KEYS[i], ARGV[1]) end
 end
 return 1
 """
@@ -177,12 +182,17 @@ class RowIndex:
         """The JSON-ready row of a document (or of an event)."""
         return {f: live_events.jsonable(doc[f]) for f in self.fields if f in doc}
 
-    def queue_apply(self, pipe: redis.client.Pipeline, group_id: Any, doc_id: Any, fields: Mapping) -> None:
-        """Add one document's changed fields (from an event) to a Redis pipeline."""
+    def queue_apply(self, pipe: redis.client.Pipeline, group_id: Any,
+                    changes: Iterable[tuple[Any, Mapping]]) -> None:
+        """Add the changed fields of a group's documents (``(doc_id, event)`` pairs, applied
+        in order) to a Redis pipeline: one script call per :data:`SEED_BATCH` rows of the group."""
         group_keys = self.keys(group_id)
-        row = {f: fields[f] for f in self.fields if f in fields}
-        _script(pipe, _APPLY)(keys=[group_keys[0], group_keys[1], group_keys[3]],
-                              args=[str(doc_id), json.dumps(row), self.seconds], client=pipe)
+        args: list[Any] = []
+        for doc_id, fields in changes:
+            args += [str(doc_id), json.dumps({f: fields[f] for f in self.fields if f in fields})]
+        for start in range(0, len(args), 2 * SEED_BATCH):
+            _script(pipe, _APPLY)(keys=[group_keys[0], group_keys[1], group_keys[3]],
+                                  args=[self.seconds, *args[start:start + 2 * SEED_BATCH]], client=pipe)
 
     def queue_drop(self, pipe: redis.client.Pipeline, group_id: Any) -> None:
         """Add dropping a group's index (after a bulk change) to a Redis pipeline."""

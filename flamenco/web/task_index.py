@@ -6,7 +6,8 @@ drops the job's index, so the next page seeds it again.
 """
 from __future__ import annotations
 
-from typing import Iterable
+from collections import defaultdict
+from typing import Any, Iterable, Sequence
 
 import redis
 from bson import ObjectId
@@ -28,14 +29,23 @@ INDEX = row_index.RowIndex(
 )
 
 
-def queue_event(pipe: redis.client.Pipeline, event: dict, *, tasks_changed: bool) -> None:
-    """Add the index update for one live-update event to a Redis pipeline (``flamenco.web.live_feed``)."""
-    job_id = event.get("job")
-    if not job_id:
-        return
-    if event["kind"] == "task":
-        INDEX.queue_apply(pipe, job_id, event["_id"], event)
-    elif tasks_changed:
+def queue_events(pipe: redis.client.Pipeline, events: Sequence[dict], *, tasks_changed: bool) -> None:
+    """Add the index updates of one publish's events to a Redis pipeline (``flamenco.web.live_feed``):
+    task events patch their job's rows (one script call per job); job events that changed
+    tasks in bulk drop their job's index."""
+    by_job: dict[str, list[tuple[Any, dict]]] = defaultdict(list)
+    dropped: dict[str, None] = {}
+    for event in events:
+        job_id = event.get("job")
+        if not job_id:
+            continue
+        if event["kind"] == "task":
+            by_job[job_id].append((event["_id"], event))
+        elif tasks_changed:
+            dropped[job_id] = None
+    for job_id, changes in by_job.items():
+        INDEX.queue_apply(pipe, job_id, changes)
+    for job_id in dropped:
         INDEX.queue_drop(pipe, job_id)
 
 

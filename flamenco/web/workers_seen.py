@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime
 import json
 import time
-from typing import Any, cast
+from typing import Any, Sequence, cast
 
 import redis
 
@@ -27,18 +27,22 @@ def keys(manager_id: Any) -> tuple[str, str]:
     return f"{KEY_PREFIX}:{manager_id}:seen", f"{KEY_PREFIX}:{manager_id}:last"
 
 
-def queue_event(pipe: redis.client.Pipeline, event: dict) -> None:
-    """Record the worker of a task event (used by ``flamenco.web.live_feed``)."""
-    worker, manager = event.get("worker"), event.get("manager")
-    if event["kind"] != "task" or not worker or not manager:
-        return
+def queue_events(pipe: redis.client.Pipeline, events: Sequence[dict]) -> None:
+    """Record the workers of one publish's task events (used by ``flamenco.web.live_feed``):
+    per Manager, each worker's last report of the publish, in one command per key."""
+    reports: dict[Any, dict[Any, Any]] = {}  # manager -> worker -> JSON report
+    for event in events:
+        worker, manager = event.get("worker"), event.get("manager")
+        if event["kind"] == "task" and worker and manager:
+            reports.setdefault(manager, {})[worker] = json.dumps({f: event.get(f) for f in REPORT_FIELDS})
     now = time.time()
-    seen, last = keys(manager)
-    pipe.zadd(seen, {worker: now})
-    pipe.zremrangebyscore(seen, "-inf", now - FORGET_SECONDS)
-    pipe.hset(last, worker, json.dumps({f: event.get(f) for f in REPORT_FIELDS}))
-    for key in (seen, last):
-        pipe.expire(key, FORGET_SECONDS)
+    for manager, last_reports in reports.items():
+        seen, last = keys(manager)
+        pipe.zadd(seen, dict.fromkeys(last_reports, now))
+        pipe.zremrangebyscore(seen, "-inf", now - FORGET_SECONDS)
+        pipe.hset(last, mapping=last_reports)
+        for key in (seen, last):
+            pipe.expire(key, FORGET_SECONDS)
 
 
 def workers_of(client: redis.Redis, manager_id: Any) -> list[dict]:

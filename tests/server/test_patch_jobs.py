@@ -6,6 +6,7 @@ import json
 import pytest
 import redis
 
+from flamenco.web import live_events
 from tests.server.docs import insert_job, insert_task, insert_task_log
 from tests.support.server import make_job
 from tests.support.task_counts import force_tasks
@@ -131,7 +132,7 @@ def test_status_change_through_the_api_is_announced_live(world, job, redis_url):
     assert resp.status_code == 204
     message = pubsub.get_message(timeout=5)
     assert message is not None
-    event = json.loads(message["data"])
+    [event] = live_events.events_of(message["data"])[1]
     assert (event["kind"], event["_id"], event["status"]) == ("job", str(job["_id"]), "canceled")
 
 
@@ -172,7 +173,7 @@ def test_recreate_completed_job_gives_fresh_queued_tasks(world, redis_url):
     assert world.db["flamenco_task_logs"].count_documents({}) == 0
     message = live_updates.get_message(timeout=5)
     assert message is not None, "no live update was published"
-    event = json.loads(message["data"])
+    [event] = live_events.events_of(message["data"])[1]
     assert (event["_id"], event["status"]) == (str(job["_id"]), "queued")
     live_updates.close()
 

@@ -65,3 +65,35 @@ def test_stream_says_so_when_redis_is_down():
 def test_unknown_kind_is_a_programming_error():
     with pytest.raises(ValueError, match="kind"):
         live_events.make_event("worker", {"_id": 1})
+
+
+def test_many_events_travel_as_one_message_per_project_and_reach_the_stream_one_by_one(redis_url):
+    """One publish of a batch's changes is one pub/sub message per project (every stream of
+    every server process decodes each message); the browser still gets one SSE message per event."""
+    import redis
+
+    project, other = ObjectId(), ObjectId()
+    job_id = ObjectId()
+    tasks = [{"_id": ObjectId(), "project": project, "job": job_id, "status": "active"} for _ in range(50)]
+    listener = redis.Redis.from_url(redis_url).pubsub(ignore_subscribe_messages=True)
+    listener.subscribe(live_events.CHANNEL)
+    stream = live_feed.sse_stream(project, url=redis_url, heartbeat=0.2)
+    next(stream)  # hello
+
+    def publish_soon() -> None:
+        live_feed.publish_many("task", [*tasks[:25], {"_id": ObjectId(), "project": other, "job": ObjectId(),
+                                                      "status": "queued"}, *tasks[25:]], url=redis_url)
+
+    threading.Timer(0.1, publish_soon).start()
+    messages = read_events(stream, 50)
+    stream.close()
+    assert [json.loads(m.split("data: ", 1)[1])["_id"] for m in messages] == [str(t["_id"]) for t in tasks]
+    published = []
+    deadline = time.monotonic() + 5
+    while len(published) < 2 and time.monotonic() < deadline:
+        message = listener.get_message(timeout=0.5)  # None for the subscription notice too
+        if message is not None:
+            published.append(live_events.events_of(message["data"]))
+    assert listener.get_message(timeout=0.3) is None
+    listener.close()
+    assert [(p, len(events)) for p, events in published] == [(str(project), 50), (str(other), 1)]

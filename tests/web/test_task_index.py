@@ -93,3 +93,38 @@ def test_one_visit_indexes_the_jobs_of_the_page_and_no_others(mongo_db, redis_ur
     assert task_index.counts_for_jobs(mongo_db, client, [j["_id"] for j in shown]) == {
         j["_id"]: {"queued": 1, "completed": 1} for j in shown}
     assert task_index.counts_for_jobs(mongo_db, client, [other["_id"]]) == {other["_id"]: {"failed": 2}}
+
+
+def test_one_publish_of_many_events_applies_them_in_order(mongo_db, redis_url, jobs_of):
+    """A task-update batch publishes all its changes at once; per task, the last one wins and
+    the counts move through every step, as if they had come one by one."""
+    client = redis.Redis.from_url(redis_url)
+    job = jobs_of(name="render", task_statuses=("queued", "queued", "queued"))
+    other = jobs_of(name="other", task_statuses=("queued",))
+    task_index.counts_for_jobs(mongo_db, client, [job["_id"], other["_id"]])
+    first, second, third = job["tasks"]
+    live_feed.publish_many("task", [
+        dict(first, status="active", activity="starting"),
+        dict(second, status="active"),
+        dict(first, status="completed", activity="done"),
+        dict(other["tasks"][0], status="failed"),
+        dict(third, status="canceled"),
+        dict(third, status="queued"),
+    ], url=redis_url)
+    counts = task_index.counts_for_jobs(mongo_db, client, [job["_id"], other["_id"]])
+    assert counts == {job["_id"]: {"completed": 1, "active": 1, "queued": 1}, other["_id"]: {"failed": 1}}
+    rows = {r["_id"]: r for r in task_index.rows_for_job(mongo_db, client, job["_id"])}
+    assert (rows[first["_id"]]["status"], rows[first["_id"]]["activity"]) == ("completed", "done")
+
+
+def test_a_deletion_among_many_events_removes_its_row_and_stops_a_running_seeding(mongo_db, redis_url, jobs_of):
+    client = redis.Redis.from_url(redis_url)
+    job = jobs_of(name="render", task_statuses=("queued", "queued"))
+    task_index.counts_for_jobs(mongo_db, client, [job["_id"]])
+    generation = task_index.INDEX.keys(job["_id"])[3]
+    before = int(client.get(generation) or 0)
+    first, second = job["tasks"]
+    live_feed.publish_many("task", [dict(first, status="active"), dict(second, status="deleted")], url=redis_url)
+    assert task_index.counts_for_jobs(mongo_db, client, [job["_id"]])[job["_id"]] == {"active": 1}
+    assert [r["_id"] for r in task_index.rows_for_job(mongo_db, client, job["_id"])] == [first["_id"]]
+    assert int(client.get(generation)) == before + 1

@@ -3,7 +3,6 @@ small ones in the request."""
 from __future__ import annotations
 
 import datetime
-import json
 import time
 from typing import Callable
 
@@ -65,7 +64,7 @@ def next_event(pubsub: redis.client.PubSub) -> dict:
     while time.monotonic() < deadline:
         message = pubsub.get_message(timeout=1.0)
         if message is not None:
-            return json.loads(message["data"])
+            return live_events.events_of(message["data"])[1][0]
     raise AssertionError("no live update was published")
 
 
