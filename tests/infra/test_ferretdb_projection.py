@@ -1,0 +1,42 @@
+"""Projections on our FerretDB build keep MongoDB's rules: the stored field order, whatever
+order the projection names them in, and every value as stored.
+
+The build replaces FerretDB's per-field deep copy in inclusion projections with moving the
+same values (``flamenco.farm.services.FERRETDB_PATCHES``, "project without a deep copy per
+field"); these checks hold for MongoDB too (``FLAMENCO_TEST_MONGO_URI``).
+"""
+from __future__ import annotations
+
+import datetime
+
+from bson import ObjectId
+
+STORED = {
+    "name": "shot 1", "status": "queued", "settings": {"frames": "1-10", "nested": {"deep": [1, 2, {"x": 3}]}},
+    "priority": 50, "parents": [ObjectId(), ObjectId()], "_updated": datetime.datetime(2026, 12, 3, 17, 0,
+                                                                                       tzinfo=datetime.timezone.utc),
+    "log": "line\n" * 3, "empty": {},
+}
+
+
+def test_inclusion_keeps_the_stored_order_and_values(mongo_db):
+    doc_id = mongo_db["projection"].insert_one(dict(STORED)).inserted_id
+    projection = {"_updated": 1, "settings": 1, "name": 1, "parents": 1, "status": 1, "empty": 1}
+    [found] = mongo_db["projection"].find({"_id": doc_id}, projection)
+    assert list(found) == ["_id", "name", "status", "settings", "parents", "_updated", "empty"]
+    assert found == {"_id": doc_id, **{k: STORED[k] for k in projection}}
+
+
+def test_many_documents_each_get_their_own_values(mongo_db):
+    docs = [dict(STORED, name=f"shot {i}", settings={"frames": f"{i}-{i}"}, priority=i) for i in range(300)]
+    mongo_db["projection"].insert_many(docs)
+    found = list(mongo_db["projection"].find({}, {"priority": 1, "settings": 1, "name": 1, "_id": 0}))
+    assert found == [{"name": f"shot {i}", "settings": {"frames": f"{i}-{i}"}, "priority": i} for i in range(300)]
+    assert all(list(doc) == ["name", "settings", "priority"] for doc in found)
+
+
+def test_nested_inclusion_keeps_the_stored_order(mongo_db):
+    doc_id = mongo_db["projection"].insert_one(dict(STORED)).inserted_id
+    [found] = mongo_db["projection"].find({"_id": doc_id}, {"settings.nested": 1, "status": 1, "settings.frames": 1})
+    assert list(found) == ["_id", "status", "settings"]
+    assert found["settings"] == STORED["settings"] and list(found["settings"]) == ["frames", "nested"]
