@@ -91,6 +91,24 @@ FERRETDB_PATCHES = (
     ),
     SourcePatch(
         "internal/handler/common/projection.go",
+        """	projectedWithoutID, err := projectDocumentWithoutID(doc, projection, filter, inclusion)
+""",
+        """	if inclusion && flamencoPlainInclusion(projection) { // flamenco patch: flamenco_projection.go
+		if err = flamencoIncludeFields(doc, projection, projected); err != nil {
+			return nil, lazyerrors.Error(err)
+		}
+
+		return projected, nil
+	}
+
+	projectedWithoutID, err := projectDocumentWithoutID(doc, projection, filter, inclusion)
+""",
+        # Plain inclusions of top-level fields copy only those fields
+        # (tools/ferretdb-patches/flamenco_projection.go says why).
+        "project plain inclusions without copying the whole document",
+    ),
+    SourcePatch(
+        "internal/handler/common/projection.go",
         """	tmp := projected.DeepCopy()
 
 	// remove fields of projected from newFieldIndex to the end
@@ -437,6 +455,7 @@ FERRETDB_PATCHES = (
 # Go files of ours added to FerretDB's source: file name -> directory in the module.
 FERRETDB_PATCH_DIR = REPO_ROOT / "tools" / "ferretdb-patches"
 FERRETDB_ADDED_SOURCES = {"flamenco_pushdown.go": "internal/backends/sqlite",
+                          "flamenco_projection.go": "internal/handler/common",
                           "flamenco_update_lock.go": "internal/handler",
                           "flamenco_update_batch.go": "internal/handler"}
 

@@ -40,3 +40,15 @@ def test_nested_inclusion_keeps_the_stored_order(mongo_db):
     [found] = mongo_db["projection"].find({"_id": doc_id}, {"settings.nested": 1, "status": 1, "settings.frames": 1})
     assert list(found) == ["_id", "status", "settings"]
     assert found["settings"] == STORED["settings"] and list(found["settings"]) == ["frames", "nested"]
+
+
+def test_inclusion_forms_and_missing_fields(mongo_db):
+    """The forms of a plain inclusion (1, true, 1.0, _id excluded) and a named field the document lacks."""
+    doc_id = mongo_db["projection"].insert_one(dict(STORED)).inserted_id
+    for projection in ({"status": 1, "absent": 1, "name": True}, {"name": 1.0, "status": 2, "absent": True}):
+        [found] = mongo_db["projection"].find({"_id": doc_id}, projection)
+        assert list(found.items()) == [("_id", doc_id), ("name", "shot 1"), ("status", "queued")]
+    [found] = mongo_db["projection"].find({"_id": doc_id}, {"_id": 0, "log": 1, "priority": 1})
+    assert list(found.items()) == [("priority", 50), ("log", STORED["log"])]
+    [found] = mongo_db["projection"].find({"_id": doc_id}, {"_id": False, "status": 0})
+    assert "status" not in found and "_id" not in found and found["name"] == "shot 1"
