@@ -90,6 +90,51 @@ FERRETDB_PATCHES = (
         "untrack no in-memory array iterators",
     ),
     SourcePatch(
+        "internal/handler/sjson/sjson.go",
+        """	var sch schema
+	r = bytes.NewReader(jsch)
+	dec = json.NewDecoder(r)
+	dec.DisallowUnknownFields()
+
+	if err := dec.Decode(&sch); err != nil {
+		return nil, lazyerrors.Error(err)
+	}
+
+	if err := checkConsumed(dec, r); err != nil {
+		return nil, lazyerrors.Error(err)
+	}
+""",
+        """	sch, err := flamencoSchema(jsch) // flamenco patch: flamenco_sjson.go
+	if err != nil {
+		return nil, lazyerrors.Error(err)
+	}
+""",
+        # Each distinct schema is parsed once (tools/ferretdb-patches/flamenco_sjson.go).
+        "parse each distinct document schema once",
+    ),
+    SourcePatch(
+        "internal/handler/sjson/sjson.go",
+        """	if sch == nil {
+		return nil, lazyerrors.Errorf("schema is not set")
+	}
+
+	var res sjsontype
+""",
+        """	if sch == nil {
+		return nil, lazyerrors.Errorf("schema is not set")
+	}
+
+	if v, ok := flamencoFastScalar(data, sch.Type); ok { // flamenco patch: flamenco_sjson.go
+		return v, nil
+	}
+
+	var res sjsontype
+""",
+        # Common scalars are decoded directly instead of through a new JSON
+        # decoder each (tools/ferretdb-patches/flamenco_sjson.go says why).
+        "decode common scalar values directly",
+    ),
+    SourcePatch(
         "internal/handler/common/projection.go",
         """	projectedWithoutID, err := projectDocumentWithoutID(doc, projection, filter, inclusion)
 """,
@@ -456,6 +501,7 @@ FERRETDB_PATCHES = (
 FERRETDB_PATCH_DIR = REPO_ROOT / "tools" / "ferretdb-patches"
 FERRETDB_ADDED_SOURCES = {"flamenco_pushdown.go": "internal/backends/sqlite",
                           "flamenco_projection.go": "internal/handler/common",
+                          "flamenco_sjson.go": "internal/handler/sjson",
                           "flamenco_update_lock.go": "internal/handler",
                           "flamenco_update_batch.go": "internal/handler"}
 
