@@ -23,8 +23,6 @@ MANAGER_REQUIRES = [
     "aiohttp>=3.9",
     "uvloop>=0.19; sys_platform != 'win32'",
     "jinja2>=3.1",
-    # flamenco.openapi.common (shared OpenAPI building blocks) reads werkzeug rules.
-    "werkzeug>=3.0",
     "pymongo>=4,<5",
     "bcrypt>=4",
     "pyjwt>=2.8",
@@ -41,6 +39,8 @@ SERVER_REQUIRES = [
     # C reply parser for redis-py: the job list reads 10,000-row hashes.
     "hiredis>=3",
     "flask>=3.0",
+    # flamenco.openapi reads Flask's URL rules (the Manager's description needs none).
+    "werkzeug>=3.0",
     "flask-login>=0.6",
     "flask-wtf>=1.2",
     "bcrypt>=4",

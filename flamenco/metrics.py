@@ -30,6 +30,7 @@ from pymongo.errors import ExecutionTimeout, PyMongoError
 from flamenco import auth, errors
 from flamenco.auth import roles
 from flamenco.store import current_db
+from flamenco.store.collections import JOBS, MANAGERS, TASKS
 from flamenco_protocol.statuses import JobStatus, TaskStatus
 
 # Task statuses worth a gauge: work waiting at the server or at a manager,
@@ -68,9 +69,9 @@ class FarmCollector(Collector):
         with self.app.app_context():
             db = current_db()
         timeouts: list[str] = []
-        yield status_gauge("flamenco_tasks", "Tasks per status (bounded count).", db["flamenco_tasks"],
+        yield status_gauge("flamenco_tasks", "Tasks per status (bounded count).", db[TASKS],
                            TASK_STATUSES, timeouts)
-        yield status_gauge("flamenco_jobs", "Jobs per status (bounded count).", db["flamenco_jobs"], JOB_STATUSES,
+        yield status_gauge("flamenco_jobs", "Jobs per status (bounded count).", db[JOBS], JOB_STATUSES,
                            timeouts)
         yield GaugeMetricFamily("flamenco_metrics_count_timeouts",
                                 "Status counts left out of this scrape because they took longer than "
@@ -104,7 +105,7 @@ def status_gauge(name: str, doc: str, collection, statuses: tuple[str, ...],
 
 def manager_gauges(db: Database) -> Iterator[GaugeMetricFamily]:
     """Managers known, and the workers each last reported (small collection)."""
-    managers = list(db["flamenco_managers"].find({}, {"name": 1, "stats.nr_of_workers": 1}))
+    managers = list(db[MANAGERS].find({}, {"name": 1, "stats.nr_of_workers": 1}))
     yield GaugeMetricFamily("flamenco_managers", "Managers registered on this server.", value=len(managers))
     workers = GaugeMetricFamily("flamenco_manager_workers",
                                 "Workers each manager reported in its last notification.",

@@ -1,15 +1,37 @@
 """Every job and task status rule of the server, in one module (reference v2-server.md §3).
 
-Nothing else in the server writes a ``status`` field: HTTP hooks, PATCH handlers,
-the Manager API, Celery jobs and the dashboard call the functions below and react
-to what they return (the new job status, how many tasks changed, ...). Every
-change announces itself on :mod:`flamenco.eventbus` after it is written, so no
-caller has to remember to publish it (live updates, notifications).
+This module is the only writer of ``status``; a static check of the server's
+source keeps it so (tests/server/status/test_status_writers.py). What writes it:
+
+- Job status: :func:`set_job_status` with its chain of follow-up statuses
+  (users, Celery archival, the release or failure of a waiting job in
+  flamenco.jobs.dependencies), the task -> job rule
+  :func:`update_job_after_task_status_change`, and a construction run's
+  :func:`start_construction` and :func:`finish_construction` (the run's
+  lease protocol is flamenco.jobs.construction_runs).
+- Task status: :func:`set_task_status`, the task effects of a job status
+  change (:func:`handle_job_status_change`: pause, queue, requeue, cancel),
+  :func:`requeue_failed_tasks`, :func:`requeue_task_with_successors`,
+  :func:`requeue_task` (PATCH rna-overrides), the depsgraph claim
+  :func:`mark_tasks_claimed`, and a Manager's task-update batch
+  :func:`write_reported_tasks` (its parsing, folding and watermarks:
+  flamenco.manager_api.task_updates).
+
+Elsewhere only new documents get a status, inserted with their first one:
+job submission, the tasks of a construction run, a new rna-overrides task.
+
+HTTP hooks, PATCH handlers, the Manager API, Celery jobs and the dashboard
+call the functions below and react to what they return (the new job status,
+how many tasks changed, ...). Every change announces itself on
+:mod:`flamenco.eventbus` after it is written, so no caller has to remember to
+publish it (live updates, notifications); a construction run is announced
+once, when it ends, and :func:`requeue_task` by its caller's job change.
 
 Functions take a PyMongo ``Database`` (collections ``flamenco_jobs`` and
 ``flamenco_tasks``) and ids.  Each rule is one ``update_many`` with a filter per
 old task status, so a rule costs a fixed number of round trips whatever the
-size of the job. Task counts per status are kept in the job document by every
+size of the job; a Manager's batch is one ``bulk_write`` of one statement per
+task. Task counts per status are kept in the job document by every
 writer of task statuses (:mod:`flamenco.task_counts`), so no rule counts the
 tasks. Every write sets ``_updated`` (tz-aware UTC) and a fresh random
 ``_etag`` (documents changed by the same ``update_many`` share it); only the
@@ -38,15 +60,20 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import enum
+import logging
 import secrets
-from typing import Any, Iterable, Iterator, Mapping
+from typing import Any, Iterable, Iterator, Mapping, TypeVar
 
 from bson import ObjectId
+from pymongo import UpdateOne
 from pymongo.database import Database
 
-from flamenco import eventbus, task_counts
+from flamenco import clock, eventbus, task_counts
 from flamenco.clock import moment
+from flamenco.store.collections import JOBS, TASKS
 from flamenco_protocol.statuses import FINAL_TASK_STATUSES, JobStatus, TaskStatus
+
+log = logging.getLogger(__name__)
 
 # --- Status vocabularies (reference §2.2, §2.3; flamenco_protocol.statuses) -------
 
@@ -116,11 +143,6 @@ MANAGER_SETTABLE_TASK_STATUSES = frozenset({
 # Depth limit of the successor walk of a task requeue (Flamenco 2 used 10 000);
 # guards against cycles a hand-edited task could create.
 MAX_SUCCESSOR_DEPTH = 10_000
-
-JOBS = "flamenco_jobs"
-TASKS = "flamenco_tasks"
-TASK_LOGS = "flamenco_task_logs"
-MANAGERS = "flamenco_managers"
 
 
 class Actor(str, enum.Enum):
@@ -545,6 +567,60 @@ def _all_tasks_completed(counts: Mapping[str, int]) -> bool:
     return bool(counts) and set(counts) == {TaskStatus.COMPLETED}
 
 
+# --- Construction runs (the lease protocol around them: flamenco.jobs.construction_runs) ----
+
+
+def start_construction(db: Database, job: Mapping[str, Any], reason: str, now: datetime.datetime, *,
+                       also: Mapping[str, Any]) -> None:
+    """Make the job ``under-construction`` (with ``reason``, when given) and write the run's ``also`` with it,
+    if the job is unchanged since it was read (its ``status`` and ``_etag``).
+
+    The condition on ``_etag`` lets one of two concurrent runs win (on MongoDB;
+    FerretDB does not guarantee it, reference ferretdb-eve.md §5); the other
+    gets :class:`StatusConflict`. The job's tasks are rebuilt, so its task
+    counts are dropped: read from the tasks until the run publishes the job.
+    Not announced: a run is one change of the job, announced when it ends
+    (:func:`finish_construction`).
+    """
+    fields = {**also, "status": JobStatus.UNDER_CONSTRUCTION}
+    if reason:
+        fields["status_reason"] = reason
+    result = db[JOBS].update_one({"_id": job["_id"], "status": job["status"], "_etag": job.get("_etag")},
+                                 task_counts.merge_updates({"$set": stamp(now, fields)}, task_counts.forget_update()))
+    if result.matched_count == 0:
+        raise StatusConflict(f"job {job['_id']} changed while its construction started; not constructing it")
+
+
+def finish_construction(db: Database, change: JobStatusChange, new_status: str, reason: str, *,
+                        extra_filter: Mapping[str, Any], unset: Iterable[str], tasks: Mapping[str, int],
+                        at: datetime.datetime) -> bool:
+    """The last write of a construction run: the job leaves ``under-construction`` for ``new_status`` (its
+    tasks become visible) and loses the ``unset`` fields, if ``extra_filter`` (the run's lease) still holds.
+
+    Returns False, writing nothing, when another run holds the job now.
+    ``tasks`` counts the job's tasks per status, all inserted by the run
+    (none when it failed or was deferred): the run holds the job, so they are
+    its exact task counts, stored in the same write. ``status_reason`` is
+    replaced only by a non-empty ``reason``. Records the change in ``change``
+    (``at``: the run's moment, its tasks' ``_updated``) and announces it.
+    """
+    fields: dict[str, Any] = {"status": new_status}
+    if reason:
+        fields["status_reason"] = reason
+    result = db[JOBS].update_one(
+        {"_id": change.job_id, "status": JobStatus.UNDER_CONSTRUCTION, **extra_filter},
+        task_counts.merge_updates({"$set": stamp(clock.utcnow(), fields), "$unset": {name: "" for name in unset}},
+                                  task_counts.replace_update(tasks)))
+    if result.matched_count == 0:
+        return False
+    change.steps.append(new_status)
+    change.status = new_status
+    change.at = at
+    eventbus.emit(db, eventbus.job_changed(change.job_id, status=new_status, previous_status=change.old_status,
+                                           tasks_changed=True))
+    return True
+
+
 # --- Job dependencies (depends_on; the reactions live in flamenco.jobs.dependencies) ------
 
 # A job queued again from one of these statuses (resumed, requeued, retried) first waits
@@ -768,6 +844,27 @@ def requeue_task_with_successors(db: Database, task_id: ObjectId, *, actor: Acto
     return RequeueResult(tasks_modified=modified, job_change=job_change)
 
 
+def requeue_task(db: Database, task: Mapping[str, Any], now: datetime.datetime, *,
+                 also: Mapping[str, Any]) -> None:
+    """Queue a task (as read: ``_id``, ``job``, ``status``) again with ``also`` (its new work) in the same write.
+
+    Task surgery (PATCH rna-overrides gives the task new commands); the caller
+    checked that the task is not in flight. The Workers that failed it are
+    forgotten, as in every requeue. :class:`StatusConflict` when its status
+    changed since it was read. Neither announced as a task change nor followed
+    by the task -> job rule: the caller announces the job with
+    ``tasks_changed``, and leaves the job's status to its user, who requeues
+    the tasks they want.
+    """
+    with task_counts.changing(db, task["job"]) as counts:
+        result = db[TASKS].update_one({"_id": task["_id"], "status": task["status"]},
+                                      {"$set": stamp(now, {**also, "status": TaskStatus.QUEUED}),
+                                       "$unset": {"failed_by_workers": ""}})
+        counts.moved(task["status"], TaskStatus.QUEUED, result.matched_count)
+    if result.matched_count == 0:
+        raise StatusConflict(f"task {task['_id']} is no longer {task['status']!r}; not requeueing it")
+
+
 def mark_tasks_claimed(db: Database, manager_id: ObjectId, task_ids: Iterable[ObjectId], *,
                        job_of: Mapping[ObjectId, ObjectId] | None = None,
                        docs: Mapping[ObjectId, Mapping[str, Any]] | None = None) -> int:
@@ -806,3 +903,176 @@ def mark_tasks_claimed(db: Database, manager_id: ObjectId, task_ids: Iterable[Ob
                                               previous_status=TaskStatus.QUEUED, doc=(docs or {}).get(task_id))
                         for job_id, ids in per_job.items() for task_id in ids))
     return claimed
+
+
+# --- A Manager's task-update batch (parsing, folding, watermarks: flamenco.manager_api.task_updates) ---
+
+# Fields a reported task is read with: its status (the statement's filter), its
+# job (task counts), its ``_updated`` (never moved back) and what its event carries.
+REPORTED_TASK_FIELDS = ("status", "job", "manager", "project", "_updated")
+
+
+@dataclasses.dataclass
+class ReportedTask:
+    """One task of a Manager's batch, as :func:`write_reported_tasks` writes it.
+
+    ``task`` is the task as read (:data:`REPORTED_TASK_FIELDS`); ``status`` the
+    status it ends with, after the ``reported`` statuses (:meth:`report`),
+    which are kept to decide again when the task's status changed meanwhile;
+    ``fields`` what else the Manager sent (activity, progress, log tail), written
+    and announced with the status.
+    """
+
+    task: dict
+    status: str
+    reported: list[str] = dataclasses.field(default_factory=list)
+    fields: dict = dataclasses.field(default_factory=dict)
+    written_etag: str | None = None  # the etag of this batch's statement: tells whether it was applied
+
+    @property
+    def status_changed(self) -> bool:
+        return self.status != self.task["status"]
+
+    def statement_fields(self) -> dict:
+        """What the task's statement sets besides its status, ``_updated`` and ``_etag``.
+
+        ``fields``; a caller adds its own bookkeeping, which listeners need not see (the batch's watermark).
+        """
+        return dict(self.fields)
+
+    @property
+    def needs_write(self) -> bool:
+        return self.status_changed or bool(self.statement_fields())
+
+    def report(self, reported: str) -> None:
+        """Apply a status the Manager reported, as far as the rules accept it (:func:`determine_new_task_status`)."""
+        self.reported.append(reported)
+        self.status = _after_reports(self.status, [reported])
+
+    def decide_again(self, task: dict) -> None:
+        """The task's status changed since it was read: apply the reported statuses to the one it has now."""
+        self.task = task
+        self.status = _after_reports(task["status"], self.reported)
+
+
+def _after_reports(current: str, reported: Iterable[str]) -> str:
+    """A task's status after the Manager reported ``reported``, in order; what the rules ignore changes nothing."""
+    for reported_status in reported:
+        current = determine_new_task_status(current, reported_status) or current
+    return current
+
+
+Reported = TypeVar("Reported", bound=ReportedTask)
+
+
+def write_reported_tasks(db: Database, reports: dict[ObjectId, Reported], now: datetime.datetime) -> set[ObjectId]:
+    """Write a Manager's batch, one ``bulk_write`` of one ``UpdateOne`` per task; return the tasks written.
+
+    A task's statement carries everything the batch changed on it, filtered
+    on ``_id`` and, when its status changes, on the status it had when read,
+    so a concurrent change (a user cancelling the job) is not overwritten. One
+    document write per task: on FerretDB each updated document costs far more
+    than the command around it, and on MongoDB it is one indexed write. When
+    some statement matched nothing, the tasks are read again
+    (:func:`_write_conflicts`): tasks deleted meanwhile leave ``reports``.
+
+    The batch is one writer of its jobs' task counts: each job whose tasks
+    change status gets one ``$inc`` of what moved. Every task left in
+    ``reports`` is announced. The task -> job rules are the caller's to run
+    afterwards, once per job and new task status.
+    """
+    written = _write_reports(db, reports, now)
+    eventbus.emit(db, *_reported_task_changes(reports))
+    return written
+
+
+def _write_reports(db: Database, reports: dict[ObjectId, Reported], now: datetime.datetime) -> set[ObjectId]:
+    """The write of :func:`write_reported_tasks`: the tasks with something to write, in one ``bulk_write``."""
+    ids = [task_id for task_id, report in reports.items() if report.needs_write]
+    if not ids:
+        return set()
+    jobs = {reports[t].task["job"] for t in ids if reports[t].status_changed and reports[t].task.get("job")}
+    with task_counts.changing_many(db, sorted(jobs)) as counts:
+        result = db[TASKS].bulk_write([_report_statement(reports[t], now) for t in ids], ordered=False)
+        if result.matched_count < len(ids):
+            return _write_conflicts(db, reports, ids, now, counts)
+        for task_id in ids:
+            _count_move(counts, reports[task_id])
+        return set(ids)
+
+
+def _report_statement(report: ReportedTask, now: datetime.datetime) -> UpdateOne:
+    """One statement for one task: its fields and (conditional on the status read) its new status."""
+    report.written_etag = new_etag()
+    fields = {**report.statement_fields(), "_updated": _not_before(report.task, now), "_etag": report.written_etag}
+    query: dict[str, Any] = {"_id": report.task["_id"]}
+    if report.status_changed:
+        fields["status"] = report.status
+        query["status"] = report.task["status"]
+    return UpdateOne(query, {"$set": fields})
+
+
+def _not_before(task: Mapping[str, Any], now: datetime.datetime) -> datetime.datetime:
+    """The server's clock, unless the task already carries a later ``_updated``: it never goes back (§14.10)."""
+    stored = task.get("_updated")
+    if stored is None:
+        return now
+    if stored.tzinfo is None:
+        stored = stored.replace(tzinfo=datetime.timezone.utc)
+    return max(now, stored)
+
+
+def _count_move(counts: Mapping[ObjectId, task_counts.CountChange], report: ReportedTask) -> None:
+    """Record the status move of a task whose statement was applied (the status it was read with -> its new one)."""
+    job_id = report.task.get("job")
+    job_counts = counts.get(job_id) if job_id is not None else None
+    if job_counts is not None:
+        job_counts.moved(report.task["status"], report.status)
+
+
+def _write_conflicts(db: Database, reports: dict[ObjectId, Reported], ids: list[ObjectId],
+                     now: datetime.datetime, counts: Mapping[ObjectId, task_counts.CountChange]) -> set[ObjectId]:
+    """After a partial match: tasks deleted meanwhile (archived) are dropped; tasks whose status changed
+    while the batch ran get their reported statuses applied again to the status they have now, and are
+    written once more. Returns the tasks written.
+
+    Task counts: a task still carrying this batch's etag got its statement applied, so its move is
+    counted; for a status-changing statement that another write followed (or preceded), whether it was
+    applied is not known, so its job's counts are recounted on their next read.
+    """
+    fresh = {t["_id"]: t for t in db[TASKS].find({"_id": {"$in": ids}}, projection=[*REPORTED_TASK_FIELDS, "_etag"])}
+    written: set[ObjectId] = set()
+    again: list[ObjectId] = []
+    for task_id in ids:
+        report, task = reports[task_id], fresh.get(task_id)
+        if task is None:
+            reports.pop(task_id)  # deleted meanwhile: nothing to write, no job rule to run
+            continue  # no move to count: deleting tasks replaces the job's counts (task_counts.replace)
+        if task.get("_etag") == report.written_etag:
+            _count_move(counts, report)
+            written.add(task_id)
+            continue
+        if report.status_changed and report.task.get("job") in counts:
+            counts[report.task["job"]].unknown()
+        if not report.status_changed or task["status"] in (report.status, report.task["status"]):
+            written.add(task_id)
+        else:
+            report.decide_again(task)
+            if report.needs_write:
+                again.append(task_id)
+    if again:
+        result = db[TASKS].bulk_write([_report_statement(reports[t], now) for t in again], ordered=False)
+        if result.matched_count < len(again):
+            log.warning("%d tasks changed twice while a task-update batch was written; their statuses were "
+                        "left as they are", len(again) - result.matched_count)
+        written.update(again)
+    return written
+
+
+def _reported_task_changes(reports: Mapping[ObjectId, ReportedTask]) -> list[eventbus.Change]:
+    """The batch's task changes, carrying what was written (so listeners read no task)."""
+    return [eventbus.task_changed(
+        task_id, r.task.get("job"), status=r.status, previous_status=r.task["status"],
+        doc={"_id": task_id, "project": r.task.get("project"), "job": r.task.get("job"),
+             "manager": r.task.get("manager"), "status": r.status, **r.fields})
+        for task_id, r in reports.items()]

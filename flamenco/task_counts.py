@@ -50,7 +50,7 @@ from pymongo import UpdateOne
 from pymongo.database import Database
 
 from flamenco import clock
-from flamenco.jobs import JOBS, TASKS
+from flamenco.store.collections import JOBS, TASKS
 from flamenco_protocol.statuses import JobStatus
 
 log = logging.getLogger(__name__)

@@ -12,8 +12,8 @@ import re
 
 from aiohttp import web
 
-from flamenco.openapi.common import (OPENAPI_VERSION, PathTable, error_response, error_schema, json_content,
-                                     path_shape, response)
+from flamenco_protocol.openapi import (OPENAPI_VERSION, PathTable, error_response, error_schema, json_content,
+                                       path_shape, response)
 from flamenco_protocol.statuses import WORKER_REPORTED_TASK_STATUSES
 
 TITLE = "Flamenco Manager worker API"
@@ -29,7 +29,7 @@ _WORKER = {"type": "object", "properties": {
     "software": {"type": "string"}, "status_requested": {"type": "string"},
     "lazy_status_request": {"type": "boolean"}, "time_cost": {"type": "integer"}},
     "required": ["_id"]}
-# Optional on registration and sign-on (issue 15; flamenco.requirements): what jobs may require.
+# Optional on registration and sign-on (issue 15; flamenco_protocol.requirements): what jobs may require.
 _CAPABILITIES = {
     "tags": {"type": "array", "maxItems": 32, "items": {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$"}},
     "resources": {"type": "object", "required": ["cpu_cores", "ram_bytes"], "properties": {

@@ -15,15 +15,15 @@ handed out during that interval; its worker then learns of the cancellation
 at its next ``may-i-run`` (see README, "Cancellation window").
 
 A task of a job with requirements goes only to a worker that meets them
-(``flamenco.requirements``; the Server copies the job's requirements into
-each task it sends).
+(``flamenco_protocol.requirements``; the Server copies the job's requirements
+into each task it sends).
 """
 from __future__ import annotations
 
-from flamenco import requirements
 from flamenco_manager import assignment, workers
 from flamenco_manager.context import ManagerContext
 from flamenco_manager.taskqueue import Meets
+from flamenco_protocol import requirements
 from flamenco_protocol.statuses import TaskStatus
 
 

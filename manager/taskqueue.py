@@ -7,11 +7,12 @@ heaps of the worker's task types that the worker may run; tasks it may not run
 so a claim costs O(k log n) for k such tasks, usually none.
 
 Tasks of jobs with requirements (issue 15: tags, minimum CPU/RAM/GPU) go in
-their own heap per distinct requirement set (``flamenco.requirements.signature``),
-so a worker that does not meet them never looks at those tasks: a claim asks
-``meets`` once per heap of its task types (a farm has a handful of distinct
-requirement sets), not once per task, and a worker without the tag gets a
-204 at the same cost while such tasks wait for a worker that has it.
+their own heap per distinct requirement set
+(``flamenco_protocol.requirements.signature``), so a worker that does not meet
+them never looks at those tasks: a claim asks ``meets`` once per heap of its
+task types (a farm has a handful of distinct requirement sets), not once per
+task, and a worker without the tag gets a 204 at the same cost while such
+tasks wait for a worker that has it.
 
 Tasks whose parents have not completed are not in a heap at all: they wait in
 ``waiting`` until their last parent completes (``parent_completed``), so they
@@ -28,7 +29,7 @@ from typing import Any, Callable, Iterable
 
 from bson import ObjectId
 
-from flamenco import requirements as reqs
+from flamenco_protocol import requirements as reqs
 
 # A heap entry: [-job_priority, -priority, task id, alive]. The id is unique,
 # so comparisons never reach the flag.

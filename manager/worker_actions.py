@@ -15,10 +15,10 @@ from typing import Any
 
 from bson import ObjectId
 
-from flamenco import requirements
 from flamenco_manager import blocklist, sleep_schedule, store, tasks, workers
 from flamenco_manager.context import ManagerContext
 from flamenco_manager.engine import on_engine
+from flamenco_protocol import requirements
 from flamenco_protocol.statuses import WorkerStatus
 
 log = logging.getLogger(__name__)

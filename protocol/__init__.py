@@ -8,4 +8,9 @@ library: never ``flamenco`` or ``flamenco_manager``.
   ``StrEnum`` members, and the groups of them the protocol names.
 - :mod:`flamenco_protocol.wire`: JSON field names that more than one tier
   reads or writes.
+- :mod:`flamenco_protocol.requirements`: what a job may require of workers
+  (tags, minimum resources) and whether a worker meets it; the server checks
+  jobs with it, the Manager's scheduler workers, the client its options.
+- :mod:`flamenco_protocol.openapi`: the building blocks of the server's and
+  the Manager's OpenAPI descriptions (paths, parameters, the error body).
 """

@@ -108,6 +108,7 @@ def test_the_protocol_needs_only_the_standard_library() -> None:
 
 def test_importing_the_protocol_loads_neither_server_nor_manager() -> None:
     code = ("import sys, flamenco_protocol, flamenco_protocol.statuses, flamenco_protocol.wire\n"
+            "import flamenco_protocol.openapi, flamenco_protocol.requirements\n"
             "loaded = sorted(m for m in sys.modules if m.split('.')[0] in ('flamenco', 'flamenco_manager',\n"
             "    'flamenco_worker', 'bson', 'pymongo'))\n"
             "assert 'flamenco' not in sys.modules and 'flamenco_manager' not in sys.modules, loaded\n"

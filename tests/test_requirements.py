@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from flamenco import requirements
+from flamenco_protocol import requirements
 
 GIB = 1024 ** 3
 # A "32 GB" machine: the kernel keeps some of its 32 GiB, psutil reports about this much.

@@ -1,7 +1,7 @@
 """What the job requires of the workers that run it: tags and minimum resources (issue 15).
 
-The add-on's copy of ``flamenco.requirements`` (Blender's Python has no
-``flamenco`` package): the same tag rule, limits and compact form, so the
+The add-on's copy of ``flamenco_protocol.requirements`` (Blender's Python has
+none of Flamenco's packages): the same tag rule, limits and compact form, so the
 add-on sends what ``flamenco submit --require-tag ... --min-ram ...`` sends
 and refuses, before the file is saved, what the server would refuse.
 tests/addon/test_consistency.py keeps the two from drifting apart.
@@ -13,12 +13,12 @@ import re
 
 from .server import SubmitError
 
-# A tag: lower-case letters, digits and ``_ . : -`` (flamenco.requirements.TAG_RE); upper case is folded.
+# A tag: lower-case letters, digits and ``_ . : -`` (flamenco_protocol.requirements.TAG_RE); upper case is folded.
 TAG_RE = r"^[a-z0-9][a-z0-9_.:-]{0,63}$"
 _TAG = re.compile(TAG_RE)
-# Most tags a job may require (flamenco.requirements.MAX_TAGS).
+# Most tags a job may require (flamenco_protocol.requirements.MAX_TAGS).
 MAX_TAGS = 32
-# Upper bounds the server accepts (flamenco.requirements); they catch typos such as MB for GB.
+# Upper bounds the server accepts (flamenco_protocol.requirements); they catch typos such as MB for GB.
 MAX_CPU_CORES = 4096
 MAX_RAM_GB = 65536
 MAX_GPU_MEMORY_GB = 4096
@@ -57,7 +57,7 @@ def _minimum(value: float, key: str, limit: int) -> float:
 def parse(tags_text: str, min_cpu_cores: int, min_ram_gb: float, gpu: bool,
                  min_gpu_memory_gb: float) -> dict:
     """The job's ``requirements``: only what constrains (no zero minimum, no ``gpu`` when a GPU memory
-    minimum implies it), as ``flamenco.requirements.compact`` writes them; empty for none."""
+    minimum implies it), as ``flamenco_protocol.requirements.compact`` writes them; empty for none."""
     checked: dict = {}
     required_tags = tags(tags_text)
     if required_tags:

@@ -16,6 +16,7 @@ from flamenco import app as server_app
 from flamenco import clock, defaults
 from flamenco.auth import roles, tokens
 from flamenco.cli import main
+from flamenco.store.collections import PROJECTS, USERS
 
 
 def _database() -> Database:
@@ -64,7 +65,7 @@ def create_user(username: str, roles_: tuple[str, ...], password: str | None, fu
 def create_token(username: str, days: float) -> None:
     """Issue an API token for a user and print it (it is shown only once)."""
     db = _database()
-    user = db["users"].find_one({"username": username})
+    user = db[USERS].find_one({"username": username})
     if user is None:
         raise click.ClickException(f"no user {username!r}")
     click.echo(tokens.generate_token(db, user["_id"], days=days))
@@ -83,7 +84,7 @@ def create_project(name: str, url: str | None, members: tuple[str, ...]) -> None
     member_list = []
     for spec in members:
         username, _, role = spec.partition(":")
-        user = db["users"].find_one({"username": username}, {"_id": 1})
+        user = db[USERS].find_one({"username": username}, {"_id": 1})
         if user is None:
             raise click.ClickException(f"no user {username!r}")
         member_list.append((user["_id"], role or projects.ROLE_ADMIN))
@@ -106,13 +107,13 @@ def create_manager(name: str, owner: str | None, project_urls: tuple[str, ...], 
     db = _database()
     owner_id = None
     if owner:
-        user = db["users"].find_one({"username": owner}, {"_id": 1})
+        user = db[USERS].find_one({"username": owner}, {"_id": 1})
         if user is None:
             raise click.ClickException(f"no user {owner!r}")
         owner_id = user["_id"]
     project_ids = []
     for url in project_urls:
-        project = db["projects"].find_one({"url": url}, {"_id": 1})
+        project = db[PROJECTS].find_one({"url": url}, {"_id": 1})
         if project is None:
             raise click.ClickException(f"no project with url {url!r}")
         project_ids.append(project["_id"])
@@ -147,14 +148,14 @@ def _change_roles(username: str, update: dict) -> list[str]:
     user's tokens and sessions at once.
     """
     db = _database()
-    user = db["users"].find_one({"username": username}, {"service": 1})
+    user = db[USERS].find_one({"username": username}, {"service": 1})
     if user is None:
         raise click.ClickException(f"no user {username!r}")
     if user.get("service"):
         raise click.ClickException(f"{username!r} is a Manager's service account; its roles are fixed")
     update["$set"] = {"_updated": clock.utcnow(), "_etag": uuid.uuid4().hex}
-    db["users"].update_one({"_id": user["_id"]}, update)
-    return sorted((db["users"].find_one({"_id": user["_id"]}, {"roles": 1}) or {}).get("roles") or [])
+    db[USERS].update_one({"_id": user["_id"]}, update)
+    return sorted((db[USERS].find_one({"_id": user["_id"]}, {"roles": 1}) or {}).get("roles") or [])
 
 
 @main.command("grant-role")

@@ -24,6 +24,7 @@ from flamenco import errors
 from flamenco.auth import roles
 from flamenco.auth.tokens import user_for_token
 from flamenco.store import current_db
+from flamenco.store.collections import TOKENS, USERS
 
 
 @dataclasses.dataclass(frozen=True)
@@ -108,7 +109,7 @@ def _load_session_user(session_id: str) -> SessionUser | None:
     generation = generation or "0"
     if not ObjectId.is_valid(user_id) or not generation.isdecimal():
         return None
-    doc = current_db()["users"].find_one({"_id": ObjectId(user_id)})
+    doc = current_db()[USERS].find_one({"_id": ObjectId(user_id)})
     if doc is None or doc.get(SESSION_GENERATION_FIELD, 0) != int(generation):
         return None
     return SessionUser(doc)
@@ -116,7 +117,7 @@ def _load_session_user(session_id: str) -> SessionUser | None:
 
 def end_sessions(db: Database, user_id: ObjectId) -> None:
     """Invalidate every dashboard session of the user (logout, everywhere)."""
-    db["users"].update_one({"_id": user_id}, {"$inc": {SESSION_GENERATION_FIELD: 1}})
+    db[USERS].update_one({"_id": user_id}, {"$inc": {SESSION_GENERATION_FIELD: 1}})
 
 
 # Methods that change state; session-authenticated ones need a CSRF token
@@ -156,9 +157,9 @@ def setup_app(app: flask.Flask) -> None:
     app.before_request(load_current_user)
     with app.app_context():
         db = current_db()
-        db["tokens"].create_index([("token_hashed", 1)])
-        db["tokens"].create_index([("user", 1)])
-        db["users"].create_index([("username", 1)], unique=True)
+        db[TOKENS].create_index([("token_hashed", 1)])
+        db[TOKENS].create_index([("user", 1)])
+        db[USERS].create_index([("username", 1)], unique=True)
 
 
 def current_user() -> CurrentUser | None:

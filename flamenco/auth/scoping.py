@@ -12,8 +12,7 @@ from pymongo.database import Database
 
 from flamenco import errors, projects
 from flamenco.auth import CurrentUser, current_user, roles
-
-MANAGERS = "flamenco_managers"
+from flamenco.store.collections import MANAGERS
 
 
 def require_user() -> CurrentUser:

@@ -15,9 +15,7 @@ from bson import ObjectId
 from pymongo.database import Database
 
 from flamenco import clock, defaults
-
-TOKENS = "tokens"
-USERS = "users"
+from flamenco.store.collections import TOKENS, USERS
 
 
 def hash_token(token: str) -> str:

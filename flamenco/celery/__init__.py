@@ -3,7 +3,7 @@
 Run a worker with beat: ``celery -A flamenco.celery worker --beat``. The
 broker is ``CELERY_BROKER_URL`` or else ``REDIS_URL`` (from the environment,
 as the server reads it). Tasks are named ``flamenco.celery.<name>``; the
-server enqueues archival by name (``flamenco.jobs.archival``).
+server enqueues them by name (``flamenco.celery_sender``).
 
 The task bodies are thin: they open the database and call plain functions in
 ``archival``, ``construction``, ``runnability`` and ``cleanup``, which tests
@@ -89,12 +89,13 @@ def _construction_age() -> datetime.timedelta:
 
 # acks_late: a worker killed mid-run leaves the message to be delivered again
 # (the job's construction token makes the re-run delete what the dead run inserted).
+# The registered name stays ``construct_job``: messages queued by an older server still run.
 @app.task(name="flamenco.celery.construct_job", acks_late=True)
-def construct_job(job_id: str, reason: str) -> str | None:
+def construct_big_job(job_id: str, reason: str) -> str | None:
     """Compile a big job into its tasks and queue it (enqueued by job POST and PATCH construct/recreate);
     returns its new status."""
     oid = _object_id(job_id)
-    return construction.construct_job(db.database(), oid, reason, _construction_age()) if oid else None
+    return construction.construct_if_needed(db.database(), oid, reason, _construction_age()) if oid else None
 
 
 @app.task(name="flamenco.celery.resume_job_construction")
@@ -102,7 +103,7 @@ def resume_job_construction() -> list[str]:
     """Re-enqueue construction of jobs whose run died or never started."""
     job_ids = [str(j) for j in construction.stalled_job_ids(db.database(), _construction_age())]
     for job_id in job_ids:
-        construct_job.delay(job_id, construction.RESUME_REASON)
+        construct_big_job.delay(job_id, construction.RESUME_REASON)
     return job_ids
 
 

@@ -32,13 +32,10 @@ from flamenco.celery import defaults
 from flamenco.manager_api import defaults as api_defaults
 from flamenco.jobs import construction_runs
 from flamenco.manager_api import storage
+from flamenco.store.collections import JOBS, TASK_LOGS, TASKS
 from flamenco_protocol.statuses import JobStatus
 
 log = logging.getLogger(__name__)
-
-JOBS = "flamenco_jobs"
-TASKS = "flamenco_tasks"
-TASK_LOGS = "flamenco_task_logs"
 
 
 class ArchivalError(RuntimeError):

@@ -15,14 +15,11 @@ from pymongo.database import Database
 
 from flamenco import clock
 from flamenco.manager_api import defaults as api_defaults
-from flamenco.manager_api.linking import LINKING_KEYS
+from flamenco.store.collections import JOBS, MANAGER_LINKING_KEYS, TASK_LOGS, TASKS
 from flamenco_protocol.statuses import JobStatus
 
 log = logging.getLogger(__name__)
 
-JOBS = "flamenco_jobs"
-TASKS = "flamenco_tasks"
-TASK_LOGS = "flamenco_task_logs"
 # Uploaded log files are named task-<ObjectId>.log.gz (flamenco.manager_api.storage).
 TASK_LOG_FILE = re.compile(r"^task-(?P<task>[0-9a-f]{24})\.log\.gz$")
 
@@ -72,4 +69,4 @@ def remove_orphan_task_logs(db: Database, storage_root: Path) -> int:
 
 def remove_expired_linking_keys(db: Database, now: datetime.datetime | None = None) -> int:
     """Delete linking keys past their 15 minutes (FerretDB has no TTL indexes)."""
-    return db[LINKING_KEYS].delete_many({"remove_after": {"$lt": now or clock.utcnow()}}).deleted_count
+    return db[MANAGER_LINKING_KEYS].delete_many({"remove_after": {"$lt": now or clock.utcnow()}}).deleted_count

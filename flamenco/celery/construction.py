@@ -24,7 +24,7 @@ log = logging.getLogger(__name__)
 RESUME_REASON = "Construction resumed after its run stopped"
 
 
-def construct_job(db: Database, job_id: ObjectId, reason: str, stale_after: datetime.timedelta) -> str | None:
+def construct_if_needed(db: Database, job_id: ObjectId, reason: str, stale_after: datetime.timedelta) -> str | None:
     """Construct the job unless it is gone, already constructed or held by a live run; its new status or None."""
     try:
         change = construction_runs.resume_construction(db, job_id, reason=reason, stale_after=stale_after)

@@ -13,12 +13,10 @@ from bson import ObjectId
 from pymongo.database import Database
 
 from flamenco import status
+from flamenco.store.collections import JOBS, TASKS
 from flamenco_protocol.statuses import JobStatus
 
 log = logging.getLogger(__name__)
-
-JOBS = "flamenco_jobs"
-TASKS = "flamenco_tasks"
 
 
 def active_job_ids(db: Database) -> list[ObjectId]:

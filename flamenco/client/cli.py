@@ -21,13 +21,13 @@ from typing import Any, Callable, Iterator
 import click
 from tqdm import tqdm
 
-from flamenco import requirements
 from flamenco.client import defaults
 from flamenco.client.api import FlamencoClient, TaskSummary, choose
 from flamenco.client.errors import FlamencoClientError, InvalidInput
 from flamenco.client.jobs import (FILE_EXTENSIONS, BlenderRenderJob, check_frames, check_job_id,
                                   check_render_output, check_tag)
 from flamenco.frame_ranges import MAX_FRAME_COUNT
+from flamenco_protocol import requirements
 from flamenco_protocol.statuses import JobStatus
 
 # Exit status of `jobs watch` / `submit --watch` when the job ends other than completed.

@@ -11,9 +11,10 @@ import posixpath
 from pathlib import PurePath
 from typing import Any, Mapping
 
-from flamenco import frame_ranges, output_paths, requirements
+from flamenco import frame_ranges, output_paths
 from flamenco.client import defaults
 from flamenco.client.errors import InvalidInput
+from flamenco_protocol import requirements
 
 # Blender's image formats (``scene.render.image_settings.file_format``) and the
 # file extension Blender gives them; the compiler's create-video task globs for it.
@@ -56,7 +57,7 @@ class BlenderRenderJob:
     # Ids of jobs of the same project that must complete before this one runs.
     depends_on: tuple[str, ...] = ()
     on_dependency_failure: str = defaults.ON_DEPENDENCY_FAILURE
-    # What a worker needs to run it (flamenco.requirements): {"tags", "min_cpu_cores", "min_ram_gb", ...}.
+    # What a worker needs to run it (flamenco_protocol.requirements): {"tags", "min_cpu_cores", "min_ram_gb", ...}.
     requirements: Mapping[str, Any] = dataclasses.field(default_factory=dict)
 
     def validate(self) -> None:

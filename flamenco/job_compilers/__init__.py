@@ -6,7 +6,7 @@ Entry points:
   job is stored, raising :class:`JobSettingsError` with the field and reason;
 - :func:`compile_job` returns the task documents, ``_id``s pre-assigned and
   status ``under-construction``, ready for one ``insert_many``.
-  ``flamenco.jobs.construction_runs.construct_job`` does compile, insert and flip in one go.
+  ``flamenco.jobs.construction_runs.run_construction`` does compile, insert and flip in one go.
 
 Both are pure (no database access). One module per job type registers in
 :data:`JOB_TYPES`; each has ``parse(job, compiling=...)`` returning its

@@ -26,9 +26,10 @@ import kombu.exceptions
 from bson import ObjectId
 from pymongo.database import Database
 
-from flamenco import clock, frame_ranges, job_compilers, status
+from flamenco import celery_sender, clock, frame_ranges, job_compilers, status
 from flamenco.defaults import JOB_PRIORITY_DEFAULT
-from flamenco.jobs import JOBS, archival, construction_runs
+from flamenco.jobs import construction_runs
+from flamenco.store.collections import JOBS
 from flamenco_protocol.statuses import JobStatus
 
 log = logging.getLogger(__name__)
@@ -72,22 +73,22 @@ def enqueue_construction(app: flask.Flask, job_id: ObjectId, reason: str) -> boo
     The job is stored either way: the beat sweep (``resume_job_construction``)
     picks it up once it has been untouched for ``FLAMENCO_RESUME_CONSTRUCTION_AGE_SECONDS``.
     """
-    try:  # archival's send-only client: one broker connection per app for every enqueued job
-        archival.celery_sender(app).send_task(app.config["CELERY_CONSTRUCT_TASK"], args=[str(job_id), reason])
+    try:  # the server's send-only client: one broker connection per app for every enqueued job
+        celery_sender.client(app).send_task(app.config["CELERY_CONSTRUCT_TASK"], args=[str(job_id), reason])
     except kombu.exceptions.OperationalError as ex:
         log.warning("could not enqueue construction of job %s (%s); the resume sweep will construct it", job_id, ex)
         return False
     return True
 
 
-def construct_job(db: Database, job_id: ObjectId, *, reason: str,
-                  new_settings: Mapping[str, Any] | None = None) -> str:
-    """Compile the job and queue (or pause) it with all its tasks; return its final status.
+def construct_inline(db: Database, job_id: ObjectId, *, reason: str,
+                     new_settings: Mapping[str, Any] | None = None) -> str:
+    """Compile the job in this request and queue (or pause) it with all its tasks; return its final status.
 
     ``new_settings`` are merged into ``job.settings`` first (PATCH ``construct``).
     Raises ``status.IllegalTransition`` if the job is not in a constructible status.
     """
-    return construction_runs.construct_job(db, job_id, reason=reason, new_settings=new_settings).status
+    return construction_runs.run_construction(db, job_id, reason=reason, new_settings=new_settings).status
 
 
 def construct_stored_job(app: flask.Flask, db: Database, job: Mapping[str, Any], *, reason: str,
@@ -96,10 +97,10 @@ def construct_stored_job(app: flask.Flask, db: Database, job: Mapping[str, Any],
 
     ``job`` carries the settings the compile will see (``new_settings`` merged),
     so the estimate is that of the job to be built. Raises what
-    ``construction_runs.construct_job`` raises.
+    ``construction_runs.run_construction`` raises.
     """
     return _inline_or_background(app, job, reason, functools.partial(
-        construction_runs.construct_job, db, job["_id"], reason=reason, new_settings=new_settings))
+        construction_runs.run_construction, db, job["_id"], reason=reason, new_settings=new_settings))
 
 
 def recreate_job(app: flask.Flask, db: Database, job: Mapping[str, Any], *, reason: str) -> status.JobStatusChange:
@@ -140,5 +141,5 @@ def submit_job(db: Database, job: dict, reason: str = "Job submitted") -> dict:
                 "_etag": uuid.uuid4().hex})
     db[JOBS].insert_one(job)
     if job["status"] != JobStatus.WAITING_FOR_FILES:
-        construct_job(db, job["_id"], reason=reason)
+        construct_inline(db, job["_id"], reason=reason)
     return db[JOBS].find_one({"_id": job["_id"]}) or job

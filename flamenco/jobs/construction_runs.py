@@ -9,8 +9,9 @@ left behind says the job may hold tasks of a dead run, which the next run
 deletes before compiling, so a resumed construction never duplicates tasks.
 
 The status transitions themselves (and their vocabulary) are the rules of
-:mod:`flamenco.status`; this module is the lease protocol around them, kept
-apart so the rules do not depend on the job compilers.
+:mod:`flamenco.status`, which also writes them (``start_construction``,
+``finish_construction``); this module is the lease protocol around them,
+kept apart so the rules do not depend on the job compilers.
 """
 from __future__ import annotations
 
@@ -22,7 +23,8 @@ from typing import Any, Mapping
 from bson import ObjectId
 from pymongo.database import Database
 
-from flamenco import clock, eventbus, job_compilers, status, task_counts
+from flamenco import clock, job_compilers, status, task_counts
+from flamenco.store.collections import JOBS, MANAGERS, TASK_LOGS, TASKS
 from flamenco_protocol.statuses import JobStatus, TaskStatus
 
 # Jobs that have no tasks (any more), so compiling them cannot duplicate tasks;
@@ -34,6 +36,8 @@ CONSTRUCTIBLE_JOB_STATES = frozenset({JobStatus.WAITING_FOR_FILES, JobStatus.UND
 CONSTRUCTION_RUN_FIELD = "construction_run"
 # Runs started on the job since it was last published or failed.
 CONSTRUCTION_ATTEMPTS_FIELD = "construction_attempts"
+# The lease a run holds on the job, dropped when it publishes or fails the job.
+LEASE_FIELDS = (CONSTRUCTION_RUN_FIELD, CONSTRUCTION_ATTEMPTS_FIELD)
 # A job whose runs keep dying (say, the worker runs out of memory compiling it)
 # fails after this many attempts instead of being resumed forever.
 MAX_CONSTRUCTION_ATTEMPTS = 3
@@ -57,10 +61,10 @@ class _Run:
     took_over: bool
 
 
-def construct_job(db: Database, job_id: ObjectId, *, reason: str,
-                  new_settings: Mapping[str, Any] | None = None, defer: bool = False,
-                  now: datetime.datetime | None = None) -> status.JobStatusChange:
-    """Compile a job into tasks and queue them: Flamenco 2's ``api_construct_job``.
+def run_construction(db: Database, job_id: ObjectId, *, reason: str,
+                     new_settings: Mapping[str, Any] | None = None, defer: bool = False,
+                     now: datetime.datetime | None = None) -> status.JobStatusChange:
+    """Start a construction run: compile a job into tasks and queue them (Flamenco 2's ``api_construct_job``).
 
     Merges ``new_settings`` into ``job.settings`` (PATCH ``construct``), sets
     ``under-construction`` with ``reason``, compiles, inserts all tasks already
@@ -74,7 +78,7 @@ def construct_job(db: Database, job_id: ObjectId, *, reason: str,
     by :func:`resume_construction`).
     """
     now = clock.moment(now)
-    job = status.load(db, status.JOBS, job_id, _CLAIM_FIELDS)
+    job = status.load(db, JOBS, job_id, _CLAIM_FIELDS)
     if job["status"] not in CONSTRUCTIBLE_JOB_STATES:
         raise status.IllegalTransition("status", job["status"], JobStatus.UNDER_CONSTRUCTION,
                                 f"only possible from {', '.join(sorted(CONSTRUCTIBLE_JOB_STATES))}")
@@ -96,7 +100,7 @@ def resume_construction(db: Database, job_id: ObjectId, *, reason: str, stale_af
     becomes ``construction-failed`` instead.
     """
     now = clock.moment(now)
-    job = status.load(db, status.JOBS, job_id, _CLAIM_FIELDS)
+    job = status.load(db, JOBS, job_id, _CLAIM_FIELDS)
     if job["status"] != JobStatus.UNDER_CONSTRUCTION or _run_is_alive(job, stale_after, now):
         return None
     try:
@@ -116,8 +120,7 @@ def stalled_constructions(db: Database, stale_after: datetime.timedelta,
                           now: datetime.datetime | None = None) -> list[ObjectId]:
     """Ids of ``under-construction`` jobs nobody touched for ``stale_after``: their run died or never started."""
     cutoff = clock.moment(now) - stale_after
-    jobs = db[status.JOBS].find({"status": JobStatus.UNDER_CONSTRUCTION, "_updated": {"$lt": cutoff}},
-                                projection=["_id"])
+    jobs = db[JOBS].find({"status": JobStatus.UNDER_CONSTRUCTION, "_updated": {"$lt": cutoff}}, projection=["_id"])
     return [job["_id"] for job in jobs]
 
 
@@ -127,10 +130,10 @@ def recreate_job(db: Database, job_id: ObjectId, *, reason: str, defer: bool = F
 
     The job is claimed before its tasks go, so a crash in between leaves a
     resumable ``under-construction`` job whose next run deletes what is left.
-    With ``defer`` the compile is left to a background run, as in :func:`construct_job`.
+    With ``defer`` the compile is left to a background run, as in :func:`run_construction`.
     """
     now = clock.moment(now)
-    job = status.load(db, status.JOBS, job_id, _CLAIM_FIELDS)
+    job = status.load(db, JOBS, job_id, _CLAIM_FIELDS)
     if job["status"] not in status.RECREATABLE_JOB_STATES:
         raise status.IllegalTransition("status", job["status"], JobStatus.UNDER_CONSTRUCTION,
                                 f"only {', '.join(sorted(status.RECREATABLE_JOB_STATES))} jobs can be recreated")
@@ -146,10 +149,10 @@ def delete_job_tasks(db: Database, job_id: ObjectId) -> int:
     job's task counts become empty (a no-op when the job itself is gone).
     """
     with task_counts.changing(db, job_id) as counts:
-        task_ids = [task["_id"] for task in db[status.TASKS].find({"job": job_id}, projection=["_id"])]
+        task_ids = [task["_id"] for task in db[TASKS].find({"job": job_id}, projection=["_id"])]
         if task_ids:
-            db[status.TASK_LOGS].delete_many({"task": {"$in": task_ids}})
-        deleted = db[status.TASKS].delete_many({"job": job_id}).deleted_count
+            db[TASK_LOGS].delete_many({"task": {"$in": task_ids}})
+        deleted = db[TASKS].delete_many({"job": job_id}).deleted_count
         counts.replace({})
     return deleted
 
@@ -180,24 +183,17 @@ def _run_is_alive(job: Mapping[str, Any], stale_after: datetime.timedelta, now: 
 
 def _claim_construction(db: Database, job: Mapping[str, Any], reason: str, now: datetime.datetime,
                         also: Mapping[str, Any] | None = None) -> _Run:
-    """Set ``under-construction`` with ``reason`` and a fresh run token, if the job is unchanged since read.
+    """Set ``under-construction`` with ``reason`` and a fresh run token, if the job is unchanged since read
+    (:func:`status.start_construction`, which raises :class:`status.StatusConflict` otherwise).
 
-    The condition on ``_etag`` lets one of two concurrent runs win (on MongoDB;
-    FerretDB does not guarantee it, reference ferretdb-eve.md §5). Tasks of a
-    dead run (the job still had a token) are deleted before anything is compiled.
+    Tasks of a dead run (the job still had a token) are deleted before anything is compiled.
     """
     run = _Run(token=secrets.token_hex(16), now=now, took_over=bool(job.get(CONSTRUCTION_RUN_FIELD)))
-    fields = {**(also or {}), "status": JobStatus.UNDER_CONSTRUCTION, CONSTRUCTION_RUN_FIELD: run.token,
-              CONSTRUCTION_ATTEMPTS_FIELD: job.get(CONSTRUCTION_ATTEMPTS_FIELD, 0) + 1}
-    if reason:
-        fields["status_reason"] = reason
-    # The job's tasks are rebuilt: its task counts are read from the tasks until the run publishes it.
-    result = db[status.JOBS].update_one({"_id": job["_id"], "status": job["status"], "_etag": job.get("_etag")},
-                                 task_counts.merge_updates({"$set": status.stamp(now, fields)}, task_counts.forget_update()))
-    if result.matched_count == 0:
-        raise status.StatusConflict(f"job {job['_id']} changed while its construction started; not constructing it")
+    attempts = job.get(CONSTRUCTION_ATTEMPTS_FIELD, 0) + 1
+    status.start_construction(db, job, reason, now, also={**(also or {}), CONSTRUCTION_RUN_FIELD: run.token,
+                                                          CONSTRUCTION_ATTEMPTS_FIELD: attempts})
     if run.took_over:
-        db[status.TASKS].delete_many({"job": job["_id"]})
+        db[TASKS].delete_many({"job": job["_id"]})
     return run
 
 
@@ -213,12 +209,12 @@ def _compile_and_publish(db: Database, job_id: ObjectId, run: _Run, reason: str)
     none is completed, so no follow-up status applies. A failure leaves no
     task behind (§14.14).
     """
-    job = status.load(db, status.JOBS, job_id, None)
+    job = status.load(db, JOBS, job_id, None)
     task_status = TaskStatus.PAUSED if job.get("start_paused") else TaskStatus.QUEUED
     change = status.JobStatusChange(job_id=job_id, old_status=JobStatus.UNDER_CONSTRUCTION,
                                     status=JobStatus.UNDER_CONSTRUCTION)
     try:
-        manager = db[status.MANAGERS].find_one({"_id": job.get("manager")}, projection=["worker_task_types"])
+        manager = db[MANAGERS].find_one({"_id": job.get("manager")}, projection=["worker_task_types"])
         tasks = job_compilers.compile_job(job, manager=manager, now=run.now)
         if not tasks:
             raise ValueError("the job has no tasks")
@@ -226,11 +222,11 @@ def _compile_and_publish(db: Database, job_id: ObjectId, run: _Run, reason: str)
             task["status"] = task_status
         _insert_tasks(db, job_id, run, tasks)
         if run.took_over:  # a run deemed dead may have inserted one more batch after this run began
-            db[status.TASKS].delete_many({"job": job_id, "_created": {"$ne": run.now}})
+            db[TASKS].delete_many({"job": job_id, "_created": {"$ne": run.now}})
         _finish_construction(db, change, run, _published_status(db, job_id, task_status),
                              task_count=len(tasks), task_status=task_status)
     except ConstructionSuperseded:
-        db[status.TASKS].delete_many({"job": job_id, "_created": run.now})
+        db[TASKS].delete_many({"job": job_id, "_created": run.now})
         raise
     except Exception as ex:  # noqa: BLE001 - any failure must end in construction-failed, never a stuck job
         _fail_construction(db, change, run, f"{reason}; compilation failed: {ex}")
@@ -253,12 +249,12 @@ def _insert_tasks(db: Database, job_id: ObjectId, run: _Run, tasks: list[dict]) 
     for start in range(0, len(tasks), CONSTRUCTION_BATCH_SIZE):
         if start:
             _touch_claimed_job(db, job_id, run)
-        db[status.TASKS].insert_many(tasks[start:start + CONSTRUCTION_BATCH_SIZE], ordered=False)
+        db[TASKS].insert_many(tasks[start:start + CONSTRUCTION_BATCH_SIZE], ordered=False)
 
 
 def _touch_claimed_job(db: Database, job_id: ObjectId, run: _Run) -> None:
     """Refresh the job's ``_updated`` (the run's sign of life); :class:`ConstructionSuperseded` if it lost the job."""
-    result = db[status.JOBS].update_one(
+    result = db[JOBS].update_one(
         {"_id": job_id, "status": JobStatus.UNDER_CONSTRUCTION, CONSTRUCTION_RUN_FIELD: run.token},
         {"$set": status.stamp(clock.utcnow())})
     if result.matched_count == 0:
@@ -270,34 +266,22 @@ def _fail_construction(db: Database, change: status.JobStatusChange, run: _Run, 
     try:
         _touch_claimed_job(db, change.job_id, run)
     except ConstructionSuperseded:
-        db[status.TASKS].delete_many({"job": change.job_id, "_created": run.now})
+        db[TASKS].delete_many({"job": change.job_id, "_created": run.now})
         raise
-    db[status.TASKS].delete_many({"job": change.job_id})
+    db[TASKS].delete_many({"job": change.job_id})
     _finish_construction(db, change, run, JobStatus.CONSTRUCTION_FAILED, reason)
 
 
 def _finish_construction(db: Database, change: status.JobStatusChange, run: _Run, new_status: str, reason: str = "",
                          *, task_count: int = 0, task_status: str = "") -> None:
-    """The last step of a run: the job leaves ``under-construction`` (its tasks become visible) and drops the token.
+    """The last step of a run: the job leaves ``under-construction`` (its tasks become visible) and drops the token
+    (:func:`status.finish_construction`).
 
     The job's ``task_count`` tasks are all in ``task_status`` (default: ``new_status``;
     none when the construction failed or was deferred): the run holds the job,
     so it stores those task counts in the same write.
     """
-    fields: dict[str, Any] = {"status": new_status}
-    if reason:
-        fields["status_reason"] = reason
     counts = {task_status or new_status: task_count} if task_count else {}
-    result = db[status.JOBS].update_one(
-        {"_id": change.job_id, "status": JobStatus.UNDER_CONSTRUCTION, CONSTRUCTION_RUN_FIELD: run.token},
-        task_counts.merge_updates(
-            {"$set": status.stamp(clock.utcnow(), fields),
-             "$unset": {CONSTRUCTION_RUN_FIELD: "", CONSTRUCTION_ATTEMPTS_FIELD: ""}},
-            task_counts.replace_update(counts)))
-    if result.matched_count == 0:
+    if not status.finish_construction(db, change, new_status, reason, extra_filter={CONSTRUCTION_RUN_FIELD: run.token},
+                                      unset=LEASE_FIELDS, tasks=counts, at=run.now):
         raise ConstructionSuperseded(f"job {change.job_id} is no longer held by this construction run")
-    change.steps.append(new_status)
-    change.status = new_status
-    change.at = run.now
-    eventbus.emit(db, eventbus.job_changed(change.job_id, status=new_status, previous_status=change.old_status,
-                                           tasks_changed=True))

@@ -31,6 +31,7 @@ from bson import ObjectId
 from pymongo.database import Database
 
 from flamenco import clock, defaults, errors, eventbus, status
+from flamenco.store.collections import JOBS
 from flamenco_protocol.statuses import JobStatus
 
 log = logging.getLogger(__name__)
@@ -87,8 +88,7 @@ def check_dependencies(db: Database, project_id: ObjectId, dep_ids: Sequence[Obj
     Every dependency must exist and be a job of ``project_id``; a stored job
     may not come to wait for itself, directly or through other jobs.
     """
-    found = {doc["_id"]: doc for doc in db[status.JOBS].find({"_id": {"$in": list(dep_ids)}},
-                                                           projection=["project"])}
+    found = {doc["_id"]: doc for doc in db[JOBS].find({"_id": {"$in": list(dep_ids)}}, projection=["project"])}
     for dep_id in dep_ids:
         doc = found.get(dep_id)
         if doc is None:
@@ -118,7 +118,7 @@ def find_cycle(db: Database, job_id: ObjectId, dep_ids: Sequence[ObjectId]) -> l
         if not frontier:
             return []
         next_frontier: list[ObjectId] = []
-        for doc in db[status.JOBS].find({"_id": {"$in": frontier}}, projection=["depends_on"]):
+        for doc in db[JOBS].find({"_id": {"$in": frontier}}, projection=["depends_on"]):
             for dep in doc.get("depends_on") or ():
                 if dep == job_id:
                     return _path_back(reached_from, doc["_id"], job_id)
@@ -144,8 +144,8 @@ def _path_back(reached_from: Mapping[ObjectId, ObjectId], last: ObjectId, job_id
 
 def describe_cycle(db: Database, cycle: Sequence[ObjectId]) -> str:
     """``'comp' (id) -> 'render' (id) -> 'comp' (id)``: the cycle's jobs by name and id."""
-    names = {doc["_id"]: doc.get("name", "") for doc in db[status.JOBS].find({"_id": {"$in": list(cycle)}},
-                                                                           projection=["name"])}
+    names = {doc["_id"]: doc.get("name", "") for doc in db[JOBS].find({"_id": {"$in": list(cycle)}},
+                                                                    projection=["name"])}
     return " -> ".join(f"{names.get(job_id, '')!r} ({job_id})" for job_id in cycle)
 
 
@@ -157,8 +157,8 @@ def check_not_awaited(db: Database, job: Mapping[str, Any], action: str) -> None
     """
     if status.dependency_satisfied(job):
         return
-    waiting = list(db[status.JOBS].find({"depends_on": job["_id"], "status": {"$in": sorted(_NOT_STARTED_STATES)}},
-                                        projection=["name"]).limit(5))
+    waiting = list(db[JOBS].find({"depends_on": job["_id"], "status": {"$in": sorted(_NOT_STARTED_STATES)}},
+                                 projection=["name"]).limit(5))
     if waiting:
         names = ", ".join(f"{doc.get('name', '')!r} ({doc['_id']})" for doc in waiting)
         raise DependencyError(409, "depends_on", f"this job cannot be {action} while other jobs wait for it to "
@@ -185,7 +185,7 @@ def on_changes(db: Database, changes: Sequence[eventbus.Change]) -> None:
             finished.append(change.doc_id)
     dependents: list[ObjectId] = []
     if finished:
-        dependents = [doc["_id"] for doc in db[status.JOBS].find(
+        dependents = [doc["_id"] for doc in db[JOBS].find(
             {"depends_on": {"$in": finished}, "status": JobStatus.WAITING_FOR_JOBS}, projection=["_id"])]
     for job_id in dict.fromkeys([*began_waiting, *dependents]):
         evaluate_waiting_job(db, job_id)
@@ -197,8 +197,8 @@ def evaluate_waiting_job(db: Database, job_id: ObjectId) -> None:
     A concurrent change of the job (a user cancelled it meanwhile) wins: this
     one is then dropped, since the other change's own event decides again.
     """
-    job = db[status.JOBS].find_one({"_id": job_id, "status": JobStatus.WAITING_FOR_JOBS},
-                                   projection=["on_dependency_failure", "depends_on"])
+    job = db[JOBS].find_one({"_id": job_id, "status": JobStatus.WAITING_FOR_JOBS},
+                            projection=["on_dependency_failure", "depends_on"])
     if job is None:
         return
     unmet = status.unmet_dependencies(db, job_id)
@@ -230,7 +230,7 @@ def waiting_reason(unmet: Sequence[Mapping[str, Any]]) -> str:
 def _describe_waiting(db: Database, job_id: ObjectId, unmet: Sequence[Mapping[str, Any]]) -> None:
     """Store the waiting reason when it changed (and announce it, for the dashboard)."""
     reason = waiting_reason(unmet)
-    result = db[status.JOBS].update_one(
+    result = db[JOBS].update_one(
         {"_id": job_id, "status": JobStatus.WAITING_FOR_JOBS, "status_reason": {"$ne": reason}},
         {"$set": status.stamp(clock.utcnow(), {"status_reason": reason})})
     if result.modified_count:
@@ -258,8 +258,8 @@ def set_dependencies(db: Database, job: Mapping[str, Any], value: object) -> Non
                                              f"of {', '.join(sorted(DEPENDENCIES_EDITABLE_STATES))} jobs")
     dep_ids = parse_depends_on(value)
     check_dependencies(db, job["project"], dep_ids, job_id=job["_id"])
-    result = db[status.JOBS].update_one({"_id": job["_id"], "status": job["status"]},
-                                        {"$set": status.stamp(clock.utcnow(), {"depends_on": dep_ids})})
+    result = db[JOBS].update_one({"_id": job["_id"], "status": job["status"]},
+                                 {"$set": status.stamp(clock.utcnow(), {"depends_on": dep_ids})})
     if result.matched_count == 0:
         raise DependencyError(409, "status", "the job changed meanwhile; reload and retry")
     eventbus.emit(db, eventbus.job_changed(job["_id"]))
@@ -295,11 +295,11 @@ class DependencyView:
 def dependency_view(db: Database, job: Mapping[str, Any]) -> DependencyView:
     """What the job page shows about the job's dependencies (two indexed queries)."""
     ids = list(job.get("depends_on") or [])
-    found = {doc["_id"]: doc for doc in db[status.JOBS].find({"_id": {"$in": ids}}, projection=["name", "status"])} \
+    found = {doc["_id"]: doc for doc in db[JOBS].find({"_id": {"$in": ids}}, projection=["name", "status"])} \
         if ids else {}
     waits_for = [_related(dep_id, found.get(dep_id)) for dep_id in ids]
-    needers = db[status.JOBS].find({"depends_on": job["_id"], "project": job.get("project")},
-                                   projection=["name", "status"]).limit(MAX_NEEDED_BY_SHOWN)
+    needers = db[JOBS].find({"depends_on": job["_id"], "project": job.get("project")},
+                            projection=["name", "status"]).limit(MAX_NEEDED_BY_SHOWN)
     needed_by = [_related(doc["_id"], doc) for doc in needers]
     return DependencyView(waits_for, needed_by, job.get("on_dependency_failure", DEFAULT_FAILURE_POLICY))
 

@@ -22,9 +22,9 @@ from pymongo.database import Database
 
 from flamenco import errors, eventbus, job_compilers, projects
 from flamenco.auth import CurrentUser, roles, scoping
-from flamenco.jobs import JOBS, construction, construction_runs, dependencies, program_gate
-from flamenco.managers import MANAGERS
+from flamenco.jobs import construction, construction_runs, dependencies, program_gate
 from flamenco.store import current_db
+from flamenco.store.collections import JOBS, MANAGERS
 from flamenco_protocol.statuses import JobStatus
 
 # Statuses a client may submit a job in; `queued` is accepted and means "compile now".
@@ -142,7 +142,7 @@ def _construct_submitted(app: flask.Flask, db: Database, job: dict, reason: str)
     if construction.constructs_in_background(app.config, job):
         construction.enqueue_construction(app, job["_id"], reason)
     else:
-        construction.construct_job(db, job["_id"], reason=reason)
+        construction.construct_inline(db, job["_id"], reason=reason)
 
 
 def on_post_post(request: flask.Request, payload: flask.Response) -> None:

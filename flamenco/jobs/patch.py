@@ -19,10 +19,11 @@ from flamenco import clock, errors, eventbus, status
 from flamenco.auth import CurrentUser, scoping
 from flamenco.extension import PatchOps
 from flamenco.defaults import JOB_PRIORITY_MAX, JOB_PRIORITY_MIN
-from flamenco.jobs import JOBS, TASKS, construction, dependencies, program_gate
+from flamenco.jobs import construction, dependencies, program_gate
 from flamenco.jobs import rna_overrides as overrides
 from flamenco.jobs.hooks import check_settings, dependency_errors, job_filter, require_project_use, settings_errors
 from flamenco.store import current_db
+from flamenco.store.collections import JOBS, TASKS
 from flamenco_protocol.statuses import JobStatus
 
 log = logging.getLogger(__name__)
@@ -88,12 +89,12 @@ def requeue_failed_tasks(job: dict, payload: dict, user: CurrentUser) -> None:
 def archive_job(job: dict, payload: dict, user: CurrentUser) -> None:
     """Mark the job ``archiving`` and hand it to the Celery archival task."""
     require_project_use(user, job)
-    from flamenco.jobs import archival
+    from flamenco import celery_sender
 
     with dependency_errors():
         dependencies.check_not_awaited(current_db(), job, "archived")
     with errors.status_errors():
-        archival.start_archiving(flask.current_app, current_db(), job, reason=f"Archived by {user.display_name}")
+        celery_sender.start_archiving(flask.current_app, current_db(), job, reason=f"Archived by {user.display_name}")
 
 
 @patch_ops.op("set-dependencies")

@@ -1,8 +1,9 @@
 """RNA overrides on an existing job (reference §4.8): store the lines, (re)queue the task that writes them.
 
 Task surgery on a compiled job, using the status rules' vocabulary and
-helpers from :mod:`flamenco.status`; kept apart so the rules do not depend
-on the job compilers.
+helpers from :mod:`flamenco.status` (which requeues the task:
+``status.requeue_task``); kept apart so the rules do not depend on the job
+compilers.
 """
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from pymongo.database import Database
 
 from flamenco import clock, eventbus, job_compilers, status, task_counts
 from flamenco.jobs import construction_runs
+from flamenco.store.collections import JOBS, TASKS
 from flamenco_protocol.statuses import JobStatus, TaskStatus
 
 # Priority of an rna-overrides task added to an existing job: before the
@@ -50,54 +52,42 @@ def apply_rna_overrides(db: Database, job_id: ObjectId, lines: Any, *,
     """
     now = clock.moment(now)
     lines = job_compilers.check_rna_overrides(lines)
-    job = status.load(db, status.JOBS, job_id, None)
+    job = status.load(db, JOBS, job_id, None)
     job_type = job_compilers.job_type_of(job)
     if not job_type.is_blender:
         raise job_compilers.JobSettingsError("job_type", f"{job_type.name!r} jobs do not render with Blender")
     if job["status"] in RNA_OVERRIDES_REFUSED_JOB_STATES:
         raise status.IllegalTransition("status", job["status"], job["status"],
                                 f"RNA overrides cannot change while the job is {job['status']}")
-    existing = db[status.TASKS].find_one({"job": job_id, "name": "rna-overrides"}, projection=["_id", "job", "status"])
+    existing = db[TASKS].find_one({"job": job_id, "name": "rna-overrides"}, projection=["_id", "job", "status"])
     if existing is not None and existing["status"] in status.IN_FLIGHT_TASK_STATES:
         raise status.IllegalTransition("status", existing["status"], TaskStatus.QUEUED,
                                 "the rna-overrides task is running; cancel it or wait until it ends")
-    db[status.JOBS].update_one({"_id": job_id}, {"$set": status.stamp(now, {"settings.rna_overrides": lines})})
+    db[JOBS].update_one({"_id": job_id}, {"$set": status.stamp(now, {"settings.rna_overrides": lines})})
     with eventbus.batch(db):
         eventbus.emit(db, eventbus.job_changed(job_id, tasks_changed=job["status"] not in construction_runs.CONSTRUCTIBLE_JOB_STATES))
         if job["status"] in construction_runs.CONSTRUCTIBLE_JOB_STATES:
             return RnaOverridesChange(task_id=None, created=False)
         command = job_compilers.rna_overrides_command((job.get("settings") or {}).get("filepath") or "", lines)
         if existing is not None:
-            _requeue_rna_overrides_task(db, existing, command, now)
+            status.requeue_task(db, existing, now, also={"commands": [command]})
             return RnaOverridesChange(task_id=existing["_id"], created=False)
         return _create_rna_overrides_task(db, job, job_type.rna_overrides_parent, command, now)
 
 
-def _requeue_rna_overrides_task(db: Database, task: Mapping[str, Any], command: Mapping[str, Any],
-                                now: datetime.datetime) -> None:
-    """Give the task the new command and queue it, unless its status changed since it was read."""
-    with task_counts.changing(db, task["job"]) as counts:
-        result = db[status.TASKS].update_one({"_id": task["_id"], "status": task["status"]},
-                                      {"$set": status.stamp(now, {"commands": [command], "status": TaskStatus.QUEUED}),
-                                       "$unset": {"failed_by_workers": ""}})
-        counts.moved(task["status"], TaskStatus.QUEUED, result.matched_count)
-    if result.matched_count == 0:
-        raise status.StatusConflict(f"task {task['_id']} is no longer {task['status']!r}; not requeueing it")
-
-
 def _create_rna_overrides_task(db: Database, job: Mapping[str, Any], parent_name: str | None,
                                command: Mapping[str, Any], now: datetime.datetime) -> RnaOverridesChange:
-    parent = db[status.TASKS].find_one({"job": job["_id"], "name": parent_name}, projection=["_id"]) if parent_name else None
+    parent = db[TASKS].find_one({"job": job["_id"], "name": parent_name}, projection=["_id"]) if parent_name else None
     parents = [parent["_id"]] if parent else []
     factory = job_compilers.TaskFactory(job, now)
     task_id = factory.add("rna-overrides", "file-management", [dict(command)], parents=parents,
                           priority=RNA_OVERRIDES_TASK_PRIORITY)
     with task_counts.changing(db, job["_id"]) as counts:
-        db[status.TASKS].insert_one({**factory.tasks[0], "status": TaskStatus.QUEUED})
+        db[TASKS].insert_one({**factory.tasks[0], "status": TaskStatus.QUEUED})
         counts.added(TaskStatus.QUEUED)
     # Renders hanging off the parent (or, without one, all renders) now wait for the overrides.
     renders = {"job": job["_id"], "task_type": "blender-render", "_id": {"$ne": task_id}}
     if parents:
         renders["parents"] = parents
-    result = db[status.TASKS].update_many(renders, {"$set": status.stamp(now, {"parents": [task_id]})})
+    result = db[TASKS].update_many(renders, {"$set": status.stamp(now, {"parents": [task_id]})})
     return RnaOverridesChange(task_id=task_id, created=True, repointed=result.modified_count)

@@ -4,8 +4,10 @@ POST submits a job (``flamenco.jobs.hooks`` validates, compiles and flips it);
 changes go through PATCH operations (``flamenco.jobs.patch``); DELETE removes
 a finished job with its tasks and logs.
 """
-from flamenco import defaults, requirements
+from flamenco import defaults
 from flamenco.jobs import dependencies
+from flamenco.store.collections import JOBS
+from flamenco_protocol import requirements
 from flamenco_protocol.statuses import JobStatus
 
 # Reference §2.2: the 13 job statuses plus the transient `requeued`, and our `waiting-for-jobs`
@@ -14,7 +16,7 @@ JOB_STATUSES = [s.value for s in JobStatus]
 
 RESOURCE = {
     "url": "flamenco/jobs",
-    "datasource": {"source": "flamenco_jobs", "default_sort": [("_created", -1)]},
+    "datasource": {"source": JOBS, "default_sort": [("_created", -1)]},
     "resource_methods": ["GET", "POST"],
     "item_methods": ["GET", "DELETE"],
     "mongo_indexes": {
@@ -46,7 +48,7 @@ RESOURCE = {
         # What a dependency that failed or was canceled does to this job: fail it too, or keep it waiting.
         "on_dependency_failure": {"type": "string", "allowed": list(dependencies.FAILURE_POLICIES),
                                   "default": dependencies.DEFAULT_FAILURE_POLICY},
-        # What a worker needs to run the job's tasks: tags, minimum CPU cores/RAM/GPU (flamenco.requirements).
+        # What a worker needs to run the job's tasks: tags, minimum CPU cores/RAM/GPU (flamenco_protocol.requirements).
         "requirements": {"type": "dict", "schema": requirements.EVE_SCHEMA},
         "archive_blob_name": {"type": "string", "readonly": True},
         "pre_archive_status": {"type": "string", "readonly": True},

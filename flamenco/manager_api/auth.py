@@ -15,8 +15,9 @@ import flask
 
 from flamenco import errors
 from flamenco.auth import scoping
-from flamenco.managers import MANAGERS, last_contact
+from flamenco.managers import last_contact
 from flamenco.store import current_db
+from flamenco.store.collections import MANAGERS
 
 _RECORDER_KEY = "flamenco_manager_contact"
 

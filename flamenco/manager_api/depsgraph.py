@@ -25,11 +25,11 @@ from typing import Any
 from bson import ObjectId
 from pymongo.database import Database
 
-from flamenco import clock, defaults, requirements, status
+from flamenco import clock, defaults, eventbus, status
+from flamenco.store.collections import JOBS, TASKS
+from flamenco_protocol import requirements
 from flamenco_protocol.statuses import TaskStatus
 
-JOBS = "flamenco_jobs"
-TASKS = "flamenco_tasks"
 QUEUED = TaskStatus.QUEUED
 # A job touched to carry the rest of its queued tasks to the next pull is
 # this much newer than the answer's last_updated (BSON keeps milliseconds).
@@ -123,16 +123,29 @@ def _claim(db: Database, manager_id: ObjectId, queued: list[dict]) -> None:
 
 
 def _carry_over(db: Database, job_ids: list[ObjectId], last_updated: datetime.datetime | None) -> None:
-    """Make the next incremental pull select these jobs' queued tasks again (module docstring)."""
+    """Make the next incremental pull select these jobs' queued tasks again (module docstring).
+
+    Announced as a job change, so the dashboard's job rows show the new ``_updated``.
+    """
     touched = clock.utcnow()
     if last_updated is not None:
         touched = max(touched, last_updated + TOUCH_MARGIN)
     db[JOBS].update_many({"_id": {"$in": job_ids}}, {"$set": {"_updated": touched}})
+    eventbus.emit(db, *(eventbus.job_changed(job_id) for job_id in job_ids))
 
 
 def pull_depsgraph(db: Database, manager_id: ObjectId, since: datetime.datetime | None,
                    page: int = defaults.DEPSGRAPH_CLAIM_PAGE_TASKS) -> Depsgraph:
-    """Find the Manager's tasks and claim up to ``page`` queued ones, in a bounded number of queries."""
+    """Find the Manager's tasks and claim up to ``page`` queued ones, in a bounded number of queries.
+
+    The claim and the carry-over are announced together when the pull is done,
+    so listeners read the jobs as the pull left them.
+    """
+    with eventbus.batch(db):
+        return _pull(db, manager_id, since, page)
+
+
+def _pull(db: Database, manager_id: ObjectId, since: datetime.datetime | None, page: int) -> Depsgraph:
     jobs = list(db[JOBS].find(
         {"manager": manager_id, "status": {"$in": sorted(status.DEPSGRAPH_RUNNABLE_JOB_STATUSES)}},
         projection=["_id", "_updated", "requirements", "priority"]))

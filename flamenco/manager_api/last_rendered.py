@@ -7,8 +7,8 @@ their jobs simply have none. The file lands at
 ObjectIds only. The job gets ``last_rendered`` (the time of the upload): the
 job page's cache-busting stamp, and a field of the job's live event, so open
 pages show the new image at once. Each project's newest is kept in the small
-``flamenco_last_rendered`` collection (one document per project, keyed by
-project id) for the dashboard's farm-wide page.
+``flamenco_last_rendered`` collection (one document per project,
+``{_id: project, job, at}``) for the dashboard's farm-wide page.
 """
 from __future__ import annotations
 
@@ -24,10 +24,8 @@ from werkzeug.datastructures import FileStorage
 
 from flamenco import eventbus
 from flamenco.manager_api import storage
+from flamenco.store.collections import JOBS, LAST_RENDERED
 
-JOBS = "flamenco_jobs"
-# One document per project: {_id: project, job, at}.
-LAST_RENDERED = "flamenco_last_rendered"
 LAST_RENDERED_DIR = "flamenco-last-rendered"
 # The multipart part that holds the image.
 FIELD = "image"

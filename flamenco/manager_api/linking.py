@@ -29,10 +29,9 @@ from pymongo.database import Database
 
 from flamenco import clock, managers
 from flamenco.auth import CurrentUser, roles, tokens
-from flamenco.managers import MANAGERS
 from flamenco.manager_api import defaults
+from flamenco.store.collections import MANAGER_LINKING_KEYS, MANAGERS
 
-LINKING_KEYS = "flamenco_manager_linking_keys"
 
 
 class LinkingError(ValueError):
@@ -83,7 +82,7 @@ def exchange_key(db: Database, key_hex: object, client_address: str,
     now = now or clock.utcnow()
     check_pending_keys(db, client_address, now)
     identifier = ObjectId()
-    db[LINKING_KEYS].insert_one({"_id": identifier, "secret_key": secret,
+    db[MANAGER_LINKING_KEYS].insert_one({"_id": identifier, "secret_key": secret,
                                  "remove_after": now + defaults.LINKING_KEY_LIFETIME,
                                  "client_address": client_address})
     return identifier
@@ -91,7 +90,7 @@ def exchange_key(db: Database, key_hex: object, client_address: str,
 
 def check_pending_keys(db: Database, client_address: str, now: datetime.datetime) -> None:
     """Delete the address's expired keys; 429 if it still holds the maximum of live ones."""
-    keys = db[LINKING_KEYS]
+    keys = db[MANAGER_LINKING_KEYS]
     keys.delete_many({"client_address": client_address, "remove_after": {"$lte": now}})
     limit = defaults.MAX_PENDING_LINKING_KEYS_PER_ADDRESS
     pending = list(keys.find({"client_address": client_address}, projection=["remove_after"])
@@ -112,7 +111,7 @@ def live_key(db: Database, identifier: object, manager_id: ObjectId | None = Non
     query: dict = {"_id": _parse_identifier(identifier)}
     if manager_id is not None:
         query["manager_id"] = manager_id
-    doc = db[LINKING_KEYS].find_one(query)
+    doc = db[MANAGER_LINKING_KEYS].find_one(query)
     if doc is None:
         return None
     remove_after = doc["remove_after"]
@@ -169,7 +168,7 @@ def choose_manager(db: Database, user: CurrentUser, request: ChooseRequest, mana
         manager_id = ObjectId(manager_choice)
         if manager_id not in {m["_id"] for m in owned_managers(db, user)}:
             raise LinkingError(403, "you can only link a Manager you own", "manager-id")
-    db[LINKING_KEYS].update_one({"_id": request.key["_id"]}, {"$set": {"manager_id": manager_id}})
+    db[MANAGER_LINKING_KEYS].update_one({"_id": request.key["_id"]}, {"$set": {"manager_id": manager_id}})
     mac = compute_hmac(bytes(request.key["secret_key"]), f"{request.identifier}-{manager_id}")
     return urljoin(request.return_url, "?" + urlencode({"hmac": mac, "oid": str(manager_id)}))
 
@@ -192,6 +191,6 @@ def reset_token(db: Database, payload: dict) -> dict:
     if manager is None:
         raise LinkingError(404, f"Manager {manager_id} does not exist", "manager_id")
     token = managers.reset_token(db, manager)
-    db[LINKING_KEYS].delete_many({"manager_id": manager_id})
+    db[MANAGER_LINKING_KEYS].delete_many({"manager_id": manager_id})
     token_doc = tokens.token_doc(db, token) or {}
     return {"token": token, "expire_time": token_doc.get("expire_time")}

@@ -21,8 +21,8 @@ from pymongo.database import Database
 
 from flamenco import clock
 from flamenco.manager_api.keys import storable_key_reason
-from flamenco.managers import MANAGERS
 from flamenco.managers import settings as manager_settings
+from flamenco.store.collections import MANAGERS
 from flamenco.workers import actions as worker_actions
 from flamenco.workers import registry as worker_registry
 from flamenco.workers import report as worker_report

@@ -12,10 +12,9 @@ from bson import ObjectId
 from pymongo.database import Database
 from werkzeug.datastructures import FileStorage
 
-from flamenco.managers import MANAGERS
 from flamenco.manager_api import defaults, storage
+from flamenco.store.collections import MANAGERS, PROJECTS, TASKS
 
-TASKS = "flamenco_tasks"
 # Every gzip stream starts with these two bytes (RFC 1952).
 GZIP_MAGIC = b"\x1f\x8b"
 
@@ -68,7 +67,7 @@ def attach_task_log(db: Database, manager: dict, task_id: ObjectId, data: bytes,
                               projection=["job", "project", "log_file"])
     if task is None:
         raise LogUploadError(404, f"task {task_id} does not exist or is not this Manager's")
-    if db["projects"].find_one({"_id": task.get("project")}, projection=["_id"]) is None:
+    if db[PROJECTS].find_one({"_id": task.get("project")}, projection=["_id"]) is None:
         raise LogUploadError(404, f"the project of task {task_id} does not exist")
     relpath = storage.task_log_relpath(task.get("job"), task_id)
     path = storage.resolve(storage_root, relpath)

@@ -23,6 +23,11 @@ task-log chunks go in with one ``insert_many``, each job's task counts move
 with one ``$inc`` (:mod:`flamenco.task_counts`), and each job's status is
 recomputed once per distinct new task status, not once per update, from those
 counts.
+
+The status decisions and the write are the status rules'
+(:func:`flamenco.status.write_reported_tasks`, which also announces the
+tasks): this module parses, folds, keeps the watermarks and the log chunks,
+and builds the answer.
 """
 from __future__ import annotations
 
@@ -33,25 +38,22 @@ from collections import defaultdict
 from typing import Any, Iterable
 
 from bson import ObjectId
-from pymongo import UpdateOne
 from pymongo.database import Database
 from pymongo.errors import BulkWriteError
 
-from flamenco import clock, eventbus, status, task_counts
+from flamenco import clock, eventbus, status
 from flamenco.manager_api import defaults
 from flamenco.manager_api.keys import storable_key_reason
+from flamenco.store.collections import JOBS, TASK_LOGS, TASKS
 from flamenco_protocol import wire
 from flamenco_protocol.statuses import JobStatus, TaskStatus
 
 log = logging.getLogger(__name__)
 
-JOBS = "flamenco_jobs"
-TASKS = "flamenco_tasks"
-TASK_LOGS = "flamenco_task_logs"
 # The task field holding the newest applied update: {received_on_manager, update_ids}.
 WATERMARK_FIELD = "last_applied_update"
-# Task fields read once per batch: enough to decide, to drop stale updates and to publish events.
-TASK_PROJECTION = ["status", "job", "manager", "project", "_updated", WATERMARK_FIELD]
+# Task fields read once per batch: what the status rules need to write the task, and its watermark.
+TASK_PROJECTION = [*status.REPORTED_TASK_FIELDS, WATERMARK_FIELD]
 # Ids kept for updates stamped with the same (millisecond) time: a client with a
 # coarse or frozen clock must not grow the task document without bound. Older
 # ids beyond this are forgotten (their re-send would then apply again).
@@ -152,19 +154,16 @@ class Watermark:
 
 
 @dataclasses.dataclass
-class TaskState:
-    """One task's folded updates: its stored status, the status it ends with, fields to set."""
+class TaskState(status.ReportedTask):
+    """One task's folded updates (its stored status, the status it ends with, fields to set) and its watermark."""
 
-    task: dict
-    status: str
-    reported: list[str] = dataclasses.field(default_factory=list)
-    fields: dict = dataclasses.field(default_factory=dict)
     watermark: Watermark = dataclasses.field(default_factory=Watermark)
-    written_etag: str | None = None  # the etag of this batch's statement: tells whether it was applied
 
-    @property
-    def status_changed(self) -> bool:
-        return self.status != self.task["status"]
+    def statement_fields(self) -> dict:
+        """The task's fields, and its watermark when this batch moved it: written in the same statement."""
+        if not self.watermark.moved:
+            return dict(self.fields)
+        return {**self.fields, WATERMARK_FIELD: self.watermark.document()}
 
 
 @dataclasses.dataclass
@@ -305,8 +304,7 @@ def fold_updates(manager: dict, updates: Iterable[ParsedUpdate], tasks: dict[Obj
         states[update.task_id] = state
         state.watermark.advance(update)
         if update.task_status:
-            state.reported.append(update.task_status)
-            state.status = status.determine_new_task_status(state.status, update.task_status) or state.status
+            state.report(update.task_status)
         state.fields.update(update.fields)
     return states, log_docs
 
@@ -323,111 +321,12 @@ def store_log_chunks(db: Database, log_docs: list[dict]) -> None:
             raise
 
 
-def _updated_for(state: TaskState, now: datetime.datetime) -> datetime.datetime:
-    """The server's clock, unless the task already carries a later time (never go back)."""
-    stored = state.task.get("_updated")
-    if stored is None:
-        return now
-    if stored.tzinfo is None:
-        stored = stored.replace(tzinfo=datetime.timezone.utc)
-    return max(now, stored)
-
-
-def _task_write(state: TaskState, now: datetime.datetime) -> UpdateOne:
-    """One statement for one task: its fields, watermark and (conditional on the status read) new status."""
-    state.written_etag = status.new_etag()
-    fields = {**state.fields, "_updated": _updated_for(state, now), "_etag": state.written_etag}
-    if state.watermark.moved:
-        fields[WATERMARK_FIELD] = state.watermark.document()
-    query: dict[str, Any] = {"_id": state.task["_id"]}
-    if state.status_changed:
-        fields["status"] = state.status
-        query["status"] = state.task["status"]
-    return UpdateOne(query, {"$set": fields})
-
-
-def _changed(states: dict[ObjectId, TaskState]) -> list[ObjectId]:
-    return [task_id for task_id, s in states.items() if s.status_changed or s.fields or s.watermark.moved]
-
-
 def write_states(db: Database, states: dict[ObjectId, TaskState], now: datetime.datetime) -> int:
-    """Write the folded states: one ``bulk_write`` of one ``UpdateOne`` per task; return how many were written.
+    """Write the folded states in one ``bulk_write`` and announce them (:func:`status.write_reported_tasks`).
 
-    A task's statement carries everything the batch changed on it (status,
-    activity, progress, log tail, watermark), filtered on ``_id`` and, when
-    its status changes, on the status it had when read, so a concurrent
-    change (a user cancelling the job) is not overwritten. One document write
-    per task: on FerretDB each updated document costs far more than the
-    command around it, and on MongoDB it is one indexed write. When some
-    statement matched nothing, the tasks are read again (:func:`_write_conflicts`).
-
-    The batch is one writer of its jobs' task counts: each job whose tasks
-    change status gets one ``$inc`` of what moved (``task_counts.changing_many``).
+    Returns how many tasks were written; tasks deleted meanwhile leave ``states``.
     """
-    ids = _changed(states)
-    if not ids:
-        return 0
-    jobs = {states[t].task["job"] for t in ids if states[t].status_changed and states[t].task.get("job")}
-    with task_counts.changing_many(db, sorted(jobs)) as counts:
-        old_statuses = {t: states[t].task["status"] for t in ids}
-        result = db[TASKS].bulk_write([_task_write(states[t], now) for t in ids], ordered=False)
-        if result.matched_count == len(ids):
-            _count_moves(counts, states, ids, old_statuses)
-            return len(ids)
-        return len(_write_conflicts(db, states, ids, now, counts))
-
-
-def _count_moves(counts: dict[ObjectId, task_counts.CountChange], states: dict[ObjectId, TaskState],
-                 ids: Iterable[ObjectId], old_statuses: dict[ObjectId, str]) -> None:
-    """Record the status moves of tasks whose statements were applied."""
-    for task_id in ids:
-        state = states[task_id]
-        job_id = state.task.get("job")
-        job_counts = counts.get(job_id) if job_id is not None else None
-        if job_counts is not None:
-            job_counts.moved(old_statuses[task_id], state.status)
-
-
-def _write_conflicts(db: Database, states: dict[ObjectId, TaskState], ids: list[ObjectId],
-                     now: datetime.datetime, counts: dict[ObjectId, task_counts.CountChange]) -> set[ObjectId]:
-    """After a partial match: tasks deleted meanwhile (archived) are dropped; tasks whose status changed
-    while the batch ran get their reported statuses applied again to the status they have now, and are
-    written once more. Returns the tasks written.
-
-    Task counts: a task still carrying this batch's etag got its statement applied, so its move is
-    counted; for a status-changing statement that another write followed (or preceded), whether it was
-    applied is not known, so its job's counts are recounted on their next read.
-    """
-    fresh = {t["_id"]: t for t in db[TASKS].find({"_id": {"$in": ids}}, projection=[*TASK_PROJECTION, "_etag"])}
-    written: set[ObjectId] = set()
-    again: list[ObjectId] = []
-    for task_id in ids:
-        state, task = states[task_id], fresh.get(task_id)
-        if task is None:
-            states.pop(task_id)  # deleted meanwhile: nothing to write, no job rule to run
-            continue  # no move to count: deleting tasks replaces the job's counts (task_counts.replace)
-        if task.get("_etag") == state.written_etag:
-            _count_moves(counts, states, [task_id], {task_id: state.task["status"]})
-            written.add(task_id)
-            continue
-        if state.status_changed and state.task.get("job") in counts:
-            counts[state.task["job"]].unknown()
-        if not state.status_changed or task["status"] in (state.status, state.task["status"]):
-            written.add(task_id)
-        else:
-            state.task = task
-            state.status = task["status"]
-            for reported in state.reported:
-                state.status = status.determine_new_task_status(state.status, reported) or state.status
-            if state.status_changed or state.fields or state.watermark.moved:
-                again.append(task_id)
-    if again:
-        result = db[TASKS].bulk_write([_task_write(states[t], now) for t in again], ordered=False)
-        if result.matched_count < len(again):
-            log.warning("%d tasks changed twice while a task-update batch was written; their statuses were "
-                        "left as they are", len(again) - result.matched_count)
-        written.update(again)
-    return written
+    return len(status.write_reported_tasks(db, states, now))
 
 
 def apply_job_rules(db: Database, states: dict[ObjectId, TaskState], now: datetime.datetime) -> None:
@@ -444,16 +343,6 @@ def apply_job_rules(db: Database, states: dict[ObjectId, TaskState], now: dateti
             change = status.update_job_after_task_status_change(db, job_id, task_status, now=now, counts=counts)
             if change is not None and change.tasks_modified:
                 counts.forget()
-
-
-def task_changes(states: dict[ObjectId, TaskState]) -> list[eventbus.Change]:
-    """The batch's task changes, carrying what was written (so listeners read no task)."""
-    return [eventbus.task_changed(
-        task_id, s.task.get("job"), status=s.status, previous_status=s.task["status"],
-        doc={"_id": task_id, "project": s.task.get("project"), "job": s.task.get("job"),
-             "manager": s.task.get("manager"), "status": s.status,
-             **s.fields})
-        for task_id, s in states.items()]
 
 
 def cancel_requested_task_ids(db: Database, manager_id: ObjectId) -> list[ObjectId]:
@@ -484,9 +373,8 @@ def handle_batch(db: Database, manager: dict, updates: list) -> BatchResult:
     states, log_docs = fold_updates(manager, parsed, tasks, result)
     store_log_chunks(db, log_docs)
     now = clock.utcnow()
-    result.modified_count = write_states(db, states, now)
-    with eventbus.batch(db):
-        eventbus.emit(db, *task_changes(states))
+    with eventbus.batch(db):  # the tasks and the job changes they cause, in one delivery
+        result.modified_count = write_states(db, states, now)
         apply_job_rules(db, states, now)
     result.cancel_task_ids = [str(t) for t in cancel_requested_task_ids(db, manager["_id"])]
     result.upload_task_file_queue = [{"job": str(item.get("job")), "task": str(item.get("task"))}

@@ -6,9 +6,8 @@ from pymongo.database import Database
 
 from flamenco import defaults
 from flamenco.auth import CurrentUser, roles, tokens
+from flamenco.store.collections import MANAGERS
 from flamenco.users import create_service_account, stamp_new
-
-MANAGERS = "flamenco_managers"
 
 
 class ManagerError(ValueError):

@@ -20,7 +20,7 @@ from bson import ObjectId
 from pymongo.database import Database
 
 from flamenco import clock
-from flamenco.managers import MANAGERS
+from flamenco.store.collections import MANAGERS
 
 FIELD = "last_contact"
 # At most one store write per Manager per this many seconds (per server process).

@@ -8,9 +8,10 @@ from bson import ObjectId
 from flamenco import clock, errors, projects
 from flamenco.auth import CurrentUser, roles, scoping
 from flamenco.extension import PatchOps
-from flamenco.managers import MANAGERS, user_is_owner
+from flamenco.managers import user_is_owner
 from flamenco.managers.hooks import manager_filter
 from flamenco.store import current_db
+from flamenco.store.collections import MANAGERS, PROJECTS, USERS
 
 NAME_MAX = 128
 DESCRIPTION_MAX = 1024
@@ -32,7 +33,7 @@ def _update(manager_id: ObjectId, update: dict) -> None:
 
 def _project_arg(payload: dict) -> ObjectId:
     project_id = errors.parse_object_id(payload.get("project"), "project")
-    if current_db()["projects"].find_one({"_id": project_id}, {"_id": 1}) is None:
+    if current_db()[PROJECTS].find_one({"_id": project_id}, {"_id": 1}) is None:
         errors.abort(404, "project not found", {"project": "no such project"})
     return project_id
 
@@ -94,7 +95,7 @@ def change_ownership(manager: dict, payload: dict, user: CurrentUser) -> None:
     if action == "share":
         if subject_id == user.user_id:
             errors.abort(400, "you cannot share a Manager with yourself", {"user": "is yourself"})
-        subject = current_db()["users"].find_one({"_id": subject_id}, {"roles": 1})
+        subject = current_db()[USERS].find_one({"_id": subject_id}, {"roles": 1})
         if subject is None:
             errors.abort(404, "user not found", {"user": "no such user"})
         if roles.CAP_USE not in roles.capabilities_for(subject.get("roles") or ()):

@@ -5,10 +5,11 @@ the Manager. Managers are created by ``flamenco.managers.create_manager``
 (CLI, dashboard, linking), never by a plain Eve POST that could point at an
 arbitrary service account (reference §14.7).
 """
+from flamenco.store.collections import MANAGERS
 
 RESOURCE = {
     "url": "flamenco/managers",
-    "datasource": {"source": "flamenco_managers", "default_sort": [("name", 1)]},
+    "datasource": {"source": MANAGERS, "default_sort": [("name", 1)]},
     # Small collection: worth the count query so `_meta.total` is available.
     "optimize_pagination_for_speed": False,
     "resource_methods": ["GET"],

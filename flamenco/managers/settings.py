@@ -31,9 +31,9 @@ from pymongo import ReturnDocument
 from pymongo.database import Database
 
 from flamenco import errors
-from flamenco.managers import MANAGERS
 from flamenco.notifications import crypto
 from flamenco.output_paths import is_absolute
+from flamenco.store.collections import MANAGERS
 
 log = logging.getLogger(__name__)
 

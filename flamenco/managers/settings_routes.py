@@ -21,9 +21,10 @@ import flask
 from flamenco import errors
 from flamenco.auth import scoping
 from flamenco.extension import json_payload
-from flamenco.managers import MANAGERS, settings, user_is_owner
+from flamenco.managers import settings, user_is_owner
 from flamenco.managers.hooks import manager_filter
 from flamenco.store import current_db
+from flamenco.store.collections import MANAGERS
 
 blueprint = flask.Blueprint("manager_settings_api", __name__, url_prefix="/api/flamenco/managers")
 

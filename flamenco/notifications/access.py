@@ -11,6 +11,7 @@ from pymongo.database import Database
 
 from flamenco import projects
 from flamenco.auth import CurrentUser
+from flamenco.store.collections import PROJECTS
 
 
 class NotAllowed(Exception):
@@ -31,4 +32,4 @@ def check_admin(db: Database, user: CurrentUser, project: dict | None) -> dict:
 
 
 def project_by_id(db: Database, project_id: ObjectId) -> dict | None:
-    return db[projects.PROJECTS].find_one({"_id": project_id}, {"name": 1, "url": 1, "members": 1})
+    return db[PROJECTS].find_one({"_id": project_id}, {"name": 1, "url": 1, "members": 1})

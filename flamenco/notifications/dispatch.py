@@ -26,6 +26,7 @@ from pymongo.database import Database
 from flamenco import clock
 from flamenco.eventbus import Change
 from flamenco.notifications import defaults, deliveries, payloads, targets
+from flamenco.store.collections import JOBS, PROJECTS, TASKS
 from flamenco_protocol.statuses import TaskStatus
 
 log = logging.getLogger(__name__)
@@ -61,9 +62,9 @@ def notify(db: Database, relevant: Sequence[tuple[Change, str]], enqueue: Enqueu
            now: datetime.datetime) -> list[ObjectId]:
     """Log and queue a delivery per target of each (change, event type); return the delivery ids."""
     job_ids = {change.job_id for change, _ in relevant if change.job_id is not None}
-    jobs = _by_id(db, "flamenco_jobs", job_ids, ("project", "name", "job_type", "status", "status_reason"))
+    jobs = _by_id(db, JOBS, job_ids, ("project", "name", "job_type", "status", "status_reason"))
     task_ids = [change.doc_id for change, kind in relevant if kind == defaults.TASK_FAILED]
-    tasks = _by_id(db, "flamenco_tasks", task_ids, ("name", "status", "activity")) if task_ids else {}
+    tasks = _by_id(db, TASKS, task_ids, ("name", "status", "activity")) if task_ids else {}
     project_targets: dict[ObjectId, ProjectTargets | None] = {}
     queued: list[ObjectId] = []
     for change, kind in relevant:
@@ -105,7 +106,7 @@ def _targets(db: Database, project_id: ObjectId, smtp_enabled: bool) -> ProjectT
     recipients = settings.email_recipients if smtp_enabled else []
     if not webhooks and not recipients:
         return None
-    project = db["projects"].find_one({"_id": project_id}, {"name": 1, "url": 1})
+    project = db[PROJECTS].find_one({"_id": project_id}, {"name": 1, "url": 1})
     if project is None:
         return None
     return ProjectTargets(project, webhooks, recipients, settings.task_failures)
@@ -155,13 +156,13 @@ def _runtime() -> tuple[Mapping[str, Any], Enqueue]:
 
 def app_enqueue(app: flask.Flask) -> Enqueue:
     """Queue deliveries through the server's send-only Celery client (none when Celery is off)."""
-    from flamenco.jobs.archival import celery_sender
+    from flamenco import celery_sender
 
     def enqueue(task_name: str, delivery_id: ObjectId) -> bool:
         if not app.config["CELERY_ENABLED"]:
             log.info("Celery disabled; notification %s not queued", delivery_id)
             return False
-        celery_sender(app).send_task(task_name, args=[str(delivery_id)])
+        celery_sender.client(app).send_task(task_name, args=[str(delivery_id)])
         return True
 
     return enqueue

@@ -17,13 +17,14 @@ from flamenco.notifications.routes import parse_page
 from flamenco.web import access as web_access
 from flamenco.web import error_page, store
 from flamenco.store import current_db
+from flamenco.store.collections import PROJECTS
 
 blueprint = flask.Blueprint("notifications_web", __name__, url_prefix="/p/<project_url>/notifications")
 
 
 def _project(project_url: str) -> dict:
     """The project at this URL if the logged-in user administers it; else a 403/404 page."""
-    project = current_db()["projects"].find_one({"url": project_url}, {"name": 1, "url": 1, "members": 1})
+    project = current_db()[PROJECTS].find_one({"url": project_url}, {"name": 1, "url": 1, "members": 1})
     try:
         return access.check_admin(current_db(), web_access.current_user(), project)
     except access.NotAllowed as ex:

@@ -9,10 +9,13 @@ description always lists everything a client (or a fuzzer) can reach.
 """
 from __future__ import annotations
 
+from typing import Iterator
+
 import flask
 from werkzeug.routing import Rule
 
-from flamenco.openapi import common, custom, eve_paths
+from flamenco.openapi import custom, eve_paths
+from flamenco_protocol.openapi import OPENAPI_VERSION, PathTable, error_schema, openapi_path, path_shape
 
 TITLE = "Flamenco Server"
 API_VERSION = "2.0"
@@ -20,6 +23,8 @@ API_VERSION = "2.0"
 DOCUMENTED_PREFIXES = ("/api/", "/metrics")
 DESCRIPTION_PATH = "/api/openapi.json"
 EXTENSION_KEY = "flamenco_openapi"
+# Methods werkzeug adds by itself; not documented as operations.
+IMPLICIT_METHODS = frozenset({"HEAD", "OPTIONS"})
 
 blueprint = flask.Blueprint("flamenco_openapi", __name__)
 
@@ -36,14 +41,14 @@ def openapi_json() -> flask.Response:
 def build_description(app: flask.Flask) -> dict:
     """The whole OpenAPI document for ``app``'s current URL map."""
     domain = app.config["DOMAIN"]
-    table = common.PathTable()
+    table = PathTable()
     for rule in sorted(app.url_map.iter_rules(), key=lambda r: r.rule):
         if not rule.rule.startswith(DOCUMENTED_PREFIXES):
             continue
-        for method in common.rule_methods(rule):
-            table.add(rule.rule, method, operation_for(app, rule, method, common.openapi_path(rule.rule)))
+        for method in rule_methods(rule):
+            table.add(rule.rule, method, operation_for(app, rule, method, openapi_path(rule.rule)))
     return {
-        "openapi": common.OPENAPI_VERSION,
+        "openapi": OPENAPI_VERSION,
         "info": {"title": TITLE, "version": API_VERSION,
                  "description": "REST API of the Flamenco render-farm server and the API its Managers call "
                                 "(wire-compatible with Flamenco 2)."},
@@ -56,9 +61,15 @@ def build_description(app: flask.Flask) -> dict:
                 "tokenBasic": {"type": "http", "scheme": "basic",
                                "description": "The token as user name, empty password (what Managers send)"},
             },
-            "schemas": {"Error": common.error_schema()} | eve_paths.components(domain),
+            "schemas": {"Error": error_schema()} | eve_paths.components(domain),
         },
     }
+
+
+def rule_methods(rule: Rule) -> Iterator[str]:
+    """The documented HTTP methods of a rule, lower-case as OpenAPI keys them."""
+    for method in sorted((rule.methods or set()) - IMPLICIT_METHODS):
+        yield method.lower()
 
 
 def operation_for(app: flask.Flask, rule: Rule, method: str, path: str) -> dict:
@@ -69,7 +80,7 @@ def operation_for(app: flask.Flask, rule: Rule, method: str, path: str) -> dict:
                                              app.config["PAGINATION_LIMIT"])
     if kind == "item_lookup":
         return eve_paths.item_operations(resource, method)
-    handwritten = custom.OPERATIONS.get((method, common.path_shape(path)))
+    handwritten = custom.OPERATIONS.get((method, path_shape(path)))
     if handwritten is not None:
         return dict(handwritten)
     patch_ops = getattr(app.view_functions.get(rule.endpoint), "__self__", None)

@@ -11,8 +11,8 @@ from __future__ import annotations
 from flamenco import defaults
 from flamenco.jobs.schema import JOB_STATUSES
 from flamenco.openapi.cerberus import OBJECT_ID
-from flamenco.openapi.common import error_response, json_content, response
 from flamenco.tasks.schema import TASK_STATUSES
+from flamenco_protocol.openapi import error_response, json_content, response
 
 # Fields each PATCH operation takes besides ``op`` (reference v2-server.md §5.2).
 PATCH_OP_FIELDS: dict[str, dict[str, dict]] = {

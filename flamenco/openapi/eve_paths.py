@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Mapping
 
 from flamenco.openapi import cerberus
-from flamenco.openapi.common import error_response, json_content, response
+from flamenco_protocol.openapi import error_response, json_content, response
 
 # Eve adds these to every stored document.
 META_FIELDS = {

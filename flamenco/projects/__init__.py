@@ -15,9 +15,8 @@ from bson import ObjectId
 from pymongo.database import Database
 
 from flamenco.auth import CurrentUser, roles
+from flamenco.store.collections import PROJECTS
 from flamenco.users import stamp_new
-
-PROJECTS = "projects"
 
 ROLE_ADMIN = "admin"
 ROLE_MEMBER = "member"

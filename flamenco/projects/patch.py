@@ -8,8 +8,9 @@ from flamenco.extension import PatchOps
 from flamenco.projects.hooks import project_filter
 from flamenco.status import new_etag
 from flamenco.store import current_db
+from flamenco.store.collections import PROJECTS, USERS
 
-patch_ops = PatchOps("projects_patch", "/api/projects", projects.PROJECTS, project_filter)
+patch_ops = PatchOps("projects_patch", "/api/projects", PROJECTS, project_filter)
 blueprint = patch_ops.blueprint
 
 
@@ -21,7 +22,7 @@ def _require_admin(user: CurrentUser, project: dict) -> None:
 def _save_members(project: dict, members: list[dict]) -> None:
     if not any(m["role"] == projects.ROLE_ADMIN for m in members):
         errors.abort(409, "a project cannot lose its last admin", {"user": "is the last admin"})
-    current_db()[projects.PROJECTS].update_one(
+    current_db()[PROJECTS].update_one(
         {"_id": project["_id"]},
         {"$set": {"members": members, "_updated": clock.utcnow(), "_etag": new_etag()}})
 
@@ -34,7 +35,7 @@ def set_member(project: dict, payload: dict, user: CurrentUser) -> None:
     role = payload.get("role")
     if role not in projects.MEMBER_ROLES:
         errors.abort(422, "invalid member role", {"role": f"must be one of {', '.join(projects.MEMBER_ROLES)}"})
-    if current_db()["users"].find_one({"_id": member_id}, {"_id": 1}) is None:
+    if current_db()[USERS].find_one({"_id": member_id}, {"_id": 1}) is None:
         errors.abort(404, "user not found", {"user": "no such user"})
     members = [m for m in project.get("members") or [] if m["user"] != member_id]
     members.append({"user": member_id, "role": role})

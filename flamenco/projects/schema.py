@@ -4,10 +4,11 @@ Projects are created with ``flamenco create-project`` (or the dashboard);
 membership and Manager assignment change through their own operations.
 """
 from flamenco.projects import MEMBER_ROLES
+from flamenco.store.collections import PROJECTS
 
 RESOURCE = {
     "url": "projects",
-    "datasource": {"source": "projects"},
+    "datasource": {"source": PROJECTS},
     # Small collection: worth the count query so `_meta.total` is available.
     "optimize_pagination_for_speed": False,
     "resource_methods": ["GET"],

@@ -1,3 +1,1 @@
 """Task logs: the deprecated full-log chunks (reference §2.4), read-only over Eve."""
-
-TASK_LOGS = "flamenco_task_logs"

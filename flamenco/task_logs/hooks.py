@@ -16,8 +16,7 @@ from bson import ObjectId
 from flamenco import errors
 from flamenco.auth import roles, scoping
 from flamenco.store import current_db
-
-TASKS = "flamenco_tasks"
+from flamenco.store.collections import TASKS
 
 
 def _visible_task(task_id: ObjectId) -> bool:

@@ -29,7 +29,7 @@ from typing import Any, Iterable, Iterator
 from bson import ObjectId
 from pymongo.database import Database
 
-from flamenco.task_logs import TASK_LOGS
+from flamenco.store.collections import TASK_LOGS
 
 CHUNK_PROJECTION = {"log": 1, "received_on_manager": 1}
 # Bytes decompressed at a time when reading an uploaded log: small enough to

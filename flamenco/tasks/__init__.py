@@ -1,3 +1,1 @@
 """Tasks: read over Eve, changed by PATCH operations and the Manager API."""
-
-TASKS = "flamenco_tasks"

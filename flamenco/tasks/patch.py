@@ -14,9 +14,8 @@ from flamenco import clock, errors, status
 from flamenco.auth import CurrentUser, scoping
 from flamenco.extension import PatchOps
 from flamenco.jobs.hooks import require_project_use
-from flamenco.managers import MANAGERS
-from flamenco.tasks import TASKS
 from flamenco.store import current_db
+from flamenco.store.collections import MANAGERS, PROJECTS, TASKS
 
 
 def task_filter() -> dict | None:
@@ -49,7 +48,7 @@ def requeue(task: dict, payload: dict, user: CurrentUser) -> None:
 
 def log_file_url(db: Database, task: dict) -> str:
     """Where the dashboard serves a task's uploaded log file."""
-    project = db["projects"].find_one({"_id": task["project"]}, {"url": 1}) or {}
+    project = db[PROJECTS].find_one({"_id": task["project"]}, {"url": 1}) or {}
     return f"/flamenco/{project.get('url', task['project'])}/tasks/{task['_id']}.log.gz"
 
 

@@ -5,6 +5,7 @@ updated by Managers (``flamenco.manager_api``) and by PATCH operations
 (``flamenco.tasks.patch``).
 """
 from flamenco import defaults
+from flamenco.store.collections import TASKS
 from flamenco_protocol.statuses import TaskStatus
 
 # Reference §2.3: the 10 task statuses (plain strings: the schema is also published as OpenAPI).
@@ -13,7 +14,7 @@ TASK_TYPES = ["sleep", "blender-render", "exr-merge", "file-management", "video-
 
 RESOURCE = {
     "url": "flamenco/tasks",
-    "datasource": {"source": "flamenco_tasks", "default_sort": [("priority", -1), ("_id", 1)]},
+    "datasource": {"source": TASKS, "default_sort": [("priority", -1), ("_id", 1)]},
     "resource_methods": ["GET"],
     "item_methods": ["GET"],
     "mongo_indexes": {

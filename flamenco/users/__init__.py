@@ -13,8 +13,8 @@ from pymongo.database import Database
 
 from flamenco.auth import roles
 from flamenco.clock import utcnow
+from flamenco.store.collections import USERS
 
-USERS = "users"
 # bcrypt uses the first 72 bytes of a password; bcrypt 5 refuses longer ones.
 BCRYPT_MAX_PASSWORD_BYTES = 72
 # Fields that must never leave the server, whatever projection a client asks for.

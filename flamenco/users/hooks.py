@@ -8,6 +8,7 @@ from flamenco import projects
 from flamenco.auth import current_user, scoping
 from flamenco.users import SECRET_FIELDS
 from flamenco.store import current_db
+from flamenco.store.collections import PROJECTS
 
 
 def _redact(doc: dict) -> None:
@@ -29,7 +30,7 @@ def user_filter() -> dict | None:
     db = current_db()
     project_ids = projects.project_ids_with_role(db, user, projects.VIEW_ROLES)
     member_ids = {user.user_id}
-    for project in db[projects.PROJECTS].find({"_id": {"$in": project_ids}}, {"members": 1}):
+    for project in db[PROJECTS].find({"_id": {"$in": project_ids}}, {"members": 1}):
         member_ids.update(m["user"] for m in project.get("members") or ())
     return {"_id": {"$in": sorted(member_ids)}}
 

@@ -4,12 +4,13 @@ Accounts are created with ``flamenco create-user`` or the dashboard; the API
 never shows password hashes, tokens or service details.
 """
 from flamenco.auth import roles
+from flamenco.store.collections import USERS
 
 SAFE_FIELDS = ("username", "full_name", "email", "roles")
 
 RESOURCE = {
     "url": "users",
-    "datasource": {"source": "users", "projection": {f: 1 for f in SAFE_FIELDS}},
+    "datasource": {"source": USERS, "projection": {f: 1 for f in SAFE_FIELDS}},
     # Small collection: worth the count query so `_meta.total` is available.
     "optimize_pagination_for_speed": False,
     "resource_methods": ["GET"],

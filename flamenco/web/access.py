@@ -16,6 +16,7 @@ import flask
 from flamenco import auth, projects
 from flamenco.auth import roles
 from flamenco.store import current_db
+from flamenco.store.collections import PROJECTS
 
 
 class AccessDenied(Exception):
@@ -68,7 +69,7 @@ def visible_projects(user: auth.CurrentUser) -> list[dict]:
     """Projects the user may view (all of them for a global admin), by name."""
     ids = projects.visible_project_ids(current_db(), user)
     query: dict = {} if ids is None else {"_id": {"$in": ids}}
-    return list(current_db()[projects.PROJECTS].find(query, {"name": 1, "url": 1, "members": 1}).sort("name", 1))
+    return list(current_db()[PROJECTS].find(query, {"name": 1, "url": 1, "members": 1}).sort("name", 1))
 
 
 def project_access(project_url: str) -> ProjectAccess:
@@ -77,7 +78,7 @@ def project_access(project_url: str) -> ProjectAccess:
     A project the user cannot see is a 404, so project names do not leak.
     """
     user = current_user()
-    project = current_db()[projects.PROJECTS].find_one({"url": project_url})
+    project = current_db()[PROJECTS].find_one({"url": project_url})
     if project is None:
         flask.abort(404, description=f"There is no project '{project_url}'.")
     role = "admin" if user.is_superuser else projects.member_role(project, user.user_id)

@@ -16,9 +16,10 @@ from bson import ObjectId
 from bson.errors import InvalidId
 from pymongo.database import Database
 
-from flamenco import eventbus, status
-from flamenco.jobs import archival, construction, program_gate
+from flamenco import celery_sender, eventbus, status
+from flamenco.jobs import construction, program_gate
 from flamenco.manager_api import storage
+from flamenco.store.collections import JOBS
 from flamenco.web.access import ProjectAccess
 from flamenco_protocol.statuses import JobStatus, TaskStatus
 
@@ -114,13 +115,13 @@ def recreate_job(db: Database, acc: ProjectAccess, job: dict, action: str) -> No
 def archive_job(db: Database, acc: ProjectAccess, job: dict, action: str) -> None:
     """Mark the job ``archiving`` and queue the Celery job that builds the archive
     (the same function as the API's ``archive-job`` operation)."""
-    archival.start_archiving(flask.current_app, db, job, reason=reason_text(acc, "Archived"))
+    celery_sender.start_archiving(flask.current_app, db, job, reason=reason_text(acc, "Archived"))
 
 
 def delete_archived_job(db: Database, acc: ProjectAccess, job: dict, action: str) -> None:
     if job.get("status") != JobStatus.ARCHIVED:
         raise status.IllegalTransition("status", job.get("status"), "deleted", "only archived jobs can be deleted")
-    db["flamenco_jobs"].delete_one({"_id": job["_id"], "status": JobStatus.ARCHIVED})
+    db[JOBS].delete_one({"_id": job["_id"], "status": JobStatus.ARCHIVED})
     eventbus.emit(db, eventbus.job_deleted(job))
 
 
@@ -142,7 +143,7 @@ def apply_job_action(db: Database, acc: ProjectAccess, action: str, raw_ids: Ite
     job_ids = parse_job_ids(raw_ids)
     # ``job_type``, ``settings``: recreate checks what they run and estimates the job's size, as job POST does.
     fields = {"status": 1, "name": 1, "project": 1, "job_type": 1, "settings": 1}
-    found = {j["_id"]: j for j in db["flamenco_jobs"].find(
+    found = {j["_id"]: j for j in db[JOBS].find(
         {"_id": {"$in": job_ids}, "project": acc.project["_id"]}, fields)}
     done: list[str] = []
     skipped: list[dict] = []

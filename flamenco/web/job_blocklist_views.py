@@ -27,11 +27,12 @@ import flask
 from bson import ObjectId
 
 from flamenco import clock
-from flamenco.managers import MANAGERS, user_is_owner
+from flamenco.managers import user_is_owner
 from flamenco.web import access
 from flamenco.web.jobs_views import load_job
 from flamenco.workers import actions, defaults as worker_defaults, registry
 from flamenco.store import current_db
+from flamenco.store.collections import MANAGERS
 
 bp = flask.Blueprint("job_blocklist", __name__, url_prefix="/p/<project_url>/jobs")
 

@@ -15,6 +15,7 @@ import redis
 from bson import ObjectId
 from pymongo.database import Database
 
+from flamenco.store.collections import JOBS
 from flamenco.web import row_index
 from flamenco.web.row_index import Counts
 
@@ -22,7 +23,7 @@ from flamenco.web.row_index import Counts
 ROW_FIELDS = ("name", "status", "job_type", "manager", "user", "priority", "_created", "_updated", "status_reason")
 
 INDEX = row_index.RowIndex(
-    collection="flamenco_jobs", group_field="project", fields=ROW_FIELDS, key_prefix="flamenco:project-job-rows",
+    collection=JOBS, group_field="project", fields=ROW_FIELDS, key_prefix="flamenco:project-job-rows",
     # Re-seeded at the latest this long after seeding: one pass over the
     # project's jobs, the safety net for writers that do not publish.
     seconds=3600,

@@ -13,6 +13,7 @@ from flamenco.jobs.hooks import DELETABLE_JOB_STATES
 from flamenco.web import access, actions, defaults, joblist, store, task_index
 from flamenco.workers import eligibility
 from flamenco.store import current_db
+from flamenco.store.collections import JOBS, MANAGERS, USERS
 from flamenco_protocol.statuses import JobStatus
 
 bp = flask.Blueprint("jobs", __name__, url_prefix="/p/<project_url>/jobs")
@@ -58,8 +59,8 @@ def filter_choices(acc: access.ProjectAccess) -> dict:
     db = current_db()
     pid = acc.project["_id"]
     managers = {m["_id"]: m.get("name") or str(m["_id"])
-                for m in db["flamenco_managers"].find({"projects": pid}, {"name": 1})}
-    members = names_by_id("users", [m.get("user") for m in acc.project.get("members") or ()], "full_name")
+                for m in db[MANAGERS].find({"projects": pid}, {"name": 1})}
+    members = names_by_id(USERS, [m.get("user") for m in acc.project.get("members") or ()], "full_name")
     return {
         "status_groups": status_filter_groups(),
         "job_types": sorted(job_compilers.JOB_TYPES),
@@ -77,8 +78,8 @@ def job_list_context(acc: access.ProjectAccess) -> dict:
     return {
         "acc": acc, "project": acc.project, "query": query, "page": page,
         "counts": counts, "progress": {j: task_index.progress(c) for j, c in counts.items()},
-        "manager_names": names_by_id("flamenco_managers", [j.get("manager") for j in page.jobs], "name"),
-        "user_names": names_by_id("users", [j.get("user") for j in page.jobs], "full_name"),
+        "manager_names": names_by_id(MANAGERS, [j.get("manager") for j in page.jobs], "name"),
+        "user_names": names_by_id(USERS, [j.get("user") for j in page.jobs], "full_name"),
         "job_actions": job_actions_confirmed(actions.JOB_ACTIONS),
         "page_url": lambda n: flask.url_for("web.jobs.job_list", project_url=acc.project["url"],
                                             **query.query_args(page=n)),
@@ -118,7 +119,7 @@ def load_job(acc: access.ProjectAccess, job_id: str) -> dict:
     Queried by ``_id`` alone, the one filter FerretDB evaluates in SQL; the
     project is checked here.
     """
-    job = current_db()["flamenco_jobs"].find_one({"_id": store.object_id_or_404(job_id)})
+    job = current_db()[JOBS].find_one({"_id": store.object_id_or_404(job_id)})
     if job is None or job.get("project") != acc.project["_id"]:
         flask.abort(404, description="This project has no such job (it may have been deleted).")
     return job
@@ -144,8 +145,8 @@ def job_context(acc: access.ProjectAccess, job: dict) -> dict:
         "task_page": page, "task_page_count": page_count,
         "task_page_url": lambda n: flask.url_for("web.jobs.job_view", project_url=acc.project["url"],
                                                  job_id=job["_id"], page=n),
-        "manager_name": names_by_id("flamenco_managers", [job.get("manager")], "name").get(job.get("manager")),
-        "user_name": names_by_id("users", [job.get("user")], "full_name").get(job.get("user")),
+        "manager_name": names_by_id(MANAGERS, [job.get("manager")], "name").get(job.get("manager")),
+        "user_name": names_by_id(USERS, [job.get("user")], "full_name").get(job.get("user")),
         "job_actions": job_actions_confirmed(a for a in actions.JOB_ACTIONS if a.applies_to(job.get("status"))),
         "archive_available": actions.archive_path(job) is not None,
         "delete": delete_button(acc, job),

@@ -16,6 +16,7 @@ from flamenco.manager_api import last_rendered, storage
 from flamenco.web import access
 from flamenco.web.jobs_views import load_job
 from flamenco.store import current_db
+from flamenco.store.collections import JOBS
 
 bp = flask.Blueprint("last_rendered", __name__)
 
@@ -57,7 +58,7 @@ def newest_for_user() -> dict | None:
     newest = last_rendered.newest_of_projects(current_db(), list(projects))
     if newest is None:
         return None
-    job = current_db()["flamenco_jobs"].find_one({"_id": newest["job"]}, {"name": 1, "last_rendered": 1})
+    job = current_db()[JOBS].find_one({"_id": newest["job"]}, {"name": 1, "last_rendered": 1})
     if job is None or not job.get("last_rendered"):
         return None
     project = projects[newest["_id"]]

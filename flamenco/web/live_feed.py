@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any, Generator, Iterable, Mapping, Sequence
 import redis
 
 from flamenco.eventbus import Change
+from flamenco.store.collections import JOBS, TASKS
 from flamenco.web import job_cache, job_index, task_index, workers_seen
 from flamenco.web.live_events import CHANNEL, DELETED, EVENT_FIELDS, channel_message, events_of, make_event
 
@@ -42,9 +43,6 @@ if TYPE_CHECKING:
     from pymongo.database import Database
 
 log = logging.getLogger(__name__)
-
-JOBS = "flamenco_jobs"
-TASKS = "flamenco_tasks"
 
 # Used when neither the Flask config nor the environment names a Redis server.
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"

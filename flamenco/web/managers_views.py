@@ -23,10 +23,10 @@ from flamenco.auth import tokens
 from flamenco.managers import last_contact
 from flamenco.web import access, store, workers_seen
 from flamenco.store import current_db
+from flamenco.store.collections import MANAGERS, TOKENS
 
 bp = flask.Blueprint("managers", __name__, url_prefix="/managers")
 
-MANAGERS = "flamenco_managers"
 LIST_PROJECTION = {"name": 1, "description": 1, "url": 1, "projects": 1, "owner_users": 1,
                    "stats": 1, "worker_task_types": 1, last_contact.FIELD: 1}
 PRESENCE_PROJECTION = {last_contact.FIELD: 1, "stats": 1}
@@ -119,7 +119,7 @@ def manager_view(manager_id: str) -> flask.typing.ResponseReturnValue:
     return flask.render_template(
         "manager.html", manager=manager, owner=is_owner(manager, user),
         project_names={p["_id"]: p["name"] for p in visible}, assignable=assignable,
-        token_count=current_db()[tokens.TOKENS].count_documents({"user": manager.get("service_account")}),
+        token_count=current_db()[TOKENS].count_documents({"user": manager.get("service_account")}),
         workers=reported_workers(manager["_id"]), project_urls={str(p["_id"]): p["url"] for p in visible},
         presence=presence_of(manager, clock.utcnow()), **presence_context(),
     )

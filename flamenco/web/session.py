@@ -28,6 +28,7 @@ from flamenco import auth, users
 from flamenco.web import store
 from flamenco.web.login_throttle import LoginThrottle
 from flamenco.store import current_db
+from flamenco.store.collections import USERS
 
 bp = flask.Blueprint("session", __name__)
 # The same message for an unknown user and a wrong password: no user enumeration.
@@ -63,7 +64,7 @@ def attempt_login(username: str, password: str, address: str) -> tuple[dict | No
     wait = throttle.seconds_locked(username, address)
     if wait:
         return None, wait
-    user = current_db()["users"].find_one({"username": username})
+    user = current_db()[USERS].find_one({"username": username})
     if users.check_password(user, password):
         throttle.record_success(username)
         return user, 0

@@ -24,6 +24,7 @@ from flamenco.web import access, managers_views
 from flamenco.workers import actions, registry
 from flamenco.workers import defaults as worker_defaults
 from flamenco.store import current_db
+from flamenco.store.collections import MANAGERS
 
 bp = flask.Blueprint("settings", __name__, url_prefix="/settings")
 
@@ -61,7 +62,7 @@ def variable_rows(variables: dict) -> list[dict]:
 def _administered_managers() -> list[dict]:
     """The Managers the user may see and change, by name."""
     user = access.current_user()
-    found = current_db()[managers_views.MANAGERS].find(managers_views.visible_manager_filter(user)).sort("name", 1)
+    found = current_db()[MANAGERS].find(managers_views.visible_manager_filter(user)).sort("name", 1)
     return [m for m in found if user_is_owner(user, m)]
 
 

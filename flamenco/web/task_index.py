@@ -13,6 +13,7 @@ import redis
 from bson import ObjectId
 from pymongo.database import Database
 
+from flamenco.store.collections import TASKS
 from flamenco.web import row_index
 from flamenco.web.row_index import Counts
 from flamenco_protocol.statuses import TaskStatus
@@ -22,7 +23,7 @@ ROW_FIELDS = ("name", "status", "task_type", "worker", "activity", "priority", "
               "task_progress_percentage", "parents")
 
 INDEX = row_index.RowIndex(
-    collection="flamenco_tasks", group_field="job", fields=ROW_FIELDS, key_prefix="flamenco:job-tasks",
+    collection=TASKS, group_field="job", fields=ROW_FIELDS, key_prefix="flamenco:job-tasks",
     # Re-seeded at the latest this long after seeding; events keep it current meanwhile.
     seconds=3600,
     decoders={"parents": row_index.to_object_ids, "_updated": row_index.to_datetime},

@@ -9,6 +9,7 @@ from flamenco import status
 from flamenco.task_logs import reading
 from flamenco.web import access, actions, defaults, store, task_index
 from flamenco.store import current_db
+from flamenco.store.collections import JOBS, TASKS
 
 bp = flask.Blueprint("tasks", __name__, url_prefix="/p/<project_url>/tasks")
 
@@ -17,7 +18,7 @@ JOB_HEADER_PROJECTION = {"name": 1, "status": 1, "job_type": 1}
 
 def load_task(acc: access.ProjectAccess, task_id: str) -> dict:
     """The task with this id in this project, or a 404 (queried by ``_id`` alone, see load_job)."""
-    task = current_db()["flamenco_tasks"].find_one({"_id": store.object_id_or_404(task_id)})
+    task = current_db()[TASKS].find_one({"_id": store.object_id_or_404(task_id)})
     if task is None or task.get("project") != acc.project["_id"]:
         flask.abort(404, description="This project has no such task (its job may have been archived).")
     return task
@@ -40,7 +41,7 @@ def last_page(task: dict, max_chars: int = defaults.LOG_PAGE_MAX_CHARS) -> readi
 
 
 def task_context(acc: access.ProjectAccess, task: dict) -> dict:
-    job = current_db()["flamenco_jobs"].find_one({"_id": task.get("job")}, JOB_HEADER_PROJECTION) or {}
+    job = current_db()[JOBS].find_one({"_id": task.get("job")}, JOB_HEADER_PROJECTION) or {}
     parents = task.get("parents") or []
     parent_names = {}
     if parents:

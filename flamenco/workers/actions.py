@@ -14,9 +14,10 @@ from typing import Any
 from bson import ObjectId
 from pymongo.database import Database
 
-from flamenco import errors, requirements
-from flamenco.managers import MANAGERS
+from flamenco import errors
+from flamenco.store.collections import MANAGERS
 from flamenco.workers import defaults, sleep_schedule
+from flamenco_protocol import requirements
 
 REQUEST_FIELDS = frozenset({"action", "lazy", "job", "task_type", "tags", "schedule"})
 # The same length limit as a reported task type.

@@ -1,7 +1,7 @@
 """Which workers of a job's Manager can run it: the job page's requirements card (issue 15).
 
-A job with requirements (``flamenco.requirements``) waits on its Manager
-until a worker that meets them asks for work. When none of the workers the
+A job with requirements (``flamenco_protocol.requirements``) waits on its
+Manager until a worker that meets them asks for work. When none of the workers the
 Manager reports can, the job would wait silently for ever; the job page says
 so instead, naming each requirement and how many workers meet it::
 
@@ -17,9 +17,9 @@ from typing import Any
 
 from pymongo.database import Database
 
-from flamenco import requirements
-from flamenco.managers import MANAGERS
+from flamenco.store.collections import MANAGERS
 from flamenco.workers import registry
+from flamenco_protocol import requirements
 from flamenco_protocol.statuses import JobStatus
 
 # Statuses of jobs that will not run again by themselves: nothing to warn about.

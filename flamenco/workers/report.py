@@ -10,7 +10,7 @@ The notification's optional ``workers`` field is a list of::
      "resources": {"cpu_cores", "ram_bytes", "gpus": [{"model", "memory_bytes"}]} or null}
 
 (``tags`` are those the Manager's scheduler matches; ``resources`` null means
-unknown, see :mod:`flamenco.requirements`.)
+unknown, see :mod:`flamenco_protocol.requirements`.)
 
 with ``workers_reported_at`` (ISO-8601, the Manager's clock) beside it. Only
 ``_id`` is required; unknown fields are dropped, so a newer Manager may send
@@ -25,9 +25,9 @@ from typing import Any
 import cerberus
 from bson import ObjectId
 
-from flamenco import requirements
 from flamenco.manager_api import wire
 from flamenco.workers import defaults
+from flamenco_protocol import requirements
 
 _OBJECT_ID = {"type": "string", "regex": "^[0-9a-f]{24}$"}
 _SHORT = {"type": "string", "maxlength": 128}

@@ -22,10 +22,11 @@ from bson import ObjectId
 from flamenco import clock, errors, projects
 from flamenco.auth import CurrentUser, scoping
 from flamenco.extension import json_payload
-from flamenco.managers import MANAGERS, user_is_owner
+from flamenco.managers import user_is_owner
 from flamenco.managers.hooks import manager_filter
 from flamenco.workers import actions, defaults, registry
 from flamenco.store import current_db
+from flamenco.store.collections import MANAGERS, PROJECTS, TASKS
 from flamenco_protocol.statuses import RUNNING_TASK_STATUSES
 
 blueprint = flask.Blueprint("workers_api", __name__, url_prefix="/api/flamenco/workers")
@@ -60,8 +61,8 @@ def _current_tasks(user: CurrentUser, workers: list[dict]) -> dict[ObjectId, dic
     visible = projects.visible_project_ids(current_db(), user)
     if visible is not None:
         query["project"] = {"$in": visible}
-    found = list(current_db()["flamenco_tasks"].find(query, {"name": 1, "status": 1, "job": 1, "project": 1}))
-    urls = {p["_id"]: p.get("url") for p in current_db()[projects.PROJECTS].find(
+    found = list(current_db()[TASKS].find(query, {"name": 1, "status": 1, "job": 1, "project": 1}))
+    urls = {p["_id"]: p.get("url") for p in current_db()[PROJECTS].find(
         {"_id": {"$in": list({t["project"] for t in found})}}, {"url": 1})}
     return {t["_id"]: {"_id": str(t["_id"]), "name": t.get("name", ""), "status": t.get("status", ""),
                        "job": str(t.get("job")), "project_url": urls.get(t["project"])} for t in found}

@@ -12,7 +12,6 @@ import logging
 
 from aiohttp import web
 
-from flamenco import requirements
 from flamenco_manager import assignment, blocklist, executables, scheduler, server_settings, sync_requests
 from flamenco_manager import tasks, workers
 from flamenco_manager import variables as variables_mod
@@ -22,6 +21,7 @@ from flamenco_manager.api.errors import BadRequest, error_response
 from flamenco_manager.context import ManagerContext
 from flamenco_manager.api.throttle import RefusalThrottle
 from flamenco_manager.update_queue import queue_update
+from flamenco_protocol import requirements
 from flamenco_protocol import wire
 from flamenco_protocol.statuses import (ACKNOWLEDGEABLE_WORKER_STATUSES, FINAL_TASK_STATUSES,
                                          RUNNABLE_REQUESTED_STATUSES, WORKER_REPORTED_TASK_STATUSES, TaskStatus)

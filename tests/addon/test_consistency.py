@@ -6,8 +6,9 @@ import ast
 from pathlib import Path
 from typing import Any
 
-from flamenco import frame_ranges, requirements
+from flamenco import frame_ranges
 from flamenco.client import defaults, jobs
+from flamenco_protocol import requirements
 from tests.support.server import REPO_ROOT
 
 ADDON = REPO_ROOT / "addon" / "flamenco_submit"
@@ -43,7 +44,7 @@ def test_job_rules_match_the_client() -> None:
 
 
 def test_requirement_rules_match_the_server() -> None:
-    """The add-on's copy of flamenco.requirements (test_requirements.py checks its behaviour in Blender)."""
+    """The add-on's copy of flamenco_protocol.requirements (test_requirements.py checks its behaviour in Blender)."""
     addon = constants(ADDON / "requirements.py")
     assert addon["TAG_RE"] == requirements.TAG_RE
     assert addon["MAX_TAGS"] == requirements.MAX_TAGS

@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from flamenco import requirements
 from flamenco.client import FlamencoClient
+from flamenco_protocol import requirements
 from tests.addon.support import ADDON_DIR, BLENDER_TIMEOUT, job_id_of, run_blender
 from tests.client.support import Account, Site
 
@@ -109,7 +109,7 @@ print("RESULTS=" + json.dumps(results))
 
 
 def server_rule(text: str, cores: int, ram: float, gpu: bool, gpu_memory: float) -> dict[str, Any] | None:
-    """What flamenco.requirements (the server's and the CLI's rule) makes of a case; None: refused."""
+    """What flamenco_protocol.requirements (the server's and the CLI's rule) makes of a case; None: refused."""
     given = {"tags": text.replace(",", " ").split(), "min_cpu_cores": cores, "min_ram_gb": ram, "gpu": gpu,
              "min_gpu_memory_gb": gpu_memory}
     try:

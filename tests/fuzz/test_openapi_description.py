@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from flamenco.openapi.common import openapi_path, path_shape
+from flamenco_protocol.openapi import openapi_path, path_shape
 from tests.fuzz.conftest import ManagerWorld, ServerWorld
 
 

@@ -160,7 +160,7 @@ def test_failed_compilation_leaves_no_tasks(world):
                      job_type="blender-render", settings={"frames": "1-4", "chunk_size": 2,
                                                           "render_output": "/out/####"})
     insert_task(world.db, job, status="under-construction", name="debris")
-    assert construction.construct_job(world.db, job["_id"], reason="test") == "construction-failed"
+    assert construction.construct_inline(world.db, job["_id"], reason="test") == "construction-failed"
     stored = world.db["flamenco_jobs"].find_one({"_id": job["_id"]})
     assert stored["status"] == "construction-failed"
     assert "filepath" in stored["status_reason"] and stored["status_reason"].startswith("test;")

@@ -12,11 +12,12 @@ from bson import ObjectId
 from pymongo.database import Database
 
 from flamenco import status, task_counts
+from flamenco.store.collections import JOBS, TASKS
 
 
 def stored_task_counts(db: Database, job_id: ObjectId) -> dict[str, int] | None:
     """The counts in the job document (zero entries dropped), or None when it holds none."""
-    job = db[status.JOBS].find_one({"_id": job_id}, projection=[task_counts.COUNTS_FIELD])
+    job = db[JOBS].find_one({"_id": job_id}, projection=[task_counts.COUNTS_FIELD])
     assert job is not None, f"job {job_id} does not exist"
     counts = job.get(task_counts.COUNTS_FIELD)
     return None if counts is None else {s: n for s, n in counts.items() if n}
@@ -31,7 +32,7 @@ def assert_task_counts(db: Database, job_id: ObjectId, *, maintained: bool = Tru
     """
     real = task_counts.aggregate(db, job_id)
     if maintained:
-        job = db[status.JOBS].find_one({"_id": job_id}, projection=list(task_counts.COUNTER_FIELDS))
+        job = db[JOBS].find_one({"_id": job_id}, projection=list(task_counts.COUNTER_FIELDS))
         assert job is not None, f"job {job_id} does not exist"
         assert not job.get(task_counts.STALE_FIELD), f"counts of job {job_id} are marked stale"
         assert not job.get(task_counts.WRITERS_FIELD), f"writers left registered: {job[task_counts.WRITERS_FIELD]}"
@@ -42,7 +43,7 @@ def assert_task_counts(db: Database, job_id: ObjectId, *, maintained: bool = Tru
 
 def force_tasks(db: Database, query: Mapping[str, Any], fields: Mapping[str, Any]) -> None:
     """``$set`` fields of the matching tasks directly; their jobs' counts are recounted on next read."""
-    job_ids = db[status.TASKS].distinct("job", dict(query))
-    db[status.TASKS].update_many(dict(query), {"$set": dict(fields)})
+    job_ids = db[TASKS].distinct("job", dict(query))
+    db[TASKS].update_many(dict(query), {"$set": dict(fields)})
     for job_id in job_ids:
         task_counts.mark_stale(db, job_id)

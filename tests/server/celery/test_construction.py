@@ -159,6 +159,14 @@ def test_construction_sweep_is_scheduled():
     assert beat_schedule()["resume-job-construction"]["task"] == "flamenco.celery.resume_job_construction"
 
 
+def test_construction_task_keeps_its_name_on_the_broker():
+    """Messages queued by an older server name the task ``flamenco.celery.construct_job``; they must still run."""
+    from flamenco.celery import app as celery_app, construct_big_job
+
+    assert construct_big_job.name == defaults.CELERY_CONSTRUCT_TASK == "flamenco.celery.construct_job"
+    assert "flamenco.celery.construct_job" in celery_app.tasks
+
+
 def patch_job(app: flask.Flask, mongo_db, farm, job_id: ObjectId, body: dict):
     """PATCH the job as the farm's user, through ``app``'s test client."""
     token = make_token(mongo_db, farm["user"])

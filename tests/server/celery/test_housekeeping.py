@@ -9,7 +9,7 @@ from bson import ObjectId
 from flamenco import clock, status
 from flamenco.celery import cleanup, runnability
 from flamenco.manager_api import storage
-from flamenco.manager_api.linking import LINKING_KEYS
+from flamenco.store.collections import MANAGER_LINKING_KEYS
 from tests.support.server import make_job
 from tests.support.task_counts import force_tasks
 
@@ -81,9 +81,9 @@ def test_orphan_task_logs_and_files_are_removed(mongo_db, farm, storage_root):
 
 def test_expired_linking_keys_are_removed(mongo_db):
     now = clock.utcnow()
-    mongo_db[LINKING_KEYS].insert_many([
+    mongo_db[MANAGER_LINKING_KEYS].insert_many([
         {"secret_key": b"a" * 32, "remove_after": now - datetime.timedelta(seconds=1)},
         {"secret_key": b"b" * 32, "remove_after": now + datetime.timedelta(minutes=10)},
     ])
     assert cleanup.remove_expired_linking_keys(mongo_db, now=now) == 1
-    assert [bytes(k["secret_key"]) for k in mongo_db[LINKING_KEYS].find()] == [b"b" * 32]
+    assert [bytes(k["secret_key"]) for k in mongo_db[MANAGER_LINKING_KEYS].find()] == [b"b" * 32]

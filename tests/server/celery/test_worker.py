@@ -16,7 +16,7 @@ import pytest
 import flamenco.celery as flamenco_celery
 from flamenco import clock
 from flamenco.app import create_app
-from flamenco.manager_api.linking import LINKING_KEYS
+from flamenco.store.collections import MANAGER_LINKING_KEYS
 from tests.support.server import REPO_ROOT, make_token
 from flamenco.farm.supervisor import stop_process
 
@@ -43,7 +43,8 @@ def celery_worker(mongo_uri: str, redis_url: str, storage_root: Path, tmp_path: 
 
 def test_task_runs_through_the_broker(mongo_db, redis_url, celery_worker):
     now = clock.utcnow()
-    mongo_db[LINKING_KEYS].insert_one({"secret_key": b"k" * 32, "remove_after": now - datetime.timedelta(minutes=1)})
+    mongo_db[MANAGER_LINKING_KEYS].insert_one({"secret_key": b"k" * 32,
+                                               "remove_after": now - datetime.timedelta(minutes=1)})
     client = celery.Celery("test-client", broker=redis_url, backend=redis_url)
     result = client.send_task("flamenco.celery.remove_expired_linking_keys")
     try:
@@ -51,7 +52,7 @@ def test_task_runs_through_the_broker(mongo_db, redis_url, celery_worker):
     except Exception:
         print(celery_worker.read_text())
         raise
-    assert mongo_db[LINKING_KEYS].count_documents({}) == 0
+    assert mongo_db[MANAGER_LINKING_KEYS].count_documents({}) == 0
 
 
 def test_archive_job_patch_is_executed_by_the_worker(mongo_uri, mongo_db, redis_url, storage_root,

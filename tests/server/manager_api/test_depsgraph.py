@@ -5,11 +5,10 @@ import datetime
 
 import bson
 
-from flamenco import status
+from flamenco import eventbus, status
 from flamenco.manager_api import wire
+from flamenco.store.collections import JOBS, TASKS
 from tests.support.server import make_job
-
-TASKS = "flamenco_tasks"
 
 
 def test_no_runnable_jobs_is_204(mgr_a):
@@ -172,3 +171,26 @@ def test_a_full_page_without_more_queued_tasks_says_no_more(world, mgr_a, app, j
     resp = mgr_a.get("/depsgraph")
     assert len(resp.json["depsgraph"]) == 3
     assert "X-Flamenco-More-Tasks" not in resp.headers
+
+
+def test_a_page_announces_its_claims_and_the_jobs_it_carries_over_in_one_delivery(world, mgr_a, app):
+    """Listeners (the dashboard's job rows) see a job after its carry-over touched its ``_updated``."""
+    deliveries: list[list] = []
+
+    def record(db, changes) -> None:
+        deliveries.append([(c.kind, c.doc_id, db[JOBS].find_one({"_id": c.job_id})["_updated"]) for c in changes])
+
+    app.config["DEPSGRAPH_CLAIM_PAGE_TASKS"] = 2
+    job = make_job(world.db, world.project_a, world.manager_a, world.alice)  # 3 tasks
+    eventbus.subscribe(record)
+    try:
+        resp = mgr_a.get("/depsgraph")
+    finally:
+        eventbus.unsubscribe(record)
+    assert resp.headers["X-Flamenco-More-Tasks"] == "true"
+    [delivery] = deliveries
+    touched = world.db[JOBS].find_one({"_id": job["_id"]})["_updated"]
+    assert touched > wire.parse_timestamp(resp.headers["X-Flamenco-Last-Updated"])
+    assert sorted(kind for kind, _, _ in delivery) == ["job", "task", "task"]
+    assert ("job", job["_id"], touched) in delivery
+    assert {seen for _, _, seen in delivery} == {touched}

@@ -9,7 +9,8 @@ import pytest
 from bson import ObjectId
 
 from flamenco import clock
-from flamenco.manager_api.linking import LINKING_KEYS, compute_hmac
+from flamenco.manager_api.linking import compute_hmac
+from flamenco.store.collections import MANAGER_LINKING_KEYS
 from tests.server.manager_api.conftest import basic_auth
 
 LINK = "/api/flamenco/managers/link"
@@ -46,7 +47,7 @@ def reset_payload(identifier: str, manager_id: str, secret: bytes) -> dict:
 def test_full_linking_of_an_owned_manager(world, secret):
     client = world.client
     identifier = exchange(client, secret)
-    key = world.db[LINKING_KEYS].find_one({"_id": ObjectId(identifier)})
+    key = world.db[MANAGER_LINKING_KEYS].find_one({"_id": ObjectId(identifier)})
     assert bytes(key["secret_key"]) == secret
     query = choose_query(identifier, secret)
     listed = client.get(CHOOSE, query_string=query, headers=user_headers(world, "alice"))
@@ -70,7 +71,7 @@ def test_full_linking_of_an_owned_manager(world, secret):
     base = f"/api/flamenco/managers/{manager_id}"
     assert client.get(f"{base}/depsgraph", headers=basic_auth(old_token)).status_code == 401
     assert client.get(f"{base}/depsgraph", headers=basic_auth(new_token)).status_code == 204
-    assert world.db[LINKING_KEYS].count_documents({}) == 0
+    assert world.db[MANAGER_LINKING_KEYS].count_documents({}) == 0
 
 
 def test_choosing_someone_elses_manager_is_refused(world, secret):
@@ -80,7 +81,7 @@ def test_choosing_someone_elses_manager_is_refused(world, secret):
                              headers=user_headers(world, "bob"))
     assert resp.status_code == 403
     assert "manager-id" in resp.json["_issues"]
-    assert "manager_id" not in world.db[LINKING_KEYS].find_one({"_id": ObjectId(identifier)})
+    assert "manager_id" not in world.db[MANAGER_LINKING_KEYS].find_one({"_id": ObjectId(identifier)})
     # Without a bound key, the attacker's Manager cannot get a token.
     resp = world.client.post(f"{LINK}/reset-token", json=reset_payload(identifier, str(world.manager_a["_id"]), secret))
     assert resp.status_code == 400
@@ -123,14 +124,15 @@ def test_bad_hmac_and_unknown_identifier(world, secret):
                             headers=user_headers(world, "alice"))
     assert resp.status_code == 404
     bad_reset = reset_payload(identifier, str(world.manager_a["_id"]), secrets.token_bytes(32))
-    world.db[LINKING_KEYS].update_one({"_id": ObjectId(identifier)}, {"$set": {"manager_id": world.manager_a["_id"]}})
+    world.db[MANAGER_LINKING_KEYS].update_one({"_id": ObjectId(identifier)},
+                                              {"$set": {"manager_id": world.manager_a["_id"]}})
     resp = world.client.post(f"{LINK}/reset-token", json=bad_reset)
     assert resp.status_code == 400 and resp.json["_message"] == "Bad HMAC"
 
 
 def test_expired_key_is_not_usable(world, secret):
     identifier = exchange(world.client, secret)
-    world.db[LINKING_KEYS].update_one({"_id": ObjectId(identifier)}, {"$set": {
+    world.db[MANAGER_LINKING_KEYS].update_one({"_id": ObjectId(identifier)}, {"$set": {
         "remove_after": clock.utcnow() - datetime.timedelta(seconds=1), "manager_id": world.manager_a["_id"]}})
     resp = world.client.get(CHOOSE, query_string=choose_query(identifier, secret),
                             headers=user_headers(world, "alice"))
@@ -175,10 +177,10 @@ def test_an_address_links_again_once_its_keys_expire(world, monkeypatch, secret)
     first = [world.client.post(f"{LINK}/exchange", json={"key": secret.hex()}, environ_base=address).json["identifier"]
              for _ in range(2)]
     assert world.client.post(f"{LINK}/exchange", json={"key": secret.hex()}, environ_base=address).status_code == 429
-    world.db[LINKING_KEYS].update_many({"_id": {"$in": [ObjectId(i) for i in first]}}, {"$set": {
+    world.db[MANAGER_LINKING_KEYS].update_many({"_id": {"$in": [ObjectId(i) for i in first]}}, {"$set": {
         "remove_after": clock.utcnow() - datetime.timedelta(seconds=1)}})
     assert world.client.post(f"{LINK}/exchange", json={"key": secret.hex()}, environ_base=address).status_code == 200
-    assert world.db[LINKING_KEYS].count_documents({"_id": {"$in": [ObjectId(i) for i in first]}}) == 0
+    assert world.db[MANAGER_LINKING_KEYS].count_documents({"_id": {"$in": [ObjectId(i) for i in first]}}) == 0
 
 
 def test_choose_needs_login(world, secret):

@@ -8,7 +8,7 @@ import pytest
 from bson import ObjectId
 from pymongo.database import Database
 
-from flamenco import status
+from flamenco.store.collections import JOBS, TASKS
 
 # Status of the 9 render tasks of reference §3.8's starting point, in order.
 SCENARIO_TASK_STATUSES = ("queued", "claimed-by-manager", "completed", "active", "canceled", "failed",
@@ -25,7 +25,7 @@ def make_job(mongo_db: Database) -> MakeJob:
 
     def make(task_statuses: Iterable[str], job_status: str = "queued", **task_fields) -> tuple[ObjectId, list[ObjectId]]:
         job_id = ObjectId()
-        mongo_db[status.JOBS].insert_one({
+        mongo_db[JOBS].insert_one({
             "_id": job_id, "name": "test job", "job_type": "sleep", "status": job_status, "priority": 50,
             "manager": ObjectId(), "project": ObjectId(), "user": ObjectId(),
             "_updated": LONG_AGO, "_etag": "old",
@@ -36,7 +36,7 @@ def make_job(mongo_db: Database) -> MakeJob:
             "_updated": LONG_AGO, "_etag": "old", **task_fields,
         } for index, task_status in enumerate(task_statuses)]
         if tasks:
-            mongo_db[status.TASKS].insert_many(tasks)
+            mongo_db[TASKS].insert_many(tasks)
         return job_id, [task["_id"] for task in tasks]
 
     return make
@@ -44,9 +44,9 @@ def make_job(mongo_db: Database) -> MakeJob:
 
 def task_statuses(db: Database, task_ids: list[ObjectId]) -> list[str]:
     """Statuses of the given tasks, in the given order."""
-    by_id = {task["_id"]: task["status"] for task in db[status.TASKS].find({"_id": {"$in": task_ids}})}
+    by_id = {task["_id"]: task["status"] for task in db[TASKS].find({"_id": {"$in": task_ids}})}
     return [by_id[task_id] for task_id in task_ids]
 
 
 def job_status(db: Database, job_id: ObjectId) -> str:
-    return db[status.JOBS].find_one({"_id": job_id})["status"]
+    return db[JOBS].find_one({"_id": job_id})["status"]

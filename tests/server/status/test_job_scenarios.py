@@ -4,6 +4,7 @@ from __future__ import annotations
 from pymongo.database import Database
 
 from flamenco import status
+from flamenco.store.collections import JOBS, TASKS
 from tests.server.status.conftest import SCENARIO_TASK_STATUSES, MakeJob, job_status, task_statuses
 
 REQUEUED_FROM_PAUSED = ["queued", "queued", "completed", "queued", "queued", "queued", "cancel-requested",
@@ -24,7 +25,7 @@ def test_paused_to_requeued_queues_tasks_and_job(mongo_db: Database, make_job: M
     change = status.set_job_status(mongo_db, job_id, "requeued", actor=status.Actor.USER, reason="requeue please")
     assert task_statuses(mongo_db, tasks) == REQUEUED_FROM_PAUSED
     assert change.steps == ["requeued", "queued"]
-    job = mongo_db[status.JOBS].find_one({"_id": job_id})
+    job = mongo_db[JOBS].find_one({"_id": job_id})
     assert job["status"] == "queued"
     assert job["status_reason"] == "requeue please"
 
@@ -34,7 +35,7 @@ def test_active_to_cancel_requested_runs_cancel_step(mongo_db: Database, make_jo
     change = status.set_job_status(mongo_db, job_id, "cancel-requested", actor=status.Actor.USER)
     assert task_statuses(mongo_db, tasks) == AFTER_CANCEL
     assert change.status == "cancel-requested"  # tasks still need the Manager's confirmation
-    canceled = mongo_db[status.TASKS].find_one({"_id": tasks[0]})
+    canceled = mongo_db[TASKS].find_one({"_id": tasks[0]})
     assert canceled["activity"] == "Server cancelled this task because the job got status 'cancel-requested'."
 
 
@@ -50,7 +51,7 @@ def test_canceled_to_requeued_clears_failed_by_workers(mongo_db: Database, make_
     status.set_job_status(mongo_db, job_id, "requeued", actor=status.Actor.USER)
     assert task_statuses(mongo_db, tasks) == REQUEUED_FROM_PAUSED
     assert job_status(mongo_db, job_id) == "queued"
-    requeued = [t for t in mongo_db[status.TASKS].find({"job": job_id}) if t["status"] == "queued"]
+    requeued = [t for t in mongo_db[TASKS].find({"job": job_id}) if t["status"] == "queued"]
     assert requeued and all("failed_by_workers" not in task for task in requeued)
 
 
@@ -100,9 +101,9 @@ def test_requeue_of_canceled_job_with_all_tasks_completed_completes(mongo_db: Da
 def test_every_write_stamps_updated_and_etag(mongo_db: Database, make_job: MakeJob) -> None:
     job_id, tasks = make_job(["queued", "completed"], "active")
     status.set_job_status(mongo_db, job_id, "cancel-requested", actor=status.Actor.USER)
-    job = mongo_db[status.JOBS].find_one({"_id": job_id})
-    canceled = mongo_db[status.TASKS].find_one({"_id": tasks[0]})
-    untouched = mongo_db[status.TASKS].find_one({"_id": tasks[1]})
+    job = mongo_db[JOBS].find_one({"_id": job_id})
+    canceled = mongo_db[TASKS].find_one({"_id": tasks[0]})
+    untouched = mongo_db[TASKS].find_one({"_id": tasks[1]})
     for doc in (job, canceled):
         assert doc["_updated"].tzinfo is not None and doc["_updated"].year > 2000
         assert doc["_etag"] != "old" and int(doc["_etag"], 16) >= 0
@@ -111,9 +112,9 @@ def test_every_write_stamps_updated_and_etag(mongo_db: Database, make_job: MakeJ
 
 def test_cancel_keeps_existing_activity(mongo_db: Database, make_job: MakeJob) -> None:
     job_id, tasks = make_job(["active", "active"], "active")
-    mongo_db[status.TASKS].update_one({"_id": tasks[0]}, {"$set": {"activity": "rendering frame 3"}})
+    mongo_db[TASKS].update_one({"_id": tasks[0]}, {"$set": {"activity": "rendering frame 3"}})
     status.set_job_status(mongo_db, job_id, "cancel-requested", actor=status.Actor.USER)
-    docs = {t["_id"]: t for t in mongo_db[status.TASKS].find({"job": job_id})}
+    docs = {t["_id"]: t for t in mongo_db[TASKS].find({"job": job_id})}
     assert [docs[t]["status"] for t in tasks] == ["cancel-requested", "cancel-requested"]
     assert docs[tasks[0]]["activity"] == "rendering frame 3"
     assert docs[tasks[1]]["activity"].startswith("Server cancelled this task")
@@ -122,5 +123,5 @@ def test_cancel_keeps_existing_activity(mongo_db: Database, make_job: MakeJob) -
 def test_change_tells_when_to_find_changed_tasks(mongo_db: Database, make_job: MakeJob) -> None:
     job_id, tasks = make_job(["queued", "active", "completed"], "active")
     change = status.set_job_status(mongo_db, job_id, "cancel-requested", actor=status.Actor.USER)
-    changed = {t["_id"] for t in mongo_db[status.TASKS].find({"job": job_id, "_updated": change.at})}
+    changed = {t["_id"] for t in mongo_db[TASKS].find({"job": job_id, "_updated": change.at})}
     assert changed == set(tasks[:2])

@@ -6,6 +6,7 @@ from bson import ObjectId
 from pymongo.database import Database
 
 from flamenco import status
+from flamenco.store.collections import JOBS, TASKS
 from flamenco.job_compilers import JobSettingsError, RnaOverridesError
 from flamenco.jobs import construction_runs, rna_overrides
 from tests.server.status.test_construction_runs import insert_job
@@ -19,13 +20,13 @@ LINES = ["bpy.context.scene.render.resolution_percentage = 50"]
 
 def constructed(db: Database, job_type: str, settings: dict) -> ObjectId:
     job_id = insert_job(db, settings, job_type=job_type)
-    assert construction_runs.construct_job(db, job_id, reason="submitted").status == "queued"
+    assert construction_runs.run_construction(db, job_id, reason="submitted").status == "queued"
     return job_id
 
 
 def tasks_by_name(db: Database, job_id: ObjectId) -> dict[str, list[dict]]:
     result: dict[str, list[dict]] = {}
-    for task in db[status.TASKS].find({"job": job_id}):
+    for task in db[TASKS].find({"job": job_id}):
         result.setdefault(task["name"], []).append(task)
     return result
 
@@ -41,8 +42,8 @@ def test_new_overrides_task_guards_all_renders(mongo_db: Database) -> None:
     assert overrides["commands"][0]["settings"]["filepath"] == "/s/shot-overrides.py"
     for render in tasks["blender-render-1,2"] + tasks["blender-render-3,4"]:
         assert render["parents"] == [overrides["_id"]]
-    assert mongo_db[status.JOBS].find_one({"_id": job_id})["settings"]["rna_overrides"] == LINES
-    assert mongo_db[status.JOBS].find_one({"_id": job_id})["status"] == "queued"
+    assert mongo_db[JOBS].find_one({"_id": job_id})["settings"]["rna_overrides"] == LINES
+    assert mongo_db[JOBS].find_one({"_id": job_id})["status"] == "queued"
 
 
 def test_existing_overrides_task_is_rewritten_and_requeued(mongo_db: Database) -> None:
@@ -107,8 +108,8 @@ def test_refused_while_the_tasks_are_built_or_archived(mongo_db: Database, job_s
     with pytest.raises(status.IllegalTransition) as info:
         rna_overrides.apply_rna_overrides(mongo_db, job_id, LINES)
     assert info.value.field == "status" and job_status in info.value.reason
-    assert "rna_overrides" not in mongo_db[status.JOBS].find_one({"_id": job_id})["settings"]
-    assert mongo_db[status.TASKS].count_documents({"job": job_id}) == 0
+    assert "rna_overrides" not in mongo_db[JOBS].find_one({"_id": job_id})["settings"]
+    assert mongo_db[TASKS].count_documents({"job": job_id}) == 0
 
 
 @pytest.mark.parametrize("job_status", ["waiting-for-files", "construction-failed"])
@@ -117,8 +118,8 @@ def test_job_without_tasks_only_stores_the_lines(mongo_db: Database, job_status:
     job_id = insert_job(mongo_db, RENDER, job_type="blender-render", job_status=job_status)
     change = rna_overrides.apply_rna_overrides(mongo_db, job_id, LINES)
     assert change.task_id is None and not change.created
-    assert mongo_db[status.JOBS].find_one({"_id": job_id})["settings"]["rna_overrides"] == LINES
-    assert mongo_db[status.TASKS].count_documents({"job": job_id}) == 0
+    assert mongo_db[JOBS].find_one({"_id": job_id})["settings"]["rna_overrides"] == LINES
+    assert mongo_db[TASKS].count_documents({"job": job_id}) == 0
 
 
 @pytest.mark.parametrize("task_status", ["claimed-by-manager", "active"])
@@ -129,4 +130,4 @@ def test_running_overrides_task_is_not_handed_out_twice(mongo_db: Database, task
         rna_overrides.apply_rna_overrides(mongo_db, job_id, LINES)
     [task] = tasks_by_name(mongo_db, job_id)["rna-overrides"]
     assert task["status"] == task_status
-    assert mongo_db[status.JOBS].find_one({"_id": job_id})["settings"]["rna_overrides"] == ["x = 1"]
+    assert mongo_db[JOBS].find_one({"_id": job_id})["settings"]["rna_overrides"] == ["x = 1"]

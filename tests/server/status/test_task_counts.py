@@ -15,6 +15,7 @@ from bson import ObjectId
 from pymongo.database import Database
 
 from flamenco import status, task_counts
+from flamenco.store.collections import TASKS
 from flamenco.jobs import construction_runs
 from tests.server.status.conftest import SCENARIO_TASK_STATUSES, MakeJob, job_status, task_statuses
 from tests.server.status.test_construction_runs import insert_job
@@ -69,26 +70,26 @@ def test_missing_job_has_no_counts(mongo_db: Database) -> None:
 def test_construction_stores_the_counts_with_the_published_job(mongo_db: Database, start_paused: bool,
                                                                expected: str) -> None:
     job_id = insert_job(mongo_db, SLEEP, start_paused=start_paused)
-    construction_runs.construct_job(mongo_db, job_id, reason="submitted")
+    construction_runs.run_construction(mongo_db, job_id, reason="submitted")
     assert assert_task_counts(mongo_db, job_id) == {expected: 3}
 
 
 def test_failed_construction_has_no_tasks_and_empty_counts(mongo_db: Database) -> None:
     job_id = insert_job(mongo_db, {"frames": "1-4"}, job_type="no-such-type")
-    assert construction_runs.construct_job(mongo_db, job_id, reason="submitted").status == "construction-failed"
+    assert construction_runs.run_construction(mongo_db, job_id, reason="submitted").status == "construction-failed"
     assert assert_task_counts(mongo_db, job_id) == {}
 
 
 def test_job_under_construction_is_counted_from_its_tasks(mongo_db: Database) -> None:
     """A run inserts tasks in batches outside the writer protocol: nothing is stored meanwhile."""
     job_id = insert_job(mongo_db, SLEEP)
-    construction_runs.construct_job(mongo_db, job_id, reason="submitted", defer=True)
+    construction_runs.run_construction(mongo_db, job_id, reason="submitted", defer=True)
     assert job_status(mongo_db, job_id) == "under-construction"
-    mongo_db[status.TASKS].insert_one({"job": job_id, "status": "queued", "name": "half-built"})
+    mongo_db[TASKS].insert_one({"job": job_id, "status": "queued", "name": "half-built"})
     assert status.count_task_statuses(mongo_db, job_id) == {"queued": 1}
-    mongo_db[status.TASKS].insert_one({"job": job_id, "status": "queued", "name": "more"})
+    mongo_db[TASKS].insert_one({"job": job_id, "status": "queued", "name": "more"})
     assert status.count_task_statuses(mongo_db, job_id) == {"queued": 2}
-    mongo_db[status.TASKS].delete_many({"job": job_id})
+    mongo_db[TASKS].delete_many({"job": job_id})
     change = construction_runs.resume_construction(mongo_db, job_id, reason="resumed",
                                         stale_after=datetime.timedelta(seconds=0))
     assert change is not None and change.status == "queued"
@@ -97,7 +98,7 @@ def test_job_under_construction_is_counted_from_its_tasks(mongo_db: Database) ->
 
 def test_recreate_counts_the_new_tasks_only(mongo_db: Database) -> None:
     job_id = insert_job(mongo_db, SLEEP)
-    construction_runs.construct_job(mongo_db, job_id, reason="submitted")
+    construction_runs.run_construction(mongo_db, job_id, reason="submitted")
     status.set_job_status(mongo_db, job_id, "cancel-requested", actor=status.Actor.USER)
     assert assert_task_counts(mongo_db, job_id) == {"canceled": 3}
     assert construction_runs.recreate_job(mongo_db, job_id, reason="again").status == "queued"
@@ -162,12 +163,12 @@ def test_user_task_operations_keep_the_counts(mongo_db: Database, make_job: Make
 
 def test_conflicting_task_write_changes_no_count(mongo_db: Database, make_job: MakeJob) -> None:
     job_id, ids = counted_job(make_job, mongo_db, ["active"])
-    mongo_db[status.TASKS].update_one({"_id": ids[0]}, {"$set": {"status": "active"}})
+    mongo_db[TASKS].update_one({"_id": ids[0]}, {"$set": {"status": "active"}})
     original = status.load
 
     def stale_read(db, collection, doc_id, projection):  # the task as read before someone changed it
         doc = original(db, collection, doc_id, projection)
-        return {**doc, "status": "queued"} if collection == status.TASKS else doc
+        return {**doc, "status": "queued"} if collection == TASKS else doc
 
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(status, "load", stale_read)
@@ -179,7 +180,7 @@ def test_conflicting_task_write_changes_no_count(mongo_db: Database, make_job: M
 def test_requeue_with_successors_counts_each_old_status(mongo_db: Database, make_job: MakeJob) -> None:
     job_id, ids = counted_job(make_job, mongo_db, ["failed", "completed", "canceled", "active", "queued"])
     for child, parent in zip(ids[1:], ids):
-        mongo_db[status.TASKS].update_one({"_id": child}, {"$set": {"parents": [parent]}})
+        mongo_db[TASKS].update_one({"_id": child}, {"$set": {"parents": [parent]}})
     result = status.requeue_task_with_successors(mongo_db, ids[0])
     assert result.tasks_modified == 4  # the active one is left alone (it is in flight)
     assert task_statuses(mongo_db, ids) == ["queued", "queued", "queued", "active", "queued"]
@@ -190,7 +191,7 @@ def test_depsgraph_claim_moves_each_jobs_counts(mongo_db: Database, make_job: Ma
     manager = ObjectId()
     job_a, ids_a = counted_job(make_job, mongo_db, ["queued", "queued", "completed"])
     job_b, ids_b = counted_job(make_job, mongo_db, ["queued"])
-    mongo_db[status.TASKS].update_many({}, {"$set": {"manager": manager}})
+    mongo_db[TASKS].update_many({}, {"$set": {"manager": manager}})
     assert status.mark_tasks_claimed(mongo_db, manager, [*ids_a, *ids_b]) == 3
     assert assert_task_counts(mongo_db, job_a) == {"claimed-by-manager": 2, "completed": 1}
     assert assert_task_counts(mongo_db, job_b) == {"claimed-by-manager": 1}
@@ -205,7 +206,7 @@ def test_writer_that_failed_marks_the_counts_stale(mongo_db: Database, make_job:
     job_id, ids = counted_job(make_job, mongo_db, ["queued", "queued"])
     with pytest.raises(RuntimeError):
         with task_counts.changing(mongo_db, job_id) as counts:
-            mongo_db[status.TASKS].update_one({"_id": ids[0]}, {"$set": {"status": "active"}})
+            mongo_db[TASKS].update_one({"_id": ids[0]}, {"$set": {"status": "active"}})
             raise RuntimeError("the connection broke before the result came back")
     assert counts.stale
     assert_task_counts(mongo_db, job_id, maintained=False)  # the read recounts ...
@@ -217,7 +218,7 @@ def test_dead_writer_is_recounted_after_a_while(mongo_db: Database, make_job: Ma
     job_id, ids = counted_job(make_job, mongo_db, ["queued", "queued"])
     started = datetime.datetime.now(datetime.timezone.utc)
     task_counts._begin(mongo_db, [job_id], started)
-    mongo_db[status.TASKS].update_one({"_id": ids[0]}, {"$set": {"status": "active"}})
+    mongo_db[TASKS].update_one({"_id": ids[0]}, {"$set": {"status": "active"}})
     # While it may still be alive, its change is not in the counts yet (nor stored by a recount).
     assert status.count_task_statuses(mongo_db, job_id) == {"queued": 2}
     assert task_counts.recount(mongo_db, job_id) == {"queued": 1, "active": 1}
@@ -232,7 +233,7 @@ def test_writer_deemed_dead_but_alive_marks_the_counts_stale(mongo_db: Database,
     long_ago = datetime.datetime.now(datetime.timezone.utc) - 2 * task_counts.WRITER_DEAD_AFTER
     with task_counts.changing(mongo_db, job_id, now=long_ago) as counts:
         task_counts.read(mongo_db, job_id)  # recounts: the writer looks dead, its token goes
-        mongo_db[status.TASKS].update_one({"_id": ids[0]}, {"$set": {"status": "active"}})
+        mongo_db[TASKS].update_one({"_id": ids[0]}, {"$set": {"status": "active"}})
         counts.moved("queued", "active")
     assert stored_task_counts(mongo_db, job_id) == {"queued": 2}  # not applied: the recount came first
     assert_task_counts(mongo_db, job_id, maintained=False)
@@ -247,7 +248,7 @@ def test_recount_stores_nothing_when_a_writer_committed_meanwhile(mongo_db: Data
     def aggregate_then_a_writer_commits(db, job):
         counted = real_aggregate(db, job)
         with task_counts.changing(db, job) as counts:  # lands between the count and its store
-            db[status.TASKS].update_one({"_id": ids[0]}, {"$set": {"status": "active"}})
+            db[TASKS].update_one({"_id": ids[0]}, {"$set": {"status": "active"}})
             counts.moved("queued", "active")
         return counted
 

@@ -6,6 +6,7 @@ from bson import ObjectId
 from pymongo.database import Database
 
 from flamenco import clock, status
+from flamenco.store.collections import TASKS
 from flamenco.status import Actor
 from tests.server.status.conftest import MakeJob, job_status, task_statuses
 
@@ -30,7 +31,7 @@ def test_user_requeues_completed_task_of_completed_job(mongo_db: Database, make_
     change = status.set_task_status(mongo_db, tasks[0], "queued", actor=Actor.USER)
     assert change.job_change.status == "queued"
     assert job_status(mongo_db, job_id) == "queued"
-    assert "failed_by_workers" not in mongo_db[status.TASKS].find_one({"_id": tasks[0]})
+    assert "failed_by_workers" not in mongo_db[TASKS].find_one({"_id": tasks[0]})
 
 
 def test_user_may_not_requeue_active_task(mongo_db: Database, make_job: MakeJob) -> None:
@@ -46,7 +47,7 @@ def test_requeue_failed_tasks_in_one_write(mongo_db: Database, make_job: MakeJob
     result = status.requeue_failed_tasks(mongo_db, job_id)
     assert result.tasks_modified == 2
     assert task_statuses(mongo_db, tasks) == ["queued", "queued", "completed", "active"]
-    docs = {t["_id"]: t for t in mongo_db[status.TASKS].find({"job": job_id})}
+    docs = {t["_id"]: t for t in mongo_db[TASKS].find({"job": job_id})}
     assert "failed_by_workers" not in docs[tasks[0]]
     assert docs[tasks[2]]["failed_by_workers"] == WORKER
 
@@ -64,13 +65,13 @@ def test_requeue_task_with_successors(mongo_db: Database, make_job: MakeJob) -> 
     root, child, grandchild, running_child, unrelated = tasks
     parents = {child: [root], grandchild: [child], running_child: [root]}
     for task_id, task_parents in parents.items():
-        mongo_db[status.TASKS].update_one({"_id": task_id}, {"$set": {"parents": task_parents}})
+        mongo_db[TASKS].update_one({"_id": task_id}, {"$set": {"parents": task_parents}})
     assert set(status.find_successors(mongo_db, root, job_id)) == {child, grandchild, running_child}
 
     result = status.requeue_task_with_successors(mongo_db, root)
     assert result.tasks_modified == 3
     assert task_statuses(mongo_db, tasks) == ["queued", "queued", "queued", "active", "completed"]
-    requeued = mongo_db[status.TASKS].find({"_id": {"$in": [root, child, grandchild]}})
+    requeued = mongo_db[TASKS].find({"_id": {"$in": [root, child, grandchild]}})
     assert all("failed_by_workers" not in task for task in requeued)
 
 
@@ -82,8 +83,8 @@ def test_requeue_with_successors_refused_for_claimed_root(mongo_db: Database, ma
 
 def test_successor_walk_survives_cycles(mongo_db: Database, make_job: MakeJob) -> None:
     job_id, (a, b) = make_job(["failed", "failed"], "active")
-    mongo_db[status.TASKS].update_one({"_id": a}, {"$set": {"parents": [b]}})
-    mongo_db[status.TASKS].update_one({"_id": b}, {"$set": {"parents": [a]}})
+    mongo_db[TASKS].update_one({"_id": a}, {"$set": {"parents": [b]}})
+    mongo_db[TASKS].update_one({"_id": b}, {"$set": {"parents": [a]}})
     assert status.find_successors(mongo_db, a, job_id) == [b]
 
 
@@ -93,7 +94,7 @@ def test_claim_keeps_updated_and_etag(mongo_db: Database, make_job: MakeJob) -> 
                         log_file={"backend": "local", "file_path": "x"})
     assert status.mark_tasks_claimed(mongo_db, manager, tasks) == 2
     assert task_statuses(mongo_db, tasks) == ["claimed-by-manager", "claimed-by-manager", "active"]
-    claimed = mongo_db[status.TASKS].find_one({"_id": tasks[0]})
+    claimed = mongo_db[TASKS].find_one({"_id": tasks[0]})
     assert claimed["_etag"] == "old" and "log_file" not in claimed
 
 

@@ -1,21 +1,18 @@
-"""Building blocks shared by the server's and the Manager's descriptions.
+"""Building blocks shared by the server's and the Manager's OpenAPI descriptions.
 
-Both describe Flask apps the same way: walk the app's URL map, turn each
-werkzeug rule into an OpenAPI path, and answer errors in one JSON shape.
-The Manager's ``flamenco_manager.openapi`` imports from here too.
+Both turn their routes into OpenAPI paths the same way and answer errors in
+one JSON shape. The server (``flamenco.openapi``) walks its Flask app's URL
+map; the Manager (``flamenco_manager.openapi``) its aiohttp routes, written
+in the same placeholder syntax. Standard library only, like the rest of
+``flamenco_protocol``: reading werkzeug's rule objects stays in the server.
 """
 from __future__ import annotations
 
 import re
-from typing import Iterator
-
-from werkzeug.routing import Rule
 
 OPENAPI_VERSION = "3.0.3"
-# werkzeug placeholders: <name>, <conv:name>, <conv(args):name>.
+# werkzeug's placeholder syntax: <name>, <conv:name>, <conv(args):name>.
 _PLACEHOLDER = re.compile(r"<(?:(?P<conv>[a-zA-Z_]+)(?:\((?P<args>[^)]*)\))?:)?(?P<name>[a-zA-Z_][a-zA-Z0-9_]*)>")
-# Methods werkzeug adds by itself; not documented as operations.
-IMPLICIT_METHODS = frozenset({"HEAD", "OPTIONS"})
 
 
 def openapi_path(rule: str) -> str:
@@ -30,7 +27,7 @@ def path_shape(path: str) -> str:
 
 def path_parameters(rule: str, names: list[str] | None = None) -> list[dict]:
     """OpenAPI path parameters from the rule's placeholders and converters,
-    renamed to ``names`` when given (see :func:`canonical_names`)."""
+    renamed to ``names`` when given (see :class:`PathTable`)."""
     params = []
     for index, match in enumerate(_PLACEHOLDER.finditer(rule)):
         schema: dict = {"type": "string"}
@@ -55,6 +52,7 @@ def parameter_names(path: str) -> list[str]:
 class PathTable:
     """OpenAPI paths of an app's rules, one path string per path shape.
 
+    Rules are written in werkzeug's placeholder syntax (``/jobs/<_id>``).
     OpenAPI treats ``/jobs/{_id}`` and ``/jobs/{object_id}`` as the same path
     and forbids both; two blueprints routing the same URL with different
     placeholder names (Eve's item GET and our PATCH) share the first name.
@@ -69,12 +67,6 @@ class PathTable:
         path = self._by_shape.setdefault(path_shape(path), path)
         operation["parameters"] = path_parameters(rule, parameter_names(path)) + operation.get("parameters", [])
         self.paths.setdefault(path, {})[method] = operation
-
-
-def rule_methods(rule: Rule) -> Iterator[str]:
-    """The documented HTTP methods of a rule, lower-case as OpenAPI keys them."""
-    for method in sorted((rule.methods or set()) - IMPLICIT_METHODS):
-        yield method.lower()
 
 
 def json_content(schema: dict) -> dict:

@@ -14,7 +14,8 @@ The server validates a job's requirements (:data:`EVE_SCHEMA`) and copies
 them into every task it hands a Manager; the Manager's scheduler gives a task
 only to a worker :func:`satisfies` them; the job page explains with
 :func:`parts` why no worker can run a job. One module, so the three agree.
-Standard library only: the submission client and the Manager import it too.
+It is part of ``flamenco_protocol`` (standard library only) because the
+submission client and the Manager import it too, without the server.
 
 Two decisions:
 
