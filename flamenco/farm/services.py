@@ -146,7 +146,7 @@ FERRETDB_PATCHES = (
 		return projected, nil
 	}
 
-	projectedWithoutID, err := projectDocumentWithoutID(doc, projection, filter, inclusion)
+	projectedWithoutID, err := projectDocumentWithoutID(doc, projection, filter, inclusion) // FerretDB's own path
 """,
         # Plain inclusions of top-level fields copy only those fields
         # (tools/ferretdb-patches/flamenco_projection.go says why).
