@@ -150,3 +150,20 @@ def test_a_failing_statement_keeps_the_writes_before_it(own_store):
     assert coll.find_one({"_id": ids[500]})["n"] == "text"
     assert coll.count_documents({"n": 0}) == STATEMENTS - 501
     _later_commands_work(db, STATEMENTS)
+
+
+def test_statements_by_id_and_condition_see_each_others_writes(own_store):
+    """As a task-update batch sends them: `_id` plus the status read. Such a statement waits
+    only for its own document's earlier write, and still sees it."""
+    db, _ = own_store
+    coll = db["tasks"]
+    ids = _stored_ids(coll)
+    requests = [pymongo.UpdateOne({"_id": task_id, "n": 0}, {"$set": {"n": 1}}) for task_id in ids]
+    # The first document again, conditional on the write above; the second on a value it no longer has.
+    requests += [pymongo.UpdateOne({"_id": ids[0], "n": 1}, {"$set": {"n": 2}}),
+                 pymongo.UpdateOne({"_id": ids[1], "n": 0}, {"$set": {"n": 99}})]
+    result = coll.bulk_write(requests, ordered=True)
+    assert (result.matched_count, result.modified_count) == (STATEMENTS + 1, STATEMENTS + 1)
+    assert coll.find_one({"_id": ids[0]})["n"] == 2
+    assert coll.find_one({"_id": ids[1]})["n"] == 1
+    assert coll.count_documents({"n": 1}) == STATEMENTS - 1

@@ -67,12 +67,16 @@ func (w *writeBehind) UpdateAll(ctx context.Context, params *backends.UpdateAllP
 }
 
 // mustFlushBefore reports whether a statement with this filter could match a held document.
+//
+// A filter with a top-level `_id` equality can only match that document,
+// whatever else it asks ({_id: X, status: "queued"}, as a Manager's
+// task-update batch sends one per task): it waits only for that document.
 func (w *writeBehind) mustFlushBefore(filter *types.Document) bool {
 	if len(w.docs) == 0 {
 		return false
 	}
 
-	if filter.Len() != 1 {
+	if filter == nil {
 		return true
 	}
 
