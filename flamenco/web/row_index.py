@@ -182,17 +182,18 @@ class RowIndex:
         """The JSON-ready row of a document (or of an event)."""
         return {f: live_events.jsonable(doc[f]) for f in self.fields if f in doc}
 
-    def queue_apply(self, pipe: redis.client.Pipeline, group_id: Any,
-                    changes: Iterable[tuple[Any, Mapping]]) -> None:
-        """Add the changed fields of a group's documents (``(doc_id, event)`` pairs, applied
-        in order) to a Redis pipeline: one script call per :data:`SEED_BATCH` rows of the group."""
-        group_keys = self.keys(group_id)
-        args: list[Any] = []
-        for doc_id, fields in changes:
-            args += [str(doc_id), json.dumps({f: fields[f] for f in self.fields if f in fields})]
-        for start in range(0, len(args), 2 * SEED_BATCH):
-            _script(pipe, _APPLY)(keys=[group_keys[0], group_keys[1], group_keys[3]],
-                                  args=[self.seconds, *args[start:start + 2 * SEED_BATCH]], client=pipe)
+    def queue_apply(self, pipe: redis.client.Pipeline, events: Iterable[Mapping]) -> None:
+        """Add the changed fields of documents (events naming their ``_id`` and group, applied in
+        order) to a Redis pipeline: one script call per group and :data:`SEED_BATCH` rows."""
+        by_group: dict[Any, list[str]] = {}
+        for event in events:
+            by_group.setdefault(event[self.group_field], []).extend(
+                [str(event["_id"]), json.dumps({f: event[f] for f in self.fields if f in event})])
+        for group_id, args in by_group.items():
+            group_keys = self.keys(group_id)
+            for start in range(0, len(args), 2 * SEED_BATCH):
+                _script(pipe, _APPLY)(keys=[group_keys[0], group_keys[1], group_keys[3]],
+                                      args=[self.seconds, *args[start:start + 2 * SEED_BATCH]], client=pipe)
 
     def queue_drop(self, pipe: redis.client.Pipeline, group_id: Any) -> None:
         """Add dropping a group's index (after a bulk change) to a Redis pipeline."""

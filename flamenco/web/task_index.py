@@ -6,8 +6,7 @@ drops the job's index, so the next page seeds it again.
 """
 from __future__ import annotations
 
-from collections import defaultdict
-from typing import Any, Iterable, Sequence
+from typing import Iterable, Sequence
 
 import redis
 from bson import ObjectId
@@ -34,20 +33,10 @@ def queue_events(pipe: redis.client.Pipeline, events: Sequence[dict], *, tasks_c
     """Add the index updates of one publish's events to a Redis pipeline (``flamenco.web.live_feed``):
     task events patch their job's rows (one script call per job); job events that changed
     tasks in bulk drop their job's index."""
-    by_job: dict[str, list[tuple[Any, dict]]] = defaultdict(list)
-    dropped: dict[str, None] = {}
-    for event in events:
-        job_id = event.get("job")
-        if not job_id:
-            continue
-        if event["kind"] == "task":
-            by_job[job_id].append((event["_id"], event))
-        elif tasks_changed:
-            dropped[job_id] = None
-    for job_id, changes in by_job.items():
-        INDEX.queue_apply(pipe, job_id, changes)
-    for job_id in dropped:
-        INDEX.queue_drop(pipe, job_id)
+    INDEX.queue_apply(pipe, [e for e in events if e["kind"] == "task" and e.get("job")])
+    if tasks_changed:
+        for job_id in dict.fromkeys(e["job"] for e in events if e["kind"] == "job" and e.get("job")):
+            INDEX.queue_drop(pipe, job_id)
 
 
 def counts_for_jobs(db: Database, client: redis.Redis, job_ids: Iterable[ObjectId]) -> dict[ObjectId, Counts]:
