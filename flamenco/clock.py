@@ -19,3 +19,8 @@ def moment(now: datetime.datetime | None) -> datetime.datetime:
     if now is None:
         return utcnow()
     return now.replace(microsecond=now.microsecond // 1000 * 1000)
+
+
+def as_utc(value: datetime.datetime) -> datetime.datetime:
+    """``value`` timezone-aware: a naive time is UTC, as a store client without ``tz_aware`` reads it."""
+    return value if value.tzinfo is not None else value.replace(tzinfo=datetime.timezone.utc)

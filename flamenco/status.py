@@ -1017,9 +1017,7 @@ def _not_before(task: Mapping[str, Any], now: datetime.datetime) -> datetime.dat
     stored = task.get("_updated")
     if stored is None:
         return now
-    if stored.tzinfo is None:
-        stored = stored.replace(tzinfo=datetime.timezone.utc)
-    return max(now, stored)
+    return max(now, clock.as_utc(stored))
 
 
 def _count_move(counts: Mapping[ObjectId, task_counts.CountChange], report: ReportedTask) -> None:

@@ -100,9 +100,7 @@ def _positive(counts: Mapping[str, Any]) -> Counts:
 def _writer_is_dead(started: Any, now: datetime.datetime) -> bool:
     if not isinstance(started, datetime.datetime):
         return True
-    if started.tzinfo is None:  # a client without tz_aware reads naive UTC
-        started = started.replace(tzinfo=datetime.timezone.utc)
-    return started < now - WRITER_DEAD_AFTER
+    return clock.as_utc(started) < now - WRITER_DEAD_AFTER
 
 
 def _trusted_counts(job: Mapping[str, Any], now: datetime.datetime) -> Counts | None:

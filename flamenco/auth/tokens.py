@@ -50,9 +50,7 @@ def token_doc(db: Database, token: str) -> dict | None:
         return None
     expire = doc.get("expire_time")
     if expire is not None:
-        if expire.tzinfo is None:
-            expire = expire.replace(tzinfo=datetime.timezone.utc)
-        if expire <= clock.utcnow():
+        if clock.as_utc(expire) <= clock.utcnow():
             return None
     return doc
 

@@ -176,9 +176,7 @@ def _run_is_alive(job: Mapping[str, Any], stale_after: datetime.timedelta, now: 
     updated = job.get("_updated")
     if not job.get(CONSTRUCTION_RUN_FIELD) or not isinstance(updated, datetime.datetime):
         return False
-    if updated.tzinfo is None:  # a client without tz_aware reads naive UTC
-        updated = updated.replace(tzinfo=datetime.timezone.utc)
-    return updated > now - stale_after
+    return clock.as_utc(updated) > now - stale_after
 
 
 def _claim_construction(db: Database, job: Mapping[str, Any], reason: str, now: datetime.datetime,

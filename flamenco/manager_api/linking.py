@@ -97,9 +97,7 @@ def check_pending_keys(db: Database, client_address: str, now: datetime.datetime
                    .sort("remove_after", 1).limit(limit))
     if len(pending) < limit:
         return
-    oldest = pending[0]["remove_after"]
-    if oldest.tzinfo is None:
-        oldest = oldest.replace(tzinfo=datetime.timezone.utc)
+    oldest = clock.as_utc(pending[0]["remove_after"])
     wait = max(1, int((oldest - now).total_seconds()) + 1)
     raise LinkingError(429, "too many linking requests from this address; try again in a few minutes",
                        retry_after=wait)
@@ -114,10 +112,7 @@ def live_key(db: Database, identifier: object, manager_id: ObjectId | None = Non
     doc = db[MANAGER_LINKING_KEYS].find_one(query)
     if doc is None:
         return None
-    remove_after = doc["remove_after"]
-    if remove_after.tzinfo is None:
-        remove_after = remove_after.replace(tzinfo=datetime.timezone.utc)
-    return doc if remove_after > (now or clock.utcnow()) else None
+    return doc if clock.as_utc(doc["remove_after"]) > (now or clock.utcnow()) else None
 
 
 @dataclasses.dataclass

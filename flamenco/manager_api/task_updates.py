@@ -108,9 +108,7 @@ class BatchResult:
 
 def _to_millis(moment: datetime.datetime) -> datetime.datetime:
     """``moment`` tz-aware and truncated to milliseconds, as BSON stores it, so stored and sent times compare."""
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=datetime.timezone.utc)
-    return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
+    return clock.moment(clock.as_utc(moment))
 
 
 @dataclasses.dataclass
@@ -201,7 +199,7 @@ def _received_on_manager(update: dict) -> datetime.datetime | None:
         parsed = datetime.datetime.fromisoformat(raw.replace("Z", "+00:00"))
     except ValueError:
         raise UpdateRejected(wire.RECEIVED_ON_MANAGER, "must be an ISO-8601 date") from None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=datetime.timezone.utc)
+    return clock.as_utc(parsed)
 
 
 def _failed_by_workers(value: Any) -> list[dict]:

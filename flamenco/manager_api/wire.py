@@ -16,6 +16,7 @@ import bson
 import flask
 from bson import ObjectId
 
+from flamenco import clock
 from flamenco.manager_api import defaults
 
 
@@ -25,16 +26,12 @@ class BadTimestamp(ValueError):
 
 def rfc1123(value: datetime.datetime) -> str:
     """``Mon, 23 Nov 2026 17:09:06 GMT``, Eve's JSON date format."""
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=datetime.timezone.utc)
-    return email.utils.format_datetime(value.astimezone(datetime.timezone.utc), usegmt=True)
+    return email.utils.format_datetime(clock.as_utc(value).astimezone(datetime.timezone.utc), usegmt=True)
 
 
 def iso8601(value: datetime.datetime) -> str:
     """ISO-8601 in UTC with microseconds, for ``X-Flamenco-Last-Updated``."""
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=datetime.timezone.utc)
-    return value.astimezone(datetime.timezone.utc).isoformat(timespec="microseconds")
+    return clock.as_utc(value).astimezone(datetime.timezone.utc).isoformat(timespec="microseconds")
 
 
 def parse_timestamp(raw: str) -> datetime.datetime:
@@ -47,9 +44,7 @@ def parse_timestamp(raw: str) -> datetime.datetime:
             parsed = email.utils.parsedate_to_datetime(raw)
         except (TypeError, ValueError):
             raise BadTimestamp(f"{raw!r} is not an ISO-8601 or RFC 1123 date") from None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=datetime.timezone.utc)
-    return parsed
+    return clock.as_utc(parsed)
 
 
 def _json_default(value: Any) -> Any:

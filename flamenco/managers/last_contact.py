@@ -70,7 +70,5 @@ def presence(manager: dict, now: datetime.datetime | None = None) -> Presence:
     last = manager.get(FIELD)
     if last is None:
         return "never"
-    if last.tzinfo is None:  # a store client without tz_aware
-        last = last.replace(tzinfo=datetime.timezone.utc)
-    silent = ((now or clock.utcnow()) - last).total_seconds()
+    silent = ((now or clock.utcnow()) - clock.as_utc(last)).total_seconds()
     return "online" if silent <= ONLINE_WINDOW_SECONDS else "offline"

@@ -29,6 +29,7 @@ from typing import Any, Iterable, Iterator
 from bson import ObjectId
 from pymongo.database import Database
 
+from flamenco import clock
 from flamenco.store.collections import TASK_LOGS
 
 CHUNK_PROJECTION = {"log": 1, "received_on_manager": 1}
@@ -67,7 +68,7 @@ class ChunkCursor:
     @classmethod
     def of(cls, chunk: dict) -> ChunkCursor:
         at = chunk["received_on_manager"]
-        return cls(at=at if at.tzinfo else at.replace(tzinfo=datetime.timezone.utc), chunk_id=chunk["_id"])
+        return cls(at=clock.as_utc(at), chunk_id=chunk["_id"])
 
     @classmethod
     def parse(cls, text: str, field: str) -> ChunkCursor:

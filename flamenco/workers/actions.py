@@ -14,7 +14,7 @@ from typing import Any
 from bson import ObjectId
 from pymongo.database import Database
 
-from flamenco import errors
+from flamenco import clock, errors
 from flamenco.store.collections import MANAGERS
 from flamenco.workers import defaults, sleep_schedule
 from flamenco_protocol import requirements
@@ -91,12 +91,8 @@ def parse_request(payload: dict) -> dict[str, Any]:
     return request
 
 
-def _aware(moment: datetime.datetime) -> datetime.datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=datetime.timezone.utc)
-
-
 def _expired(action: dict, now: datetime.datetime) -> bool:
-    age = (now - _aware(action["_created"])).total_seconds()
+    age = (now - clock.as_utc(action["_created"])).total_seconds()
     return age > defaults.PENDING_ACTION_MAX_AGE_SECONDS
 
 

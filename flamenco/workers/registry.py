@@ -14,6 +14,7 @@ from bson import ObjectId
 from pymongo import DeleteMany, ReplaceOne
 from pymongo.database import Database
 
+from flamenco import clock
 from flamenco.workers import defaults
 from flamenco_protocol.statuses import WorkerStatus
 
@@ -40,10 +41,6 @@ def workers_of(db: Database, manager_ids: Iterable[ObjectId]) -> list[dict]:
     return list(db[defaults.WORKERS].find({"manager": {"$in": list(manager_ids)}}))
 
 
-def _aware(moment: datetime.datetime) -> datetime.datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=datetime.timezone.utc)
-
-
 def silence(worker: dict, now: datetime.datetime) -> datetime.timedelta | None:
     """How long the worker has not been heard of, or None if never.
 
@@ -55,8 +52,8 @@ def silence(worker: dict, now: datetime.datetime) -> datetime.timedelta | None:
     if last is None:
         return None
     zero = datetime.timedelta()
-    at_report = _aware(worker["reported_at"]) - _aware(last)
-    since_report = now - _aware(worker["received_at"])
+    at_report = clock.as_utc(worker["reported_at"]) - clock.as_utc(last)
+    since_report = now - clock.as_utc(worker["received_at"])
     return max(at_report, zero) + max(since_report, zero)
 
 
