@@ -6,7 +6,7 @@ import threading
 import time
 
 import pytest
-
+import redis
 from bson import ObjectId
 
 from flamenco.web import live_events, live_feed
