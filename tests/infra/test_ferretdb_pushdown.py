@@ -72,6 +72,17 @@ def test_writes_and_aggregations_see_the_same_documents(tasks):
     assert found(tasks, {"job": JOB_B}) == set()
 
 
+def test_an_id_equality_with_other_conditions(tasks):
+    """Only the ``_id`` is pushed down then; the other conditions still decide (a batch statement's shape)."""
+    assert found(tasks, {"_id": "scalar-a", "status": "queued"}) == {"scalar-a"}
+    assert found(tasks, {"_id": "scalar-a", "status": "completed"}) == set()
+    assert found(tasks, {"status": "queued", "_id": "status-array"}) == {"status-array"}
+    assert found(tasks, {"_id": "array-with-a", "job": JOB_A, "status": {"$ne": "paused"}}) == {"array-with-a"}
+    assert tasks.update_one({"_id": "scalar-a", "status": "completed"}, {"$set": {"status": "active"}}).matched_count == 0
+    assert tasks.update_one({"_id": "scalar-a", "status": "queued"}, {"$set": {"status": "active"}}).modified_count == 1
+    assert found(tasks, {"_id": "scalar-a", "status": "active"}) == {"scalar-a"}
+
+
 def test_no_filter_and_empty_in(tasks):
     assert len(found(tasks, {})) == 11
     assert found(tasks, {"job": {"$in": []}}) == set()
@@ -93,6 +104,10 @@ def test_ferretdb_pushes_objectid_and_plain_string_filters_down(tasks):
     assert explain(tasks, {"job": {"$in": [JOB_A, "an id's text"]}})["filterPushdown"] is False
     assert explain(tasks, {"status": 'quo"ted'})["filterPushdown"] is False
     assert explain(tasks, {"status": 7})["filterPushdown"] is False
+    by_id = explain(tasks, {"_id": "scalar-a", "status": "queued", "job": JOB_A})
+    assert by_id["filterPushdown"] is True
+    steps = by_id["queryPlanner"]["Plan"]
+    assert len(steps) == 1 and "SEARCH" in steps[0] and "_id_" in steps[0], f"one _id lookup, not {steps}"
 
 
 def test_a_very_long_in_list_is_answered(tasks):

@@ -32,13 +32,16 @@ def test_ferretdb_build_applies_every_patch(tmp_path):
     from flamenco.farm import services
 
     modfile = services._patched_ferretdb_modfile(tmp_path)
-    replace = [line for line in modfile.read_text().splitlines() if line.startswith("replace ")]
-    assert len(replace) == 1
-    patched_src = Path(replace[0].split("=>")[1].strip())
+    replace = [line.removeprefix("replace ").split("=>")
+               for line in modfile.read_text().splitlines() if line.startswith("replace ")]
+    patched_src = {module.strip(): Path(src.strip()) for module, src in replace}
+    assert set(patched_src) == {services.FERRETDB_MODULE, services.SQLITE_DRIVER_MODULE}
     for patch in services.FERRETDB_PATCHES:
-        text = (patched_src / patch.path).read_text()
+        text = (patched_src[patch.module] / patch.path).read_text()
         assert patch.new in text
         assert patch.old not in text
+    for name, (module, directory) in services.FERRETDB_ADDED_SOURCES.items():
+        assert (patched_src[module] / directory / name).is_file()
 
 
 def test_ferretdb_build_key_follows_the_recipe(monkeypatch):

@@ -54,21 +54,26 @@ var pushdownString = regexp.MustCompile(`^[A-Za-z0-9 _.:@+-]{0,256}$`)
 
 // prepareWhereClause returns the WHERE clause and its arguments for filter,
 // or an empty clause when nothing in it can be pushed down.
+//
+// A filter with an `_id` equality selects at most that one document, whatever
+// else it asks ({_id: X, status: "queued"}: each statement of a task-update
+// batch): only the `_id` is pushed down, a point lookup in the `_id` index.
+// Testing the other keys in SQL too would parse the row's JSON text, which
+// FerretDB decodes in Go anyway to apply the whole filter.
 func prepareWhereClause(filter *types.Document) (string, []any) {
-	if filter.Len() == 1 {
-		v, _ := filter.Get("_id")
-		switch v.(type) {
-		case string, types.ObjectID:
-			return fmt.Sprintf(` WHERE %s = ?`, metadata.IDColumn), []any{string(must.NotFail(sjson.MarshalSingleValue(v)))}
-		}
-	}
-
 	if filter.Len() == 0 {
 		return "", nil
 	}
 
 	if _, dup := filter.FindDuplicateKey(); dup {
 		return "", nil
+	}
+
+	if v, err := filter.Get("_id"); err == nil {
+		switch v.(type) {
+		case string, types.ObjectID:
+			return fmt.Sprintf(` WHERE %s = ?`, metadata.IDColumn), []any{string(must.NotFail(sjson.MarshalSingleValue(v)))}
+		}
 	}
 
 	var conds []string
