@@ -18,6 +18,7 @@ import signal
 import sys
 import threading
 from pathlib import Path
+from typing import Callable
 
 import click
 import yaml
@@ -31,6 +32,8 @@ from flamenco_manager.store import DispatchOwned
 from flamenco_manager.sync import SyncDaemon, clean_slate
 
 
+# How long stopping waits for the sync daemon to finish its current step (an HTTP call at most).
+DAEMON_STOP_SECONDS = 10
 # Settings never printed in full.
 SECRET_SETTINGS = ("manager_secret", "worker_registration_secret", "dashboard_password")
 # Beside the config file: the registration secret generated on a first run without one.
@@ -98,8 +101,13 @@ def _stop_on_signals(stop: threading.Event) -> None:
         signal.signal(sig, handler)
 
 
-def _serve(ctx: ManagerContext, stop: threading.Event) -> None:
-    """Serve until ``stop`` is set, then write what is left and release the database."""
+def _serve(ctx: ManagerContext, stop: threading.Event, before_close: Callable[[], None] = lambda: None) -> None:
+    """Serve until ``stop`` is set, then write what is left and release the database.
+
+    ``before_close`` runs once serving has stopped and before the context
+    closes: what else uses the context (the sync daemon) stops there, so it
+    never runs a step on a closed engine or store.
+    """
     host, port = _host_port(ctx.config)
     try:
         serving = start_serving(ctx, host, port)
@@ -117,6 +125,7 @@ def _serve(ctx: ManagerContext, stop: threading.Event) -> None:
         if responder:
             responder.stop()
         serving.stop()
+        before_close()
         ctx.close()
 
 
@@ -156,11 +165,15 @@ def run(config_path: str | None) -> None:
     daemon_stop = threading.Event()
     daemon = threading.Thread(target=SyncDaemon(ctx).run, args=(daemon_stop,), name="sync", daemon=True)
     daemon.start()
-    try:
-        _serve(ctx, stop)
-    finally:
+
+    def stop_daemon() -> None:
         daemon_stop.set()
-        daemon.join(timeout=10)
+        daemon.join(timeout=DAEMON_STOP_SECONDS)
+
+    try:
+        _serve(ctx, stop, before_close=stop_daemon)
+    finally:
+        stop_daemon()  # also when serving never started
 
 
 @main.command("show-config")

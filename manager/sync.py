@@ -29,7 +29,8 @@ log = logging.getLogger(__name__)
 
 # Downloaded tasks and acknowledged updates reach the state (and the buffer) in
 # chunks of this many, each its own group commit, so that no flush that workers
-# wait for carries a whole depsgraph or push (FerretDB writes ~1,000 documents/s).
+# wait for carries a whole depsgraph or push (the local store writes ~1,000
+# documents/s: store.py).
 CHANGE_CHUNK = 200
 # Depsgraph answers one download may ask for while the Server says more queued
 # tasks wait (it claims them 1,000 per answer): enough for 100,000 tasks, and a

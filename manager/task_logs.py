@@ -27,6 +27,9 @@ TAIL_BYTES = 10 * 1024
 MISSING_LOG_TEXT = "log file does not exist on Flamenco Manager\n"
 # Job id used for tasks without a job (e.g. a cancel for an unknown task).
 NO_JOB = "0" * 24
+# How a log file is opened for an append (created if missing), and the mode a new one gets.
+LOG_OPEN_FLAGS = os.O_WRONLY | os.O_APPEND | os.O_CREAT  # os.open makes it non-inheritable itself
+LOG_FILE_MODE = 0o666  # as open() makes it: the umask decides
 
 
 def log_path(root: str | os.PathLike, job_id: str | None, task_id: str) -> Path:
@@ -36,15 +39,30 @@ def log_path(root: str | os.PathLike, job_id: str | None, task_id: str) -> Path:
 
 
 def append(root: str | os.PathLike, job_id: str | None, task_id: str, text: str) -> None:
-    """Append ``text`` to the task's log, ending it with a newline."""
+    """Append ``text`` to the task's log, ending it with a newline.
+
+    Plain ``os.open``/``os.write``, and the job's directory made only when the
+    open finds it missing: ``mkdir(exist_ok=True)`` and a text-mode ``open``
+    made ten system calls per append (strace) and were a fifth of the
+    manager's busy time under a hundred workers (py-spy, 2026-12-03); this
+    makes three.
+    """
     if not text:
         return
     path = log_path(root, job_id, task_id)
-    path.parent.mkdir(parents=True, exist_ok=True)
     if not text.endswith("\n"):
         text += "\n"
-    with path.open("a", encoding="utf-8") as f:
-        f.write(text)
+    try:
+        fd = os.open(path, LOG_OPEN_FLAGS, LOG_FILE_MODE)
+    except FileNotFoundError:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, LOG_OPEN_FLAGS, LOG_FILE_MODE)
+    try:
+        data = text.encode("utf-8")
+        while data:
+            data = data[os.write(fd, data):]
+    finally:
+        os.close(fd)
 
 
 def rotate(root: str | os.PathLike, job_id: str | None, task_id: str, max_rotations: int) -> None:
