@@ -1,8 +1,8 @@
 """The server's one wall clock: timezone-aware UTC, at the precision the store keeps.
 
 BSON dates hold milliseconds, so a time truncated here compares equal after a
-round trip through MongoDB or FerretDB (``_updated`` values are compared for
-equality by the depsgraph and the task-update watermarks).
+round trip through the store, MongoDB or the local one (``_updated`` values
+are compared for equality by the depsgraph and the task-update watermarks).
 """
 from __future__ import annotations
 

@@ -51,11 +51,12 @@ MANAGER_TOKEN_PREFIX = "SRV"
 MAX_CONTENT_LENGTH = 16 * 1024 * 1024
 
 # Queued tasks claimed per depsgraph answer (flamenco.manager_api.depsgraph).
-# A claim writes every task it takes (about half a millisecond each on
-# FerretDB), so 10,000 queued tasks made one request of many seconds and
-# 100,000 of minutes. On FerretDB a page of 1,000 takes 1-2 s; 500 is no
-# better, as each answer also has about half a second of fixed cost (a
-# 10,000-task pull: 14.3 s in 10 answers against 22.6 s in 20, 2026-12-03).
+# A claim writes every task it takes (about half a millisecond each on the
+# local store, flamenco.store: write), so 10,000 queued tasks made one request
+# of many seconds and 100,000 of minutes. On the local store a page of 1,000
+# takes 1-2 s; 500 is no better, as each answer also has about half a second
+# of fixed cost (a 10,000-task pull: 14.3 s in 10 answers against 22.6 s in
+# 20, 2026-12-03).
 DEPSGRAPH_CLAIM_PAGE_TASKS = 1000
 
 # Eve paging: Pillar used 250 for both (reference §1.5).
@@ -96,8 +97,9 @@ FLAMENCO_RESUME_ARCHIVING_AGE_SECONDS = 86400
 
 # Jobs estimated to compile into more tasks than this are constructed by the
 # Celery task below while the POST answers at once (``under-construction``);
-# smaller ones are constructed in the request. Measured on FerretDB/SQLite:
-# inserting 1,000 tasks takes about 0.2 s, 10,000 about 2 s, 100,000 about 36 s.
+# smaller ones are constructed in the request. Measured on the local store
+# (flamenco.store: insert): inserting 1,000 tasks takes about 0.2 s, 10,000
+# about 2 s, 100,000 about 36 s.
 INLINE_CONSTRUCTION_MAX_TASKS = 1000
 # Name of the Celery task that constructs a big job (written in flamenco/celery/).
 CELERY_CONSTRUCT_TASK = "flamenco.celery.construct_job"

@@ -170,7 +170,8 @@ def status_errors() -> Iterator[None]:
 
 def check_storable_keys(value: object, field: str) -> None:
     """422 naming ``field`` if a nested key starts with ``$`` or contains ``.``:
-    MongoDB treats those as operators/paths and FerretDB refuses to store them."""
+    MongoDB treats those as operators/paths and the local store refuses to store
+    them (flamenco.store: keys)."""
     if isinstance(value, dict):
         for key, item in value.items():
             if not isinstance(key, str) or key.startswith("$") or "." in key:

@@ -4,10 +4,11 @@ Eve checks operator names against ``MONGO_QUERY_BLACKLIST`` but not operand
 shapes, field access or ObjectIds, and answers 500 for some malformed input;
 these hooks answer 400 with field and reason first. Queries may name only
 fields the caller may read and only well-formed operators
-(:mod:`flamenco.queries`; FerretDB v1.24 crashes on ``$mod`` with a
-non-array operand, so nothing malformed may reach it). Bodies are checked
-for safe JSON at the request edge (:mod:`flamenco.request_guard`); here a
-POST may not set fields the server owns.
+(:mod:`flamenco.queries`; the local store crashes on ``$mod`` with a
+non-array operand, flamenco.store: operators, so nothing malformed may reach
+it). Bodies are checked for safe JSON at the request edge
+(:mod:`flamenco.request_guard`); here a POST may not set fields the server
+owns.
 """
 from __future__ import annotations
 

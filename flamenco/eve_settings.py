@@ -1,6 +1,7 @@
 """Global Eve settings (per-resource definitions live in each resource package).
 
-Chosen for FerretDB v1.24 as well as MongoDB (../shared/reference/ferretdb-eve.md §5).
+Chosen for the local store as well as MongoDB (the store facts are listed in
+:mod:`flamenco.store`, with their reference).
 """
 from __future__ import annotations
 
@@ -17,10 +18,12 @@ HATEOAS = False
 IF_MATCH = True
 ENFORCE_IF_MATCH = True
 SOFT_DELETE = False
-# FerretDB runs every count as a full scan; totals are computed only where a
-# resource asks for them (the small collections: projects, users, managers).
+# The local store runs every count as a full scan (flamenco.store: count);
+# totals are computed only where a resource asks for them (the small
+# collections: projects, users, managers).
 OPTIMIZE_PAGINATION_FOR_SPEED = True
-# Operators FerretDB lacks or that let a client run code or slow scans: 400, not 500.
+# Operators the local store lacks (flamenco.store: operators) or that let a
+# client run code or slow scans: 400, not 500.
 MONGO_QUERY_BLACKLIST = [
     "$where", "$regex", "$text", "$expr", "$near", "$nearSphere",
     "$geoWithin", "$geoIntersects", "$function", "$accumulator", "$jsonSchema",

@@ -7,8 +7,9 @@ their figures) and a request-latency histogram fed by ``before/after_request``.
 Gauges are computed when Prometheus scrapes, from cheap queries: one
 ``count_documents`` per reported status on jobs and tasks, bounded by
 :data:`COUNT_LIMIT` and :data:`COUNT_MAX_TIME_MS` so a scrape can never run
-away on a huge task collection (FerretDB scans a collection for every count),
-and one small read of the managers collection for the workers they report.
+away on a huge task collection (the local store scans a collection for every
+count, flamenco.store: count), and one small read of the managers collection
+for the workers they report.
 The scrape needs the token (Prometheus ``authorization: credentials``) of
 an account with the ``flamenco-metrics`` capability: a global admin, or a
 dedicated ``flamenco-metrics`` account that may do nothing else. The figures

@@ -9,8 +9,9 @@ Two concerns, one walk over the query:
 - **Operand shapes**: Eve checks operator names, not operands; the database
   refuses bad ones, and on the counted collections Eve then falls back to the
   removed ``Collection.count()`` (a 500). Only the operators below are
-  accepted, each with the operand it takes; FerretDB v1.24 also crashes on a
-  non-array ``$mod``, so nothing malformed may reach it.
+  accepted, each with the operand it takes; the local store also crashes on a
+  non-array ``$mod`` (flamenco.store: operators), so nothing malformed may
+  reach it.
 
 Functions raise :class:`QueryError` naming the argument path; the Eve hook
 turns it into a 400.

@@ -11,9 +11,9 @@ These kinds of JSON parse fine but crash later with a 500 (issue 13):
   sensible setting;
 - a NUL character in an object key, which BSON keys cannot hold
   (``InvalidDocument``);
-- an array directly inside an array, which FerretDB (the local and CI
-  store) cannot store or query; no Flamenco payload has one, so the rule is
-  the same on MongoDB.
+- an array directly inside an array, which the local (and CI) store cannot
+  store or query (flamenco.store: nested-arrays); no Flamenco payload has
+  one, so the rule is the same on MongoDB.
 
 :func:`loads` parses and checks in one go and raises :class:`UnsafeJSON`
 naming the offending field; plain ``ValueError`` means "not JSON at all".

@@ -37,10 +37,10 @@ tasks. Every write sets ``_updated`` (tz-aware UTC) and a fresh random
 ``_etag`` (documents changed by the same ``update_many`` share it); only the
 depsgraph claim keeps both, as the protocol requires (:func:`mark_tasks_claimed`).
 
-Cost on FerretDB/SQLite: each *written* document costs a table scan there, so
-a bulk rule over N tasks is O(N^2) (measured: 1000 tasks, 10 s; on MongoDB it
-is one indexed write). Rules therefore write each document once, and
-construction inserts tasks in their final status instead of updating them.
+Cost on the local store: each *written* document costs far more than the
+command around it (flamenco.store: write; on MongoDB it is one indexed
+write). Rules therefore write each document once, and construction inserts
+tasks in their final status instead of updating them.
 
 Deviations from Flamenco 2, each a fix of reference §14:
 
@@ -402,8 +402,8 @@ class StatusConflict(RuntimeError):
     """The document's status changed between reading and writing it (HTTP 409).
 
     Each write is conditional on the status it was decided from, so two
-    concurrent changes cannot both apply on MongoDB (FerretDB does not
-    guarantee this, reference ferretdb-eve.md §5).
+    concurrent changes cannot both apply on MongoDB (the upstream local store
+    does not guarantee this; flamenco.store: atomic).
     """
 
 
@@ -518,8 +518,8 @@ def _cancel_step(db: Database, job_id: ObjectId, new: str, now: datetime.datetim
     """Cancel queued tasks, ask the Manager to stop running ones, explain why (reference §3.4).
 
     Tasks without an ``activity`` get "Server cancelled this task ..." in the
-    same write as their status, so each document is written once (FerretDB
-    pays a table scan per written document).
+    same write as their status, so each document is written once (each
+    written document is the local store's main cost, flamenco.store: write).
     """
     activity = {"activity": f"Server cancelled this task because the job got status {new!r}."}
     modified = 0
@@ -576,9 +576,10 @@ def start_construction(db: Database, job: Mapping[str, Any], reason: str, now: d
     if the job is unchanged since it was read (its ``status`` and ``_etag``).
 
     The condition on ``_etag`` lets one of two concurrent runs win (on MongoDB;
-    FerretDB does not guarantee it, reference ferretdb-eve.md §5); the other
-    gets :class:`StatusConflict`. The job's tasks are rebuilt, so its task
-    counts are dropped: read from the tasks until the run publishes the job.
+    the upstream local store does not guarantee it, flamenco.store: atomic);
+    the other gets :class:`StatusConflict`. The job's tasks are rebuilt, so its
+    task counts are dropped: read from the tasks until the run publishes the
+    job.
     Not announced: a run is one change of the job, announced when it ends
     (:func:`finish_construction`).
     """
@@ -971,10 +972,11 @@ def write_reported_tasks(db: Database, reports: dict[ObjectId, Reported], now: d
     A task's statement carries everything the batch changed on it, filtered
     on ``_id`` and, when its status changes, on the status it had when read,
     so a concurrent change (a user cancelling the job) is not overwritten. One
-    document write per task: on FerretDB each updated document costs far more
-    than the command around it, and on MongoDB it is one indexed write. When
-    some statement matched nothing, the tasks are read again
-    (:func:`_write_conflicts`): tasks deleted meanwhile leave ``reports``.
+    document write per task: on the local store each updated document costs
+    far more than the command around it (flamenco.store: write), and on
+    MongoDB it is one indexed write. When some statement matched nothing, the
+    tasks are read again (:func:`_write_conflicts`): tasks deleted meanwhile
+    leave ``reports``.
 
     The batch is one writer of its jobs' task counts: each job whose tasks
     change status gets one ``$inc`` of what moved. Every task left in

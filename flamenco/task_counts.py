@@ -1,10 +1,10 @@
 """Per-job task counts kept in the job document: ``task_counts: {status: number of tasks}``.
 
 Why: the task -> job rules need a job's task counts on nearly every Manager
-task-update batch, and counting them reads every task of the job. On FerretDB
-(the local store) any query that is not by ``_id`` decodes each selected
-document in Go: counting a 2,000-task job took 0.2-0.5 s of store time. The
-job document is one read by ``_id``.
+task-update batch, and counting them reads every task of the job. On the
+local store any query that is not by ``_id`` decodes each selected document
+in Go (flamenco.store: scan): counting a 2,000-task job took 0.2-0.5 s of
+store time. The job document is one read by ``_id``.
 
 How the counts stay equal to a real count of the tasks:
 
@@ -29,7 +29,7 @@ How the counts stay equal to a real count of the tasks:
   recounts in all these cases, and for jobs stored before the counters existed.
 
 This relies on MongoDB applying each update statement atomically per
-document; our FerretDB build does the same (tools/ferretdb-patches/flamenco_update_lock.go).
+document; our build of the local store does the same (flamenco.store: atomic).
 
 Between a writer's task writes and its commit, the counts lag behind the
 tasks, as a count taken just before the writes would; every rule runs after
@@ -69,15 +69,16 @@ COUNTER_FIELDS = (COUNTS_FIELD, WRITERS_FIELD, SEQ_FIELD, STALE_FIELD)
 # A writer registered longer ago than this is deemed dead (its process was
 # killed between its task writes and its commit) and the counts are recounted.
 # Writers live for one task-update batch, depsgraph claim or status change:
-# far below a second on MongoDB, a few seconds for 10,000 tasks on FerretDB.
+# far below a second on MongoDB, a few seconds for 10,000 tasks on the local
+# store (flamenco.store: write).
 # Deeming a slow live writer dead costs one more recount, never a wrong count.
 WRITER_DEAD_AFTER = datetime.timedelta(minutes=2)
 # Jobs whose tasks a construction run is inserting in batches, outside the
 # writer protocol: counts are read from the tasks and never stored then (the
 # run stores the final counts when it publishes the job, with ``replace``).
 UNCOUNTED_JOB_STATES = frozenset({JobStatus.UNDER_CONSTRUCTION})
-# Ids per ``$in`` of a task update: FerretDB pushes an ``$in`` of at most
-# 10,000 ObjectIds down to SQLite (tools/ferretdb-patches/flamenco_pushdown.go).
+# Ids per ``$in`` of a task update: the local store pushes an ``$in`` of at
+# most 10,000 ObjectIds down to SQLite (flamenco.store: scan).
 IDS_PER_UPDATE = 5_000
 
 Counts = dict[str, int]

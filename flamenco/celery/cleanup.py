@@ -1,7 +1,8 @@
 """Housekeeping jobs: stale waiting-for-files jobs, orphaned task logs, expired linking keys.
 
 Each is a few bulk queries (``delete_many``, ``distinct``, one ``$in``), never
-a query per document: FerretDB scans the collection for every query.
+a query per document: the local store scans the collection for every query
+(flamenco.store: scan).
 """
 from __future__ import annotations
 
@@ -68,5 +69,6 @@ def remove_orphan_task_logs(db: Database, storage_root: Path) -> int:
 
 
 def remove_expired_linking_keys(db: Database, now: datetime.datetime | None = None) -> int:
-    """Delete linking keys past their 15 minutes (FerretDB has no TTL indexes)."""
+    """Delete linking keys past their 15 minutes (the local store has no TTL indexes,
+    flamenco.store: no-ttl)."""
     return db[MANAGER_LINKING_KEYS].delete_many({"remove_after": {"$lt": now or clock.utcnow()}}).deleted_count

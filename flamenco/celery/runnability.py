@@ -2,8 +2,9 @@
 
 A job can stay ``active`` forever when its remaining tasks depend on a failed
 or cancelled task but fewer than 10 % of its tasks failed. Flamenco 2 found
-them with ``$lookup``, which FerretDB lacks; here it is two queries joined in
-Python, which works the same on MongoDB.
+them with ``$lookup``, which the local store lacks (flamenco.store:
+no-lookup); here it is two queries joined in Python, which works the same on
+MongoDB.
 """
 from __future__ import annotations
 

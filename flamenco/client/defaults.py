@@ -30,7 +30,8 @@ JOB_SORT = "-_created,-_id"
 LIST_LIMIT = 25
 
 # Seconds between two polls of a watched job: frequent enough for a live bar,
-# rare enough that a task count (a scan on FerretDB) does not load the server.
+# rare enough that a task count (a scan on the local store, flamenco.store:
+# count) does not load the server.
 WATCH_INTERVAL = 2.0
 
 # Blender-render job defaults (reference §4.5). Five frames per task amortises

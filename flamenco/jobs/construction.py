@@ -2,13 +2,14 @@
 
 The compile-and-queue rule itself lives in ``flamenco.status``: it inserts all
 tasks in bulk, already in their final status, and then flips the job alone (on
-FerretDB/SQLite every updated document costs a table scan, so Flamenco 2's
-insert-then-flip of each task grew quadratically: 1,000 tasks took 45 s). On
-any failure the job becomes ``construction-failed`` with no tasks left behind
-(reference §14.14).
+the local store every updated document costs a table scan, flamenco.store:
+write, so Flamenco 2's insert-then-flip of each task grew quadratically: 1,000
+tasks took 45 s). On any failure the job becomes ``construction-failed`` with
+no tasks left behind (reference §14.14).
 
-Even in bulk, inserting costs about 2 s per 10,000 tasks on FerretDB, so a job
-estimated above ``INLINE_CONSTRUCTION_MAX_TASKS`` is handed to the Celery task
+Even in bulk, inserting costs about 2 s per 10,000 tasks on the local store
+(flamenco.store: insert), so a job estimated above
+``INLINE_CONSTRUCTION_MAX_TASKS`` is handed to the Celery task
 ``flamenco.celery.construct_job`` and the POST answers at once with the job
 ``under-construction``. PATCH ``construct`` and ``recreate`` decide the same
 way (:func:`construct_stored_job`, :func:`recreate_job`).

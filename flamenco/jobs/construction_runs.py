@@ -42,8 +42,9 @@ LEASE_FIELDS = (CONSTRUCTION_RUN_FIELD, CONSTRUCTION_ATTEMPTS_FIELD)
 # fails after this many attempts instead of being resumed forever.
 MAX_CONSTRUCTION_ATTEMPTS = 3
 # Tasks are inserted in batches of this size with a sign of life in between:
-# 5,000 tasks insert in about 2 s on FerretDB/SQLite (one round trip on
-# MongoDB), far below the age after which a run is deemed dead.
+# 5,000 tasks insert in about 2 s on the local store (one round trip on
+# MongoDB; flamenco.store: insert), far below the age after which a run is
+# deemed dead.
 CONSTRUCTION_BATCH_SIZE = 5_000
 _CLAIM_FIELDS = ("status", "_etag", "_updated", CONSTRUCTION_RUN_FIELD, CONSTRUCTION_ATTEMPTS_FIELD)
 
@@ -198,14 +199,13 @@ def _claim_construction(db: Database, job: Mapping[str, Any], reason: str, now: 
 def _compile_and_publish(db: Database, job_id: ObjectId, run: _Run, reason: str) -> status.JobStatusChange:
     """Compile the job, insert its tasks already ``queued``/``paused``, then flip the job alone.
 
-    Not Flamenco 2's insert-then-flip of every task: on FerretDB/SQLite each
-    updated document costs a table scan (measured: ``update_many`` of 1000
-    tasks 10 s, ``insert_many`` 0.06 s). Inserting tasks in their final
-    status is equivalent, because the depsgraph only hands out tasks of
-    runnable jobs and the job becomes runnable after the insert. The flip
-    needs no task-status count either: a freshly compiled job has tasks and
-    none is completed, so no follow-up status applies. A failure leaves no
-    task behind (§14.14).
+    Not Flamenco 2's insert-then-flip of every task: on the local store each
+    updated document costs far more than an inserted one (flamenco.store:
+    write). Inserting tasks in their final status is equivalent, because the
+    depsgraph only hands out tasks of runnable jobs and the job becomes
+    runnable after the insert. The flip needs no task-status count either: a freshly compiled job
+    has tasks and none is completed, so no follow-up status applies. A failure
+    leaves no task behind (§14.14).
     """
     job = status.load(db, JOBS, job_id, None)
     task_status = TaskStatus.PAUSED if job.get("start_paused") else TaskStatus.QUEUED

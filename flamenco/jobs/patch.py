@@ -37,7 +37,8 @@ def task_counts(object_id: str) -> flask.Response:
     """``{status: number of tasks}`` of a visible job.
 
     One aggregation on the server instead of clients paging through every
-    task document (60 s for a 5,000-task job on FerretDB) to draw a progress bar.
+    task document (60 s for a 5,000-task job on the local store, flamenco.store:
+    scan) to draw a progress bar.
     """
     scoping.require_user()
     job = patch_ops.visible_document(object_id)

@@ -1,9 +1,9 @@
 """Keys a document may carry into MongoDB.
 
 Keys containing ``.`` or starting with ``$`` are refused by the database
-(FerretDB always, MongoDB in most positions), which would surface as a 500.
-Client-supplied dicts (Manager variables, timing metrics) are checked first
-so the client gets a 400 naming the key.
+(the local store always, MongoDB in most positions; flamenco.store: keys),
+which would surface as a 500. Client-supplied dicts (Manager variables,
+timing metrics) are checked first so the client gets a 400 naming the key.
 """
 from __future__ import annotations
 

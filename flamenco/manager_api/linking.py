@@ -8,10 +8,10 @@
 3. ``reset-token``: the Manager proves it holds the secret with
    ``HMAC(secret, "<padding>-<identifier>-<manager_id>")`` and gets a new token.
 
-Keys expire after 15 minutes. There is no TTL index (FerretDB lacks them),
-so expired keys are ignored here, a client's own expired keys are deleted on
-its next exchange, and all of them by a Celery beat job. ``exchange`` is
-anonymous: each key records the client address that asked for it, and an
+Keys expire after 15 minutes. There is no TTL index (the local store lacks
+them, flamenco.store: no-ttl), so expired keys are ignored here, a client's
+own expired keys are deleted on its next exchange, and all of them by a
+Celery beat job. ``exchange`` is anonymous: each key records the client address that asked for it, and an
 address holding ``MAX_PENDING_LINKING_KEYS_PER_ADDRESS`` unexpired keys is
 refused (429) until its oldest expires; other addresses are unaffected.
 """

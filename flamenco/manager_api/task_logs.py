@@ -53,7 +53,8 @@ def dequeue_upload_request(db: Database, manager: dict, task_id: ObjectId) -> No
     """Remove the task's entries from the Manager's upload queue.
 
     ``$pullAll`` of the exact entries (as loaded with the Manager) rather than
-    ``$pull`` with a condition, which FerretDB does not apply to embedded documents.
+    ``$pull`` with a condition, which the local store does not apply to embedded
+    documents (flamenco.store: operators).
     """
     entries = [e for e in manager.get("upload_task_file_queue") or [] if e.get("task") == task_id]
     if entries:

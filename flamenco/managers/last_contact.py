@@ -6,8 +6,9 @@ The dashboard's "Last heard from" used to show the Manager document's
 document's ``last_contact`` field, but at most once per
 :data:`RECORD_INTERVAL_SECONDS` per Manager and server process: a Manager
 pushes a batch every few seconds, and a store write per request would cost
-more than the request itself on FerretDB. The interval is remembered in
-process memory; a restarted server simply writes once more.
+more than the request itself on the local store (flamenco.store: write). The
+interval is remembered in process memory; a restarted server simply writes
+once more.
 """
 from __future__ import annotations
 

@@ -3,7 +3,8 @@
 Log documents carry only ``task``, so non-superusers must filter on one task
 (``where={"task": "<id>"}``, as the dashboard does); the caller must be able
 to see that task and have ``flamenco-view-logs``. Scanning the caller's whole
-task set to filter logs would be a full scan per request on FerretDB.
+task set to filter logs would be a full scan per request on the local store
+(flamenco.store: scan).
 """
 from __future__ import annotations
 

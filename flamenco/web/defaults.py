@@ -13,7 +13,8 @@ ASSETS_DIR = DIST_DIR / "assets"
 ASSETS_URL_PATH = "/dashboard-static"
 
 # A laptop screen shows about this many rows; more makes the page slower on
-# FerretDB, which decodes every returned document in Go.
+# the local store, which decodes every returned document in Go
+# (flamenco.store: scan).
 JOB_PAGE_SIZE = 50
 TASK_PAGE_SIZE = 50
 # The job list's choice of sort keys (a whitelist: never sort on user input).

@@ -1,9 +1,10 @@
 """Cache of job-list query results, dropped whenever a job of the project changes.
 
 Why: a job-list page costs two passes over ``flamenco_jobs`` (count and page);
-FerretDB cannot use indexes, so with 10,000 jobs each pass takes seconds. Yet
-most page loads, and all live refreshes caused by task progress, repeat a
-query whose answer has not changed. Each project has a *generation* number in
+the local store cannot use indexes for them (flamenco.store: scan, count), so
+with 10,000 jobs each pass takes seconds. Yet most page loads, and all live
+refreshes caused by task progress, repeat a query whose answer has not
+changed. Each project has a *generation* number in
 Redis that ``flamenco.web.live_feed.publish_many`` increments on every job event of the
 project; cached answers are keyed by it, so a job change makes every cached
 answer of its project unreachable at once. A short expiry bounds staleness

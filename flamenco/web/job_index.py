@@ -3,8 +3,8 @@
 See ``flamenco.web.row_index`` for how the read model is seeded and kept
 current. Every job event patches its job's row (a deleted job's row goes), so
 a job list recomputed after a job change reads Redis, not the jobs
-collection: on FerretDB that is about 0.05 s instead of 2 s for a project of
-10,000 jobs.
+collection: on the local store that is about 0.05 s instead of 2 s for a
+project of 10,000 jobs (flamenco.store: scan).
 """
 from __future__ import annotations
 

@@ -1,11 +1,12 @@
 """The job list's query: filters, sorting and paging over the project's job rows.
 
 The rows come from the Redis read model ``flamenco.web.job_index`` (one
-small JSON row per job), not from the jobs collection: on FerretDB a query
-over a project's 10,000 jobs decodes every one of them in Go, about 2 s per
-query, and the job list is recomputed after every job change. Filtering and
-sorting 10,000 rows in Python takes a few tens of milliseconds. Answers are
-cached per query until a job of the project changes (``job_cache``).
+small JSON row per job), not from the jobs collection: on the local store a
+query over a project's 10,000 jobs decodes every one of them in Go
+(flamenco.store: scan), about 2 s per query, and the job list is recomputed
+after every job change. Filtering and sorting 10,000 rows in Python takes a
+few tens of milliseconds. Answers are cached per query until a job of the
+project changes (``job_cache``).
 """
 from __future__ import annotations
 

@@ -54,7 +54,7 @@ def filter_choices(acc: access.ProjectAccess) -> dict:
     """What the job list's filter menus offer: the known job types, the project's managers and members.
 
     Nothing here reads the jobs collection: a ``distinct`` over it would cost a
-    full scan on FerretDB.
+    full scan on the local store (flamenco.store: scan).
     """
     db = current_db()
     pid = acc.project["_id"]
@@ -116,8 +116,8 @@ def job_actions(project_url: str) -> flask.typing.ResponseReturnValue:
 def load_job(acc: access.ProjectAccess, job_id: str) -> dict:
     """The job with this id in this project, or a 404.
 
-    Queried by ``_id`` alone, the one filter FerretDB evaluates in SQL; the
-    project is checked here.
+    Queried by ``_id`` alone, the one filter the upstream local store
+    evaluates in SQL (flamenco.store: scan); the project is checked here.
     """
     job = current_db()[JOBS].find_one({"_id": store.object_id_or_404(job_id)})
     if job is None or job.get("project") != acc.project["_id"]:

@@ -1,8 +1,9 @@
 """Redis read models of groups of documents (a job's tasks, a project's jobs).
 
-Why: on FerretDB (the local and CI store) a query decodes every document it
-selects in Go, about 0.1 ms each; a project with 10,000 jobs costs seconds per
-job-list query, and the job list is queried again after every job change.
+Why: on the local (and CI) store a query decodes every document it selects
+in Go, about 0.1 ms each (flamenco.store: scan); a project with 10,000 jobs
+costs seconds per job-list query, and the job list is queried again after
+every job change.
 So per group (a job, a project) the dashboard keeps, in Redis:
 
 - ``rows``: document id -> JSON row of the few fields pages show;
@@ -10,18 +11,18 @@ So per group (a job, a project) the dashboard keeps, in Redis:
 
 A group's index is *seeded* with one query the first time a page needs it
 (one ``$in`` query for all the groups a page shows, served by an index on the
-group field; on FerretDB our build pushes it down to SQLite, see
-tools/ferretdb-patches), then kept current by the live-update events
+group field; our build of the local store pushes it down, flamenco.store:
+scan), then kept current by the live-update events
 (``flamenco.web.live_feed.publish_many``): an event patches its row and the counts
 atomically (a Lua script); an event with status ``deleted`` removes the row;
 a bulk change drops the group's index so it is seeded again. Every index also
 expires after ``seconds``, which bounds how stale it can get if some writer
 forgets to publish.
 
-Why not counters in the documents themselves: FerretDB applies an update by
-reading and rewriting the document, so concurrent ``$inc`` could lose counts;
-Redis scripts are atomic. If Redis is unreachable, pages query MongoDB
-directly instead.
+Why not counters in the documents themselves: the upstream local store
+applies an update by reading and rewriting the document, so concurrent
+``$inc`` could lose counts (flamenco.store: atomic); Redis scripts are
+atomic. If Redis is unreachable, pages query MongoDB directly instead.
 """
 from __future__ import annotations
 

@@ -35,8 +35,8 @@ LAZY_ACTIONS = (SLEEP, SHUTDOWN)
 
 # Pending actions live on the Manager's document under this field, keyed by
 # action id, so adding one is a ``$set`` and acknowledging a ``$unset`` of
-# one key: atomic per document on MongoDB and FerretDB alike (FerretDB
-# ignores ``$pull`` with a condition).
+# one key: atomic per document on MongoDB and the local store alike (the
+# local store ignores ``$pull`` with a condition; flamenco.store: operators).
 PENDING_FIELD = "pending_worker_actions"
 # More pending actions per Manager than this is a 429: a Manager that never
 # picks them up (a Flamenco 2 Manager) must not grow its document forever.
