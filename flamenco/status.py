@@ -979,12 +979,14 @@ def write_reported_tasks(db: Database, reports: dict[ObjectId, Reported], now: d
     leave ``reports``.
 
     The batch is one writer of its jobs' task counts: each job whose tasks
-    change status gets one ``$inc`` of what moved. Every task left in
-    ``reports`` is announced. The task -> job rules are the caller's to run
-    afterwards, once per job and new task status.
+    change status gets one ``$inc`` of what moved. Every task written is
+    announced; a report with nothing to write (a repeated status, no fields)
+    changes nothing, so listeners hear nothing of it. The task -> job rules
+    are the caller's to run afterwards, once per job and new task status.
     """
     written = _write_reports(db, reports, now)
-    eventbus.emit(db, *_reported_task_changes(reports))
+    eventbus.emit(db, *_reported_task_changes({task_id: reports[task_id] for task_id in reports
+                                               if task_id in written}))
     return written
 
 

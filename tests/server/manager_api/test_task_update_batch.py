@@ -6,7 +6,7 @@ import datetime
 import pytest
 from bson import ObjectId
 
-from flamenco import clock, status
+from flamenco import clock, eventbus, status
 from flamenco.manager_api import task_updates
 from tests.support.server import make_job
 from tests.support.task_counts import force_tasks
@@ -398,3 +398,21 @@ def test_writes_count_only_tasks_still_stored(world, mgr_a, job4):
     assert ids[1] not in states, "a task deleted meanwhile gets no job rule either"
     assert world.db[TASKS].find_one({"_id": ids[0]})["activity"] == "busy"
     assert world.db[TASKS].find_one({"_id": ids[1]}) is None
+
+
+def test_an_update_that_changes_nothing_is_not_announced(world, mgr_a, job4):
+    """Listeners (the dashboard, notifications) hear of the tasks a batch wrote, and only of those."""
+    first, second = task_ids(world.db, job4)[:2]
+    post_batch(mgr_a, [upd(first, task_status="active")])
+    heard: list = []
+
+    def record(db, changes) -> None:
+        heard.extend((c.kind, c.doc_id) for c in changes if c.kind == "task")
+
+    eventbus.subscribe(record)
+    try:
+        post_batch(mgr_a, [upd(first, task_status="active"), upd(second, task_status="active")])
+    finally:
+        eventbus.unsubscribe(record)
+    assert heard == [("task", second)]
+    assert world.db[TASKS].find_one({"_id": first})["status"] == "active"
