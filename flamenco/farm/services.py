@@ -499,6 +499,33 @@ FERRETDB_PATCHES = (
         "decode sjson with goccy/go-json",
     ) for file in ("array.go", "binary.go", "bool.go", "datetime.go", "document.go", "double.go", "int32.go",
                    "int64.go", "object_id.go", "regex.go", "schema.go", "sjson.go", "string.go", "timestamp.go")),
+    # A find with a plain inclusion projection decodes only the fields it
+    # needs (projected, filtered on, sorted by): the job list's index reads 10
+    # fields of 10,000 job documents, and decoding their settings and
+    # descriptions was most of FerretDB's CPU for it (flamenco_sjson.go's
+    # UnmarshalFields, flamenco_projection.go's FlamencoFindFields).
+    SourcePatch("internal/backends/collection.go", "\tOnlyRecordIDs bool\n\tComment       string\n}",
+                "\tOnlyRecordIDs bool\n\tComment       string\n\n"
+                "\tOnlyFields map[string]struct{} // flamenco patch: decode only these top-level fields (nil: all)\n}",
+                "let a query name the fields to decode"),
+    SourcePatch("internal/backends/sqlite/query_iterator.go", "\tm             sync.Mutex\n\tonlyRecordIDs bool\n}",
+                "\tm             sync.Mutex\n\tonlyRecordIDs bool\n\n"
+                "\tonlyFields map[string]struct{} // flamenco patch\n}",
+                "let a query iterator decode only some fields"),
+    SourcePatch("internal/backends/sqlite/query_iterator.go", "if doc, err = sjson.Unmarshal(b); err != nil {",
+                "if doc, err = sjson.UnmarshalFields(b, iter.onlyFields); err != nil { // flamenco patch",
+                "let a query iterator decode only some fields"),
+    SourcePatch("internal/backends/sqlite/collection.go",
+                "\t\tIter: newQueryIterator(ctx, rows, params.OnlyRecordIDs),\n",
+                "\t\tIter: flamencoOnlyFields(newQueryIterator(ctx, rows, params.OnlyRecordIDs), params.OnlyFields),"
+                " // flamenco patch\n",
+                "decode only the fields a query names"),
+    SourcePatch("internal/handler/msg_find.go",
+                "params, cInfo, qp))\n\n\treturn qp, nil\n",
+                "params, cInfo, qp))\n\n"
+                "\tqp.OnlyFields = common.FlamencoFindFields(params.Projection, params.Filter, params.Sort) // flamenco patch\n\n"
+                "\treturn qp, nil\n",
+                "decode only the fields a find needs"),
     # The SQLite driver prepares each statement from its text every time it
     # runs: SQLite's parser was 12-18 % of FerretDB's CPU. A connection keeps
     # its prepared statements instead (tools/ferretdb-patches/flamenco_stmt_cache.go;

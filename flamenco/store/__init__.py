@@ -17,12 +17,14 @@ figures (measured in bench/RESULTS.md; reference:
 limits unless a fact says so.
 
 - **scan**: the local store evaluates a filter in Go unless it is pushed down
-  to SQLite: upstream only a filter on ``_id`` alone; our build adds
-  top-level equality and ``$in`` of at most 10,000 ObjectIds
+  to SQLite: upstream only a filter on ``_id`` alone; our build adds an
+  ``_id`` equality among other keys, top-level equality and ``$in`` (at most
+  10,000 values) of ObjectIds and plain strings, and date ranges
   (``tools/ferretdb-patches/flamenco_pushdown.go``). Any other query (find,
-  ``distinct``, delete) decodes every document of the collection,
-  about 0.1 ms each; indexes do not help it. Every document a query selects
-  or returns is decoded in Go as well.
+  ``distinct``, delete) decodes every document of the collection, about
+  0.1 ms each; indexes do not help it. Every document a query selects or
+  returns is decoded in Go as well (in our build only the fields a find
+  needs, when it projects a few top-level fields).
 - **count**: every count is a full scan of the collection.
 - **write**: each updated document costs far more than the command around
   it: FerretDB reads, decodes, re-encodes and rewrites it, with every index of

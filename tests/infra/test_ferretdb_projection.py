@@ -52,3 +52,28 @@ def test_inclusion_forms_and_missing_fields(mongo_db):
     assert list(found.items()) == [("priority", 50), ("log", STORED["log"])]
     [found] = mongo_db["projection"].find({"_id": doc_id}, {"_id": False, "status": 0})
     assert "status" not in found and "_id" not in found and found["name"] == "shot 1"
+
+
+def test_filter_and_sort_on_fields_the_projection_leaves_out(mongo_db):
+    """The build decodes only the fields a plain inclusion find needs: projected, filtered, sorted."""
+    coll = mongo_db["projection"]
+    coll.insert_many([{"_id": i, "name": f"job {i}", "status": "queued" if i % 2 else "active", "priority": 10 - i,
+                       "settings": {"frames": f"1-{i}", "chunk": i % 3}, "big": "x" * 100} for i in range(8)])
+    by_status = list(coll.find({"status": "active"}, {"name": 1}))
+    assert by_status == [{"_id": i, "name": f"job {i}"} for i in (0, 2, 4, 6)]
+    sorted_by_priority = [d["_id"] for d in coll.find({}, {"name": 1}).sort("priority", 1)]
+    assert sorted_by_priority == [7, 6, 5, 4, 3, 2, 1, 0]
+    nested_filter = list(coll.find({"settings.chunk": 0, "priority": {"$lt": 8}}, {"name": 1, "_id": 0}))
+    assert nested_filter == [{"name": "job 3"}, {"name": "job 6"}]
+    either = [d for d in coll.find({"$or": [{"_id": 1}, {"settings.frames": "1-2"}]}, {"status": 1})]
+    assert either == [{"_id": 1, "status": "queued"}, {"_id": 2, "status": "active"}]
+
+
+def test_id_alone_in_a_projection(mongo_db):
+    coll = mongo_db["projection"]
+    doc_id = coll.insert_one(dict(STORED)).inserted_id
+    assert list(coll.find({"status": "queued"}, {"_id": 1})) == [{"_id": doc_id}]
+    [without_id] = coll.find({"_id": doc_id}, {"_id": 0})
+    assert without_id == STORED
+    [without_name] = coll.find({"status": "queued"}, {"name": 0})
+    assert without_name == {k: v for k, v in {"_id": doc_id, **STORED}.items() if k != "name"}

@@ -97,3 +97,64 @@ func flamencoIncludeFields(doc, projection, projected *types.Document) error {
 		}
 	}
 }
+
+// FlamencoFindFields returns the top-level fields a find needs from each
+// document, when its projection is a plain inclusion: the projected ones and
+// the roots of the filter's and the sort's keys (FerretDB applies both to
+// the decoded document). The backend then decodes only those
+// (sjson.UnmarshalFields). It returns nil, decode everything, for any other
+// projection or a filter with an operator at its top (`$or`, `$expr`, ...).
+func FlamencoFindFields(projection, filter, sort *types.Document) map[string]struct{} {
+	if projection == nil || projection.Len() == 0 || !flamencoPlainInclusion(projection) {
+		return nil
+	}
+
+	fields := map[string]struct{}{"_id": {}}
+	for _, key := range projection.Keys() {
+		fields[key] = struct{}{}
+	}
+
+	if len(fields) == 1 {
+		// {_id: 0} alone excludes _id and keeps every other field; {_id: 1} keeps _id alone.
+		if v, _ := projection.Get("_id"); !flamencoIncludes(v) {
+			return nil
+		}
+	}
+
+	for _, doc := range []*types.Document{filter, sort} {
+		if doc == nil {
+			continue
+		}
+
+		for _, key := range doc.Keys() {
+			if key == "$natural" && doc == sort {
+				continue
+			}
+
+			if key == "" || strings.HasPrefix(key, "$") {
+				return nil
+			}
+
+			root, _, _ := strings.Cut(key, ".")
+			fields[root] = struct{}{}
+		}
+	}
+
+	return fields
+}
+
+// flamencoIncludes reports whether a projection value includes its field (true or a non-zero number).
+func flamencoIncludes(v any) bool {
+	switch v := v.(type) {
+	case bool:
+		return v
+	case int32:
+		return v != 0
+	case int64:
+		return v != 0
+	case float64:
+		return v != 0
+	default:
+		return false
+	}
+}

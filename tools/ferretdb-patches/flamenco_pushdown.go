@@ -200,3 +200,13 @@ func dateRange(v any, numeric string) (string, []any) {
 
 	return strings.Join(conds, " AND "), args
 }
+
+// flamencoOnlyFields makes a query iterator decode only the given top-level
+// fields (nil: all); see sjson.UnmarshalFields.
+func flamencoOnlyFields(iter types.DocumentsIterator, fields map[string]struct{}) types.DocumentsIterator {
+	if q, ok := iter.(*queryIterator); ok {
+		q.onlyFields = fields
+	}
+
+	return iter
+}
