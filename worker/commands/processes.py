@@ -41,7 +41,7 @@ import signal
 import sys
 import time
 from pathlib import Path
-from typing import Awaitable, Callable, Iterator, Sequence
+from typing import Awaitable, Callable, Iterator, Sequence, TypeVar
 
 import psutil
 
@@ -52,6 +52,8 @@ from flamenco_worker.commands.defaults import OUTPUT_TAIL_LINES, CommandConfig
 log = logging.getLogger(__name__)
 
 LineHandler = Callable[[str], Awaitable[None]]
+
+T = TypeVar("T")
 
 READ_CHUNK_BYTES = 64 * 1024
 # linux/prctl.h: deliver a signal to this process when its parent dies.
@@ -335,6 +337,43 @@ async def _check_oom_score(pid: int, ctx: CommandContext, wanted: int) -> None:
         await ctx.log(warning)
 
 
+async def _spawn(args: Sequence[str], ctx: CommandContext, config: CommandConfig) -> asyncio.subprocess.Process:
+    """Start the subprocess in its own session; a cancellation meanwhile still stops it.
+
+    The child runs from the fork on, before ``create_subprocess_exec`` hands
+    back its process: cancelled in between (a task aborted as Blender
+    starts), the command would end with its subprocess left running. So the
+    start is shielded, and a cancellation waits for it and terminates what
+    it started before passing on.
+    """
+    starting = asyncio.ensure_future(asyncio.create_subprocess_exec(
+        *args,
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+        env=subprocess_environment(),
+        start_new_session=True,
+        preexec_fn=functools.partial(prepare_child, config.oom_score_adj),
+    ))
+    try:
+        return await asyncio.shield(starting)
+    except asyncio.CancelledError:
+        with contextlib.suppress(OSError):
+            process = await _uncancellable(starting)
+            await _uncancellable(asyncio.ensure_future(terminate(process, ctx, config.terminate_grace_seconds)))
+        raise
+
+
+async def _uncancellable(future: asyncio.Future[T]) -> T:
+    """Wait for ``future`` to finish even if the waiting task is cancelled again meanwhile."""
+    while True:
+        try:
+            return await asyncio.shield(future)
+        except asyncio.CancelledError:
+            if future.done():
+                return future.result()
+
+
 async def run_subprocess(
     args: Sequence[str],
     ctx: CommandContext,
@@ -346,15 +385,7 @@ async def run_subprocess(
     await ctx.log(f"Executing {shlex.join(args)}")
     oom_watch = oom.OomWatch.start()
     try:
-        process = await asyncio.create_subprocess_exec(
-            *args,
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.STDOUT,
-            env=subprocess_environment(),
-            start_new_session=True,
-            preexec_fn=functools.partial(prepare_child, config.oom_score_adj),
-        )
+        process = await _spawn(args, ctx, config)
     except OSError as ex:
         raise CommandFailed(f"Cannot execute {shlex.join(args)}: {ex}") from ex
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+import asyncio.base_subprocess
 import dataclasses
 import os
 import shlex
@@ -111,6 +112,33 @@ def test_cancelled_exec_leaves_no_process_behind(make, ctx: RecordingContext) ->
     assert len(pids) == 2
     assert _gone(pids)
     assert any(line.startswith("TERMinating subprocess") for line in ctx.logs)
+
+
+def test_cancelled_while_its_subprocess_starts_leaves_no_process_behind(make, tmp_path: Path, monkeypatch) -> None:
+    """Cancelled after the child runs but before the command holds its process (a task aborted as Blender
+    starts, on a busy machine): asyncio's pipe set-up is slowed down so the cancellation lands in it."""
+    connect = asyncio.base_subprocess.BaseSubprocessTransport._connect_pipes
+
+    async def slow_connect(self, waiter):
+        await asyncio.sleep(0.3)
+        await connect(self, waiter)
+
+    monkeypatch.setattr(asyncio.base_subprocess.BaseSubprocessTransport, "_connect_pipes", slow_connect)
+    pid_file = tmp_path / "pid"
+
+    async def cancel_as_the_child_starts() -> int:
+        # asyncio kills the direct child when its start is cancelled; the shell's own child is left to us.
+        task = asyncio.create_task(make("exec", {"cmd": f"sh -c 'sleep 600 & echo $! > {pid_file}.tmp && mv "
+                                                        f"{pid_file}.tmp {pid_file}; wait'"}).run())
+        await until(pid_file.exists, what="the child's PID file")
+        task.cancel()
+        async with asyncio.timeout(30):  # the grandchild, left running, would hold the output pipe for 600 s
+            with pytest.raises(asyncio.CancelledError):
+                await task
+        return int(pid_file.read_text())
+
+    pid = asyncio.run(cancel_as_the_child_starts())
+    assert _gone([pid]), f"pid {pid} outlived its cancelled command"
 
 
 def test_process_ignoring_sigterm_is_killed_after_grace(make, ctx: RecordingContext) -> None:
