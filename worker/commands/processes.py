@@ -341,10 +341,12 @@ async def _spawn(args: Sequence[str], ctx: CommandContext, config: CommandConfig
     """Start the subprocess in its own session; a cancellation meanwhile still stops it.
 
     The child runs from the fork on, before ``create_subprocess_exec`` hands
-    back its process: cancelled in between (a task aborted as Blender
-    starts), the command would end with its subprocess left running. So the
-    start is shielded, and a cancellation waits for it and terminates what
-    it started before passing on.
+    back its process. Cancelled in between (a task aborted as Blender
+    starts, on a busy machine), asyncio kills only that child and then waits
+    for its output pipe to close, which a child of its own (a shell's
+    background job) holds for as long as it runs. So the start is shielded,
+    and a cancellation waits for it and terminates the whole process group
+    before passing on.
     """
     starting = asyncio.ensure_future(asyncio.create_subprocess_exec(
         *args,
