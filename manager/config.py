@@ -112,7 +112,7 @@ class Config:
 
 def build_config(overrides: Mapping[str, Any] | None = None) -> Config:
     """Defaults updated with ``overrides``; unknown keys are an error."""
-    values = dict(DEFAULTS)
+    values: dict[str, Any] = dict(DEFAULTS)
     for key, value in (overrides or {}).items():
         if key in _IGNORED_KEYS:
             continue

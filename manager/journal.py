@@ -95,8 +95,8 @@ class _Pending:
             for name, docs in source.inserts.items():
                 for doc in docs:
                     self.insert(name, doc)
-            for name, docs in source.replaces.items():
-                for doc in docs.values():
+            for name, replaced in source.replaces.items():
+                for doc in replaced.values():
                     self.replace(name, doc)
             for name, sets in source.sets.items():
                 for doc_id, fields in sets.items():

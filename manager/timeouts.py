@@ -10,6 +10,7 @@ A ``cancel-requested`` task whose worker went silent is cancelled.
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from bson import ObjectId
 
@@ -28,7 +29,7 @@ def _older_than(moment: dt.datetime | None, cutoff: dt.datetime) -> bool:
 def timeout_worker(ctx: ManagerContext, worker: dict, reason: str, keep: ObjectId | None = None) -> None:
     """Put an awake worker in ``timeout`` (asking it to return to its status) and re-queue its tasks."""
     if worker.get("status") == WorkerStatus.AWAKE:
-        sets = {"status": WorkerStatus.TIMEOUT}
+        sets: dict[str, Any] = {"status": WorkerStatus.TIMEOUT}
         if not worker.get("status_requested"):
             sets |= {"status_requested": worker["status"], "lazy_status_request": False}
         workers.change(ctx, worker, sets)

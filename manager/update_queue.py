@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from typing import Any
+from typing import Any, Iterable
 
 from bson import ObjectId
 
@@ -196,7 +196,7 @@ def _drop(ctx: ManagerContext, update_id: ObjectId) -> dict | None:
 
 
 @on_engine
-def acknowledge(ctx: ManagerContext, update_ids: list[ObjectId]) -> int:
+def acknowledge(ctx: ManagerContext, update_ids: Iterable[ObjectId]) -> int:
     """Retire the updates the Server handled (in queue order); checkpoint the tasks that are due."""
     known = sorted((ctx.state.updates[u] for u in set(update_ids) if u in ctx.state.updates),
                    key=lambda d: (d["queued_at_ns"], d["_id"]))  # not the whole queue: it grows in an outage

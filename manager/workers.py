@@ -97,7 +97,7 @@ def set_admin_tags(ctx: ManagerContext, worker: dict, tags: list[str] | None) ->
 def register(ctx: ManagerContext, *, hashed_secret: bytes, platform: str, task_types: list[str], nickname: str,
              address: str, software: str, tags: list[str], resources: dict | None) -> dict:
     """Store a new worker; the caller has validated the fields and hashed the secret."""
-    doc = {
+    doc: dict[str, Any] = {
         "_id": ObjectId(), "hashed_secret": hashed_secret, "nickname": nickname, "platform": platform,
         "supported_task_types": task_types, "address": address, "software": software,
         "tags": tags, "admin_tags": None, "resources": resources,
