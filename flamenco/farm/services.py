@@ -638,7 +638,8 @@ def _patched_ferretdb_modfile(cache_dir: Path) -> Path:
     own go.mod stays untouched and a separate ``-modfile`` points the build
     at the patched copies (one ``replace`` per module).
     """
-    modules = [FERRETDB_MODULE, *sorted({p.module for p in FERRETDB_PATCHES} - {FERRETDB_MODULE})]
+    patched = {p.module for p in FERRETDB_PATCHES} | {module for module, _ in FERRETDB_ADDED_SOURCES.values()}
+    modules = [FERRETDB_MODULE, *sorted(patched - {FERRETDB_MODULE})]
     sources = {module: _module_copy(cache_dir, module) for module in modules}
     for patch in FERRETDB_PATCHES:
         target = sources[patch.module] / patch.path

@@ -40,28 +40,7 @@ func flamencoPlainInclusion(projection *types.Document) bool {
 			continue
 		}
 
-		if key == "" || strings.ContainsAny(key, ".$") {
-			return false
-		}
-
-		switch value := value.(type) {
-		case bool:
-			if !value {
-				return false
-			}
-		case int32:
-			if value == 0 {
-				return false
-			}
-		case int64:
-			if value == 0 {
-				return false
-			}
-		case float64:
-			if value == 0 {
-				return false
-			}
-		default:
+		if key == "" || strings.ContainsAny(key, ".$") || !flamencoIncludes(value) {
 			return false
 		}
 	}
