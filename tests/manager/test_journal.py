@@ -116,3 +116,17 @@ def test_a_document_deleted_and_created_again_in_one_flush_exists_afterwards(man
         run(body())
     finally:
         buffer.close()
+
+
+def test_update_queue_has_no_index_beyond_id(manager_db_uri):
+    """Each queued update is inserted and deleted once and never queried by a field: an index would
+    only make those writes dearer. A buffer made by an older version loses its index at start-up."""
+    buffer = Store(manager_db_uri)
+    try:
+        buffer.db[store.UPDATE_QUEUE].create_index([("queued_at_ns", 1)])  # as older versions made it
+        buffer.ensure_indexes()
+        assert list(buffer.db[store.UPDATE_QUEUE].index_information()) == ["_id_"]
+        buffer.ensure_indexes()  # and again, with nothing to drop
+        assert list(buffer.db[store.UPDATE_QUEUE].index_information()) == ["_id_"]
+    finally:
+        buffer.close()
