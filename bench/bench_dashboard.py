@@ -3,7 +3,8 @@
 Starts its own FerretDB (SQLite) and Redis in a temp dir, unless
 ``MONGO_URI`` names a server to use instead (a database ``bench_dashboard``
 is created and dropped there). Fills one project with ``--jobs`` jobs of
-``--tasks-per-job`` tasks each, inserted in bulk, then requests each page
+``--tasks-per-job`` tasks each, inserted in bulk as the server stores them
+(each job with its task counts, ``flamenco.task_counts``), then requests each page
 through the app (Flask's test client, so the figures are server time without
 network) and prints the time of a first request with Redis empty ("cold": the
 dashboard's read models are built from MongoDB) and the median and worst of
@@ -25,6 +26,7 @@ import statistics
 import sys
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 
 import pymongo
@@ -34,7 +36,7 @@ from bson import ObjectId
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 
-from flamenco import eventbus, projects, users  # noqa: E402
+from flamenco import eventbus, projects, task_counts, users  # noqa: E402
 from flamenco.app import create_app  # noqa: E402
 from flamenco.farm import services  # noqa: E402
 from flamenco.web import defaults  # noqa: E402
@@ -72,11 +74,14 @@ def fill(db: pymongo.database.Database, n_jobs: int, tasks_per_job: int) -> dict
                                   "filepath": f"/render/shot{j:05d}.blend"},
                      "_created": when, "_updated": when, "_etag": "bench"})
         previous = None
-        for t in range(tasks_per_job):
+        statuses = [rng.choice(TASK_STATUSES) for _ in range(tasks_per_job)]
+        # As the server stores a job: with the task counts its rules keep.
+        jobs[-1] |= {task_counts.COUNTS_FIELD: dict(Counter(statuses)), task_counts.SEQ_FIELD: 1}
+        for t, task_status in enumerate(statuses):
             task_id = ObjectId()
             tasks.append({"_id": task_id, "job": job_id, "project": project["_id"], "manager": manager_id,
                           "user": alice["_id"], "name": f"render-{t * 10 + 1}-{t * 10 + 10}",
-                          "status": rng.choice(TASK_STATUSES), "priority": 50, "job_priority": 50,
+                          "status": task_status, "priority": 50, "job_priority": 50,
                           "job_type": "blender-render", "task_type": "blender-render",
                           "commands": [{"name": "blender_render", "settings": {"frames": f"{t * 10 + 1}-{t * 10 + 10}"}}],
                           "parents": [previous] if previous else [], "log": "Fra:1 Mem:12M\n" * 20,

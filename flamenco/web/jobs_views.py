@@ -7,7 +7,7 @@ from typing import Any, Iterable
 
 import flask
 
-from flamenco import job_compilers, status
+from flamenco import job_compilers, status, task_counts
 from flamenco.jobs import dependencies
 from flamenco.jobs.hooks import DELETABLE_JOB_STATES
 from flamenco.web import access, actions, defaults, joblist, store, task_index
@@ -70,11 +70,16 @@ def filter_choices(acc: access.ProjectAccess) -> dict:
 
 
 def job_list_context(acc: access.ProjectAccess) -> dict:
-    """Everything the job table needs: one page of jobs plus their task counts and names."""
+    """Everything the job table needs: one page of jobs plus their task counts and names.
+
+    The counts are those the rules keep in each job document (``flamenco.task_counts``):
+    one read of the page's jobs, where the task read model would read every task of
+    every job shown when Redis has not seen them yet.
+    """
     query = joblist.parse_query(flask.request.args, actions.JOB_STATUSES)
     page = joblist.fetch_page(current_db(), store.cache(), acc.project["_id"], query)
     job_ids = [j["_id"] for j in page.jobs]
-    counts = task_index.counts_for_jobs(current_db(), store.cache(), job_ids)
+    counts = task_counts.read_many(current_db(), job_ids)
     return {
         "acc": acc, "project": acc.project, "query": query, "page": page,
         "counts": counts, "progress": {j: task_index.progress(c) for j, c in counts.items()},

@@ -19,10 +19,10 @@ a bulk change drops the group's index so it is seeded again. Every index also
 expires after ``seconds``, which bounds how stale it can get if some writer
 forgets to publish.
 
-Why not counters in the documents themselves: the upstream local store
-applies an update by reading and rewriting the document, so concurrent
-``$inc`` could lose counts (flamenco.store: atomic); Redis scripts are
-atomic. If Redis is unreachable, pages query MongoDB directly instead.
+A job's task counts for the job list come from the job document
+(``flamenco.task_counts``), which the rules keep; the counts here serve the
+project page (jobs per status). If Redis is unreachable, pages query MongoDB
+directly instead.
 """
 from __future__ import annotations
 

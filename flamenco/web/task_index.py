@@ -6,7 +6,7 @@ drops the job's index, so the next page seeds it again.
 """
 from __future__ import annotations
 
-from typing import Iterable, Sequence
+from typing import Sequence
 
 import redis
 from bson import ObjectId
@@ -37,11 +37,6 @@ def queue_events(pipe: redis.client.Pipeline, events: Sequence[dict], *, tasks_c
     if tasks_changed:
         for job_id in dict.fromkeys(e["job"] for e in events if e["kind"] == "job" and e.get("job")):
             INDEX.queue_drop(pipe, job_id)
-
-
-def counts_for_jobs(db: Database, client: redis.Redis, job_ids: Iterable[ObjectId]) -> dict[ObjectId, Counts]:
-    """``{job_id: {status: n}}`` for these jobs."""
-    return INDEX.counts(db, client, job_ids)
 
 
 def _sort_key(row: dict) -> tuple:

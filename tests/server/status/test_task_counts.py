@@ -63,6 +63,17 @@ def test_missing_job_has_no_counts(mongo_db: Database) -> None:
     assert status.count_task_statuses(mongo_db, ObjectId()) == {}
 
 
+def test_counts_of_several_jobs_in_one_read(mongo_db: Database, make_job: MakeJob) -> None:
+    """A page of the job list: counted jobs as stored, an uncounted one counted, a missing one empty."""
+    counted, _ = counted_job(make_job, mongo_db, ["queued", "completed"])
+    uncounted, _ = make_job(["failed", "failed"])
+    missing = ObjectId()
+    assert task_counts.read_many(mongo_db, [counted, uncounted, missing, counted]) == {
+        counted: {"queued": 1, "completed": 1}, uncounted: {"failed": 2}, missing: {}}
+    assert stored_task_counts(mongo_db, uncounted) == {"failed": 2}
+    assert task_counts.read_many(mongo_db, []) == {}
+
+
 # --- construction ----------------------------------------------------------------------------
 
 
