@@ -34,7 +34,7 @@ class TokenAuth(BasicAuth):
     ``flamenco.auth.load_current_user`` has already identified the caller.
     """
 
-    def authorized(self, allowed_roles, resource, method) -> bool:  # noqa: ANN001 (Eve's signature)
+    def authorized(self, allowed_roles: Any, resource: str, method: str) -> bool:  # Eve's signature
         return auth.current_user() is not None
 
     def authenticate(self) -> None:

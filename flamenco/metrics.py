@@ -25,6 +25,7 @@ import redis
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
+from pymongo.collection import Collection
 from pymongo.database import Database
 from pymongo.errors import ExecutionTimeout, PyMongoError
 
@@ -83,12 +84,12 @@ class FarmCollector(Collector):
             yield celery
 
 
-def bounded_count(collection, query: dict) -> int:
+def bounded_count(collection: Collection, query: dict) -> int:
     """``count_documents`` that can neither count for ever nor run for ever."""
     return collection.count_documents(query, limit=COUNT_LIMIT, maxTimeMS=COUNT_MAX_TIME_MS)
 
 
-def status_gauge(name: str, doc: str, collection, statuses: tuple[str, ...],
+def status_gauge(name: str, doc: str, collection: Collection, statuses: tuple[str, ...],
                  timeouts: list[str]) -> GaugeMetricFamily:
     """One gauge with a ``status`` label, one bounded count per status.
 

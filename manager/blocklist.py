@@ -21,7 +21,7 @@ from flamenco_protocol.statuses import TaskStatus
 FAILURE_STATUSES = (TaskStatus.FAILED, TaskStatus.SOFT_FAILED)
 
 
-def add(ctx: ManagerContext, worker_id: ObjectId, job_id, task_type: str) -> bool:
+def add(ctx: ManagerContext, worker_id: ObjectId, job_id: ObjectId | None, task_type: str) -> bool:
     """Blocklist a worker for (job, task type); False when it already was."""
     key = (worker_id, job_id, task_type)
     if key in ctx.state.blocklist:
@@ -53,13 +53,13 @@ def expire(ctx: ManagerContext) -> int:
     return len(old)
 
 
-def _failures_on(ctx: ManagerContext, worker_id: ObjectId, job_id, task_type: str) -> int:
+def _failures_on(ctx: ManagerContext, worker_id: ObjectId, job_id: ObjectId | None, task_type: str) -> int:
     return sum(1 for t in ctx.state.tasks.values()
                if t.get("worker_id") == worker_id and t.get("job") == job_id and t.get("task_type") == task_type
                and t.get("status") in FAILURE_STATUSES)
 
 
-def workers_left(ctx: ManagerContext, job_id, task_type: str, exclude: set[ObjectId]) -> int:
+def workers_left(ctx: ManagerContext, job_id: ObjectId | None, task_type: str, exclude: set[ObjectId]) -> int:
     """Workers that could still run (job, task type): support it, not blocklisted, seen recently."""
     since = ctx.now() - dt.timedelta(seconds=ctx.config.worker_seen_max_age_for_failover)
     return sum(1 for w in ctx.state.workers.values()
@@ -87,7 +87,8 @@ def handle_failure(ctx: ManagerContext, worker: dict, task: dict) -> tuple[str, 
     return TaskStatus.FAILED, failed_by
 
 
-def _hard_fail_soft_failed(ctx: ManagerContext, worker: dict, job, task_type: str, skip: ObjectId) -> None:
+def _hard_fail_soft_failed(ctx: ManagerContext, worker: dict, job: ObjectId | None, task_type: str,
+                           skip: ObjectId) -> None:
     """Nobody is left to retry them: the worker's soft-failed tasks on (job, type) fail for good."""
     message = f"Manager hard-failed task after blacklisting worker {workers.identifier(worker)}"
     for task in list(ctx.state.tasks.values()):

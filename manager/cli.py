@@ -95,7 +95,7 @@ def _host_port(config: Config) -> tuple[str, int]:
 
 
 def _stop_on_signals(stop: threading.Event) -> None:
-    def handler(signum, _frame):
+    def handler(signum: int, _frame: object) -> None:
         stop.set()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, handler)

@@ -10,6 +10,8 @@ from __future__ import annotations
 import datetime as dt
 import re
 
+from bson import ObjectId
+
 from flamenco_manager import workers
 from flamenco_manager.context import ManagerContext
 from flamenco_manager.engine import on_engine
@@ -101,7 +103,7 @@ def next_check(schedule: dict, local_now: dt.datetime) -> dt.datetime:
 
 
 @on_engine
-def set_schedule(ctx: ManagerContext, worker_id, schedule: dict) -> bool:
+def set_schedule(ctx: ManagerContext, worker_id: ObjectId, schedule: dict) -> bool:
     """Store a schedule and apply it now; False when there is no such worker."""
     clean = validate(schedule)
     worker = ctx.state.workers.get(worker_id)

@@ -7,6 +7,7 @@ Basic with the manager's token as user name and an empty password.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import requests
 
@@ -48,7 +49,7 @@ class Upstream:
     def _url(self, path: str) -> str:
         return f"{self.base}/api/flamenco/managers/{self.manager_id}/{path}"
 
-    def _send(self, method: str, url: str, **kwargs) -> requests.Response:
+    def _send(self, method: str, url: str, **kwargs: Any) -> requests.Response:
         """One HTTP call; a network error or time-out becomes UpstreamError."""
         kwargs.setdefault("timeout", self.timeout)
         try:
@@ -56,7 +57,7 @@ class Upstream:
         except requests.RequestException as ex:
             raise UpstreamError(f"{method} {url}: {ex}") from ex
 
-    def _request(self, method: str, path: str, ok: tuple[int, ...], **kwargs) -> requests.Response:
+    def _request(self, method: str, path: str, ok: tuple[int, ...], **kwargs: Any) -> requests.Response:
         resp = self._send(method, self._url(path), **kwargs)
         if resp.status_code not in ok:
             raise UpstreamError(f"{method} {path}: HTTP {resp.status_code}: {resp.text[:500]}")

@@ -20,6 +20,7 @@ import subprocess
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 import pymongo
 import redis
@@ -682,7 +683,8 @@ class Service:
         stop_process(self.process, grace=timeout)
 
 
-def _wait_until(check, proc: subprocess.Popen, log_path: Path, what: str) -> None:
+def _wait_until(check: Callable[[], object], proc: subprocess.Popen, log_path: Path, what: str) -> None:
+    """Call ``check`` until it returns without raising (the service answers) or the process exits."""
     deadline = time.monotonic() + SERVICE_START_TIMEOUT
     while time.monotonic() < deadline:
         if proc.poll() is not None:

@@ -19,7 +19,7 @@ import redis
 import werkzeug
 
 from flamenco import clock, projects
-from flamenco.auth import tokens
+from flamenco.auth import CurrentUser, tokens
 from flamenco.managers import last_contact
 from flamenco.web import access, store, workers_seen
 from flamenco.store import current_db
@@ -35,7 +35,7 @@ PRESENCE_PROJECTION = {last_contact.FIELD: 1, "stats": 1}
 PRESENCE_POLL_SECONDS = 5
 
 
-def visible_manager_filter(user) -> dict:  # noqa: ANN001 (flamenco.auth.CurrentUser)
+def visible_manager_filter(user: CurrentUser) -> dict:
     """Managers the user owns or that serve a project the user may view."""
     if user.is_superuser:
         return {}
@@ -43,7 +43,7 @@ def visible_manager_filter(user) -> dict:  # noqa: ANN001 (flamenco.auth.Current
     return {"$or": [{"owner_users": user.user_id}, {"projects": {"$in": project_ids}}]}
 
 
-def is_owner(manager: dict, user) -> bool:  # noqa: ANN001
+def is_owner(manager: dict, user: CurrentUser) -> bool:
     return user.is_superuser or user.user_id in (manager.get("owner_users") or ())
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import collections
 import time
+from typing import Callable
 
 # Refused registrations allowed per address within the window, then 429 until the window passes.
 MAX_REFUSALS = 20
@@ -16,7 +17,7 @@ MAX_ADDRESSES = 10_000
 
 
 class RefusalThrottle:
-    def __init__(self, clock=time.monotonic) -> None:
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self.clock = clock
         self.refusals: collections.OrderedDict[str, collections.deque[float]] = collections.OrderedDict()
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
+from typing import Any, Callable, Mapping
 
 import jinja2
 from aiohttp import web
@@ -32,7 +33,7 @@ def _object_id(value: str, field: str) -> ObjectId:
     return oid
 
 
-def _ago_from(now: dt.datetime):
+def _ago_from(now: dt.datetime) -> Callable[[dt.datetime | str | None], str]:
     def ago(moment: dt.datetime | str | None) -> str:
         """"3m ago" for the page; the exact time is in the tooltip."""
         if not moment:
@@ -75,7 +76,7 @@ async def as_json(request: web.Request) -> web.Response:
     return web.json_response(report, headers={"Cache-Control": "no-cache"})
 
 
-def _done(form, response: web.Response | None = None) -> web.Response:
+def _done(form: Mapping[str, Any], response: web.Response | None = None) -> web.Response:
     if form.get("from_page"):
         raise web.HTTPSeeOther("/")
     return response or web.Response(status=204)

@@ -10,6 +10,7 @@ tree here instead keeps a binary file out of the package. The result is
 """
 import argparse
 import sys
+from typing import Any
 
 import bpy
 
@@ -25,7 +26,7 @@ def parse_args() -> argparse.Namespace:
     return parser.parse_args(sys.argv[sys.argv.index("--") + 1:])
 
 
-def image_node(tree, path: str, args: argparse.Namespace):
+def image_node(tree: Any, path: str, args: argparse.Namespace) -> Any:
     node = tree.nodes.new("CompositorNodeImage")
     node.image = bpy.data.images.load(path)
     if args.frame_start is not None:
