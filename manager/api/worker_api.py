@@ -92,6 +92,9 @@ async def register_worker(request: web.Request) -> web.Response:
     worker = workers.register(ctx, hashed_secret=hashed, platform=platform, task_types=task_types,
                               nickname=nickname, address=remote_address(request), software=user_agent(request),
                               tags=tags or [], resources=resources)
+    # The worker just chose this secret: its first authenticated call needs no bcrypt check
+    # (one per worker; a thousand workers signing on at once spent a second of CPU on them).
+    workers.remember_verified(worker, secret)
     sync_requests.request_update_notification(ctx)
     await ctx.journal.commit()
     log.info("registered worker %s (%s)", worker["_id"], nickname)

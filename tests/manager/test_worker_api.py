@@ -7,7 +7,7 @@ import requests
 from bson import ObjectId
 
 from flamenco_manager import store as dbmod
-from flamenco_manager import task_logs, tasks
+from flamenco_manager import task_logs, tasks, workers
 from flamenco_manager.config import build_config
 from flamenco_manager.context import ManagerContext
 from tests.manager.conftest import serving
@@ -82,6 +82,17 @@ def test_wrong_credentials_get_401(manager_url, new_worker):
     assert resp.status_code == 401
     assert "Basic" in resp.headers["WWW-Authenticate"]
     worker.session.auth = ("not-an-id", "x")
+    assert worker.get_task().status_code == 401
+
+
+def test_a_registered_worker_is_not_bcrypt_checked_again(manager_url, monkeypatch):
+    """The manager hashed the secret at registration; the first call compares a digest, and a
+    wrong secret still gets 401."""
+    worker = TestWorker(manager_url)
+    assert worker.register().status_code == 200
+    monkeypatch.setattr(workers, "check_secret", lambda *_: pytest.fail("bcrypt check after registration"))
+    assert worker.sign_on().status_code == 204
+    worker.session.auth = (worker.worker_id, "not-the-secret")
     assert worker.get_task().status_code == 401
 
 
