@@ -22,9 +22,9 @@ from typing import Iterator
 import pymongo
 import pytest
 from bson import ObjectId
-from pymongo import monitoring
 
 from flamenco.farm import services
+from tests.support.commands import CommandCounter
 
 # Statements in one command: ten times the pool size that used to wedge FerretDB.
 STATEMENTS = 1_000
@@ -32,22 +32,6 @@ STATEMENTS = 1_000
 # take under a second on FerretDB (2 cores); before the fix the command never
 # answered.
 COMMAND_TIMEOUT_S = 60
-
-
-class CommandCounter(monitoring.CommandListener):
-    """Counts the commands the client sends, by name: one bulk_write must be one command."""
-
-    def __init__(self) -> None:
-        self.counts: dict[str, int] = {}
-
-    def started(self, event: monitoring.CommandStartedEvent) -> None:
-        self.counts[event.command_name] = self.counts.get(event.command_name, 0) + 1
-
-    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
-        pass
-
-    def failed(self, event: monitoring.CommandFailedEvent) -> None:
-        pass
 
 
 @pytest.fixture

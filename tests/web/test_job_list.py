@@ -3,14 +3,15 @@ from __future__ import annotations
 
 import datetime
 import re
-from typing import Iterator
 
 import pytest
 import redis
 from pymongo import monitoring
 
+from flamenco.store.collections import TASKS
 from flamenco.web import live_feed
 from flamenco.web import actions, defaults
+from tests.support.commands import CommandCounter
 
 JOB_ROW = re.compile(r'<tr data-job-id="([0-9a-f]{24})">')
 
@@ -19,38 +20,19 @@ def row_ids(html: str) -> list[str]:
     return JOB_ROW.findall(html)
 
 
-class TaskCommands(monitoring.CommandListener):
-    """Names of the commands on the tasks collection, while armed."""
-
-    def __init__(self) -> None:
-        self.armed = False
-        self.seen: list[str] = []
-
-    def started(self, event: monitoring.CommandStartedEvent) -> None:
-        if self.armed and event.command.get(event.command_name) == "flamenco_tasks":
-            self.seen.append(event.command_name)
-
-    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
-        pass
-
-    def failed(self, event: monitoring.CommandFailedEvent) -> None:
-        pass
-
-
-_TASK_COMMANDS = TaskCommands()
-_registered: list[TaskCommands] = []
+# One counter for every test that asks for it: pymongo listens globally and cannot unregister.
+_COMMANDS = CommandCounter()
+_registered: list[CommandCounter] = []
 
 
 @pytest.fixture
-def task_commands() -> Iterator[TaskCommands]:
-    """The commands on tasks of the clients made after it (ask for it before the app): pymongo
-    listens globally and cannot unregister, so one listener serves every test and is disarmed after."""
+def store_commands() -> CommandCounter:
+    """Counts the commands of the clients made after it (ask for it before the app)."""
     if not _registered:
-        monitoring.register(_TASK_COMMANDS)
-        _registered.append(_TASK_COMMANDS)
-    _TASK_COMMANDS.seen = []
-    yield _TASK_COMMANDS
-    _TASK_COMMANDS.armed = False
+        monitoring.register(_COMMANDS)
+        _registered.append(_COMMANDS)
+    _COMMANDS.clear()
+    return _COMMANDS
 
 
 def test_empty_project_shows_how_to_submit(alice, farm):
@@ -202,14 +184,13 @@ def test_cancel_asks_for_confirmation(alice, jobs_of):
     assert re.search(r'data-job-action="cancel" data-job="[0-9a-f]{24}" data-confirm="Cancel this job\?', page)
 
 
-def test_counts_come_from_the_job_documents_not_the_tasks(task_commands, alice, jobs_of, redis_url):
+def test_counts_come_from_the_job_documents_not_the_tasks(store_commands, alice, jobs_of, redis_url):
     """After a restart (Redis empty) the job list reads its jobs' counts from the job documents,
     as the rules keep them: it reads no task of the jobs it shows."""
     jobs_of(name="render", task_statuses=("completed", "completed", "queued", "failed"))
     assert "2/4" in alice.get("/p/spring/jobs/").get_data(as_text=True)  # counts the tasks once, keeps the result
     redis.Redis.from_url(redis_url).flushdb()
-    task_commands.armed = True
+    store_commands.clear()
     html = alice.get("/p/spring/jobs/").get_data(as_text=True)
-    task_commands.armed = False
     assert "2/4" in html
-    assert task_commands.seen == []
+    assert store_commands.collections[TASKS] == 0, store_commands.collections

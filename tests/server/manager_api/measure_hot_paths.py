@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import base64
-import collections
 import tempfile
 import time
 from pathlib import Path
@@ -25,23 +24,8 @@ from pymongo import monitoring
 from flamenco import clock, status
 from flamenco.app import create_app
 from flamenco.farm import services
+from tests.support.commands import CommandCounter
 from tests.support.server import make_manager, make_project, make_user
-
-
-class CommandCounter(monitoring.CommandListener):
-    """Counts the MongoDB commands sent while it is active."""
-
-    def __init__(self) -> None:
-        self.counts: collections.Counter[str] = collections.Counter()
-
-    def started(self, event: monitoring.CommandStartedEvent) -> None:
-        self.counts[event.command_name] += 1
-
-    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
-        pass
-
-    def failed(self, event: monitoring.CommandFailedEvent) -> None:
-        pass
 
 
 def insert_job(db, project, manager, user, n_tasks: int, task_status: str) -> ObjectId:
