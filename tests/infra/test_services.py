@@ -35,7 +35,7 @@ def test_ferretdb_build_applies_every_patch(tmp_path):
     replace = [line.removeprefix("replace ").split("=>")
                for line in modfile.read_text().splitlines() if line.startswith("replace ")]
     patched_src = {module.strip(): Path(src.strip()) for module, src in replace}
-    assert set(patched_src) == {services.FERRETDB_MODULE, services.SQLITE_DRIVER_MODULE}
+    assert set(patched_src) == {services.FERRETDB_MODULE, services.SQLITE_DRIVER_MODULE, services.LIBC_MODULE}
     for patch in services.FERRETDB_PATCHES:
         text = (patched_src[patch.module] / patch.path).read_text()
         assert patch.new in text
