@@ -28,6 +28,7 @@ from flamenco_manager.app import start_serving
 from flamenco_manager.config import Config, ConfigError, load_config
 from flamenco_manager.defaults import CONFIG_FILENAME, ENV_PREFIX
 from flamenco_manager.context import ManagerContext
+from flamenco_manager.engine import tune_garbage_collector
 from flamenco_manager.store import DispatchOwned
 from flamenco_manager.sync import SyncDaemon, clean_slate
 
@@ -115,6 +116,7 @@ def _serve(ctx: ManagerContext, stop: threading.Event, before_close: Callable[[]
         ctx.close()
         raise click.ClickException(f"cannot listen on {host}:{port}: {ex}") from None
     click.echo(f"Flamenco Manager serving workers on http://{host}:{port}/", err=True)
+    tune_garbage_collector()
     responder = ssdp.start_responder(ctx.config)
     try:
         while not stop.wait(1.0):

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import functools
+import gc
 import logging
 import threading
 import uuid
@@ -36,6 +37,9 @@ HEARTBEAT_SECONDS = 5.0
 OWNER_STALE_SECONDS = 30.0
 # How long a caller from another thread waits for the loop (and the flush).
 CALL_TIMEOUT_SECONDS = 60.0
+# Container allocations (net of frees) between two collections of Python's
+# youngest generation, instead of the default 700 (tune_garbage_collector).
+GC_YOUNG_THRESHOLD = 10_000
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -48,6 +52,27 @@ def new_event_loop() -> asyncio.AbstractEventLoop:
     except ImportError:  # pragma: no cover - Windows
         return asyncio.new_event_loop()
     return uvloop.new_event_loop()
+
+
+def tune_garbage_collector() -> None:
+    """Keep Python's cycle collector from stopping the event loop; once, in the serving process.
+
+    With the defaults, 100 simulated workers completing 2,000 tasks made about
+    400 young, 36 middle and 3 full collections: 0.4 s in all, 8 % of the
+    manager's CPU, and each full collection stopped the loop for 57-67 ms,
+    which every request in flight waited out (bench_dispatch, 2026-12-04).
+    Requests create short-lived objects that reference counting frees, so a
+    larger young generation collects 15-25x less often for the same work;
+    none of the three full collections happened any more. What exists once
+    the manager serves (modules, the state loaded from the buffer) is frozen:
+    no later collection scans it again.
+
+    Not in :class:`Engine`: tests run engines inside the test process, whose
+    collector is not the manager's to change.
+    """
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(GC_YOUNG_THRESHOLD, *gc.get_threshold()[1:])
 
 
 def wall_clock() -> dt.datetime:

@@ -7,11 +7,12 @@ benchmark reads). The scrape is guarded like the dashboard (``dashboard_password
 from __future__ import annotations
 
 import collections
+import gc
 import time
 from typing import Iterable, Iterator
 
 from aiohttp import web
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Histogram, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, GCCollector, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
@@ -46,6 +47,9 @@ class ManagerCollector(Collector):
                                   value=self.ctx.store.commands)
         yield CounterMetricFamily("flamenco_manager_journal_flushes", "Group commits written.",
                                   value=self.ctx.journal.flushes)
+        yield GaugeMetricFamily("flamenco_manager_gc_frozen_objects",
+                                "Objects Python's cycle collector never scans again (engine.tune_garbage_collector).",
+                                value=gc.get_freeze_count())
 
 
 def counted_by_status(name: str, doc: str, docs: Iterable[dict]) -> GaugeMetricFamily:
@@ -67,6 +71,7 @@ class AppMetrics:
                                  ["method", "route", "status"], buckets=LATENCY_BUCKETS,
                                  registry=self.registry)
         self.registry.register(ManagerCollector(ctx))
+        GCCollector(registry=self.registry)  # collections per generation: pauses of the event loop
 
 
 METRICS_KEY = web.AppKey("flamenco_manager_metrics", AppMetrics)
