@@ -10,7 +10,6 @@ sends it; handshakes and heartbeats are not commands here.
 from __future__ import annotations
 
 import atexit
-import collections
 import json
 import os
 import runpy
@@ -20,37 +19,16 @@ from pathlib import Path
 
 from pymongo import monitoring
 
+from tests.support.commands import CommandCounter
+
 DUMP_SECONDS = 0.2
-# Connection bookkeeping, not work.
-NOT_COUNTED = frozenset({"hello", "ismaster", "isMaster", "ping", "endSessions", "buildInfo", "saslStart",
-                         "saslContinue"})
 
 
-class CommandCounter(monitoring.CommandListener):
-    def __init__(self) -> None:
-        self.names: collections.Counter = collections.Counter()
-        self.micros: collections.Counter = collections.Counter()  # store time per command name
-        self.lock = threading.Lock()
-
-    def started(self, event: monitoring.CommandStartedEvent) -> None:
-        if event.command_name not in NOT_COUNTED:
-            with self.lock:
-                self.names[event.command_name] += 1
-
-    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
-        if event.command_name not in NOT_COUNTED:
-            with self.lock:
-                self.micros[event.command_name] += event.duration_micros
-
-    def failed(self, event: monitoring.CommandFailedEvent) -> None:
-        pass
-
-    def dump(self, path: Path) -> None:
-        with self.lock:
-            data = {"commands": sum(self.names.values()), "by_name": dict(self.names), "micros": dict(self.micros)}
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(data))
-        tmp.replace(path)
+def dump(counter: CommandCounter, path: Path) -> None:
+    """Write the counts where the benchmark reads them (replaced whole: never half written)."""
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(counter.snapshot()))
+    tmp.replace(path)
 
 
 def main() -> None:
@@ -62,11 +40,11 @@ def main() -> None:
 
     def dump_forever() -> None:
         while True:
-            counter.dump(path)
+            dump(counter, path)
             threading.Event().wait(DUMP_SECONDS)
 
     threading.Thread(target=dump_forever, daemon=True).start()
-    atexit.register(counter.dump, path)
+    atexit.register(dump, counter, path)
     module, sys.argv = sys.argv[2], [sys.argv[2], *sys.argv[3:]]
     runpy.run_module(module, run_name="__main__", alter_sys=True)
 
