@@ -3,7 +3,8 @@
 Starts a server process and a manager process (``flamenco-manager run``:
 worker API, dashboard and sync daemon) on one data store, as ``flamenco
 farm`` does, submits a sleep job of ``--tasks`` zero-length tasks, and runs
-``--workers`` simulated workers (aiohttp on uvloop, as the manager runs, in this process) that
+``--workers`` simulated workers (on uvloop, as the manager runs, in this process, each with its own
+keep-alive connection; ``bench.lean_http`` says why not aiohttp's client) that
 speak the Flamenco 2 worker protocol: register, sign on, then loop ``POST
 /task`` -> update ``active`` -> update ``completed``; an idle worker polls
 again after ``IDLE_POLL_SECONDS``.
@@ -32,15 +33,16 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.parse
 from pathlib import Path
 from typing import Iterator
 
-import aiohttp
 import httpx
 import psutil
 import pymongo
 from bson import ObjectId
 
+from bench.lean_http import Connection, HTTPError, basic_auth
 from bench.support import (REPO_ROOT, Stopwatch, data_store, database_uri, drop_database, header, latency_line,
                            redis_service, tenancy)
 from flamenco.farm.services import free_port
@@ -84,26 +86,26 @@ class Stats:
         self.errors[what] = self.errors.get(what, 0) + 1
 
 
-async def simulated_worker(session: aiohttp.ClientSession, stats: Stats, total: int, stop_at: float) -> None:
+async def simulated_worker(conn: Connection, stats: Stats, total: int, stop_at: float) -> None:
     secret = secrets.token_hex(32)
     psk = {"Authorization": f"Bearer {registration_token(REGISTRATION_SECRET)}"}
-    async with session.post("/register-worker", json={"secret": secret, "platform": "linux",
-                                                      "supported_task_types": ["sleep"], "nickname": "sim"},
-                            headers=psk) as resp:
-        if resp.status != 200:
-            stats.error(f"register {resp.status}")
+    try:
+        status, body = await conn.request("POST", "/register-worker", headers=psk, json_body={
+            "secret": secret, "platform": "linux", "supported_task_types": ["sleep"], "nickname": "sim"})
+        if status != 200:
+            stats.error(f"register {status}")
             return
-        worker_id = (await resp.json())["_id"]
-    auth = {"Authorization": aiohttp.encode_basic_auth(worker_id, secret)}
-    async with session.post("/sign-on", json={}, headers=auth) as resp:
-        await resp.read()
+        auth = {"Authorization": basic_auth(json.loads(body)["_id"], secret)}
+        await conn.request("POST", "/sign-on", json_body={}, headers=auth)
+    except HTTPError as ex:
+        stats.error(f"register or sign-on: {ex}")
+        return
     while stats.completed < total and time.monotonic() < stop_at:
         started = time.perf_counter()
         try:
-            async with session.post("/task", headers=auth) as resp:
-                status, body = resp.status, await resp.read()
-        except aiohttp.ClientError as ex:
-            stats.error(f"/task {type(ex).__name__}")
+            status, body = await conn.request("POST", "/task", headers=auth)
+        except HTTPError as ex:
+            stats.error(f"/task {ex.__cause__.__class__.__name__}")
             continue
         elapsed = time.perf_counter() - started
         if status == 204:
@@ -122,11 +124,9 @@ async def simulated_worker(session: aiohttp.ClientSession, stats: Stats, total: 
                        {"task_status": "completed", "activity": "done", "task_progress_percentage": 100}):
             started = time.perf_counter()
             try:
-                async with session.post(f"/tasks/{task_id}/update", json=update, headers=auth) as resp:
-                    status = resp.status
-                    await resp.read()
-            except aiohttp.ClientError as ex:
-                stats.error(f"update {type(ex).__name__}")
+                status, _ = await conn.request("POST", f"/tasks/{task_id}/update", json_body=update, headers=auth)
+            except HTTPError as ex:
+                stats.error(f"update {ex.__cause__.__class__.__name__}")
                 break
             stats.updates.append(time.perf_counter() - started)
             if status != 204:
@@ -136,14 +136,19 @@ async def simulated_worker(session: aiohttp.ClientSession, stats: Stats, total: 
 
 
 async def run_workers(manager_url: str, n_workers: int, total: int, deadline: float) -> tuple[Stats, float]:
+    """Run the simulated workers, each with its own keep-alive connection, as real workers have."""
     stats = Stats()
-    connector = aiohttp.TCPConnector(limit=n_workers)
-    timeout = aiohttp.ClientTimeout(total=HTTP_TIMEOUT_SECONDS)
-    async with aiohttp.ClientSession(base_url=manager_url, connector=connector, timeout=timeout) as session:
-        stop_at = time.monotonic() + deadline
+    address = urllib.parse.urlsplit(manager_url)
+    conns = [Connection(address.hostname or "127.0.0.1", address.port or 80, HTTP_TIMEOUT_SECONDS)
+             for _ in range(n_workers)]
+    stop_at = time.monotonic() + deadline
+    try:
         with Stopwatch() as sw:
-            await asyncio.gather(*(simulated_worker(session, stats, total, stop_at) for _ in range(n_workers)))
-        stats.dispatch_seconds = time.monotonic() - (stats.first_task_at or time.monotonic())
+            await asyncio.gather(*(simulated_worker(conn, stats, total, stop_at) for conn in conns))
+    finally:
+        for conn in conns:
+            conn.close()
+    stats.dispatch_seconds = time.monotonic() - (stats.first_task_at or time.monotonic())
     return stats, sw.seconds
 
 
