@@ -164,12 +164,13 @@ class Journal:
         target = self._recorded
         if self._durable >= target:
             return
-        future = self.loop.create_future()
+        future = self.loop.create_future()  # this caller's own: a time-out may cancel it (_release skips it)
         self._waiters.append((target, future))
         self._wake.set()
         try:
-            await asyncio.wait_for(asyncio.shield(future), self.commit_timeout)
-        except asyncio.TimeoutError:
+            async with asyncio.timeout(self.commit_timeout):  # no task or shield per request, as wait_for made
+                await future
+        except TimeoutError:
             raise StoreUnavailable(f"the manager's database did not take the change within "
                                    f"{self.commit_timeout:.0f} s") from None
 
