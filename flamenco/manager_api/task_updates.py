@@ -366,7 +366,8 @@ def handle_batch(db: Database, manager: dict, updates: list) -> BatchResult:
     result = BatchResult()
     parsed = _split_batch(updates, result)
     task_ids = sorted({u.task_id for u in parsed})
-    tasks = {t["_id"]: t for t in db[TASKS].find({"_id": {"$in": task_ids}}, projection=TASK_PROJECTION)} \
+    tasks = {t["_id"]: t for t in db[TASKS].find({"_id": {"$in": task_ids}}, projection=TASK_PROJECTION,
+                                                 batch_size=len(task_ids) + 1)} \
         if task_ids else {}
     states, log_docs = fold_updates(manager, parsed, tasks, result)
     store_log_chunks(db, log_docs)
