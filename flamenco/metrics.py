@@ -17,12 +17,13 @@ span every project, so project members may not read them.
 """
 from __future__ import annotations
 
+import gc
 import time
 from typing import Iterator, cast
 
 import flask
 import redis
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Histogram, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, GCCollector, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 from pymongo.collection import Collection
@@ -82,6 +83,9 @@ class FarmCollector(Collector):
         celery = celery_queue_gauge(self.app.config.get("REDIS_URL", ""))
         if celery is not None:
             yield celery
+        yield GaugeMetricFamily("flamenco_gc_frozen_objects",
+                                "Objects Python's cycle collector never scans again (cli.tune_garbage_collector).",
+                                value=gc.get_freeze_count())
 
 
 def bounded_count(collection: Collection, query: dict) -> int:
@@ -144,6 +148,7 @@ class AppMetrics:
                                  ["method", "route", "status"], buckets=LATENCY_BUCKETS,
                                  registry=self.registry)
         self.registry.register(FarmCollector(app))
+        GCCollector(registry=self.registry)  # collections per generation: pauses of every request
 
 
 @blueprint.record_once

@@ -2,10 +2,11 @@
 from __future__ import annotations
 
 import flask
+import httpx
 from pymongo.database import Database
 
 from tests.metrics.parse import samples, value
-from tests.support.server import make_job, make_manager, make_project, make_token, make_user
+from tests.support.server import make_job, make_manager, make_project, make_token, make_user, running_server
 
 
 def _metrics_token(db: Database) -> str:
@@ -68,3 +69,16 @@ def test_celery_queue_length_comes_from_redis(server_app: flask.Flask, mongo_db:
 
     assert value(scrape, "flamenco_celery_queue_length") == 2
 
+
+
+def test_the_serving_process_freezes_its_startup_objects(mongo_uri: str, mongo_db: Database,
+                                                         redis_url: str) -> None:
+    """``flamenco server`` tunes its collector before serving: the frozen objects and the
+    collections per generation show in /metrics (cli.tune_garbage_collector)."""
+    token = _metrics_token(mongo_db)
+    with running_server(mongo_uri, redis_url) as base_url:
+        resp = httpx.get(f"{base_url}/metrics", headers={"Authorization": f"Bearer {token}"}, timeout=30)
+    assert resp.status_code == 200, resp.text
+    scrape = samples(resp.text)
+    assert (value(scrape, "flamenco_gc_frozen_objects") or 0) > 10_000, "modules and schemas are frozen"
+    assert value(scrape, "python_gc_collections_total", generation="2") is not None
