@@ -14,9 +14,9 @@ are coalesced: a task that went ``active`` and then ``completed`` before the
 flush is written once.
 
 Task log appends and rotations (``task_logs.PendingWrites``) ride on the same
-flushes: the writer thread writes them before the batch, so the event loop
-never waits on the disk and a log line is in its file before the update that
-carried it is acknowledged.
+flushes: a second thread writes them while the writer thread writes the
+batch, so the event loop never waits on the disk and a log line is in its
+file before the update that carried it is acknowledged.
 
 A ``lazy`` change ("last seen" of a worker) does not start a flush and is
 kept apart: it is written by the periodic flush every ``LAZY_FLUSH_SECONDS``
@@ -120,6 +120,7 @@ class Journal:
         self._waiters: list[tuple[int, asyncio.Future]] = []
         self._wake = asyncio.Event()
         self._writer = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="journal")
+        self._log_writer = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="journal-logs")
         self._task: asyncio.Task | None = None
         self._lazy_task: asyncio.Task | None = None
         self.flushes = 0
@@ -191,15 +192,30 @@ class Journal:
             except StoreError as ex:
                 log.error("could not write the last %d changes at shut-down: %s", pending.batch.statements(), ex)
         self._writer.shutdown(wait=True)
+        self._log_writer.shutdown(wait=True)
 
     async def _write(self, pending: _Pending) -> None:
-        """One flush, in the writer thread (PyMongo and the disk block): log files, then the batch."""
+        """One flush, in the writer thread (PyMongo and the disk block): log files and the batch (``_apply``)."""
         await self.loop.run_in_executor(self._writer, self._apply, pending.batch, pending.logs)
 
     def _apply(self, batch: Batch, logs: task_logs.PendingWrites) -> None:
-        logs.write()
-        if not batch.empty():
-            self.store.apply(batch)
+        """The log files in their own thread while the batch goes to the store; both are done on return.
+
+        Under load, writing a flush's log files (creating one per task handed
+        out) took 17-35 ms and the store write 3-12 ms, one after the other:
+        every request waited for the sum. They touch nothing in common, so
+        the flush now takes the longer of the two (100 workers, three
+        alternating pairs: 459-493 -> 500-559 tasks/s, 2026-12-04). If the
+        store fails, the log writes still finish before the error goes up:
+        the retry writes only the batch again.
+        """
+        writing = self._log_writer.submit(logs.write) if logs else None
+        try:
+            if not batch.empty():
+                self.store.apply(batch)
+        finally:
+            if writing is not None:
+                writing.result()
 
     def _take_lazy(self) -> None:
         """Move the lazy changes into the next flush."""

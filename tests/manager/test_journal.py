@@ -9,7 +9,7 @@ import pytest
 from bson import ObjectId
 
 from flamenco.farm import services
-from flamenco_manager import store
+from flamenco_manager import store, task_logs
 from flamenco_manager.journal import Journal, StoreUnavailable
 from flamenco_manager.store import Store
 
@@ -130,3 +130,41 @@ def test_update_queue_has_no_index_beyond_id(manager_db_uri):
         assert list(buffer.db[store.UPDATE_QUEUE].index_information()) == ["_id_"]
     finally:
         buffer.close()
+
+
+def test_log_lines_are_in_their_files_once_committed_and_once_only_across_an_outage(tmp_path):
+    """Log files are written beside the store write, never after the answer: a committed line is
+    in its file; a flush the store refused writes its lines once, and its retry does not repeat them."""
+    data = tmp_path / "ferretdb"
+    port = services.free_port()
+    svc = services.start_ferretdb(data, port=port)
+    buffer = Store(services.mongo_uri_for(port, "logs"))
+    logs = tmp_path / "logs"
+    job, task = str(ObjectId()), str(ObjectId())
+    log_file = task_logs.log_path(logs, job, task)
+
+    async def body() -> None:
+        nonlocal svc
+        journal = Journal(buffer, asyncio.get_running_loop(), commit_timeout=1.5)
+        journal.start()
+        journal.append_log(str(logs), job, task, "first")
+        journal.insert(store.WORKERS, {"_id": "one"})
+        await journal.commit()
+        assert log_file.read_text() == "first\n"
+        svc.stop()
+        journal.append_log(str(logs), job, task, "second")
+        journal.insert(store.WORKERS, {"_id": "two"})
+        with pytest.raises(StoreUnavailable):
+            await journal.commit()
+        svc = services.start_ferretdb(data, port=port)
+        journal.append_log(str(logs), job, task, "third")
+        await asyncio.wait_for(journal.commit(), 30)
+        await journal.close()
+
+    try:
+        run(body())
+        assert log_file.read_text() == "first\nsecond\nthird\n"
+        assert {d["_id"] for d in buffer.db[store.WORKERS].find()} == {"one", "two"}
+    finally:
+        buffer.close()
+        svc.stop()
