@@ -366,6 +366,7 @@ def handle_batch(db: Database, manager: dict, updates: list) -> BatchResult:
     result = BatchResult()
     parsed = _split_batch(updates, result)
     task_ids = sorted({u.task_id for u in parsed})
+    # One answer for all the tasks (one more than asked, so no getMore is needed to learn the end).
     tasks = {t["_id"]: t for t in db[TASKS].find({"_id": {"$in": task_ids}}, projection=TASK_PROJECTION,
                                                  batch_size=len(task_ids) + 1)} \
         if task_ids else {}
