@@ -38,7 +38,7 @@ def log_path(root: str | os.PathLike, job_id: str | None, task_id: str) -> Path:
 
 
 def _log_file(root: str | os.PathLike, job_id: str | None, task_id: str) -> str:
-    """:func:`log_path` as text, for the journal's writer thread: building a ``Path`` there
+    """:func:`log_path` as text, for the journal's log writes: building a ``Path`` there
     (three joins, each parsing its parts) was 7 % of the manager's interpreter time under a
     hundred workers (py-spy --gil, 2026-12-04)."""
     job = str(job_id or NO_JOB)

@@ -70,7 +70,6 @@ def test_celery_queue_length_comes_from_redis(server_app: flask.Flask, mongo_db:
     assert value(scrape, "flamenco_celery_queue_length") == 2
 
 
-
 def test_the_serving_process_freezes_its_startup_objects(mongo_uri: str, mongo_db: Database,
                                                          redis_url: str) -> None:
     """``flamenco server`` tunes its collector before serving: the frozen objects and the

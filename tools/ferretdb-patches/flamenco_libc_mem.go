@@ -7,8 +7,8 @@
 // Go: byte or word loops. SQLite calls them for every record it copies or
 // compares and for every JSON text its cache compares: together 12-17 % of
 // FerretDB's CPU in Flamenco's benchmarks (pprof, 2026-12-04). Go's runtime
-// has vectorised versions of the same operations (copy, bytes.Compare,
-// clear); these call them.
+// has vectorised versions of the same operations (copy, bytes.Compare, the
+// memclr a zeroing loop compiles to); these call them.
 //
 // The pointers are C memory: libc's own allocator, outside the Go heap, as in
 // the generated code, which dereferences the same uintptrs.
@@ -35,12 +35,9 @@ func Xmemcmp(tls *TLS, vl uintptr, vr uintptr, n Tsize_t) int32 {
 	return int32(bytes.Compare(cBytes(vl, n), cBytes(vr, n)))
 }
 
-// Xmemcpy copies n bytes (copy also handles overlap, which C leaves undefined).
+// Xmemcpy copies n bytes: Xmemmove's copy also handles overlap, which C leaves undefined here.
 func Xmemcpy(tls *TLS, dest uintptr, src uintptr, n Tsize_t) uintptr {
-	if n != 0 {
-		copy(cBytes(dest, n), cBytes(src, n))
-	}
-	return dest
+	return Xmemmove(tls, dest, src, n)
 }
 
 // Xmemmove copies n bytes between possibly overlapping areas.
