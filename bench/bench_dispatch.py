@@ -15,7 +15,8 @@ updates, errors, CPU seconds per completed task of every farm process
 completed task in the server and the manager (a pymongo CommandListener in
 each, ``bench.command_counter``; a bulk write counts as one command). CPU and
 commands are counted from the first worker's registration until the server
-has seen every task completed.
+has seen every task completed; the farm's CPU before that (the manager
+downloading the tasks and creating their log files) is printed apart.
 
     .venv/bin/python -m bench.bench_dispatch [--workers 100,1000] [--tasks 2000] [--deadline 240]
 """
@@ -274,9 +275,11 @@ def run_one(server_uri: str, redis_url: str, n_workers: int, total: int, deadlin
                                                "manager_secret": farm.manager_token,
                                                "task_logs_path": str(Path(tmp) / "logs")}
                 with manager_process(settings, Path(tmp) / "manager.log", files["manager"]) as manager_url:
+                    started = Usage.now(files)
                     wait_for_download(manager_db, total)
                     time.sleep(1)  # the download's own commands settle before counting starts
                     before = Usage.now(files)
+                    download = before.since(started)
                     generator_before = sum(psutil.Process().cpu_times()[:2])
                     with asyncio.Runner(loop_factory=new_event_loop) as runner:
                         stats, seconds = runner.run(run_workers(manager_url, n_workers, total, deadline))
@@ -287,6 +290,19 @@ def run_one(server_uri: str, redis_url: str, n_workers: int, total: int, deadlin
     finally:
         drop_database(manager_db)
     report(n_workers, total, stats, seconds, done, waited, used, bench_cpu)
+    print("  " + download_line(total, download), flush=True)
+
+
+def download_line(total: int, download: "Usage") -> str:
+    """The farm's CPU before the workers start: the manager downloads the tasks and creates their log files.
+
+    Not in the per-task figures above (they count from the first worker's
+    registration), so it is printed: the log files are made here since
+    2026-12-04, and their cost must stay in sight.
+    """
+    per_role = ", ".join(f"{role} {1000 * cpu / total:.2f}" for role, cpu in sorted(download.cpu.items()))
+    return (f"before the workers (download of {total} tasks, their log files): CPU per task "
+            f"{1000 * sum(download.cpu.values()) / total:.2f} ms ({per_role})")
 
 
 def closed_loop_line(n_workers: int, stats: Stats) -> str:

@@ -161,13 +161,26 @@ class SyncDaemon:
             graph = self.upstream.depsgraph(sync_requests.depsgraph_last_modified(self.ctx))
             if graph.tasks is None:
                 break
-            stored += sum(tasks.store_downloaded(self.ctx, chunk) for chunk in chunks(graph.tasks, CHANGE_CHUNK))
+            for chunk in chunks(graph.tasks, CHANGE_CHUNK):
+                stored += tasks.store_downloaded(self.ctx, chunk)
+                self.prepare_logs(chunk)
             if graph.last_updated:
                 sync_requests.set_depsgraph_last_modified(self.ctx, graph.last_updated)
             if not graph.more:
                 break
         log.info("downloaded %d tasks", stored)
         return stored
+
+    def prepare_logs(self, docs: list[dict]) -> None:
+        """Create the log files of downloaded tasks here, in the sync thread (``task_logs.prepare``)."""
+        per_job: dict[str, list[str]] = {}
+        for doc in docs:
+            per_job.setdefault(str(doc.get("job") or ""), []).append(str(doc["_id"]))
+        for job_id, task_ids in per_job.items():
+            try:
+                task_logs.prepare(self.ctx.config.task_logs_path, job_id or None, task_ids)
+            except OSError as ex:  # the first log line will create it, on the worker's time
+                log.warning("cannot create the log files of job %s's tasks: %s", job_id, ex)
 
     # -- pushes -------------------------------------------------------------
 

@@ -10,7 +10,7 @@ import gzip
 import logging
 import os
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterable
 
 log = logging.getLogger(__name__)
 
@@ -72,13 +72,38 @@ def append(root: str | os.PathLike, job_id: str | None, task_id: str, text: str)
         os.close(fd)
 
 
+def prepare(root: str | os.PathLike, job_id: str | None, task_ids: Iterable[str]) -> None:
+    """Create the (empty) log files of tasks that arrive, so that handing one out only appends.
+
+    Creating a file costs far more than appending to one: 15 us to 0.7 ms of
+    kernel time here (ext4 in a virtual machine, 2026-12-04), a round trip on
+    a network share. Done by the sync thread when tasks are downloaded, it is
+    off the path of every worker's request; the journal's log writes, which
+    a worker's answer waits for, find the file there. An existing file is
+    left as it is (no truncation), so a re-downloaded task keeps its log.
+    """
+    for task_id in task_ids:
+        path = _log_file(root, job_id, task_id)
+        try:
+            fd = os.open(path, LOG_OPEN_FLAGS, LOG_FILE_MODE)
+        except FileNotFoundError:
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            fd = os.open(path, LOG_OPEN_FLAGS, LOG_FILE_MODE)
+        os.close(fd)
+
+
 def rotate(root: str | os.PathLike, job_id: str | None, task_id: str, max_rotations: int) -> None:
     """Move ``task-X.txt`` to ``.txt.1``, ``.N`` to ``.N+1``; drop the ones past the limit.
 
-    Called when a task (re)starts, so every run has its own file.
+    Called when a task (re)starts, so every run has its own file. An empty
+    file (made by :func:`prepare`, or a run that logged nothing) is kept as
+    the new run's file: there is nothing in it to keep apart.
     """
     path = _log_file(root, job_id, task_id)
-    if not os.path.exists(path):
+    try:
+        if os.stat(path).st_size == 0:
+            return
+    except FileNotFoundError:
         return  # a task's first run: nothing to rotate
     Path(f"{path}.{max_rotations}").unlink(missing_ok=True)
     for n in range(max_rotations - 1, 0, -1):
@@ -168,5 +193,7 @@ def excerpt(path: Path) -> bytes:
 def gzipped(root: str | os.PathLike, job_id: str | None, task_id: str) -> bytes:
     """The gzipped log for upload to the Server; a stub when there is none."""
     path = log_path(root, job_id, task_id)
-    data = path.read_bytes() if path.exists() else MISSING_LOG_TEXT.encode()
+    data = path.read_bytes() if path.exists() else b""
+    if not data:  # never run here (its file was only prepared), or no file at all
+        data = MISSING_LOG_TEXT.encode()
     return gzip.compress(data, compresslevel=9)

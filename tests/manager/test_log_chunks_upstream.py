@@ -13,7 +13,7 @@ import pytest
 from bson import ObjectId
 
 from flamenco_manager import store as dbmod
-from flamenco_manager import tasks, update_queue
+from flamenco_manager import task_logs, tasks, update_queue
 from tests.manager.conftest import serving
 from tests.manager.support import TestWorker, server_task
 from tests.manager.test_through_server import Farm
@@ -61,3 +61,23 @@ def test_a_real_server_stores_the_chunks_in_order(linked, mongo_uri, redis_url):
     worker_lines = [line for c in chunks for line in c["log"].splitlines() if line.startswith("step")]
     assert worker_lines == [f"step {n} line {x}" for n in range(1, 4) for x in "ab"]
     assert linked.server_db["flamenco_tasks"].find_one({"_id": ObjectId(task["_id"])})["job"] == job["_id"]
+
+
+def test_downloaded_tasks_have_their_log_files_before_they_run(linked, mongo_uri, redis_url):
+    """The sync thread creates each downloaded task's log file, so handing a task out only appends to it."""
+    job = linked.job(settings={"frames": "1-3", "chunk_size": 1, "time_in_seconds": 0})
+    with running_server(mongo_uri, redis_url) as server_url:
+        daemon = linked.downloaded(server_url)
+        root = daemon.ctx.config.task_logs_path
+        queued = [t for t in daemon.ctx.state.tasks.values() if t.get("job") == job["_id"]]
+        assert len(queued) == 3
+        for task in queued:
+            assert task_logs.log_path(root, str(job["_id"]), str(task["_id"])).read_bytes() == b""
+        with serving(daemon.ctx) as manager_url:
+            worker = TestWorker(manager_url, task_types=["sleep", "file-management", "exec"]).ready()
+            task = worker.get_task().json()
+            assert worker.update(task["_id"], task_status="active", log="first line").status_code == 204
+    path = task_logs.log_path(root, str(job["_id"]), task["_id"])
+    lines = path.read_text().splitlines()
+    assert "Manager assigned task" in lines[0] and lines[-1] == "first line"
+    assert not path.with_name(path.name + ".1").exists()

@@ -102,6 +102,25 @@ def test_log_path_append_and_rotation(tmp_path):
     assert not path.with_name(path.name + ".3").exists(), "older rotations are dropped"
 
 
+def test_prepared_log_files_are_empty_kept_and_not_rotated_away(tmp_path):
+    """Files made when tasks arrive: empty, an existing log untouched, the first run writes into it."""
+    other = "7a1b2c3d4e5f60718293a4b5"
+    task_logs.append(tmp_path, JOB, other, "earlier run")
+    task_logs.prepare(tmp_path, JOB, [TASK, other])
+    path = task_logs.log_path(tmp_path, JOB, TASK)
+    assert path.read_bytes() == b""
+    assert task_logs.log_path(tmp_path, JOB, other).read_text() == "earlier run\n", "no truncation"
+    assert gzip.decompress(task_logs.gzipped(tmp_path, JOB, TASK)) == task_logs.MISSING_LOG_TEXT.encode(), \
+        "a task that never ran here has no log to upload"
+
+    task_logs.rotate(tmp_path, JOB, TASK, max_rotations=2)  # the first run starts
+    task_logs.append(tmp_path, JOB, TASK, "run 1")
+    assert path.read_text() == "run 1\n"
+    assert not path.with_name(path.name + ".1").exists(), "the empty file is the first run's, not a rotation"
+    task_logs.rotate(tmp_path, JOB, TASK, max_rotations=2)  # a second run keeps the first apart
+    assert path.with_name(path.name + ".1").read_text() == "run 1\n"
+
+
 def test_pending_log_writes_keep_the_order_of_appends_and_rotations(tmp_path):
     """The journal's writer thread writes what the event loop recorded, per file in order."""
     other = "7a1b2c3d4e5f60718293a4b5"
