@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import threading
-from typing import Callable
+from typing import Callable, Iterable
 
 from flamenco_manager import blocklist, cleanup, last_rendered, sleep_schedule, sync_requests, task_logs, tasks
 from flamenco_manager import server_settings, timeouts, update_queue, worker_actions
@@ -171,7 +171,7 @@ class SyncDaemon:
         log.info("downloaded %d tasks", stored)
         return stored
 
-    def prepare_logs(self, docs: list[dict]) -> None:
+    def prepare_logs(self, docs: Iterable[dict]) -> None:
         """Create the log files of downloaded tasks here, in the sync thread (``task_logs.prepare``)."""
         per_job: dict[str, list[str]] = {}
         for doc in docs:
