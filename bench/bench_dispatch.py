@@ -310,9 +310,9 @@ def closed_loop_line(n_workers: int, stats: Stats) -> str:
 
     Every simulated worker always has exactly one request in flight (no
     think time: the tasks take no time), so one task's three requests take
-    ``workers / tasks per second`` on average, whatever the server does. A
-    mean cycle within the targets (/task p99 100 ms, update p99 50 ms) needs
-    about three times the throughput measured on this machine.
+    ``workers / tasks per second`` on average, whatever the server does; the
+    difference between the two figures is time outside the manager (the
+    generator's own loop, the network stack).
     """
     rate = stats.completed / max(stats.dispatch_seconds, 1e-9)
     measured = (statistics.fmean(stats.task_ok) + 2 * statistics.fmean(stats.updates)) if stats.updates else 0.0
