@@ -1,6 +1,8 @@
 """Server ingestion: depsgraph downloads and task-update batches from a Manager.
 
-Through a real server process over HTTP, as the Manager's sync daemon calls it:
+Through a real server process over HTTP, as the Manager's sync daemon calls it,
+with a farm's processes: Celery on (a ``celery worker`` on the same store and
+Redis) and the dashboard's live updates published as in production:
 
 1. a job of ``--batch`` (1,000) tasks: the clean-slate depsgraph that claims
    them, then a task-update-batch of one update per task (to ``active``),
@@ -22,7 +24,7 @@ import datetime
 import httpx
 from bson import ObjectId
 
-from bench.support import Stopwatch, data_store, header, redis_service, tenancy
+from bench.support import Stopwatch, celery_worker, data_store, header, redis_service, tenancy
 from flamenco.jobs import construction
 from tests.support.server import job_doc, running_server
 
@@ -77,7 +79,8 @@ def main() -> None:
 
     with data_store() as (server_uri, store), redis_service() as redis_url:
         header("server ingestion (Manager API over HTTP)", store)
-        with tenancy(server_uri, "bench_ingest") as farm, running_server(farm.uri, redis_url) as base_url, \
+        with tenancy(server_uri, "bench_ingest") as farm, celery_worker(farm.uri, redis_url), \
+                running_server(farm.uri, redis_url, CELERY_ENABLED=True) as base_url, \
                 httpx.Client(base_url=base_url, auth=(farm.manager_token, ""), timeout=HTTP_TIMEOUT_SECONDS) as http:
             db, project, manager, user = farm.db, farm.project, farm.manager, farm.user
             api = f"/api/flamenco/managers/{manager['_id']}"

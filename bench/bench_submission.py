@@ -14,19 +14,14 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import os
-import subprocess
-import sys
-import tempfile
 import time
-from typing import Iterator
 
 import httpx
 import pymongo
 from bson import ObjectId
 from pymongo.database import Database
 
-from bench.support import REPO_ROOT, Stopwatch, data_store, header, redis_service, tenancy
+from bench.support import Stopwatch, celery_worker, data_store, header, redis_service, tenancy
 from flamenco import defaults
 from tests.support.server import job_doc, make_token, running_server
 
@@ -46,22 +41,6 @@ FIXED_TASKS = 1
 def render_settings(frames: int, chunk_size: int) -> dict:
     return {"filepath": "/shot/scene.blend", "render_output": "/render/shot/######", "format": "PNG",
             "frames": f"1-{frames}", "chunk_size": chunk_size}
-
-
-@contextlib.contextmanager
-def celery_worker(mongo_uri: str, redis_url: str) -> Iterator[None]:
-    """``celery -A flamenco.celery worker`` on the bench's database and Redis."""
-    env = dict(os.environ, MONGO_URI=mongo_uri, REDIS_URL=redis_url,
-               PYTHONPATH=str(REPO_ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    with tempfile.TemporaryFile() as log_file:
-        proc = subprocess.Popen([sys.executable, "-m", "celery", "-A", "flamenco.celery", "worker", "--pool=solo",
-                                 "--loglevel=WARNING", "--without-mingle", "--without-gossip", "--without-heartbeat"],
-                                cwd=REPO_ROOT, env=env, stdout=log_file, stderr=subprocess.STDOUT)
-        try:
-            yield
-        finally:
-            proc.terminate()
-            proc.wait(timeout=60)
 
 
 def wait_until_constructed(db: Database, job_id: ObjectId) -> str:

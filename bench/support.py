@@ -13,6 +13,7 @@ import datetime
 import os
 import platform
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -57,6 +58,22 @@ def redis_service() -> Iterator[str]:
             yield svc.url + "/0"
         finally:
             svc.stop()
+
+
+@contextlib.contextmanager
+def celery_worker(mongo_uri: str, redis_url: str) -> Iterator[None]:
+    """``celery -A flamenco.celery worker`` on the bench's database and Redis."""
+    env = dict(os.environ, MONGO_URI=mongo_uri, REDIS_URL=redis_url,
+               PYTHONPATH=str(REPO_ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    with tempfile.TemporaryFile() as log_file:
+        proc = subprocess.Popen([sys.executable, "-m", "celery", "-A", "flamenco.celery", "worker", "--pool=solo",
+                                 "--loglevel=WARNING", "--without-mingle", "--without-gossip", "--without-heartbeat"],
+                                cwd=REPO_ROOT, env=env, stdout=log_file, stderr=subprocess.STDOUT)
+        try:
+            yield
+        finally:
+            proc.terminate()
+            proc.wait(timeout=60)
 
 
 def database_uri(server_uri: str, prefix: str) -> str:
