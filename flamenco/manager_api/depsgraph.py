@@ -105,7 +105,8 @@ def _read_queued(db: Database, manager_id: ObjectId, jobs: list[dict], since: da
     groups = _by_priority(jobs)
     for index, group in enumerate(groups):
         room = page - len(queued)
-        found = list(db[TASKS].find(queued_query(manager_id, group, since)).limit(room + 1))
+        # One answer from the store: the default first batch (101) would need getMores.
+        found = list(db[TASKS].find(queued_query(manager_id, group, since), batch_size=room + 1).limit(room + 1))
         if len(found) > room:
             queued.extend(found[:room])
             return queued, [job["_id"] for later in groups[index:] for job in later]

@@ -141,3 +141,74 @@ def test_date_ranges_match_dates_and_arrays_holding_one(mongo_db):
     if "ferretdbVersion" in mongo_db.client.admin.command("buildInfo"):
         assert explain(coll, {"changed": {"$gt": base}})["filterPushdown"] is True
         assert explain(coll, {"changed": {"$gt": base, "$ne": None}})["filterPushdown"] is False
+
+
+def on_ferretdb(db) -> bool:
+    return "ferretdbVersion" in db.client.admin.command("buildInfo")
+
+
+def plan_steps(coll, query: dict) -> list[str]:
+    return explain(coll, query)["queryPlanner"]["Plan"]
+
+
+def test_an_id_in_with_other_conditions(tasks):
+    """The depsgraph's claim: ``{_id: {$in: ids}, job, status}``; only the ids select rows, the rest still decide."""
+    query = {"_id": {"$in": ["scalar-a", "scalar-a-done", "array-with-a", "scalar-b"]}, "job": JOB_A,
+             "status": "queued"}
+    assert found(tasks, query) == {"scalar-a", "array-with-a"}
+    assert tasks.update_many(query, {"$set": {"status": "claimed"}}).modified_count == 2
+    assert found(tasks, {"status": "claimed"}) == {"scalar-a", "array-with-a"}
+    assert found(tasks, {"_id": {"$in": ["scalar-b", "nothing"]}, "status": {"$ne": "queued"}}) == set()
+    if on_ferretdb(tasks.database):
+        steps = plan_steps(tasks, query)
+        assert len(steps) == 1 and "SEARCH" in steps[0] and "_id_" in steps[0], f"_id lookups, not {steps}"
+
+
+WRITE_TIME = "_updated"
+
+
+@pytest.fixture
+def changes(mongo_db):
+    """Documents with a write time (``_updated``), in a collection indexed like the tasks."""
+    import datetime
+
+    base = datetime.datetime(2026, 12, 3, 12, 0, 0, tzinfo=datetime.timezone.utc)
+    coll = mongo_db["changes"]
+    coll.create_index([("job", 1)])
+    coll.create_index([(WRITE_TIME, -1)])
+    coll.insert_many([
+        {"_id": "long-before", "job": JOB_A, WRITE_TIME: datetime.datetime(1999, 1, 1, tzinfo=datetime.timezone.utc)},
+        {"_id": "before", "job": JOB_A, WRITE_TIME: base - datetime.timedelta(seconds=1)},
+        {"_id": "at", "job": JOB_A, WRITE_TIME: base},
+        {"_id": "one-ms-after", "job": JOB_A, WRITE_TIME: base + datetime.timedelta(milliseconds=1)},
+        {"_id": "after", "job": JOB_A, WRITE_TIME: base + datetime.timedelta(hours=1)},
+        {"_id": "other-job", "job": JOB_B, WRITE_TIME: base + datetime.timedelta(hours=1)},
+        {"_id": "array", "job": JOB_A,
+         WRITE_TIME: [base - datetime.timedelta(days=1), base + datetime.timedelta(days=1)]},
+        {"_id": "same-digits-number", "job": JOB_A, WRITE_TIME: int((base.timestamp() + 60) * 1000)},
+        {"_id": "text", "job": JOB_A, WRITE_TIME: "2027-01-01"},
+        {"_id": "missing", "job": JOB_A},
+    ])
+    return coll, base
+
+
+def test_a_write_time_lower_bound_matches_as_mongodb(changes):
+    import datetime
+
+    coll, base = changes
+    assert found(coll, {"job": JOB_A, WRITE_TIME: {"$gt": base}}) == {"one-ms-after", "after", "array"}
+    assert found(coll, {"job": JOB_A, WRITE_TIME: {"$gte": base}}) == {"at", "one-ms-after", "after", "array"}
+    assert found(coll, {WRITE_TIME: {"$gt": base, "$lt": base + datetime.timedelta(minutes=1)}}) == {
+        "one-ms-after", "array"}
+    assert found(coll, {WRITE_TIME: {"$gt": datetime.datetime(1990, 1, 1, tzinfo=datetime.timezone.utc)}}) == {
+        "long-before", "before", "at", "one-ms-after", "after", "other-job", "array"}
+    assert coll.count_documents({"job": JOB_A, WRITE_TIME: {"$gt": base}}) == 3
+
+
+def test_a_write_time_lower_bound_selects_by_its_index(changes):
+    """"Changed since" is what an incremental depsgraph asks: its index, not the job's, answers it."""
+    coll, base = changes
+    if not on_ferretdb(coll.database):
+        pytest.skip("the SQL plan is a property of our FerretDB build")
+    steps = plan_steps(coll, {"job": JOB_A, WRITE_TIME: {"$gt": base}})
+    assert any(WRITE_TIME in step for step in steps) and not any("_job" in step for step in steps), steps

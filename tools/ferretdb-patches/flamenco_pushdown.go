@@ -26,6 +26,10 @@
 // the epoch, compared here as numbers with `->>`. Values of other types
 // compare as SQLite orders types (numbers below text), so the selection can
 // only be wider than MongoDB's answer, never narrower; arrays are admitted.
+// The `->>` form cannot use an index (indexes are on `->`, the JSON text), so
+// a lower bound on a write time (`_updated`, `_created`) is also pushed down
+// as a range of that text, which an index on the field answers; see
+// writeTimeLowerBound for why that is exact.
 
 package sqlite
 
@@ -59,7 +63,11 @@ var pushdownString = regexp.MustCompile(`^[A-Za-z0-9 _.:@+-]{0,256}$`)
 // else it asks ({_id: X, status: "queued"}: each statement of a task-update
 // batch): only the `_id` is pushed down, a point lookup in the `_id` index.
 // Testing the other keys in SQL too would parse the row's JSON text, which
-// FerretDB decodes in Go anyway to apply the whole filter.
+// FerretDB decodes in Go anyway to apply the whole filter. The same holds for
+// an `_id` `$in` ({_id: {$in: ids}, job: J, status: "queued"}: the depsgraph's
+// claim): pushing the other keys down too let SQLite, which keeps no
+// statistics here, pick the `job` index and parse every task of the job
+// (10,000) to update the 1,000 listed.
 func prepareWhereClause(filter *types.Document) (string, []any) {
 	if filter.Len() == 0 {
 		return "", nil
@@ -73,6 +81,18 @@ func prepareWhereClause(filter *types.Document) (string, []any) {
 		switch v.(type) {
 		case string, types.ObjectID:
 			return fmt.Sprintf(` WHERE %s = ?`, metadata.IDColumn), []any{string(must.NotFail(sjson.MarshalSingleValue(v)))}
+		}
+
+		// An `_id` is never an array, so no array range is needed.
+		if ids := pushdownValues(v); len(ids) > 0 && len(ids) <= maxPushdownArgs {
+			args := make([]any, len(ids))
+			for i, id := range ids {
+				args[i] = string(must.NotFail(sjson.MarshalSingleValue(id)))
+			}
+
+			placeholders := strings.TrimSuffix(strings.Repeat("?, ", len(ids)), ", ")
+
+			return fmt.Sprintf(` WHERE %s IN (%s)`, metadata.IDColumn, placeholders), args
 		}
 	}
 
@@ -93,6 +113,11 @@ func prepareWhereClause(filter *types.Document) (string, []any) {
 		if bounds, boundArgs := dateRange(values[i], fmt.Sprintf("%s->>'%s'", metadata.DefaultColumn, key)); bounds != "" {
 			if key == "_id" {
 				continue
+			}
+
+			if indexed, indexedArgs := writeTimeLowerBound(key, values[i], column); indexed != "" {
+				conds = append(conds, indexed)
+				args = append(args, indexedArgs...)
 			}
 
 			conds = append(conds, fmt.Sprintf(`((%[1]s) OR (%[2]s >= '[' AND %[2]s < '\'))`, bounds, column))
@@ -199,6 +224,59 @@ func dateRange(v any, numeric string) (string, []any) {
 	}
 
 	return strings.Join(conds, " AND "), args
+}
+
+// writeTimeFields are the fields that hold the time of a write: Eve and the
+// Flamenco server set them from their clock, clients cannot.
+var writeTimeFields = map[string]bool{"_updated": true, "_created": true}
+
+// Thirteen-digit millisecond counts: from 2001-09-09 to 2286-11-20.
+const (
+	minThirteenDigits = 1_000_000_000_000
+	maxThirteenDigits = 9_999_999_999_999
+)
+
+// writeTimeLowerBound returns a condition on the JSON text of a write-time
+// field (column, `->`) for the `$gt`/`$gte` of a date range, or "" when there
+// is none to add.
+//
+// An index on the field holds that text, and the text of a thirteen-digit
+// number sorts as the number. Write times are thirteen-digit millisecond
+// counts (from 2001 to 2286) wherever a server clock is right, so the range
+// leaves out no date that MongoDB would match; values of other types are
+// either left out as MongoDB leaves them out, or admitted and rejected in Go.
+// Arrays are admitted by a second range of the same index.
+//
+// SQLite keeps no statistics of FerretDB's tables, so on its own it prefers
+// any equality (`manager = ?`, true of every task of a farm) to a range.
+// likelihood() tells it that few documents changed since a recent time,
+// which is what an incremental query asks; without an index on the field the
+// hint changes nothing.
+func writeTimeLowerBound(key string, v any, column string) (string, []any) {
+	doc, ok := v.(*types.Document)
+	if !ok || !writeTimeFields[key] {
+		return "", nil
+	}
+
+	for _, op := range []string{"$gt", "$gte"} {
+		bound, err := doc.Get(op)
+		if err != nil {
+			continue
+		}
+
+		moment, isTime := bound.(time.Time)
+		if !isTime || moment.UnixMilli() < minThirteenDigits || moment.UnixMilli() > maxThirteenDigits {
+			return "", nil
+		}
+
+		sqlOp := dateOperators[op]
+		cond := fmt.Sprintf(`((likelihood(%[1]s %[2]s ?, 0.001) AND %[1]s < ':') `+
+			`OR (likelihood(%[1]s >= '[', 0.001) AND %[1]s < '\'))`, column, sqlOp)
+
+		return cond, []any{fmt.Sprintf("%d", moment.UnixMilli())}
+	}
+
+	return "", nil
 }
 
 // flamencoOnlyFields makes a query iterator decode only the given top-level
