@@ -12,9 +12,13 @@ Redis) and the dashboard's live updates published as in production:
    server claims a page at a time (``DEPSGRAPH_CLAIM_PAGE_TASKS``, 1,000), so
    it is pulled as the Manager does, again while ``X-Flamenco-More-Tasks``
    says more wait (printed: the whole pull and its slowest answer); then the
-   incremental one right after (nothing changed: 304).
+   incremental one right after (nothing changed: 304);
+3. the Manager's history: ``--history`` (50,000) tasks of earlier jobs, stored
+   as finished, then a new job of ``--batch`` tasks pulled incrementally, and
+   the idle pull after it (nothing changed: 304). What a pull reads must not
+   grow with what the Manager ran before.
 
-    .venv/bin/python -m bench.bench_ingestion [--batch 1000] [--graph 10000]
+    .venv/bin/python -m bench.bench_ingestion [--batch 1000] [--graph 10000] [--history 50000]
 """
 from __future__ import annotations
 
@@ -54,11 +58,20 @@ def timed(client: httpx.Client, method: str, url: str, **kwargs) -> tuple[httpx.
     return resp, sw.seconds
 
 
-def pull_pages(http: httpx.Client, url: str) -> tuple[int, int, float, float, int, str]:
+def finish_history(db, project: dict, manager: dict, user: dict, tasks: int, per_job: int) -> None:
+    """``tasks`` tasks of earlier jobs of the Manager, stored as finished a day ago (and every job so far)."""
+    for first in range(0, tasks, per_job):
+        make_sleep_job(db, project, manager, user, min(per_job, tasks - first))
+    day_ago = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(days=1)
+    finished = {"$set": {"status": "completed", "_updated": day_ago}}
+    db["flamenco_tasks"].update_many({}, finished)
+    db["flamenco_jobs"].update_many({}, finished)
+
+
+def pull_pages(http: httpx.Client, url: str, since: str = "") -> tuple[int, int, float, float, int, str]:
     """Pull a paged depsgraph to the end: (tasks, answers, seconds in all, slowest answer, bytes, last marker)."""
     tasks = answers = size = 0
     total = slowest = 0.0
-    since = ""
     while True:
         resp, secs = timed(http, "GET", url, headers={"X-Flamenco-If-Updated-Since": since} if since else {})
         answers, total, slowest = answers + 1, total + secs, max(slowest, secs)
@@ -75,6 +88,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--batch", type=int, default=1000, help="updates per task-update-batch")
     parser.add_argument("--graph", type=int, default=10_000, help="tasks in the big depsgraph")
+    parser.add_argument("--history", type=int, default=50_000, help="finished tasks of the Manager's earlier jobs")
     args = parser.parse_args()
 
     with data_store() as (server_uri, store), redis_service() as redis_url:
@@ -110,6 +124,18 @@ def main() -> None:
             resp, secs = timed(http, "GET", f"{api}/depsgraph", headers={"X-Flamenco-If-Updated-Since": since})
             print(f"depsgraph, incremental, nothing changed: {secs * 1000:.0f} ms (HTTP {resp.status_code})",
                   flush=True)
+
+            with Stopwatch() as sw:
+                finish_history(db, project, manager, user, args.history, args.graph)
+            print(f"(setup: {args.history} finished tasks of earlier jobs on the Manager took {sw.seconds:.1f} s)",
+                  flush=True)
+            make_sleep_job(db, project, manager, user, args.batch)
+            count, answers, total, slowest, size, since = pull_pages(http, f"{api}/depsgraph", since)
+            print(f"depsgraph, incremental, a new job of {count} tasks after that history: {total * 1000:.0f} ms "
+                  f"in {answers} answers", flush=True)
+            resp, secs = timed(http, "GET", f"{api}/depsgraph", headers={"X-Flamenco-If-Updated-Since": since})
+            print(f"depsgraph, incremental, nothing changed, after that history: {secs * 1000:.0f} ms "
+                  f"(HTTP {resp.status_code})", flush=True)
 
 
 if __name__ == "__main__":

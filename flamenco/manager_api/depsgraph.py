@@ -7,6 +7,13 @@ them (plus the job's task-count update, ``flamenco.task_counts``). The claim
 keeps ``_updated``, so the next incremental pull does not resend what was
 just delivered.
 
+Tasks are selected by their jobs (:func:`runnable_tasks`), not also by
+Manager: the jobs are the Manager's, a job's Manager never changes and its
+tasks are compiled with it. flamenco.store: index-choice; with ``manager``
+in the filter, the local store read every task the Manager ever ran, on
+every pull (an idle pull: 320 ms with 50,000 finished tasks, 7-10 ms
+without; bench/RESULTS.md).
+
 Paging (issue 12): one answer claims at most ``page`` queued tasks. When more
 wait, the answer says so (``Depsgraph.more``) and the jobs that may still hold
 queued tasks get an ``_updated`` newer than the answer's ``last_updated``:
@@ -45,21 +52,25 @@ class Depsgraph:
     more: bool = False  # queued tasks beyond this answer's page wait for the next pull
 
 
-def not_queued_query(manager_id: ObjectId, jobs: list[dict], since: datetime.datetime | None) -> dict:
+def runnable_tasks(jobs: list[dict], task_status: Any) -> dict:
+    """The filter of these jobs' tasks whose status matches ``task_status`` (module docstring: no ``manager``)."""
+    return {"job": {"$in": [job["_id"] for job in jobs]}, "status": task_status}
+
+
+def not_queued_query(jobs: list[dict], since: datetime.datetime | None) -> dict:
     """The Manager's tasks that are not queued: clean slate, all of them in
     DEPSGRAPH_CLEAN_SLATE_TASK_STATUSES; incremental, the claimed and
     soft-failed ones changed after ``since`` (cancellations travel through the
     task-update-batch answer)."""
     statuses = status.DEPSGRAPH_CLEAN_SLATE_TASK_STATUSES if since is None \
         else status.DEPSGRAPH_MODIFIED_SINCE_TASK_STATUSES
-    query: dict = {"manager": manager_id, "job": {"$in": [job["_id"] for job in jobs]},
-                   "status": {"$in": sorted(s for s in statuses if s != QUEUED)}}
+    query = runnable_tasks(jobs, {"$in": sorted(s for s in statuses if s != QUEUED)})
     if since is not None:
         query["_updated"] = {"$gt": since}  # at the top level, so the store can select by it
     return query
 
 
-def queued_query(manager_id: ObjectId, jobs: list[dict], since: datetime.datetime | None) -> dict:
+def queued_query(jobs: list[dict], since: datetime.datetime | None) -> dict:
     """The queued tasks of these jobs: clean slate, all of them; incremental,
     those changed after ``since`` and all of those of jobs changed after it.
 
@@ -71,10 +82,13 @@ def queued_query(manager_id: ObjectId, jobs: list[dict], since: datetime.datetim
     left queued tasks of it behind), so it is newer than ``since`` exactly
     when the Manager has not received all of them yet.
     """
-    query: dict = {"manager": manager_id, "job": {"$in": [job["_id"] for job in jobs]}, "status": QUEUED}
+    query = runnable_tasks(jobs, QUEUED)
     if since is not None:
         changed_jobs = [job["_id"] for job in jobs if job.get("_updated") and job["_updated"] > since]
-        query["$or"] = [{"_updated": {"$gt": since}}, {"job": {"$in": changed_jobs}}]
+        if changed_jobs:
+            query["$or"] = [{"_updated": {"$gt": since}}, {"job": {"$in": changed_jobs}}]
+        else:  # the usual pull: at the top level, so the store can select by it
+            query["_updated"] = {"$gt": since}
     return query
 
 
@@ -98,7 +112,7 @@ def add_requirements(tasks: list[dict], jobs: list[dict]) -> None:
             task["requirements"] = required
 
 
-def _read_queued(db: Database, manager_id: ObjectId, jobs: list[dict], since: datetime.datetime | None,
+def _read_queued(db: Database, jobs: list[dict], since: datetime.datetime | None,
                  page: int) -> tuple[list[dict], list[ObjectId]]:
     """Up to ``page`` queued tasks, highest job priority first; and the jobs that may hold more."""
     queued: list[dict] = []
@@ -106,7 +120,7 @@ def _read_queued(db: Database, manager_id: ObjectId, jobs: list[dict], since: da
     for index, group in enumerate(groups):
         room = page - len(queued)
         # One answer from the store: the default first batch (101) would need getMores.
-        found = list(db[TASKS].find(queued_query(manager_id, group, since), batch_size=room + 1).limit(room + 1))
+        found = list(db[TASKS].find(queued_query(group, since), batch_size=room + 1).limit(room + 1))
         if len(found) > room:
             queued.extend(found[:room])
             return queued, [job["_id"] for later in groups[index:] for job in later]
@@ -152,8 +166,8 @@ def _pull(db: Database, manager_id: ObjectId, since: datetime.datetime | None, p
         projection=["_id", "_updated", "requirements", "priority"]))
     if not jobs:
         return Depsgraph(tasks=None)
-    tasks = list(db[TASKS].find(not_queued_query(manager_id, jobs, since)))
-    queued, unfinished_jobs = _read_queued(db, manager_id, jobs, since, page)
+    tasks = list(db[TASKS].find(not_queued_query(jobs, since)))
+    queued, unfinished_jobs = _read_queued(db, jobs, since, page)
     if queued:
         _claim(db, manager_id, queued)
         tasks.extend(queued)
@@ -166,3 +180,4 @@ def _pull(db: Database, manager_id: ObjectId, since: datetime.datetime | None, p
     if unfinished_jobs:
         _carry_over(db, unfinished_jobs, last_updated)
     return Depsgraph(tasks=tasks, last_updated=last_updated, more=bool(unfinished_jobs))
+

@@ -349,14 +349,16 @@ def cancel_requested_task_ids(db: Database, manager_id: ObjectId) -> list[Object
     Asked on every poll, also by idle Managers: the small jobs collection is
     consulted first, and the tasks only of jobs flagged by the status rules as
     having had tasks made cancel-requested (``status.mark_cancel_requested_tasks``),
-    so a busy job's tasks are not read on every poll.
+    so a busy job's tasks are not read on every poll. The tasks are selected by
+    job alone: those jobs are the Manager's (see ``flamenco.manager_api.depsgraph``
+    on why ``manager`` is not in the tasks' filter).
     """
     jobs = db[JOBS].find({"manager": manager_id, "status": {"$nin": sorted(NO_CANCEL_REQUESTED_JOB_STATES)},
                           status.CANCEL_REQUESTED_TASKS_FIELD: True}, projection=["_id"])
     job_ids = [job["_id"] for job in jobs]
     if not job_ids:
         return []
-    tasks = db[TASKS].find({"manager": manager_id, "job": {"$in": job_ids}, "status": TaskStatus.CANCEL_REQUESTED},
+    tasks = db[TASKS].find({"job": {"$in": job_ids}, "status": TaskStatus.CANCEL_REQUESTED},
                            projection=["_id"])
     return [task["_id"] for task in tasks]
 

@@ -18,13 +18,22 @@ limits unless a fact says so.
 
 - **scan**: the local store evaluates a filter in Go unless it is pushed down
   to SQLite: upstream only a filter on ``_id`` alone; our build adds an
-  ``_id`` equality among other keys, top-level equality and ``$in`` (at most
-  10,000 values) of ObjectIds and plain strings, and date ranges
+  ``_id`` equality or ``$in`` among other keys (then only the ids select),
+  top-level equality and ``$in`` (at most 10,000 values) of ObjectIds and
+  plain strings, and date ranges
   (``tools/ferretdb-patches/flamenco_pushdown.go``). Any other query (find,
   ``distinct``, delete) decodes every document of the collection, about
   0.1 ms each; indexes do not help it. Every document a query selects or
   returns is decoded in Go as well (in our build only the fields a find
   needs, when it projects a few top-level fields).
+- **index-choice**: SQLite keeps no statistics of the local store's tables,
+  so among the pushed-down keys it picks an index by rule of thumb: an
+  equality wins over an ``$in`` of a few values, and both over a range. An
+  equality that holds for most documents (``manager`` of a task: one Manager
+  runs most of a farm's tasks) then makes a query read all of them; leave
+  such a key out when another key implies it. A lower bound on a write time
+  (``_updated``, ``_created``) is the exception: our build marks it as
+  selective, so "changed since" selects by its index.
 - **count**: every count is a full scan of the collection.
 - **write**: each updated document costs far more than the command around
   it: FerretDB reads, decodes, re-encodes and rewrites it, with every index of

@@ -4,9 +4,12 @@ from __future__ import annotations
 import datetime
 
 import bson
+import pymongo
+import pytest
+from pymongo import monitoring
 
 from flamenco import eventbus, status
-from flamenco.manager_api import wire
+from flamenco.manager_api import depsgraph, wire
 from flamenco.store.collections import JOBS, TASKS
 from tests.support.server import make_job
 
@@ -194,3 +197,45 @@ def test_a_page_announces_its_claims_and_the_jobs_it_carries_over_in_one_deliver
     assert sorted(kind for kind, _, _ in delivery) == ["job", "task", "task"]
     assert ("job", job["_id"], touched) in delivery
     assert {seen for _, _, seen in delivery} == {touched}
+
+
+class _TaskFinds(monitoring.CommandListener):
+    """The filters of the finds on the tasks collection."""
+
+    def __init__(self) -> None:
+        self.filters: list[dict] = []
+
+    def started(self, event: monitoring.CommandStartedEvent) -> None:
+        if event.command_name == "find" and event.command.get("find") == TASKS:
+            self.filters.append(event.command.get("filter", {}))
+
+    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
+        pass
+
+    def failed(self, event: monitoring.CommandFailedEvent) -> None:
+        pass
+
+
+def test_a_pull_selects_tasks_by_their_jobs_not_by_everything_the_manager_ran(world, mgr_a, app, mongo_uri, job):
+    """An idle Manager pulls every few seconds: the store must read the runnable jobs' tasks, not
+    the Manager's whole history (with ``manager`` in the filter, FerretDB's SQLite picked that index)."""
+    finished = make_job(world.db, world.project_a, world.manager_a, world.alice, job_type="sleep",
+                        settings={"frames": "1-40", "chunk_size": 1, "time_in_seconds": 0})
+    world.db[TASKS].update_many({"job": finished["_id"]}, {"$set": {"status": "completed"}})
+    world.db[JOBS].update_one({"_id": finished["_id"]}, {"$set": {"status": "completed"}})
+    finds = _TaskFinds()
+    client = pymongo.MongoClient(mongo_uri, tz_aware=True, event_listeners=[finds])
+    try:
+        db = client.get_default_database()
+        with app.app_context():
+            first = depsgraph.pull_depsgraph(db, world.manager_a["_id"], None)
+            depsgraph.pull_depsgraph(db, world.manager_a["_id"], first.last_updated)
+        assert {t["job"] for t in first.tasks or []} == {job["_id"]}
+        if "ferretdbVersion" not in db.client.admin.command("buildInfo"):
+            pytest.skip("the SQL plan is a property of our FerretDB build")
+        for query in finds.filters:
+            steps = db.command("explain", {"find": TASKS, "filter": query})["queryPlanner"]["Plan"]
+            used = [s for s in steps if "USING INDEX" in s]
+            assert used and all("_manager" not in s for s in used), (query, steps)
+    finally:
+        client.close()
