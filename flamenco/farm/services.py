@@ -236,7 +236,7 @@ FERRETDB_PATCHES = (
 
 	q += whereClause
 """,
-        """	whereClause, args = prepareWhereClause(params.Filter)
+        """	whereClause, args = prepareWhereClause(params.Filter, meta.Settings.Indexes)
 
 	q += whereClause
 """,
@@ -256,7 +256,7 @@ FERRETDB_PATCHES = (
 		}
 	}
 """,
-        """	whereClause, args = prepareWhereClause(params.Filter)
+        """	whereClause, args = prepareWhereClause(params.Filter, meta.Settings.Indexes)
 	filterPushdown = whereClause != ""
 """,
         # `explain` reports the same pushdown, which is how tests check it.

@@ -20,7 +20,8 @@ limits unless a fact says so.
   to SQLite: upstream only a filter on ``_id`` alone; our build adds an
   ``_id`` equality or ``$in`` among other keys (then only the ids select),
   top-level equality and ``$in`` (at most 10,000 values) of ObjectIds and
-  plain strings, and date ranges
+  plain strings (on the leading fields of a compound index, such as the
+  tasks' ``job_status``, in a shape that index answers), and date ranges
   (``tools/ferretdb-patches/flamenco_pushdown.go``). Any other query (find,
   ``distinct``, delete) decodes every document of the collection, about
   0.1 ms each; indexes do not help it. Every document a query selects or

@@ -19,6 +19,8 @@ RESOURCE = {
     "item_methods": ["GET"],
     "mongo_indexes": {
         "job": [("job", 1)],
+        # A job's tasks in one status: the depsgraph's queued and claimed ones, cancellations to confirm.
+        "job_status": [("job", 1), ("status", 1)],
         "parents": [("parents", 1)],
         "manager": [("manager", 1)],
         "manager_status": [("manager", 1), ("status", 1)],

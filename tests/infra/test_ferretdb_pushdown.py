@@ -212,3 +212,32 @@ def test_a_write_time_lower_bound_selects_by_its_index(changes):
         pytest.skip("the SQL plan is a property of our FerretDB build")
     steps = plan_steps(coll, {"job": JOB_A, WRITE_TIME: {"$gt": base}})
     assert any(WRITE_TIME in step for step in steps) and not any("_job" in step for step in steps), steps
+
+
+@pytest.fixture
+def tasks_by_job_status(tasks):
+    """The tasks with a compound index, as the server's tasks have ``job_status``."""
+    tasks.create_index([("job", 1), ("status", 1)])
+    return tasks
+
+
+def test_equalities_on_a_compound_index_match_as_mongodb(tasks_by_job_status):
+    """Arrays in either field still match; so do ``$in`` lists and keys in any order."""
+    coll = tasks_by_job_status
+    assert found(coll, {"job": JOB_A, "status": "queued"}) == {"scalar-a", "array-with-a"}
+    assert found(coll, {"status": "queued", "job": JOB_B}) == {"scalar-b", "status-array"}
+    assert found(coll, {"job": {"$in": [JOB_A, JOB_B]}, "status": {"$in": ["queued", "completed"]}}) == {
+        "scalar-a", "scalar-a-done", "scalar-b", "array-with-a", "status-array"}
+    assert found(coll, {"job": JOB_B, "status": 'quo"ted\u00e9'}) == {"status-escaped"}
+    assert found(coll, {"job": JOB_A, "status": {"$ne": "queued"}}) == {"scalar-a-done"}
+    assert coll.update_many({"job": JOB_B, "status": "queued"}, {"$set": {"seen": True}}).modified_count == 2
+    assert coll.count_documents({"job": JOB_A, "status": "completed"}) == 1
+
+
+def test_equalities_on_a_compound_index_select_by_both_of_its_fields(tasks_by_job_status):
+    """"The queued tasks of this job" reads those, not every task of the job."""
+    coll = tasks_by_job_status
+    if not on_ferretdb(coll.database):
+        pytest.skip("the SQL plan is a property of our FerretDB build")
+    steps = plan_steps(coll, {"job": JOB_A, "status": "queued"})
+    assert any("job_1_status_1" in s and "<expr>=? AND <expr>=?" in s for s in steps), steps

@@ -36,6 +36,7 @@ package sqlite
 import (
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -68,7 +69,11 @@ var pushdownString = regexp.MustCompile(`^[A-Za-z0-9 _.:@+-]{0,256}$`)
 // claim): pushing the other keys down too let SQLite, which keeps no
 // statistics here, pick the `job` index and parse every task of the job
 // (10,000) to update the 1,000 listed.
-func prepareWhereClause(filter *types.Document) (string, []any) {
+//
+// Equalities on the leading fields of a compound index are pushed down in a
+// shape that index answers (compoundCondition): "the queued tasks of this
+// job" then reads the job's queued tasks, not every task of the job.
+func prepareWhereClause(filter *types.Document, indexes []metadata.IndexInfo) (string, []any) {
 	if filter.Len() == 0 {
 		return "", nil
 	}
@@ -100,8 +105,16 @@ func prepareWhereClause(filter *types.Document) (string, []any) {
 	var args []any
 
 	keys, values := filter.Keys(), filter.Values()
+
+	compound := compoundPrefix(indexes, keys, values)
+	if len(compound) > 0 {
+		cond, condArgs := compoundCondition(compound, filter)
+		conds = append(conds, cond)
+		args = append(args, condArgs...)
+	}
+
 	for i, key := range keys {
-		if !pushdownField.MatchString(key) {
+		if !pushdownField.MatchString(key) || slices.Contains(compound, key) {
 			continue
 		}
 
@@ -224,6 +237,95 @@ func dateRange(v any, numeric string) (string, []any) {
 	}
 
 	return strings.Join(conds, " AND "), args
+}
+
+// compoundPrefix returns the leading fields of the compound index that the
+// most of them match with an equality or `$in` pushed down (pushdownValues),
+// if that is two fields or more; nil otherwise.
+func compoundPrefix(indexes []metadata.IndexInfo, keys []string, values []any) []string {
+	pushed := make(map[string]int, len(keys))
+
+	for i, key := range keys {
+		if key != "_id" && pushdownField.MatchString(key) {
+			if n := len(pushdownValues(values[i])); n > 0 {
+				pushed[key] = n
+			}
+		}
+	}
+
+	var best []string
+
+	for _, index := range indexes {
+		var prefix []string
+		args := 0
+
+		for _, pair := range index.Key {
+			n, ok := pushed[pair.Field]
+			if !ok {
+				break
+			}
+
+			// Field j's values appear in branches j..m (compoundCondition).
+			args += n * (len(index.Key) + 1)
+			if args > maxPushdownArgs {
+				break
+			}
+
+			prefix = append(prefix, pair.Field)
+		}
+
+		if len(prefix) >= 2 && len(prefix) > len(best) {
+			best = prefix
+		}
+	}
+
+	return best
+}
+
+// compoundCondition returns the condition on fields (an index's leading
+// fields, each with an equality or `$in` in filter) that the index answers.
+//
+// Per field, a match is a listed value or an array (MongoDB matches arrays
+// containing the value); ANDing "(f = v OR f is an array)" per field keeps
+// SQLite from using more than the index's first column. This is the same
+// selection or a wider one, as one OR of ranges of the index: all fields
+// equal; or the first j-1 fields equal and field j an array, for each j (a
+// document whose first array field is j is in branch j). The extra documents
+// (arrays) are rejected in Go, as everything pushed down is.
+func compoundCondition(fields []string, filter *types.Document) (string, []any) {
+	var branches []string
+	var args []any
+
+	equal := func(upto int) []string {
+		var conds []string
+
+		for _, field := range fields[:upto] {
+			vals := pushdownValues(must.NotFail(filter.Get(field)))
+			placeholders := strings.TrimSuffix(strings.Repeat("?, ", len(vals)), ", ")
+			conds = append(conds, fmt.Sprintf(`%s IN (%s)`, fieldColumn(field), placeholders))
+
+			for _, val := range vals {
+				args = append(args, string(must.NotFail(sjson.MarshalSingleValue(val))))
+			}
+		}
+
+		return conds
+	}
+
+	branches = append(branches, "("+strings.Join(equal(len(fields)), " AND ")+")")
+
+	for j, field := range fields {
+		column := fieldColumn(field)
+		conds := append(equal(j), fmt.Sprintf(`(%[1]s >= '[' AND %[1]s < '\')`, column))
+		branches = append(branches, "("+strings.Join(conds, " AND ")+")")
+	}
+
+	return "(" + strings.Join(branches, " OR ") + ")", args
+}
+
+// fieldColumn is the SQL expression of a top-level field's JSON text, as indexes hold it.
+func fieldColumn(field string) string {
+	return fmt.Sprintf("%s->'%s'", metadata.DefaultColumn, field)
 }
 
 // writeTimeFields are the fields that hold the time of a write: Eve and the
