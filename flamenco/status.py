@@ -880,8 +880,9 @@ def mark_tasks_claimed(db: Database, manager_id: ObjectId, task_ids: Iterable[Ob
 
     One ``update_many`` per job, so each job's task counts move by what was
     claimed of it; ``job_of`` (task id -> job id, as the depsgraph read them)
-    saves reading the tasks' jobs, and ``docs`` (task id -> the task as read,
-    already showing its new status) saves live-update listeners a read.
+    saves reading the tasks' jobs, and ``docs`` (task id -> the task, or its
+    changed fields with ``_id``, ``project`` and ``job``, showing its new
+    status) saves live-update listeners a read.
     """
     task_ids = list(task_ids)
     if job_of is None:
