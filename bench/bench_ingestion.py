@@ -30,6 +30,7 @@ from bson import ObjectId
 
 from bench.support import Stopwatch, celery_worker, data_store, header, redis_service, tenancy
 from flamenco.jobs import construction
+from flamenco.store.collections import JOBS, TASKS
 from tests.support.server import job_doc, running_server
 
 # A depsgraph of 10,000 tasks or a batch that runs job rules can take minutes on FerretDB.
@@ -64,8 +65,8 @@ def finish_history(db, project: dict, manager: dict, user: dict, tasks: int, per
         make_sleep_job(db, project, manager, user, min(per_job, tasks - first))
     day_ago = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(days=1)
     finished = {"$set": {"status": "completed", "_updated": day_ago}}
-    db["flamenco_tasks"].update_many({}, finished)
-    db["flamenco_jobs"].update_many({}, finished)
+    db[TASKS].update_many({}, finished)
+    db[JOBS].update_many({}, finished)
 
 
 def pull_pages(http: httpx.Client, url: str, since: str = "") -> tuple[int, int, float, float, int, str]:
@@ -112,7 +113,7 @@ def main() -> None:
                 print(f"task-update-batch of {len(batch)} updates, {label}: {secs * 1000:.0f} ms "
                       f"(HTTP {resp.status_code}, {len(body.get('handled_update_ids', []))} acknowledged, "
                       f"modified {body.get('modified_count')})", flush=True)
-            job_status = db["flamenco_jobs"].find_one({"_id": small["_id"]})["status"]
+            job_status = db[JOBS].find_one({"_id": small["_id"]})["status"]
             print(f"job after the batches: {job_status}", flush=True)
 
             with Stopwatch() as sw:

@@ -11,8 +11,8 @@ Tasks are selected by their jobs (:func:`runnable_tasks`), not also by
 Manager: the jobs are the Manager's, a job's Manager never changes and its
 tasks are compiled with it. flamenco.store: index-choice; with ``manager``
 in the filter, the local store read every task the Manager ever ran, on
-every pull (an idle pull: 320 ms with 50,000 finished tasks, 7-10 ms
-without; bench/RESULTS.md).
+every pull (an idle pull after 50,000 finished tasks: 800-850 ms over HTTP,
+5-7 ms without; bench/RESULTS.md, Server ingestion).
 
 Paging (issue 12): one answer claims at most ``page`` queued tasks. When more
 wait, the answer says so (``Depsgraph.more``) and the jobs that may still hold
@@ -190,4 +190,3 @@ def _pull(db: Database, manager_id: ObjectId, since: datetime.datetime | None, p
     if unfinished_jobs:
         _carry_over(db, unfinished_jobs, last_updated)
     return Depsgraph(tasks=tasks, last_updated=last_updated, more=bool(unfinished_jobs))
-

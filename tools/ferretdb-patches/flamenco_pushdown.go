@@ -90,14 +90,9 @@ func prepareWhereClause(filter *types.Document, indexes []metadata.IndexInfo) (s
 
 		// An `_id` is never an array, so no array range is needed.
 		if ids := pushdownValues(v); len(ids) > 0 && len(ids) <= maxPushdownArgs {
-			args := make([]any, len(ids))
-			for i, id := range ids {
-				args[i] = string(must.NotFail(sjson.MarshalSingleValue(id)))
-			}
+			cond, args := inCondition(metadata.IDColumn, ids)
 
-			placeholders := strings.TrimSuffix(strings.Repeat("?, ", len(ids)), ", ")
-
-			return fmt.Sprintf(` WHERE %s IN (%s)`, metadata.IDColumn, placeholders), args
+			return " WHERE " + cond, args
 		}
 	}
 
@@ -120,7 +115,7 @@ func prepareWhereClause(filter *types.Document, indexes []metadata.IndexInfo) (s
 
 		column := metadata.IDColumn
 		if key != "_id" {
-			column = fmt.Sprintf("%s->'%s'", metadata.DefaultColumn, key)
+			column = fieldColumn(key)
 		}
 
 		if bounds, boundArgs := dateRange(values[i], fmt.Sprintf("%s->>'%s'", metadata.DefaultColumn, key)); bounds != "" {
@@ -133,7 +128,7 @@ func prepareWhereClause(filter *types.Document, indexes []metadata.IndexInfo) (s
 				args = append(args, indexedArgs...)
 			}
 
-			conds = append(conds, fmt.Sprintf(`((%[1]s) OR (%[2]s >= '[' AND %[2]s < '\'))`, bounds, column))
+			conds = append(conds, fmt.Sprintf(`((%s) OR %s)`, bounds, arrayRange(column)))
 			args = append(args, boundArgs...)
 
 			continue
@@ -144,12 +139,9 @@ func prepareWhereClause(filter *types.Document, indexes []metadata.IndexInfo) (s
 			continue
 		}
 
-		placeholders := strings.TrimSuffix(strings.Repeat("?, ", len(vals)), ", ")
-		conds = append(conds, fmt.Sprintf(`(%[1]s IN (%[2]s) OR (%[1]s >= '[' AND %[1]s < '\'))`, column, placeholders))
-
-		for _, val := range vals {
-			args = append(args, string(must.NotFail(sjson.MarshalSingleValue(val))))
-		}
+		in, inArgs := inCondition(column, vals)
+		conds = append(conds, fmt.Sprintf(`(%s OR %s)`, in, arrayRange(column)))
+		args = append(args, inArgs...)
 	}
 
 	if len(conds) == 0 {
@@ -265,7 +257,7 @@ func compoundPrefix(indexes []metadata.IndexInfo, keys []string, values []any) [
 				break
 			}
 
-			// Field j's values appear in branches j..m (compoundCondition).
+			// A field's values appear in at most every branch of compoundCondition: one more than its fields.
 			args += n * (len(index.Key) + 1)
 			if args > maxPushdownArgs {
 				break
@@ -293,34 +285,48 @@ func compoundPrefix(indexes []metadata.IndexInfo, keys []string, values []any) [
 // document whose first array field is j is in branch j). The extra documents
 // (arrays) are rejected in Go, as everything pushed down is.
 func compoundCondition(fields []string, filter *types.Document) (string, []any) {
+	ins := make([]string, len(fields))
+	inArgs := make([][]any, len(fields))
+
+	for j, field := range fields {
+		ins[j], inArgs[j] = inCondition(fieldColumn(field), pushdownValues(must.NotFail(filter.Get(field))))
+	}
+
 	var branches []string
 	var args []any
 
-	equal := func(upto int) []string {
-		var conds []string
-
-		for _, field := range fields[:upto] {
-			vals := pushdownValues(must.NotFail(filter.Get(field)))
-			placeholders := strings.TrimSuffix(strings.Repeat("?, ", len(vals)), ", ")
-			conds = append(conds, fmt.Sprintf(`%s IN (%s)`, fieldColumn(field), placeholders))
-
-			for _, val := range vals {
-				args = append(args, string(must.NotFail(sjson.MarshalSingleValue(val))))
-			}
+	// The first j fields equal, then (if j < len(fields)) field j an array.
+	for j := len(fields); j >= 0; j-- {
+		conds := slices.Clone(ins[:j])
+		for _, a := range inArgs[:j] {
+			args = append(args, a...)
 		}
 
-		return conds
-	}
+		if j < len(fields) {
+			conds = append(conds, arrayRange(fieldColumn(fields[j])))
+		}
 
-	branches = append(branches, "("+strings.Join(equal(len(fields)), " AND ")+")")
-
-	for j, field := range fields {
-		column := fieldColumn(field)
-		conds := append(equal(j), fmt.Sprintf(`(%[1]s >= '[' AND %[1]s < '\')`, column))
 		branches = append(branches, "("+strings.Join(conds, " AND ")+")")
 	}
 
 	return "(" + strings.Join(branches, " OR ") + ")", args
+}
+
+// inCondition returns "column IN (?, ...)" and its arguments: the stored JSON text of each value.
+func inCondition(column string, vals []any) (string, []any) {
+	args := make([]any, len(vals))
+	for i, val := range vals {
+		args[i] = string(must.NotFail(sjson.MarshalSingleValue(val)))
+	}
+
+	placeholders := strings.TrimSuffix(strings.Repeat("?, ", len(vals)), ", ")
+
+	return fmt.Sprintf(`%s IN (%s)`, column, placeholders), args
+}
+
+// arrayRange returns the condition that column's JSON text is an array, as an index range.
+func arrayRange(column string) string {
+	return fmt.Sprintf(`(%[1]s >= '[' AND %[1]s < '\')`, column)
 }
 
 // fieldColumn is the SQL expression of a top-level field's JSON text, as indexes hold it.
